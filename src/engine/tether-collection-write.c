@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-collection"
+#include "config.h"
+
+#include <string.h>
+
+#include "tether-private.h"
+
+/* The write path: one row write, the hooks, and the queued change signal, all
+ * inside one (nested) transaction so a failure anywhere leaves nothing. */
+
+static TetherDatabase *
+db_of (TetherCollection *self)
+{
+  return tether_collection_get_database (self);
+}
+
+/* Turn SQLite's "UNIQUE constraint failed: index 'i_notes_slug'" into a
+ * message naming the field and the value a person typed. */
+static gboolean
+set_constraint_error (TetherCollection *self,
+                      JsonObject       *data,
+                      int               rc,
+                      GError          **error)
+{
+  TetherSchema *schema = tether_database_get_schema (db_of (self));
+  const char *name = tether_collection_get_name (self);
+  const char *message = sqlite3_errmsg (_tether_database_get_handle (db_of (self)));
+  const char *id = json_object_get_string_member_with_default (data, "id", "");
+
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || strstr (message, ".id") != NULL)
+    {
+      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_EXISTS,
+                   "%s: a record with id '%s' already exists", name, id);
+      return FALSE;
+    }
+  for (guint i = 0; i < tether_schema_get_n_indexes (schema, name); i++)
+    {
+      const char * const *fields = tether_schema_get_index_fields (schema, name, i);
+      g_autofree char *index = _tether_sql_index_name (name, fields);
+      g_autofree char *quoted = g_strdup_printf ("'%s'", index);
+      g_autoptr(GString) values = g_string_new (NULL);
+      g_autofree char *joined = NULL;
+
+      if (strstr (message, quoted) == NULL)
+        continue;
+      for (guint f = 0; fields[f] != NULL; f++)
+        {
+          JsonNode *node = json_object_get_member (data, fields[f]);
+          g_autofree char *text = node ? _tether_json_to_string (node) : g_strdup ("null");
+          g_string_append_printf (values, "%s%s", f ? ", " : "", text);
+        }
+      joined = g_strjoinv (",", (char **) fields);
+      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_UNIQUE,
+                   "%s.%s: %s is already used by another record (the index is unique)",
+                   name, joined, values->str);
+      return FALSE;
+    }
+  return _tether_database_set_error (db_of (self), rc, error, name);
+}
+
+static char *
+serialize_checked (TetherCollection *self,
+                   JsonObject       *data,
+                   GError          **error)
+{
+  char *text = _tether_json_object_to_string (data);
+  gsize len = strlen (text);
+
+  if (len > TETHER_MAX_RECORD_BYTES)
+    {
+      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_TOO_LARGE,
+                   "%s/%s: the record is %.2f MiB, over the 1 MiB limit",
+                   tether_collection_get_name (self),
+                   json_object_get_string_member_with_default (data, "id", "?"),
+                   len / (1024.0 * 1024.0));
+      g_free (text);
+      return NULL;
+    }
+  return text;
+}
+
+/* Copy @data, give it @id (or keep its own, or a new UUIDv7), apply defaults
+ * and checks. The caller's object is never modified. */
+static JsonObject *
+prepare (TetherCollection *self,
+         JsonObject       *data,
+         const char       *id,
+         TetherWriteFlags  flags,
+         GError          **error)
+{
+  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr(JsonNode) copy = NULL;
+  JsonObject *object;
+
+  json_node_set_object (node, data);
+  copy = json_node_copy (node);
+  object = json_node_get_object (copy);
+  if (id != NULL)
+    json_object_set_string_member (object, "id", id);
+  else if (!json_object_has_member (object, "id"))
+    {
+      g_autofree char *uuid = tether_uuid_v7_new ();
+      json_object_set_string_member (object, "id", uuid);
+    }
+  if (!(flags & TETHER_WRITE_NO_VALIDATE) &&
+      !tether_schema_validate (tether_database_get_schema (db_of (self)),
+                               tether_collection_get_name (self), object, error))
+    return NULL;
+  return json_object_ref (object);
+}
+
+static gboolean
+run_hooks (TetherCollection *self,
+           TetherChangeType  type,
+           TetherRecord     *old_record,
+           TetherRecord     *new_record,
+           TetherWriteFlags  flags,
+           GError          **error)
+{
+  GPtrArray *hooks = _tether_database_get_hooks (db_of (self));
+
+  if (flags & TETHER_WRITE_SKIP_HOOKS)
+    return TRUE;
+  for (guint i = 0; i < hooks->len; i++)
+    {
+      TetherWriteHook *hook = g_ptr_array_index (hooks, i);
+      g_autoptr(GError) local_error = NULL;
+      gboolean ok;
+
+      if (type == TETHER_CHANGE_CREATE)
+        ok = tether_write_hook_after_create (hook, self, new_record, &local_error);
+      else if (type == TETHER_CHANGE_UPDATE)
+        ok = tether_write_hook_after_update (hook, self, old_record, new_record, &local_error);
+      else
+        ok = tether_write_hook_after_delete (hook, self, old_record, &local_error);
+      if (!ok)
+        {
+          if (local_error != NULL)
+            g_propagate_error (error, g_steal_pointer (&local_error));
+          else
+            g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_HOOK,
+                         "%s: the write was refused by %s", tether_collection_get_name (self),
+                         G_OBJECT_TYPE_NAME (hook));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Finish a write whose row is already written: hooks, signal, commit. */
+static gboolean
+finish (TetherCollection *self,
+        TetherChangeType  type,
+        const char       *id,
+        TetherRecord     *old_record,
+        TetherRecord     *new_record,
+        TetherWriteFlags  flags,
+        GError          **error)
+{
+  TetherDatabase *db = db_of (self);
+
+  if (!run_hooks (self, type, old_record, new_record, flags, error))
+    {
+      tether_database_rollback (db);
+      return FALSE;
+    }
+  _tether_database_queue_change (db, self, type, id, old_record, new_record);
+  return tether_database_commit (db, error);
+}
+
+static gboolean
+step_write (TetherCollection *self,
+            sqlite3_stmt     *stmt,
+            JsonObject       *data,
+            GError          **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  sqlite3_reset (stmt);
+  if (rc == SQLITE_DONE)
+    return TRUE;
+  if ((rc & 0xff) == SQLITE_CONSTRAINT)
+    return set_constraint_error (self, data, rc, error);
+  return _tether_database_set_error (db_of (self), rc, error, tether_collection_get_name (self));
+}
+
+TetherRecord *
+_tether_collection_insert (TetherCollection *self,
+                           JsonObject       *data,
+                           TetherWriteFlags  flags,
+                           GError          **error)
+{
+  TetherDatabase *db = db_of (self);
+  g_autoptr(JsonObject) object = prepare (self, data, NULL, flags, error);
+  g_autoptr(TetherRecord) record = NULL;
+  g_autofree char *text = NULL;
+  sqlite3_stmt *stmt;
+  gint64 now = tether_time_now_ms ();
+
+  if (object == NULL || (text = serialize_checked (self, object, error)) == NULL)
+    return NULL;
+  if (!tether_database_begin (db, error))
+    return NULL;
+  if ((stmt = _tether_database_prepare_cached (db, _tether_collection_sql (self, TETHER_SQL_INSERT),
+                                               error)) == NULL)
+    goto fail;
+  sqlite3_bind_text (stmt, 1, json_object_get_string_member (object, "id"), -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, text, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, now);
+  sqlite3_bind_int64 (stmt, 4, now);
+  if (!step_write (self, stmt, object, error))
+    goto fail;
+
+  record = tether_record_new (tether_collection_get_name (self), object, now, now);
+  if (!finish (self, TETHER_CHANGE_CREATE, tether_record_get_id (record), NULL, record, flags, error))
+    return NULL;
+  return g_steal_pointer (&record);
+
+fail:
+  tether_database_rollback (db);
+  return NULL;
+}
+
+TetherRecord *
+_tether_collection_replace (TetherCollection *self,
+                            TetherRecord     *old_record,
+                            JsonObject       *data,
+                            TetherWriteFlags  flags,
+                            GError          **error)
+{
+  TetherDatabase *db = db_of (self);
+  g_autoptr(JsonObject) object = NULL;
+  g_autoptr(TetherRecord) record = NULL;
+  g_autofree char *text = NULL;
+  const char *id = tether_record_get_id (old_record);
+  sqlite3_stmt *stmt;
+  /* updated never goes backwards, even if the wall clock does */
+  gint64 now = MAX (tether_time_now_ms (), tether_record_get_updated_at (old_record));
+
+  object = prepare (self, data, id, flags, error);
+  if (object == NULL || (text = serialize_checked (self, object, error)) == NULL)
+    return NULL;
+  if (!tether_database_begin (db, error))
+    return NULL;
+  if ((stmt = _tether_database_prepare_cached (db, _tether_collection_sql (self, TETHER_SQL_UPDATE),
+                                               error)) == NULL)
+    goto fail;
+  sqlite3_bind_text (stmt, 1, text, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, now);
+  sqlite3_bind_text (stmt, 3, id, -1, SQLITE_STATIC);
+  if (!step_write (self, stmt, object, error))
+    goto fail;
+
+  record = tether_record_new (tether_collection_get_name (self), object,
+                              tether_record_get_created_at (old_record), now);
+  if (!finish (self, TETHER_CHANGE_UPDATE, id, old_record, record, flags, error))
+    return NULL;
+  return g_steal_pointer (&record);
+
+fail:
+  tether_database_rollback (db);
+  return NULL;
+}
+
+gboolean
+_tether_collection_remove (TetherCollection *self,
+                           TetherRecord     *old_record,
+                           TetherWriteFlags  flags,
+                           GError          **error)
+{
+  TetherDatabase *db = db_of (self);
+  const char *id = tether_record_get_id (old_record);
+  sqlite3_stmt *stmt;
+
+  if (!tether_database_begin (db, error))
+    return FALSE;
+  if ((stmt = _tether_database_prepare_cached (db, _tether_collection_sql (self, TETHER_SQL_DELETE),
+                                               error)) == NULL)
+    goto fail;
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+  if (!step_write (self, stmt, tether_record_get_data (old_record), error))
+    goto fail;
+  return finish (self, TETHER_CHANGE_DELETE, id, old_record, NULL, flags, error);
+
+fail:
+  tether_database_rollback (db);
+  return FALSE;
+}

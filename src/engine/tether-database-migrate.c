@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-migrate"
+#include "config.h"
+
+#include "tether-private.h"
+
+/* Creating and migrating the tables of a schema. Every function here runs
+ * inside the transaction that opens the database, so a failed migration
+ * leaves the file exactly as it was. */
+
+static gboolean
+exec_printf (TetherDatabase  *db,
+             GError         **error,
+             const char      *format,
+             ...) G_GNUC_PRINTF (3, 4);
+
+static gboolean
+exec_printf (TetherDatabase  *db,
+             GError         **error,
+             const char      *format,
+             ...)
+{
+  g_autofree char *sql = NULL;
+  va_list args;
+
+  va_start (args, format);
+  sql = g_strdup_vprintf (format, args);
+  va_end (args);
+  return _tether_database_exec (db, sql, error);
+}
+
+static gboolean
+create_table (TetherDatabase  *db,
+              const char      *collection,
+              GError         **error)
+{
+  g_autofree char *table = _tether_sql_table (collection);
+
+  return exec_printf (db, error,
+                      "CREATE TABLE IF NOT EXISTS %s ("
+                      " id TEXT PRIMARY KEY NOT NULL,"
+                      " data TEXT NOT NULL,"
+                      " created INTEGER NOT NULL,"
+                      " updated INTEGER NOT NULL)", table);
+}
+
+static gboolean
+strv_equal0 (const char * const *a,
+             const char * const *b)
+{
+  if (a == NULL || b == NULL)
+    return (a == NULL || a[0] == NULL) && (b == NULL || b[0] == NULL);
+  return g_strv_equal ((const char **) a, (const char **) b);
+}
+
+/* Indexes ------------------------------------------------------------------ */
+
+static char *
+index_sql (TetherSchema *schema,
+           const char   *collection,
+           guint         i)
+{
+  const char * const *fields = tether_schema_get_index_fields (schema, collection, i);
+  g_autofree char *name = _tether_sql_index_name (collection, fields);
+  g_autofree char *table = _tether_sql_table (collection);
+  g_autoptr(GString) sql = g_string_new (NULL);
+
+  g_string_append_printf (sql, "CREATE %sINDEX %s ON %s (",
+                          tether_schema_get_index_unique (schema, collection, i) ? "UNIQUE " : "",
+                          name, table);
+  for (guint f = 0; fields[f] != NULL; f++)
+    {
+      g_autofree char *expr = _tether_sql_field_expr (fields[f]);
+      g_string_append_printf (sql, "%s%s", f ? ", " : "", expr);
+    }
+  g_string_append (sql, ")");
+  return g_string_free (g_steal_pointer (&sql), FALSE);
+}
+
+/* Drop indexes the schema no longer declares (or declares differently) and
+ * create the new ones, comparing the SQL SQLite stored for each. */
+static gboolean
+sync_indexes (TetherDatabase  *db,
+              TetherSchema    *schema,
+              const char      *collection,
+              GError         **error)
+{
+  g_autoptr(GHashTable) wanted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(GHashTable) existing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree char *table = _tether_sql_table (collection);
+  GHashTableIter iter;
+  gpointer key, value;
+  int rc;
+
+  for (guint i = 0; i < tether_schema_get_n_indexes (schema, collection); i++)
+    {
+      const char * const *fields = tether_schema_get_index_fields (schema, collection, i);
+      g_hash_table_insert (wanted, _tether_sql_index_name (collection, fields),
+                           index_sql (schema, collection, i));
+    }
+
+  stmt = _tether_database_prepare (db,
+    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, table, -1, SQLITE_STATIC);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_hash_table_insert (existing, g_strdup ((const char *) sqlite3_column_text (stmt, 0)),
+                         g_strdup ((const char *) sqlite3_column_text (stmt, 1)));
+  if (rc != SQLITE_DONE)
+    return _tether_database_set_error (db, rc, error, "listing indexes");
+
+  g_hash_table_iter_init (&iter, existing);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (g_strcmp0 (g_hash_table_lookup (wanted, key), value) != 0 &&
+        !exec_printf (db, error, "DROP INDEX %s", (const char *) key))
+      return FALSE;
+
+  g_hash_table_iter_init (&iter, wanted);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      if (g_strcmp0 (g_hash_table_lookup (existing, key), value) == 0)
+        continue;
+      if (!_tether_database_exec (db, value, &local_error))
+        {
+          g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_MIGRATION,
+                       "cannot create index %s on %s: %s", (const char *) key, collection,
+                       local_error->message);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Full-text search ---------------------------------------------------------- */
+
+static gboolean
+drop_fts (TetherDatabase  *db,
+          const char      *collection,
+          GError         **error)
+{
+  g_autofree char *fts = _tether_sql_fts_table (collection);
+
+  return exec_printf (db, error,
+                      "DROP TRIGGER IF EXISTS %1$s_ai; DROP TRIGGER IF EXISTS %1$s_ad;"
+                      "DROP TRIGGER IF EXISTS %1$s_au; DROP TABLE IF EXISTS %1$s;"
+                      "DROP VIEW IF EXISTS v_%2$s;", fts, collection);
+}
+
+/* "json_extract(PREFIX.data,'$.a'), json_extract(PREFIX.data,'$.b')" */
+static char *
+fts_values (const char * const *fields,
+            const char         *prefix)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  for (guint i = 0; fields[i] != NULL; i++)
+    g_string_append_printf (out, "%sjson_extract(%s.data,'$.%s')", i ? ", " : "", prefix, fields[i]);
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* An external-content FTS5 table over a view of the searchable fields, kept
+ * in step by triggers: the text is stored once, in the records. */
+static gboolean
+create_fts (TetherDatabase  *db,
+            TetherSchema    *schema,
+            const char      *collection,
+            GError         **error)
+{
+  const char * const *fields = tether_schema_get_searchable (schema, collection);
+  g_autofree char *fts = _tether_sql_fts_table (collection);
+  g_autofree char *table = _tether_sql_table (collection);
+  g_autofree char *columns = NULL;
+  g_autofree char *new_values = fts_values (fields, "new");
+  g_autofree char *old_values = fts_values (fields, "old");
+  g_autoptr(GString) view_cols = g_string_new (NULL);
+
+  if (fields == NULL || fields[0] == NULL)
+    return TRUE;
+  columns = g_strjoinv (", ", (char **) fields);
+  for (guint i = 0; fields[i] != NULL; i++)
+    g_string_append_printf (view_cols, ", json_extract(data,'$.%s') AS %s", fields[i], fields[i]);
+
+  return exec_printf (db, error,
+    "CREATE VIEW v_%1$s AS SELECT rowid AS rid%2$s FROM %3$s;"
+    "CREATE VIRTUAL TABLE %4$s USING fts5(%5$s, content='v_%1$s', content_rowid='rid',"
+    " tokenize='unicode61 remove_diacritics 2', prefix='2 3');"
+    "CREATE TRIGGER %4$s_ai AFTER INSERT ON %3$s BEGIN"
+    " INSERT INTO %4$s(rowid, %5$s) VALUES (new.rowid, %6$s); END;"
+    "CREATE TRIGGER %4$s_ad AFTER DELETE ON %3$s BEGIN"
+    " INSERT INTO %4$s(%4$s, rowid, %5$s) VALUES ('delete', old.rowid, %7$s); END;"
+    "CREATE TRIGGER %4$s_au AFTER UPDATE OF data ON %3$s BEGIN"
+    " INSERT INTO %4$s(%4$s, rowid, %5$s) VALUES ('delete', old.rowid, %7$s);"
+    " INSERT INTO %4$s(rowid, %5$s) VALUES (new.rowid, %6$s); END;"
+    "INSERT INTO %4$s(%4$s) VALUES ('rebuild');",
+    collection, view_cols->str, table, fts, columns, new_values, old_values);
+}
+
+/* Records ------------------------------------------------------------------- */
+
+/* Apply the new schema's defaults and rules to every stored record; a record
+ * that cannot meet them stops the migration with its id in the message. */
+static gboolean
+migrate_records (TetherDatabase  *db,
+                 TetherSchema    *schema,
+                 const char      *collection,
+                 GError         **error)
+{
+  g_autofree char *table = _tether_sql_table (collection);
+  g_autofree char *select_sql = g_strdup_printf ("SELECT id, data FROM %s", table);
+  g_autofree char *update_sql = g_strdup_printf ("UPDATE %s SET data = ? WHERE id = ?", table);
+  g_autoptr(sqlite3_stmt) select = _tether_database_prepare (db, select_sql, error);
+  g_autoptr(sqlite3_stmt) update = NULL;
+  int rc;
+
+  if (select == NULL || (update = _tether_database_prepare (db, update_sql, error)) == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (select)) == SQLITE_ROW)
+    {
+      const char *id = (const char *) sqlite3_column_text (select, 0);
+      const char *text = (const char *) sqlite3_column_text (select, 1);
+      g_autoptr(JsonObject) data = _tether_json_parse_object (text, -1, NULL);
+      g_autoptr(GError) local_error = NULL;
+      g_autofree char *migrated = NULL;
+
+      if (data == NULL || !tether_schema_validate (schema, collection, data, &local_error))
+        {
+          g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_MIGRATION,
+                       "cannot migrate %s record %s to schema version %" G_GINT64_FORMAT ": %s",
+                       collection, id, tether_schema_get_version (schema),
+                       local_error ? local_error->message : "stored data is not a JSON object");
+          return FALSE;
+        }
+      migrated = _tether_json_object_to_string (data);
+      if (g_str_equal (migrated, text))
+        continue;
+      sqlite3_bind_text (update, 1, migrated, -1, SQLITE_STATIC);
+      sqlite3_bind_text (update, 2, id, -1, SQLITE_STATIC);
+      rc = sqlite3_step (update);
+      sqlite3_reset (update);
+      if (rc != SQLITE_DONE)
+        return _tether_database_set_error (db, rc, error, "migrating a record");
+    }
+  if (rc != SQLITE_DONE)
+    return _tether_database_set_error (db, rc, error, "reading records to migrate");
+  return TRUE;
+}
+
+static gboolean
+apply_collection (TetherDatabase  *db,
+                  TetherSchema    *stored,
+                  TetherSchema    *schema,
+                  const char      *collection,
+                  GError         **error)
+{
+  gboolean existed = stored != NULL && tether_schema_has_collection (stored, collection);
+  gboolean fts_changed = !existed ||
+    !strv_equal0 (tether_schema_get_searchable (stored, collection),
+                  tether_schema_get_searchable (schema, collection));
+
+  if (!create_table (db, collection, error))
+    return FALSE;
+  if (existed && !migrate_records (db, schema, collection, error))
+    return FALSE;
+  if (!sync_indexes (db, schema, collection, error))
+    return FALSE;
+  if (fts_changed &&
+      (!drop_fts (db, collection, error) || !create_fts (db, schema, collection, error)))
+    return FALSE;
+  return TRUE;
+}
+
+gboolean
+_tether_database_apply_schema (TetherDatabase  *self,
+                               TetherSchema    *stored,
+                               TetherSchema    *schema,
+                               GError         **error)
+{
+  /* Collections dropped from the schema keep their tables: never lose data
+   * because a schema forgot a collection. */
+  for (const char * const *c = tether_schema_get_collections (schema); *c; c++)
+    if (!apply_collection (self, stored, schema, *c, error))
+      return FALSE;
+  return TRUE;
+}

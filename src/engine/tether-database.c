@@ -1,0 +1,756 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-database"
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tether-private.h"
+
+#define TETHER_FORMAT "1"
+
+typedef struct {
+  TetherCollection *collection;
+  TetherChangeType  type;
+  char             *id;
+  TetherRecord     *old_record;
+  TetherRecord     *new_record;
+} PendingChange;
+
+struct _TetherDatabase
+{
+  GObject       parent_instance;
+  char         *path;
+  sqlite3      *handle;
+  TetherSchema *schema;
+  GHashTable   *collections;  /* name → TetherCollection */
+  GHashTable   *statements;   /* sql → sqlite3_stmt */
+  GPtrArray    *hooks;
+  GArray       *pending;      /* PendingChange, emitted on outermost commit */
+  GArray       *savepoints;   /* guint: pending->len when each level began */
+};
+
+G_DEFINE_FINAL_TYPE (TetherDatabase, tether_database, G_TYPE_OBJECT)
+G_DEFINE_QUARK (tether-database-error-quark, tether_database_error)
+G_DEFINE_ENUM_TYPE (TetherChangeType, tether_change_type,
+  G_DEFINE_ENUM_VALUE (TETHER_CHANGE_CREATE, "create"),
+  G_DEFINE_ENUM_VALUE (TETHER_CHANGE_UPDATE, "update"),
+  G_DEFINE_ENUM_VALUE (TETHER_CHANGE_DELETE, "delete"))
+
+enum {
+  SIGNAL_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+const char *
+tether_change_type_to_string (TetherChangeType type)
+{
+  switch (type)
+    {
+    case TETHER_CHANGE_CREATE: return "create";
+    case TETHER_CHANGE_UPDATE: return "update";
+    case TETHER_CHANGE_DELETE: return "delete";
+    default: g_return_val_if_reached ("unknown");
+    }
+}
+
+static void
+pending_change_clear (gpointer data)
+{
+  PendingChange *change = data;
+
+  g_clear_object (&change->collection);
+  g_clear_pointer (&change->id, g_free);
+  g_clear_object (&change->old_record);
+  g_clear_object (&change->new_record);
+}
+
+void
+tether_database_close (TetherDatabase *self)
+{
+  g_return_if_fail (TETHER_IS_DATABASE (self));
+
+  if (self->handle == NULL)
+    return;
+  if (self->savepoints->len > 0)
+    {
+      g_warning ("closing %s inside a transaction: rolling it back", self->path);
+      sqlite3_exec (self->handle, "ROLLBACK", NULL, NULL, NULL);
+      g_array_set_size (self->savepoints, 0);
+      g_array_set_size (self->pending, 0);
+    }
+  g_hash_table_remove_all (self->statements);
+  /* Fold the WAL back so the file is self-contained when the program exits. */
+  sqlite3_exec (self->handle, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+  sqlite3_close_v2 (self->handle);
+  self->handle = NULL;
+}
+
+static void
+tether_database_dispose (GObject *object)
+{
+  TetherDatabase *self = TETHER_DATABASE (object);
+
+  tether_database_close (self);
+  g_clear_pointer (&self->collections, g_hash_table_unref);
+  g_clear_pointer (&self->hooks, g_ptr_array_unref);
+  G_OBJECT_CLASS (tether_database_parent_class)->dispose (object);
+}
+
+static void
+tether_database_finalize (GObject *object)
+{
+  TetherDatabase *self = TETHER_DATABASE (object);
+
+  g_free (self->path);
+  g_clear_object (&self->schema);
+  g_clear_pointer (&self->statements, g_hash_table_unref);
+  g_clear_pointer (&self->pending, g_array_unref);
+  g_clear_pointer (&self->savepoints, g_array_unref);
+  G_OBJECT_CLASS (tether_database_parent_class)->finalize (object);
+}
+
+static void
+tether_database_class_init (TetherDatabaseClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = tether_database_dispose;
+  object_class->finalize = tether_database_finalize;
+
+  /* (collection, type, id, old, new): after commit, for every write. */
+  signals[SIGNAL_CHANGED] =
+    g_signal_new ("changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 5,
+                  G_TYPE_STRING, TETHER_TYPE_CHANGE_TYPE, G_TYPE_STRING,
+                  TETHER_TYPE_RECORD, TETHER_TYPE_RECORD);
+}
+
+static void
+finalize_statement (gpointer stmt)
+{
+  sqlite3_finalize (stmt);
+}
+
+static void
+tether_database_init (TetherDatabase *self)
+{
+  self->collections = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->statements = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, finalize_statement);
+  self->hooks = g_ptr_array_new_with_free_func (g_object_unref);
+  self->pending = g_array_new (FALSE, TRUE, sizeof (PendingChange));
+  g_array_set_clear_func (self->pending, pending_change_clear);
+  self->savepoints = g_array_new (FALSE, FALSE, sizeof (guint));
+}
+
+/* Error mapping ------------------------------------------------------------ */
+
+static TetherDatabaseError
+error_code_for (int rc)
+{
+  switch (rc & 0xff)
+    {
+    case SQLITE_CORRUPT:    return TETHER_DATABASE_ERROR_CORRUPT;
+    case SQLITE_NOTADB:     return TETHER_DATABASE_ERROR_NOT_TETHER;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:       return TETHER_DATABASE_ERROR_READ_ONLY;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:     return TETHER_DATABASE_ERROR_BUSY;
+    case SQLITE_TOOBIG:     return TETHER_DATABASE_ERROR_TOO_LARGE;
+    case SQLITE_CONSTRAINT: return TETHER_DATABASE_ERROR_UNIQUE;
+    case SQLITE_MISUSE:
+    case SQLITE_RANGE:      return TETHER_DATABASE_ERROR_INVALID;
+    default:                return TETHER_DATABASE_ERROR_IO;
+    }
+}
+
+static const char *
+advice_for (TetherDatabaseError code)
+{
+  switch (code)
+    {
+    case TETHER_DATABASE_ERROR_CORRUPT:
+      return " (the file is damaged; restore it from a backup, or export what can still be read)";
+    case TETHER_DATABASE_ERROR_NOT_TETHER:
+      return " (this is not an SQLite file)";
+    case TETHER_DATABASE_ERROR_READ_ONLY:
+      return " (check the permissions of the file and its folder)";
+    case TETHER_DATABASE_ERROR_BUSY:
+      return " (another program holds the database; try again)";
+    case TETHER_DATABASE_ERROR_IO:
+      return " (is the disk full or failing?)";
+    default:
+      return "";
+    }
+}
+
+gboolean
+_tether_database_set_error (TetherDatabase *self,
+                            int             rc,
+                            GError        **error,
+                            const char     *context)
+{
+  TetherDatabaseError code = error_code_for (rc);
+  const char *message = self->handle ? sqlite3_errmsg (self->handle) : sqlite3_errstr (rc);
+
+  g_set_error (error, TETHER_DATABASE_ERROR, code, "%s: %s: %s%s",
+               self->path, context, message, advice_for (code));
+  return FALSE;
+}
+
+/* Statements ---------------------------------------------------------------- */
+
+sqlite3 *
+_tether_database_get_handle (TetherDatabase *self)
+{
+  return self->handle;
+}
+
+static gboolean
+check_open (TetherDatabase  *self,
+            GError         **error)
+{
+  if (self->handle != NULL)
+    return TRUE;
+  g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_INVALID,
+               "%s: the database is closed", self->path);
+  return FALSE;
+}
+
+sqlite3_stmt *
+_tether_database_prepare (TetherDatabase *self,
+                          const char     *sql,
+                          GError        **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  if (!check_open (self, error))
+    return NULL;
+  rc = sqlite3_prepare_v2 (self->handle, sql, -1, &stmt, NULL);
+  if (rc != SQLITE_OK)
+    {
+      _tether_database_set_error (self, rc, error, "preparing a statement");
+      return NULL;
+    }
+  return stmt;
+}
+
+sqlite3_stmt *
+_tether_database_prepare_cached (TetherDatabase *self,
+                                 const char     *sql,
+                                 GError        **error)
+{
+  sqlite3_stmt *stmt = g_hash_table_lookup (self->statements, sql);
+
+  if (stmt != NULL)
+    {
+      sqlite3_reset (stmt);
+      sqlite3_clear_bindings (stmt);
+      return stmt;
+    }
+  stmt = _tether_database_prepare (self, sql, error);
+  if (stmt != NULL)
+    g_hash_table_insert (self->statements, g_strdup (sql), stmt);
+  return stmt;
+}
+
+gboolean
+_tether_database_exec (TetherDatabase *self,
+                       const char     *sql,
+                       GError        **error)
+{
+  int rc;
+
+  if (!check_open (self, error))
+    return FALSE;
+  rc = sqlite3_exec (self->handle, sql, NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    return _tether_database_set_error (self, rc, error, "running SQL");
+  return TRUE;
+}
+
+/* Transactions ------------------------------------------------------------- */
+
+guint
+tether_database_get_transaction_depth (TetherDatabase *self)
+{
+  g_return_val_if_fail (TETHER_IS_DATABASE (self), 0);
+  return self->savepoints->len;
+}
+
+gboolean
+tether_database_begin (TetherDatabase  *self,
+                       GError         **error)
+{
+  guint depth;
+  g_autofree char *sql = NULL;
+
+  g_return_val_if_fail (TETHER_IS_DATABASE (self), FALSE);
+
+  depth = self->savepoints->len;
+  /* IMMEDIATE takes the write lock now, so two processes never deadlock
+   * upgrading read locks; inner levels are savepoints. */
+  sql = depth == 0 ? g_strdup ("BEGIN IMMEDIATE") : g_strdup_printf ("SAVEPOINT sp%u", depth);
+  if (!_tether_database_exec (self, sql, error))
+    return FALSE;
+  g_array_append_val (self->savepoints, self->pending->len);
+  return TRUE;
+}
+
+static void
+emit_pending (TetherDatabase *self)
+{
+  g_autoptr(GArray) pending = self->pending;
+
+  self->pending = g_array_new (FALSE, TRUE, sizeof (PendingChange));
+  g_array_set_clear_func (self->pending, pending_change_clear);
+
+  g_object_ref (self);
+  for (guint i = 0; i < pending->len; i++)
+    {
+      PendingChange *c = &g_array_index (pending, PendingChange, i);
+
+      _tether_collection_emit_changed (c->collection, c->type, c->id,
+                                       c->old_record, c->new_record);
+      g_signal_emit (self, signals[SIGNAL_CHANGED], 0,
+                     tether_collection_get_name (c->collection), c->type, c->id,
+                     c->old_record, c->new_record);
+    }
+  g_object_unref (self);
+}
+
+gboolean
+tether_database_commit (TetherDatabase  *self,
+                        GError         **error)
+{
+  guint depth;
+  g_autofree char *sql = NULL;
+
+  g_return_val_if_fail (TETHER_IS_DATABASE (self), FALSE);
+
+  depth = self->savepoints->len;
+  if (depth == 0)
+    {
+      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_INVALID,
+                   "%s: commit without a transaction", self->path);
+      return FALSE;
+    }
+  sql = depth == 1 ? g_strdup ("COMMIT") : g_strdup_printf ("RELEASE sp%u", depth - 1);
+  if (!_tether_database_exec (self, sql, error))
+    {
+      /* A failed COMMIT leaves nothing applied: end the transaction cleanly. */
+      tether_database_rollback (self);
+      return FALSE;
+    }
+  g_array_set_size (self->savepoints, depth - 1);
+  if (depth == 1)
+    emit_pending (self);
+  return TRUE;
+}
+
+void
+tether_database_rollback (TetherDatabase *self)
+{
+  guint depth;
+  guint mark;
+
+  g_return_if_fail (TETHER_IS_DATABASE (self));
+  g_return_if_fail (self->savepoints->len > 0);
+
+  depth = self->savepoints->len;
+  mark = g_array_index (self->savepoints, guint, depth - 1);
+  if (self->handle != NULL)
+    {
+      g_autofree char *sql = NULL;
+
+      if (depth == 1)
+        sql = g_strdup ("ROLLBACK");
+      else
+        sql = g_strdup_printf ("ROLLBACK TO sp%u; RELEASE sp%u", depth - 1, depth - 1);
+      if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK &&
+          sqlite3_get_autocommit (self->handle) == 0 && depth == 1)
+        g_warning ("%s: rollback failed: %s", self->path, sqlite3_errmsg (self->handle));
+    }
+  g_array_set_size (self->pending, mark);
+  g_array_set_size (self->savepoints, depth - 1);
+}
+
+gboolean
+tether_database_transaction (TetherDatabase        *self,
+                             TetherTransactionFunc  func,
+                             gpointer               user_data,
+                             GError               **error)
+{
+  g_return_val_if_fail (TETHER_IS_DATABASE (self), FALSE);
+  g_return_val_if_fail (func != NULL, FALSE);
+
+  if (!tether_database_begin (self, error))
+    return FALSE;
+  if (!func (self, user_data, error))
+    {
+      tether_database_rollback (self);
+      return FALSE;
+    }
+  return tether_database_commit (self, error);
+}
+
+void
+_tether_database_queue_change (TetherDatabase   *self,
+                               TetherCollection *collection,
+                               TetherChangeType  type,
+                               const char       *id,
+                               TetherRecord     *old_record,
+                               TetherRecord     *new_record)
+{
+  PendingChange change = {
+    .collection = g_object_ref (collection),
+    .type = type,
+    .id = g_strdup (id),
+    .old_record = old_record ? g_object_ref (old_record) : NULL,
+    .new_record = new_record ? g_object_ref (new_record) : NULL,
+  };
+
+  g_assert (self->savepoints->len > 0);
+  g_array_append_val (self->pending, change);
+}
+
+/* Hooks and collections ----------------------------------------------------- */
+
+void
+tether_database_add_hook (TetherDatabase  *self,
+                          TetherWriteHook *hook)
+{
+  g_return_if_fail (TETHER_IS_DATABASE (self));
+  g_return_if_fail (TETHER_IS_WRITE_HOOK (hook));
+  g_ptr_array_add (self->hooks, g_object_ref (hook));
+}
+
+void
+tether_database_remove_hook (TetherDatabase  *self,
+                             TetherWriteHook *hook)
+{
+  g_return_if_fail (TETHER_IS_DATABASE (self));
+  g_ptr_array_remove (self->hooks, hook);
+}
+
+GPtrArray *
+_tether_database_get_hooks (TetherDatabase *self)
+{
+  return self->hooks;
+}
+
+const char *
+tether_database_get_path (TetherDatabase *self)
+{
+  g_return_val_if_fail (TETHER_IS_DATABASE (self), NULL);
+  return self->path;
+}
+
+TetherSchema *
+tether_database_get_schema (TetherDatabase *self)
+{
+  g_return_val_if_fail (TETHER_IS_DATABASE (self), NULL);
+  return self->schema;
+}
+
+TetherCollection *
+tether_database_get_collection (TetherDatabase  *self,
+                                const char      *name,
+                                GError         **error)
+{
+  TetherCollection *collection;
+
+  g_return_val_if_fail (TETHER_IS_DATABASE (self), NULL);
+  g_return_val_if_fail (name != NULL, NULL);
+
+  collection = g_hash_table_lookup (self->collections, name);
+  if (collection == NULL)
+    {
+      g_autofree char *known = g_strjoinv (", ", (char **) tether_schema_get_collections (self->schema));
+
+      g_set_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_UNKNOWN_COLLECTION,
+                   "no collection '%s' in the schema (it has: %s)", name, known);
+    }
+  return collection;
+}
+
+/* Opening ------------------------------------------------------------------ */
+
+static gboolean
+check_file (const char  *path,
+            GError     **error)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr(GFile) file = NULL;
+  char header[16];
+  FILE *fp;
+  size_t n;
+
+  if (g_str_equal (path, ":memory:"))
+    return TRUE;
+
+  dir = g_path_get_dirname (path);
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_IO,
+                   "%s: the folder %s does not exist", path, dir);
+      return FALSE;
+    }
+  if (g_file_test (path, G_FILE_TEST_EXISTS) && access (path, W_OK) != 0)
+    {
+      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_READ_ONLY,
+                   "%s is read-only: Tether needs to write to it (check its permissions)", path);
+      return FALSE;
+    }
+  if (access (dir, W_OK) != 0)
+    {
+      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_READ_ONLY,
+                   "%s: the folder %s is read-only, and SQLite must create its journal "
+                   "files beside the database", path, dir);
+      return FALSE;
+    }
+
+  fp = fopen (path, "rb");
+  if (fp == NULL)
+    return TRUE;   /* a new database */
+  n = fread (header, 1, sizeof header, fp);
+  fclose (fp);
+  if (n > 0 && (n < sizeof header || memcmp (header, "SQLite format 3", 16) != 0))
+    {
+      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_TETHER,
+                   "%s is not a Tether database (it is not an SQLite file)", path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static char *
+meta_get (TetherDatabase  *self,
+          const char      *key,
+          GError         **error)
+{
+  sqlite3_stmt *stmt;
+  char *value = NULL;
+  int rc;
+
+  stmt = _tether_database_prepare_cached (self, "SELECT value FROM _tether_meta WHERE key = ?", error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    value = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  else if (rc != SQLITE_DONE)
+    _tether_database_set_error (self, rc, error, "reading the database's metadata");
+  sqlite3_reset (stmt);
+  return value;
+}
+
+static gboolean
+meta_set (TetherDatabase  *self,
+          const char      *key,
+          const char      *value,
+          GError         **error)
+{
+  sqlite3_stmt *stmt;
+  int rc;
+
+  stmt = _tether_database_prepare_cached (self,
+    "INSERT INTO _tether_meta (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, value, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    return _tether_database_set_error (self, rc, error, "writing the database's metadata");
+  return TRUE;
+}
+
+/* Returns 1 when _tether_meta exists, 0 for an empty database, -1 on error
+ * (including an SQLite file that holds other tables). */
+static int
+probe_tether (TetherDatabase  *self,
+              GError         **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autoptr(GString) others = g_string_new (NULL);
+  gboolean has_meta = FALSE;
+  int rc;
+
+  stmt = _tether_database_prepare (self,
+    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", error);
+  if (stmt == NULL)
+    return -1;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const char *name = (const char *) sqlite3_column_text (stmt, 0);
+
+      if (g_str_equal (name, "_tether_meta"))
+        has_meta = TRUE;
+      else if (others->len < 200)
+        g_string_append_printf (others, "%s%s", others->len ? ", " : "", name);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      _tether_database_set_error (self, rc, error, "reading the table list");
+      return -1;
+    }
+  if (!has_meta && others->len > 0)
+    {
+      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_TETHER,
+                   "%s is an SQLite database but not a Tether database (it has tables %s)",
+                   self->path, others->str);
+      return -1;
+    }
+  return has_meta ? 1 : 0;
+}
+
+static TetherSchema *
+read_stored_schema (TetherDatabase  *self,
+                    GError         **error)
+{
+  g_autofree char *format = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(GError) local_error = NULL;
+  TetherSchema *stored;
+
+  format = meta_get (self, "format", error);
+  if (format == NULL || !g_str_equal (format, TETHER_FORMAT))
+    {
+      if (format != NULL || (error != NULL && *error == NULL))
+        g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_TETHER,
+                     "%s was written by a newer Tether (storage format %s); "
+                     "this version reads format %s", self->path,
+                     format ? format : "unknown", TETHER_FORMAT);
+      return NULL;
+    }
+  text = meta_get (self, "schema", error);
+  if (text == NULL)
+    return NULL;
+  stored = tether_schema_new_from_json (text, -1, &local_error);
+  if (stored == NULL)
+    g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_CORRUPT,
+                 "%s: the stored schema is damaged: %s", self->path, local_error->message);
+  return stored;
+}
+
+static gboolean
+check_versions (TetherDatabase  *self,
+                TetherSchema    *stored,
+                TetherSchema    *wanted,
+                GError         **error)
+{
+  gint64 have = tether_schema_get_version (stored);
+  gint64 want = tether_schema_get_version (wanted);
+
+  if (want < have)
+    {
+      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_SCHEMA_TOO_OLD,
+                   "%s was written with schema version %" G_GINT64_FORMAT
+                   ", newer than this program's version %" G_GINT64_FORMAT
+                   "; refusing to open it so no data is lost (use a newer Tether)",
+                   self->path, have, want);
+      return FALSE;
+    }
+  if (want == have && g_strcmp0 (tether_schema_get_json (stored),
+                                 tether_schema_get_json (wanted)) != 0)
+    {
+      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_SCHEMA_CHANGED,
+                   "%s: the schema differs from the one stored with the same version %"
+                   G_GINT64_FORMAT "; raise \"version\" to migrate the database",
+                   self->path, want);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Runs inside the opening transaction. */
+static gboolean
+load_schema (TetherDatabase  *self,
+             TetherSchema    *wanted,
+             GError         **error)
+{
+  g_autoptr(TetherSchema) stored = NULL;
+  int state = probe_tether (self, error);
+
+  if (state < 0)
+    return FALSE;
+  if (state == 0)
+    {
+      if (!_tether_database_exec (self,
+            "CREATE TABLE _tether_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)", error) ||
+          !meta_set (self, "format", TETHER_FORMAT, error))
+        return FALSE;
+    }
+  else if ((stored = read_stored_schema (self, error)) == NULL)
+    return FALSE;
+
+  if (wanted == NULL)
+    wanted = stored;
+  self->schema = wanted ? g_object_ref (wanted) : tether_schema_new_default ();
+
+  if (stored != NULL && !check_versions (self, stored, self->schema, error))
+    return FALSE;
+  if (stored != NULL && tether_schema_get_version (stored) == tether_schema_get_version (self->schema))
+    return TRUE;
+  return _tether_database_apply_schema (self, stored, self->schema, error) &&
+         meta_set (self, "schema", tether_schema_get_json (self->schema), error);
+}
+
+static gboolean
+configure (TetherDatabase  *self,
+           GError         **error)
+{
+  sqlite3_extended_result_codes (self->handle, 1);
+  /* Another process (the CLI beside the app) may hold the write lock briefly. */
+  sqlite3_busy_timeout (self->handle, 5000);
+  return _tether_database_exec (self,
+                                "PRAGMA journal_mode = WAL;"
+                                "PRAGMA synchronous = NORMAL;"
+                                "PRAGMA foreign_keys = ON;", error);
+}
+
+TetherDatabase *
+tether_database_open (const char    *path,
+                      TetherSchema  *schema,
+                      GError       **error)
+{
+  g_autoptr(TetherDatabase) self = NULL;
+  int rc;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (schema == NULL || TETHER_IS_SCHEMA (schema), NULL);
+
+  self = g_object_new (TETHER_TYPE_DATABASE, NULL);
+  self->path = g_strdup (path);
+  if (!check_file (path, error))
+    return NULL;
+
+  rc = sqlite3_open_v2 (path, &self->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  if (rc != SQLITE_OK)
+    {
+      _tether_database_set_error (self, rc, error, "opening");
+      return NULL;
+    }
+  if (!configure (self, error) || !tether_database_begin (self, error))
+    return NULL;
+  if (!load_schema (self, schema, error))
+    {
+      tether_database_rollback (self);
+      return NULL;
+    }
+  if (!tether_database_commit (self, error))
+    return NULL;
+
+  for (const char * const *c = tether_schema_get_collections (self->schema); *c; c++)
+    g_hash_table_insert (self->collections, g_strdup (*c), _tether_collection_new (self, *c));
+  return g_steal_pointer (&self);
+}

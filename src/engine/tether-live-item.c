@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-live-query"
+#include "config.h"
+
+#include <string.h>
+
+#include "tether-live-query-private.h"
+
+TetherLiveItem *
+_tether_live_item_new (TetherRecord *record,
+                       sqlite3_stmt *stmt,
+                       int           first_col,
+                       guint         n_keys)
+{
+  TetherLiveItem *item = g_new0 (TetherLiveItem, 1);
+
+  item->record = g_object_ref (record);
+  item->n_keys = n_keys;
+  item->keys = g_new0 (TetherLiveKey, n_keys);
+  for (guint k = 0; k < n_keys; k++)
+    {
+      TetherLiveKey *key = &item->keys[k];
+      int col = first_col + k;
+
+      key->type = sqlite3_column_type (stmt, col);
+      if (key->type == SQLITE_INTEGER)
+        key->i = sqlite3_column_int64 (stmt, col);
+      else if (key->type == SQLITE_FLOAT)
+        key->d = sqlite3_column_double (stmt, col);
+      else if (key->type == SQLITE_TEXT || key->type == SQLITE_BLOB)
+        {
+          key->type = SQLITE_TEXT;
+          key->len = sqlite3_column_bytes (stmt, col);
+          key->s = g_memdup2 (sqlite3_column_text (stmt, col), key->len + 1);
+        }
+      else
+        key->type = SQLITE_NULL;
+    }
+  return item;
+}
+
+void
+_tether_live_item_free (gpointer data)
+{
+  TetherLiveItem *item = data;
+
+  if (item == NULL)
+    return;
+  for (guint k = 0; k < item->n_keys; k++)
+    g_free (item->keys[k].s);
+  g_free (item->keys);
+  g_object_unref (item->record);
+  g_free (item);
+}
+
+static int
+type_class (int type)
+{
+  switch (type)
+    {
+    case SQLITE_NULL:    return 0;
+    case SQLITE_INTEGER:
+    case SQLITE_FLOAT:   return 1;
+    default:             return 2;
+    }
+}
+
+static int
+compare_key (const TetherLiveKey *a,
+             const TetherLiveKey *b)
+{
+  int ca = type_class (a->type), cb = type_class (b->type);
+
+  if (ca != cb)
+    return ca < cb ? -1 : 1;
+  if (ca == 0)
+    return 0;
+  if (ca == 1)
+    {
+      if (a->type == SQLITE_INTEGER && b->type == SQLITE_INTEGER)
+        return a->i < b->i ? -1 : a->i > b->i;
+      else
+        {
+          double x = a->type == SQLITE_INTEGER ? (double) a->i : a->d;
+          double y = b->type == SQLITE_INTEGER ? (double) b->i : b->d;
+          return x < y ? -1 : x > y;
+        }
+    }
+  else
+    {
+      int c = memcmp (a->s, b->s, MIN (a->len, b->len));
+
+      if (c != 0)
+        return c < 0 ? -1 : 1;
+      return a->len < b->len ? -1 : a->len > b->len;
+    }
+}
+
+int
+_tether_live_item_compare (const TetherLiveItem *a,
+                           const TetherLiveItem *b,
+                           const gboolean       *descending,
+                           guint                 n_keys)
+{
+  for (guint k = 0; k < n_keys; k++)
+    {
+      int c = compare_key (&a->keys[k], &b->keys[k]);
+
+      if (c != 0)
+        return descending[k] ? -c : c;
+    }
+  return 0;
+}

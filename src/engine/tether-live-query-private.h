@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "tether-private.h"
+
+G_BEGIN_DECLS
+
+/* One sort key as SQLite produced it (NULL, integer, real or text). */
+typedef struct {
+  int     type;     /* SQLITE_NULL, SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT */
+  gint64  i;
+  double  d;
+  char   *s;
+  gsize   len;
+} TetherLiveKey;
+
+typedef struct {
+  TetherRecord  *record;
+  TetherLiveKey *keys;
+  guint          n_keys;
+} TetherLiveItem;
+
+/* Takes a reference on @record; reads @n_keys columns from @first_col. */
+TetherLiveItem *_tether_live_item_new      (TetherRecord   *record,
+                                            sqlite3_stmt   *stmt,
+                                            int             first_col,
+                                            guint           n_keys);
+void            _tether_live_item_free     (gpointer        item);
+/* SQLite's ORDER BY: NULL < numbers < text (bytewise), per-key direction. */
+int             _tether_live_item_compare  (const TetherLiveItem *a,
+                                            const TetherLiveItem *b,
+                                            const gboolean       *descending,
+                                            guint                 n_keys);
+
+G_END_DECLS

@@ -1,0 +1,550 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-live-query"
+#include "config.h"
+
+#include <string.h>
+
+#include "tether-private.h"
+#include "tether-live-query-private.h"
+
+/* A live query answers each committed change with the smallest
+ * items-changed. For plain filtered/sorted queries it works incrementally:
+ * it asks SQLite whether the changed record matches and for its sort keys
+ * (so ordering is SQLite's own), then binary-searches the position. Queries
+ * with limit/offset or bm25 ranking are re-run and diffed instead. */
+
+struct _TetherLiveQuery
+{
+  GObject           parent_instance;
+  TetherQuery      *query;
+  TetherCollection *collection;
+  gulong            changed_id;
+  GPtrArray        *items;        /* TetherLiveItem*, in query order */
+  GHashTable       *by_id;        /* id → TetherLiveItem* (borrowed) */
+  TetherCompiledQuery *match;     /* MATCH_ONE, for incremental updates */
+  sqlite3_stmt     *match_stmt;
+  gboolean         *descending;   /* per key, including the rowid tie-break */
+  guint             n_keys;
+  gboolean          incremental;
+};
+
+static void list_model_iface_init (GListModelInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TetherLiveQuery, tether_live_query, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL, list_model_iface_init))
+
+enum {
+  PROP_0,
+  PROP_QUERY,
+  PROP_N_ITEMS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static GType
+get_item_type (GListModel *model)
+{
+  return TETHER_TYPE_RECORD;
+}
+
+static guint
+get_n_items (GListModel *model)
+{
+  return TETHER_LIVE_QUERY (model)->items->len;
+}
+
+static gpointer
+get_item (GListModel *model,
+          guint       position)
+{
+  TetherLiveQuery *self = TETHER_LIVE_QUERY (model);
+
+  if (position >= self->items->len)
+    return NULL;
+  return g_object_ref (((TetherLiveItem *) g_ptr_array_index (self->items, position))->record);
+}
+
+static void
+list_model_iface_init (GListModelInterface *iface)
+{
+  iface->get_item_type = get_item_type;
+  iface->get_n_items = get_n_items;
+  iface->get_item = get_item;
+}
+
+static void
+emit (TetherLiveQuery *self,
+      guint            position,
+      guint            removed,
+      guint            added)
+{
+  g_list_model_items_changed (G_LIST_MODEL (self), position, removed, added);
+  if (removed != added)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_ITEMS]);
+}
+
+/* Items ---------------------------------------------------------------------- */
+
+static void
+remove_at (TetherLiveQuery *self,
+           guint            position)
+{
+  TetherLiveItem *item = g_ptr_array_index (self->items, position);
+
+  g_hash_table_remove (self->by_id, tether_record_get_id (item->record));
+  g_ptr_array_remove_index (self->items, position);
+  emit (self, position, 1, 0);
+}
+
+static void
+insert_at (TetherLiveQuery *self,
+           guint            position,
+           TetherLiveItem  *item)
+{
+  g_hash_table_insert (self->by_id, (gpointer) tether_record_get_id (item->record), item);
+  g_ptr_array_insert (self->items, position, item);
+  emit (self, position, 0, 1);
+}
+
+static void
+replace_at (TetherLiveQuery *self,
+            guint            position,
+            TetherLiveItem  *item)
+{
+  TetherLiveItem *old = g_ptr_array_index (self->items, position);
+
+  g_hash_table_remove (self->by_id, tether_record_get_id (old->record));
+  g_hash_table_insert (self->by_id, (gpointer) tether_record_get_id (item->record), item);
+  g_ptr_array_index (self->items, position) = item;
+  _tether_live_item_free (old);
+  emit (self, position, 1, 1);
+}
+
+/* Where @item sits (exact) or would go: keys end with rowid, so the order is total. */
+static guint
+search (TetherLiveQuery *self,
+        TetherLiveItem  *item)
+{
+  guint lo = 0, hi = self->items->len;
+
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+
+      if (_tether_live_item_compare (g_ptr_array_index (self->items, mid), item,
+                                     self->descending, self->n_keys) < 0)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return lo;
+}
+
+/* Loading --------------------------------------------------------------------- */
+
+/* Run the query with its sort keys; NULL on error. */
+static GPtrArray *
+fetch (TetherLiveQuery  *self,
+       GError          **error)
+{
+  TetherDatabase *db = tether_collection_get_database (self->collection);
+  g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (_tether_live_item_free);
+  g_autoptr(TetherCompiledQuery) compiled = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  int rc;
+
+  if (tether_query_get_error (self->query) != NULL)
+    {
+      g_propagate_error (error, g_error_copy (tether_query_get_error (self->query)));
+      return NULL;
+    }
+  compiled = _tether_query_compile (self->query, TETHER_COMPILE_SELECT_KEYS, error);
+  if (compiled == NULL || (stmt = _tether_database_prepare (db, compiled->sql->str, error)) == NULL ||
+      !_tether_compiled_query_bind (compiled, stmt, error))
+    return NULL;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      g_autoptr(TetherRecord) record = _tether_collection_record_from_row (self->collection, stmt, error);
+
+      if (record == NULL)
+        return NULL;
+      g_ptr_array_add (items, _tether_live_item_new (record, stmt, 4, self->n_keys));
+    }
+  if (rc != SQLITE_DONE)
+    {
+      _tether_database_set_error (db, rc, error, tether_collection_get_name (self->collection));
+      return NULL;
+    }
+  return g_steal_pointer (&items);
+}
+
+static gboolean
+prepare_match (TetherLiveQuery  *self,
+               GError          **error)
+{
+  TetherDatabase *db = tether_collection_get_database (self->collection);
+
+  g_clear_pointer (&self->match_stmt, sqlite3_finalize);
+  g_clear_pointer (&self->match, _tether_compiled_query_free);
+  self->match = _tether_query_compile (self->query, TETHER_COMPILE_MATCH_ONE, error);
+  if (self->match == NULL)
+    return FALSE;
+  self->match_stmt = _tether_database_prepare (db, self->match->sql->str, error);
+  return self->match_stmt != NULL && _tether_compiled_query_bind (self->match, self->match_stmt, error);
+}
+
+/* The changed record's item if it matches the query now, else NULL. */
+static TetherLiveItem *
+match_one (TetherLiveQuery *self,
+           TetherRecord    *record)
+{
+  TetherLiveItem *item = NULL;
+  int rc;
+
+  sqlite3_reset (self->match_stmt);
+  sqlite3_bind_text (self->match_stmt, self->match->bindings->len + 1,
+                     tether_record_get_id (record), -1, SQLITE_TRANSIENT);
+  rc = sqlite3_step (self->match_stmt);
+  if (rc == SQLITE_ROW)
+    item = _tether_live_item_new (record, self->match_stmt, 0, self->n_keys);
+  else if (rc != SQLITE_DONE)
+    g_warning ("live query on %s: %s", tether_collection_get_name (self->collection),
+               sqlite3_errmsg (_tether_database_get_handle (tether_collection_get_database (self->collection))));
+  sqlite3_reset (self->match_stmt);
+  return item;
+}
+
+static gint
+position_of (TetherLiveQuery *self,
+             const char      *id)
+{
+  TetherLiveItem *item = g_hash_table_lookup (self->by_id, id);
+  guint position;
+
+  if (item == NULL)
+    return -1;
+  if (self->incremental)
+    return search (self, item);
+  return g_ptr_array_find (self->items, item, &position) ? (gint) position : -1;
+}
+
+/* Incremental update --------------------------------------------------------- */
+
+static void
+apply_change (TetherLiveQuery *self,
+              const char      *id,
+              TetherRecord    *new_record)
+{
+  gint old_pos = position_of (self, id);
+  TetherLiveItem *fresh = new_record ? match_one (self, new_record) : NULL;
+  guint new_pos;
+
+  if (old_pos < 0 && fresh == NULL)
+    return;
+  if (old_pos >= 0 && fresh != NULL &&
+      _tether_live_item_compare (g_ptr_array_index (self->items, old_pos), fresh,
+                                 self->descending, self->n_keys) == 0)
+    {
+      replace_at (self, old_pos, fresh);
+      return;
+    }
+  if (old_pos >= 0 && fresh != NULL)
+    {
+      /* Moved: if it lands where it was, one (i,1,1) says it all. */
+      TetherLiveItem *old = g_ptr_array_steal_index (self->items, old_pos);
+
+      g_hash_table_remove (self->by_id, tether_record_get_id (old->record));
+      _tether_live_item_free (old);
+      new_pos = search (self, fresh);
+      g_hash_table_insert (self->by_id, (gpointer) tether_record_get_id (fresh->record), fresh);
+      g_ptr_array_insert (self->items, new_pos, fresh);
+      if (new_pos == (guint) old_pos)
+        {
+          emit (self, new_pos, 1, 1);
+          return;
+        }
+      g_ptr_array_steal_index (self->items, new_pos);
+      emit (self, old_pos, 1, 0);
+      g_ptr_array_insert (self->items, new_pos, fresh);
+      emit (self, new_pos, 0, 1);
+      return;
+    }
+  if (old_pos >= 0)
+    remove_at (self, old_pos);
+  else
+    insert_at (self, search (self, fresh), fresh);
+}
+
+/* Re-run and diff (limit/offset, ranked search) -------------------------------- */
+
+static gint
+index_in (GPtrArray  *items,
+          guint       from,
+          const char *id)
+{
+  for (guint i = from; i < items->len; i++)
+    if (g_str_equal (tether_record_get_id (((TetherLiveItem *) g_ptr_array_index (items, i))->record), id))
+      return i;
+  return -1;
+}
+
+static const char *
+item_id (GPtrArray *items,
+         guint      i)
+{
+  return tether_record_get_id (((TetherLiveItem *) g_ptr_array_index (items, i))->record);
+}
+
+/* Turn the current list into @fresh with single-item signals: one change moves
+ * at most a couple of items, so this emits two or three signals, not a reset. */
+static void
+diff_into (TetherLiveQuery *self,
+           GPtrArray       *fresh,
+           const char      *changed_id)
+{
+  g_autoptr(GHashTable) wanted = g_hash_table_new (g_str_hash, g_str_equal);
+  guint i = 0;
+
+  for (guint k = 0; k < fresh->len; k++)
+    g_hash_table_add (wanted, (gpointer) item_id (fresh, k));
+  for (guint k = self->items->len; k-- > 0;)
+    if (!g_hash_table_contains (wanted, item_id (self->items, k)))
+      remove_at (self, k);
+
+  while (i < fresh->len)
+    {
+      TetherLiveItem *item = g_ptr_array_index (fresh, i);
+      const char *id = tether_record_get_id (item->record);
+      gint j = index_in (self->items, i, id);
+
+      g_ptr_array_index (fresh, i) = NULL;
+      if (j == (gint) i)
+        {
+          if (g_strcmp0 (id, changed_id) == 0)
+            replace_at (self, i, item);
+          else
+            _tether_live_item_free (item);
+          i++;
+        }
+      else if (j == (gint) i + 1 && index_in (fresh, i + 1, item_id (self->items, i)) > 0)
+        {
+          g_ptr_array_index (fresh, i) = item;   /* the current item moved down: drop it for now */
+          remove_at (self, i);
+        }
+      else
+        {
+          if (j > 0)
+            remove_at (self, j);
+          insert_at (self, i, item);
+          i++;
+        }
+    }
+}
+
+static gboolean
+refresh (TetherLiveQuery *self,
+         const char      *changed_id,
+         TetherRecord    *new_record)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) fresh = NULL;
+
+  if (changed_id != NULL && !g_hash_table_contains (self->by_id, changed_id))
+    {
+      TetherLiveItem *probe = new_record ? match_one (self, new_record) : NULL;
+
+      if (probe == NULL)
+        return TRUE;   /* neither in the result before nor matching now */
+      _tether_live_item_free (probe);
+    }
+  fresh = fetch (self, &error);
+  if (fresh == NULL)
+    {
+      g_warning ("live query on %s: %s", tether_collection_get_name (self->collection), error->message);
+      return FALSE;
+    }
+  diff_into (self, fresh, changed_id);
+  return TRUE;
+}
+
+static void
+on_changed (TetherCollection *collection,
+            TetherChangeType  type,
+            const char       *id,
+            TetherRecord     *old_record,
+            TetherRecord     *new_record,
+            TetherLiveQuery  *self)
+{
+  if (self->incremental)
+    apply_change (self, id, new_record);
+  else
+    refresh (self, id, new_record);
+}
+
+/* Setting up -------------------------------------------------------------------- */
+
+static void
+configure_keys (TetherLiveQuery *self)
+{
+  GArray *sorts = _tether_query_get_sorts (self->query);
+  gboolean last_desc = FALSE;
+
+  g_free (self->descending);
+  self->n_keys = sorts->len + 1;
+  self->descending = g_new0 (gboolean, self->n_keys);
+  for (guint i = 0; i < sorts->len; i++)
+    self->descending[i] = last_desc = g_array_index (sorts, TetherSort, i).descending;
+  self->descending[sorts->len] = last_desc;   /* the rowid tie-break, as compiled */
+  self->incremental = _tether_query_get_limit (self->query) < 0 &&
+                      _tether_query_get_offset (self->query) == 0 &&
+                      !(sorts->len == 0 && _tether_query_get_match (self->query) != NULL);
+}
+
+/* Load @query's result; on success it replaces the current one. */
+static gboolean
+load (TetherLiveQuery  *self,
+      TetherQuery      *query,
+      GError          **error)
+{
+  g_autoptr(TetherQuery) previous = self->query;
+  g_autoptr(GPtrArray) items = NULL;
+  guint removed = self->items->len;
+
+  self->query = _tether_query_copy (query);
+  configure_keys (self);
+  if (!prepare_match (self, error) || (items = fetch (self, error)) == NULL)
+    {
+      g_clear_object (&self->query);
+      self->query = g_steal_pointer (&previous);
+      if (self->query != NULL)
+        {
+          configure_keys (self);
+          prepare_match (self, NULL);
+        }
+      return FALSE;
+    }
+  g_hash_table_remove_all (self->by_id);
+  g_ptr_array_unref (self->items);
+  self->items = g_steal_pointer (&items);
+  for (guint i = 0; i < self->items->len; i++)
+    g_hash_table_insert (self->by_id, (gpointer) item_id (self->items, i), g_ptr_array_index (self->items, i));
+  if (removed > 0 || self->items->len > 0)
+    emit (self, 0, removed, self->items->len);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QUERY]);
+  return TRUE;
+}
+
+TetherLiveQuery *
+tether_live_query_new (TetherQuery  *query,
+                       GError      **error)
+{
+  g_autoptr(TetherLiveQuery) self = NULL;
+
+  g_return_val_if_fail (TETHER_IS_QUERY (query), NULL);
+
+  self = g_object_new (TETHER_TYPE_LIVE_QUERY, NULL);
+  self->collection = g_object_ref (tether_query_get_collection (query));
+  if (!load (self, query, error))
+    return NULL;
+  self->changed_id = g_signal_connect (self->collection, "changed", G_CALLBACK (on_changed), self);
+  return g_steal_pointer (&self);
+}
+
+TetherQuery *
+tether_live_query_get_query (TetherLiveQuery *self)
+{
+  g_return_val_if_fail (TETHER_IS_LIVE_QUERY (self), NULL);
+  return self->query;
+}
+
+gboolean
+tether_live_query_set_query (TetherLiveQuery  *self,
+                             TetherQuery      *query,
+                             GError          **error)
+{
+  g_return_val_if_fail (TETHER_IS_LIVE_QUERY (self), FALSE);
+  g_return_val_if_fail (TETHER_IS_QUERY (query), FALSE);
+  g_return_val_if_fail (tether_query_get_collection (query) == self->collection, FALSE);
+
+  return load (self, query, error);
+}
+
+gint
+tether_live_query_find (TetherLiveQuery *self,
+                        const char      *id)
+{
+  g_return_val_if_fail (TETHER_IS_LIVE_QUERY (self), -1);
+  g_return_val_if_fail (id != NULL, -1);
+  return position_of (self, id);
+}
+
+static void
+tether_live_query_dispose (GObject *object)
+{
+  TetherLiveQuery *self = TETHER_LIVE_QUERY (object);
+
+  g_clear_signal_handler (&self->changed_id, self->collection);
+  g_clear_pointer (&self->match_stmt, sqlite3_finalize);
+  g_clear_pointer (&self->match, _tether_compiled_query_free);
+  g_clear_object (&self->query);
+  g_clear_object (&self->collection);
+  G_OBJECT_CLASS (tether_live_query_parent_class)->dispose (object);
+}
+
+static void
+tether_live_query_finalize (GObject *object)
+{
+  TetherLiveQuery *self = TETHER_LIVE_QUERY (object);
+
+  g_hash_table_unref (self->by_id);
+  g_ptr_array_unref (self->items);
+  g_free (self->descending);
+  G_OBJECT_CLASS (tether_live_query_parent_class)->finalize (object);
+}
+
+static void
+tether_live_query_get_property (GObject    *object,
+                                guint       prop_id,
+                                GValue     *value,
+                                GParamSpec *pspec)
+{
+  TetherLiveQuery *self = TETHER_LIVE_QUERY (object);
+
+  switch (prop_id)
+    {
+    case PROP_QUERY:
+      g_value_set_object (value, self->query);
+      break;
+    case PROP_N_ITEMS:
+      g_value_set_uint (value, self->items->len);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tether_live_query_class_init (TetherLiveQueryClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = tether_live_query_dispose;
+  object_class->finalize = tether_live_query_finalize;
+  object_class->get_property = tether_live_query_get_property;
+
+  properties[PROP_QUERY] =
+    g_param_spec_object ("query", NULL, NULL, TETHER_TYPE_QUERY,
+                         G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_N_ITEMS] =
+    g_param_spec_uint ("n-items", NULL, NULL, 0, G_MAXUINT, 0,
+                       G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+tether_live_query_init (TetherLiveQuery *self)
+{
+  self->items = g_ptr_array_new_with_free_func (_tether_live_item_free);
+  self->by_id = g_hash_table_new (g_str_hash, g_str_equal);
+}

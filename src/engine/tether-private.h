@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/* Internal API shared by the files of libtether. Not installed. */
+
+#include <sqlite3.h>
+
+#include "tether.h"
+
+G_BEGIN_DECLS
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
+
+/* tether-sql.c: naming and SQL helpers. Collection and field names are
+ * checked by the schema parser (identifiers only), so they may appear in SQL
+ * text; values never do, they are always bound. */
+char       *_tether_sql_table       (const char *collection);   /* "t_notes" */
+char       *_tether_sql_fts_table   (const char *collection);   /* "f_notes" */
+char       *_tether_sql_index_name  (const char *collection,
+                                     const char * const *fields); /* "i_notes_pinned_updatedAt" */
+/* The SQL expression of a field: id, created, updated columns for the built-ins,
+ * json_extract(data,'$.field') for schema fields. Expression indexes use the
+ * same text so the planner matches them. */
+char       *_tether_sql_field_expr  (const char *field);
+/* Bind a JSON scalar (null, boolean as 0/1, integer, double, string);
+ * arrays/objects are bound as their JSON text. */
+void        _tether_sql_bind_node   (sqlite3_stmt *stmt,
+                                     int           index,
+                                     JsonNode     *node);
+/* Column @col as JSON node (NULL → JSON null). */
+JsonNode   *_tether_sql_column_node (sqlite3_stmt *stmt,
+                                     int           col);
+gboolean    _tether_identifier_is_valid (const char *name);
+
+/* JSON helpers */
+JsonObject *_tether_json_parse_object (const char  *text,
+                                       gssize       length,
+                                       GError     **error);
+char       *_tether_json_to_string    (JsonNode    *node);
+char       *_tether_json_object_to_string (JsonObject *object);
+gboolean    _tether_json_equal        (JsonNode    *a,
+                                       JsonNode    *b);
+
+/* tether-database.c */
+sqlite3      *_tether_database_get_handle  (TetherDatabase *self);
+/* A statement from the database's cache, reset and with bindings cleared.
+ * Borrowed: call sqlite3_reset() when done. NULL with error on failure. */
+sqlite3_stmt *_tether_database_prepare_cached (TetherDatabase *self,
+                                               const char     *sql,
+                                               GError        **error);
+/* A new statement owned by the caller (use for rarely run SQL). */
+sqlite3_stmt *_tether_database_prepare     (TetherDatabase *self,
+                                            const char     *sql,
+                                            GError        **error);
+/* Run SQL without results (may hold several statements). */
+gboolean      _tether_database_exec        (TetherDatabase *self,
+                                            const char     *sql,
+                                            GError        **error);
+/* Set @error from the connection's last error (or @rc), mapped to a
+ * TETHER_DATABASE_ERROR code, message prefixed with @context. Returns FALSE. */
+gboolean      _tether_database_set_error   (TetherDatabase *self,
+                                            int             rc,
+                                            GError        **error,
+                                            const char     *context);
+/* Queue a change for emission when the outermost transaction commits.
+ * Dropped if the savepoint it belongs to is rolled back. Must be called
+ * within a transaction. */
+void          _tether_database_queue_change (TetherDatabase   *self,
+                                             TetherCollection *collection,
+                                             TetherChangeType  type,
+                                             const char       *id,
+                                             TetherRecord     *old_record,
+                                             TetherRecord     *new_record);
+/* The hooks, in order (borrowed array of TetherWriteHook*). */
+GPtrArray    *_tether_database_get_hooks   (TetherDatabase *self);
+
+/* tether-database-migrate.c: create or migrate tables for @schema, inside
+ * a transaction the caller holds. @stored is the previously stored schema
+ * or NULL for a new database. */
+gboolean      _tether_database_apply_schema (TetherDatabase *self,
+                                             TetherSchema   *stored,
+                                             TetherSchema   *schema,
+                                             GError        **error);
+
+/* tether-collection.c */
+TetherCollection *_tether_collection_new   (TetherDatabase *db,
+                                            const char     *name);
+typedef enum {
+  TETHER_SQL_INSERT,      /* (id, data, created, updated) */
+  TETHER_SQL_UPDATE,      /* SET data = ?1, updated = ?2 WHERE id = ?3 */
+  TETHER_SQL_DELETE,      /* WHERE id = ?1 */
+  TETHER_SQL_SELECT_ONE,  /* id, data, created, updated WHERE id = ?1 */
+  TETHER_SQL_SELECT_ALL,  /* id, data, created, updated ORDER BY id */
+  TETHER_SQL_COUNT,       /* count(*) */
+  TETHER_N_SQL
+} TetherCollectionSql;
+/* Precomputed statement text of the collection's table. */
+const char   *_tether_collection_sql       (TetherCollection    *self,
+                                            TetherCollectionSql  which);
+/* Read a record row "id, data, created, updated" at column 0..3. */
+TetherRecord *_tether_collection_record_from_row (TetherCollection *self,
+                                                  sqlite3_stmt     *stmt,
+                                                  GError          **error);
+/* Emit "changed" on the collection (the database calls this after commit). */
+void          _tether_collection_emit_changed (TetherCollection *self,
+                                               TetherChangeType  type,
+                                               const char       *id,
+                                               TetherRecord     *old_record,
+                                               TetherRecord     *new_record);
+
+/* tether-collection-write.c: the write path shared by the public calls and
+ * by sync. Flags select what the write does besides the row. */
+typedef enum {
+  TETHER_WRITE_DEFAULT    = 0,
+  TETHER_WRITE_SKIP_HOOKS = 1 << 0, /* pulled changes: no change-log entry */
+  TETHER_WRITE_NO_VALIDATE = 1 << 1, /* data already validated by the caller */
+  TETHER_WRITE_KEEP_UPDATED = 1 << 2, /* keep created/updated times given in the record */
+} TetherWriteFlags;
+
+TetherRecord *_tether_collection_insert    (TetherCollection *self,
+                                            JsonObject       *data,
+                                            TetherWriteFlags  flags,
+                                            GError          **error);
+TetherRecord *_tether_collection_replace   (TetherCollection *self,
+                                            TetherRecord     *old_record,
+                                            JsonObject       *data,
+                                            TetherWriteFlags  flags,
+                                            GError          **error);
+gboolean      _tether_collection_remove    (TetherCollection *self,
+                                            TetherRecord     *old_record,
+                                            TetherWriteFlags  flags,
+                                            GError          **error);
+
+/* tether-query-compile.c: SQL text and bindings of a query. */
+typedef struct {
+  GString   *sql;       /* full SELECT */
+  GPtrArray *bindings;  /* JsonNode*, bound in order to ?1..?n */
+} TetherCompiledQuery;
+
+typedef enum {
+  TETHER_COMPILE_SELECT,     /* SELECT id, data, created, updated … ORDER/LIMIT */
+  TETHER_COMPILE_COUNT,      /* SELECT count(*) … (no order/limit) */
+  TETHER_COMPILE_IDS,        /* SELECT id … (no order/limit), for delete_many */
+  TETHER_COMPILE_MATCH_ONE,  /* SELECT <sort keys>, rowid … AND id = ?last (live query) */
+  TETHER_COMPILE_SELECT_KEYS, /* SELECT as SELECT, then <sort keys>, rowid (live query) */
+} TetherCompileMode;
+
+TetherCompiledQuery *_tether_query_compile (TetherQuery       *self,
+                                            TetherCompileMode  mode,
+                                            GError           **error);
+void          _tether_compiled_query_free  (TetherCompiledQuery *compiled);
+gboolean      _tether_compiled_query_bind  (TetherCompiledQuery *compiled,
+                                            sqlite3_stmt        *stmt,
+                                            GError             **error);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherCompiledQuery, _tether_compiled_query_free)
+
+/* tether-query.c: what the compiler and the live query read. */
+typedef struct {
+  char     *field;
+  TetherOp  op;
+  JsonNode *value;   /* normalised: datetimes in UTC ms text, built-in times as ms */
+} TetherCondition;
+
+typedef struct {
+  char     *field;
+  gboolean  descending;
+} TetherSort;
+
+GPtrArray    *_tether_query_get_where      (TetherQuery *self);  /* TetherCondition* */
+GPtrArray    *_tether_query_get_or_groups  (TetherQuery *self);  /* GPtrArray* of TetherCondition* */
+GArray       *_tether_query_get_sorts      (TetherQuery *self);  /* TetherSort */
+gint64        _tether_query_get_limit      (TetherQuery *self);  /* -1: none */
+gint64        _tether_query_get_offset     (TetherQuery *self);
+/* The FTS5 MATCH expression, or NULL when the query has no search words. */
+const char   *_tether_query_get_match      (TetherQuery *self);
+TetherQuery  *_tether_query_copy           (TetherQuery *self);
+/* tether-query-check.c: validation of query parts against the schema. */
+/* A normalised copy of @value for @field/@op, or NULL with a
+ * TETHER_QUERY_ERROR naming the field and the problem. */
+JsonNode     *_tether_query_check_condition (TetherCollection *collection,
+                                             const char       *field,
+                                             TetherOp          op,
+                                             JsonNode         *value,
+                                             GError          **error);
+gboolean      _tether_query_check_sort      (TetherCollection *collection,
+                                             const char       *field,
+                                             GError          **error);
+/* Parse "FIELD OP VALUE". */
+gboolean      _tether_query_parse_condition (TetherCollection *collection,
+                                             const char       *text,
+                                             char            **field,
+                                             TetherOp         *op,
+                                             JsonNode        **value,
+                                             GError          **error);
+/* Field expression qualified with the table, for query SQL. */
+char         *_tether_sql_field_expr_in    (const char *table,
+                                            const char *field);
+
+G_END_DECLS
