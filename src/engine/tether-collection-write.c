@@ -89,13 +89,8 @@ prepare (TetherCollection *self,
          TetherWriteFlags  flags,
          GError          **error)
 {
-  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-  g_autoptr(JsonNode) copy = NULL;
-  JsonObject *object;
+  g_autoptr(JsonObject) object = _tether_json_object_deep_copy (data);
 
-  json_node_set_object (node, data);
-  copy = json_node_copy (node);
-  object = json_node_get_object (copy);
   if (id != NULL)
     json_object_set_string_member (object, "id", id);
   else if (!json_object_has_member (object, "id"))
@@ -107,7 +102,7 @@ prepare (TetherCollection *self,
       !tether_schema_validate (tether_database_get_schema (db_of (self)),
                                tether_collection_get_name (self), object, error))
     return NULL;
-  return json_object_ref (object);
+  return g_steal_pointer (&object);
 }
 
 static gboolean

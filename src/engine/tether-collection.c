@@ -255,7 +255,7 @@ merge_patch (JsonObject *target,
       else if (JSON_NODE_HOLDS_OBJECT (value) && current != NULL && JSON_NODE_HOLDS_OBJECT (current))
         merge_patch (json_node_get_object (current), json_node_get_object (value));
       else
-        json_object_set_member (target, name, json_node_copy (value));
+        json_object_set_member (target, name, _tether_json_deep_copy (value));
     }
 }
 

@@ -675,14 +675,12 @@ check_versions (TetherDatabase  *self,
 /* Runs inside the opening transaction. */
 static gboolean
 load_schema (TetherDatabase  *self,
+             int              state,
              TetherSchema    *wanted,
              GError         **error)
 {
   g_autoptr(TetherSchema) stored = NULL;
-  int state = probe_tether (self, error);
 
-  if (state < 0)
-    return FALSE;
   if (state == 0)
     {
       if (!_tether_database_exec (self,
@@ -724,6 +722,7 @@ tether_database_open (const char    *path,
                       GError       **error)
 {
   g_autoptr(TetherDatabase) self = NULL;
+  int state;
   int rc;
 
   g_return_val_if_fail (path != NULL, NULL);
@@ -740,9 +739,14 @@ tether_database_open (const char    *path,
       _tether_database_set_error (self, rc, error, "opening");
       return NULL;
     }
+  /* Probe before any PRAGMA: switching another program's file to WAL would
+   * already have changed it. */
+  sqlite3_busy_timeout (self->handle, 5000);
+  if ((state = probe_tether (self, error)) < 0)
+    return NULL;
   if (!configure (self, error) || !tether_database_begin (self, error))
     return NULL;
-  if (!load_schema (self, schema, error))
+  if (!load_schema (self, state, schema, error))
     {
       tether_database_rollback (self);
       return NULL;

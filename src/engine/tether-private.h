@@ -38,6 +38,8 @@ JsonObject *_tether_json_parse_object (const char  *text,
                                        GError     **error);
 char       *_tether_json_to_string    (JsonNode    *node);
 char       *_tether_json_object_to_string (JsonObject *object);
+JsonNode   *_tether_json_deep_copy    (JsonNode    *node);
+JsonObject *_tether_json_object_deep_copy (JsonObject *object);
 gboolean    _tether_json_equal        (JsonNode    *a,
                                        JsonNode    *b);
 

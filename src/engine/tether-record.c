@@ -263,12 +263,6 @@ tether_record_to_json (TetherRecord *self)
 JsonObject *
 tether_record_dup_data (TetherRecord *self)
 {
-  g_autoptr(JsonNode) node = NULL;
-  g_autoptr(JsonNode) copy = NULL;
-
   g_return_val_if_fail (TETHER_IS_RECORD (self), NULL);
-  node = json_node_new (JSON_NODE_OBJECT);
-  json_node_set_object (node, self->data);
-  copy = json_node_copy (node);
-  return json_object_ref (json_node_get_object (copy));
+  return _tether_json_object_deep_copy (self->data);
 }

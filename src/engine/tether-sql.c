@@ -209,3 +209,13 @@ _tether_json_equal (JsonNode *a,
     }
   return json_node_equal (a, b);
 }
+
+/* A write must never modify the caller's object or a stored record. */
+JsonObject *
+_tether_json_object_deep_copy (JsonObject *object)
+{
+  g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), object);
+  g_autoptr(JsonNode) copy = _tether_json_deep_copy (node);
+
+  return json_object_ref (json_node_get_object (copy));
+}

@@ -1,0 +1,497 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-database"
+#include "config.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tether-test-util.h"
+
+#define SCHEMA_V1 \
+  "{\"version\": 1, \"collections\": {\"notes\": {" \
+  "  \"fields\": {\"title\": {\"type\": \"string\", \"required\": true}}," \
+  "  \"indexes\": [{\"field\": \"title\"}], \"searchable\": [\"title\"]}}}"
+
+/* v2 adds a field with a default, an index, a searchable field and a collection. */
+#define SCHEMA_V2 \
+  "{\"version\": 2, \"collections\": {\"notes\": {" \
+  "  \"fields\": {\"title\": {\"type\": \"string\", \"required\": true}," \
+  "             \"body\": {\"type\": \"string\", \"default\": \"\"}," \
+  "             \"pinned\": {\"type\": \"boolean\", \"default\": false}}," \
+  "  \"indexes\": [{\"field\": \"title\"}, {\"field\": \"pinned\"}]," \
+  "  \"searchable\": [\"title\", \"body\"]}," \
+  " \"tags\": {\"fields\": {\"name\": {\"type\": \"string\"}}}}}"
+
+typedef struct {
+  char *dir;
+  char *path;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->dir = tether_test_dir_new ();
+  f->path = g_build_filename (f->dir, "test.db", NULL);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_free (f->path);
+  tether_test_dir_free (f->dir);
+}
+
+static TetherRecord *
+create (TetherDatabase *db, const char *collection, const char *json)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) object = tether_test_object (json);
+  TetherCollection *c = tether_database_get_collection (db, collection, &error);
+  TetherRecord *record;
+
+  g_assert_no_error (error);
+  record = tether_collection_create (c, object, &error);
+  g_assert_no_error (error);
+  return record;
+}
+
+static gint64
+count (TetherDatabase *db, const char *collection)
+{
+  g_autoptr(GError) error = NULL;
+  TetherCollection *c = tether_database_get_collection (db, collection, &error);
+  gint64 n;
+
+  g_assert_no_error (error);
+  n = tether_collection_count (c, NULL, &error);
+  g_assert_no_error (error);
+  return n;
+}
+
+static void
+test_open_memory (void)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (NULL, NULL);
+  g_autoptr(TetherRecord) r = create (db, "notes", "{\"title\": \"in memory\"}");
+
+  /* No schema given: a new database takes the app's default schema. */
+  g_assert_true (tether_schema_has_collection (tether_database_get_schema (db), "tasks"));
+  g_assert_cmpint (count (db, "notes"), ==, 1);
+}
+
+static void
+test_reopen_keeps_schema_and_data (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherSchema) v1 = tether_test_schema (SCHEMA_V1);
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, v1);
+  g_autoptr(TetherRecord) r = create (db, "notes", "{\"title\": \"kept\"}");
+  g_autoptr(TetherDatabase) again = NULL;
+
+  g_clear_object (&db);
+  /* Opened without a schema, the database uses the one it remembers. */
+  again = tether_test_open (f->path, NULL);
+  g_assert_cmpint (tether_schema_get_version (tether_database_get_schema (again)), ==, 1);
+  g_assert_false (tether_schema_has_collection (tether_database_get_schema (again), "tasks"));
+  g_assert_cmpint (count (again, "notes"), ==, 1);
+}
+
+static void
+test_wal_mode (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, NULL);
+  g_autoptr(TetherRecord) r = create (db, "notes", "{\"title\": \"wal\"}");
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+
+  g_assert_true (g_file_test (wal, G_FILE_TEST_EXISTS));
+}
+
+static void
+expect_open_error (const char *path, TetherSchema *schema, int code, const char *fragment)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherDatabase) db = tether_database_open (path, schema, &error);
+
+  g_assert_null (db);
+  g_assert_error (error, TETHER_DATABASE_ERROR, code);
+  if (strstr (error->message, fragment) == NULL)
+    g_error ("expected \"%s\" in \"%s\"", fragment, error->message);
+}
+
+static void
+test_not_sqlite (Fixture *f, gconstpointer data)
+{
+  g_assert_true (g_file_set_contents (f->path, "hello, I am a text file\n", -1, NULL));
+  expect_open_error (f->path, NULL, TETHER_DATABASE_ERROR_NOT_TETHER, "not an SQLite file");
+}
+
+static void
+test_foreign_sqlite (Fixture *f, gconstpointer data)
+{
+  sqlite3 *handle = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  gsize len;
+
+  g_assert_cmpint (sqlite3_open (f->path, &handle), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (handle, "CREATE TABLE customers (name TEXT)", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (handle);
+  g_assert_true (g_file_get_contents (f->path, &before, &len, NULL));
+
+  expect_open_error (f->path, NULL, TETHER_DATABASE_ERROR_NOT_TETHER, "customers");
+  /* Refusing must not touch the other program's file. */
+  g_assert_true (g_file_get_contents (f->path, &after, NULL, NULL));
+  g_assert_cmpmem (before, len, after, len);
+}
+
+static void
+test_corrupt (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  gsize len;
+  int i;
+
+  for (i = 0; i < 300; i++)
+    g_object_unref (create (db, "notes", "{\"title\": \"a note with some text in it to fill pages\"}"));
+  tether_database_close (db);
+  g_clear_object (&db);
+
+  /* Scribble over every page but the first (the header stays valid). */
+  g_assert_true (g_file_get_contents (f->path, &contents, &len, NULL));
+  g_assert_cmpuint (len, >, 8192);
+  for (gsize p = 4096; p + 4096 <= len; p += 4096)
+    memset (contents + p + 100, 0xA5, 2000);
+  g_assert_true (g_file_set_contents (f->path, contents, len, NULL));
+
+  db = tether_database_open (f->path, NULL, &error);
+  if (db != NULL)
+    {
+      TetherCollection *notes = tether_database_get_collection (db, "notes", NULL);
+      g_autoptr(GPtrArray) all = tether_collection_get_all (notes, &error);
+      g_assert_null (all);
+    }
+  g_assert_nonnull (error);
+  g_assert_true (g_error_matches (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_CORRUPT) ||
+                 g_error_matches (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_TETHER));
+  g_assert_nonnull (strstr (error->message, f->path));
+}
+
+/* Root ignores file modes, so the check runs in a child that drops to nobody. */
+static void
+test_read_only (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, NULL);
+  pid_t pid;
+  int status;
+
+  g_clear_object (&db);
+  g_assert_cmpint (g_chmod (f->path, 0444), ==, 0);
+  g_assert_cmpint (g_chmod (f->dir, 0755), ==, 0);
+
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(TetherDatabase) ro = NULL;
+
+      if (geteuid () == 0 && (setgid (65534) != 0 || setuid (65534) != 0))
+        _exit (3);
+      ro = tether_database_open (f->path, NULL, &error);
+      _exit (ro == NULL && g_error_matches (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_READ_ONLY) &&
+             strstr (error->message, "read-only") != NULL ? 0 : 1);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  g_chmod (f->path, 0644);
+}
+
+static void
+test_missing_folder (void)
+{
+  expect_open_error ("/nonexistent-tether-folder/x.db", NULL, TETHER_DATABASE_ERROR_IO, "does not exist");
+}
+
+/* Schema versions ------------------------------------------------------------- */
+
+static void
+test_migrate (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherSchema) v1 = tether_test_schema (SCHEMA_V1);
+  g_autoptr(TetherSchema) v2 = tether_test_schema (SCHEMA_V2);
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, v1);
+  g_autoptr(TetherRecord) old = create (db, "notes", "{\"title\": \"written by v1\"}");
+  g_autoptr(TetherRecord) migrated = NULL;
+  g_autoptr(TetherQuery) query = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *plan = NULL;
+  TetherCollection *notes;
+
+  g_clear_object (&db);
+  db = tether_test_open (f->path, v2);
+  notes = tether_database_get_collection (db, "notes", &error);
+  g_assert_no_error (error);
+
+  /* New fields got their defaults, the timestamps stayed. */
+  migrated = tether_collection_get (notes, tether_record_get_id (old), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (tether_record_get_string (migrated, "body", NULL), ==, "");
+  g_assert_true (tether_record_has_field (migrated, "pinned"));
+  g_assert_cmpint (tether_record_get_updated_at (migrated), ==, tether_record_get_updated_at (old));
+
+  /* The new index exists and the new collection is usable. */
+  query = tether_query_new (notes);
+  {
+    g_autoptr(JsonNode) no = tether_test_node ("false");
+    tether_query_where (query, "pinned", TETHER_OP_EQ, no);
+  }
+  plan = tether_query_explain (query, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (strstr (plan, "i_notes_pinned"));
+  g_assert_cmpint (count (db, "tags"), ==, 0);
+
+  /* The new searchable field was indexed for records written before it. */
+  {
+    g_autoptr(JsonObject) patch = tether_test_object ("{\"body\": \"zebra crossing\"}");
+    g_autoptr(TetherRecord) r = tether_collection_update (notes, tether_record_get_id (old), patch, &error);
+    g_autoptr(TetherQuery) search = tether_query_new (notes);
+
+    g_assert_no_error (error);
+    tether_query_search (search, "zebra");
+    found = tether_query_run (search, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (found->len, ==, 1);
+  }
+}
+
+static void
+test_migrate_reindexes_existing (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherSchema) v1 = tether_test_schema (
+    "{\"version\": 1, \"collections\": {\"notes\": {\"fields\": {"
+    "  \"title\": {\"type\": \"string\"}, \"body\": {\"type\": \"string\"}}, \"searchable\": [\"title\"]}}}");
+  g_autoptr(TetherSchema) v2 = tether_test_schema (
+    "{\"version\": 2, \"collections\": {\"notes\": {\"fields\": {"
+    "  \"title\": {\"type\": \"string\"}, \"body\": {\"type\": \"string\"}}, \"searchable\": [\"title\", \"body\"]}}}");
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, v1);
+  g_autoptr(TetherRecord) r = create (db, "notes", "{\"title\": \"t\", \"body\": \"giraffe\"}");
+  g_autoptr(TetherQuery) search = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_clear_object (&db);
+  db = tether_test_open (f->path, v2);
+  search = tether_query_new (tether_database_get_collection (db, "notes", NULL));
+  tether_query_search (search, "gira");
+  g_assert_cmpint (tether_query_count (search, &error), ==, 1);
+  g_assert_no_error (error);
+}
+
+static void
+test_older_schema_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherSchema) v1 = tether_test_schema (SCHEMA_V1);
+  g_autoptr(TetherSchema) v2 = tether_test_schema (SCHEMA_V2);
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, v2);
+  g_autoptr(TetherRecord) r = create (db, "notes", "{\"title\": \"v2 data\", \"pinned\": true}");
+
+  g_clear_object (&db);
+  expect_open_error (f->path, v1, TETHER_DATABASE_ERROR_SCHEMA_TOO_OLD, "schema version 2");
+  /* Nothing was rewritten: v2 still opens with its data. */
+  db = tether_test_open (f->path, v2);
+  g_assert_cmpint (count (db, "notes"), ==, 1);
+}
+
+static void
+test_same_version_changed_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherSchema) v1 = tether_test_schema (SCHEMA_V1);
+  g_autoptr(TetherSchema) v1b = tether_test_schema (
+    "{\"version\": 1, \"collections\": {\"notes\": {\"fields\": {\"title\": {\"type\": \"number\"}}}}}");
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, v1);
+
+  g_clear_object (&db);
+  expect_open_error (f->path, v1b, TETHER_DATABASE_ERROR_SCHEMA_CHANGED, "raise \"version\"");
+}
+
+static void
+test_failed_migration_changes_nothing (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherSchema) v1 = tether_test_schema (SCHEMA_V1);
+  /* v2 adds a required field without a default: old records cannot meet it. */
+  g_autoptr(TetherSchema) v2 = tether_test_schema (
+    "{\"version\": 2, \"collections\": {\"notes\": {\"fields\": {"
+    "  \"title\": {\"type\": \"string\", \"required\": true},"
+    "  \"owner\": {\"type\": \"string\", \"required\": true}}}}}");
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, v1);
+  g_autoptr(TetherRecord) r = create (db, "notes", "{\"title\": \"orphan\"}");
+
+  g_clear_object (&db);
+  expect_open_error (f->path, v2, TETHER_DATABASE_ERROR_MIGRATION, "notes.owner: required");
+  db = tether_test_open (f->path, NULL);
+  g_assert_cmpint (tether_schema_get_version (tether_database_get_schema (db)), ==, 1);
+  g_assert_cmpint (count (db, "notes"), ==, 1);
+}
+
+/* Transactions and signals ----------------------------------------------------- */
+
+typedef struct {
+  GPtrArray *events;   /* "collection:type:id" */
+  guint      depth_seen;
+} Recorder;
+
+static void
+on_db_changed (TetherDatabase *db, const char *collection, TetherChangeType type,
+               const char *id, TetherRecord *old_record, TetherRecord *new_record, Recorder *rec)
+{
+  /* Emitted after commit: never inside a transaction. */
+  rec->depth_seen = MAX (rec->depth_seen, tether_database_get_transaction_depth (db));
+  g_assert_true (type == TETHER_CHANGE_DELETE ? old_record != NULL && new_record == NULL
+                 : new_record != NULL);
+  g_ptr_array_add (rec->events, g_strdup_printf ("%s:%s:%s", collection,
+                                                 tether_change_type_to_string (type), id));
+}
+
+static void
+test_nested_transactions (void)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (NULL, NULL);
+  g_autoptr(GError) error = NULL;
+  Recorder rec = { g_ptr_array_new_with_free_func (g_free), 0 };
+  g_autoptr(TetherRecord) a = NULL;
+  g_autoptr(TetherRecord) b = NULL;
+  g_autoptr(TetherRecord) c = NULL;
+
+  g_signal_connect (db, "changed", G_CALLBACK (on_db_changed), &rec);
+
+  g_assert_true (tether_database_begin (db, &error));
+  a = create (db, "notes", "{\"title\": \"outer\"}");
+  g_assert_true (tether_database_begin (db, &error));
+  b = create (db, "notes", "{\"title\": \"inner, rolled back\"}");
+  tether_database_rollback (db);
+  g_assert_true (tether_database_begin (db, &error));
+  c = create (db, "notes", "{\"title\": \"inner, kept\"}");
+  g_assert_true (tether_database_commit (db, &error));
+  g_assert_cmpuint (tether_database_get_transaction_depth (db), ==, 1);
+  /* Nothing is announced before the outermost commit. */
+  g_assert_cmpuint (rec.events->len, ==, 0);
+  g_assert_true (tether_database_commit (db, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpuint (rec.events->len, ==, 2);
+  g_assert_true (g_str_has_suffix (g_ptr_array_index (rec.events, 0), tether_record_get_id (a)));
+  g_assert_true (g_str_has_suffix (g_ptr_array_index (rec.events, 1), tether_record_get_id (c)));
+  g_assert_cmpuint (rec.depth_seen, ==, 0);
+  g_assert_cmpint (count (db, "notes"), ==, 2);
+  g_ptr_array_unref (rec.events);
+}
+
+static void
+test_rollback_emits_nothing (void)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (NULL, NULL);
+  g_autoptr(GError) error = NULL;
+  Recorder rec = { g_ptr_array_new_with_free_func (g_free), 0 };
+  g_autoptr(TetherRecord) a = NULL;
+
+  g_signal_connect (db, "changed", G_CALLBACK (on_db_changed), &rec);
+  g_assert_true (tether_database_begin (db, &error));
+  a = create (db, "notes", "{\"title\": \"never\"}");
+  tether_database_rollback (db);
+  g_assert_cmpuint (rec.events->len, ==, 0);
+  g_assert_cmpint (count (db, "notes"), ==, 0);
+  g_ptr_array_unref (rec.events);
+}
+
+static gboolean
+failing_body (TetherDatabase *db, gpointer user_data, GError **error)
+{
+  g_autoptr(TetherRecord) r = create (db, "notes", "{\"title\": \"doomed\"}");
+
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "changed my mind");
+  return FALSE;
+}
+
+static void
+test_transaction_func (void)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (NULL, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (tether_database_transaction (db, failing_body, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (count (db, "notes"), ==, 0);
+  g_assert_cmpuint (tether_database_get_transaction_depth (db), ==, 0);
+}
+
+static void
+test_commit_without_begin (void)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (NULL, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (tether_database_commit (db, &error));
+  g_assert_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_INVALID);
+}
+
+static void
+test_unknown_collection (void)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (NULL, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_null (tether_database_get_collection (db, "recipes", &error));
+  g_assert_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_UNKNOWN_COLLECTION);
+  g_assert_nonnull (strstr (error->message, "recipes"));
+  g_assert_nonnull (strstr (error->message, "notes"));
+}
+
+static void
+test_closed (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) object = tether_test_object ("{\"title\": \"late\"}");
+  g_autoptr(TetherRecord) r = NULL;
+
+  tether_database_close (db);
+  r = tether_collection_create (tether_database_get_collection (db, "notes", NULL), object, &error);
+  g_assert_null (r);
+  g_assert_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_INVALID);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, fn) g_test_add ("/tether/database/" path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  g_test_add_func ("/tether/database/open/memory", test_open_memory);
+  ADD ("open/reopen-keeps-schema", test_reopen_keeps_schema_and_data);
+  ADD ("open/wal", test_wal_mode);
+  ADD ("open/not-sqlite", test_not_sqlite);
+  ADD ("open/foreign-sqlite", test_foreign_sqlite);
+  ADD ("open/corrupt", test_corrupt);
+  ADD ("open/read-only", test_read_only);
+  ADD ("open/closed", test_closed);
+  g_test_add_func ("/tether/database/open/missing-folder", test_missing_folder);
+  ADD ("schema/migrate", test_migrate);
+  ADD ("schema/migrate-reindexes", test_migrate_reindexes_existing);
+  ADD ("schema/older-refused", test_older_schema_refused);
+  ADD ("schema/same-version-changed", test_same_version_changed_refused);
+  ADD ("schema/failed-migration", test_failed_migration_changes_nothing);
+  g_test_add_func ("/tether/database/transaction/nested", test_nested_transactions);
+  g_test_add_func ("/tether/database/transaction/rollback-silent", test_rollback_emits_nothing);
+  g_test_add_func ("/tether/database/transaction/func", test_transaction_func);
+  g_test_add_func ("/tether/database/transaction/commit-without-begin", test_commit_without_begin);
+  g_test_add_func ("/tether/database/collection/unknown", test_unknown_collection);
+#undef ADD
+
+  return g_test_run ();
+}
