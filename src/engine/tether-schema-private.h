@@ -85,4 +85,14 @@ gboolean    _tether_field_spec_check     (const TetherFieldSpec *spec,
 gboolean    _tether_json_get_integer     (JsonNode              *node,
                                           gint64                *out);
 
+
+/* tether-schema-parse.c: the schema document, checked part by part. */
+gboolean              _tether_schema_parse_root       (JsonNode     *root,
+                                                       gint64       *version,
+                                                       GError      **error);
+TetherCollectionSpec *_tether_schema_parse_collection (const char   *name,
+                                                       JsonNode     *node,
+                                                       GError      **error);
+void                  _tether_collection_spec_free    (TetherCollectionSpec *spec);
+
 G_END_DECLS
