@@ -2,14 +2,7 @@
 #define G_LOG_DOMAIN "tether-database"
 #include "config.h"
 
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-
 #include "tether-private.h"
-
-#define TETHER_FORMAT "1"
 
 typedef struct {
   TetherCollection *collection;
@@ -481,197 +474,6 @@ tether_database_get_collection (TetherDatabase  *self,
 
 /* Opening ------------------------------------------------------------------ */
 
-static gboolean
-check_file (const char  *path,
-            GError     **error)
-{
-  g_autofree char *dir = NULL;
-  g_autoptr(GFile) file = NULL;
-  char header[16];
-  FILE *fp;
-  size_t n;
-
-  if (g_str_equal (path, ":memory:"))
-    return TRUE;
-
-  dir = g_path_get_dirname (path);
-  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
-    {
-      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_IO,
-                   "%s: the folder %s does not exist", path, dir);
-      return FALSE;
-    }
-  if (g_file_test (path, G_FILE_TEST_EXISTS) && access (path, W_OK) != 0)
-    {
-      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_READ_ONLY,
-                   "%s is read-only: Tether needs to write to it (check its permissions)", path);
-      return FALSE;
-    }
-  if (access (dir, W_OK) != 0)
-    {
-      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_READ_ONLY,
-                   "%s: the folder %s is read-only, and SQLite must create its journal "
-                   "files beside the database", path, dir);
-      return FALSE;
-    }
-
-  fp = fopen (path, "rb");
-  if (fp == NULL)
-    return TRUE;   /* a new database */
-  n = fread (header, 1, sizeof header, fp);
-  fclose (fp);
-  if (n > 0 && (n < sizeof header || memcmp (header, "SQLite format 3", 16) != 0))
-    {
-      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_TETHER,
-                   "%s is not a Tether database (it is not an SQLite file)", path);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static char *
-meta_get (TetherDatabase  *self,
-          const char      *key,
-          GError         **error)
-{
-  sqlite3_stmt *stmt;
-  char *value = NULL;
-  int rc;
-
-  stmt = _tether_database_prepare_cached (self, "SELECT value FROM _tether_meta WHERE key = ?", error);
-  if (stmt == NULL)
-    return NULL;
-  sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_ROW)
-    value = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
-  else if (rc != SQLITE_DONE)
-    _tether_database_set_error (self, rc, error, "reading the database's metadata");
-  sqlite3_reset (stmt);
-  return value;
-}
-
-static gboolean
-meta_set (TetherDatabase  *self,
-          const char      *key,
-          const char      *value,
-          GError         **error)
-{
-  sqlite3_stmt *stmt;
-  int rc;
-
-  stmt = _tether_database_prepare_cached (self,
-    "INSERT INTO _tether_meta (key, value) VALUES (?, ?) "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value", error);
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 2, value, -1, SQLITE_STATIC);
-  rc = sqlite3_step (stmt);
-  sqlite3_reset (stmt);
-  if (rc != SQLITE_DONE)
-    return _tether_database_set_error (self, rc, error, "writing the database's metadata");
-  return TRUE;
-}
-
-/* Returns 1 when _tether_meta exists, 0 for an empty database, -1 on error
- * (including an SQLite file that holds other tables). */
-static int
-probe_tether (TetherDatabase  *self,
-              GError         **error)
-{
-  g_autoptr(sqlite3_stmt) stmt = NULL;
-  g_autoptr(GString) others = g_string_new (NULL);
-  gboolean has_meta = FALSE;
-  int rc;
-
-  stmt = _tether_database_prepare (self,
-    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", error);
-  if (stmt == NULL)
-    return -1;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      const char *name = (const char *) sqlite3_column_text (stmt, 0);
-
-      if (g_str_equal (name, "_tether_meta"))
-        has_meta = TRUE;
-      else if (others->len < 200)
-        g_string_append_printf (others, "%s%s", others->len ? ", " : "", name);
-    }
-  if (rc != SQLITE_DONE)
-    {
-      _tether_database_set_error (self, rc, error, "reading the table list");
-      return -1;
-    }
-  if (!has_meta && others->len > 0)
-    {
-      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_TETHER,
-                   "%s is an SQLite database but not a Tether database (it has tables %s)",
-                   self->path, others->str);
-      return -1;
-    }
-  return has_meta ? 1 : 0;
-}
-
-static TetherSchema *
-read_stored_schema (TetherDatabase  *self,
-                    GError         **error)
-{
-  g_autofree char *format = NULL;
-  g_autofree char *text = NULL;
-  g_autoptr(GError) local_error = NULL;
-  TetherSchema *stored;
-
-  format = meta_get (self, "format", error);
-  if (format == NULL || !g_str_equal (format, TETHER_FORMAT))
-    {
-      if (format != NULL || (error != NULL && *error == NULL))
-        g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_TETHER,
-                     "%s was written by a newer Tether (storage format %s); "
-                     "this version reads format %s", self->path,
-                     format ? format : "unknown", TETHER_FORMAT);
-      return NULL;
-    }
-  text = meta_get (self, "schema", error);
-  if (text == NULL)
-    return NULL;
-  stored = tether_schema_new_from_json (text, -1, &local_error);
-  if (stored == NULL)
-    g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_CORRUPT,
-                 "%s: the stored schema is damaged: %s", self->path, local_error->message);
-  return stored;
-}
-
-static gboolean
-check_versions (TetherDatabase  *self,
-                TetherSchema    *stored,
-                TetherSchema    *wanted,
-                GError         **error)
-{
-  gint64 have = tether_schema_get_version (stored);
-  gint64 want = tether_schema_get_version (wanted);
-
-  if (want < have)
-    {
-      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_SCHEMA_TOO_OLD,
-                   "%s was written with schema version %" G_GINT64_FORMAT
-                   ", newer than this program's version %" G_GINT64_FORMAT
-                   "; refusing to open it so no data is lost (use a newer Tether)",
-                   self->path, have, want);
-      return FALSE;
-    }
-  if (want == have && g_strcmp0 (tether_schema_get_json (stored),
-                                 tether_schema_get_json (wanted)) != 0)
-    {
-      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_SCHEMA_CHANGED,
-                   "%s: the schema differs from the one stored with the same version %"
-                   G_GINT64_FORMAT "; raise \"version\" to migrate the database",
-                   self->path, want);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 /* Runs inside the opening transaction. */
 static gboolean
 load_schema (TetherDatabase  *self,
@@ -685,22 +487,22 @@ load_schema (TetherDatabase  *self,
     {
       if (!_tether_database_exec (self,
             "CREATE TABLE _tether_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)", error) ||
-          !meta_set (self, "format", TETHER_FORMAT, error))
+          !_tether_database_meta_set (self, "format", TETHER_FORMAT, error))
         return FALSE;
     }
-  else if ((stored = read_stored_schema (self, error)) == NULL)
+  else if ((stored = _tether_database_read_schema (self, error)) == NULL)
     return FALSE;
 
   if (wanted == NULL)
     wanted = stored;
   self->schema = wanted ? g_object_ref (wanted) : tether_schema_new_default ();
 
-  if (stored != NULL && !check_versions (self, stored, self->schema, error))
+  if (stored != NULL && !_tether_database_check_versions (self, stored, self->schema, error))
     return FALSE;
   if (stored != NULL && tether_schema_get_version (stored) == tether_schema_get_version (self->schema))
     return TRUE;
   return _tether_database_apply_schema (self, stored, self->schema, error) &&
-         meta_set (self, "schema", tether_schema_get_json (self->schema), error);
+         _tether_database_meta_set (self, "schema", tether_schema_get_json (self->schema), error);
 }
 
 static gboolean
@@ -730,7 +532,7 @@ tether_database_open (const char    *path,
 
   self = g_object_new (TETHER_TYPE_DATABASE, NULL);
   self->path = g_strdup (path);
-  if (!check_file (path, error))
+  if (!_tether_database_check_file (path, error))
     return NULL;
 
   rc = sqlite3_open_v2 (path, &self->handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
@@ -742,7 +544,7 @@ tether_database_open (const char    *path,
   /* Probe before any PRAGMA: switching another program's file to WAL would
    * already have changed it. */
   sqlite3_busy_timeout (self->handle, 5000);
-  if ((state = probe_tether (self, error)) < 0)
+  if ((state = _tether_database_probe (self, error)) < 0)
     return NULL;
   if (!configure (self, error) || !tether_database_begin (self, error))
     return NULL;

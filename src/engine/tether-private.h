@@ -76,6 +76,28 @@ void          _tether_database_queue_change (TetherDatabase   *self,
 /* The hooks, in order (borrowed array of TetherWriteHook*). */
 GPtrArray    *_tether_database_get_hooks   (TetherDatabase *self);
 
+/* tether-database-meta.c: file checks and the _tether_meta table. */
+#define TETHER_FORMAT "1"
+gboolean      _tether_database_check_file  (const char     *path,
+                                            GError        **error);
+/* 1 when the file holds a Tether database, 0 when it is empty, -1 on error
+ * (including an SQLite file of another program). */
+int           _tether_database_probe       (TetherDatabase *self,
+                                            GError        **error);
+char         *_tether_database_meta_get    (TetherDatabase *self,
+                                            const char     *key,
+                                            GError        **error);
+gboolean      _tether_database_meta_set    (TetherDatabase *self,
+                                            const char     *key,
+                                            const char     *value,
+                                            GError        **error);
+TetherSchema *_tether_database_read_schema (TetherDatabase *self,
+                                            GError        **error);
+gboolean      _tether_database_check_versions (TetherDatabase *self,
+                                               TetherSchema   *stored,
+                                               TetherSchema   *wanted,
+                                               GError        **error);
+
 /* tether-database-migrate.c: create or migrate tables for @schema, inside
  * a transaction the caller holds. @stored is the previously stored schema
  * or NULL for a new database. */
