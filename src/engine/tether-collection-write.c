@@ -6,8 +6,9 @@
 
 #include "tether-private.h"
 
-/* The write path: one row write, the hooks, and the queued change signal, all
- * inside one (nested) transaction so a failure anywhere leaves nothing. */
+/* The write path: one row write, the hooks, and the queued change signal.
+ * These run inside a write scope the caller opened, and leave the rollback
+ * of a failure to that scope, so a failure anywhere leaves nothing. */
 
 static TetherDatabase *
 db_of (TetherCollection *self)
@@ -143,7 +144,7 @@ run_hooks (TetherCollection *self,
   return TRUE;
 }
 
-/* Finish a write whose row is already written: hooks, signal, commit. */
+/* Finish a write whose row is already written: hooks, then the queued signal. */
 static gboolean
 finish (TetherCollection *self,
         TetherChangeType  type,
@@ -153,15 +154,43 @@ finish (TetherCollection *self,
         TetherWriteFlags  flags,
         GError          **error)
 {
-  TetherDatabase *db = db_of (self);
-
   if (!run_hooks (self, type, old_record, new_record, flags, error))
+    return FALSE;
+  _tether_database_queue_change (db_of (self), self, type, id, old_record, new_record);
+  return TRUE;
+}
+
+/* One transaction level per write: a transaction at depth 0; inside the
+ * caller's transaction a savepoint only when hooks will run, since a row
+ * write alone is one statement that SQLite already makes atomic. Savepoints
+ * are not free: FTS5 flushes its pending index data at each one. */
+gboolean
+_tether_write_scope_begin (TetherCollection  *self,
+                           TetherWriteFlags   flags,
+                           TetherWriteScope  *scope,
+                           GError           **error)
+{
+  TetherDatabase *db = db_of (self);
+  gboolean hooks = !(flags & TETHER_WRITE_SKIP_HOOKS) && _tether_database_get_hooks (db)->len > 0;
+
+  scope->db = db;
+  scope->opened = tether_database_get_transaction_depth (db) == 0 || hooks;
+  return !scope->opened || tether_database_begin (db, error);
+}
+
+gboolean
+_tether_write_scope_end (TetherWriteScope  *scope,
+                         gboolean           ok,
+                         GError           **error)
+{
+  if (!scope->opened)
+    return ok;
+  if (!ok)
     {
-      tether_database_rollback (db);
+      tether_database_rollback (scope->db);
       return FALSE;
     }
-  _tether_database_queue_change (db, self, type, id, old_record, new_record);
-  return tether_database_commit (db, error);
+  return tether_database_commit (scope->db, error);
 }
 
 static gboolean
@@ -195,26 +224,20 @@ _tether_collection_insert (TetherCollection *self,
 
   if (object == NULL || (text = serialize_checked (self, object, error)) == NULL)
     return NULL;
-  if (!tether_database_begin (db, error))
-    return NULL;
   if ((stmt = _tether_database_prepare_cached (db, _tether_collection_sql (self, TETHER_SQL_INSERT),
                                                error)) == NULL)
-    goto fail;
+    return NULL;
   sqlite3_bind_text (stmt, 1, json_object_get_string_member (object, "id"), -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 2, text, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 3, now);
   sqlite3_bind_int64 (stmt, 4, now);
   if (!step_write (self, stmt, object, error))
-    goto fail;
+    return NULL;
 
   record = tether_record_new (tether_collection_get_name (self), object, now, now);
   if (!finish (self, TETHER_CHANGE_CREATE, tether_record_get_id (record), NULL, record, flags, error))
     return NULL;
   return g_steal_pointer (&record);
-
-fail:
-  tether_database_rollback (db);
-  return NULL;
 }
 
 TetherRecord *
@@ -236,26 +259,20 @@ _tether_collection_replace (TetherCollection *self,
   object = prepare (self, data, id, flags, error);
   if (object == NULL || (text = serialize_checked (self, object, error)) == NULL)
     return NULL;
-  if (!tether_database_begin (db, error))
-    return NULL;
   if ((stmt = _tether_database_prepare_cached (db, _tether_collection_sql (self, TETHER_SQL_UPDATE),
                                                error)) == NULL)
-    goto fail;
+    return NULL;
   sqlite3_bind_text (stmt, 1, text, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (stmt, 2, now);
   sqlite3_bind_text (stmt, 3, id, -1, SQLITE_STATIC);
   if (!step_write (self, stmt, object, error))
-    goto fail;
+    return NULL;
 
   record = tether_record_new (tether_collection_get_name (self), object,
                               tether_record_get_created_at (old_record), now);
   if (!finish (self, TETHER_CHANGE_UPDATE, id, old_record, record, flags, error))
     return NULL;
   return g_steal_pointer (&record);
-
-fail:
-  tether_database_rollback (db);
-  return NULL;
 }
 
 gboolean
@@ -268,17 +285,11 @@ _tether_collection_remove (TetherCollection *self,
   const char *id = tether_record_get_id (old_record);
   sqlite3_stmt *stmt;
 
-  if (!tether_database_begin (db, error))
-    return FALSE;
   if ((stmt = _tether_database_prepare_cached (db, _tether_collection_sql (self, TETHER_SQL_DELETE),
                                                error)) == NULL)
-    goto fail;
+    return FALSE;
   sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
   if (!step_write (self, stmt, tether_record_get_data (old_record), error))
-    goto fail;
+    return FALSE;
   return finish (self, TETHER_CHANGE_DELETE, id, old_record, NULL, flags, error);
-
-fail:
-  tether_database_rollback (db);
-  return FALSE;
 }

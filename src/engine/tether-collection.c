@@ -109,20 +109,10 @@ _tether_collection_record_from_row (TetherCollection *self,
                                     sqlite3_stmt     *stmt,
                                     GError          **error)
 {
-  const char *text = (const char *) sqlite3_column_text (stmt, 1);
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(JsonObject) data = _tether_json_parse_object (text, sqlite3_column_bytes (stmt, 1),
-                                                          &local_error);
-
-  if (data == NULL)
-    {
-      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_CORRUPT,
-                   "%s: record %s holds damaged JSON: %s", self->name,
-                   (const char *) sqlite3_column_text (stmt, 0), local_error->message);
-      return NULL;
-    }
-  return tether_record_new (self->name, data, sqlite3_column_int64 (stmt, 2),
-                            sqlite3_column_int64 (stmt, 3));
+  return _tether_record_new_from_text (self->name, (const char *) sqlite3_column_text (stmt, 0),
+                                       (const char *) sqlite3_column_text (stmt, 1),
+                                       sqlite3_column_bytes (stmt, 1),
+                                       sqlite3_column_int64 (stmt, 2), sqlite3_column_int64 (stmt, 3));
 }
 
 /* Reading ------------------------------------------------------------------- */
@@ -230,10 +220,18 @@ tether_collection_create (TetherCollection  *self,
                           JsonObject        *data,
                           GError           **error)
 {
+  g_autoptr(TetherRecord) record = NULL;
+  TetherWriteScope scope;
+
   g_return_val_if_fail (TETHER_IS_COLLECTION (self), NULL);
   g_return_val_if_fail (data != NULL, NULL);
 
-  return _tether_collection_insert (self, data, TETHER_WRITE_DEFAULT, error);
+  if (!_tether_write_scope_begin (self, TETHER_WRITE_DEFAULT, &scope, error))
+    return NULL;
+  record = _tether_collection_insert (self, data, TETHER_WRITE_DEFAULT, error);
+  if (!_tether_write_scope_end (&scope, record != NULL, error))
+    return NULL;
+  return g_steal_pointer (&record);
 }
 
 /* RFC 7386 JSON merge patch of @patch onto @target (modified in place). */
@@ -283,33 +281,28 @@ tether_collection_update (TetherCollection  *self,
                           GError           **error)
 {
   g_autoptr(TetherRecord) old_record = NULL;
+  g_autoptr(TetherRecord) record = NULL;
   g_autoptr(JsonObject) merged = NULL;
+  TetherWriteScope scope;
 
   g_return_val_if_fail (TETHER_IS_COLLECTION (self), NULL);
   g_return_val_if_fail (patch != NULL, NULL);
 
   if (!check_id (self, id, error) || !check_patch_id (self, id, patch, error))
     return NULL;
-  /* Read and write under one transaction so a concurrent writer in another
-   * process cannot slip in between. */
-  if (!tether_database_begin (self->db, error))
+  /* Read and write in one transaction so another process cannot slip in. */
+  if (!_tether_write_scope_begin (self, TETHER_WRITE_DEFAULT, &scope, error))
     return NULL;
   old_record = tether_collection_get (self, id, error);
   if (old_record != NULL)
     {
-      g_autoptr(TetherRecord) record = NULL;
-
       merged = tether_record_dup_data (old_record);
       merge_patch (merged, patch);
       record = _tether_collection_replace (self, old_record, merged, TETHER_WRITE_DEFAULT, error);
-      if (record != NULL && tether_database_commit (self->db, error))
-        return g_steal_pointer (&record);
-      if (record == NULL)
-        tether_database_rollback (self->db);
-      return NULL;
     }
-  tether_database_rollback (self->db);
-  return NULL;
+  if (!_tether_write_scope_end (&scope, record != NULL, error))
+    return NULL;
+  return g_steal_pointer (&record);
 }
 
 TetherRecord *
@@ -320,30 +313,24 @@ tether_collection_put (TetherCollection  *self,
   g_autoptr(TetherRecord) old_record = NULL;
   g_autoptr(TetherRecord) record = NULL;
   g_autoptr(GError) local_error = NULL;
+  TetherWriteScope scope;
   const char *id;
 
   g_return_val_if_fail (TETHER_IS_COLLECTION (self), NULL);
   g_return_val_if_fail (data != NULL, NULL);
 
   id = json_object_get_string_member_with_default (data, "id", NULL);
-  if (id == NULL)
-    return _tether_collection_insert (self, data, TETHER_WRITE_DEFAULT, error);
-  if (!tether_database_begin (self->db, error))
+  if (!_tether_write_scope_begin (self, TETHER_WRITE_DEFAULT, &scope, error))
     return NULL;
-  old_record = tether_collection_get (self, id, &local_error);
+  if (id != NULL)
+    old_record = tether_collection_get (self, id, &local_error);
   if (old_record != NULL)
     record = _tether_collection_replace (self, old_record, data, TETHER_WRITE_DEFAULT, error);
-  else if (g_error_matches (local_error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_FOUND))
+  else if (id == NULL || g_error_matches (local_error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_FOUND))
     record = _tether_collection_insert (self, data, TETHER_WRITE_DEFAULT, error);
   else
     g_propagate_error (error, g_steal_pointer (&local_error));
-
-  if (record == NULL)
-    {
-      tether_database_rollback (self->db);
-      return NULL;
-    }
-  if (!tether_database_commit (self->db, error))
+  if (!_tether_write_scope_end (&scope, record != NULL, error))
     return NULL;
   return g_steal_pointer (&record);
 }
@@ -354,19 +341,16 @@ tether_collection_delete (TetherCollection  *self,
                           GError           **error)
 {
   g_autoptr(TetherRecord) old_record = NULL;
+  TetherWriteScope scope;
+  gboolean ok;
 
   g_return_val_if_fail (TETHER_IS_COLLECTION (self), FALSE);
 
-  if (!tether_database_begin (self->db, error))
+  if (!_tether_write_scope_begin (self, TETHER_WRITE_DEFAULT, &scope, error))
     return FALSE;
   old_record = tether_collection_get (self, id, error);
-  if (old_record == NULL ||
-      !_tether_collection_remove (self, old_record, TETHER_WRITE_DEFAULT, error))
-    {
-      tether_database_rollback (self->db);
-      return FALSE;
-    }
-  return tether_database_commit (self->db, error);
+  ok = old_record != NULL && _tether_collection_remove (self, old_record, TETHER_WRITE_DEFAULT, error);
+  return _tether_write_scope_end (&scope, ok, error);
 }
 
 gint64
@@ -375,18 +359,27 @@ tether_collection_delete_many (TetherCollection  *self,
                                GError           **error)
 {
   g_autoptr(GPtrArray) records = NULL;
+  gboolean ok;
 
   g_return_val_if_fail (TETHER_IS_COLLECTION (self), -1);
   g_return_val_if_fail (query == NULL || tether_query_get_collection (query) == self, -1);
 
+  /* All or nothing, so a real (nested) transaction whatever the hooks. */
   if (!tether_database_begin (self->db, error))
     return -1;
   records = query ? tether_query_run (query, error) : tether_collection_get_all (self, error);
-  for (guint i = 0; records != NULL && i < records->len; i++)
-    if (!_tether_collection_remove (self, g_ptr_array_index (records, i),
-                                    TETHER_WRITE_DEFAULT, error))
-      g_clear_pointer (&records, g_ptr_array_unref);
-  if (records == NULL)
+  ok = records != NULL;
+  for (guint i = 0; ok && i < records->len; i++)
+    {
+      TetherWriteScope scope;
+
+      ok = _tether_write_scope_begin (self, TETHER_WRITE_DEFAULT, &scope, error) &&
+           _tether_write_scope_end (&scope,
+                                    _tether_collection_remove (self, g_ptr_array_index (records, i),
+                                                               TETHER_WRITE_DEFAULT, error),
+                                    error);
+    }
+  if (!ok)
     {
       tether_database_rollback (self->db);
       return -1;

@@ -269,6 +269,33 @@ _tether_database_exec (TetherDatabase *self,
 
 /* Transactions ------------------------------------------------------------- */
 
+/* Transaction control runs on every write: keep it prepared, not re-parsed. */
+static gboolean
+run_cached (TetherDatabase  *self,
+            const char      *sql,
+            GError         **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (self, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  rc = sqlite3_step (stmt);
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+    return _tether_database_set_error (self, rc, error, sql);
+  return TRUE;
+}
+
+static const char *
+savepoint_sql (const char *verb,
+               guint       level,
+               char        buf[64])
+{
+  g_snprintf (buf, 64, "%s sp%u", verb, level);
+  return buf;
+}
+
 guint
 tether_database_get_transaction_depth (TetherDatabase *self)
 {
@@ -281,15 +308,15 @@ tether_database_begin (TetherDatabase  *self,
                        GError         **error)
 {
   guint depth;
-  g_autofree char *sql = NULL;
+  char buf[64];
 
   g_return_val_if_fail (TETHER_IS_DATABASE (self), FALSE);
 
   depth = self->savepoints->len;
   /* IMMEDIATE takes the write lock now, so two processes never deadlock
    * upgrading read locks; inner levels are savepoints. */
-  sql = depth == 0 ? g_strdup ("BEGIN IMMEDIATE") : g_strdup_printf ("SAVEPOINT sp%u", depth);
-  if (!_tether_database_exec (self, sql, error))
+  if (!check_open (self, error) ||
+      !run_cached (self, depth == 0 ? "BEGIN IMMEDIATE" : savepoint_sql ("SAVEPOINT", depth, buf), error))
     return FALSE;
   g_array_append_val (self->savepoints, self->pending->len);
   return TRUE;
@@ -322,7 +349,7 @@ tether_database_commit (TetherDatabase  *self,
                         GError         **error)
 {
   guint depth;
-  g_autofree char *sql = NULL;
+  char buf[64];
 
   g_return_val_if_fail (TETHER_IS_DATABASE (self), FALSE);
 
@@ -333,8 +360,8 @@ tether_database_commit (TetherDatabase  *self,
                    "%s: commit without a transaction", self->path);
       return FALSE;
     }
-  sql = depth == 1 ? g_strdup ("COMMIT") : g_strdup_printf ("RELEASE sp%u", depth - 1);
-  if (!_tether_database_exec (self, sql, error))
+  if (!check_open (self, error) ||
+      !run_cached (self, depth == 1 ? "COMMIT" : savepoint_sql ("RELEASE", depth - 1, buf), error))
     {
       /* A failed COMMIT leaves nothing applied: end the transaction cleanly. */
       tether_database_rollback (self);
@@ -359,15 +386,18 @@ tether_database_rollback (TetherDatabase *self)
   mark = g_array_index (self->savepoints, guint, depth - 1);
   if (self->handle != NULL)
     {
-      g_autofree char *sql = NULL;
+      g_autoptr(GError) error = NULL;
+      char buf[64];
+      gboolean ok;
 
       if (depth == 1)
-        sql = g_strdup ("ROLLBACK");
+        ok = run_cached (self, "ROLLBACK", &error);
       else
-        sql = g_strdup_printf ("ROLLBACK TO sp%u; RELEASE sp%u", depth - 1, depth - 1);
-      if (sqlite3_exec (self->handle, sql, NULL, NULL, NULL) != SQLITE_OK &&
-          sqlite3_get_autocommit (self->handle) == 0 && depth == 1)
-        g_warning ("%s: rollback failed: %s", self->path, sqlite3_errmsg (self->handle));
+        ok = run_cached (self, savepoint_sql ("ROLLBACK TO", depth - 1, buf), &error) &&
+             run_cached (self, savepoint_sql ("RELEASE", depth - 1, buf), &error);
+      /* SQLite may already have rolled back by itself (disk full, I/O error). */
+      if (!ok && sqlite3_get_autocommit (self->handle) == 0)
+        g_warning ("rollback failed: %s", error->message);
     }
   g_array_set_size (self->pending, mark);
   g_array_set_size (self->savepoints, depth - 1);

@@ -43,6 +43,14 @@ JsonObject *_tether_json_object_deep_copy (JsonObject *object);
 gboolean    _tether_json_equal        (JsonNode    *a,
                                        JsonNode    *b);
 
+/* tether-record.c: a record over stored JSON text, parsed on first use. */
+TetherRecord *_tether_record_new_from_text (const char *collection,
+                                            const char *id,
+                                            const char *text,
+                                            gsize       length,
+                                            gint64      created_at_ms,
+                                            gint64      updated_at_ms);
+
 /* tether-database.c */
 sqlite3      *_tether_database_get_handle  (TetherDatabase *self);
 /* A statement from the database's cache, reset and with bindings cleared.
@@ -141,6 +149,20 @@ typedef enum {
   TETHER_WRITE_KEEP_UPDATED = 1 << 2, /* keep created/updated times given in the record */
 } TetherWriteFlags;
 
+typedef struct {
+  TetherDatabase *db;
+  gboolean        opened;
+} TetherWriteScope;
+
+gboolean      _tether_write_scope_begin    (TetherCollection  *self,
+                                            TetherWriteFlags   flags,
+                                            TetherWriteScope  *scope,
+                                            GError           **error);
+/* Commit when @ok, else roll back; returns @ok and the commit's success. */
+gboolean      _tether_write_scope_end      (TetherWriteScope  *scope,
+                                            gboolean           ok,
+                                            GError           **error);
+/* Must run inside a write scope. */
 TetherRecord *_tether_collection_insert    (TetherCollection *self,
                                             JsonObject       *data,
                                             TetherWriteFlags  flags,

@@ -8,7 +8,9 @@ struct _TetherRecord
 {
   GObject     parent_instance;
   char       *collection;
-  JsonObject *data;
+  char       *id;
+  JsonObject *data;        /* parsed on first use when made from stored text */
+  char       *text;
   gint64      created_at;
   gint64      updated_at;
 };
@@ -32,6 +34,8 @@ tether_record_finalize (GObject *object)
   TetherRecord *self = TETHER_RECORD (object);
 
   g_free (self->collection);
+  g_free (self->id);
+  g_free (self->text);
   g_clear_pointer (&self->data, json_object_unref);
   G_OBJECT_CLASS (tether_record_parent_class)->finalize (object);
 }
@@ -105,17 +109,58 @@ tether_record_new (const char *collection,
 
   self = g_object_new (TETHER_TYPE_RECORD, NULL);
   self->collection = g_strdup (collection);
+  self->id = g_strdup (json_object_get_string_member_with_default (data, "id", NULL));
   self->data = json_object_ref (data);
   self->created_at = created_at_ms;
   self->updated_at = updated_at_ms;
   return self;
 }
 
+/* Records read from the database keep their JSON text and parse it when a
+ * field is first asked for: a list of 100k notes shows a few dozen rows, so
+ * most records are never parsed at all. */
+TetherRecord *
+_tether_record_new_from_text (const char *collection,
+                              const char *id,
+                              const char *text,
+                              gsize       length,
+                              gint64      created_at_ms,
+                              gint64      updated_at_ms)
+{
+  TetherRecord *self = g_object_new (TETHER_TYPE_RECORD, NULL);
+
+  self->collection = g_strdup (collection);
+  self->id = g_strdup (id);
+  self->text = g_strndup (text, length);
+  self->created_at = created_at_ms;
+  self->updated_at = updated_at_ms;
+  return self;
+}
+
+static JsonObject *
+ensure_data (TetherRecord *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->data != NULL)
+    return self->data;
+  self->data = _tether_json_parse_object (self->text, -1, &error);
+  if (self->data == NULL)
+    {
+      /* SQLite checks its pages, not our JSON: say so, and stay usable. */
+      g_warning ("%s/%s: stored JSON is damaged (%s); showing it as empty",
+                 self->collection, self->id, error->message);
+      self->data = json_object_new ();
+    }
+  g_clear_pointer (&self->text, g_free);
+  return self->data;
+}
+
 const char *
 tether_record_get_id (TetherRecord *self)
 {
   g_return_val_if_fail (TETHER_IS_RECORD (self), NULL);
-  return json_object_get_string_member_with_default (self->data, "id", NULL);
+  return self->id;
 }
 
 const char *
@@ -143,7 +188,7 @@ JsonObject *
 tether_record_get_data (TetherRecord *self)
 {
   g_return_val_if_fail (TETHER_IS_RECORD (self), NULL);
-  return self->data;
+  return ensure_data (self);
 }
 
 JsonNode *
@@ -152,7 +197,7 @@ tether_record_get_member (TetherRecord *self,
 {
   g_return_val_if_fail (TETHER_IS_RECORD (self), NULL);
   g_return_val_if_fail (field != NULL, NULL);
-  return json_object_get_member (self->data, field);
+  return json_object_get_member (ensure_data (self), field);
 }
 
 gboolean
@@ -257,6 +302,8 @@ char *
 tether_record_to_json (TetherRecord *self)
 {
   g_return_val_if_fail (TETHER_IS_RECORD (self), NULL);
+  if (self->data == NULL)
+    return g_strdup (self->text);
   return _tether_json_object_to_string (self->data);
 }
 
@@ -264,5 +311,5 @@ JsonObject *
 tether_record_dup_data (TetherRecord *self)
 {
   g_return_val_if_fail (TETHER_IS_RECORD (self), NULL);
-  return _tether_json_object_deep_copy (self->data);
+  return _tether_json_object_deep_copy (ensure_data (self));
 }
