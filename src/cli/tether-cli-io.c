@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-cli"
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gio/gunixinputstream.h>
+
+#include "tether-cli-private.h"
+
+/* Output ------------------------------------------------------------------- */
+
+/* Everything goes through buffered stdio, untouched by the locale: the output
+ * is JSON, so it is UTF-8 whatever the terminal claims. */
+
+void
+_tether_cli_print_text (const char *text)
+{
+  fputs (text, stdout);
+  fputc ('\n', stdout);
+}
+
+void
+_tether_cli_print_int (gint64 value)
+{
+  fprintf (stdout, "%" G_GINT64_FORMAT "\n", value);
+}
+
+void
+_tether_cli_print_node (JsonNode *node)
+{
+  g_autofree char *text = json_to_string (node, FALSE);
+
+  _tether_cli_print_text (text);
+}
+
+void
+_tether_cli_print_object (JsonObject *object)
+{
+  g_autoptr(JsonNode) node = json_node_alloc ();
+
+  json_node_init_object (node, object);
+  _tether_cli_print_node (node);
+}
+
+void
+_tether_cli_print_record (TetherRecord *record)
+{
+  g_autofree char *text = tether_record_to_json (record);
+
+  _tether_cli_print_text (text);
+}
+
+void
+_tether_cli_print_records (GPtrArray *records)
+{
+  fputc ('[', stdout);
+  for (guint i = 0; i < records->len; i++)
+    {
+      g_autofree char *text = tether_record_to_json (g_ptr_array_index (records, i));
+
+      if (i > 0)
+        fputc (',', stdout);
+      fputs (text, stdout);
+    }
+  fputs ("]\n", stdout);
+}
+
+gboolean
+_tether_cli_flush (GError **error)
+{
+  if (fflush (stdout) == 0 && !ferror (stdout))
+    return TRUE;
+  g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+               "writing the output failed: %s", g_strerror (errno));
+  return FALSE;
+}
+
+/* @text quoted and escaped as a JSON string. */
+char *
+_tether_cli_json_string (const char *text)
+{
+  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_VALUE);
+
+  json_node_set_string (node, text);
+  return json_to_string (node, FALSE);
+}
+
+/* Input -------------------------------------------------------------------- */
+
+static const char *
+describe_node (JsonNode *node)
+{
+  switch (JSON_NODE_TYPE (node))
+    {
+    case JSON_NODE_OBJECT:
+      return "an object";
+    case JSON_NODE_ARRAY:
+      return "an array";
+    case JSON_NODE_NULL:
+      return "null";
+    case JSON_NODE_VALUE:
+    default:
+      break;
+    }
+  switch (json_node_get_value_type (node))
+    {
+    case G_TYPE_STRING:
+      return "a string";
+    case G_TYPE_BOOLEAN:
+      return "a boolean";
+    default:
+      return "a number";
+    }
+}
+
+/* The root of @text, owned by @parser. */
+static JsonNode *
+parse_root (JsonParser  *parser,
+            const char  *text,
+            gssize       length,
+            GError     **error)
+{
+  JsonNode *root;
+
+  if (length < 0)
+    length = strlen (text);
+  if (!g_utf8_validate (text, length, NULL))
+    {
+      g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+                           "the text is not valid UTF-8");
+      return NULL;
+    }
+  if (!json_parser_load_from_data (parser, text, length, error))
+    return NULL;
+  root = json_parser_get_root (parser);
+  if (root == NULL)
+    g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+                         "the text is empty");
+  return root;
+}
+
+JsonObject *
+_tether_cli_parse_object (JsonParser  *parser,
+                          const char  *text,
+                          gssize       length,
+                          GError     **error)
+{
+  JsonNode *root = parse_root (parser, text, length, error);
+
+  if (root == NULL)
+    return NULL;
+  if (!JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+                   "expected a JSON object, found %s", describe_node (root));
+      return NULL;
+    }
+  return json_object_ref (json_node_get_object (root));
+}
+
+/* A record given on the command line, for @command's error messages. */
+JsonObject *
+_tether_cli_parse_argument (const char  *command,
+                            const char  *text,
+                            GError     **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root = parse_root (parser, text, -1, error);
+
+  if (root == NULL)
+    {
+      g_prefix_error (error, "%s: the record must be a JSON object: ", command);
+      return NULL;
+    }
+  if (!JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+                   "%s: the record must be a JSON object: found %s",
+                   command, describe_node (root));
+      return NULL;
+    }
+  return json_object_ref (json_node_get_object (root));
+}
+
+/* Lines of standard input -------------------------------------------------- */
+
+struct _TetherCliLines {
+  GDataInputStream *data;
+  char             *line;
+  guint             number;
+};
+
+TetherCliLines *
+_tether_cli_lines_new_stdin (void)
+{
+  g_autoptr(GInputStream) base = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+  TetherCliLines *self = g_new0 (TetherCliLines, 1);
+
+  self->data = g_data_input_stream_new (base);
+  /* Large imports are read in big gulps rather than the default 4 KiB. */
+  g_buffered_input_stream_set_buffer_size (G_BUFFERED_INPUT_STREAM (self->data), 256 * 1024);
+  return self;
+}
+
+void
+_tether_cli_lines_free (TetherCliLines *self)
+{
+  g_clear_object (&self->data);
+  g_free (self->line);
+  g_free (self);
+}
+
+static gboolean
+is_blank (char c)
+{
+  return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+const char *
+_tether_cli_lines_next (TetherCliLines  *self,
+                        gsize           *length,
+                        GError         **error)
+{
+  for (;;)
+    {
+      gsize len = 0;
+      char *start;
+
+      g_clear_pointer (&self->line, g_free);
+      self->line = g_data_input_stream_read_line (self->data, &len, NULL, error);
+      if (self->line == NULL)
+        return NULL;
+      self->number++;
+      start = self->line;
+      while (len > 0 && is_blank (start[len - 1]))
+        start[--len] = '\0';
+      while (len > 0 && is_blank (*start))
+        start++, len--;
+      if (len == 0)
+        continue;
+      *length = len;
+      return start;
+    }
+}
+
+guint
+_tether_cli_lines_get_number (TetherCliLines *self)
+{
+  return self->number;
+}

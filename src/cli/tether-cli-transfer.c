@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-cli"
+#include "config.h"
+
+#include <stdio.h>
+
+#include "tether-cli-private.h"
+
+/* The commands that stream JSON lines: export, import and apply. */
+
+#define ARG(args, i) ((const char *) g_ptr_array_index ((args)->positional, (i)))
+
+/* Export and import ---------------------------------------------------------- */
+
+/* @tag: the collection's name as a JSON string for the tagged form, or NULL
+ * for bare record lines. */
+static gboolean
+export_collection (TetherCollection  *collection,
+                   const char        *tag,
+                   GError           **error)
+{
+  g_autoptr(GPtrArray) records = tether_collection_get_all (collection, error);
+
+  if (records == NULL)
+    return FALSE;
+  for (guint i = 0; i < records->len; i++)
+    {
+      g_autofree char *text = tether_record_to_json (g_ptr_array_index (records, i));
+
+      if (tag != NULL)
+        fprintf (stdout, "{\"collection\":%s,\"record\":%s}\n", tag, text);
+      else
+        _tether_cli_print_text (text);
+    }
+  return TRUE;
+}
+
+static gboolean
+export_all (TetherDatabase  *db,
+            GError         **error)
+{
+  const char * const *names = tether_schema_get_collections (tether_database_get_schema (db));
+
+  for (guint i = 0; names[i] != NULL; i++)
+    {
+      TetherCollection *collection = tether_database_get_collection (db, names[i], error);
+      g_autofree char *tag = _tether_cli_json_string (names[i]);
+
+      if (collection == NULL || !export_collection (collection, tag, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+_tether_cli_export (TetherCli      *cli,
+                    TetherCliArgs  *args,
+                    GError        **error)
+{
+  TetherDatabase *db = _tether_cli_open (cli, error);
+  TetherCollection *collection = NULL;
+  gboolean ok;
+
+  if (db == NULL)
+    return FALSE;
+  if (args->positional->len > 0 &&
+      (collection = tether_database_get_collection (db, ARG (args, 0), error)) == NULL)
+    return FALSE;
+  /* One transaction so the export is a snapshot of a single moment. */
+  if (!tether_database_begin (db, error))
+    return FALSE;
+  ok = collection ? export_collection (collection, NULL, error) : export_all (db, error);
+  tether_database_rollback (db);
+  return ok;
+}
+
+static gboolean
+lookup_member (JsonObject     *object,
+               const char     *name,
+               JsonNodeType    type,
+               JsonNode      **node,
+               GError        **error)
+{
+  *node = json_object_get_member (object, name);
+  if (*node == NULL)
+    g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED, "missing \"%s\"", name);
+  else if (JSON_NODE_TYPE (*node) != type ||
+           (type == JSON_NODE_VALUE && json_node_get_value_type (*node) != G_TYPE_STRING))
+    g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED, "\"%s\" must be %s", name,
+                 type == JSON_NODE_VALUE ? "a string" : "a JSON object");
+  else
+    return TRUE;
+  return FALSE;
+}
+
+static gboolean
+get_string_member (JsonObject   *object,
+                               const char   *name,
+                               const char  **value,
+                               GError      **error)
+{
+  JsonNode *node;
+
+  if (!lookup_member (object, name, JSON_NODE_VALUE, &node, error))
+    return FALSE;
+  *value = json_node_get_string (node);
+  return TRUE;
+}
+
+static gboolean
+get_object_member (JsonObject   *object,
+                               const char   *name,
+                               JsonObject  **value,
+                               GError      **error)
+{
+  JsonNode *node;
+
+  if (!lookup_member (object, name, JSON_NODE_OBJECT, &node, error))
+    return FALSE;
+  *value = json_node_get_object (node);
+  return TRUE;
+}
+
+/* One import line: a record of @only, or {"collection": …, "record": {…}}. */
+static gboolean
+import_line (TetherCli         *cli,
+             TetherCollection  *only,
+             JsonParser        *parser,
+             const char        *line,
+             gsize              length,
+             GError           **error)
+{
+  g_autoptr(JsonObject) object = _tether_cli_parse_object (parser, line, length, error);
+  g_autoptr(TetherRecord) record = NULL;
+  TetherCollection *collection = only;
+  JsonObject *data = object;
+  const char *name;
+
+  if (object == NULL)
+    return FALSE;
+  if (only == NULL &&
+      (!get_string_member (object, "collection", &name, error) ||
+       !get_object_member (object, "record", &data, error) ||
+       !(collection = _tether_cli_get_collection (cli, name, error))))
+    return FALSE;
+  record = tether_collection_put (collection, data, error);
+  return record != NULL;
+}
+
+static gboolean
+import_lines (TetherCli         *cli,
+              TetherCollection  *only,
+              gint64            *n_imported,
+              GError           **error)
+{
+  g_autoptr(TetherCliLines) lines = _tether_cli_lines_new_stdin ();
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) read_error = NULL;
+  const char *line;
+  gsize length;
+
+  while ((line = _tether_cli_lines_next (lines, &length, &read_error)) != NULL)
+    {
+      if (!import_line (cli, only, parser, line, length, error))
+        {
+          g_prefix_error (error, "line %u: ", _tether_cli_lines_get_number (lines));
+          return FALSE;
+        }
+      ++*n_imported;
+    }
+  if (read_error == NULL)
+    return TRUE;
+  g_propagate_prefixed_error (error, g_steal_pointer (&read_error), "reading standard input: ");
+  return FALSE;
+}
+
+gboolean
+_tether_cli_import (TetherCli      *cli,
+                    TetherCliArgs  *args,
+                    GError        **error)
+{
+  TetherDatabase *db = _tether_cli_open (cli, error);
+  TetherCollection *only = NULL;
+  g_autoptr(JsonObject) result = json_object_new ();
+  gint64 n_imported = 0;
+
+  if (db == NULL)
+    return FALSE;
+  if (args->positional->len > 0 &&
+      (only = tether_database_get_collection (db, ARG (args, 0), error)) == NULL)
+    return FALSE;
+  /* All or nothing, and one commit instead of one per record. */
+  if (!tether_database_begin (db, error))
+    return FALSE;
+  if (!import_lines (cli, only, &n_imported, error))
+    {
+      tether_database_rollback (db);
+      return FALSE;
+    }
+  if (!tether_database_commit (db, error))
+    return FALSE;
+  json_object_set_int_member (result, "imported", n_imported);
+  _tether_cli_print_object (result);
+  return TRUE;
+}
+
+/* Apply --------------------------------------------------------------------- */
+
+typedef enum { OP_CREATE, OP_UPDATE, OP_PUT, OP_DELETE } OperationKind;
+
+static const char * const operation_names[] = { "create", "update", "put", "delete" };
+
+static gboolean
+get_operation_kind (JsonObject     *operation,
+                    OperationKind  *kind,
+                    GError        **error)
+{
+  const char *name;
+
+  if (!get_string_member (operation, "op", &name, error))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (operation_names); i++)
+    if (g_str_equal (name, operation_names[i]))
+      {
+        *kind = (OperationKind) i;
+        return TRUE;
+      }
+  g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+               "unknown op \"%s\" (expected create, update, put or delete)", name);
+  return FALSE;
+}
+
+/* Runs one operation and adds "op", "id" and "record" to @result. */
+static gboolean
+run_operation (TetherCli   *cli,
+               JsonObject  *operation,
+               JsonObject  *result,
+               GError     **error)
+{
+  g_autoptr(TetherRecord) record = NULL;
+  TetherCollection *collection;
+  const char *name, *id = NULL;
+  JsonObject *data = NULL;
+  OperationKind kind;
+
+  if (!get_operation_kind (operation, &kind, error) ||
+      !get_string_member (operation, "collection", &name, error) ||
+      ((kind == OP_UPDATE || kind == OP_DELETE) && !get_string_member (operation, "id", &id, error)) ||
+      (kind != OP_DELETE && !get_object_member (operation, "data", &data, error)) ||
+      !(collection = _tether_cli_get_collection (cli, name, error)))
+    return FALSE;
+  if (kind == OP_CREATE)
+    record = tether_collection_create (collection, data, error);
+  else if (kind == OP_UPDATE)
+    record = tether_collection_update (collection, id, data, error);
+  else if (kind == OP_PUT)
+    record = tether_collection_put (collection, data, error);
+  else if (!tether_collection_delete (collection, id, error))
+    return FALSE;
+  if (kind != OP_DELETE && record == NULL)
+    return FALSE;
+  json_object_set_string_member (result, "op", operation_names[kind]);
+  json_object_set_string_member (result, "id", record ? tether_record_get_id (record) : id);
+  if (record != NULL)
+    json_object_set_object_member (result, "record", tether_record_dup_data (record));
+  return TRUE;
+}
+
+/* In its own transaction unless @db is NULL (the caller then holds one
+ * transaction for every line). */
+static gboolean
+apply_operation (TetherCli       *cli,
+                 TetherDatabase  *db,
+                 JsonObject      *operation,
+                 JsonObject      *result,
+                 GError         **error)
+{
+  if (db == NULL)
+    return run_operation (cli, operation, result, error);
+  if (!tether_database_begin (db, error))
+    return FALSE;
+  if (!run_operation (cli, operation, result, error))
+    {
+      tether_database_rollback (db);
+      return FALSE;
+    }
+  return tether_database_commit (db, error);
+}
+
+static JsonObject *
+new_result (guint    number,
+            gboolean ok)
+{
+  JsonObject *result = json_object_new ();
+
+  json_object_set_int_member (result, "line", number);
+  json_object_set_boolean_member (result, "ok", ok);
+  return result;
+}
+
+/* Runs one line and prints its result line. */
+static gboolean
+apply_line (TetherCli       *cli,
+            TetherDatabase  *db,
+            JsonParser      *parser,
+            const char      *line,
+            gsize            length,
+            guint            number)
+{
+  g_autoptr(JsonObject) result = new_result (number, TRUE);
+  g_autoptr(JsonObject) operation = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  operation = _tether_cli_parse_object (parser, line, length, &error);
+  ok = operation != NULL && apply_operation (cli, db, operation, result, &error);
+  if (!ok)
+    {
+      json_object_unref (result);
+      result = new_result (number, FALSE);
+      json_object_set_string_member (result, "error", error->message);
+    }
+  _tether_cli_print_object (result);
+  return ok;
+}
+
+static gboolean
+finish_single_transaction (TetherDatabase  *db,
+                           guint            applied,
+                           guint            failed_line,
+                           GError         **error)
+{
+  g_autoptr(JsonObject) summary = json_object_new ();
+  gboolean ok = failed_line == 0;
+
+  if (ok)
+    ok = tether_database_commit (db, error);
+  else
+    {
+      tether_database_rollback (db);
+      g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+                   "apply: line %u failed; nothing was applied", failed_line);
+    }
+  json_object_set_boolean_member (summary, "ok", ok);
+  if (!ok)
+    json_object_set_boolean_member (summary, "rolledBack", TRUE);
+  json_object_set_int_member (summary, "applied", ok ? applied : 0);
+  _tether_cli_print_object (summary);
+  return ok;
+}
+
+gboolean
+_tether_cli_apply (TetherCli      *cli,
+                   TetherCliArgs  *args,
+                   GError        **error)
+{
+  TetherDatabase *db = _tether_cli_open (cli, error);
+  g_autoptr(TetherCliLines) lines = _tether_cli_lines_new_stdin ();
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) read_error = NULL;
+  guint applied = 0, failed = 0, failed_line = 0;
+  const char *line;
+  gsize length;
+
+  if (db == NULL || (args->single_transaction && !tether_database_begin (db, error)))
+    return FALSE;
+  while (failed_line == 0 &&
+         (line = _tether_cli_lines_next (lines, &length, &read_error)) != NULL)
+    {
+      guint number = _tether_cli_lines_get_number (lines);
+
+      if (apply_line (cli, args->single_transaction ? NULL : db, parser, line, length, number))
+        applied++;
+      else if (failed++, args->single_transaction)
+        failed_line = number;
+    }
+  if (read_error != NULL)
+    {
+      if (args->single_transaction)
+        tether_database_rollback (db);
+      g_propagate_prefixed_error (error, g_steal_pointer (&read_error), "reading standard input: ");
+      return FALSE;
+    }
+  if (args->single_transaction)
+    return finish_single_transaction (db, applied, failed_line, error);
+  if (failed == 0)
+    return TRUE;
+  g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+               "apply: %u of %u operations failed", failed, applied + failed);
+  return FALSE;
+}
