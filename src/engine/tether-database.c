@@ -545,7 +545,9 @@ configure (TetherDatabase  *self,
   return _tether_database_exec (self,
                                 "PRAGMA journal_mode = WAL;"
                                 "PRAGMA synchronous = NORMAL;"
-                                "PRAGMA foreign_keys = ON;", error);
+                                "PRAGMA foreign_keys = ON;"
+                                /* statement journals and sorts stay off the disk */
+                                "PRAGMA temp_store = MEMORY;", error);
 }
 
 TetherDatabase *
