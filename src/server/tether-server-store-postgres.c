@@ -1,0 +1,1088 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-server-store-postgres"
+#include "config.h"
+
+#include <string.h>
+
+#include "tether-server-postgres-private.h"
+#include "tether-server-store.h"
+
+/* Storage shared by several tether-server processes. Every statement is
+ * prepared once per connection; a push batch costs one round trip per
+ * call, its rows passed as arrays and expanded with unnest() on the
+ * server. The user row's FOR UPDATE lock serialises one user's pushes
+ * across processes. */
+
+#define TETHER_TYPE_SERVER_STORE_POSTGRES (tether_server_store_postgres_get_type ())
+G_DECLARE_FINAL_TYPE (TetherServerStorePostgres, tether_server_store_postgres,
+                      TETHER, SERVER_STORE_POSTGRES, GObject)
+
+typedef enum {
+  USER_ADD, USER_SET_TOKEN, USER_DEL, USER_DEL_RECORDS, USER_DEL_APPLIED,
+  USER_LIST, USER_BY_TOKEN, LOCK_USER, SET_LAST_REV,
+  FIND_APPLIED, REMEMBER_APPLIED, GET_RECORDS, PUT_RECORDS, PULL_ALL, PULL_SOME,
+  PURGE_LOCK, PURGE_RECORDS, PURGE_APPLIED, NOTIFY,
+  N_STMTS
+} Stmt;
+
+#define RECORD_COLUMNS "collection, key, rev, type, data, server_ms, hlc, change_id, client_id"
+#define PULL_SQL(filter) \
+  "SELECT u.last_rev, u.purged_rev, r.* FROM users u LEFT JOIN LATERAL (" \
+  " SELECT " RECORD_COLUMNS " FROM records WHERE user_id = u.id AND rev > $2" filter \
+  " ORDER BY rev LIMIT $3) r ON TRUE WHERE u.id = $1 ORDER BY r.rev"
+
+static const char * const sql[N_STMTS] = {
+  [USER_ADD] = "INSERT INTO users (name, token_hash, created) VALUES ($1, $2, $3)",
+  [USER_SET_TOKEN] = "UPDATE users SET token_hash = $2 WHERE name = $1",
+  [USER_DEL] = "DELETE FROM users WHERE name = $1 RETURNING id",
+  [USER_DEL_RECORDS] = "DELETE FROM records WHERE user_id = $1",
+  [USER_DEL_APPLIED] = "DELETE FROM applied WHERE user_id = $1",
+  [USER_LIST] = "SELECT id, name, created FROM users ORDER BY name COLLATE \"C\"",
+  [USER_BY_TOKEN] = "SELECT id, name, created, token_hash FROM users WHERE token_hash = $1",
+  [LOCK_USER] = "SELECT last_rev FROM users WHERE id = $1 FOR UPDATE",
+  [SET_LAST_REV] = "UPDATE users SET last_rev = $2 WHERE id = $1",
+  [FIND_APPLIED] = "SELECT change_id, rev, server_ms, hlc FROM applied"
+                   " WHERE user_id = $1 AND change_id = ANY ($2::text[])",
+  [REMEMBER_APPLIED] = "INSERT INTO applied (user_id, change_id, rev, server_ms, hlc)"
+                       " SELECT $1, * FROM unnest ($2::text[], $3::int8[], $4::int8[], $5::text[])"
+                       " ON CONFLICT (user_id, change_id) DO UPDATE SET rev = EXCLUDED.rev,"
+                       " server_ms = EXCLUDED.server_ms, hlc = EXCLUDED.hlc",
+  [GET_RECORDS] = "SELECT " RECORD_COLUMNS " FROM records r"
+                  " JOIN unnest ($2::text[], $3::text[]) AS q (c, k)"
+                  " ON r.collection = q.c AND r.key = q.k WHERE r.user_id = $1",
+  [PUT_RECORDS] = "INSERT INTO records (user_id, " RECORD_COLUMNS ")"
+                  " SELECT $1, * FROM unnest ($2::text[], $3::text[], $4::int8[], $5::int4[],"
+                  " $6::text[], $7::int8[], $8::text[], $9::text[], $10::text[])"
+                  " ON CONFLICT (user_id, collection, key) DO UPDATE SET rev = EXCLUDED.rev,"
+                  " type = EXCLUDED.type, data = EXCLUDED.data, server_ms = EXCLUDED.server_ms,"
+                  " hlc = EXCLUDED.hlc, change_id = EXCLUDED.change_id,"
+                  " client_id = EXCLUDED.client_id",
+  [PULL_ALL] = PULL_SQL (""),
+  [PULL_SOME] = PULL_SQL (" AND collection = ANY ($4::text[])"),
+  /* Users first, in id order, as pushes do: purging must not deadlock
+   * with a push that rewrites a tombstone. */
+  [PURGE_LOCK] = "SELECT id FROM users WHERE id IN (SELECT user_id FROM records"
+                 " WHERE data IS NULL AND server_ms < $1) ORDER BY id FOR UPDATE",
+  [PURGE_RECORDS] = "WITH gone AS (DELETE FROM records WHERE data IS NULL AND server_ms < $1"
+                    "  RETURNING user_id, rev),"
+                    " top AS (SELECT user_id, max (rev) AS rev, count (*) AS n"
+                    "  FROM gone GROUP BY user_id),"
+                    " raised AS (UPDATE users u SET purged_rev = greatest (u.purged_rev, top.rev)"
+                    "  FROM top WHERE u.id = top.user_id)"
+                    " SELECT coalesce (sum (n), 0) FROM top",
+  [PURGE_APPLIED] = "DELETE FROM applied WHERE server_ms < $1",
+  [NOTIFY] = "SELECT pg_notify ('" TETHER_SERVER_POSTGRES_CHANNEL "', $1)",
+};
+
+/* Two processes may start on an empty database at once. */
+static const char schema_sql[] =
+  "SET client_min_messages = warning;"   /* no "already exists, skipping" */
+  "BEGIN;"
+  "SELECT pg_advisory_xact_lock (7415161802);"
+  "CREATE TABLE IF NOT EXISTS users ("
+  " id BIGSERIAL PRIMARY KEY, name TEXT UNIQUE NOT NULL, token_hash BYTEA UNIQUE NOT NULL,"
+  " created BIGINT NOT NULL, last_rev BIGINT NOT NULL DEFAULT 0,"
+  " purged_rev BIGINT NOT NULL DEFAULT 0);"
+  "CREATE TABLE IF NOT EXISTS records ("
+  " user_id BIGINT NOT NULL, collection TEXT NOT NULL, key TEXT NOT NULL,"
+  " rev BIGINT NOT NULL, type INTEGER NOT NULL, data TEXT, server_ms BIGINT NOT NULL,"
+  " hlc TEXT, change_id TEXT NOT NULL, client_id TEXT,"
+  " PRIMARY KEY (user_id, collection, key));"
+  "CREATE UNIQUE INDEX IF NOT EXISTS records_rev ON records (user_id, rev);"
+  "CREATE INDEX IF NOT EXISTS records_tombstones ON records (server_ms) WHERE data IS NULL;"
+  "CREATE TABLE IF NOT EXISTS applied ("
+  " user_id BIGINT NOT NULL, change_id TEXT NOT NULL, rev BIGINT NOT NULL,"
+  " server_ms BIGINT NOT NULL, hlc TEXT,"
+  " PRIMARY KEY (user_id, change_id));"
+  "COMMIT;";
+
+/* A waiting push gives up after 5 s and is retried by the core. Generic
+ * plans: a custom plan for 1,000 keys hash-joins a whole table where the
+ * generic one probes the primary key. */
+static const char session_sql[] =
+  "SET lock_timeout = '5s'; SET plan_cache_mode = force_generic_plan";
+
+struct _TetherServerStorePostgres
+{
+  GObject                     parent_instance;
+  char                       *conninfo;
+  PGconn                     *conn;
+  gboolean                    prepared;        /* on this connection */
+  gboolean                    in_transaction;
+  char                       *instance_id;     /* tells our notifications from others' */
+  TetherServerPostgresListen *listen;
+  GMutex                      revs_lock;
+  GHashTable                 *known_revs;      /* user id → highest rev announced */
+};
+
+static void store_iface_init (TetherServerStoreInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TetherServerStorePostgres, tether_server_store_postgres,
+                               G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (TETHER_TYPE_SERVER_STORE, store_iface_init))
+
+/* Parameters of one statement call, text format unless told. */
+typedef struct {
+  const char *values[10];
+  int         lengths[10];
+  int         formats[10];
+  char       *owned[10];
+  int         n;
+} Params;
+
+static void
+params_clear (Params *p)
+{
+  for (int i = 0; i < p->n; i++)
+    g_free (p->owned[i]);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Params, params_clear)
+
+static void
+param_text (Params     *p,
+            const char *text)
+{
+  g_assert (p->n < (int) G_N_ELEMENTS (p->values));
+  p->values[p->n++] = text;
+}
+
+static void
+param_take (Params *p,
+            char   *text)
+{
+  p->owned[p->n] = text;
+  param_text (p, text);
+}
+
+static void
+param_int (Params *p,
+           gint64  value)
+{
+  param_take (p, g_strdup_printf ("%" G_GINT64_FORMAT, value));
+}
+
+static void
+param_bytes (Params       *p,
+             const guint8 *bytes,
+             int           length)
+{
+  p->lengths[p->n] = length;
+  p->formats[p->n] = 1;
+  param_text (p, (const char *) bytes);
+}
+
+/* Text array literals ({"a","b\"c",NULL}): every element quoted, so no
+ * content (commas, braces, spaces, the word NULL) is ever misread. */
+static GString *
+array_new (void)
+{
+  return g_string_new ("{");
+}
+
+static void
+array_add_text (GString    *array,
+                const char *text)
+{
+  if (array->len > 1)
+    g_string_append_c (array, ',');
+  if (text == NULL)
+    {
+      g_string_append (array, "NULL");
+      return;
+    }
+  g_string_append_c (array, '"');
+  while (*text != '\0')
+    {
+      size_t plain = strcspn (text, "\"\\");
+
+      g_string_append_len (array, text, plain);
+      text += plain;
+      if (*text == '\0')
+        break;
+      g_string_append_c (array, '\\');
+      g_string_append_c (array, *text++);
+    }
+  g_string_append_c (array, '"');
+}
+
+static void
+array_add_int (GString *array,
+               gint64   value)
+{
+  if (array->len > 1)
+    g_string_append_c (array, ',');
+  g_string_append_printf (array, "%" G_GINT64_FORMAT, value);
+}
+
+static char *
+array_end (GString *array)
+{
+  g_string_append_c (array, '}');
+  return g_string_free (array, FALSE);
+}
+
+static gboolean
+sqlstate_is (const PGresult *res,
+             const char     *state)
+{
+  const char *got = res != NULL ? PQresultErrorField (res, PG_DIAG_SQLSTATE) : NULL;
+
+  return got != NULL && strcmp (got, state) == 0;
+}
+
+/* Serialization failures, deadlocks and lock timeouts: retry the
+ * transaction. A lost connection is FAILED; the next call reconnects. */
+static gboolean
+fail (TetherServerStorePostgres  *self,
+      const PGresult             *res,
+      const char                 *what,
+      GError                    **error)
+{
+  int code = TETHER_SERVER_STORE_ERROR_FAILED;
+  g_autofree char *message = NULL;
+
+  if (sqlstate_is (res, "40001") || sqlstate_is (res, "40P01") || sqlstate_is (res, "55P03"))
+    code = TETHER_SERVER_STORE_ERROR_BUSY;
+  else if (sqlstate_is (res, "23505") &&
+           g_strcmp0 (PQresultErrorField (res, PG_DIAG_CONSTRAINT_NAME), "users_name_key") == 0)
+    code = TETHER_SERVER_STORE_ERROR_EXISTS;
+  message = g_strdup (res != NULL && *PQresultErrorMessage (res) != '\0' ?
+                      PQresultErrorMessage (res) : PQerrorMessage (self->conn));
+  g_set_error (error, TETHER_SERVER_STORE_ERROR, code, "PostgreSQL store: %s failed: %s",
+               what, _tether_server_postgres_one_line (message));
+  return FALSE;
+}
+
+static gboolean
+prepare_all (TetherServerStorePostgres  *self,
+             GError                    **error)
+{
+  g_autoptr(PGresult) res = PQexec (self->conn, session_sql);
+
+  if (PQresultStatus (res) != PGRES_COMMAND_OK)
+    return fail (self, res, "setting up the session", error);
+  for (guint i = 0; i < N_STMTS; i++)
+    {
+      char name[16];
+
+      g_snprintf (name, sizeof name, "s%u", i);
+      g_clear_pointer (&res, PQclear);
+      res = PQprepare (self->conn, name, sql[i], 0, NULL);
+      if (PQresultStatus (res) != PGRES_COMMAND_OK)
+        return fail (self, res, sql[i], error);
+    }
+  self->prepared = TRUE;
+  return TRUE;
+}
+
+static gboolean
+connect_failed (TetherServerStorePostgres  *self,
+                GError                    **error)
+{
+  g_autofree char *message = g_strdup (PQerrorMessage (self->conn));
+
+  g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_FAILED,
+               "Cannot connect to PostgreSQL: %s",
+               _tether_server_postgres_one_line (message));
+  return FALSE;
+}
+
+/* (Re)connects when the connection was lost, outside transactions only: a
+ * transaction that lost its connection has failed as a whole. */
+static gboolean
+ensure_connected (TetherServerStorePostgres  *self,
+                  GError                    **error)
+{
+  if (self->in_transaction)
+    return TRUE;
+  if (self->conn == NULL || PQstatus (self->conn) != CONNECTION_OK)
+    {
+      self->prepared = FALSE;
+      if (self->conn == NULL)
+        self->conn = _tether_server_postgres_connect (self->conninfo, "tether-server", FALSE);
+      else
+        PQreset (self->conn);
+      if (PQstatus (self->conn) != CONNECTION_OK)
+        return connect_failed (self, error);
+    }
+  return self->prepared || prepare_all (self, error);
+}
+
+/* Reads outside a transaction that met a dead connection (say, after the
+ * database restarted) run again once on a new one: nothing was changed. */
+static gboolean
+may_retry (TetherServerStorePostgres *self,
+           Stmt                       which)
+{
+  return !self->in_transaction && PQstatus (self->conn) == CONNECTION_BAD &&
+         (which == USER_LIST || which == USER_BY_TOKEN || which == PULL_ALL || which == PULL_SOME);
+}
+
+/* Runs a prepared statement; NULL with an error unless it returned
+ * @expected. */
+static PGresult *
+exec_stmt (TetherServerStorePostgres  *self,
+           Stmt                        which,
+           const Params               *p,
+           ExecStatusType              expected,
+           const char                 *what,
+           GError                    **error)
+{
+  char name[16];
+
+  g_snprintf (name, sizeof name, "s%u", (guint) which);
+  for (guint attempt = 0; ; attempt++)
+    {
+      g_autoptr(PGresult) res = NULL;
+
+      if (!ensure_connected (self, error))
+        return NULL;
+      res = PQexecPrepared (self->conn, name, p->n, p->values, p->lengths, p->formats, 0);
+      if (PQresultStatus (res) == expected)
+        return g_steal_pointer (&res);
+      if (attempt > 0 || !may_retry (self, which))
+        return fail (self, res, what, error), NULL;
+    }
+}
+
+static gboolean
+exec_simple (TetherServerStorePostgres  *self,
+             const char                 *command,
+             GError                    **error)
+{
+  g_autoptr(PGresult) res = PQexec (self->conn, command);
+
+  if (PQresultStatus (res) != PGRES_COMMAND_OK)
+    return fail (self, res, command, error);
+  /* COMMIT of a failed transaction rolls back and still says OK. */
+  if (g_str_equal (command, "COMMIT") && g_str_equal (PQcmdStatus (res), "ROLLBACK"))
+    {
+      g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_FAILED,
+                   "PostgreSQL store: the transaction failed earlier and was rolled back");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gint64
+value_int (const PGresult *res,
+           int             row,
+           int             column)
+{
+  return g_ascii_strtoll (PQgetvalue (res, row, column), NULL, 10);
+}
+
+static char *
+value_dup (const PGresult *res,
+           int             row,
+           int             column)
+{
+  if (PQgetisnull (res, row, column))
+    return NULL;
+  return g_strndup (PQgetvalue (res, row, column), PQgetlength (res, row, column));
+}
+
+#define BEGIN_SQL "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+static gboolean
+store_begin (TetherServerStore  *store,
+             GError            **error)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  g_autoptr(GError) first = NULL;
+
+  g_return_val_if_fail (!self->in_transaction, FALSE);
+  if (!ensure_connected (self, error))
+    return FALSE;
+  /* A dead connection is only found out by using it: begin again once. */
+  if (!exec_simple (self, BEGIN_SQL, &first))
+    {
+      if (PQstatus (self->conn) != CONNECTION_BAD)
+        {
+          g_propagate_error (error, g_steal_pointer (&first));
+          return FALSE;
+        }
+      if (!ensure_connected (self, error) || !exec_simple (self, BEGIN_SQL, error))
+        return FALSE;
+    }
+  self->in_transaction = TRUE;
+  return TRUE;
+}
+
+static gboolean
+store_commit (TetherServerStore  *store,
+              GError            **error)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+
+  g_return_val_if_fail (self->in_transaction, FALSE);
+  if (!exec_simple (self, "COMMIT", error))
+    return FALSE;   /* the caller rolls back */
+  self->in_transaction = FALSE;
+  return TRUE;
+}
+
+static void
+store_rollback (TetherServerStore *store)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  PGTransactionStatusType status = PQtransactionStatus (self->conn);
+
+  if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR)
+    exec_simple (self, "ROLLBACK", NULL);
+  self->in_transaction = FALSE;
+}
+
+static gboolean
+not_found (const char  *name,
+           GError     **error)
+{
+  g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_NOT_FOUND,
+               "No user named “%s”", name);
+  return FALSE;
+}
+
+static gboolean
+store_user_add (TetherServerStore  *store,
+                const char         *name,
+                const guint8        token_hash[32],
+                GError            **error)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  g_auto(Params) p = { 0 };
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(PGresult) res = NULL;
+
+  param_text (&p, name);
+  param_bytes (&p, token_hash, 32);
+  param_int (&p, g_get_real_time () / 1000);
+  res = exec_stmt (self, USER_ADD, &p, PGRES_COMMAND_OK, "adding a user", &local_error);
+  if (res != NULL)
+    return TRUE;
+  if (g_error_matches (local_error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_EXISTS))
+    g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_EXISTS,
+                 "A user named “%s” already exists", name);
+  else
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
+static gboolean
+store_user_set_token (TetherServerStore  *store,
+                      const char         *name,
+                      const guint8        token_hash[32],
+                      GError            **error)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  param_text (&p, name);
+  param_bytes (&p, token_hash, 32);
+  res = exec_stmt (self, USER_SET_TOKEN, &p, PGRES_COMMAND_OK, "changing a token", error);
+  if (res == NULL)
+    return FALSE;
+  if (g_str_equal (PQcmdTuples (res), "0"))
+    return not_found (name, error);
+  return TRUE;
+}
+
+/* The user row goes first: its lock makes a concurrent push wait, then
+ * find no user; the later deletes then see every row that push wrote. */
+static gboolean
+delete_user (TetherServerStorePostgres  *self,
+             const char                 *name,
+             GError                    **error)
+{
+  static const Stmt deletes[] = { USER_DEL_RECORDS, USER_DEL_APPLIED };
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  param_text (&p, name);
+  res = exec_stmt (self, USER_DEL, &p, PGRES_TUPLES_OK, "removing a user", error);
+  if (res == NULL)
+    return FALSE;
+  if (PQntuples (res) == 0)
+    return not_found (name, error);
+  for (guint i = 0; i < G_N_ELEMENTS (deletes); i++)
+    {
+      g_auto(Params) by_id = { 0 };
+      g_autoptr(PGresult) done = NULL;
+
+      param_text (&by_id, PQgetvalue (res, 0, 0));
+      done = exec_stmt (self, deletes[i], &by_id, PGRES_COMMAND_OK, "removing a user's data",
+                        error);
+      if (done == NULL)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+store_user_remove (TetherServerStore  *store,
+                   const char         *name,
+                   GError            **error)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+
+  if (!store_begin (store, error))
+    return FALSE;
+  if (!delete_user (self, name, error) || !store_commit (store, error))
+    {
+      store_rollback (store);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+read_user (const PGresult   *res,
+           int               row,
+           TetherServerUser *user)
+{
+  user->id = value_int (res, row, 0);
+  user->name = value_dup (res, row, 1);
+  user->created_ms = value_int (res, row, 2);
+}
+
+static void
+user_free (gpointer user)
+{
+  tether_server_user_clear (user);
+  g_free (user);
+}
+
+/* The array owns its users: g_ptr_array_unref() frees them. */
+static GPtrArray *
+store_user_list (TetherServerStore  *store,
+                 GError            **error)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  GPtrArray *users;
+
+  res = exec_stmt (self, USER_LIST, &p, PGRES_TUPLES_OK, "listing users", error);
+  if (res == NULL)
+    return NULL;
+  users = g_ptr_array_new_full (PQntuples (res), user_free);
+  for (int row = 0; row < PQntuples (res); row++)
+    {
+      TetherServerUser *user = g_new0 (TetherServerUser, 1);
+
+      read_user (res, row, user);
+      g_ptr_array_add (users, user);
+    }
+  return users;
+}
+
+/* bytea comes back in hex: \x0123… */
+static gboolean
+read_hash (const char *text,
+           guint8      hash[32])
+{
+  if (strlen (text) != 2 + 64 || text[0] != '\\' || text[1] != 'x')
+    return FALSE;
+  for (guint i = 0; i < 32; i++)
+    {
+      int high = g_ascii_xdigit_value (text[2 + 2 * i]);
+      int low = g_ascii_xdigit_value (text[3 + 2 * i]);
+
+      if (high < 0 || low < 0)
+        return FALSE;
+      hash[i] = high << 4 | low;
+    }
+  return TRUE;
+}
+
+static gboolean
+store_user_by_token (TetherServerStore  *store,
+                     const guint8        token_hash[32],
+                     TetherServerUser   *out,
+                     GError            **error)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  param_bytes (&p, token_hash, 32);
+  res = exec_stmt (self, USER_BY_TOKEN, &p, PGRES_TUPLES_OK, "looking up a token", error);
+  if (res == NULL || PQntuples (res) == 0 || !read_hash (PQgetvalue (res, 0, 3), out->token_hash))
+    return FALSE;
+  read_user (res, 0, out);
+  return TRUE;
+}
+
+static gint64
+store_lock_user (TetherServerStore  *store,
+                 gint64              user_id,
+                 GError            **error)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  param_int (&p, user_id);
+  res = exec_stmt (self, LOCK_USER, &p, PGRES_TUPLES_OK, "locking a user", error);
+  if (res == NULL)
+    return -1;
+  if (PQntuples (res) == 0)
+    {
+      g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_NOT_FOUND,
+                   "No user with id %" G_GINT64_FORMAT, user_id);
+      return -1;
+    }
+  return value_int (res, 0, 0);
+}
+
+static gboolean
+store_set_last_rev (TetherServerStore  *store,
+                    gint64              user_id,
+                    gint64              rev,
+                    GError            **error)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  param_int (&p, user_id);
+  param_int (&p, rev);
+  res = exec_stmt (self, SET_LAST_REV, &p, PGRES_COMMAND_OK, "setting the last rev", error);
+  return res != NULL;
+}
+
+static GHashTable *
+store_find_applied (TetherServerStore   *store,
+                    gint64               user_id,
+                    const char * const  *change_ids,
+                    guint                n,
+                    GError             **error)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  g_autoptr(GHashTable) found = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                       (GDestroyNotify) tether_server_applied_free);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  GString *ids;
+
+  if (n == 0)
+    return g_steal_pointer (&found);
+  ids = array_new ();
+  for (guint i = 0; i < n; i++)
+    array_add_text (ids, change_ids[i]);
+  param_int (&p, user_id);
+  param_take (&p, array_end (ids));
+  res = exec_stmt (self, FIND_APPLIED, &p, PGRES_TUPLES_OK, "finding applied changes", error);
+  if (res == NULL)
+    return NULL;
+  for (int row = 0; row < PQntuples (res); row++)
+    {
+      TetherServerApplied *applied = g_new0 (TetherServerApplied, 1);
+
+      applied->rev = value_int (res, row, 1);
+      applied->server_ms = value_int (res, row, 2);
+      applied->hlc = value_dup (res, row, 3);
+      g_hash_table_replace (found, value_dup (res, row, 0), applied);
+    }
+  return g_steal_pointer (&found);
+}
+
+/* ON CONFLICT DO UPDATE cannot touch one row twice in a statement: of
+ * entries with the same key, only the last is kept, as if each were
+ * written after the one before. */
+static gboolean *
+keep_last (const char * const *keys,
+           guint               n)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  gboolean *keep = g_new (gboolean, n);
+
+  for (guint i = n; i-- > 0;)
+    keep[i] = g_hash_table_add (seen, (gpointer) keys[i]);
+  return keep;
+}
+
+static gboolean
+store_remember_applied (TetherServerStore          *store,
+                        gint64                      user_id,
+                        const char * const         *change_ids,
+                        TetherServerApplied * const *applied,
+                        guint                       n,
+                        GError                    **error)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  g_autofree gboolean *keep = NULL;
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  GString *ids, *revs, *times, *hlcs;
+
+  if (n == 0)
+    return TRUE;
+  keep = keep_last (change_ids, n);
+  ids = array_new (), revs = array_new (), times = array_new (), hlcs = array_new ();
+  for (guint i = 0; i < n; i++)
+    {
+      if (!keep[i])
+        continue;
+      array_add_text (ids, change_ids[i]);
+      array_add_int (revs, applied[i]->rev);
+      array_add_int (times, applied[i]->server_ms);
+      array_add_text (hlcs, applied[i]->hlc);
+    }
+  param_int (&p, user_id);
+  param_take (&p, array_end (ids));
+  param_take (&p, array_end (revs));
+  param_take (&p, array_end (times));
+  param_take (&p, array_end (hlcs));
+  res = exec_stmt (self, REMEMBER_APPLIED, &p, PGRES_COMMAND_OK, "remembering applied changes",
+                   error);
+  return res != NULL;
+}
+
+/* A row of RECORD_COLUMNS starting at @column. */
+static TetherServerRecord *
+read_record (const PGresult *res,
+             int             row,
+             int             column)
+{
+  TetherServerRecord *record = g_new (TetherServerRecord, 1);
+
+  record->collection = value_dup (res, row, column);
+  record->key = value_dup (res, row, column + 1);
+  record->rev = value_int (res, row, column + 2);
+  record->type = (int) value_int (res, row, column + 3);
+  record->data = value_dup (res, row, column + 4);
+  record->server_ms = value_int (res, row, column + 5);
+  record->hlc = value_dup (res, row, column + 6);
+  record->change_id = value_dup (res, row, column + 7);
+  record->client_id = value_dup (res, row, column + 8);
+  return record;
+}
+
+static GHashTable *
+store_get_records (TetherServerStore   *store,
+                   gint64               user_id,
+                   const char * const  *collections,
+                   const char * const  *keys,
+                   guint                n,
+                   GError             **error)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  g_autoptr(GHashTable) found = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                       (GDestroyNotify) tether_server_record_free);
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  GString *cs, *ks;
+
+  if (n == 0)
+    return g_steal_pointer (&found);
+  cs = array_new (), ks = array_new ();
+  for (guint i = 0; i < n; i++)
+    {
+      array_add_text (cs, collections[i]);
+      array_add_text (ks, keys[i]);
+    }
+  param_int (&p, user_id);
+  param_take (&p, array_end (cs));
+  param_take (&p, array_end (ks));
+  res = exec_stmt (self, GET_RECORDS, &p, PGRES_TUPLES_OK, "reading records", error);
+  if (res == NULL)
+    return NULL;
+  for (int row = 0; row < PQntuples (res); row++)
+    {
+      TetherServerRecord *record = read_record (res, row, 0);
+
+      g_hash_table_replace (found, tether_server_record_ref (record->collection, record->key),
+                            record);
+    }
+  return g_steal_pointer (&found);
+}
+
+/* The columns of PUT_RECORDS after the user id, as array literals. */
+static void
+records_to_params (TetherServerRecord * const *records,
+                   const gboolean             *keep,
+                   guint                       n,
+                   Params                     *p)
+{
+  GString *arrays[9];
+
+  for (guint a = 0; a < G_N_ELEMENTS (arrays); a++)
+    arrays[a] = array_new ();
+  for (guint i = 0; i < n; i++)
+    {
+      const TetherServerRecord *r = records[i];
+
+      if (!keep[i])
+        continue;
+      array_add_text (arrays[0], r->collection);
+      array_add_text (arrays[1], r->key);
+      array_add_int (arrays[2], r->rev);
+      array_add_int (arrays[3], r->type);
+      array_add_text (arrays[4], r->data);
+      array_add_int (arrays[5], r->server_ms);
+      array_add_text (arrays[6], r->hlc);
+      array_add_text (arrays[7], r->change_id);
+      array_add_text (arrays[8], r->client_id);
+    }
+  for (guint a = 0; a < G_N_ELEMENTS (arrays); a++)
+    param_take (p, array_end (arrays[a]));
+}
+
+static gboolean
+store_put_records (TetherServerStore          *store,
+                   gint64                      user_id,
+                   TetherServerRecord * const *records,
+                   guint                       n,
+                   GError                    **error)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  g_autoptr(GPtrArray) refs = NULL;
+  g_autofree gboolean *keep = NULL;
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (n == 0)
+    return TRUE;
+  refs = g_ptr_array_new_full (n, g_free);
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (refs, tether_server_record_ref (records[i]->collection, records[i]->key));
+  keep = keep_last ((const char * const *) refs->pdata, n);
+  param_int (&p, user_id);
+  records_to_params (records, keep, n, &p);
+  res = exec_stmt (self, PUT_RECORDS, &p, PGRES_COMMAND_OK, "writing records", error);
+  return res != NULL;
+}
+
+/* One statement reads the user's revs and the rows: one snapshot, even
+ * outside a transaction. */
+static GPtrArray *
+store_pull (TetherServerStore   *store,
+            gint64               user_id,
+            gint64               after_rev,
+            const char * const  *collections,
+            guint                limit,
+            gint64              *last_rev,
+            gint64              *purged_rev,
+            GError             **error)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  GPtrArray *rows;
+
+  param_int (&p, user_id);
+  param_int (&p, after_rev);
+  param_int (&p, limit);
+  if (collections != NULL)
+    {
+      GString *names = array_new ();
+
+      for (guint i = 0; collections[i] != NULL; i++)
+        array_add_text (names, collections[i]);
+      param_take (&p, array_end (names));
+    }
+  res = exec_stmt (self, collections != NULL ? PULL_SOME : PULL_ALL, &p, PGRES_TUPLES_OK,
+                   "reading the feed", error);
+  if (res == NULL)
+    return NULL;
+  if (PQntuples (res) == 0)
+    {
+      g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_NOT_FOUND,
+                   "No user with id %" G_GINT64_FORMAT, user_id);
+      return NULL;
+    }
+  *last_rev = value_int (res, 0, 0);
+  *purged_rev = value_int (res, 0, 1);
+  rows = g_ptr_array_new_full (PQntuples (res), (GDestroyNotify) tether_server_record_free);
+  /* No matching record: one row of the user with NULL record columns. */
+  for (int row = 0; row < PQntuples (res) && !PQgetisnull (res, row, 2); row++)
+    g_ptr_array_add (rows, read_record (res, row, 2));
+  return rows;
+}
+
+static gint64
+purge_in_transaction (TetherServerStorePostgres  *self,
+                      gint64                      before_ms,
+                      GError                    **error)
+{
+  static const Stmt steps[] = { PURGE_LOCK, PURGE_RECORDS, PURGE_APPLIED };
+  gint64 purged = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
+    {
+      g_auto(Params) p = { 0 };
+      g_autoptr(PGresult) res = NULL;
+
+      param_int (&p, before_ms);
+      res = exec_stmt (self, steps[i], &p,
+                       steps[i] == PURGE_APPLIED ? PGRES_COMMAND_OK : PGRES_TUPLES_OK,
+                       "purging tombstones", error);
+      if (res == NULL)
+        return -1;
+      if (steps[i] == PURGE_RECORDS)
+        purged = value_int (res, 0, 0);
+    }
+  return purged;
+}
+
+static gint64
+store_purge (TetherServerStore  *store,
+             gint64              before_ms,
+             GError            **error)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  gint64 purged;
+
+  if (!store_begin (store, error))
+    return -1;
+  purged = purge_in_transaction (self, before_ms, error);
+  if (purged < 0 || !store_commit (store, error))
+    {
+      store_rollback (store);
+      return -1;
+    }
+  return purged;
+}
+
+/* TRUE when @rev is news for @user_id; remembers it. */
+static gboolean
+announce (TetherServerStorePostgres *self,
+          gint64                     user_id,
+          gint64                     rev)
+{
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->revs_lock);
+  gint64 *known = g_hash_table_lookup (self->known_revs, &user_id);
+
+  if (known != NULL && *known >= rev)
+    return FALSE;
+  if (known == NULL)
+    {
+      known = g_new (gint64, 2);
+      known[0] = user_id;   /* the key */
+      g_hash_table_add (self->known_revs, known);
+    }
+  known[1] = rev;
+  return TRUE;
+}
+
+static void
+store_notify (TetherServerStore *store,
+              gint64             user_id,
+              gint64             rev)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  g_autoptr(GError) error = NULL;
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  announce (self, user_id, rev);
+  param_take (&p, _tether_server_postgres_payload_new (self->instance_id, user_id, rev));
+  res = exec_stmt (self, NOTIFY, &p, PGRES_TUPLES_OK, "notifying other processes", &error);
+  /* Not fatal: the write is committed; other processes' WebSocket
+   * clients see it at their next pull. */
+  if (res == NULL)
+    g_message ("%s", error->message);
+}
+
+static void
+on_feed_changed (gint64   user_id,
+                 gint64   rev,
+                 gpointer user_data)
+{
+  TetherServerStorePostgres *self = user_data;
+
+  if (rev > 0 && announce (self, user_id, rev))
+    g_signal_emit_by_name (self, "feed-changed", user_id, rev);
+}
+
+static void
+store_iface_init (TetherServerStoreInterface *iface)
+{
+  iface->begin = store_begin;
+  iface->commit = store_commit;
+  iface->rollback = store_rollback;
+  iface->user_add = store_user_add;
+  iface->user_set_token = store_user_set_token;
+  iface->user_remove = store_user_remove;
+  iface->user_list = store_user_list;
+  iface->user_by_token = store_user_by_token;
+  iface->lock_user = store_lock_user;
+  iface->set_last_rev = store_set_last_rev;
+  iface->find_applied = store_find_applied;
+  iface->remember_applied = store_remember_applied;
+  iface->get_records = store_get_records;
+  iface->put_records = store_put_records;
+  iface->pull = store_pull;
+  iface->purge = store_purge;
+  iface->notify = store_notify;
+}
+
+static void
+tether_server_store_postgres_finalize (GObject *object)
+{
+  TetherServerStorePostgres *self = (TetherServerStorePostgres *) object;
+
+  g_clear_pointer (&self->listen, _tether_server_postgres_listen_free);
+  g_clear_pointer (&self->conn, PQfinish);
+  g_clear_pointer (&self->known_revs, g_hash_table_unref);
+  g_mutex_clear (&self->revs_lock);
+  g_free (self->conninfo);
+  g_free (self->instance_id);
+  G_OBJECT_CLASS (tether_server_store_postgres_parent_class)->finalize (object);
+}
+
+static void
+tether_server_store_postgres_class_init (TetherServerStorePostgresClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = tether_server_store_postgres_finalize;
+}
+
+static void
+tether_server_store_postgres_init (TetherServerStorePostgres *self)
+{
+  g_mutex_init (&self->revs_lock);
+  /* Entries are gint64[2] {user id, rev}, keyed by their first member. */
+  self->known_revs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->instance_id = g_uuid_string_random ();
+}
+
+static gboolean
+create_tables (TetherServerStorePostgres  *self,
+               GError                    **error)
+{
+  g_autoptr(PGresult) res = PQexec (self->conn, schema_sql);
+
+  if (PQresultStatus (res) != PGRES_COMMAND_OK)
+    {
+      fail (self, res, "creating the tables", error);
+      g_clear_pointer (&res, PQclear);
+      res = PQexec (self->conn, "ROLLBACK");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+TetherServerStore *
+tether_server_store_postgres_new (const char  *conninfo,
+                                  GError     **error)
+{
+  g_autoptr(TetherServerStorePostgres) self = NULL;
+
+  g_return_val_if_fail (conninfo != NULL, NULL);
+
+  self = g_object_new (TETHER_TYPE_SERVER_STORE_POSTGRES, NULL);
+  self->conninfo = g_strdup (conninfo);
+  /* Tables first: statements are prepared against them. */
+  self->conn = _tether_server_postgres_connect (conninfo, "tether-server", FALSE);
+  if (PQstatus (self->conn) != CONNECTION_OK)
+    return connect_failed (self, error), NULL;
+  if (!create_tables (self, error) || !ensure_connected (self, error))
+    return NULL;
+  self->listen = _tether_server_postgres_listen_new (conninfo, self->instance_id,
+                                                     on_feed_changed, self, error);
+  if (self->listen == NULL)
+    return NULL;
+  return TETHER_SERVER_STORE (g_steal_pointer (&self));
+}
