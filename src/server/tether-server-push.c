@@ -1,0 +1,495 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-server-push"
+#include "config.h"
+
+#include <string.h>
+
+#include "tether-server-core-private.h"
+
+/* The push algorithm, once for every store: one transaction per batch, a
+ * handful of batch calls, and every decision made in memory so that later
+ * changes of a batch see the earlier ones. */
+
+typedef struct {
+  TetherServerCore        *core;
+  TetherServerStore       *store;
+  const TetherServerUser  *user;
+  TetherServerPushRequest *request;
+  const char             **ids;           /* every change id, for find_applied */
+  gint64                   now_ms;
+  GString                 *now_text;      /* quoted, ready to append */
+  gint64                   last_rev;
+  guint                    n_new;         /* changes accepted by this attempt */
+  GHashTable              *applied;       /* store: change id → TetherServerApplied* */
+  GHashTable              *stored;        /* store: ref → TetherServerRecord* */
+  GHashTable              *current;       /* ref → this batch's latest state (borrowed) */
+  GHashTable              *batch_applied; /* change id → TetherServerApplied* (borrowed) */
+  GPtrArray               *puts;          /* TetherServerRecord*, strings borrowed */
+  GPtrArray               *put_ids;
+  GPtrArray               *put_applied;   /* TetherServerApplied*, hlc borrowed */
+  GPtrArray               *owned;         /* clamped hlc texts */
+  GString                 *accepted, *conflicts, *errors;   /* JSON array members */
+} Push;
+
+static void
+push_reset (Push *push)
+{
+  g_clear_pointer (&push->applied, g_hash_table_unref);
+  g_clear_pointer (&push->stored, g_hash_table_unref);
+  g_clear_pointer (&push->current, g_hash_table_unref);
+  g_clear_pointer (&push->batch_applied, g_hash_table_unref);
+  g_clear_pointer (&push->puts, g_ptr_array_unref);
+  g_clear_pointer (&push->put_ids, g_ptr_array_unref);
+  g_clear_pointer (&push->put_applied, g_ptr_array_unref);
+  g_clear_pointer (&push->owned, g_ptr_array_unref);
+  if (push->accepted != NULL)
+    g_string_free (g_steal_pointer (&push->accepted), TRUE);
+  if (push->conflicts != NULL)
+    g_string_free (g_steal_pointer (&push->conflicts), TRUE);
+  if (push->errors != NULL)
+    g_string_free (g_steal_pointer (&push->errors), TRUE);
+  if (push->now_text != NULL)
+    g_string_free (g_steal_pointer (&push->now_text), TRUE);
+  push->n_new = 0;
+}
+
+static void
+push_start (Push *push)
+{
+  guint n = push->request->n_changes;
+
+  push_reset (push);
+  push->now_ms = tether_time_now_ms ();
+  push->now_text = g_string_new (NULL);
+  _tether_server_append_time (push->now_text, push->now_ms);
+  push->current = g_hash_table_new (g_str_hash, g_str_equal);
+  push->batch_applied = g_hash_table_new (g_str_hash, g_str_equal);
+  push->puts = g_ptr_array_new_full (n, g_free);
+  push->put_ids = g_ptr_array_new_full (n, NULL);
+  push->put_applied = g_ptr_array_new_full (n, g_free);
+  push->owned = g_ptr_array_new_with_free_func (g_free);
+  push->accepted = g_string_sized_new (n * 128);
+  push->conflicts = g_string_new (NULL);
+  push->errors = g_string_new (NULL);
+}
+
+/* Opens the next member of a JSON array being written. */
+static GString *
+open_entry (GString *array)
+{
+  g_string_append (array, array->len == 0 ? "{" : ",{");
+  return array;
+}
+
+static void
+add_accepted (Push                      *push,
+              const char                *id,
+              const TetherServerApplied *applied,
+              gboolean                   clamped)
+{
+  GString *out = open_entry (push->accepted);
+
+  g_string_append (out, "\"id\":");
+  _tether_server_append_string (out, id);
+  g_string_append (out, ",\"serverTimestamp\":");
+  if (applied->server_ms == push->now_ms)
+    g_string_append_len (out, push->now_text->str, push->now_text->len);
+  else
+    _tether_server_append_time (out, applied->server_ms);
+  g_string_append_printf (out, ",\"rev\":%" G_GINT64_FORMAT, applied->rev);
+  if (applied->hlc != NULL)
+    {
+      g_string_append (out, ",\"hlc\":");
+      _tether_server_append_string (out, applied->hlc);
+    }
+  if (clamped)
+    g_string_append (out, ",\"hlcClamped\":true");
+  g_string_append_c (out, '}');
+}
+
+static void
+add_error (Push                     *push,
+           const TetherServerChange *change)
+{
+  GString *out = open_entry (push->errors);
+
+  g_string_append (out, "\"id\":");
+  _tether_server_append_string (out, change->id);
+  g_string_append (out, ",\"error\":");
+  _tether_server_append_string (out, change->error);
+  g_string_append (out, ",\"code\":");
+  _tether_server_append_string (out, change->error_code);
+  g_string_append_c (out, '}');
+}
+
+static gboolean
+same_value (JsonNode *a,
+            JsonNode *b)
+{
+  if (a == NULL || b == NULL)
+    return a == b;
+  return json_node_equal (a, b);
+}
+
+static JsonNode *
+member (JsonObject *object,
+        const char *name)
+{
+  return object != NULL ? json_object_get_member (object, name) : NULL;
+}
+
+/* With a base: the fields both sides changed; without: those that differ. */
+static gboolean
+field_conflicts (JsonObject *local,
+                 JsonObject *remote,
+                 JsonObject *base,
+                 const char *name)
+{
+  if (base == NULL)
+    return !same_value (member (local, name), member (remote, name));
+  return !same_value (member (local, name), member (base, name)) &&
+         !same_value (member (remote, name), member (base, name));
+}
+
+static JsonObject *
+slice_object (JsonNode  **node,
+              const char *text,
+              gsize       length)
+{
+  if (text == NULL)
+    return NULL;
+  *node = _tether_server_parse_slice (text, length);
+  return JSON_NODE_HOLDS_OBJECT (*node) ? json_node_get_object (*node) : NULL;
+}
+
+static void
+append_field_conflicts (GString                  *out,
+                        const TetherServerChange *change,
+                        const TetherServerRecord *current)
+{
+  g_autoptr(JsonNode) local_node = NULL, remote_node = NULL, base_node = NULL;
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  JsonObject *local = slice_object (&local_node, change->data_is_object ? change->data : NULL,
+                                    change->data_length);
+  JsonObject *remote = slice_object (&remote_node, current != NULL ? current->data : NULL,
+                                     current != NULL && current->data ? strlen (current->data) : 0);
+  JsonObject *base = slice_object (&base_node, change->base_data, change->base_data_length);
+  JsonObject *sides[] = { local, remote, base };
+  guint n = 0;
+
+  g_string_append (out, ",\"fieldConflicts\":[");
+  for (guint i = 0; i < G_N_ELEMENTS (sides); i++)
+    {
+      JsonObjectIter iter;
+      const char *name;
+      JsonNode *node;
+
+      if (sides[i] == NULL)
+        continue;
+      json_object_iter_init_ordered (&iter, sides[i]);
+      while (json_object_iter_next_ordered (&iter, &name, &node))
+        if (g_hash_table_add (seen, (gpointer) name) && field_conflicts (local, remote, base, name))
+          {
+            g_string_append (out, n++ == 0 ? "" : ",");
+            _tether_server_append_string (out, name);
+          }
+    }
+  g_string_append_c (out, ']');
+}
+
+static void
+append_or_null (GString    *out,
+                const char *name,
+                const char *json,
+                gsize       length)
+{
+  g_string_append (out, name);
+  if (json != NULL)
+    g_string_append_len (out, json, length);
+  else
+    g_string_append (out, "null");
+}
+
+static void
+add_conflict (Push                     *push,
+              const TetherServerChange *change,
+              const TetherServerRecord *current)
+{
+  GString *out = open_entry (push->conflicts);
+  const char *remote = current != NULL ? current->data : NULL;
+
+  g_string_append (out, "\"changeId\":");
+  _tether_server_append_string (out, change->id);
+  g_string_append (out, ",\"collection\":");
+  _tether_server_append_string (out, change->collection);
+  append_or_null (out, ",\"recordId\":", change->key, strlen (change->key));
+  append_or_null (out, ",\"local\":", change->data_is_object ? change->data : NULL, change->data_length);
+  append_or_null (out, ",\"remote\":", remote, remote != NULL ? strlen (remote) : 0);
+  g_string_append (out, ",\"localTimestamp\":");
+  if (change->timestamp != NULL)
+    _tether_server_append_string (out, change->timestamp);
+  else
+    g_string_append (out, "null");
+  g_string_append (out, ",\"remoteTimestamp\":");
+  if (current != NULL)
+    _tether_server_append_time (out, current->server_ms);
+  else
+    g_string_append (out, "null");
+  g_string_append_printf (out, ",\"remoteRev\":%" G_GINT64_FORMAT ",\"remoteHlc\":",
+                          current != NULL ? current->rev : 0);
+  if (current != NULL && current->hlc != NULL)
+    _tether_server_append_string (out, current->hlc);
+  else
+    g_string_append (out, "null");
+  g_string_append_printf (out, ",\"remoteDeleted\":%s",
+                          current != NULL && current->data == NULL ? "true" : "false");
+  append_field_conflicts (out, change, current);
+  g_string_append_c (out, '}');
+}
+
+/* baseRev decides alone; without it, the seed's rules. */
+static gboolean
+is_conflict (const TetherServerChange *change,
+             const TetherServerRecord *current)
+{
+  if (change->base_rev >= 0)
+    return (current != NULL ? current->rev : 0) != change->base_rev;
+  if (current == NULL)
+    return FALSE;
+  if (change->type == TETHER_CHANGE_CREATE)
+    return current->data != NULL;
+  return change->timestamp != NULL && current->server_ms > change->timestamp_ms;
+}
+
+/* An hlc more than an hour ahead keeps its counter and client but gets the
+ * latest time the server allows, so one bad clock cannot win every race. */
+static const char *
+clamp_hlc (Push       *push,
+           const char *hlc,
+           gboolean   *clamped)
+{
+  gint64 limit = push->now_ms + TETHER_SERVER_HLC_MAX_AHEAD_MS;
+  char *text;
+
+  *clamped = FALSE;
+  if (hlc == NULL || g_ascii_strtoll (hlc, NULL, 10) <= limit)
+    return hlc;
+  text = g_strdup_printf ("%013" G_GINT64_FORMAT "%s", limit, hlc + 13);
+  g_ptr_array_add (push->owned, text);
+  *clamped = TRUE;
+  return text;
+}
+
+static void
+accept (Push                     *push,
+        const TetherServerChange *change)
+{
+  TetherServerRecord *record = g_new (TetherServerRecord, 1);
+  TetherServerApplied *applied = g_new (TetherServerApplied, 1);
+  gboolean clamped;
+
+  record->collection = (char *) change->collection;
+  record->key = change->key;
+  record->data = change->type == TETHER_CHANGE_DELETE ? NULL : change->data_json;
+  record->type = change->type;
+  record->rev = ++push->last_rev;
+  record->server_ms = push->now_ms;
+  record->hlc = (char *) clamp_hlc (push, change->hlc, &clamped);
+  record->change_id = (char *) change->id;
+  record->client_id = (char *) push->request->client_id;
+  *applied = (TetherServerApplied) { record->rev, record->server_ms, record->hlc };
+  g_ptr_array_add (push->puts, record);
+  g_ptr_array_add (push->put_ids, (gpointer) change->id);
+  g_ptr_array_add (push->put_applied, applied);
+  g_hash_table_replace (push->current, change->ref, record);
+  g_hash_table_replace (push->batch_applied, (gpointer) change->id, applied);
+  push->n_new++;
+  add_accepted (push, change->id, applied, clamped);
+}
+
+static void
+decide (Push                     *push,
+        const TetherServerChange *change)
+{
+  TetherServerApplied *applied = g_hash_table_lookup (push->applied, change->id);
+  TetherServerRecord *current;
+
+  if (applied == NULL)
+    applied = g_hash_table_lookup (push->batch_applied, change->id);
+  if (applied != NULL)
+    add_accepted (push, change->id, applied, FALSE);
+  else if (change->error_code != NULL)
+    add_error (push, change);
+  else
+    {
+      current = g_hash_table_lookup (push->current, change->ref);
+      if (current == NULL)
+        current = g_hash_table_lookup (push->stored, change->ref);
+      if (is_conflict (change, current))
+        add_conflict (push, change, current);
+      else
+        accept (push, change);
+    }
+}
+
+/* The states of the records the batch's new, well-formed changes touch. */
+static gboolean
+load_records (Push    *push,
+              GError **error)
+{
+  guint n = push->request->n_changes;
+  g_autofree const char **collections = g_new (const char *, n);
+  g_autofree const char **keys = g_new (const char *, n);
+  guint count = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      const TetherServerChange *change = &push->request->changes[i];
+
+      if (change->error_code != NULL || g_hash_table_contains (push->applied, change->id))
+        continue;
+      collections[count] = change->collection;
+      keys[count++] = change->key;
+    }
+  push->stored = tether_server_store_get_records (push->store, push->user->id,
+                                                  collections, keys, count, error);
+  return push->stored != NULL;
+}
+
+static gboolean
+write_batch (Push    *push,
+             GError **error)
+{
+  gint64 user_id = push->user->id;
+
+  if (push->n_new == 0)
+    return TRUE;
+  return tether_server_store_put_records (push->store, user_id,
+                                          (TetherServerRecord * const *) push->puts->pdata,
+                                          push->puts->len, error) &&
+         tether_server_store_remember_applied (push->store, user_id,
+                                               (const char * const *) push->put_ids->pdata,
+                                               (TetherServerApplied * const *) push->put_applied->pdata,
+                                               push->put_ids->len, error) &&
+         tether_server_store_set_last_rev (push->store, user_id, push->last_rev, error);
+}
+
+static gboolean
+push_once (Push    *push,
+           GError **error)
+{
+  TetherServerPushRequest *request = push->request;
+
+  push_start (push);
+  if (!tether_server_store_begin (push->store, error))
+    return FALSE;
+  push->last_rev = tether_server_store_lock_user (push->store, push->user->id, error);
+  if (push->last_rev < 0 ||
+      (push->applied = tether_server_store_find_applied (push->store, push->user->id, push->ids,
+                                                         request->n_changes, error)) == NULL ||
+      !load_records (push, error))
+    goto failed;
+  for (guint i = 0; i < request->n_changes; i++)
+    decide (push, &request->changes[i]);
+  if (!write_batch (push, error) || !tether_server_store_commit (push->store, error))
+    goto failed;
+  return TRUE;
+
+failed:
+  tether_server_store_rollback (push->store);
+  return FALSE;
+}
+
+static char *
+push_response (Push *push)
+{
+  return g_strdup_printf ("{\"accepted\":[%s],\"conflicts\":[%s],\"errors\":[%s]}",
+                          push->accepted->str, push->conflicts->str, push->errors->str);
+}
+
+static gboolean
+check_schema_version (TetherServerCore               *self,
+                      const TetherServerPushRequest  *request,
+                      GError                        **error)
+{
+  TetherSchema *schema = _tether_server_core_get_schema (self);
+
+  if (schema == NULL || !request->has_schema_version ||
+      request->schema_version <= tether_schema_get_version (schema))
+    return TRUE;
+  g_set_error (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_SCHEMA_TOO_NEW,
+               "Your schema version %" G_GINT64_FORMAT " is newer than the server's (%" G_GINT64_FORMAT
+               "): update the server's schema before pushing", request->schema_version,
+               tether_schema_get_version (schema));
+  return FALSE;
+}
+
+/* A busy store (lock timeout, serialization failure) gets the whole
+ * transaction again, a bounded number of times. */
+static char *
+run_push (Push    *push,
+          GError **error)
+{
+  g_autoptr(GError) store_error = NULL;
+
+  for (guint attempt = 0; attempt < TETHER_SERVER_PUSH_TRIES; attempt++)
+    {
+      g_clear_error (&store_error);
+      if (push_once (push, &store_error))
+        return push_response (push);
+      if (!g_error_matches (store_error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_BUSY))
+        break;
+    }
+  _tether_server_store_failed (error, g_steal_pointer (&store_error));
+  return NULL;
+}
+
+char *
+tether_server_core_push_text (TetherServerCore        *self,
+                         const TetherServerUser  *user,
+                         const char              *body,
+                         gsize                    length,
+                         guint                   *n_changes,
+                         GError                 **error)
+{
+  g_autoptr(TetherServerPushRequest) request = NULL;
+  g_autofree const char **ids = NULL;
+  Push push = { self, tether_server_core_get_store (self), user };
+  char *response;
+
+  g_return_val_if_fail (TETHER_IS_SERVER_CORE (self), NULL);
+  g_return_val_if_fail (user != NULL, NULL);
+
+  if (n_changes != NULL)
+    *n_changes = 0;
+  request = _tether_server_push_request_parse (body, length, _tether_server_core_get_schema (self),
+                                               _tether_server_core_get_max_changes (self), error);
+  if (request == NULL)
+    return NULL;
+  if (n_changes != NULL)
+    *n_changes = request->n_changes;
+  if (!check_schema_version (self, request, error))
+    return NULL;
+  ids = g_new (const char *, request->n_changes + 1);
+  for (guint i = 0; i < request->n_changes; i++)
+    ids[i] = request->changes[i].id;
+  push.request = request;
+  push.ids = ids;
+  response = run_push (&push, error);
+  if (response != NULL && push.n_new > 0)
+    _tether_server_core_feed_changed (self, user->id, push.last_rev);
+  push_reset (&push);
+  return response;
+}
+
+JsonNode *
+tether_server_core_push (TetherServerCore        *self,
+                         const TetherServerUser  *user,
+                         const char              *body,
+                         gsize                    length,
+                         guint                   *n_changes,
+                         GError                 **error)
+{
+  return _tether_server_text_to_node (tether_server_core_push_text (self, user, body, length,
+                                                                    n_changes, error));
+}

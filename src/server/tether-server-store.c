@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-server-store"
+#include "config.h"
+
+#include <string.h>
+
+#include "tether-server-store.h"
+
+G_DEFINE_QUARK (tether-server-store-error-quark, tether_server_store_error)
+
+G_DEFINE_INTERFACE (TetherServerStore, tether_server_store, G_TYPE_OBJECT)
+
+static void
+tether_server_store_default_init (TetherServerStoreInterface *iface)
+{
+  /* Emitted on the main context when another process moved a user's feed
+   * (PostgreSQL LISTEN/NOTIFY); the core forwards it to the WebSocket hub. */
+  g_signal_new ("feed-changed",
+                G_TYPE_FROM_INTERFACE (iface),
+                G_SIGNAL_RUN_LAST,
+                0, NULL, NULL, NULL,
+                G_TYPE_NONE, 2, G_TYPE_INT64, G_TYPE_INT64);
+}
+
+#define IFACE(self) TETHER_SERVER_STORE_GET_IFACE (self)
+
+gboolean
+tether_server_store_begin (TetherServerStore  *self,
+                           GError            **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), FALSE);
+  return IFACE (self)->begin (self, error);
+}
+
+gboolean
+tether_server_store_commit (TetherServerStore  *self,
+                            GError            **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), FALSE);
+  return IFACE (self)->commit (self, error);
+}
+
+void
+tether_server_store_rollback (TetherServerStore *self)
+{
+  g_return_if_fail (TETHER_IS_SERVER_STORE (self));
+  IFACE (self)->rollback (self);
+}
+
+gboolean
+tether_server_store_user_add (TetherServerStore  *self,
+                              const char         *name,
+                              const guint8        token_hash[32],
+                              GError            **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), FALSE);
+  g_return_val_if_fail (name != NULL && token_hash != NULL, FALSE);
+  return IFACE (self)->user_add (self, name, token_hash, error);
+}
+
+gboolean
+tether_server_store_user_set_token (TetherServerStore  *self,
+                                    const char         *name,
+                                    const guint8        token_hash[32],
+                                    GError            **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), FALSE);
+  g_return_val_if_fail (name != NULL && token_hash != NULL, FALSE);
+  return IFACE (self)->user_set_token (self, name, token_hash, error);
+}
+
+gboolean
+tether_server_store_user_remove (TetherServerStore  *self,
+                                 const char         *name,
+                                 GError            **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), FALSE);
+  g_return_val_if_fail (name != NULL, FALSE);
+  return IFACE (self)->user_remove (self, name, error);
+}
+
+GPtrArray *
+tether_server_store_user_list (TetherServerStore  *self,
+                               GError            **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), NULL);
+  return IFACE (self)->user_list (self, error);
+}
+
+gboolean
+tether_server_store_user_by_token (TetherServerStore  *self,
+                                   const guint8        token_hash[32],
+                                   TetherServerUser   *out,
+                                   GError            **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), FALSE);
+  g_return_val_if_fail (token_hash != NULL && out != NULL, FALSE);
+  return IFACE (self)->user_by_token (self, token_hash, out, error);
+}
+
+gint64
+tether_server_store_lock_user (TetherServerStore  *self,
+                               gint64              user_id,
+                               GError            **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), -1);
+  return IFACE (self)->lock_user (self, user_id, error);
+}
+
+gboolean
+tether_server_store_set_last_rev (TetherServerStore  *self,
+                                  gint64              user_id,
+                                  gint64              rev,
+                                  GError            **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), FALSE);
+  return IFACE (self)->set_last_rev (self, user_id, rev, error);
+}
+
+GHashTable *
+tether_server_store_find_applied (TetherServerStore   *self,
+                                  gint64               user_id,
+                                  const char * const  *change_ids,
+                                  guint                n,
+                                  GError             **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), NULL);
+  g_return_val_if_fail (n == 0 || change_ids != NULL, NULL);
+  return IFACE (self)->find_applied (self, user_id, change_ids, n, error);
+}
+
+gboolean
+tether_server_store_remember_applied (TetherServerStore          *self,
+                                      gint64                      user_id,
+                                      const char * const         *change_ids,
+                                      TetherServerApplied * const *applied,
+                                      guint                       n,
+                                      GError                    **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), FALSE);
+  g_return_val_if_fail (n == 0 || (change_ids != NULL && applied != NULL), FALSE);
+  return IFACE (self)->remember_applied (self, user_id, change_ids, applied, n, error);
+}
+
+GHashTable *
+tether_server_store_get_records (TetherServerStore   *self,
+                                 gint64               user_id,
+                                 const char * const  *collections,
+                                 const char * const  *keys,
+                                 guint                n,
+                                 GError             **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), NULL);
+  g_return_val_if_fail (n == 0 || (collections != NULL && keys != NULL), NULL);
+  return IFACE (self)->get_records (self, user_id, collections, keys, n, error);
+}
+
+gboolean
+tether_server_store_put_records (TetherServerStore          *self,
+                                 gint64                      user_id,
+                                 TetherServerRecord * const *records,
+                                 guint                       n,
+                                 GError                    **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), FALSE);
+  g_return_val_if_fail (n == 0 || records != NULL, FALSE);
+  return IFACE (self)->put_records (self, user_id, records, n, error);
+}
+
+GPtrArray *
+tether_server_store_pull (TetherServerStore   *self,
+                          gint64               user_id,
+                          gint64               after_rev,
+                          const char * const  *collections,
+                          guint                limit,
+                          gint64              *last_rev,
+                          gint64              *purged_rev,
+                          GError             **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), NULL);
+  g_return_val_if_fail (last_rev != NULL && purged_rev != NULL, NULL);
+  return IFACE (self)->pull (self, user_id, after_rev, collections, limit,
+                             last_rev, purged_rev, error);
+}
+
+gint64
+tether_server_store_purge (TetherServerStore  *self,
+                           gint64              before_ms,
+                           GError            **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), -1);
+  return IFACE (self)->purge (self, before_ms, error);
+}
+
+void
+tether_server_store_notify (TetherServerStore *self,
+                            gint64             user_id,
+                            gint64             rev)
+{
+  g_return_if_fail (TETHER_IS_SERVER_STORE (self));
+  if (IFACE (self)->notify != NULL)
+    IFACE (self)->notify (self, user_id, rev);
+}
+
+char *
+tether_server_record_ref (const char *collection,
+                          const char *key)
+{
+  return g_strconcat (collection, "\x1f", key, NULL);
+}
+
+void
+tether_server_user_clear (TetherServerUser *user)
+{
+  g_clear_pointer (&user->name, g_free);
+  memset (user, 0, sizeof *user);
+}
+
+void
+tether_server_record_clear (TetherServerRecord *record)
+{
+  g_clear_pointer (&record->collection, g_free);
+  g_clear_pointer (&record->key, g_free);
+  g_clear_pointer (&record->data, g_free);
+  g_clear_pointer (&record->hlc, g_free);
+  g_clear_pointer (&record->change_id, g_free);
+  g_clear_pointer (&record->client_id, g_free);
+}
+
+void
+tether_server_record_free (TetherServerRecord *record)
+{
+  if (record == NULL)
+    return;
+  tether_server_record_clear (record);
+  g_free (record);
+}
+
+void
+tether_server_applied_clear (TetherServerApplied *applied)
+{
+  g_clear_pointer (&applied->hlc, g_free);
+}
+
+void
+tether_server_applied_free (TetherServerApplied *applied)
+{
+  if (applied == NULL)
+    return;
+  tether_server_applied_clear (applied);
+  g_free (applied);
+}

@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-server-store"
+#include "config.h"
+
+#include <string.h>
+
+#include "tether-server-store.h"
+#include "tether-test-pg.h"
+#include "tether-test-util.h"
+
+/* One suite against the TetherServerStore interface, run once per storage:
+ * SQLite always, PostgreSQL when a throwaway cluster starts (and then it
+ * must start when TETHER_TEST_PG_REQUIRED=1, as in CI). */
+
+static TetherTestPg *pg;
+
+typedef struct {
+  char              *dir;
+  TetherServerStore *store;
+} Fixture;
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (g_str_equal (data, "sqlite"))
+    {
+      g_autofree char *path = NULL;
+
+      f->dir = tether_test_dir_new ();
+      path = g_build_filename (f->dir, "server.db", NULL);
+      f->store = tether_server_store_sqlite_new (path, &error);
+    }
+  else
+    {
+      g_autofree char *conninfo = tether_test_pg_new_database (pg, &error);
+
+      g_assert_no_error (error);
+      f->store = tether_server_store_postgres_new (conninfo, &error);
+    }
+  g_assert_no_error (error);
+  g_assert_nonnull (f->store);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_assert_finalize_object (f->store);
+  tether_test_dir_free (f->dir);
+}
+
+static void
+hash_of (const char *token,
+         guint8      hash[32])
+{
+  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  gsize size = 32;
+
+  g_checksum_update (checksum, (const guchar *) token, -1);
+  g_checksum_get_digest (checksum, hash, &size);
+}
+
+/* Adds a user and returns its id. */
+static gint64
+add_user (TetherServerStore *store,
+          const char        *name)
+{
+  g_auto(TetherServerUser) user = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *token = g_strconcat ("token-", name, NULL);
+  guint8 hash[32];
+
+  hash_of (token, hash);
+  g_assert_true (tether_server_store_user_add (store, name, hash, &error));
+  g_assert_no_error (error);
+  g_assert_true (tether_server_store_user_by_token (store, hash, &user, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (user.name, ==, name);
+  g_assert_cmpmem (user.token_hash, 32, hash, 32);
+  return user.id;
+}
+
+static TetherServerRecord *
+record_new (const char *collection,
+            const char *key,
+            gint64      rev,
+            const char *data,
+            gint64      server_ms)
+{
+  TetherServerRecord *record = g_new0 (TetherServerRecord, 1);
+
+  record->collection = g_strdup (collection);
+  record->key = g_strdup (key);
+  record->data = g_strdup (data);
+  record->type = data != NULL ? TETHER_CHANGE_CREATE : TETHER_CHANGE_DELETE;
+  record->rev = rev;
+  record->server_ms = server_ms;
+  record->hlc = g_strdup_printf ("%013" G_GINT64_FORMAT "-0000-client", server_ms);
+  record->change_id = g_strdup_printf ("change-%s-%s-%" G_GINT64_FORMAT, collection, key, rev);
+  record->client_id = g_strdup ("client");
+  return record;
+}
+
+/* Writes @records (revs ascending) and moves the feed to the last one, in
+ * one transaction, as a push does. */
+static void
+put (TetherServerStore *store,
+     gint64             user_id,
+     GPtrArray         *records)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 last;
+
+  g_assert_true (tether_server_store_begin (store, &error));
+  last = tether_server_store_lock_user (store, user_id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (last, >=, 0);
+  g_assert_true (tether_server_store_put_records (store, user_id,
+                                                  (TetherServerRecord * const *) records->pdata,
+                                                  records->len, &error));
+  if (records->len > 0)
+    last = ((TetherServerRecord *) g_ptr_array_index (records, records->len - 1))->rev;
+  g_assert_true (tether_server_store_set_last_rev (store, user_id, last, &error));
+  g_assert_true (tether_server_store_commit (store, &error));
+  g_assert_no_error (error);
+}
+
+static GPtrArray *
+records_new (void)
+{
+  return g_ptr_array_new_with_free_func ((GDestroyNotify) tether_server_record_free);
+}
+
+static GHashTable *
+get (TetherServerStore  *store,
+     gint64              user_id,
+     const char * const *collections,
+     const char * const *keys,
+     guint               n)
+{
+  g_autoptr(GError) error = NULL;
+  GHashTable *found;
+
+  g_assert_true (tether_server_store_begin (store, &error));
+  found = tether_server_store_get_records (store, user_id, collections, keys, n, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (found);
+  g_assert_true (tether_server_store_commit (store, &error));
+  return found;
+}
+
+static GPtrArray *
+pull (TetherServerStore  *store,
+      gint64              user_id,
+      gint64              after,
+      const char * const *collections,
+      guint               limit,
+      gint64             *last_rev,
+      gint64             *purged_rev)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 last = -1, purged = -1;
+  GPtrArray *rows = tether_server_store_pull (store, user_id, after, collections, limit,
+                                              &last, &purged, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (rows);
+  if (last_rev != NULL)
+    *last_rev = last;
+  if (purged_rev != NULL)
+    *purged_rev = purged;
+  return rows;
+}
+
+static gint64
+row_rev (GPtrArray *rows,
+         guint      i)
+{
+  return ((TetherServerRecord *) g_ptr_array_index (rows, i))->rev;
+}
+
+static void
+test_users_add_list (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(GPtrArray) users = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *names[] = { "carol", "alice", "bob.b@example-1_x" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    add_user (f->store, names[i]);
+  users = tether_server_store_user_list (f->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (users->len, ==, 3);
+  g_assert_cmpstr (((TetherServerUser *) users->pdata[0])->name, ==, "alice");
+  g_assert_cmpstr (((TetherServerUser *) users->pdata[1])->name, ==, "bob.b@example-1_x");
+  g_assert_cmpstr (((TetherServerUser *) users->pdata[2])->name, ==, "carol");
+  for (guint i = 0; i < users->len; i++)
+    g_assert_cmpint (((TetherServerUser *) users->pdata[i])->created_ms, >, 0);
+}
+
+static void
+test_users_duplicate (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  guint8 hash[32];
+
+  add_user (f->store, "alice");
+  hash_of ("another token", hash);
+  g_assert_false (tether_server_store_user_add (f->store, "alice", hash, &error));
+  g_assert_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_EXISTS);
+}
+
+static void
+test_users_rotate (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_auto(TetherServerUser) user = { 0 };
+  g_autoptr(GError) error = NULL;
+  gint64 id = add_user (f->store, "alice");
+  guint8 old_hash[32], new_hash[32];
+
+  hash_of ("token-alice", old_hash);
+  hash_of ("rotated", new_hash);
+  g_assert_true (tether_server_store_user_set_token (f->store, "alice", new_hash, &error));
+  g_assert_no_error (error);
+  g_assert_false (tether_server_store_user_by_token (f->store, old_hash, &user, &error));
+  g_assert_no_error (error);
+  g_assert_true (tether_server_store_user_by_token (f->store, new_hash, &user, &error));
+  g_assert_cmpint (user.id, ==, id);
+  g_assert_cmpmem (user.token_hash, 32, new_hash, 32);
+  g_assert_false (tether_server_store_user_set_token (f->store, "nobody", new_hash, &error));
+  g_assert_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_NOT_FOUND);
+}
+
+static void
+test_users_unknown_token (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_auto(TetherServerUser) user = { 0 };
+  g_autoptr(GError) error = NULL;
+  guint8 hash[32];
+
+  add_user (f->store, "alice");
+  hash_of ("not a token anyone has", hash);
+  g_assert_false (tether_server_store_user_by_token (f->store, hash, &user, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_users_remove (Fixture       *f,
+                   gconstpointer  data)
+{
+  g_autoptr(GPtrArray) records = records_new ();
+  g_autoptr(GHashTable) found = NULL;
+  g_autoptr(GHashTable) applied = NULL;
+  g_autoptr(GPtrArray) users = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherServerApplied entry = { 1, 1000, NULL };
+  TetherServerApplied *entries[] = { &entry };
+  const char *ids[] = { "c1" }, *collections[] = { "notes" }, *keys[] = { "\"a\"" };
+  gint64 alice = add_user (f->store, "alice");
+  gint64 bob = add_user (f->store, "bob");
+
+  g_ptr_array_add (records, record_new ("notes", "\"a\"", 1, "{\"t\":1}", 1000));
+  put (f->store, alice, records);
+  put (f->store, bob, records);
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  g_assert_true (tether_server_store_remember_applied (f->store, alice, ids, entries, 1, &error));
+  g_assert_true (tether_server_store_commit (f->store, &error));
+
+  g_assert_true (tether_server_store_user_remove (f->store, "alice", &error));
+  g_assert_no_error (error);
+  users = tether_server_store_user_list (f->store, &error);
+  g_assert_cmpuint (users->len, ==, 1);
+  found = get (f->store, alice, collections, keys, 1);
+  g_assert_cmpuint (g_hash_table_size (found), ==, 0);
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  applied = tether_server_store_find_applied (f->store, alice, ids, 1, &error);
+  g_assert_cmpuint (g_hash_table_size (applied), ==, 0);
+  tether_server_store_rollback (f->store);
+  g_clear_pointer (&found, g_hash_table_unref);
+  found = get (f->store, bob, collections, keys, 1);
+  g_assert_cmpuint (g_hash_table_size (found), ==, 1);   /* bob keeps his */
+  g_assert_false (tether_server_store_user_remove (f->store, "alice", &error));
+  g_assert_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_NOT_FOUND);
+}
+
+static void
+test_transaction_rollback (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(GPtrArray) records = records_new ();
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GHashTable) found = NULL;
+  g_autoptr(GHashTable) applied = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherServerApplied entry = { 1, 1000, NULL };
+  TetherServerApplied *entries[] = { &entry };
+  const char *ids[] = { "c1" }, *collections[] = { "notes" }, *keys[] = { "\"a\"" };
+  gint64 alice = add_user (f->store, "alice");
+  gint64 last;
+
+  g_ptr_array_add (records, record_new ("notes", "\"a\"", 1, "{}", 1000));
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  g_assert_cmpint (tether_server_store_lock_user (f->store, alice, &error), ==, 0);
+  g_assert_true (tether_server_store_put_records (f->store, alice,
+                                                  (TetherServerRecord * const *) records->pdata, 1, &error));
+  g_assert_true (tether_server_store_remember_applied (f->store, alice, ids, entries, 1, &error));
+  g_assert_true (tether_server_store_set_last_rev (f->store, alice, 1, &error));
+  g_assert_no_error (error);
+  tether_server_store_rollback (f->store);
+
+  found = get (f->store, alice, collections, keys, 1);
+  g_assert_cmpuint (g_hash_table_size (found), ==, 0);
+  rows = pull (f->store, alice, 0, NULL, 10, &last, NULL);
+  g_assert_cmpuint (rows->len, ==, 0);
+  g_assert_cmpint (last, ==, 0);
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  g_assert_cmpint (tether_server_store_lock_user (f->store, alice, &error), ==, 0);
+  applied = tether_server_store_find_applied (f->store, alice, ids, 1, &error);
+  g_assert_cmpuint (g_hash_table_size (applied), ==, 0);
+  tether_server_store_rollback (f->store);
+}
+
+static void
+test_transaction_last_rev (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 alice = add_user (f->store, "alice");
+  gint64 bob = add_user (f->store, "bob");
+
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  g_assert_cmpint (tether_server_store_lock_user (f->store, alice, &error), ==, 0);
+  g_assert_true (tether_server_store_set_last_rev (f->store, alice, 41, &error));
+  g_assert_true (tether_server_store_commit (f->store, &error));
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  g_assert_cmpint (tether_server_store_lock_user (f->store, alice, &error), ==, 41);
+  g_assert_cmpint (tether_server_store_lock_user (f->store, bob, &error), ==, 0);
+  g_assert_no_error (error);
+  tether_server_store_rollback (f->store);
+}
+
+static void
+test_applied_batches (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GHashTable) found = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherServerApplied a = { 1, 1000, (char *) "1700000000000-0000-x" }, b = { 2, 1001, NULL };
+  TetherServerApplied c = { 3, 1002, (char *) "1700000000002-0001-y" };
+  TetherServerApplied *entries[] = { &a, &b, &c };
+  const char *ids[] = { "id-a", "id-b", "id-c" };
+  const char *query[] = { "id-x", "id-c", "id-a", "id-b", "id-y" };
+  TetherServerApplied *hit;
+  gint64 alice = add_user (f->store, "alice");
+
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  g_assert_true (tether_server_store_remember_applied (f->store, alice, ids, entries, 3, &error));
+  g_assert_true (tether_server_store_commit (f->store, &error));
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  found = tether_server_store_find_applied (f->store, alice, query, G_N_ELEMENTS (query), &error);
+  g_assert_no_error (error);
+  tether_server_store_rollback (f->store);
+  g_assert_cmpuint (g_hash_table_size (found), ==, 3);
+  hit = g_hash_table_lookup (found, "id-a");
+  g_assert_cmpint (hit->rev, ==, 1);
+  g_assert_cmpint (hit->server_ms, ==, 1000);
+  g_assert_cmpstr (hit->hlc, ==, "1700000000000-0000-x");
+  hit = g_hash_table_lookup (found, "id-b");
+  g_assert_cmpint (hit->rev, ==, 2);
+  g_assert_null (hit->hlc);
+  hit = g_hash_table_lookup (found, "id-c");
+  g_assert_cmpint (hit->server_ms, ==, 1002);
+  g_assert_false (g_hash_table_contains (found, "id-x"));
+}
+
+static void
+assert_record (GHashTable *found,
+               const char *collection,
+               const char *key,
+               gint64      rev,
+               const char *data)
+{
+  g_autofree char *ref = tether_server_record_ref (collection, key);
+  TetherServerRecord *record = g_hash_table_lookup (found, ref);
+
+  g_assert_nonnull (record);
+  g_assert_cmpstr (record->collection, ==, collection);
+  g_assert_cmpstr (record->key, ==, key);
+  g_assert_cmpint (record->rev, ==, rev);
+  g_assert_cmpstr (record->data, ==, data);
+  g_assert_cmpint (record->type, ==, data != NULL ? TETHER_CHANGE_CREATE : TETHER_CHANGE_DELETE);
+  g_assert_cmpint (record->server_ms, ==, 1000 + rev);
+  g_assert_cmpstr (record->client_id, ==, "client");
+  g_assert_true (g_str_has_prefix (record->change_id, "change-"));
+  g_assert_true (g_str_has_suffix (record->hlc, "-0000-client"));
+}
+
+static void
+test_records_batches (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GPtrArray) records = records_new ();
+  g_autoptr(GPtrArray) again = records_new ();
+  g_autoptr(GHashTable) found = NULL;
+  const char *collections[] = { "notes", "notes", "tasks", "notes" };
+  const char *keys[] = { "\"a\"", "42", "\"a\"", "\"missing\"" };
+  gint64 alice = add_user (f->store, "alice");
+
+  g_ptr_array_add (records, record_new ("notes", "\"a\"", 1, "{\"title\":\"x\",\"n\":1}", 1001));
+  g_ptr_array_add (records, record_new ("notes", "42", 2, "{\"id\":42}", 1002));
+  g_ptr_array_add (records, record_new ("tasks", "\"a\"", 3, NULL, 1003));
+  put (f->store, alice, records);
+  found = get (f->store, alice, collections, keys, G_N_ELEMENTS (keys));
+  g_assert_cmpuint (g_hash_table_size (found), ==, 3);
+  assert_record (found, "notes", "\"a\"", 1, "{\"title\":\"x\",\"n\":1}");
+  assert_record (found, "notes", "42", 2, "{\"id\":42}");
+  assert_record (found, "tasks", "\"a\"", 3, NULL);
+
+  /* A later state replaces the record, tombstone or not. */
+  g_ptr_array_add (again, record_new ("tasks", "\"a\"", 4, "{\"back\":true}", 1004));
+  g_ptr_array_add (again, record_new ("notes", "\"a\"", 5, NULL, 1005));
+  put (f->store, alice, again);
+  g_clear_pointer (&found, g_hash_table_unref);
+  found = get (f->store, alice, collections, keys, G_N_ELEMENTS (keys));
+  assert_record (found, "tasks", "\"a\"", 4, "{\"back\":true}");
+  assert_record (found, "notes", "\"a\"", 5, NULL);
+  assert_record (found, "notes", "42", 2, "{\"id\":42}");
+}
+
+static void
+test_pull (Fixture       *f,
+           gconstpointer  data)
+{
+  g_autoptr(GPtrArray) records = records_new ();
+  g_autoptr(GPtrArray) rows = NULL;
+  const char *only_b[] = { "b", NULL };
+  const char *a_and_c[] = { "a", "c", NULL };
+  gint64 alice = add_user (f->store, "alice");
+  gint64 last, purged;
+
+  for (guint i = 1; i <= 6; i++)
+    {
+      g_autofree char *key = g_strdup_printf ("%u", i);
+
+      g_ptr_array_add (records, record_new (i % 3 == 0 ? "b" : i % 2 ? "a" : "c", key, i, "{}", 1000));
+    }
+  put (f->store, alice, records);
+
+  rows = pull (f->store, alice, 0, NULL, 100, &last, &purged);
+  g_assert_cmpuint (rows->len, ==, 6);
+  for (guint i = 0; i < rows->len; i++)
+    g_assert_cmpint (row_rev (rows, i), ==, i + 1);
+  g_assert_cmpint (last, ==, 6);
+  g_assert_cmpint (purged, ==, 0);
+  g_clear_pointer (&rows, g_ptr_array_unref);
+
+  rows = pull (f->store, alice, 2, NULL, 2, &last, NULL);
+  g_assert_cmpuint (rows->len, ==, 2);
+  g_assert_cmpint (row_rev (rows, 0), ==, 3);
+  g_assert_cmpint (row_rev (rows, 1), ==, 4);
+  g_assert_cmpint (last, ==, 6);
+  g_clear_pointer (&rows, g_ptr_array_unref);
+
+  rows = pull (f->store, alice, 0, only_b, 100, &last, NULL);
+  g_assert_cmpuint (rows->len, ==, 2);
+  g_assert_cmpint (row_rev (rows, 0), ==, 3);
+  g_assert_cmpint (row_rev (rows, 1), ==, 6);
+  g_assert_cmpstr (((TetherServerRecord *) rows->pdata[1])->collection, ==, "b");
+  g_clear_pointer (&rows, g_ptr_array_unref);
+
+  rows = pull (f->store, alice, 1, a_and_c, 2, &last, NULL);
+  g_assert_cmpuint (rows->len, ==, 2);
+  g_assert_cmpint (row_rev (rows, 0), ==, 2);
+  g_assert_cmpint (row_rev (rows, 1), ==, 4);
+  g_clear_pointer (&rows, g_ptr_array_unref);
+
+  rows = pull (f->store, alice, 6, NULL, 100, &last, NULL);
+  g_assert_cmpuint (rows->len, ==, 0);
+  g_assert_cmpint (last, ==, 6);
+}
+
+static void
+test_purge (Fixture       *f,
+            gconstpointer  data)
+{
+  g_autoptr(GPtrArray) records = records_new ();
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GHashTable) applied = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherServerApplied old_entry = { 2, 1000, NULL }, new_entry = { 4, 900000, NULL };
+  TetherServerApplied *entries[] = { &old_entry, &new_entry };
+  const char *ids[] = { "old", "new" };
+  gint64 alice = add_user (f->store, "alice");
+  gint64 bob = add_user (f->store, "bob");
+  gint64 purged;
+
+  g_ptr_array_add (records, record_new ("notes", "\"live-old\"", 1, "{}", 1000));
+  g_ptr_array_add (records, record_new ("notes", "\"gone-old\"", 2, NULL, 1000));
+  g_ptr_array_add (records, record_new ("notes", "\"gone-old-2\"", 3, NULL, 2000));
+  g_ptr_array_add (records, record_new ("notes", "\"gone-new\"", 4, NULL, 900000));
+  put (f->store, alice, records);
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  g_assert_true (tether_server_store_remember_applied (f->store, alice, ids, entries, 2, &error));
+  g_assert_true (tether_server_store_commit (f->store, &error));
+
+  g_assert_cmpint (tether_server_store_purge (f->store, 500000, &error), ==, 2);
+  g_assert_no_error (error);
+  rows = pull (f->store, alice, 0, NULL, 100, NULL, &purged);
+  g_assert_cmpint (purged, ==, 3);
+  g_assert_cmpuint (rows->len, ==, 2);
+  g_assert_cmpint (row_rev (rows, 0), ==, 1);
+  g_assert_cmpint (row_rev (rows, 1), ==, 4);
+  g_clear_pointer (&rows, g_ptr_array_unref);
+  rows = pull (f->store, bob, 0, NULL, 100, NULL, &purged);
+  g_assert_cmpint (purged, ==, 0);
+
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  applied = tether_server_store_find_applied (f->store, alice, ids, 2, &error);
+  tether_server_store_rollback (f->store);
+  g_assert_cmpuint (g_hash_table_size (applied), ==, 1);
+  g_assert_true (g_hash_table_contains (applied, "new"));
+
+  /* Nothing older left: purged_rev stays where it is. */
+  g_assert_cmpint (tether_server_store_purge (f->store, 500000, &error), ==, 0);
+  g_clear_pointer (&rows, g_ptr_array_unref);
+  rows = pull (f->store, alice, 0, NULL, 100, NULL, &purged);
+  g_assert_cmpint (purged, ==, 3);
+}
+
+static void
+test_isolation (Fixture       *f,
+                gconstpointer  data)
+{
+  g_autoptr(GPtrArray) mine = records_new ();
+  g_autoptr(GPtrArray) theirs = records_new ();
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GHashTable) found = NULL;
+  g_autoptr(GHashTable) applied = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherServerApplied entry = { 1, 1000, NULL };
+  TetherServerApplied *entries[] = { &entry };
+  const char *ids[] = { "same-change" }, *collections[] = { "notes" }, *keys[] = { "\"same\"" };
+  gint64 alice = add_user (f->store, "alice");
+  gint64 bob = add_user (f->store, "bob");
+  gint64 last;
+  g_autofree char *ref = tether_server_record_ref ("notes", "\"same\"");
+
+  g_ptr_array_add (mine, record_new ("notes", "\"same\"", 1, "{\"owner\":\"alice\"}", 1001));
+  g_ptr_array_add (theirs, record_new ("notes", "\"same\"", 1, "{\"owner\":\"bob\"}", 1001));
+  g_ptr_array_add (theirs, record_new ("notes", "\"other\"", 2, "{\"owner\":\"bob\"}", 1002));
+  put (f->store, alice, mine);
+  put (f->store, bob, theirs);
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  g_assert_true (tether_server_store_remember_applied (f->store, bob, ids, entries, 1, &error));
+  g_assert_true (tether_server_store_commit (f->store, &error));
+
+  found = get (f->store, alice, collections, keys, 1);
+  g_assert_cmpstr (((TetherServerRecord *) g_hash_table_lookup (found, ref))->data, ==,
+                   "{\"owner\":\"alice\"}");
+  rows = pull (f->store, alice, 0, NULL, 100, &last, NULL);
+  g_assert_cmpuint (rows->len, ==, 1);
+  g_assert_cmpint (last, ==, 1);
+  g_assert_cmpstr (((TetherServerRecord *) rows->pdata[0])->data, ==, "{\"owner\":\"alice\"}");
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  applied = tether_server_store_find_applied (f->store, alice, ids, 1, &error);
+  tether_server_store_rollback (f->store);
+  g_assert_cmpuint (g_hash_table_size (applied), ==, 0);
+}
+
+static void
+add_tests (const char *kind)
+{
+  static const struct {
+    const char *path;
+    void (*func) (Fixture *, gconstpointer);
+  } tests[] = {
+    { "users/add-list", test_users_add_list },
+    { "users/duplicate", test_users_duplicate },
+    { "users/rotate", test_users_rotate },
+    { "users/unknown-token", test_users_unknown_token },
+    { "users/remove", test_users_remove },
+    { "transaction/rollback", test_transaction_rollback },
+    { "transaction/last-rev", test_transaction_last_rev },
+    { "applied/batches", test_applied_batches },
+    { "records/batches", test_records_batches },
+    { "pull", test_pull },
+    { "purge", test_purge },
+    { "isolation", test_isolation },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (tests); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/tether/server/store/%s/%s", kind, tests[i].path);
+
+      g_test_add (path, Fixture, kind, fixture_setup, tests[i].func, fixture_teardown);
+    }
+}
+
+static void
+postgres_unavailable (gconstpointer data)
+{
+  if (g_strcmp0 (g_getenv ("TETHER_TEST_PG_REQUIRED"), "1") == 0)
+    g_test_fail_printf ("PostgreSQL is required (TETHER_TEST_PG_REQUIRED=1) but did not start: %s",
+                        (const char *) data);
+  else
+    g_test_skip_printf ("PostgreSQL did not start: %s", (const char *) data);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  add_tests ("sqlite");
+  pg = tether_test_pg_start (&error);
+  if (pg != NULL)
+    add_tests ("postgres");
+  else
+    g_test_add_data_func ("/tether/server/store/postgres/available", error->message,
+                          postgres_unavailable);
+  status = g_test_run ();
+  g_clear_pointer (&pg, tether_test_pg_stop);
+  return status;
+}
