@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <libpq-fe.h>
 
 #include "tether-server-store.h"
 #include "tether-test-pg.h"
@@ -603,6 +604,377 @@ add_tests (const char *kind)
     }
 }
 
+/* ------------------------------------------------------------------------
+ * PostgreSQL only (written by the "pg" helper): several tether-server
+ * processes on one database, each stood for by one store object.
+ * ------------------------------------------------------------------------ */
+typedef struct {
+  char              *conninfo;
+  TetherServerStore *store;   /* "this process" */
+  TetherServerStore *other;   /* "another process" on the same database */
+} PgFixture;
+
+static void
+pg_fixture_setup (PgFixture     *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->conninfo = tether_test_pg_new_database (pg, &error);
+  g_assert_no_error (error);
+  f->store = tether_server_store_postgres_new (f->conninfo, &error);
+  g_assert_no_error (error);
+  f->other = tether_server_store_postgres_new (f->conninfo, &error);
+  g_assert_no_error (error);
+}
+
+static void
+pg_fixture_teardown (PgFixture     *f,
+                     gconstpointer  data)
+{
+  g_assert_finalize_object (f->other);
+  g_assert_finalize_object (f->store);
+  g_free (f->conninfo);
+}
+
+/* Runs @sql on a connection of its own; returns the first value. */
+static char *
+pg_query (PgFixture  *f,
+          const char *sql)
+{
+  PGconn *conn = PQconnectdb (f->conninfo);
+  PGresult *res = PQexec (conn, sql);
+  char *value;
+
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_TUPLES_OK);
+  value = g_strdup (PQntuples (res) > 0 ? PQgetvalue (res, 0, 0) : "");
+  PQclear (res);
+  PQfinish (conn);
+  return value;
+}
+
+static void
+count_feed_changed (TetherServerStore *store,
+                    gint64             user_id,
+                    gint64             rev,
+                    gpointer           user_data)
+{
+  gint64 *seen = user_data;   /* {count, user id, rev} */
+
+  seen[0]++;
+  seen[1] = user_id;
+  seen[2] = rev;
+}
+
+/* Iterates the main context until *@counter reaches @target (10 s at most). */
+static void
+pg_wait_for (gint64 *counter,
+             gint64  target)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  while (*counter < target && g_get_monotonic_time () < deadline)
+    {
+      if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+    }
+  g_assert_cmpint (*counter, ==, target);
+}
+
+static void
+test_pg_notify (PgFixture     *f,
+                gconstpointer  data)
+{
+  TetherServerStore *other = f->other;
+  gint64 mine[3] = { 0 }, theirs[3] = { 0 };
+
+  g_signal_connect (f->store, "feed-changed", G_CALLBACK (count_feed_changed), mine);
+  g_signal_connect (other, "feed-changed", G_CALLBACK (count_feed_changed), theirs);
+  tether_server_store_notify (f->store, 7, 42);
+  pg_wait_for (&theirs[0], 1);
+  g_assert_cmpint (theirs[1], ==, 7);
+  g_assert_cmpint (theirs[2], ==, 42);
+
+  /* The other way round; by the time it arrives, our own notification has
+   * long been delivered to us too, and ignored. */
+  tether_server_store_notify (other, 8, 3);
+  pg_wait_for (&mine[0], 1);
+  g_assert_cmpint (mine[1], ==, 8);
+  g_assert_cmpint (mine[2], ==, 3);
+  g_assert_cmpint (theirs[0], ==, 1);
+  g_signal_handlers_disconnect_by_data (f->store, mine);
+  g_signal_handlers_disconnect_by_data (other, theirs);
+}
+
+typedef struct {
+  TetherServerStore *store;
+  gint64             user_id;
+  gint64             second_user_id;   /* locked next, when not 0 */
+  gint64             last_rev;
+  GError            *error;
+} Locker;
+
+static gpointer
+lock_in_thread (gpointer user_data)
+{
+  Locker *locker = user_data;
+
+  if (!tether_server_store_begin (locker->store, &locker->error))
+    return NULL;
+  locker->last_rev = tether_server_store_lock_user (locker->store, locker->user_id,
+                                                    &locker->error);
+  if (locker->last_rev >= 0 && locker->second_user_id != 0)
+    tether_server_store_lock_user (locker->store, locker->second_user_id, &locker->error);
+  if (locker->error == NULL)
+    tether_server_store_commit (locker->store, &locker->error);
+  else
+    tether_server_store_rollback (locker->store);
+  return NULL;
+}
+
+/* Waits until @n connections of this database wait for a lock. */
+static void
+pg_wait_for_lock_waiters (PgFixture *f,
+                          guint    n)
+{
+  g_autofree char *expected = g_strdup_printf ("%u", n);
+
+  for (guint i = 0; i < 1000; i++)
+    {
+      g_autofree char *waiting = pg_query (f, "SELECT count (*) FROM pg_stat_activity"
+                                              " WHERE wait_event_type = 'Lock'"
+                                              " AND datname = current_database ()");
+
+      if (g_str_equal (waiting, expected))
+        return;
+      g_usleep (10000);
+    }
+  g_assert_not_reached ();
+}
+
+static void
+test_pg_lock_serialises (PgFixture     *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  TetherServerStore *other = f->other;
+  gint64 alice = add_user (f->store, "alice");
+  Locker locker = { other, alice, 0, -1, NULL };
+  GThread *thread;
+
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  g_assert_cmpint (tether_server_store_lock_user (f->store, alice, &error), ==, 0);
+  thread = g_thread_new ("second-process", lock_in_thread, &locker);
+  pg_wait_for_lock_waiters (f, 1);
+  g_assert_true (tether_server_store_set_last_rev (f->store, alice, 5, &error));
+  g_assert_true (tether_server_store_commit (f->store, &error));
+  g_assert_no_error (error);
+  g_thread_join (thread);
+  g_assert_no_error (locker.error);
+  g_assert_cmpint (locker.last_rev, ==, 5);   /* it waited, then saw the commit */
+}
+
+static void
+test_pg_deadlock_is_busy (PgFixture     *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  TetherServerStore *other = f->other;
+  gint64 alice = add_user (f->store, "alice");
+  gint64 bob = add_user (f->store, "bob");
+  Locker locker = { other, bob, alice, -1, NULL };
+  GThread *thread;
+  GError *busy;
+
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  g_assert_cmpint (tether_server_store_lock_user (f->store, alice, &error), ==, 0);
+  thread = g_thread_new ("second-process", lock_in_thread, &locker);
+  pg_wait_for_lock_waiters (f, 1);
+  /* alice then bob here, bob then alice there: PostgreSQL breaks the cycle. */
+  if (tether_server_store_lock_user (f->store, bob, &error) < 0)
+    tether_server_store_rollback (f->store);
+  else
+    g_assert_true (tether_server_store_commit (f->store, NULL));
+  g_thread_join (thread);
+  g_assert_true ((error == NULL) != (locker.error == NULL));
+  busy = error != NULL ? error : locker.error;
+  g_assert_error (busy, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_BUSY);
+  g_clear_error (&locker.error);
+}
+
+/* Text array literals: ids and data with every character that means
+ * something in them. */
+static const char * const awkward[] = {
+  "plain", "with \"quotes\"", "com,ma", "{braces}", "back\\slash", "\\\"", "NULL", "",
+  " spaces ", "ünïcødé ✓ 🙂", "new\nline", "tab\there", "'single'", NULL,
+};
+
+static void
+test_pg_awkward_text (PgFixture     *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GPtrArray) records = records_new ();
+  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GHashTable) found = NULL;
+  g_autoptr(GHashTable) applied = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GError) error = NULL;
+  guint n = g_strv_length ((char **) awkward);
+  const char *keys[G_N_ELEMENTS (awkward)];
+  gint64 alice = add_user (f->store, "alice");
+
+  for (guint i = 0; i < n; i++)
+    {
+      TetherServerRecord *record = record_new (awkward[i], awkward[n - 1 - i], i + 1,
+                                               i == 3 ? NULL : awkward[i], 1001 + i);
+      TetherServerApplied *entry = g_new0 (TetherServerApplied, 1);
+
+      g_free (record->hlc);
+      record->hlc = g_strdup (awkward[i]);
+      entry->rev = i + 1;
+      entry->hlc = (char *) awkward[i];
+      g_ptr_array_add (entries, entry);
+      g_ptr_array_add (records, record);
+      keys[i] = awkward[n - 1 - i];
+    }
+  put (f->store, alice, records);
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  g_assert_true (tether_server_store_remember_applied (f->store, alice, awkward,
+                                                       (TetherServerApplied * const *) entries->pdata,
+                                                       n, &error));
+  applied = tether_server_store_find_applied (f->store, alice, awkward, n, &error);
+  g_assert_true (tether_server_store_commit (f->store, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_hash_table_size (applied), ==, n);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpstr (((TetherServerApplied *) g_hash_table_lookup (applied, awkward[i]))->hlc,
+                     ==, awkward[i]);
+
+  found = get (f->store, alice, awkward, keys, n);
+  g_assert_cmpuint (g_hash_table_size (found), ==, n);
+  rows = pull (f->store, alice, 0, awkward, 100, NULL, NULL);
+  g_assert_cmpuint (rows->len, ==, n);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *ref = tether_server_record_ref (awkward[i], keys[i]);
+      TetherServerRecord *record = g_hash_table_lookup (found, ref);
+      TetherServerRecord *row = g_ptr_array_index (rows, i);
+
+      g_assert_nonnull (record);
+      g_assert_cmpstr (record->data, ==, i == 3 ? NULL : awkward[i]);
+      g_assert_cmpstr (record->hlc, ==, awkward[i]);
+      g_assert_cmpstr (row->collection, ==, awkward[i]);
+      g_assert_cmpstr (row->key, ==, keys[i]);
+    }
+}
+
+/* One statement cannot write a row twice: the last state of a record, the
+ * last entry of a change id, win, as if written one by one. */
+static void
+test_pg_repeats_in_batch (PgFixture     *f,
+                          gconstpointer  data)
+{
+  g_autoptr(GPtrArray) records = records_new ();
+  g_autoptr(GHashTable) found = NULL;
+  g_autoptr(GHashTable) applied = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherServerApplied first = { 1, 1000, NULL }, second = { 2, 1001, NULL };
+  TetherServerApplied *entries[] = { &first, &second };
+  const char *ids[] = { "same", "same" }, *collections[] = { "notes" }, *keys[] = { "\"a\"" };
+  gint64 alice = add_user (f->store, "alice");
+
+  g_ptr_array_add (records, record_new ("notes", "\"a\"", 1, "{\"v\":1}", 1001));
+  g_ptr_array_add (records, record_new ("notes", "\"a\"", 2, "{\"v\":2}", 1002));
+  put (f->store, alice, records);
+  found = get (f->store, alice, collections, keys, 1);
+  assert_record (found, "notes", "\"a\"", 2, "{\"v\":2}");
+
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  g_assert_true (tether_server_store_remember_applied (f->store, alice, ids, entries, 2, &error));
+  applied = tether_server_store_find_applied (f->store, alice, ids, 1, &error);
+  g_assert_true (tether_server_store_commit (f->store, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (((TetherServerApplied *) g_hash_table_lookup (applied, "same"))->rev, ==, 2);
+}
+
+static void
+pg_terminate_store_connections (PgFixture *f)
+{
+  g_autofree char *n = pg_query (f, "SELECT count (pg_terminate_backend (pid))"
+                                    " FROM pg_stat_activity WHERE pid <> pg_backend_pid ()"
+                                    " AND datname = current_database ()");
+
+  g_assert_cmpstr (n, !=, "0");
+}
+
+/* A restarted database (here: every connection killed) costs at most the
+ * transaction in flight; the listener comes back and reports what it
+ * missed meanwhile. */
+static void
+test_pg_reconnect (PgFixture     *f,
+                   gconstpointer  data)
+{
+  TetherServerStore *other = f->other;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GError) error = NULL;
+  gint64 alice = add_user (f->store, "alice");
+  gint64 theirs[3] = { 0 };
+  gint64 last;
+
+  g_signal_connect (other, "feed-changed", G_CALLBACK (count_feed_changed), theirs);
+  pg_terminate_store_connections (f);
+  rows = pull (f->store, alice, 0, NULL, 10, &last, NULL);   /* reads retry once */
+  g_assert_cmpint (last, ==, 0);
+
+  /* Written while the other's listener is away: no NOTIFY reaches it. */
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  g_assert_cmpint (tether_server_store_lock_user (f->store, alice, &error), ==, 0);
+  g_assert_true (tether_server_store_set_last_rev (f->store, alice, 3, &error));
+  g_assert_true (tether_server_store_commit (f->store, &error));
+  pg_wait_for (&theirs[0], 1);
+  g_assert_cmpint (theirs[1], ==, alice);
+  g_assert_cmpint (theirs[2], ==, 3);
+  tether_server_store_notify (f->store, alice, 4);
+  pg_wait_for (&theirs[0], 2);
+  g_assert_cmpint (theirs[2], ==, 4);
+  g_signal_handlers_disconnect_by_data (other, theirs);
+
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  pg_terminate_store_connections (f);
+  g_assert_cmpint (tether_server_store_lock_user (f->store, alice, &error), ==, -1);
+  g_assert_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_FAILED);
+  g_clear_error (&error);
+  tether_server_store_rollback (f->store);
+  g_assert_true (tether_server_store_begin (f->store, &error));
+  g_assert_cmpint (tether_server_store_lock_user (f->store, alice, &error), ==, 3);
+  g_assert_no_error (error);
+  tether_server_store_rollback (f->store);
+}
+
+static void
+add_postgres_tests (void)
+{
+  static const struct {
+    const char *path;
+    void (*func) (PgFixture *, gconstpointer);
+  } tests[] = {
+    { "notify", test_pg_notify },
+    { "lock-serialises", test_pg_lock_serialises },
+    { "deadlock-is-busy", test_pg_deadlock_is_busy },
+    { "awkward-text", test_pg_awkward_text },
+    { "repeats-in-batch", test_pg_repeats_in_batch },
+    { "reconnect", test_pg_reconnect },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (tests); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/tether/server/store/postgres-only/%s",
+                                               tests[i].path);
+
+      g_test_add (path, PgFixture, NULL, pg_fixture_setup, tests[i].func, pg_fixture_teardown);
+    }
+}
+
 static void
 postgres_unavailable (gconstpointer data)
 {
@@ -624,7 +996,10 @@ main (int    argc,
   add_tests ("sqlite");
   pg = tether_test_pg_start (&error);
   if (pg != NULL)
-    add_tests ("postgres");
+    {
+      add_tests ("postgres");
+      add_postgres_tests ();
+    }
   else
     g_test_add_data_func ("/tether/server/store/postgres/available", error->message,
                           postgres_unavailable);
