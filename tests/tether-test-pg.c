@@ -220,8 +220,8 @@ start_server (TetherTestPg *self, GError **error)
     }
 }
 
-/* A shell that waits for EOF on a pipe only this process holds: when the
- * test dies in any way (abort, SIGKILL, a meson timeout), it stops the
+/* A shell that waits for EOF on a socket only this process holds: when
+ * the test dies in any way (abort, SIGKILL, a meson timeout), it stops the
  * server and removes the folder. It runs in its own session so a signal to
  * the test's process group does not take it down too. */
 static void
@@ -308,6 +308,7 @@ tether_test_pg_start (GError **error)
       !run_tool (self, (const char *[]) { "initdb", "-D", self->datadir, "-A", "trust",
                                           "-U", SUPERUSER, "--no-sync", "-E", "UTF8",
                                           "--locale=C", NULL }, &local_error) ||
+      !start_watchdog (self, &local_error) ||
       !start_server (self, &local_error))
     {
       g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
@@ -317,8 +318,6 @@ tether_test_pg_start (GError **error)
     }
   self->running = TRUE;
   track (self);
-  if (!start_watchdog (self, &local_error))
-    g_warning ("No watchdog for the test PostgreSQL: %s", local_error->message);
   return self;
 }
 
@@ -373,23 +372,32 @@ void
 tether_test_pg_stop (TetherTestPg *self)
 {
   g_autoptr(GError) error = NULL;
+  g_autofree char *pidfile = NULL;
 
   if (self == NULL)
     return;
   if (running_clusters != NULL)
     g_ptr_array_remove (running_clusters, self);
-  if (self->running &&
+  /* pg_ctl -w can give up on a server that goes on starting. */
+  if (self->datadir != NULL)
+    pidfile = g_build_filename (self->datadir, "postmaster.pid", NULL);
+  if ((self->running || (pidfile != NULL && g_file_test (pidfile, G_FILE_TEST_EXISTS))) &&
       !run_tool (self, (const char *[]) { "pg_ctl", "-D", self->datadir, "-m", "immediate",
                                           "-w", "stop", NULL }, &error))
-    g_warning ("Cannot stop the test PostgreSQL in %s: %s", self->dir, error->message);
-  if (self->dir != NULL)
-    remove_tree (self->dir);
-  if (self->watch_fd >= 0)
     {
-      /* Tell the watchdog the work is done; ignore a dead reader. */
-      G_GNUC_UNUSED ssize_t n = send (self->watch_fd, "done\n", 5, MSG_NOSIGNAL);
-      close (self->watch_fd);
+      /* The watchdog kills it by its pid when the socket closes. */
+      g_message ("Cannot stop the test PostgreSQL in %s: %s", self->dir, error->message);
     }
+  else
+    {
+      if (self->dir != NULL)
+        remove_tree (self->dir);
+      /* Tell the watchdog the work is done; ignore a dead reader. */
+      if (self->watch_fd >= 0 && send (self->watch_fd, "done\n", 5, MSG_NOSIGNAL) < 0)
+        g_debug ("The test PostgreSQL's watchdog is gone: %s", g_strerror (errno));
+    }
+  if (self->watch_fd >= 0)
+    close (self->watch_fd);
   g_free (self->bindir);
   g_free (self->dir);
   g_free (self->datadir);

@@ -35,12 +35,13 @@ typedef struct _TetherServerPostgresListen TetherServerPostgresListen;
  * after this call is missed; then runs on the thread-default main context,
  * reconnecting with backoff when the connection drops. @own_id: the
  * payload prefix of the notifications this process sends, ignored. */
-TetherServerPostgresListen *_tether_server_postgres_listen_new  (const char                   *conninfo,
-                                                                 const char                   *own_id,
-                                                                 TetherServerPostgresFeedFunc  func,
-                                                                 gpointer                      user_data,
-                                                                 GError                      **error);
-void                        _tether_server_postgres_listen_free (TetherServerPostgresListen   *self);
+TetherServerPostgresListen *
+     _tether_server_postgres_listen_new  (const char                    *conninfo,
+                                          const char                    *own_id,
+                                          TetherServerPostgresFeedFunc   func,
+                                          gpointer                       user_data,
+                                          GError                       **error);
+void _tether_server_postgres_listen_free (TetherServerPostgresListen    *self);
 
 /* The NOTIFY payload: "<own id>:<user id>:<rev>". */
 char    *_tether_server_postgres_payload_new   (const char *own_id,
