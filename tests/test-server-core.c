@@ -466,6 +466,9 @@ test_bad_changes (Fixture       *f,
     { "{\"id\":\"e16\",\"collection\":\"notes\",\"recordId\":\"a\",\"type\":\"create\",\"data\":{},\"timestamp\":\"yesterday\"}", "bad-change" },
     { "{\"id\":\"e17\",\"collection\":\"notes\",\"recordId\":\"a\",\"type\":\"create\",\"data\":{},\"timestamp\":5}", "bad-change" },
     { "{\"id\":\"e18\",\"collection\":\"notes\",\"recordId\":\"a\",\"type\":5,\"data\":{}}", "bad-change" },
+    { "{\"id\":\"e19\",\"collection\":\"notes\",\"recordId\":\"a\",\"type\":\"create\",\"data\":{\"s\":\"\\ud800\"}}", "bad-change" },
+    { "{\"id\":\"e20\",\"collection\":\"notes\",\"recordId\":\"a\",\"type\":\"create\",\"data\":{\"s\":\"a\\u0000b\"}}", "bad-change" },
+    { "{\"id\":\"e21\",\"collection\":\"notes\",\"recordId\":\"a\",\"type\":\"create\",\"data\":{\"n\":[1e999]}}", "bad-change" },
   };
   g_autofree char *long_collection = g_strnfill (129, 'c');
   g_autofree char *big = g_strnfill (TETHER_MAX_RECORD_BYTES, 'x');
@@ -475,9 +478,9 @@ test_bad_changes (Fixture       *f,
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     g_string_append_printf (body, "%s,", bad[i].change);
-  g_string_append_printf (body, "{\"id\":\"e19\",\"collection\":\"%s\",\"recordId\":\"a\",\"type\":\"create\",\"data\":{}},",
+  g_string_append_printf (body, "{\"id\":\"e22\",\"collection\":\"%s\",\"recordId\":\"a\",\"type\":\"create\",\"data\":{}},",
                           long_collection);
-  g_string_append_printf (body, "{\"id\":\"e20\",\"collection\":\"notes\",\"recordId\":\"a\",\"type\":\"create\",\"data\":%s},",
+  g_string_append_printf (body, "{\"id\":\"e23\",\"collection\":\"notes\",\"recordId\":\"a\",\"type\":\"create\",\"data\":%s},",
                           big_data);
   g_string_append (body, "{\"id\":\"good\",\"collection\":\"notes\",\"recordId\":\"a\",\"type\":\"create\",\"data\":{}}]}");
   r = push (f, g_string_free (body, FALSE));
@@ -762,7 +765,7 @@ test_data_as_sent (Fixture       *f,
 {
   const char *compact = "{\"z\":1,\"a\":{\"nested\":[1,\"two\",null,true,false,-5]},\"m\":\"\xc3\xa9\xf0\x9f\x98\x80/\","
                         "\"n\":\"\"}";
-  const char *spaced = "{ \"z\" : 1.5 , \"a\" : [ ] , \"e\" : \"\\u00e9\\t\" , \"big\" : 1e2 }";
+  const char *spaced = "{ \"z\" : 1.5 , \"a\" : [ ] , \"e\" : \"\\u00e9\\t\\ud83d\\ude00\" , \"big\" : 1e2 }";
   g_autofree char *got_compact = NULL, *got_spaced = NULL, *expected_spaced = NULL;
   g_autoptr(JsonNode) spaced_node = tether_test_node (spaced);
   JsonObject *r;

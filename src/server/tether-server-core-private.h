@@ -28,6 +28,7 @@ typedef struct {
   gsize                 length;
   gboolean              canonical;   /* json-glib would write this text byte for byte */
   gboolean              escaped;     /* a string with backslash escapes */
+  gboolean              broken;      /* holds \u0000, a lone surrogate or an infinite number */
   gint64                integer;
   const char           *string;      /* decoded string, once decoded */
 } TetherServerValue;
@@ -75,6 +76,10 @@ typedef struct {
 
 
 /* tether-server-core.c */
+gboolean      _tether_server_fail                 (GError    **error,
+                                                   int         code,
+                                                   const char *format,
+                                                   ...) G_GNUC_PRINTF (3, 4);
 TetherSchema *_tether_server_core_get_schema      (TetherServerCore *self);
 guint         _tether_server_core_get_max_changes (TetherServerCore *self);
 void          _tether_server_core_feed_changed    (TetherServerCore *self,
@@ -85,10 +90,16 @@ void          _tether_server_store_failed         (GError          **error,
                                                    GError           *store_error);
 
 /* tether-server-request.c */
-gboolean      _tether_server_fail                 (GError    **error,
-                                                   int         code,
-                                                   const char *format,
-                                                   ...) G_GNUC_PRINTF (3, 4);
+TetherServerPushRequest *_tether_server_push_request_parse (const char    *body,
+                                                            gsize          length,
+                                                            TetherSchema  *schema,
+                                                            guint          max_changes,
+                                                            GError       **error);
+void          _tether_server_push_request_free    (TetherServerPushRequest *request);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherServerPushRequest, _tether_server_push_request_free)
+gboolean      _tether_server_hlc_is_valid         (const char *hlc);
+
+/* tether-server-json.c */
 gboolean      _tether_server_check_depth          (const char *body,
                                                    gsize       length,
                                                    guint       max_depth,
@@ -97,6 +108,12 @@ gboolean      _tether_server_check_depth          (const char *body,
 gboolean      _tether_server_check_body           (const char *body,
                                                    gsize       length,
                                                    GError    **error);
+gboolean      _tether_server_skip_space           (TetherServerScanner *s);
+gboolean      _tether_server_scan_error           (TetherServerScanner *s,
+                                                   const char          *what);
+gboolean      _tether_server_expect               (TetherServerScanner *s,
+                                                   char                 c,
+                                                   const char          *what);
 gboolean      _tether_server_scan_value           (TetherServerScanner *s,
                                                    TetherServerValue   *value);
 gboolean      _tether_server_scan_name            (TetherServerScanner  *s,
@@ -110,14 +127,6 @@ char         *_tether_server_value_decode         (TetherServerValue *value);
 /* json-glib's tree of a piece of JSON text known to be valid. */
 JsonNode     *_tether_server_parse_slice          (const char *text,
                                                    gsize       length);
-TetherServerPushRequest *_tether_server_push_request_parse (const char    *body,
-                                                            gsize          length,
-                                                            TetherSchema  *schema,
-                                                            guint          max_changes,
-                                                            GError       **error);
-void          _tether_server_push_request_free    (TetherServerPushRequest *request);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherServerPushRequest, _tether_server_push_request_free)
-gboolean      _tether_server_hlc_is_valid         (const char *hlc);
 
 /* tether-server-pull.c */
 JsonNode     *_tether_server_parse_object         (const char *body,
@@ -128,7 +137,8 @@ void          _tether_server_append_string        (GString    *out,
 void          _tether_server_append_time          (GString    *out,
                                                    gint64      ms);
 /* Parses and frees @text (NULL gives NULL). */
-JsonNode     *_tether_server_text_to_node         (char       *text);
+JsonNode     *_tether_server_text_to_node         (char       *text,
+                                                   GError    **error);
 
 /* tether-server-users.c */
 void          _tether_server_token_hash           (const char *token,

@@ -73,6 +73,22 @@ tether_server_error_to_json (const GError *error)
   return node;
 }
 
+gboolean
+_tether_server_fail (GError     **error,
+                     int          code,
+                     const char  *format,
+                     ...)
+{
+  g_autofree char *message = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error_literal (error, TETHER_SERVER_ERROR, code, message);
+  return FALSE;
+}
+
 void
 _tether_server_store_failed (GError **error,
                              GError  *store_error)

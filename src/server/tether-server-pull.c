@@ -330,11 +330,19 @@ tether_server_core_pull_query_text (TetherServerCore        *self,
 }
 
 JsonNode *
-_tether_server_text_to_node (char *text)
+_tether_server_text_to_node (char    *text,
+                             GError **error)
 {
   g_autofree char *owned = text;
+  JsonNode *node;
 
-  return text != NULL ? _tether_server_parse_slice (text, strlen (text)) : NULL;
+  if (text == NULL)
+    return NULL;
+  node = _tether_server_parse_slice (text, strlen (text));
+  if (node == NULL)
+    _tether_server_fail (error, TETHER_SERVER_ERROR_INTERNAL,
+                         "The server wrote an answer it cannot read back; is the database damaged?");
+  return node;
 }
 
 JsonNode *
@@ -346,7 +354,7 @@ tether_server_core_pull (TetherServerCore        *self,
                          GError                 **error)
 {
   return _tether_server_text_to_node (tether_server_core_pull_text (self, user, body, length,
-                                                                    n_changes, error));
+                                                                    n_changes, error), error);
 }
 
 JsonNode *
@@ -357,7 +365,7 @@ tether_server_core_pull_query (TetherServerCore        *self,
                                GError                 **error)
 {
   return _tether_server_text_to_node (tether_server_core_pull_query_text (self, user, query,
-                                                                          n_changes, error));
+                                                                          n_changes, error), error);
 }
 
 JsonNode *
@@ -394,5 +402,5 @@ tether_server_core_changes_since (TetherServerCore  *self,
   if (last_rev != NULL)
     *last_rev = after_rev;
   append_changes (out, all, all->len);
-  return _tether_server_parse_slice (out->str, out->len);
+  return _tether_server_text_to_node (g_string_free (g_steal_pointer (&out), FALSE), error);
 }

@@ -159,7 +159,7 @@ slice_object (JsonNode  **node,
   if (text == NULL)
     return NULL;
   *node = _tether_server_parse_slice (text, length);
-  return JSON_NODE_HOLDS_OBJECT (*node) ? json_node_get_object (*node) : NULL;
+  return *node != NULL && JSON_NODE_HOLDS_OBJECT (*node) ? json_node_get_object (*node) : NULL;
 }
 
 static void
@@ -491,5 +491,5 @@ tether_server_core_push (TetherServerCore        *self,
                          GError                 **error)
 {
   return _tether_server_text_to_node (tether_server_core_push_text (self, user, body, length,
-                                                                    n_changes, error));
+                                                                    n_changes, error), error);
 }

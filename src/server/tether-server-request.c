@@ -6,414 +6,11 @@
 
 #include "tether-server-core-private.h"
 
-/* Push bodies are read once by a small strict JSON scanner rather than
- * json-glib: building a json-glib tree costs several microseconds per record,
- * more than the whole storage write. The scanner works on a copy of the body,
- * decodes the change fields in place and keeps each record's data as its raw
- * text, so a compact record is stored without being parsed at all. */
-
-gboolean
-_tether_server_fail (GError     **error,
-                     int          code,
-                     const char  *format,
-                     ...)
-{
-  g_autofree char *message = NULL;
-  va_list args;
-
-  va_start (args, format);
-  message = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_set_error_literal (error, TETHER_SERVER_ERROR, code, message);
-  return FALSE;
-}
-
-/* Done before any parsing, so a hostile body cannot make a parser recurse
- * deeply; brackets inside strings do not count. */
-gboolean
-_tether_server_check_depth (const char  *body,
-                            gsize        length,
-                            guint        max_depth,
-                            GError     **error)
-{
-  guint depth = 0;
-  gboolean in_string = FALSE;
-
-  for (gsize i = 0; i < length; i++)
-    {
-      char c = body[i];
-
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
-        }
-      else if (c == '"')
-        in_string = TRUE;
-      else if ((c == '{' || c == '[') && ++depth > max_depth)
-        return _tether_server_fail (error, TETHER_SERVER_ERROR_TOO_DEEP,
-                                    "The JSON body is nested deeper than %u levels", max_depth);
-      else if ((c == '}' || c == ']') && depth > 0)
-        depth--;
-    }
-  return TRUE;
-}
-
-gboolean
-_tether_server_check_body (const char  *body,
-                           gsize        length,
-                           GError     **error)
-{
-  if (body == NULL || length == 0)
-    return _tether_server_fail (error, TETHER_SERVER_ERROR_BAD_REQUEST,
-                                "The request body is empty; send a JSON object");
-  if (!g_utf8_validate_len (body, length, NULL))
-    return _tether_server_fail (error, TETHER_SERVER_ERROR_BAD_REQUEST,
-                                "The request body is not valid UTF-8");
-  return _tether_server_check_depth (body, length, TETHER_SERVER_MAX_DEPTH, error);
-}
-
-/* TRUE when it skipped something: whitespace inside a record makes it non-compact. */
-static gboolean
-skip_space (TetherServerScanner *s)
-{
-  const char *start = s->p;
-
-  while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
-    s->p++;
-  return s->p != start;
-}
-
-static gboolean
-scan_error (TetherServerScanner *s,
-            const char          *what)
-{
-  if (!s->failed)
-    _tether_server_fail (s->error, TETHER_SERVER_ERROR_BAD_REQUEST,
-                         "The request body is not valid JSON: %s at byte %" G_GSIZE_FORMAT,
-                         what, (gsize) (s->p - s->start));
-  s->failed = TRUE;
-  return FALSE;
-}
-
-static gboolean
-expect (TetherServerScanner *s,
-        char                 c,
-        const char          *what)
-{
-  if (s->p >= s->end || *s->p != c)
-    return scan_error (s, what);
-  s->p++;
-  return TRUE;
-}
-
-static gboolean
-scan_string (TetherServerScanner *s,
-             TetherServerValue   *v)
-{
-  v->kind = TETHER_JSON_STRING;
-  v->canonical = TRUE;
-  for (s->p++; s->p < s->end && *s->p != '"'; s->p++)
-    {
-      guchar c = *s->p;
-
-      if (c < 0x20)
-        return scan_error (s, "a control character in a string");
-      v->canonical &= c != 0x7f;   /* json-glib writes it as \u007f */
-      if (c != '\\')
-        continue;
-      v->canonical = FALSE;
-      v->escaped = TRUE;
-      if (++s->p >= s->end)
-        break;
-      if (*s->p == 'u')
-        {
-          for (guint i = 0; i < 4; i++)
-            if (++s->p >= s->end || !g_ascii_isxdigit (*s->p))
-              return scan_error (s, "a bad \\u escape");
-        }
-      else if (*s->p == '\0' || strchr ("\"\\/bfnrt", *s->p) == NULL)
-        return scan_error (s, "a bad escape");
-    }
-  return expect (s, '"', "an unterminated string");
-}
-
-static gboolean
-scan_digits (TetherServerScanner *s)
-{
-  const char *start = s->p;
-
-  while (s->p < s->end && g_ascii_isdigit (*s->p))
-    s->p++;
-  return s->p != start || scan_error (s, "a bad number");
-}
-
-static gboolean
-scan_number (TetherServerScanner *s,
-             TetherServerValue   *v)
-{
-  gboolean negative = *s->p == '-';
-  const char *digits = s->p + negative;
-  guint64 value = 0;
-  gboolean overflow = FALSE;
-
-  s->p = (char *) digits;
-  if (!scan_digits (s) || (*digits == '0' && s->p - digits > 1))
-    return scan_error (s, "a bad number");
-  for (const char *d = digits; d < s->p; d++)
-    {
-      overflow |= value > (G_MAXUINT64 - 9) / 10;
-      value = value * 10 + (*d - '0');
-    }
-  v->kind = TETHER_JSON_INT;
-  if (s->p < s->end && *s->p == '.' && (s->p++, v->kind = TETHER_JSON_DOUBLE, !scan_digits (s)))
-    return FALSE;
-  if (s->p < s->end && (*s->p == 'e' || *s->p == 'E'))
-    {
-      v->kind = TETHER_JSON_DOUBLE;
-      s->p += (s->p + 1 < s->end && (s->p[1] == '+' || s->p[1] == '-')) ? 2 : 1;
-      if (!scan_digits (s))
-        return FALSE;
-    }
-  if (v->kind == TETHER_JSON_INT && (overflow || value > (guint64) G_MAXINT64 + negative))
-    v->kind = TETHER_JSON_DOUBLE;
-  v->integer = negative ? (gint64) (0 - value) : (gint64) value;
-  /* json-glib writes -0 as 0 and reformats every double. */
-  v->canonical = v->kind == TETHER_JSON_INT && !(negative && value == 0);
-  return TRUE;
-}
-
-static gboolean
-scan_literal (TetherServerScanner *s,
-              TetherServerValue   *v)
-{
-  static const struct { const char *text; TetherServerJsonKind kind; } literals[] = {
-    { "true", TETHER_JSON_TRUE }, { "false", TETHER_JSON_FALSE }, { "null", TETHER_JSON_NULL },
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS (literals); i++)
-    {
-      gsize n = strlen (literals[i].text);
-
-      if ((gsize) (s->end - s->p) >= n && memcmp (s->p, literals[i].text, n) == 0)
-        {
-          s->p += n;
-          v->kind = literals[i].kind;
-          v->canonical = TRUE;
-          return TRUE;
-        }
-    }
-  return scan_error (s, "an unexpected character");
-}
-
-#define MAX_NAMES 64
-
-/* json-glib merges duplicate names, so such an object is not reproduced
- * byte for byte; neither is one with more members than we compare. */
-static gboolean
-name_is_new (const TetherServerValue *names,
-             guint                    n,
-             const TetherServerValue *name)
-{
-  if (n >= MAX_NAMES)
-    return FALSE;
-  for (guint i = 0; i < n; i++)
-    if (names[i].length == name->length && memcmp (names[i].start, name->start, name->length) == 0)
-      return FALSE;
-  return TRUE;
-}
-
-static gboolean
-scan_member_name (TetherServerScanner *s,
-                  TetherServerValue   *name)
-{
-  if (s->p >= s->end || *s->p != '"')
-    return scan_error (s, "expected a member name");
-  name->start = s->p;
-  if (!scan_string (s, name))
-    return FALSE;
-  name->length = s->p - name->start;
-  name->canonical &= !skip_space (s);
-  if (!expect (s, ':', "expected “:”"))
-    return FALSE;
-  name->canonical &= !skip_space (s);
-  return TRUE;
-}
-
-static gboolean
-scan_container (TetherServerScanner *s,
-                TetherServerValue   *v)
-{
-  gboolean object = *s->p == '{';
-  char close = object ? '}' : ']';
-  TetherServerValue names[MAX_NAMES];
-
-  v->kind = object ? TETHER_JSON_OBJECT : TETHER_JSON_ARRAY;
-  if (++s->depth > TETHER_SERVER_MAX_DEPTH)
-    return scan_error (s, "nesting too deep");
-  s->p++;
-  v->canonical = !skip_space (s);
-  for (guint n = 0; !(n == 0 && s->p < s->end && *s->p == close); n++)
-    {
-      TetherServerValue name = { 0 }, item = { 0 };
-      gboolean spaced;
-
-      if (object && !scan_member_name (s, &name))
-        return FALSE;
-      /* Once not canonical, names are no longer kept or compared. */
-      v->canonical = v->canonical && (!object || (name.canonical && name_is_new (names, n, &name)));
-      if (object && v->canonical)
-        names[n] = name;
-      if (!_tether_server_scan_value (s, &item))
-        return FALSE;
-      spaced = skip_space (s);
-      v->canonical = v->canonical && item.canonical && !spaced;
-      if (s->p < s->end && *s->p == close)
-        break;
-      if (!expect (s, ',', object ? "expected “,” or “}”" : "expected “,” or “]”"))
-        return FALSE;
-      v->canonical &= !skip_space (s);
-    }
-  s->p++;
-  s->depth--;
-  return TRUE;
-}
-
-/* Checks one value at s->p (no leading space) and records where it is. */
-gboolean
-_tether_server_scan_value (TetherServerScanner *s,
-                           TetherServerValue   *v)
-{
-  gboolean ok;
-
-  if (s->p >= s->end)
-    return scan_error (s, "unexpected end");
-  v->start = s->p;
-  if (*s->p == '"')
-    ok = scan_string (s, v);
-  else if (*s->p == '{' || *s->p == '[')
-    ok = scan_container (s, v);
-  else if (*s->p == '-' || g_ascii_isdigit (*s->p))
-    ok = scan_number (s, v);
-  else
-    ok = scan_literal (s, v);
-  v->length = s->p - v->start;
-  return ok;
-}
-
-static void
-put_utf8 (char     **out,
-          gunichar   c)
-{
-  *out += g_unichar_to_utf8 (c, *out);
-}
-
-static guint
-hex4 (const char *p)
-{
-  return g_ascii_xdigit_value (p[0]) << 12 | g_ascii_xdigit_value (p[1]) << 8 |
-         g_ascii_xdigit_value (p[2]) << 4 | g_ascii_xdigit_value (p[3]);
-}
-
-/* Decodes a scanned string in place (the decoded text is never longer) and
- * returns it NUL-terminated; NULL when it holds \u0000. */
-char *
-_tether_server_value_decode (TetherServerValue *v)
-{
-  char *in = v->start + 1, *end = v->start + v->length - 1, *out = v->start;
-
-  if (!v->escaped)
-    {
-      *end = '\0';
-      return in;
-    }
-  while (in < end)
-    {
-      guint c;
-
-      if (*in != '\\')
-        {
-          *out++ = *in++;
-          continue;
-        }
-      in++;
-      if (*in != 'u')
-        {
-          *out++ = *in == 'b' ? '\b' : *in == 'f' ? '\f' : *in == 'n' ? '\n' :
-                   *in == 'r' ? '\r' : *in == 't' ? '\t' : *in;
-          in++;
-          continue;
-        }
-      c = hex4 (in + 1);
-      in += 5;
-      if (c >= 0xd800 && c < 0xdc00 && end - in >= 6 && in[0] == '\\' && in[1] == 'u' &&
-          hex4 (in + 2) >= 0xdc00 && hex4 (in + 2) < 0xe000)
-        {
-          c = 0x10000 + ((c - 0xd800) << 10) + (hex4 (in + 2) - 0xdc00);
-          in += 6;
-        }
-      if (c == 0)
-        return NULL;
-      put_utf8 (&out, c >= 0xd800 && c < 0xe000 ? 0xfffd : c);
-    }
-  *out = '\0';
-  return v->start;
-}
-
-/* Steps through the members of an object: call with index 0, 1, … until it
- * returns FALSE (the end of the object, or an error with s->failed set).
- * On TRUE, @name is the member's decoded name and s->p is at its value. */
-gboolean
-_tether_server_scan_name (TetherServerScanner  *s,
-                          guint                 index,
-                          char                **name)
-{
-  TetherServerValue key = { 0 };
-
-  skip_space (s);
-  if (index == 0 && !expect (s, '{', "expected an object"))
-    return FALSE;
-  skip_space (s);
-  if (index > 0 && s->p < s->end && *s->p == ',')
-    s->p++, skip_space (s);
-  else if (s->p < s->end && *s->p == '}')
-    return s->p++, FALSE;
-  else if (index > 0)
-    return scan_error (s, "expected “,” or “}”");
-  if (!scan_member_name (s, &key))
-    return FALSE;
-  if ((*name = _tether_server_value_decode (&key)) == NULL)
-    return scan_error (s, "\\u0000 in a member name");
-  return TRUE;
-}
-
-/* The same, scanning the member's value into @value. */
-gboolean
-_tether_server_scan_member (TetherServerScanner  *s,
-                            guint                 index,
-                            char                **name,
-                            TetherServerValue    *value)
-{
-  *value = (TetherServerValue) { 0 };
-  return _tether_server_scan_name (s, index, name) && _tether_server_scan_value (s, value);
-}
-
-JsonNode *
-_tether_server_parse_slice (const char *text,
-                            gsize       length)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-
-  if (!json_parser_load_from_data (parser, text, length, &error))
-    {
-      g_warning ("Cannot parse JSON the scanner accepted: %s", error->message);
-      return json_node_new (JSON_NODE_NULL);
-    }
-  return json_parser_steal_root (parser);
-}
+/* Push requests, read once by the scanner of tether-server-json.c from a
+ * copy of the body: the change fields are decoded in place, each record's
+ * data is kept as its raw text. A problem that makes the request unanswerable
+ * is a GError; a problem with one change stays on that change and becomes an
+ * `errors` entry while the rest of the batch is applied. */
 
 /* The members of one change that the server reads. */
 typedef struct {
@@ -549,14 +146,28 @@ read_extras (TetherServerChange *change,
 
 /* Validation adds defaults, so it works on a tree of its own: the stored
  * data stays exactly as sent. */
+static gboolean
+unreadable (TetherServerChange *change)
+{
+  return reject (change, "bad-change", g_strdup ("\"data\" holds JSON the server cannot read"));
+}
+
 static void
 validate (TetherServerChange *change,
           TetherSchema       *schema)
 {
   g_autoptr(JsonNode) copy = _tether_server_parse_slice (change->data, change->data_length);
   g_autoptr(GError) error = NULL;
-  JsonObject *record = json_node_get_object (copy);
-  JsonNode *id = json_object_get_member (record, "id");
+  JsonObject *record;
+  JsonNode *id;
+
+  if (copy == NULL)
+    {
+      unreadable (change);
+      return;
+    }
+  record = json_node_get_object (copy);
+  id = json_object_get_member (record, "id");
 
   /* The record's identity is recordId; a numeric "id" is the protocol's, not a schema error. */
   if (id != NULL && !(JSON_NODE_HOLDS_VALUE (id) && json_node_get_value_type (id) == G_TYPE_STRING))
@@ -572,6 +183,8 @@ compact (const TetherServerChange *change,
   g_autoptr(JsonNode) node = _tether_server_parse_slice (change->data, change->data_length);
   g_autoptr(JsonGenerator) generator = json_generator_new ();
 
+  if (node == NULL)
+    return NULL;
   json_generator_set_root (generator, node);
   return json_generator_to_data (generator, length);
 }
@@ -593,8 +206,16 @@ check_change (TetherServerChange *change,
     }
   if (change->type == TETHER_CHANGE_DELETE)
     return;
+  if (f->data.broken)
+    {
+      reject (change, "bad-change", g_strdup ("\"data\" holds \\u0000, a lone surrogate or a number "
+                                              "out of range, which the server cannot store"));
+      return;
+    }
   change->data_json = f->data.canonical ? g_strndup (change->data, length) : compact (change, &length);
-  if (length > TETHER_MAX_RECORD_BYTES)
+  if (change->data_json == NULL)
+    unreadable (change);
+  else if (length > TETHER_MAX_RECORD_BYTES)
     reject (change, "too-large",
             g_strdup_printf ("The record is %" G_GSIZE_FORMAT " bytes; the limit is %d",
                              length, TETHER_MAX_RECORD_BYTES));
@@ -637,7 +258,7 @@ read_change (TetherServerScanner *s,
   char *name;
   gsize length;
 
-  skip_space (s);
+  _tether_server_skip_space (s);
   if (s->p < s->end && *s->p != '{')
     return _tether_server_fail (s->error, TETHER_SERVER_ERROR_BAD_REQUEST,
                                 "changes[%u] must be an object", index);
@@ -690,10 +311,10 @@ too_many (TetherServerScanner *s,
   /* Count them, for a message that says how far over the limit it is. */
   for (gboolean more = TRUE; more; n++)
     {
-      skip_space (s);
+      _tether_server_skip_space (s);
       if (!_tether_server_scan_value (s, &value))
         return FALSE;
-      skip_space (s);
+      _tether_server_skip_space (s);
       more = s->p < s->end && *s->p == ',';
       s->p += more;
     }
@@ -710,7 +331,7 @@ read_changes (TetherServerScanner *s,
 {
   changes_clear (changes);
   s->p++;
-  skip_space (s);
+  _tether_server_skip_space (s);
   if (s->p < s->end && *s->p == ']')
     return s->p++, TRUE;
   for (guint i = 0;; i++)
@@ -722,10 +343,10 @@ read_changes (TetherServerScanner *s,
       if (!read_change (s, &change, i, schema))
         return FALSE;
       g_array_append_val (changes, change);
-      skip_space (s);
+      _tether_server_skip_space (s);
       if (s->p < s->end && *s->p == ']')
         return s->p++, TRUE;
-      if (!expect (s, ',', "expected “,” or “]”"))
+      if (!_tether_server_expect (s, ',', "expected “,” or “]”"))
         return FALSE;
     }
 }
@@ -741,7 +362,7 @@ read_push (TetherServerScanner     *s,
   gboolean has_changes = FALSE;
   char *name;
 
-  skip_space (s);
+  _tether_server_skip_space (s);
   if (s->p < s->end && *s->p != '{')
     return _tether_server_fail (s->error, TETHER_SERVER_ERROR_BAD_REQUEST,
                                 "The request body must be a JSON object");
@@ -763,11 +384,11 @@ read_push (TetherServerScanner     *s,
       else if (g_str_equal (name, "schemaVersion"))
         version = value;
     }
-  skip_space (s);
+  _tether_server_skip_space (s);
   if (s->failed)
     return FALSE;
   if (s->p < s->end)
-    return scan_error (s, "unexpected text after the object");
+    return _tether_server_scan_error (s, "unexpected text after the object");
   if (!has_changes)
     return _tether_server_fail (s->error, TETHER_SERVER_ERROR_BAD_REQUEST,
                                 "A push needs a \"changes\" array");

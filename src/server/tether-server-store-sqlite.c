@@ -6,24 +6,11 @@
 #include <sqlite3.h>
 #include <json-glib/json-glib.h>
 
-#include "tether-server-store.h"
+#include "tether-server-store-sqlite-private.h"
 
 /* The default storage: one SQLite file owned by one tether-server process.
  * Every statement is prepared once and kept; a push batch costs one
  * bind/step/reset per change and table, and one fsync at commit. */
-
-#define TETHER_TYPE_SERVER_STORE_SQLITE (tether_server_store_sqlite_get_type ())
-G_DECLARE_FINAL_TYPE (TetherServerStoreSqlite, tether_server_store_sqlite,
-                      TETHER, SERVER_STORE_SQLITE, GObject)
-
-typedef enum {
-  BEGIN_WRITE, BEGIN_READ, COMMIT, ROLLBACK,
-  USER_ADD, USER_SET_TOKEN, USER_ID, USER_DEL_RECORDS, USER_DEL_APPLIED, USER_DEL,
-  USER_LIST, USER_BY_TOKEN, USER_REVS, SET_LAST_REV,
-  FIND_APPLIED, REMEMBER_APPLIED, GET_RECORD, PUT_RECORD, PULL_ALL, PULL_SOME,
-  PURGE_REVS, PURGE_RECORDS, PURGE_APPLIED,
-  N_STMTS
-} Stmt;
 
 #define RECORD_COLUMNS "collection, key, rev, type, data, server_ms, hlc, change_id, client_id"
 
@@ -78,21 +65,13 @@ static const char schema_sql[] =
   " server_ms INTEGER NOT NULL, hlc TEXT,"
   " PRIMARY KEY (user_id, change_id)) WITHOUT ROWID;";
 
-struct _TetherServerStoreSqlite
-{
-  GObject       parent_instance;
-  sqlite3      *db;
-  sqlite3_stmt *stmts[N_STMTS];
-  gboolean      in_transaction;
-};
-
 static void store_iface_init (TetherServerStoreInterface *iface);
 
 G_DEFINE_FINAL_TYPE_WITH_CODE (TetherServerStoreSqlite, tether_server_store_sqlite, G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (TETHER_TYPE_SERVER_STORE, store_iface_init))
 
-static gboolean
-fail (TetherServerStoreSqlite  *self,
+gboolean
+_tether_sqlite_fail (TetherServerStoreSqlite  *self,
       int                       rc,
       const char               *what,
       GError                  **error)
@@ -108,8 +87,8 @@ fail (TetherServerStoreSqlite  *self,
 }
 
 /* The cached statement, reset and with its bindings cleared. */
-static sqlite3_stmt *
-stmt (TetherServerStoreSqlite *self,
+sqlite3_stmt *
+_tether_sqlite_stmt (TetherServerStoreSqlite *self,
       Stmt                     which)
 {
   sqlite3_stmt *s = self->stmts[which];
@@ -120,8 +99,8 @@ stmt (TetherServerStoreSqlite *self,
 }
 
 /* Steps a statement that returns no rows. */
-static gboolean
-run (TetherServerStoreSqlite  *self,
+gboolean
+_tether_sqlite_run (TetherServerStoreSqlite  *self,
      sqlite3_stmt             *s,
      GError                  **error)
 {
@@ -129,12 +108,12 @@ run (TetherServerStoreSqlite  *self,
 
   sqlite3_reset (s);
   if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-    return fail (self, rc, sqlite3_sql (s), error);
+    return _tether_sqlite_fail (self, rc, sqlite3_sql (s), error);
   return TRUE;
 }
 
-static char *
-column_dup (sqlite3_stmt *s,
+char *
+_tether_sqlite_column_dup (sqlite3_stmt *s,
             int           column)
 {
   const char *text = (const char *) sqlite3_column_text (s, column);
@@ -142,8 +121,8 @@ column_dup (sqlite3_stmt *s,
   return text != NULL ? g_strndup (text, sqlite3_column_bytes (s, column)) : NULL;
 }
 
-static void
-bind_text (sqlite3_stmt *s,
+void
+_tether_sqlite_bind_text (sqlite3_stmt *s,
            int           index,
            const char   *text)
 {
@@ -153,204 +132,40 @@ bind_text (sqlite3_stmt *s,
     sqlite3_bind_text (s, index, text, -1, SQLITE_STATIC);
 }
 
-static gboolean
-store_begin (TetherServerStore  *store,
+gboolean
+_tether_sqlite_begin (TetherServerStore  *store,
              GError            **error)
 {
   TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
 
   g_return_val_if_fail (!self->in_transaction, FALSE);
-  if (!run (self, stmt (self, BEGIN_WRITE), error))
+  if (!_tether_sqlite_run (self, _tether_sqlite_stmt (self, BEGIN_WRITE), error))
     return FALSE;
   self->in_transaction = TRUE;
   return TRUE;
 }
 
-static gboolean
-store_commit (TetherServerStore  *store,
+gboolean
+_tether_sqlite_commit (TetherServerStore  *store,
               GError            **error)
 {
   TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
 
   g_return_val_if_fail (self->in_transaction, FALSE);
-  if (!run (self, stmt (self, COMMIT), error))
+  if (!_tether_sqlite_run (self, _tether_sqlite_stmt (self, COMMIT), error))
     return FALSE;   /* still open: the caller rolls back */
   self->in_transaction = FALSE;
   return TRUE;
 }
 
-static void
-store_rollback (TetherServerStore *store)
+void
+_tether_sqlite_rollback (TetherServerStore *store)
 {
   TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
 
   if (sqlite3_get_autocommit (self->db) == 0)
-    run (self, stmt (self, ROLLBACK), NULL);
+    _tether_sqlite_run (self, _tether_sqlite_stmt (self, ROLLBACK), NULL);
   self->in_transaction = FALSE;
-}
-
-static gboolean
-store_user_add (TetherServerStore  *store,
-                const char         *name,
-                const guint8        token_hash[32],
-                GError            **error)
-{
-  TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
-  sqlite3_stmt *s = stmt (self, USER_ADD);
-  int rc;
-
-  sqlite3_bind_text (s, 1, name, -1, SQLITE_STATIC);
-  sqlite3_bind_blob (s, 2, token_hash, 32, SQLITE_STATIC);
-  sqlite3_bind_int64 (s, 3, g_get_real_time () / 1000);
-  rc = sqlite3_step (s);
-  sqlite3_reset (s);
-  if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT)
-    {
-      g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_EXISTS,
-                   "A user named “%s” already exists", name);
-      return FALSE;
-    }
-  if (rc != SQLITE_DONE)
-    return fail (self, rc, "adding a user", error);
-  return TRUE;
-}
-
-static gboolean
-not_found (const char  *name,
-           GError     **error)
-{
-  g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_NOT_FOUND,
-               "No user named “%s”", name);
-  return FALSE;
-}
-
-static gboolean
-store_user_set_token (TetherServerStore  *store,
-                      const char         *name,
-                      const guint8        token_hash[32],
-                      GError            **error)
-{
-  TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
-  sqlite3_stmt *s = stmt (self, USER_SET_TOKEN);
-
-  sqlite3_bind_text (s, 1, name, -1, SQLITE_STATIC);
-  sqlite3_bind_blob (s, 2, token_hash, 32, SQLITE_STATIC);
-  if (!run (self, s, error))
-    return FALSE;
-  if (sqlite3_changes (self->db) == 0)
-    return not_found (name, error);
-  return TRUE;
-}
-
-static gboolean
-delete_user (TetherServerStoreSqlite  *self,
-             const char               *name,
-             GError                  **error)
-{
-  static const Stmt deletes[] = { USER_DEL_RECORDS, USER_DEL_APPLIED, USER_DEL };
-  sqlite3_stmt *s = stmt (self, USER_ID);
-  gint64 id;
-  int rc;
-
-  sqlite3_bind_text (s, 1, name, -1, SQLITE_STATIC);
-  rc = sqlite3_step (s);
-  if (rc != SQLITE_ROW)
-    {
-      sqlite3_reset (s);
-      return rc == SQLITE_DONE ? not_found (name, error) : fail (self, rc, "finding a user", error);
-    }
-  id = sqlite3_column_int64 (s, 0);
-  sqlite3_reset (s);
-  for (guint i = 0; i < G_N_ELEMENTS (deletes); i++)
-    {
-      s = stmt (self, deletes[i]);
-      sqlite3_bind_int64 (s, 1, id);
-      if (!run (self, s, error))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-store_user_remove (TetherServerStore  *store,
-                   const char         *name,
-                   GError            **error)
-{
-  TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
-
-  if (!store_begin (store, error))
-    return FALSE;
-  if (!delete_user (self, name, error) || !store_commit (store, error))
-    {
-      store_rollback (store);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static void
-read_user (sqlite3_stmt     *s,
-           TetherServerUser *user)
-{
-  user->id = sqlite3_column_int64 (s, 0);
-  user->name = column_dup (s, 1);
-  user->created_ms = sqlite3_column_int64 (s, 2);
-}
-
-static void
-user_free (gpointer user)
-{
-  tether_server_user_clear (user);
-  g_free (user);
-}
-
-/* The array owns its users: g_ptr_array_unref() frees them. */
-static GPtrArray *
-store_user_list (TetherServerStore  *store,
-                 GError            **error)
-{
-  TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
-  g_autoptr(GPtrArray) users = g_ptr_array_new_with_free_func (user_free);
-  sqlite3_stmt *s = stmt (self, USER_LIST);
-  int rc;
-
-  while ((rc = sqlite3_step (s)) == SQLITE_ROW)
-    {
-      TetherServerUser *user = g_new0 (TetherServerUser, 1);
-
-      read_user (s, user);
-      g_ptr_array_add (users, user);
-    }
-  sqlite3_reset (s);
-  if (rc != SQLITE_DONE)
-    {
-      fail (self, rc, "listing users", error);
-      return NULL;
-    }
-  return g_steal_pointer (&users);
-}
-
-static gboolean
-store_user_by_token (TetherServerStore  *store,
-                     const guint8        token_hash[32],
-                     TetherServerUser   *out,
-                     GError            **error)
-{
-  TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
-  sqlite3_stmt *s = stmt (self, USER_BY_TOKEN);
-  int rc;
-
-  sqlite3_bind_blob (s, 1, token_hash, 32, SQLITE_STATIC);
-  rc = sqlite3_step (s);
-  if (rc == SQLITE_ROW && sqlite3_column_bytes (s, 3) == 32)
-    {
-      read_user (s, out);
-      memcpy (out->token_hash, sqlite3_column_blob (s, 3), 32);
-    }
-  sqlite3_reset (s);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return fail (self, rc, "looking up a token", error);
-  return rc == SQLITE_ROW && out->name != NULL;
 }
 
 /* last_rev and purged_rev of a user; FALSE with NOT_FOUND for an unknown id. */
@@ -361,7 +176,7 @@ user_revs (TetherServerStoreSqlite  *self,
            gint64                   *purged_rev,
            GError                  **error)
 {
-  sqlite3_stmt *s = stmt (self, USER_REVS);
+  sqlite3_stmt *s = _tether_sqlite_stmt (self, USER_REVS);
   int rc;
 
   sqlite3_bind_int64 (s, 1, user_id);
@@ -376,7 +191,7 @@ user_revs (TetherServerStoreSqlite  *self,
     g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_NOT_FOUND,
                  "No user with id %" G_GINT64_FORMAT, user_id);
   else if (rc != SQLITE_ROW)
-    return fail (self, rc, "reading a user's revs", error);
+    return _tether_sqlite_fail (self, rc, "reading a user's revs", error);
   return rc == SQLITE_ROW;
 }
 
@@ -401,11 +216,11 @@ store_set_last_rev (TetherServerStore  *store,
                     GError            **error)
 {
   TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
-  sqlite3_stmt *s = stmt (self, SET_LAST_REV);
+  sqlite3_stmt *s = _tether_sqlite_stmt (self, SET_LAST_REV);
 
   sqlite3_bind_int64 (s, 1, user_id);
   sqlite3_bind_int64 (s, 2, rev);
-  return run (self, s, error);
+  return _tether_sqlite_run (self, s, error);
 }
 
 static GHashTable *
@@ -418,7 +233,7 @@ store_find_applied (TetherServerStore   *store,
   TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
   g_autoptr(GHashTable) found = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                        (GDestroyNotify) tether_server_applied_free);
-  sqlite3_stmt *s = stmt (self, FIND_APPLIED);
+  sqlite3_stmt *s = _tether_sqlite_stmt (self, FIND_APPLIED);
 
   sqlite3_bind_int64 (s, 1, user_id);
   for (guint i = 0; i < n; i++)
@@ -433,12 +248,12 @@ store_find_applied (TetherServerStore   *store,
           applied = g_new0 (TetherServerApplied, 1);
           applied->rev = sqlite3_column_int64 (s, 0);
           applied->server_ms = sqlite3_column_int64 (s, 1);
-          applied->hlc = column_dup (s, 2);
+          applied->hlc = _tether_sqlite_column_dup (s, 2);
           g_hash_table_insert (found, g_strdup (change_ids[i]), applied);
         }
       sqlite3_reset (s);
       if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail (self, rc, "finding applied changes", error), NULL;
+        return _tether_sqlite_fail (self, rc, "finding applied changes", error), NULL;
     }
   return g_steal_pointer (&found);
 }
@@ -452,7 +267,7 @@ store_remember_applied (TetherServerStore          *store,
                         GError                    **error)
 {
   TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
-  sqlite3_stmt *s = stmt (self, REMEMBER_APPLIED);
+  sqlite3_stmt *s = _tether_sqlite_stmt (self, REMEMBER_APPLIED);
 
   sqlite3_bind_int64 (s, 1, user_id);
   for (guint i = 0; i < n; i++)
@@ -460,8 +275,8 @@ store_remember_applied (TetherServerStore          *store,
       sqlite3_bind_text (s, 2, change_ids[i], -1, SQLITE_STATIC);
       sqlite3_bind_int64 (s, 3, applied[i]->rev);
       sqlite3_bind_int64 (s, 4, applied[i]->server_ms);
-      bind_text (s, 5, applied[i]->hlc);
-      if (!run (self, s, error))
+      _tether_sqlite_bind_text (s, 5, applied[i]->hlc);
+      if (!_tether_sqlite_run (self, s, error))
         return FALSE;
     }
   return TRUE;
@@ -473,15 +288,15 @@ read_record (sqlite3_stmt *s)
 {
   TetherServerRecord *record = g_new (TetherServerRecord, 1);
 
-  record->collection = column_dup (s, 0);
-  record->key = column_dup (s, 1);
+  record->collection = _tether_sqlite_column_dup (s, 0);
+  record->key = _tether_sqlite_column_dup (s, 1);
   record->rev = sqlite3_column_int64 (s, 2);
   record->type = sqlite3_column_int (s, 3);
-  record->data = column_dup (s, 4);
+  record->data = _tether_sqlite_column_dup (s, 4);
   record->server_ms = sqlite3_column_int64 (s, 5);
-  record->hlc = column_dup (s, 6);
-  record->change_id = column_dup (s, 7);
-  record->client_id = column_dup (s, 8);
+  record->hlc = _tether_sqlite_column_dup (s, 6);
+  record->change_id = _tether_sqlite_column_dup (s, 7);
+  record->client_id = _tether_sqlite_column_dup (s, 8);
   return record;
 }
 
@@ -496,7 +311,7 @@ store_get_records (TetherServerStore   *store,
   TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
   g_autoptr(GHashTable) found = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                        (GDestroyNotify) tether_server_record_free);
-  sqlite3_stmt *s = stmt (self, GET_RECORD);
+  sqlite3_stmt *s = _tether_sqlite_stmt (self, GET_RECORD);
 
   sqlite3_bind_int64 (s, 1, user_id);
   for (guint i = 0; i < n; i++)
@@ -511,7 +326,7 @@ store_get_records (TetherServerStore   *store,
                               read_record (s));
       sqlite3_reset (s);
       if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return fail (self, rc, "reading records", error), NULL;
+        return _tether_sqlite_fail (self, rc, "reading records", error), NULL;
     }
   return g_steal_pointer (&found);
 }
@@ -524,7 +339,7 @@ store_put_records (TetherServerStore          *store,
                    GError                    **error)
 {
   TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
-  sqlite3_stmt *s = stmt (self, PUT_RECORD);
+  sqlite3_stmt *s = _tether_sqlite_stmt (self, PUT_RECORD);
 
   sqlite3_bind_int64 (s, 1, user_id);
   for (guint i = 0; i < n; i++)
@@ -535,12 +350,12 @@ store_put_records (TetherServerStore          *store,
       sqlite3_bind_text (s, 3, r->key, -1, SQLITE_STATIC);
       sqlite3_bind_int64 (s, 4, r->rev);
       sqlite3_bind_int (s, 5, r->type);
-      bind_text (s, 6, r->data);
+      _tether_sqlite_bind_text (s, 6, r->data);
       sqlite3_bind_int64 (s, 7, r->server_ms);
-      bind_text (s, 8, r->hlc);
+      _tether_sqlite_bind_text (s, 8, r->hlc);
       sqlite3_bind_text (s, 9, r->change_id, -1, SQLITE_STATIC);
-      bind_text (s, 10, r->client_id);
-      if (!run (self, s, error))
+      _tether_sqlite_bind_text (s, 10, r->client_id);
+      if (!_tether_sqlite_run (self, s, error))
         return FALSE;
     }
   return TRUE;
@@ -571,7 +386,7 @@ read_feed (TetherServerStoreSqlite  *self,
   g_autoptr(GPtrArray) rows = g_ptr_array_new_full (MIN (limit, 1024),
                                                     (GDestroyNotify) tether_server_record_free);
   g_autofree char *filter = collections != NULL ? collections_json (collections) : NULL;
-  sqlite3_stmt *s = stmt (self, filter != NULL ? PULL_SOME : PULL_ALL);
+  sqlite3_stmt *s = _tether_sqlite_stmt (self, filter != NULL ? PULL_SOME : PULL_ALL);
   int rc;
 
   sqlite3_bind_int64 (s, 1, user_id);
@@ -583,7 +398,7 @@ read_feed (TetherServerStoreSqlite  *self,
     g_ptr_array_add (rows, read_record (s));
   sqlite3_reset (s);
   if (rc != SQLITE_DONE)
-    return fail (self, rc, "reading the feed", error), NULL;
+    return _tether_sqlite_fail (self, rc, "reading the feed", error), NULL;
   return g_steal_pointer (&rows);
 }
 
@@ -602,14 +417,14 @@ store_pull (TetherServerStore   *store,
   g_autoptr(GPtrArray) rows = NULL;
 
   /* One read transaction makes last_rev and the rows one snapshot. */
-  if (own && !run (self, stmt (self, BEGIN_READ), error))
+  if (own && !_tether_sqlite_run (self, _tether_sqlite_stmt (self, BEGIN_READ), error))
     return NULL;
   if (user_revs (self, user_id, last_rev, purged_rev, error))
     rows = read_feed (self, user_id, after_rev, collections, limit, error);
-  if (own && rows != NULL && !run (self, stmt (self, COMMIT), error))
+  if (own && rows != NULL && !_tether_sqlite_run (self, _tether_sqlite_stmt (self, COMMIT), error))
     g_clear_pointer (&rows, g_ptr_array_unref);
   if (own && sqlite3_get_autocommit (self->db) == 0)
-    run (self, stmt (self, ROLLBACK), NULL);
+    _tether_sqlite_run (self, _tether_sqlite_stmt (self, ROLLBACK), NULL);
   return g_steal_pointer (&rows);
 }
 
@@ -622,24 +437,24 @@ store_purge (TetherServerStore  *store,
   static const Stmt steps[] = { PURGE_REVS, PURGE_RECORDS, PURGE_APPLIED };
   gint64 purged = 0;
 
-  if (!store_begin (store, error))
+  if (!_tether_sqlite_begin (store, error))
     return -1;
   for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
     {
-      sqlite3_stmt *s = stmt (self, steps[i]);
+      sqlite3_stmt *s = _tether_sqlite_stmt (self, steps[i]);
 
       sqlite3_bind_int64 (s, 1, before_ms);
-      if (!run (self, s, error))
+      if (!_tether_sqlite_run (self, s, error))
         {
-          store_rollback (store);
+          _tether_sqlite_rollback (store);
           return -1;
         }
       if (steps[i] == PURGE_RECORDS)
         purged = sqlite3_changes64 (self->db);
     }
-  if (!store_commit (store, error))
+  if (!_tether_sqlite_commit (store, error))
     {
-      store_rollback (store);
+      _tether_sqlite_rollback (store);
       return -1;
     }
   return purged;
@@ -648,14 +463,10 @@ store_purge (TetherServerStore  *store,
 static void
 store_iface_init (TetherServerStoreInterface *iface)
 {
-  iface->begin = store_begin;
-  iface->commit = store_commit;
-  iface->rollback = store_rollback;
-  iface->user_add = store_user_add;
-  iface->user_set_token = store_user_set_token;
-  iface->user_remove = store_user_remove;
-  iface->user_list = store_user_list;
-  iface->user_by_token = store_user_by_token;
+  iface->begin = _tether_sqlite_begin;
+  iface->commit = _tether_sqlite_commit;
+  iface->rollback = _tether_sqlite_rollback;
+  _tether_sqlite_users_iface_init (iface);
   iface->lock_user = store_lock_user;
   iface->set_last_rev = store_set_last_rev;
   iface->find_applied = store_find_applied;
@@ -696,7 +507,9 @@ open_db (TetherServerStoreSqlite  *self,
          const char               *path,
          GError                  **error)
 {
-  int rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  /* One thread uses a store, as its in_transaction flag already assumes. */
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int rc = sqlite3_open_v2 (path, &self->db, flags, NULL);
 
   if (rc != SQLITE_OK)
     {

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <sqlite3.h>
+
+#include "tether-server-store.h"
+
+G_BEGIN_DECLS
+
+/* Shared between the files of the SQLite store. */
+
+#define TETHER_TYPE_SERVER_STORE_SQLITE (tether_server_store_sqlite_get_type ())
+G_DECLARE_FINAL_TYPE (TetherServerStoreSqlite, tether_server_store_sqlite,
+                      TETHER, SERVER_STORE_SQLITE, GObject)
+
+typedef enum {
+  BEGIN_WRITE, BEGIN_READ, COMMIT, ROLLBACK,
+  USER_ADD, USER_SET_TOKEN, USER_ID, USER_DEL_RECORDS, USER_DEL_APPLIED, USER_DEL,
+  USER_LIST, USER_BY_TOKEN, USER_REVS, SET_LAST_REV,
+  FIND_APPLIED, REMEMBER_APPLIED, GET_RECORD, PUT_RECORD, PULL_ALL, PULL_SOME,
+  PURGE_REVS, PURGE_RECORDS, PURGE_APPLIED,
+  N_STMTS
+} Stmt;
+
+
+struct _TetherServerStoreSqlite
+{
+  GObject       parent_instance;
+  sqlite3      *db;
+  sqlite3_stmt *stmts[N_STMTS];
+  gboolean      in_transaction;
+};
+
+/* tether-server-store-sqlite.c */
+gboolean      _tether_sqlite_fail          (TetherServerStoreSqlite  *self,
+                                            int                       rc,
+                                            const char               *what,
+                                            GError                  **error);
+sqlite3_stmt *_tether_sqlite_stmt          (TetherServerStoreSqlite  *self,
+                                            Stmt                      which);
+gboolean      _tether_sqlite_run           (TetherServerStoreSqlite  *self,
+                                            sqlite3_stmt             *s,
+                                            GError                  **error);
+char         *_tether_sqlite_column_dup    (sqlite3_stmt             *s,
+                                            int                       column);
+void          _tether_sqlite_bind_text     (sqlite3_stmt             *s,
+                                            int                       index,
+                                            const char               *text);
+gboolean      _tether_sqlite_begin         (TetherServerStore        *store,
+                                            GError                  **error);
+gboolean      _tether_sqlite_commit        (TetherServerStore        *store,
+                                            GError                  **error);
+void          _tether_sqlite_rollback      (TetherServerStore        *store);
+
+/* tether-server-store-sqlite-users.c */
+void          _tether_sqlite_users_iface_init (TetherServerStoreInterface *iface);
+
+G_END_DECLS
