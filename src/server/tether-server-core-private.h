@@ -136,6 +136,8 @@ void          _tether_server_append_string        (GString    *out,
                                                    const char *text);
 void          _tether_server_append_time          (GString    *out,
                                                    gint64      ms);
+void          _tether_server_append_int           (GString    *out,
+                                                   gint64      value);
 /* Parses and frees @text (NULL gives NULL). */
 JsonNode     *_tether_server_text_to_node         (char       *text,
                                                    GError    **error);

@@ -76,6 +76,24 @@ _tether_server_append_string (GString    *out,
   g_string_append_c (out, '"');
 }
 
+/* printf costs more than the rest of a pulled row's framing. */
+void
+_tether_server_append_int (GString *out,
+                           gint64   value)
+{
+  char digits[24];
+  guint n = 0;
+  guint64 magnitude = value < 0 ? 0 - (guint64) value : (guint64) value;
+
+  do
+    digits[n++] = '0' + magnitude % 10;
+  while ((magnitude /= 10) > 0);
+  if (value < 0)
+    g_string_append_c (out, '-');
+  while (n > 0)
+    g_string_append_c (out, digits[--n]);
+}
+
 void
 _tether_server_append_time (GString *out,
                             gint64   ms)
@@ -128,7 +146,9 @@ append_changes (GString   *out,
       g_string_append (out, row->data != NULL ? row->data : "null");
       g_string_append (out, ",\"timestamp\":");
       append_row_time (out, row->server_ms, &last_ms, last_time);
-      g_string_append_printf (out, ",\"rev\":%" G_GINT64_FORMAT ",\"hlc\":", row->rev);
+      g_string_append (out, ",\"rev\":");
+      _tether_server_append_int (out, row->rev);
+      g_string_append (out, ",\"hlc\":");
       if (row->hlc != NULL)
         _tether_server_append_string (out, row->hlc);
       else

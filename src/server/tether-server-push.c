@@ -96,7 +96,8 @@ add_accepted (Push                      *push,
     g_string_append_len (out, push->now_text->str, push->now_text->len);
   else
     _tether_server_append_time (out, applied->server_ms);
-  g_string_append_printf (out, ",\"rev\":%" G_GINT64_FORMAT, applied->rev);
+  g_string_append (out, ",\"rev\":");
+  _tether_server_append_int (out, applied->rev);
   if (applied->hlc != NULL)
     {
       g_string_append (out, ",\"hlc\":");
