@@ -11,7 +11,10 @@
  * items-changed. For plain filtered/sorted queries it works incrementally:
  * it asks SQLite whether the changed record matches and for its sort keys
  * (so ordering is SQLite's own), then binary-searches the position. Queries
- * with limit/offset or bm25 ranking are re-run and diffed instead. */
+ * with limit/offset or bm25 ranking are re-run and diffed instead; for an
+ * offset or a ranking, a change to any record may reorder the result (bm25
+ * weighs each match against the whole collection), so they re-run on every
+ * change, and other matches trading places are moved one by one. */
 
 struct _TetherLiveQuery
 {
@@ -278,17 +281,6 @@ apply_change (TetherLiveQuery *self,
 
 /* Re-run and diff (limit/offset, ranked search) -------------------------------- */
 
-static gint
-index_in (GPtrArray  *items,
-          guint       from,
-          const char *id)
-{
-  for (guint i = from; i < items->len; i++)
-    if (g_str_equal (tether_record_get_id (((TetherLiveItem *) g_ptr_array_index (items, i))->record), id))
-      return i;
-  return -1;
-}
-
 static const char *
 item_id (GPtrArray *items,
          guint      i)
@@ -296,50 +288,118 @@ item_id (GPtrArray *items,
   return tether_record_get_id (((TetherLiveItem *) g_ptr_array_index (items, i))->record);
 }
 
-/* Turn the current list into @fresh with single-item signals: one change moves
- * at most a couple of items, so this emits two or three signals, not a reset. */
+/* Which entries of @positions to keep: a longest increasing run (entries
+ * below 0 never take part), found in O(n log n). Everything else moves. */
+static gboolean *
+longest_run (const gint *positions,
+             guint       n)
+{
+  g_autofree guint *tails = g_new (guint, n + 1);   /* tails[k]: last entry of the best run of length k+1 */
+  g_autofree gint *previous = g_new (gint, n + 1);
+  gboolean *keep = g_new0 (gboolean, n + 1);
+  guint length = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      guint lo = 0, hi = length;
+
+      if (positions[i] < 0)
+        continue;
+      while (lo < hi)
+        {
+          guint mid = lo + (hi - lo) / 2;
+
+          if (positions[tails[mid]] < positions[i])
+            lo = mid + 1;
+          else
+            hi = mid;
+        }
+      previous[i] = lo > 0 ? (gint) tails[lo - 1] : -1;
+      tails[lo] = i;
+      length = MAX (length, lo + 1);
+    }
+  for (gint i = length > 0 ? (gint) tails[length - 1] : -1; i >= 0; i = previous[i])
+    keep[i] = TRUE;
+  return keep;
+}
+
+/* Turn the current list into @fresh with single-item signals: drop what left,
+ * move the fewest records (those off the longest run still in order, and the
+ * changed one unless it keeps its place), insert what arrived. A change moves
+ * one record, so this is two or three signals, never a reset. */
 static void
 diff_into (TetherLiveQuery *self,
            GPtrArray       *fresh,
            const char      *changed_id)
 {
   g_autoptr(GHashTable) wanted = g_hash_table_new (g_str_hash, g_str_equal);
-  guint i = 0;
+  g_autofree gint *positions = NULL;
+  g_autofree gboolean *keep = NULL;
+  gint changed = -1;
+  guint n;
 
   for (guint k = 0; k < fresh->len; k++)
-    g_hash_table_add (wanted, (gpointer) item_id (fresh, k));
+    g_hash_table_insert (wanted, (gpointer) item_id (fresh, k), GUINT_TO_POINTER (k + 1));
   for (guint k = self->items->len; k-- > 0;)
     if (!g_hash_table_contains (wanted, item_id (self->items, k)))
       remove_at (self, k);
 
-  while (i < fresh->len)
+  n = self->items->len;
+  positions = g_new (gint, n);
+  for (guint k = 0; k < n; k++)
+    {
+      positions[k] = GPOINTER_TO_UINT (g_hash_table_lookup (wanted, item_id (self->items, k))) - 1;
+      if (g_strcmp0 (item_id (self->items, k), changed_id) == 0)
+        {
+          changed = k;
+          positions[k] = -1;
+        }
+    }
+  keep = longest_run (positions, n);
+  if (changed >= 0)
+    {
+      /* it stays if as many kept records precede it before as after */
+      guint fresh_pos = GPOINTER_TO_UINT (g_hash_table_lookup (wanted, changed_id)) - 1;
+      guint before = 0, after = 0;
+
+      for (guint k = 0; k < n; k++)
+        if (keep[k])
+          {
+            before += k < (guint) changed;
+            after += (guint) positions[k] < fresh_pos;
+          }
+      keep[changed] = before == after;
+    }
+  for (guint k = n; k-- > 0;)
+    if (!keep[k])
+      remove_at (self, k);
+
+  for (guint i = 0; i < fresh->len; i++)
     {
       TetherLiveItem *item = g_ptr_array_index (fresh, i);
       const char *id = tether_record_get_id (item->record);
-      gint j = index_in (self->items, i, id);
 
       g_ptr_array_index (fresh, i) = NULL;
-      if (j == (gint) i)
+      if (i < self->items->len && g_str_equal (item_id (self->items, i), id))
         {
           if (g_strcmp0 (id, changed_id) == 0)
             replace_at (self, i, item);
           else
             _tether_live_item_free (item);
-          i++;
-        }
-      else if (j == (gint) i + 1 && index_in (fresh, i + 1, item_id (self->items, i)) > 0)
-        {
-          g_ptr_array_index (fresh, i) = item;   /* the current item moved down: drop it for now */
-          remove_at (self, i);
         }
       else
-        {
-          if (j > 0)
-            remove_at (self, j);
-          insert_at (self, i, item);
-          i++;
-        }
+        insert_at (self, i, item);
     }
+}
+
+/* Whether a change to a record outside the result may still change it: an
+ * offset window shifts when a record before it goes, and bm25 weighs every
+ * match against statistics of the whole collection. */
+static gboolean
+changes_reach_everything (TetherLiveQuery *self)
+{
+  return _tether_query_get_offset (self->query) > 0 ||
+         (_tether_query_get_sorts (self->query)->len == 0 && _tether_query_get_match (self->query) != NULL);
 }
 
 static gboolean
@@ -350,7 +410,8 @@ refresh (TetherLiveQuery *self,
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) fresh = NULL;
 
-  if (changed_id != NULL && !g_hash_table_contains (self->by_id, changed_id))
+  if (changed_id != NULL && !g_hash_table_contains (self->by_id, changed_id) &&
+      !changes_reach_everything (self))
     {
       TetherLiveItem *probe = new_record ? match_one (self, new_record) : NULL;
 

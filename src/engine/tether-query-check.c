@@ -319,6 +319,14 @@ parse_value (TetherSchema *schema,
   return node;
 }
 
+/* Symbols read as one operator word, so "~=" or "=>" is reported as an unknown
+ * operator rather than a missing one; a value's own first character is not. */
+static gboolean
+is_operator_char (char c)
+{
+  return c != '\0' && g_ascii_ispunct (c) && strchr ("\"'[{(-+._", c) == NULL;
+}
+
 static gboolean
 parse_error (GError     **error,
              const char  *text,
@@ -350,8 +358,8 @@ _tether_query_parse_condition (TetherCollection  *collection,
   name = g_strndup (start, p - start);
   while (g_ascii_isspace (*p)) p++;
   start = p;
-  if (strchr ("=!<>", *p) != NULL && *p != '\0')
-    while (*p != '\0' && strchr ("=!<>", *p) != NULL) p++;
+  if (is_operator_char (*p))
+    while (is_operator_char (*p)) p++;
   else
     while (g_ascii_isalpha (*p)) p++;
   op_text = g_strndup (start, p - start);

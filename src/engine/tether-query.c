@@ -273,22 +273,34 @@ tether_query_offset (TetherQuery *self,
   return self;
 }
 
+/* Letters, digits, and combining marks: a decomposed "e\u0301" is one letter
+ * of the word, not a word break. */
+static gboolean
+is_word_char (const char *p)
+{
+  gunichar c = g_utf8_get_char (p);
+
+  return g_unichar_isalnum (c) || g_unichar_ismark (c);
+}
+
 /* Each word becomes a quoted prefix term, so nothing a user types can be
- * read as FTS5 syntax (NEAR, column filters, quotes). */
+ * read as FTS5 syntax (NEAR, column filters, quotes). The text is composed
+ * first (NFC) so the tokenizer folds its accents as it does the records'. */
 static char *
 build_match (const char *text)
 {
   g_autoptr(GString) match = g_string_new (NULL);
-  const char *p = text;
+  g_autofree char *composed = g_utf8_normalize (text, -1, G_NORMALIZE_NFC);
+  const char *p = composed;
 
   while (*p != '\0')
     {
       const char *start;
 
-      while (*p != '\0' && !g_unichar_isalnum (g_utf8_get_char (p)))
+      while (*p != '\0' && !is_word_char (p))
         p = g_utf8_next_char (p);
       start = p;
-      while (*p != '\0' && g_unichar_isalnum (g_utf8_get_char (p)))
+      while (*p != '\0' && is_word_char (p))
         p = g_utf8_next_char (p);
       if (p > start)
         g_string_append_printf (match, "%s\"%.*s\"*", match->len ? " " : "", (int) (p - start), start);
