@@ -289,20 +289,22 @@ item_id (GPtrArray *items,
 }
 
 /* Which entries of @positions to keep: a longest increasing run (entries
- * below 0 never take part), found in O(n log n). Everything else moves. */
+ * below 0 never take part), found in O(n log n) by patience sorting so a
+ * live search over thousands of matches stays cheap. Everything else moves. */
 static gboolean *
 longest_run (const gint *positions,
              guint       n)
 {
-  g_autofree guint *tails = g_new (guint, n + 1);   /* tails[k]: last entry of the best run of length k+1 */
-  g_autofree gint *previous = g_new (gint, n + 1);
-  gboolean *keep = g_new0 (gboolean, n + 1);
+  g_autofree guint *tails = g_new (guint, n + 1);     /* index of the smallest tail of each length */
+  g_autofree gint *previous = g_new (gint, n);
+  gboolean *keep = g_new0 (gboolean, n);
   guint length = 0;
 
   for (guint i = 0; i < n; i++)
     {
       guint lo = 0, hi = length;
 
+      previous[i] = -1;
       if (positions[i] < 0)
         continue;
       while (lo < hi)
@@ -316,7 +318,8 @@ longest_run (const gint *positions,
         }
       previous[i] = lo > 0 ? (gint) tails[lo - 1] : -1;
       tails[lo] = i;
-      length = MAX (length, lo + 1);
+      if (lo == length)
+        length++;
     }
   for (gint i = length > 0 ? (gint) tails[length - 1] : -1; i >= 0; i = previous[i])
     keep[i] = TRUE;
