@@ -790,6 +790,8 @@ test_plan_uses_indexes (Fixture *f, gconstpointer data)
   g_autoptr(TetherQuery) created = tether_query_new (f->tasks);
   g_autoptr(TetherQuery) by_id = tether_query_new (f->tasks);
   g_autoptr(TetherQuery) range_sorted = tether_query_new (f->tasks);
+  g_autoptr(TetherQuery) range_only = tether_query_new (f->tasks);
+  g_autoptr(TetherQuery) prefix_only = tether_query_new (f->tasks);
 
   seed_tasks (f);
   assert_plan_uses (where (eq, "priority", TETHER_OP_EQ, "2"), "i_tasks_priority", FALSE);
@@ -809,6 +811,9 @@ test_plan_uses_indexes (Fixture *f, gconstpointer data)
   assert_plan_uses (where (by_id, "id", TETHER_OP_EQ, "\"t1\""), "sqlite_autoindex_t_tasks_1", FALSE);
   tether_query_sort (where (range_sorted, "priority", TETHER_OP_GE, "2"), "priority", FALSE);
   assert_plan_uses (tether_query_limit (range_sorted, 10), "i_tasks_priority", TRUE);
+  /* a range with no sort must not fall back to a full scan in insertion order */
+  assert_plan_uses (where (range_only, "priority", TETHER_OP_GT, "1"), "i_tasks_priority", FALSE);
+  assert_plan_uses (where (prefix_only, "title", TETHER_OP_PREFIX, "\"Wa\""), "i_tasks_title", FALSE);
 }
 
 static void

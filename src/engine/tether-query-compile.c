@@ -281,6 +281,71 @@ append_select (Builder           *b,
     }
 }
 
+/* With no sort, the rowid tie-break makes SQLite prefer a full scan in rowid
+ * order to a range scan on an index followed by a sort, even for a range that
+ * matches 1% of 100k records (86 ms instead of 0.7 ms). Name the index of the
+ * first range condition on an indexed field so the planner uses it. */
+static char *
+range_index_hint (TetherQuery  *query,
+                  TetherSchema *schema,
+                  const char   *collection)
+{
+  GPtrArray *where = _tether_query_get_where (query);
+
+  if (_tether_query_get_sorts (query)->len > 0 || _tether_query_get_match (query) != NULL)
+    return NULL;
+  for (guint i = 0; i < where->len; i++)
+    {
+      TetherCondition *c = g_ptr_array_index (where, i);
+
+      if (c->op != TETHER_OP_LT && c->op != TETHER_OP_LE && c->op != TETHER_OP_GT &&
+          c->op != TETHER_OP_GE && c->op != TETHER_OP_PREFIX)
+        continue;
+      for (guint x = 0; x < tether_schema_get_n_indexes (schema, collection); x++)
+        {
+          const char * const *fields = tether_schema_get_index_fields (schema, collection, x);
+
+          if (g_str_equal (fields[0], c->field))
+            return _tether_sql_index_name (collection, fields);
+        }
+    }
+  return NULL;
+}
+
+/* A ranked search with no other condition: rank inside the FTS table and
+ * join only the rows that survive the window, so the sorter never carries
+ * the records' data (24 ms → 11 ms for 10k matches of 100k). */
+static gboolean
+is_plain_ranked_search (TetherQuery       *query,
+                        TetherCompileMode  mode)
+{
+  GPtrArray *groups = _tether_query_get_or_groups (query);
+
+  for (guint g = 0; g < groups->len; g++)
+    if (((GPtrArray *) g_ptr_array_index (groups, g))->len > 0)
+      return FALSE;
+  return (mode == TETHER_COMPILE_SELECT || mode == TETHER_COMPILE_SELECT_KEYS) &&
+         _tether_query_get_match (query) != NULL &&
+         _tether_query_get_sorts (query)->len == 0 &&
+         _tether_query_get_where (query)->len == 0;
+}
+
+static void
+append_ranked_search (Builder           *b,
+                      TetherQuery       *query,
+                      TetherCompileMode  mode,
+                      const char        *fts)
+{
+  g_string_append_printf (b->sql, "WITH m AS (SELECT rowid AS rid, bm25(%1$s) AS r FROM %1$s"
+                                  " WHERE %1$s MATCH ", fts);
+  bind_string (b, _tether_query_get_match (query));
+  g_string_append (b->sql, " ORDER BY r, rid");
+  append_window (b, query);
+  g_string_append (b->sql, ") ");
+  append_select (b, query, mode);
+  g_string_append_printf (b->sql, " FROM m JOIN %1$s ON %1$s.rowid = m.rid ORDER BY m.r, m.rid", b->table);
+}
+
 TetherCompiledQuery *
 _tether_query_compile (TetherQuery        *self,
                        TetherCompileMode   mode,
@@ -292,15 +357,23 @@ _tether_query_compile (TetherQuery        *self,
   g_autofree char *table = _tether_sql_table (name);
   g_autofree char *fts = _tether_sql_fts_table (name);
   TetherCompiledQuery *compiled = g_new0 (TetherCompiledQuery, 1);
+  g_autofree char *hint = NULL;
   Builder b;
 
   compiled->sql = g_string_new (NULL);
   compiled->bindings = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
   b = (Builder) { compiled->sql, compiled->bindings, table };
 
+  if (is_plain_ranked_search (self, mode))
+    {
+      append_ranked_search (&b, self, mode, fts);
+      return compiled;
+    }
   append_select (&b, self, mode);
   if (_tether_query_get_match (self) != NULL)
     g_string_append_printf (b.sql, " FROM %1$s JOIN %2$s ON %2$s.rowid = %1$s.rowid", fts, table);
+  else if ((hint = range_index_hint (self, schema, name)) != NULL)
+    g_string_append_printf (b.sql, " FROM %s INDEXED BY %s", table, hint);
   else
     g_string_append_printf (b.sql, " FROM %s", table);
   append_where (&b, self, schema, name, fts);
