@@ -130,6 +130,7 @@ on_notify_n_items (GObject *object, GParamSpec *pspec, Recorder *rec)
 static void
 recorder_init (Recorder *rec, TetherLiveQuery *live)
 {
+  *rec = (Recorder) { 0 };
   rec->model = G_LIST_MODEL (live);
   rec->changes = g_array_new (FALSE, FALSE, sizeof (Change));
   rec->n_items = g_list_model_get_n_items (rec->model);
