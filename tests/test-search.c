@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tether-test-util.h"
+#include "tether-private.h"
 
 #define SCHEMA \
   "{\"version\": 1, \"collections\": {" \
@@ -499,6 +500,128 @@ test_default_schema (void)
   assert_titles (open_tasks, "Call the bank");
 }
 
+
+/* Ranking -------------------------------------------------------------------- */
+
+/* The engine ranks with tether_bm25 (cached document lengths); it must give
+ * exactly FTS5's own bm25 order, whatever happened since the cache filled. */
+static void
+assert_ranked_like_bm25 (TetherDatabase *db, TetherCollection *docs, const char *word,
+                         gint64 limit, gint64 offset)
+{
+  g_autoptr(TetherQuery) query = tether_query_new (docs);
+  g_autoptr(GPtrArray) got = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *match = g_strdup_printf ("\"%s\"*", word);
+  sqlite3_stmt *stmt = NULL;
+  guint n = 0;
+
+  tether_query_search (query, word);
+  if (limit >= 0)
+    tether_query_offset (tether_query_limit (query, limit), offset);
+  got = tether_query_run (query, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (sqlite3_prepare_v2 (_tether_database_get_handle (db),
+    "SELECT t_docs.id FROM f_docs JOIN t_docs ON t_docs.rowid = f_docs.rowid "
+    "WHERE f_docs MATCH ?1 ORDER BY bm25(f_docs), t_docs.rowid LIMIT ?2 OFFSET ?3", -1, &stmt, NULL), ==, SQLITE_OK);
+  sqlite3_bind_text (stmt, 1, match, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, limit);
+  sqlite3_bind_int64 (stmt, 3, limit >= 0 ? offset : 0);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      g_assert_cmpuint (n, <, got->len);
+      g_assert_cmpstr (tether_record_get_id (g_ptr_array_index (got, n)), ==,
+                       (const char *) sqlite3_column_text (stmt, 0));
+      n++;
+    }
+  sqlite3_finalize (stmt);
+  g_assert_cmpuint (n, ==, got->len);
+  g_assert_cmpuint (n, >, 0);
+}
+
+static char *
+random_text (GRand *rand, guint words)
+{
+  static const char *vocabulary[] = { "sync", "synchro", "note", "plan", "task", "draft", "idea", "list" };
+  GString *text = g_string_new (NULL);
+
+  for (guint i = 0; i < words; i++)
+    g_string_append_printf (text, "%s%s", i ? " " : "",
+                            vocabulary[g_rand_int_range (rand, 0, G_N_ELEMENTS (vocabulary))]);
+  return g_string_free (text, FALSE);
+}
+
+static void
+check_all (TetherDatabase *db, TetherCollection *docs)
+{
+  assert_ranked_like_bm25 (db, docs, "sync", -1, 0);
+  assert_ranked_like_bm25 (db, docs, "sync", 10, 5);
+  assert_ranked_like_bm25 (db, docs, "plan", 20, 0);
+}
+
+static void
+rewrite_some (TetherCollection *docs, GRand *rand, guint count)
+{
+  g_autoptr(GPtrArray) all = tether_collection_get_all (docs, NULL);
+
+  for (guint i = 0; i < count; i++)
+    {
+      TetherRecord *r = g_ptr_array_index (all, g_rand_int_range (rand, 0, all->len));
+      g_autoptr(JsonObject) patch = json_object_new ();
+      g_autofree char *body = random_text (rand, g_rand_int_range (rand, 1, 40));
+      g_autoptr(TetherRecord) updated = NULL;
+
+      json_object_set_string_member (patch, "body", body);
+      updated = tether_collection_update (docs, tether_record_get_id (r), patch, NULL);
+      g_assert_nonnull (updated);
+    }
+}
+
+static void
+test_rank_matches_bm25 (void)
+{
+  g_autofree char *dir = tether_test_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "rank.db", NULL);
+  g_autoptr(TetherSchema) schema = tether_test_schema (SCHEMA);
+  g_autoptr(TetherDatabase) db = tether_test_open (path, schema);
+  TetherCollection *docs = tether_database_get_collection (db, "docs", NULL);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (7);
+  sqlite3 *other = NULL;
+
+  for (guint i = 0; i < 300; i++)
+    {
+      g_autoptr(JsonObject) object = json_object_new ();
+      g_autofree char *title = random_text (rand, g_rand_int_range (rand, 1, 6));
+      g_autofree char *body = random_text (rand, g_rand_int_range (rand, 0, 60));
+
+      json_object_set_string_member (object, "title", title);
+      json_object_set_string_member (object, "body", body);
+      g_object_unref (tether_collection_create (docs, object, NULL));
+    }
+  check_all (db, docs);
+  check_all (db, docs);                       /* from the warm cache */
+  rewrite_some (docs, rand, 30);              /* lengths change */
+  check_all (db, docs);
+
+  g_assert_true (tether_database_begin (db, NULL));
+  rewrite_some (docs, rand, 30);
+  check_all (db, docs);                       /* inside the transaction */
+  tether_database_rollback (db);
+  check_all (db, docs);                       /* and after it is undone */
+
+  /* another connection (another process) commits a change */
+  g_assert_cmpint (sqlite3_open (path, &other), ==, SQLITE_OK);
+  sqlite3_busy_timeout (other, 5000);
+  g_assert_cmpint (sqlite3_exec (other,
+    "UPDATE t_docs SET data = json_set(data, '$.body', 'sync sync sync') "
+    "WHERE rowid IN (SELECT rowid FROM t_docs ORDER BY rowid LIMIT 40)", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (other);
+  check_all (db, docs);
+
+  g_clear_object (&db);
+  tether_test_dir_free (g_steal_pointer (&dir));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -522,6 +645,7 @@ main (int argc, char *argv[])
 #undef ADD
   g_test_add_func ("/tether/search/index/persists", test_persists);
   g_test_add_func ("/tether/search/default-schema", test_default_schema);
+  g_test_add_func ("/tether/search/rank/matches-bm25", test_rank_matches_bm25);
 
   return g_test_run ();
 }

@@ -202,6 +202,7 @@ step_write (TetherCollection *self,
   int rc = sqlite3_step (stmt);
 
   sqlite3_reset (stmt);
+  _tether_rank_invalidate (_tether_database_get_rank (db_of (self)));
   if (rc == SQLITE_DONE)
     return TRUE;
   if ((rc & 0xff) == SQLITE_CONSTRAINT)

@@ -23,6 +23,7 @@ struct _TetherDatabase
   GPtrArray    *hooks;
   GArray       *pending;      /* PendingChange, emitted on outermost commit */
   GArray       *savepoints;   /* guint: pending->len when each level began */
+  TetherRank   *rank;         /* owned by the connection */
 };
 
 G_DEFINE_FINAL_TYPE (TetherDatabase, tether_database, G_TYPE_OBJECT)
@@ -79,8 +80,9 @@ tether_database_close (TetherDatabase *self)
   g_hash_table_remove_all (self->statements);
   /* Fold the WAL back so the file is self-contained when the program exits. */
   sqlite3_exec (self->handle, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
-  sqlite3_close_v2 (self->handle);
+  sqlite3_close_v2 (self->handle);   /* frees the rank cache too */
   self->handle = NULL;
+  self->rank = NULL;
 }
 
 static void
@@ -401,6 +403,13 @@ tether_database_rollback (TetherDatabase *self)
     }
   g_array_set_size (self->pending, mark);
   g_array_set_size (self->savepoints, depth - 1);
+  _tether_rank_invalidate (self->rank);
+}
+
+TetherRank *
+_tether_database_get_rank (TetherDatabase *self)
+{
+  return self->rank;
 }
 
 gboolean
@@ -540,6 +549,7 @@ configure (TetherDatabase  *self,
            GError         **error)
 {
   sqlite3_extended_result_codes (self->handle, 1);
+  self->rank = _tether_rank_register (self->handle);
   /* Another process (the CLI beside the app) may hold the write lock briefly. */
   sqlite3_busy_timeout (self->handle, 5000);
   return _tether_database_exec (self,

@@ -51,7 +51,16 @@ TetherRecord *_tether_record_new_from_text (const char *collection,
                                             gint64      created_at_ms,
                                             gint64      updated_at_ms);
 
+/* tether-fts-rank.c: tether_bm25(), bm25 with cached document lengths. */
+typedef struct _TetherRank TetherRank;
+/* Registers tether_bm25 on @db; the connection owns the result. NULL when
+ * FTS5 is missing. */
+TetherRank   *_tether_rank_register        (sqlite3    *db);
+/* Forget cached lengths: call on every write and rollback. */
+void          _tether_rank_invalidate      (TetherRank *rank);
+
 /* tether-database.c */
+TetherRank   *_tether_database_get_rank    (TetherDatabase *self);
 sqlite3      *_tether_database_get_handle  (TetherDatabase *self);
 /* A statement from the database's cache, reset and with bindings cleared.
  * Borrowed: call sqlite3_reset() when done. NULL with error on failure. */

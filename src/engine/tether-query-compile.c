@@ -216,7 +216,7 @@ append_order (Builder     *b,
 
   g_string_append (b->sql, " ORDER BY ");
   if (sorts->len == 0 && _tether_query_get_match (query) != NULL)
-    g_string_append_printf (b->sql, "bm25(%s), ", fts);
+    g_string_append_printf (b->sql, "tether_bm25(%1$s, '%1$s'), ", fts);
   for (guint i = 0; i < sorts->len; i++)
     {
       TetherSort *sort = &g_array_index (sorts, TetherSort, i);
@@ -336,7 +336,7 @@ append_ranked_search (Builder           *b,
                       TetherCompileMode  mode,
                       const char        *fts)
 {
-  g_string_append_printf (b->sql, "WITH m AS (SELECT rowid AS rid, bm25(%1$s) AS r FROM %1$s"
+  g_string_append_printf (b->sql, "WITH m AS (SELECT rowid AS rid, tether_bm25(%1$s, '%1$s') AS r FROM %1$s"
                                   " WHERE %1$s MATCH ", fts);
   bind_string (b, _tether_query_get_match (query));
   g_string_append (b->sql, " ORDER BY r, rid");
