@@ -11,8 +11,11 @@ G_DECLARE_FINAL_TYPE (TetherLiveQuery, tether_live_query, TETHER, LIVE_QUERY, GO
 /* A GListModel of TetherRecord over @query, kept up to date from the
  * collection's `changed` signal. Each change is answered with the smallest
  * items-changed: (i,0,1) insert, (i,1,0) remove, (i,1,1) in-place update, and a
- * remove followed by an insert for a move. The query is copied: later
- * builder calls on @query do not affect the live query. */
+ * remove followed by an insert for a move, never a reset. In a search ranked
+ * by bm25 one write may legitimately reorder several results (the scores
+ * depend on the whole collection); each moved record is still one remove and
+ * one insert. The query is copied: later builder calls on @query do not
+ * affect the live query. */
 TetherLiveQuery *tether_live_query_new       (TetherQuery     *query,
                                               GError         **error);
 TetherQuery     *tether_live_query_get_query (TetherLiveQuery *self);
