@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-test-server-ws"
+#include "config.h"
+
+#include <string.h>
+
+#include "tether-test-server.h"
+
+/* WebSocket clients, many clients at once, and several server processes
+ * on one PostgreSQL database. */
+
+/* ------------------------------------------------------------- WebSocket */
+
+static void
+test_ws_auth (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  guint status = 0;
+
+  g_assert_null (ws_connect (f, s, NULL, &status));
+  g_assert_cmpuint (status, ==, 401);
+  g_assert_null (ws_connect (f, s, "nope", &status));
+  g_assert_cmpuint (status, ==, 401);
+  g_assert_nonnull (ws_connect (f, s, f->alice, &status));
+  g_assert_cmpuint (status, ==, 101);
+}
+
+static void
+test_ws_requests (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Ws *ws = ws_open (f, s, f->alice);
+  g_autoptr(JsonObject) pushed = NULL;
+  g_autoptr(JsonObject) pulled = NULL;
+  g_autoptr(JsonObject) bad_cursor = NULL;
+  g_autoptr(JsonObject) bad_push = NULL;
+  g_autoptr(JsonObject) after = NULL;
+  JsonObject *payload;
+
+  pushed = ws_request (ws, "push", "r-1",
+                       "{\"clientId\":\"ws\",\"changes\":[{\"id\":\"w1\",\"collection\":\"notes\","
+                       "\"recordId\":\"r\",\"type\":\"create\",\"data\":{\"v\":1},\"baseRev\":0}]}");
+  g_assert_cmpstr (json_object_get_string_member (pushed, "type"), ==, "push_result");
+  payload = json_object_get_object_member (pushed, "payload");
+  assert_counts (payload, 1, 0, 0);
+  g_assert_cmpint (accepted_rev (payload, "w1"), ==, 1);
+
+  pulled = ws_request (ws, "pull", "r-2", "{\"cursor\":null}");
+  g_assert_cmpstr (json_object_get_string_member (pulled, "type"), ==, "pull_result");
+  payload = json_object_get_object_member (pulled, "payload");
+  g_assert_cmpuint (count_of (payload, "changes"), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (payload, "cursor"), ==, "1");
+
+  /* errors carry the requestId and the JSON error body; the socket stays usable */
+  bad_cursor = ws_request (ws, "pull", "r-3", "{\"cursor\":\"abc\"}");
+  g_assert_cmpstr (json_object_get_string_member (bad_cursor, "type"), ==, "error");
+  payload = json_object_get_object_member (bad_cursor, "payload");
+  g_assert_cmpstr (json_object_get_string_member (payload, "code"), ==, "bad-cursor");
+  bad_push = ws_request (ws, "push", "r-4", "{}");
+  g_assert_cmpstr (json_object_get_string_member (bad_push, "type"), ==, "error");
+  payload = json_object_get_object_member (bad_push, "payload");
+  g_assert_cmpstr (json_object_get_string_member (payload, "code"), ==, "bad-request");
+  after = ws_request (ws, "pull", "r-5", "{\"cursor\":\"1\"}");
+  g_assert_cmpstr (json_object_get_string_member (after, "type"), ==, "pull_result");
+  g_assert_false (ws->closed);
+}
+
+static void
+assert_pushed (JsonArray  *changes,
+               const char *id,
+               const char *data)
+{
+  g_autofree char *got = NULL;
+
+  g_assert_nonnull (changes);
+  g_assert_cmpuint (json_array_get_length (changes), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (changes, 0), "id"), ==, id);
+  got = change_data (json_array_get_object_element (changes, 0));
+  g_assert_cmpstr (got, ==, data);
+}
+
+static void
+test_ws_server_push (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Ws *phone = ws_open (f, s, f->alice);
+  Ws *laptop = ws_open (f, s, f->alice);
+  Ws *other = ws_open (f, s, f->bob);
+  g_autoptr(JsonObject) pushed = NULL;
+  g_autoptr(JsonObject) http = NULL;
+  g_autoptr(JsonObject) bob = NULL;
+  g_autoptr(JsonArray) on_laptop = NULL;
+  g_autoptr(JsonArray) on_phone = NULL;
+  g_autoptr(JsonArray) on_laptop_2 = NULL;
+  g_autoptr(JsonArray) on_other = NULL;
+
+  /* a push on one connection reaches the user's other connections */
+  pushed = ws_request (phone, "push", "p-1",
+                       "{\"clientId\":\"phone\",\"changes\":[{\"id\":\"sp1\",\"collection\":\"notes\","
+                       "\"recordId\":\"r\",\"type\":\"create\",\"data\":{\"v\":1},\"baseRev\":0}]}");
+  g_assert_cmpstr (json_object_get_string_member (pushed, "type"), ==, "push_result");
+  on_laptop = ws_server_push (laptop, PUSH_TIMEOUT_MS);
+  assert_pushed (on_laptop, "sp1", "{\"v\":1}");
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (on_laptop, 0), "rev"), ==, 1);
+  run_for (f, QUIET_MS);
+  /* not back to the writer, never to another user */
+  assert_no_server_push (phone);
+  assert_no_server_push (other);
+
+  /* a write by another client over HTTP reaches every connection of the user */
+  http = push (f, s, f->alice, "desktop",
+               change_new ("sp2", "notes", "\"r\"", "update", "{\"v\":2}", 1, NULL), NULL);
+  assert_counts (http, 1, 0, 0);
+  on_phone = ws_server_push (phone, PUSH_TIMEOUT_MS);
+  on_laptop_2 = ws_server_push (laptop, PUSH_TIMEOUT_MS);
+  assert_pushed (on_phone, "sp2", "{\"v\":2}");
+  assert_pushed (on_laptop_2, "sp2", "{\"v\":2}");
+
+  /* bob's write (same collection and record id) goes to bob only */
+  bob = push (f, s, f->bob, "bob-desktop",
+              change_new ("sp3", "notes", "\"r\"", "create", "{\"v\":3}", 0, NULL), NULL);
+  on_other = ws_server_push (other, PUSH_TIMEOUT_MS);
+  assert_pushed (on_other, "sp3", "{\"v\":3}");
+  run_for (f, QUIET_MS);
+  assert_no_server_push (phone);
+  assert_no_server_push (laptop);
+}
+
+typedef struct {
+  Call **calls;
+  guint  n;
+} Calls;
+
+static gboolean
+calls_ready (gpointer data)
+{
+  Calls *calls = data;
+
+  for (guint i = 0; i < calls->n; i++)
+    if (!calls->calls[i]->done)
+      return FALSE;
+  return TRUE;
+}
+
+/* Many clients connect at the same moment (as they do when the server comes
+ * back after a restart): every one of them is served. */
+static void
+test_many_clients (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Call *calls[MANY_CLIENTS];
+  Calls all = { calls, MANY_CLIENTS };
+  guint failed = 0;
+
+  for (guint i = 0; i < MANY_CLIENTS; i++)
+    calls[i] = call_start (f, s, "POST", "/pull", i % 2 ? f->alice : f->bob, "{}");
+  if (!wait_until (f, calls_ready, &all, REQUEST_TIMEOUT_MS))
+    g_error ("%d clients connecting at once got no answer within %d ms", MANY_CLIENTS, REQUEST_TIMEOUT_MS);
+  for (guint i = 0; i < MANY_CLIENTS; i++)
+    {
+      if (calls[i]->error != NULL)
+        {
+          g_test_message ("client %u: %s", i, calls[i]->error->message);
+          failed++;
+        }
+      else if (soup_message_get_status (calls[i]->msg) != 200)
+        {
+          g_test_message ("client %u: HTTP %u", i, soup_message_get_status (calls[i]->msg));
+          failed++;
+        }
+      call_free (calls[i]);
+    }
+  g_assert_cmpuint (failed, ==, 0);
+}
+
+/* --------------------------------------------------- several server processes */
+
+typedef struct {
+  Call *a;
+  Call *b;
+} Pair;
+
+static gboolean
+pair_ready (gpointer data)
+{
+  Pair *pair = data;
+
+  return pair->a->done && pair->b->done;
+}
+
+static JsonObject *
+call_object (Call *call)
+{
+  g_autoptr(Reply) reply = call_reply (call);
+
+  assert_status (reply, 200);
+  return json_object_ref (reply_object (reply));
+}
+
+/* Two processes on one database take the same record at the same baseRev:
+ * one accept, one conflict, every time. */
+static void
+test_two_servers_conflict (Fixture *f)
+{
+  Server *a = server_start (f, NULL);
+  Server *b = server_start (f, NULL);
+  g_autoptr(JsonObject) created = push (f, a, f->alice, "A",
+                                        change_new ("t0", "notes", "\"r\"", "create", "{\"v\":0}", 0, NULL),
+                                        NULL);
+  gint64 rev = accepted_rev (created, "t0");
+  g_autofree char *cursor = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *winner_data = NULL;
+  g_autofree char *final_data = NULL;
+  g_autoptr(JsonArray) changes = NULL;
+  guint rounds = 20;
+
+  for (guint round = 1; round <= rounds; round++)
+    {
+      g_autofree char *id_a = g_strdup_printf ("a%u", round);
+      g_autofree char *id_b = g_strdup_printf ("b%u", round);
+      g_autofree char *data_a = g_strdup_printf ("{\"by\":\"a\",\"round\":%u}", round);
+      g_autofree char *data_b = g_strdup_printf ("{\"by\":\"b\",\"round\":%u}", round);
+      g_autofree char *body_a = push_body ("A", change_new (id_a, "notes", "\"r\"", "update", data_a, rev, NULL), NULL);
+      g_autofree char *body_b = push_body ("B", change_new (id_b, "notes", "\"r\"", "update", data_b, rev, NULL), NULL);
+      g_autoptr(Call) call_a = call_start (f, a, "POST", "/push", f->alice, body_a);
+      g_autoptr(Call) call_b = call_start (f, b, "POST", "/push", f->alice, body_b);
+      Pair pair = { call_a, call_b };
+      g_autoptr(JsonObject) answer_a = NULL;
+      g_autoptr(JsonObject) answer_b = NULL;
+      JsonObject *winner, *loser;
+      const char *winner_id;
+
+      if (!wait_until (f, pair_ready, &pair, REQUEST_TIMEOUT_MS))
+        g_error ("concurrent pushes got no answer within %d ms", REQUEST_TIMEOUT_MS);
+      answer_a = call_object (call_a);
+      answer_b = call_object (call_b);
+      g_assert_cmpuint (count_of (answer_a, "accepted") + count_of (answer_b, "accepted"), ==, 1);
+      g_assert_cmpuint (count_of (answer_a, "conflicts") + count_of (answer_b, "conflicts"), ==, 1);
+      winner = count_of (answer_a, "accepted") ? answer_a : answer_b;
+      loser = winner == answer_a ? answer_b : answer_a;
+      winner_id = winner == answer_a ? id_a : id_b;
+      rev = accepted_rev (winner, winner_id);
+      g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (
+                         json_object_get_array_member (loser, "conflicts"), 0), "remoteRev"), ==, rev);
+      g_free (winner_data);
+      winner_data = compact (winner == answer_a ? data_a : data_b);
+    }
+
+  changes = pull_all (f, b, f->alice, NULL, &cursor);
+  final_data = change_data (find_change (changes, "notes", "\"r\""));
+  g_assert_cmpstr (final_data, ==, winner_data);
+  expected = g_strdup_printf ("%u", rounds + 1);
+  g_assert_cmpstr (cursor, ==, expected);
+}
+
+/* A WebSocket client of server A hears of a write accepted by server B. */
+static void
+test_two_servers_server_push (Fixture *f)
+{
+  Server *a = server_start (f, NULL);
+  Server *b = server_start (f, NULL);
+  Ws *ws = ws_open (f, a, f->alice);
+  Ws *other = ws_open (f, a, f->bob);
+  g_autoptr(JsonObject) pushed = NULL;
+  g_autoptr(JsonArray) changes = NULL;
+
+  pushed = push (f, b, f->alice, "B",
+                 change_new ("x1", "notes", "\"r\"", "create", "{\"via\":\"b\"}", 0, NULL), NULL);
+  assert_counts (pushed, 1, 0, 0);
+  changes = ws_server_push (ws, PUSH_TIMEOUT_MS);
+  assert_pushed (changes, "x1", "{\"via\":\"b\"}");
+  run_for (f, QUIET_MS);
+  assert_no_server_push (other);
+}
+
+/* ------------------------------------------------------------------- main */
+
+int
+main (int    argc,
+      char **argv)
+{
+  static const NamedTest both[] = {
+    { "many-clients", test_many_clients },
+    { "ws/auth", test_ws_auth },
+    { "ws/requests", test_ws_requests },
+    { "ws/server-push", test_ws_server_push },
+  };
+
+  tether_test_server_init (&argc, &argv);
+  tether_test_server_add_both (both, G_N_ELEMENTS (both));
+  tether_test_server_add ("two-servers/conflict", test_two_servers_conflict, TRUE);
+  tether_test_server_add ("two-servers/server-push", test_two_servers_server_push, TRUE);
+  return tether_test_server_run ();
+}
