@@ -22,7 +22,7 @@ typedef struct {
   gboolean             stopping;
 } TetherServerState;
 
-/* tether-server.c */
+/* tether-server-response.c */
 void     _tether_server_log                   (const char *method,
                                                const char *path,
                                                const char *user,
@@ -80,6 +80,71 @@ void     _tether_server_hub_add               (TetherServerHub         *self,
 /* Closes every connection (going away); returns how many are still open. */
 guint    _tether_server_hub_close_all         (TetherServerHub *self);
 guint    _tether_server_hub_get_n_open        (TetherServerHub *self);
+
+/* The hub's insides, shared by tether-server-hub*.c. */
+typedef struct {
+  TetherServerHub         *hub;
+  SoupWebsocketConnection *conn;
+  TetherServerUser         user;
+  char                    *authorization; /* checked again before each use: rotate and remove act at once */
+  char                    *path;
+  char                    *hlc_suffix;  /* "-<clientId>": the hlc of this client's own writes */
+  gint64                   last_rev;    /* the last rev this connection was sent or told about */
+  gint64                   feed_rev;    /* the user's last rev as announced by feed-changed */
+  GHashTable              *own_revs;    /* revs above last_rev written through this connection */
+  gint64                   opened_us;
+  guint                    n_sent;      /* changes sent by server_push */
+  gboolean                 closed;
+} TetherServerHubConnection;
+
+struct _TetherServerHub
+{
+  TetherServerState *state;
+  GPtrArray         *connections;   /* TetherServerHubConnection* */
+  gulong             feed_handler;
+  guint              flush_id;
+};
+
+/* tether-server-hub.c: sending. {type, requestId, payload} around a payload
+ * that is JSON text already; @request_id may be NULL (null, or absent for
+ * server_push). */
+void     _tether_server_hub_send_text         (TetherServerHubConnection *connection,
+                                               const char                *type,
+                                               JsonNode                  *request_id,
+                                               const char                *payload);
+void     _tether_server_hub_send_message      (TetherServerHubConnection *connection,
+                                               const char                *type,
+                                               JsonNode                  *request_id,
+                                               JsonNode                  *payload);
+void     _tether_server_hub_send_error        (TetherServerHubConnection *connection,
+                                               JsonNode                  *request_id,
+                                               const GError              *error,
+                                               guint                      retry_after);
+/* FALSE with UNAUTHORIZED when the token was rotated or the user removed
+ * since the upgrade; then the connection must be closed. */
+gboolean _tether_server_hub_still_valid       (TetherServerHubConnection  *connection,
+                                               GError                    **error);
+void     _tether_server_hub_close_if_unauthorized (TetherServerHubConnection *connection,
+                                                   const GError              *error);
+
+/* tether-server-hub-push.c: server_push. */
+void     _tether_server_hub_schedule_flush    (TetherServerHub  *self);
+void     _tether_server_hub_feed_changed      (TetherServerCore *core,
+                                               gint64            user_id,
+                                               gint64            rev,
+                                               TetherServerHub  *self);
+/* Remember what this connection wrote, so server_push does not echo it. */
+void     _tether_server_hub_note_own_push     (TetherServerHubConnection *connection,
+                                               JsonNode                  *payload,
+                                               const char                *result);
+
+/* tether-server-hub-messages.c: messages from the client. */
+void     _tether_server_hub_on_message        (SoupWebsocketConnection   *conn,
+                                               gint                       type,
+                                               GBytes                    *message,
+                                               TetherServerHubConnection *connection);
+void     _tether_server_hub_on_closed         (SoupWebsocketConnection   *conn,
+                                               TetherServerHubConnection *connection);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherServerLimiter, _tether_server_limiter_free)
 

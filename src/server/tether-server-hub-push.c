@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-server-hub"
+#include "config.h"
+
+#include <string.h>
+
+#include "tether-server-private.h"
+
+/* server_push: the core's "feed-changed" only marks connections; they are
+ * brought up to date from an idle callback, so a push through a connection
+ * has been answered (and its revs noted as its own) before any server_push
+ * is built for it. */
+
+/* This connection's own writes are not echoed: those it pushed itself (by
+ * rev) and those of its client through any other route (by the hlc). */
+static gboolean
+is_own_change (TetherServerHubConnection *connection,
+               JsonObject                *change)
+{
+  gint64 rev = json_object_get_int_member_with_default (change, "rev", 0);
+  const char *hlc = json_object_get_string_member_with_default (change, "hlc", NULL);
+
+  if (g_hash_table_contains (connection->own_revs, &rev))
+    return TRUE;
+  return connection->hlc_suffix != NULL && hlc != NULL && g_str_has_suffix (hlc, connection->hlc_suffix);
+}
+
+static gboolean
+forget_old_rev (gpointer key,
+                gpointer value,
+                gpointer user_data)
+{
+  return *(gint64 *) key <= *(gint64 *) user_data;
+}
+
+static void
+advance (TetherServerHubConnection *connection,
+         gint64                     rev)
+{
+  connection->last_rev = MAX (connection->last_rev, rev);
+  g_hash_table_foreach_remove (connection->own_revs, forget_old_rev, &connection->last_rev);
+}
+
+/* Whether every rev after last_rev up to the feed's end is this connection's
+ * own: then there is nothing to send, and no need to read the feed. */
+static gboolean
+only_own_revs (TetherServerHubConnection *connection)
+{
+  GHashTableIter iter;
+  gint64 *rev;
+  gint64 n = 0;
+
+  g_hash_table_iter_init (&iter, connection->own_revs);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &rev, NULL))
+    if (*rev <= connection->feed_rev)
+      n++;
+  return n == connection->feed_rev - connection->last_rev;
+}
+
+static void
+bring_up_to_date (TetherServerHubConnection *connection)
+{
+  TetherServerState *state = connection->hub->state;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) changes = NULL;
+  g_autoptr(JsonArray) others = json_array_new ();
+  g_autoptr(JsonNode) payload = json_node_new (JSON_NODE_ARRAY);
+  gint64 start_us = g_get_monotonic_time ();
+  gint64 last_rev = connection->last_rev;
+  JsonArray *array;
+
+  if (connection->feed_rev <= connection->last_rev || only_own_revs (connection))
+    {
+      advance (connection, connection->feed_rev);
+      return;
+    }
+  if (!_tether_server_hub_still_valid (connection, &error))
+    {
+      if (!g_error_matches (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_UNAUTHORIZED))
+        g_printerr ("tether-server: server_push for user %s: %s\n", connection->user.name, error->message);
+      _tether_server_hub_close_if_unauthorized (connection, error);
+      return;
+    }
+  changes = tether_server_core_changes_since (state->core, connection->user.id, connection->last_rev,
+                                              &last_rev, &error);
+  if (changes == NULL)
+    {
+      g_printerr ("tether-server: server_push for user %s: %s\n", connection->user.name, error->message);
+      return;
+    }
+  array = json_node_get_array (changes);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    if (!is_own_change (connection, json_array_get_object_element (array, i)))
+      json_array_add_element (others, json_node_ref (json_array_get_element (array, i)));
+  advance (connection, last_rev);
+  if (json_array_get_length (others) == 0)
+    return;
+  connection->n_sent += json_array_get_length (others);
+  json_node_set_array (payload, others);
+  _tether_server_hub_send_message (connection, "server_push", NULL, payload);
+  _tether_server_log ("WS-SERVER-PUSH", connection->path, connection->user.name, SOUP_STATUS_OK,
+                      json_array_get_length (others), start_us);
+}
+
+static gboolean
+flush (gpointer user_data)
+{
+  TetherServerHub *self = user_data;
+
+  self->flush_id = 0;
+  for (guint i = self->connections->len; i > 0; i--)
+    {
+      TetherServerHubConnection *connection = g_ptr_array_index (self->connections, i - 1);
+
+      if (connection->closed)
+        g_ptr_array_remove_index_fast (self->connections, i - 1);
+      else if (connection->feed_rev > connection->last_rev)
+        bring_up_to_date (connection);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+void
+_tether_server_hub_schedule_flush (TetherServerHub *self)
+{
+  if (self->flush_id == 0)
+    self->flush_id = g_idle_add (flush, self);
+}
+
+void
+_tether_server_hub_feed_changed (TetherServerCore *core,
+                                 gint64            user_id,
+                                 gint64            rev,
+                                 TetherServerHub  *self)
+{
+  gboolean any = FALSE;
+
+  for (guint i = 0; i < self->connections->len; i++)
+    {
+      TetherServerHubConnection *connection = g_ptr_array_index (self->connections, i);
+
+      if (connection->user.id == user_id && !connection->closed && rev > connection->feed_rev)
+        {
+          connection->feed_rev = rev;
+          any = TRUE;
+        }
+    }
+  if (any)
+    _tether_server_hub_schedule_flush (self);
+}
+
+/* Messages from the client --------------------------------------------------------- */
+/* Remember what this connection wrote, so server_push does not echo it. */
+void
+_tether_server_hub_note_own_push (TetherServerHubConnection *connection,
+                                  JsonNode                  *payload,
+                                  const char                *result)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  JsonObject *request = payload != NULL && JSON_NODE_HOLDS_OBJECT (payload) ? json_node_get_object (payload) : NULL;
+  const char *client_id = request != NULL ? json_object_get_string_member_with_default (request, "clientId", NULL) : NULL;
+  JsonArray *accepted;
+
+  if (client_id != NULL && client_id[0] != '\0' && connection->hlc_suffix == NULL)
+    connection->hlc_suffix = g_strconcat ("-", client_id, NULL);
+  if (!json_parser_load_from_data (parser, result, -1, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return;
+  accepted = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)), "accepted");
+  for (guint i = 0; accepted != NULL && i < json_array_get_length (accepted); i++)
+    {
+      gint64 rev = json_object_get_int_member_with_default (json_array_get_object_element (accepted, i), "rev", 0);
+
+      if (rev > connection->last_rev)
+        g_hash_table_add (connection->own_revs, g_memdup2 (&rev, sizeof rev));
+    }
+}
