@@ -13,6 +13,12 @@
  * whether a value's text is exactly what json-glib would write for it, so
  * such a record is stored without being parsed at all. */
 
+/* Bytes that end a fast run: in_string[] inside a string (the quote, the
+ * backslash), structure[] outside one (quotes and brackets). Skipping the
+ * rest a table lookup at a time keeps these whole-body passes cheap. */
+static const guchar in_string[256] = { ['"'] = 1, ['\\'] = 1 };
+static const guchar structure[256] = { ['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1 };
+
 /* Done before any parsing, so a hostile body cannot make a parser recurse
  * deeply; brackets inside strings do not count. */
 gboolean
@@ -21,29 +27,53 @@ _tether_server_check_depth (const char  *body,
                             guint        max_depth,
                             GError     **error)
 {
+  const guchar *p = (const guchar *) body;
   guint depth = 0;
-  gboolean in_string = FALSE;
 
   for (gsize i = 0; i < length; i++)
     {
-      char c = body[i];
-
-      if (in_string)
+      while (i < length && !structure[p[i]])
+        i++;
+      if (i == length)
+        break;
+      if (p[i] == '"')
         {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
+          for (i++; i < length; i++)   /* to the closing quote, over escapes */
+            {
+              while (i < length && !in_string[p[i]])
+                i++;
+              if (i >= length || p[i] == '"')
+                break;
+              i++;   /* a backslash: the next byte is escaped */
+            }
         }
-      else if (c == '"')
-        in_string = TRUE;
-      else if ((c == '{' || c == '[') && ++depth > max_depth)
+      else if ((p[i] == '{' || p[i] == '[') && ++depth > max_depth)
         return _tether_server_fail (error, TETHER_SERVER_ERROR_TOO_DEEP,
                                     "The JSON body is nested deeper than %u levels", max_depth);
-      else if ((c == '}' || c == ']') && depth > 0)
+      else if ((p[i] == '}' || p[i] == ']') && depth > 0)
         depth--;
     }
   return TRUE;
+}
+
+/* Most bodies are ASCII: skip that prefix eight bytes at a time and leave
+ * only the rest to the full UTF-8 check (a non-ASCII byte after ASCII
+ * starts a character). */
+static gboolean
+is_utf8 (const char *body,
+         gsize       length)
+{
+  gsize i = 0;
+
+  for (guint64 word; i + 8 <= length; i += 8)
+    {
+      memcpy (&word, body + i, 8);
+      if (word & G_GUINT64_CONSTANT (0x8080808080808080))
+        break;
+    }
+  while (i < length && (guchar) body[i] < 0x80)
+    i++;
+  return g_utf8_validate_len (body + i, length - i, NULL);
 }
 
 gboolean
@@ -54,7 +84,7 @@ _tether_server_check_body (const char  *body,
   if (body == NULL || length == 0)
     return _tether_server_fail (error, TETHER_SERVER_ERROR_BAD_REQUEST,
                                 "The request body is empty; send a JSON object");
-  if (!g_utf8_validate_len (body, length, NULL))
+  if (!is_utf8 (body, length))
     return _tether_server_fail (error, TETHER_SERVER_ERROR_BAD_REQUEST,
                                 "The request body is not valid UTF-8");
   return _tether_server_check_depth (body, length, TETHER_SERVER_MAX_DEPTH, error);
@@ -133,6 +163,11 @@ scan_unicode_escape (TetherServerScanner *s,
   return TRUE;
 }
 
+/* The bytes scan_string() must look at; it skips all others in a tight loop. */
+static const guchar string_stop[256] = {
+  [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+};
+
 static gboolean
 scan_string (TetherServerScanner *s,
              TetherServerValue   *v)
@@ -141,8 +176,13 @@ scan_string (TetherServerScanner *s,
   v->canonical = TRUE;
   for (s->p++; s->p < s->end && *s->p != '"'; s->p++)
     {
-      guchar c = *s->p;
+      guchar c;
 
+      while (s->p < s->end && !string_stop[(guchar) *s->p])
+        s->p++;
+      if (s->p >= s->end || *s->p == '"')
+        break;
+      c = *s->p;
       if (c < 0x20)
         return _tether_server_scan_error (s, "a control character in a string");
       v->canonical &= c != 0x7f;   /* json-glib writes it as \u007f */
