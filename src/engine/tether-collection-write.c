@@ -199,10 +199,18 @@ step_write (TetherCollection *self,
             JsonObject       *data,
             GError          **error)
 {
+  TetherRank *rank = _tether_database_get_rank (db_of (self));
   int rc = sqlite3_step (stmt);
 
+  /* UPDATE and DELETE return the row id; an INSERT may reuse a deleted one. */
+  if (rc == SQLITE_ROW)
+    {
+      _tether_rank_forget (rank, sqlite3_column_int64 (stmt, 0));
+      rc = sqlite3_step (stmt);
+    }
+  else if (rc == SQLITE_DONE)
+    _tether_rank_forget (rank, sqlite3_last_insert_rowid (_tether_database_get_handle (db_of (self))));
   sqlite3_reset (stmt);
-  _tether_rank_invalidate (_tether_database_get_rank (db_of (self)));
   if (rc == SQLITE_DONE)
     return TRUE;
   if ((rc & 0xff) == SQLITE_CONSTRAINT)

@@ -63,8 +63,10 @@ _tether_collection_new (TetherDatabase *db,
   self->name = g_strdup (name);
   self->sql[TETHER_SQL_INSERT] =
     g_strdup_printf ("INSERT INTO %s (id, data, created, updated) VALUES (?, ?, ?, ?)", t);
-  self->sql[TETHER_SQL_UPDATE] = g_strdup_printf ("UPDATE %s SET data = ?, updated = ? WHERE id = ?", t);
-  self->sql[TETHER_SQL_DELETE] = g_strdup_printf ("DELETE FROM %s WHERE id = ?", t);
+  /* RETURNING rowid: the search ranking forgets the cached length of that row. */
+  self->sql[TETHER_SQL_UPDATE] =
+    g_strdup_printf ("UPDATE %s SET data = ?, updated = ? WHERE id = ? RETURNING rowid", t);
+  self->sql[TETHER_SQL_DELETE] = g_strdup_printf ("DELETE FROM %s WHERE id = ? RETURNING rowid", t);
   self->sql[TETHER_SQL_SELECT_ONE] =
     g_strdup_printf ("SELECT id, data, created, updated FROM %s WHERE id = ?", t);
   self->sql[TETHER_SQL_SELECT_ALL] =

@@ -11,19 +11,19 @@
  * b = 0.75, every column weight 1), with the documents' lengths cached.
  * bm25() looks each matching document's length up in the FTS table's docsize
  * table, one statement per row: 90% of the cost of ranking 10k matches. Here
- * a length is looked up once and kept until the database changes (any write
- * on this connection, any commit by another one, any rollback), so search as
- * you type between two writes ranks from memory. */
+ * a length is looked up once and kept: a write on this connection forgets
+ * its own row, a commit by another connection or a rollback forgets them all.
+ * The row count and average length are read per query, so scores are exact. */
 
 #define BM25_K1 1.2
 #define BM25_B  0.75
 
 struct _TetherRank
 {
-  GHashTable *tables;    /* fts table name → GHashTable (rowid → length + 1) */
-  sqlite3    *db;
-  guint32     version;   /* SQLITE_FCNTL_DATA_VERSION when the cache was filled */
-  gboolean    valid;
+  GHashTable   *tables;   /* fts table name → GHashTable (rowid → length + 1) */
+  sqlite3      *db;
+  gint64        version;  /* PRAGMA data_version when the cache was filled */
+  gboolean      valid;
 };
 
 typedef struct {
@@ -51,14 +51,22 @@ count_hit (const Fts5ExtensionApi *api,
   return SQLITE_OK;
 }
 
-/* The cache is valid while the main database has not changed at all. */
+/* Our own writes forget their rows (_tether_rank_forget); PRAGMA
+ * data_version moves only for commits by other connections, which may have
+ * changed any row, so then everything goes. */
 static void
 check_version (TetherRank *rank)
 {
-  unsigned int version = 0;
+  sqlite3_stmt *stmt = NULL;
+  gint64 version = -1;
 
-  sqlite3_file_control (rank->db, "main", SQLITE_FCNTL_DATA_VERSION, &version);
-  if (!rank->valid || version != rank->version)
+  /* Prepared per query, not kept: a statement held here would keep the
+   * connection from closing, and the connection owns us. */
+  if (sqlite3_prepare_v2 (rank->db, "PRAGMA data_version", -1, &stmt, NULL) == SQLITE_OK &&
+      sqlite3_step (stmt) == SQLITE_ROW)
+    version = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  if (!rank->valid || version < 0 || version != rank->version)
     {
       g_hash_table_remove_all (rank->tables);
       rank->version = version;
@@ -227,4 +235,19 @@ _tether_rank_invalidate (TetherRank *rank)
 {
   if (rank != NULL)
     rank->valid = FALSE;
+}
+
+void
+_tether_rank_forget (TetherRank *rank,
+                     gint64      rowid)
+{
+  GHashTableIter iter;
+  gpointer lengths;
+
+  if (rank == NULL)
+    return;
+  /* Row ids are per table; forgetting it in every table is cheap and safe. */
+  g_hash_table_iter_init (&iter, rank->tables);
+  while (g_hash_table_iter_next (&iter, NULL, &lengths))
+    g_hash_table_remove (lengths, GSIZE_TO_POINTER ((gsize) rowid));
 }

@@ -56,8 +56,11 @@ typedef struct _TetherRank TetherRank;
 /* Registers tether_bm25 on @db; the connection owns the result. NULL when
  * FTS5 is missing. */
 TetherRank   *_tether_rank_register        (sqlite3    *db);
-/* Forget cached lengths: call on every write and rollback. */
+/* Forget all cached lengths (rollback). */
 void          _tether_rank_invalidate      (TetherRank *rank);
+/* Forget the length of one row this connection wrote. */
+void          _tether_rank_forget          (TetherRank *rank,
+                                            gint64      rowid);
 
 /* tether-database.c */
 TetherRank   *_tether_database_get_rank    (TetherDatabase *self);
