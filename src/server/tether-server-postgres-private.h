@@ -4,6 +4,8 @@
 #include <glib.h>
 #include <libpq-fe.h>
 
+#include "tether-server-store.h"
+
 G_BEGIN_DECLS
 
 /* Shared by the PostgreSQL store and its LISTEN connection. */
@@ -53,5 +55,60 @@ gboolean _tether_server_postgres_payload_parse (const char *payload,
                                                 gint64     *rev);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherServerPostgresListen, _tether_server_postgres_listen_free)
+
+/* Shared between the files of the PostgreSQL store. */
+
+#define TETHER_TYPE_SERVER_STORE_POSTGRES (tether_server_store_postgres_get_type ())
+G_DECLARE_FINAL_TYPE (TetherServerStorePostgres, tether_server_store_postgres,
+                      TETHER, SERVER_STORE_POSTGRES, GObject)
+
+typedef enum {
+  USER_ADD, USER_SET_TOKEN, USER_DEL, USER_DEL_RECORDS, USER_DEL_APPLIED,
+  USER_LIST, USER_BY_TOKEN, LOCK_USER, SET_LAST_REV,
+  FIND_APPLIED, REMEMBER_APPLIED, GET_RECORDS, PUT_RECORDS, PULL_ALL, PULL_SOME,
+  PURGE_LOCK, PURGE_RECORDS, PURGE_APPLIED, NOTIFY,
+  N_STMTS
+} Stmt;
+
+/* Parameters of one statement call, text format unless told. */
+typedef struct {
+  const char *values[10];
+  int         lengths[10];
+  int         formats[10];
+  char       *owned[10];
+  int         n;
+} Params;
+
+/* tether-server-store-postgres.c */
+void      _tether_pg_params_clear (Params                     *p);
+void      _tether_pg_param_text   (Params                     *p,
+                                   const char                 *text);
+void      _tether_pg_param_int    (Params                     *p,
+                                   gint64                      value);
+void      _tether_pg_param_bytes  (Params                     *p,
+                                   const guint8               *bytes,
+                                   int                         length);
+PGresult *_tether_pg_exec         (TetherServerStorePostgres  *self,
+                                   Stmt                        which,
+                                   const Params               *p,
+                                   ExecStatusType              expected,
+                                   const char                 *what,
+                                   GError                    **error);
+gint64    _tether_pg_value_int    (const PGresult             *res,
+                                   int                         row,
+                                   int                         column);
+char     *_tether_pg_value_dup    (const PGresult             *res,
+                                   int                         row,
+                                   int                         column);
+gboolean  _tether_pg_begin        (TetherServerStore          *store,
+                                   GError                    **error);
+gboolean  _tether_pg_commit       (TetherServerStore          *store,
+                                   GError                    **error);
+void      _tether_pg_rollback     (TetherServerStore          *store);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Params, _tether_pg_params_clear)
+
+/* tether-server-store-postgres-users.c */
+void      _tether_pg_users_iface_init (TetherServerStoreInterface *iface);
 
 G_END_DECLS

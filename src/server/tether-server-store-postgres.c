@@ -5,25 +5,12 @@
 #include <string.h>
 
 #include "tether-server-postgres-private.h"
-#include "tether-server-store.h"
 
 /* Storage shared by several tether-server processes. Every statement is
  * prepared once per connection; a push batch costs one round trip per
  * call, its rows passed as arrays and expanded with unnest() on the
  * server. The user row's FOR UPDATE lock serialises one user's pushes
  * across processes. */
-
-#define TETHER_TYPE_SERVER_STORE_POSTGRES (tether_server_store_postgres_get_type ())
-G_DECLARE_FINAL_TYPE (TetherServerStorePostgres, tether_server_store_postgres,
-                      TETHER, SERVER_STORE_POSTGRES, GObject)
-
-typedef enum {
-  USER_ADD, USER_SET_TOKEN, USER_DEL, USER_DEL_RECORDS, USER_DEL_APPLIED,
-  USER_LIST, USER_BY_TOKEN, LOCK_USER, SET_LAST_REV,
-  FIND_APPLIED, REMEMBER_APPLIED, GET_RECORDS, PUT_RECORDS, PULL_ALL, PULL_SOME,
-  PURGE_LOCK, PURGE_RECORDS, PURGE_APPLIED, NOTIFY,
-  N_STMTS
-} Stmt;
 
 #define RECORD_COLUMNS "collection, key, rev, type, data, server_ms, hlc, change_id, client_id"
 #define PULL_SQL(filter) \
@@ -124,27 +111,16 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (TetherServerStorePostgres, tether_server_store_po
                                G_TYPE_OBJECT,
                                G_IMPLEMENT_INTERFACE (TETHER_TYPE_SERVER_STORE, store_iface_init))
 
-/* Parameters of one statement call, text format unless told. */
-typedef struct {
-  const char *values[10];
-  int         lengths[10];
-  int         formats[10];
-  char       *owned[10];
-  int         n;
-} Params;
-
-static void
-params_clear (Params *p)
+void
+_tether_pg_params_clear (Params *p)
 {
   for (int i = 0; i < p->n; i++)
     g_free (p->owned[i]);
 }
 
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Params, params_clear)
-
-static void
-param_text (Params     *p,
-            const char *text)
+void
+_tether_pg_param_text (Params     *p,
+                       const char *text)
 {
   g_assert (p->n < (int) G_N_ELEMENTS (p->values));
   p->values[p->n++] = text;
@@ -155,24 +131,24 @@ param_take (Params *p,
             char   *text)
 {
   p->owned[p->n] = text;
-  param_text (p, text);
+  _tether_pg_param_text (p, text);
 }
 
-static void
-param_int (Params *p,
-           gint64  value)
+void
+_tether_pg_param_int (Params *p,
+                      gint64  value)
 {
   param_take (p, g_strdup_printf ("%" G_GINT64_FORMAT, value));
 }
 
-static void
-param_bytes (Params       *p,
-             const guint8 *bytes,
-             int           length)
+void
+_tether_pg_param_bytes (Params       *p,
+                        const guint8 *bytes,
+                        int           length)
 {
   p->lengths[p->n] = length;
   p->formats[p->n] = 1;
-  param_text (p, (const char *) bytes);
+  _tether_pg_param_text (p, (const char *) bytes);
 }
 
 /* Text array literals ({"a","b\"c",NULL}): every element quoted, so no
@@ -324,13 +300,13 @@ may_retry (TetherServerStorePostgres *self,
 
 /* Runs a prepared statement; NULL with an error unless it returned
  * @expected. */
-static PGresult *
-exec_stmt (TetherServerStorePostgres  *self,
-           Stmt                        which,
-           const Params               *p,
-           ExecStatusType              expected,
-           const char                 *what,
-           GError                    **error)
+PGresult *
+_tether_pg_exec (TetherServerStorePostgres  *self,
+                 Stmt                        which,
+                 const Params               *p,
+                 ExecStatusType              expected,
+                 const char                 *what,
+                 GError                    **error)
 {
   char name[16];
 
@@ -368,18 +344,18 @@ exec_simple (TetherServerStorePostgres  *self,
   return TRUE;
 }
 
-static gint64
-value_int (const PGresult *res,
-           int             row,
-           int             column)
+gint64
+_tether_pg_value_int (const PGresult *res,
+                      int             row,
+                      int             column)
 {
   return g_ascii_strtoll (PQgetvalue (res, row, column), NULL, 10);
 }
 
-static char *
-value_dup (const PGresult *res,
-           int             row,
-           int             column)
+char *
+_tether_pg_value_dup (const PGresult *res,
+                      int             row,
+                      int             column)
 {
   if (PQgetisnull (res, row, column))
     return NULL;
@@ -388,9 +364,9 @@ value_dup (const PGresult *res,
 
 #define BEGIN_SQL "BEGIN ISOLATION LEVEL READ COMMITTED"
 
-static gboolean
-store_begin (TetherServerStore  *store,
-             GError            **error)
+gboolean
+_tether_pg_begin (TetherServerStore  *store,
+                  GError            **error)
 {
   TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
   g_autoptr(GError) first = NULL;
@@ -413,9 +389,9 @@ store_begin (TetherServerStore  *store,
   return TRUE;
 }
 
-static gboolean
-store_commit (TetherServerStore  *store,
-              GError            **error)
+gboolean
+_tether_pg_commit (TetherServerStore  *store,
+                   GError            **error)
 {
   TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
 
@@ -426,8 +402,8 @@ store_commit (TetherServerStore  *store,
   return TRUE;
 }
 
-static void
-store_rollback (TetherServerStore *store)
+void
+_tether_pg_rollback (TetherServerStore *store)
 {
   TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
   PGTransactionStatusType status = PQtransactionStatus (self->conn);
@@ -435,186 +411,6 @@ store_rollback (TetherServerStore *store)
   if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR)
     exec_simple (self, "ROLLBACK", NULL);
   self->in_transaction = FALSE;
-}
-
-static gboolean
-not_found (const char  *name,
-           GError     **error)
-{
-  g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_NOT_FOUND,
-               "No user named “%s”", name);
-  return FALSE;
-}
-
-static gboolean
-store_user_add (TetherServerStore  *store,
-                const char         *name,
-                const guint8        token_hash[32],
-                GError            **error)
-{
-  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
-  g_auto(Params) p = { 0 };
-  g_autoptr(GError) local_error = NULL;
-  g_autoptr(PGresult) res = NULL;
-
-  param_text (&p, name);
-  param_bytes (&p, token_hash, 32);
-  param_int (&p, g_get_real_time () / 1000);
-  res = exec_stmt (self, USER_ADD, &p, PGRES_COMMAND_OK, "adding a user", &local_error);
-  if (res != NULL)
-    return TRUE;
-  if (g_error_matches (local_error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_EXISTS))
-    g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_EXISTS,
-                 "A user named “%s” already exists", name);
-  else
-    g_propagate_error (error, g_steal_pointer (&local_error));
-  return FALSE;
-}
-
-static gboolean
-store_user_set_token (TetherServerStore  *store,
-                      const char         *name,
-                      const guint8        token_hash[32],
-                      GError            **error)
-{
-  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
-  g_auto(Params) p = { 0 };
-  g_autoptr(PGresult) res = NULL;
-
-  param_text (&p, name);
-  param_bytes (&p, token_hash, 32);
-  res = exec_stmt (self, USER_SET_TOKEN, &p, PGRES_COMMAND_OK, "changing a token", error);
-  if (res == NULL)
-    return FALSE;
-  if (g_str_equal (PQcmdTuples (res), "0"))
-    return not_found (name, error);
-  return TRUE;
-}
-
-/* The user row goes first: its lock makes a concurrent push wait, then
- * find no user; the later deletes then see every row that push wrote. */
-static gboolean
-delete_user (TetherServerStorePostgres  *self,
-             const char                 *name,
-             GError                    **error)
-{
-  static const Stmt deletes[] = { USER_DEL_RECORDS, USER_DEL_APPLIED };
-  g_auto(Params) p = { 0 };
-  g_autoptr(PGresult) res = NULL;
-
-  param_text (&p, name);
-  res = exec_stmt (self, USER_DEL, &p, PGRES_TUPLES_OK, "removing a user", error);
-  if (res == NULL)
-    return FALSE;
-  if (PQntuples (res) == 0)
-    return not_found (name, error);
-  for (guint i = 0; i < G_N_ELEMENTS (deletes); i++)
-    {
-      g_auto(Params) by_id = { 0 };
-      g_autoptr(PGresult) done = NULL;
-
-      param_text (&by_id, PQgetvalue (res, 0, 0));
-      done = exec_stmt (self, deletes[i], &by_id, PGRES_COMMAND_OK, "removing a user's data",
-                        error);
-      if (done == NULL)
-        return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-store_user_remove (TetherServerStore  *store,
-                   const char         *name,
-                   GError            **error)
-{
-  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
-
-  if (!store_begin (store, error))
-    return FALSE;
-  if (!delete_user (self, name, error) || !store_commit (store, error))
-    {
-      store_rollback (store);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static void
-read_user (const PGresult   *res,
-           int               row,
-           TetherServerUser *user)
-{
-  user->id = value_int (res, row, 0);
-  user->name = value_dup (res, row, 1);
-  user->created_ms = value_int (res, row, 2);
-}
-
-static void
-user_free (gpointer user)
-{
-  tether_server_user_clear (user);
-  g_free (user);
-}
-
-/* The array owns its users: g_ptr_array_unref() frees them. */
-static GPtrArray *
-store_user_list (TetherServerStore  *store,
-                 GError            **error)
-{
-  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
-  g_auto(Params) p = { 0 };
-  g_autoptr(PGresult) res = NULL;
-  GPtrArray *users;
-
-  res = exec_stmt (self, USER_LIST, &p, PGRES_TUPLES_OK, "listing users", error);
-  if (res == NULL)
-    return NULL;
-  users = g_ptr_array_new_full (PQntuples (res), user_free);
-  for (int row = 0; row < PQntuples (res); row++)
-    {
-      TetherServerUser *user = g_new0 (TetherServerUser, 1);
-
-      read_user (res, row, user);
-      g_ptr_array_add (users, user);
-    }
-  return users;
-}
-
-/* bytea comes back in hex: \x0123… */
-static gboolean
-read_hash (const char *text,
-           guint8      hash[32])
-{
-  if (strlen (text) != 2 + 64 || text[0] != '\\' || text[1] != 'x')
-    return FALSE;
-  for (guint i = 0; i < 32; i++)
-    {
-      int high = g_ascii_xdigit_value (text[2 + 2 * i]);
-      int low = g_ascii_xdigit_value (text[3 + 2 * i]);
-
-      if (high < 0 || low < 0)
-        return FALSE;
-      hash[i] = high << 4 | low;
-    }
-  return TRUE;
-}
-
-static gboolean
-store_user_by_token (TetherServerStore  *store,
-                     const guint8        token_hash[32],
-                     TetherServerUser   *out,
-                     GError            **error)
-{
-  TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
-  g_auto(Params) p = { 0 };
-  g_autoptr(PGresult) res = NULL;
-
-  param_bytes (&p, token_hash, 32);
-  res = exec_stmt (self, USER_BY_TOKEN, &p, PGRES_TUPLES_OK, "looking up a token", error);
-  if (res == NULL || PQntuples (res) == 0 || !read_hash (PQgetvalue (res, 0, 3), out->token_hash))
-    return FALSE;
-  read_user (res, 0, out);
-  return TRUE;
 }
 
 static gint64
@@ -626,8 +422,8 @@ store_lock_user (TetherServerStore  *store,
   g_auto(Params) p = { 0 };
   g_autoptr(PGresult) res = NULL;
 
-  param_int (&p, user_id);
-  res = exec_stmt (self, LOCK_USER, &p, PGRES_TUPLES_OK, "locking a user", error);
+  _tether_pg_param_int (&p, user_id);
+  res = _tether_pg_exec (self, LOCK_USER, &p, PGRES_TUPLES_OK, "locking a user", error);
   if (res == NULL)
     return -1;
   if (PQntuples (res) == 0)
@@ -636,7 +432,7 @@ store_lock_user (TetherServerStore  *store,
                    "No user with id %" G_GINT64_FORMAT, user_id);
       return -1;
     }
-  return value_int (res, 0, 0);
+  return _tether_pg_value_int (res, 0, 0);
 }
 
 static gboolean
@@ -649,9 +445,9 @@ store_set_last_rev (TetherServerStore  *store,
   g_auto(Params) p = { 0 };
   g_autoptr(PGresult) res = NULL;
 
-  param_int (&p, user_id);
-  param_int (&p, rev);
-  res = exec_stmt (self, SET_LAST_REV, &p, PGRES_COMMAND_OK, "setting the last rev", error);
+  _tether_pg_param_int (&p, user_id);
+  _tether_pg_param_int (&p, rev);
+  res = _tether_pg_exec (self, SET_LAST_REV, &p, PGRES_COMMAND_OK, "setting the last rev", error);
   return res != NULL;
 }
 
@@ -674,19 +470,19 @@ store_find_applied (TetherServerStore   *store,
   ids = array_new ();
   for (guint i = 0; i < n; i++)
     array_add_text (ids, change_ids[i]);
-  param_int (&p, user_id);
+  _tether_pg_param_int (&p, user_id);
   param_take (&p, array_end (ids));
-  res = exec_stmt (self, FIND_APPLIED, &p, PGRES_TUPLES_OK, "finding applied changes", error);
+  res = _tether_pg_exec (self, FIND_APPLIED, &p, PGRES_TUPLES_OK, "finding applied changes", error);
   if (res == NULL)
     return NULL;
   for (int row = 0; row < PQntuples (res); row++)
     {
       TetherServerApplied *applied = g_new0 (TetherServerApplied, 1);
 
-      applied->rev = value_int (res, row, 1);
-      applied->server_ms = value_int (res, row, 2);
-      applied->hlc = value_dup (res, row, 3);
-      g_hash_table_replace (found, value_dup (res, row, 0), applied);
+      applied->rev = _tether_pg_value_int (res, row, 1);
+      applied->server_ms = _tether_pg_value_int (res, row, 2);
+      applied->hlc = _tether_pg_value_dup (res, row, 3);
+      g_hash_table_replace (found, _tether_pg_value_dup (res, row, 0), applied);
     }
   return g_steal_pointer (&found);
 }
@@ -733,13 +529,13 @@ store_remember_applied (TetherServerStore          *store,
       array_add_int (times, applied[i]->server_ms);
       array_add_text (hlcs, applied[i]->hlc);
     }
-  param_int (&p, user_id);
+  _tether_pg_param_int (&p, user_id);
   param_take (&p, array_end (ids));
   param_take (&p, array_end (revs));
   param_take (&p, array_end (times));
   param_take (&p, array_end (hlcs));
-  res = exec_stmt (self, REMEMBER_APPLIED, &p, PGRES_COMMAND_OK, "remembering applied changes",
-                   error);
+  res = _tether_pg_exec (self, REMEMBER_APPLIED, &p, PGRES_COMMAND_OK,
+                         "remembering applied changes", error);
   return res != NULL;
 }
 
@@ -751,15 +547,15 @@ read_record (const PGresult *res,
 {
   TetherServerRecord *record = g_new (TetherServerRecord, 1);
 
-  record->collection = value_dup (res, row, column);
-  record->key = value_dup (res, row, column + 1);
-  record->rev = value_int (res, row, column + 2);
-  record->type = (int) value_int (res, row, column + 3);
-  record->data = value_dup (res, row, column + 4);
-  record->server_ms = value_int (res, row, column + 5);
-  record->hlc = value_dup (res, row, column + 6);
-  record->change_id = value_dup (res, row, column + 7);
-  record->client_id = value_dup (res, row, column + 8);
+  record->collection = _tether_pg_value_dup (res, row, column);
+  record->key = _tether_pg_value_dup (res, row, column + 1);
+  record->rev = _tether_pg_value_int (res, row, column + 2);
+  record->type = (int) _tether_pg_value_int (res, row, column + 3);
+  record->data = _tether_pg_value_dup (res, row, column + 4);
+  record->server_ms = _tether_pg_value_int (res, row, column + 5);
+  record->hlc = _tether_pg_value_dup (res, row, column + 6);
+  record->change_id = _tether_pg_value_dup (res, row, column + 7);
+  record->client_id = _tether_pg_value_dup (res, row, column + 8);
   return record;
 }
 
@@ -786,10 +582,10 @@ store_get_records (TetherServerStore   *store,
       array_add_text (cs, collections[i]);
       array_add_text (ks, keys[i]);
     }
-  param_int (&p, user_id);
+  _tether_pg_param_int (&p, user_id);
   param_take (&p, array_end (cs));
   param_take (&p, array_end (ks));
-  res = exec_stmt (self, GET_RECORDS, &p, PGRES_TUPLES_OK, "reading records", error);
+  res = _tether_pg_exec (self, GET_RECORDS, &p, PGRES_TUPLES_OK, "reading records", error);
   if (res == NULL)
     return NULL;
   for (int row = 0; row < PQntuples (res); row++)
@@ -852,9 +648,9 @@ store_put_records (TetherServerStore          *store,
   for (guint i = 0; i < n; i++)
     g_ptr_array_add (refs, tether_server_record_ref (records[i]->collection, records[i]->key));
   keep = keep_last ((const char * const *) refs->pdata, n);
-  param_int (&p, user_id);
+  _tether_pg_param_int (&p, user_id);
   records_to_params (records, keep, n, &p);
-  res = exec_stmt (self, PUT_RECORDS, &p, PGRES_COMMAND_OK, "writing records", error);
+  res = _tether_pg_exec (self, PUT_RECORDS, &p, PGRES_COMMAND_OK, "writing records", error);
   return res != NULL;
 }
 
@@ -875,9 +671,9 @@ store_pull (TetherServerStore   *store,
   g_autoptr(PGresult) res = NULL;
   GPtrArray *rows;
 
-  param_int (&p, user_id);
-  param_int (&p, after_rev);
-  param_int (&p, limit);
+  _tether_pg_param_int (&p, user_id);
+  _tether_pg_param_int (&p, after_rev);
+  _tether_pg_param_int (&p, limit);
   if (collections != NULL)
     {
       GString *names = array_new ();
@@ -886,8 +682,8 @@ store_pull (TetherServerStore   *store,
         array_add_text (names, collections[i]);
       param_take (&p, array_end (names));
     }
-  res = exec_stmt (self, collections != NULL ? PULL_SOME : PULL_ALL, &p, PGRES_TUPLES_OK,
-                   "reading the feed", error);
+  res = _tether_pg_exec (self, collections != NULL ? PULL_SOME : PULL_ALL, &p, PGRES_TUPLES_OK,
+                         "reading the feed", error);
   if (res == NULL)
     return NULL;
   if (PQntuples (res) == 0)
@@ -896,8 +692,8 @@ store_pull (TetherServerStore   *store,
                    "No user with id %" G_GINT64_FORMAT, user_id);
       return NULL;
     }
-  *last_rev = value_int (res, 0, 0);
-  *purged_rev = value_int (res, 0, 1);
+  *last_rev = _tether_pg_value_int (res, 0, 0);
+  *purged_rev = _tether_pg_value_int (res, 0, 1);
   rows = g_ptr_array_new_full (PQntuples (res), (GDestroyNotify) tether_server_record_free);
   /* No matching record: one row of the user with NULL record columns. */
   for (int row = 0; row < PQntuples (res) && !PQgetisnull (res, row, 2); row++)
@@ -918,14 +714,14 @@ purge_in_transaction (TetherServerStorePostgres  *self,
       g_auto(Params) p = { 0 };
       g_autoptr(PGresult) res = NULL;
 
-      param_int (&p, before_ms);
-      res = exec_stmt (self, steps[i], &p,
-                       steps[i] == PURGE_APPLIED ? PGRES_COMMAND_OK : PGRES_TUPLES_OK,
-                       "purging tombstones", error);
+      _tether_pg_param_int (&p, before_ms);
+      res = _tether_pg_exec (self, steps[i], &p,
+                             steps[i] == PURGE_APPLIED ? PGRES_COMMAND_OK : PGRES_TUPLES_OK,
+                             "purging tombstones", error);
       if (res == NULL)
         return -1;
       if (steps[i] == PURGE_RECORDS)
-        purged = value_int (res, 0, 0);
+        purged = _tether_pg_value_int (res, 0, 0);
     }
   return purged;
 }
@@ -938,12 +734,12 @@ store_purge (TetherServerStore  *store,
   TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
   gint64 purged;
 
-  if (!store_begin (store, error))
+  if (!_tether_pg_begin (store, error))
     return -1;
   purged = purge_in_transaction (self, before_ms, error);
-  if (purged < 0 || !store_commit (store, error))
+  if (purged < 0 || !_tether_pg_commit (store, error))
     {
-      store_rollback (store);
+      _tether_pg_rollback (store);
       return -1;
     }
   return purged;
@@ -982,7 +778,7 @@ store_notify (TetherServerStore *store,
 
   announce (self, user_id, rev);
   param_take (&p, _tether_server_postgres_payload_new (self->instance_id, user_id, rev));
-  res = exec_stmt (self, NOTIFY, &p, PGRES_TUPLES_OK, "notifying other processes", &error);
+  res = _tether_pg_exec (self, NOTIFY, &p, PGRES_TUPLES_OK, "notifying other processes", &error);
   /* Not fatal: the write is committed; other processes' WebSocket
    * clients see it at their next pull. */
   if (res == NULL)
@@ -1003,14 +799,10 @@ on_feed_changed (gint64   user_id,
 static void
 store_iface_init (TetherServerStoreInterface *iface)
 {
-  iface->begin = store_begin;
-  iface->commit = store_commit;
-  iface->rollback = store_rollback;
-  iface->user_add = store_user_add;
-  iface->user_set_token = store_user_set_token;
-  iface->user_remove = store_user_remove;
-  iface->user_list = store_user_list;
-  iface->user_by_token = store_user_by_token;
+  iface->begin = _tether_pg_begin;
+  iface->commit = _tether_pg_commit;
+  iface->rollback = _tether_pg_rollback;
+  _tether_pg_users_iface_init (iface);
   iface->lock_user = store_lock_user;
   iface->set_last_rev = store_set_last_rev;
   iface->find_applied = store_find_applied;
