@@ -72,6 +72,12 @@ TetherCollectionSpec *_tether_schema_lookup_collection (TetherSchema        *sel
 /* The spec of id, createdAt or updatedAt; NULL for any other name. */
 const TetherFieldSpec *_tether_builtin_field_spec (const char *field);
 gboolean    _tether_field_is_builtin     (const char            *field);
+/* A JSON number as an integer: int64, or a double with an integral value in
+ * range. FALSE for anything else. */
+gboolean    _tether_json_get_integer     (JsonNode              *node,
+                                          gint64                *out);
+
+/* tether-schema-values.c */
 const char *_tether_field_type_to_string (TetherFieldType        type);
 /* Check @value against @spec (type and every rule). Datetime strings are
  * normalised in place and integral doubles of integer fields become ints.
@@ -80,10 +86,13 @@ gboolean    _tether_field_spec_check     (const TetherFieldSpec *spec,
                                           JsonNode              *value,
                                           const TetherValuePath *path,
                                           GError               **error);
-/* A JSON number as an integer: int64, or a double with an integral value in
- * range. FALSE for anything else. */
-gboolean    _tether_json_get_integer     (JsonNode              *node,
-                                          gint64                *out);
+/* Sets a validation error "<path>: <message>" (when @error is not NULL);
+ * returns FALSE. */
+gboolean    _tether_schema_fail          (GError               **error,
+                                          const TetherValuePath *path,
+                                          const char            *format,
+                                          ...) G_GNUC_PRINTF (3, 4);
+gboolean    _tether_json_is_string       (JsonNode              *node);
 
 
 /* tether-schema-parse.c: the schema document, checked part by part. */
