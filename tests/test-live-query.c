@@ -49,12 +49,7 @@ fixture_teardown (Fixture *f, gconstpointer data)
 static TetherRecord *
 create (Fixture *f, const char *json)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) object = tether_test_object (json);
-  TetherRecord *record = tether_collection_create (f->items, object, &error);
-
-  g_assert_no_error (error);
-  return record;
+  return tether_test_create (f->items, json);
 }
 
 /* The id of a new record (the record itself is not kept). */

@@ -49,24 +49,6 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_assert_finalize_object (f->db);
 }
 
-static TetherRecord *
-create (TetherCollection *collection, const char *json)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) object = tether_test_object (json);
-  TetherRecord *record = tether_collection_create (collection, object, &error);
-
-  g_assert_no_error (error);
-  return record;
-}
-
-static void
-create_all (TetherCollection *collection, const char * const *json)
-{
-  for (guint i = 0; json[i] != NULL; i++)
-    g_object_unref (create (collection, json[i]));
-}
-
 static TetherQuery *
 where (TetherQuery *query, const char *field, TetherOp op, const char *json)
 {
@@ -149,7 +131,7 @@ seed_tasks (Fixture *f)
   };
 
   /* ids run against insertion order, so an id order cannot pass for it */
-  create_all (f->tasks, tasks);
+  tether_test_create_all (f->tasks, tasks);
 }
 
 /* Conditions ----------------------------------------------------------------- */
@@ -220,7 +202,7 @@ test_contains (Fixture *f, gconstpointer data)
     NULL
   };
 
-  create_all (f->tasks, tasks);
+  tether_test_create_all (f->tasks, tasks);
   assert_titles (where (work, "tags", TETHER_OP_CONTAINS, "\"work\""), "Call the bank");
   assert_titles (where (none, "tags", TETHER_OP_CONTAINS, "\"garden\""), "");
   /* on a string, contains is a substring test */
@@ -259,7 +241,7 @@ test_prefix (Fixture *f, gconstpointer data)
     { "\"\"", "Éclair,Eclipse,École,Ém,É,ÿes,日本語,50% off,500 words,ab,abc,a" },
   };
 
-  create_all (f->tasks, tasks);
+  tether_test_create_all (f->tasks, tasks);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autoptr(TetherQuery) query = tether_query_new (f->tasks);
@@ -286,7 +268,7 @@ test_prefix_empty_skips_absent (void)
     NULL
   };
 
-  create_all (c, records);
+  tether_test_create_all (c, records);
   assert_titles (where (query, "label", TETHER_OP_PREFIX, "\"\""), "with,empty");
 }
 
@@ -313,7 +295,7 @@ test_datetime_time_zones (Fixture *f, gconstpointer data)
   };
   g_autoptr(TetherQuery) sorted = tether_query_new (f->tasks);
 
-  create_all (f->tasks, tasks);
+  tether_test_create_all (f->tasks, tasks);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autoptr(TetherQuery) query = tether_query_new (f->tasks);
@@ -479,7 +461,7 @@ test_builtin_fields (Fixture *f, gconstpointer data)
     {
       g_autofree char *json = g_strdup_printf ("{\"title\": \"r%u\"}", i);
 
-      g_ptr_array_add (records, create (f->tasks, json));
+      g_ptr_array_add (records, tether_test_create (f->tasks, json));
       g_usleep (3000);   /* distinct creation times */
     }
 #define REC(i) ((TetherRecord *) g_ptr_array_index (records, i))
@@ -629,7 +611,7 @@ test_text_conditions (Fixture *f, gconstpointer data)
   };
 
   seed_tasks (f);
-  create_all (f->tasks, extra);
+  tether_test_create_all (f->tasks, extra);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autoptr(TetherQuery) query = tether_query_new (f->tasks);
@@ -855,7 +837,7 @@ test_default_schema_queries (void)
     NULL
   };
 
-  create_all (notes, records);
+  tether_test_create_all (notes, records);
   /* defaults fill absent fields, so pinned == false finds Groceries */
   tether_query_sort (tether_query_where_text (pinned, "pinned == false"), "title", FALSE);
   assert_titles (pinned, "Groceries");

@@ -43,24 +43,6 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_assert_finalize_object (f->db);
 }
 
-static TetherRecord *
-create (TetherCollection *collection, const char *json)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) object = tether_test_object (json);
-  TetherRecord *record = tether_collection_create (collection, object, &error);
-
-  g_assert_no_error (error);
-  return record;
-}
-
-static void
-create_all (TetherCollection *collection, const char * const *json)
-{
-  for (guint i = 0; json[i] != NULL; i++)
-    g_object_unref (create (collection, json[i]));
-}
-
 static void
 update (TetherCollection *collection, TetherRecord *record, const char *patch_json)
 {
@@ -132,7 +114,7 @@ seed (Fixture *f)
     NULL
   };
 
-  create_all (f->docs, docs);
+  tether_test_create_all (f->docs, docs);
 }
 
 /* Matching ------------------------------------------------------------------- */
@@ -184,8 +166,8 @@ test_case_and_diacritics (Fixture *f, gconstpointer data)
 static void
 test_decomposed_records (Fixture *f, gconstpointer data)
 {
-  g_object_unref (create (f->docs, "{\"title\": \"Re\\u0301sume\\u0301 tips\", \"rank\": 1}"));
-  g_object_unref (create (f->docs, "{\"title\": \"R\\u00e9sum\\u00e9 draft\", \"rank\": 2}"));
+  g_object_unref (tether_test_create (f->docs, "{\"title\": \"Re\\u0301sume\\u0301 tips\", \"rank\": 1}"));
+  g_object_unref (tether_test_create (f->docs, "{\"title\": \"R\\u00e9sum\\u00e9 draft\", \"rank\": 2}"));
   assert_search (f->docs, "résumé", "Re\xcc\x81sume\xcc\x81 tips,Résumé draft");
   assert_search (f->docs, "resume", "Re\xcc\x81sume\xcc\x81 tips,Résumé draft");
   assert_search (f->docs, "re\xcc\x81sume\xcc\x81", "Re\xcc\x81sume\xcc\x81 tips,Résumé draft");
@@ -209,7 +191,7 @@ test_rank (Fixture *f, gconstpointer data)
   g_autoptr(TetherRecord) first = NULL;
   g_autoptr(GError) error = NULL;
 
-  create_all (f->docs, docs);
+  tether_test_create_all (f->docs, docs);
   /* the short, repeated mention first, the passing one in a long body last */
   assert_ranked (f->docs, "sync", "Sync sync sync,Sync once,Meeting notes");
   assert_titles (tether_query_limit (tether_query_search (best, "sync"), 1), "Sync sync sync");
@@ -260,7 +242,7 @@ test_sort_overrides_rank (Fixture *f, gconstpointer data)
   g_autoptr(TetherQuery) by_rank = tether_query_new (f->docs);
   g_autoptr(TetherQuery) by_title = tether_query_new (f->docs);
 
-  create_all (f->docs, docs);
+  tether_test_create_all (f->docs, docs);
   assert_ranked (f->docs, "sync", "sync sync,sync later,no rank, sync,a long note");
   tether_query_sort (tether_query_search (by_rank, "sync"), "rank", TRUE);
   assert_titles (by_rank, "sync sync,sync later,a long note,no rank, sync");
@@ -355,8 +337,8 @@ test_search_replaces (Fixture *f, gconstpointer data)
 static void
 test_update_and_delete (Fixture *f, gconstpointer data)
 {
-  g_autoptr(TetherRecord) groceries = create (f->docs, "{\"title\": \"Groceries list\", \"rank\": 1}");
-  g_autoptr(TetherRecord) other = create (f->docs, "{\"title\": \"Other\", \"body\": \"shopping mall\", \"rank\": 2}");
+  g_autoptr(TetherRecord) groceries = tether_test_create (f->docs, "{\"title\": \"Groceries list\", \"rank\": 1}");
+  g_autoptr(TetherRecord) other = tether_test_create (f->docs, "{\"title\": \"Other\", \"body\": \"shopping mall\", \"rank\": 2}");
   g_autoptr(JsonObject) replacement = NULL;
   g_autoptr(TetherRecord) put = NULL;
   g_autoptr(GError) error = NULL;
@@ -395,13 +377,13 @@ test_update_and_delete (Fixture *f, gconstpointer data)
 static void
 test_rollback (Fixture *f, gconstpointer data)
 {
-  g_autoptr(TetherRecord) kept = create (f->docs, "{\"title\": \"Zebra crossing\", \"rank\": 1}");
+  g_autoptr(TetherRecord) kept = tether_test_create (f->docs, "{\"title\": \"Zebra crossing\", \"rank\": 1}");
   g_autoptr(TetherRecord) created = NULL;
   g_autoptr(GError) error = NULL;
 
   g_assert_true (tether_database_begin (f->db, &error));
   g_assert_no_error (error);
-  created = create (f->docs, "{\"title\": \"Zebra finch\", \"rank\": 2}");
+  created = tether_test_create (f->docs, "{\"title\": \"Zebra finch\", \"rank\": 2}");
   update (f->docs, kept, "{\"title\": \"Pelican crossing\"}");
   assert_search (f->docs, "zebra", "Zebra finch");
   tether_database_rollback (f->db);
@@ -435,7 +417,7 @@ test_persists (void)
   TetherDatabase *db = tether_test_open (path, schema);
   TetherCollection *docs = tether_database_get_collection (db, "docs", NULL);
 
-  g_object_unref (create (docs, "{\"title\": \"Durable words\", \"rank\": 1}"));
+  g_object_unref (tether_test_create (docs, "{\"title\": \"Durable words\", \"rank\": 1}"));
   tether_database_close (db);
   g_assert_finalize_object (db);
 
@@ -454,7 +436,7 @@ test_no_searchable_fields (Fixture *f, gconstpointer data)
   g_autoptr(TetherQuery) query = tether_query_new (f->plain);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) records = NULL;
-  g_autoptr(TetherRecord) record = create (f->plain, "{\"title\": \"sync\"}");
+  g_autoptr(TetherRecord) record = tether_test_create (f->plain, "{\"title\": \"sync\"}");
 
   tether_query_search (query, "sync");
   g_assert_error ((GError *) tether_query_get_error (query), TETHER_QUERY_ERROR, TETHER_QUERY_ERROR_BAD_OPERATOR);
@@ -489,8 +471,8 @@ test_default_schema (void)
   g_autoptr(TetherQuery) pinned = tether_query_new (notes);
   g_autoptr(TetherQuery) open_tasks = tether_query_new (tasks);
 
-  create_all (notes, note_records);
-  create_all (tasks, task_records);
+  tether_test_create_all (notes, note_records);
+  tether_test_create_all (tasks, task_records);
   /* tags are not searchable: "Ideas" only carries the word as a tag */
   assert_ranked (notes, "resume", "Résumé draft,Reading list");
   assert_ranked (notes, "naive", "Reading list");

@@ -90,3 +90,23 @@ tether_test_open (const char   *path,
   g_assert_no_error (error);
   return db;
 }
+
+TetherRecord *
+tether_test_create (TetherCollection *collection,
+                    const char       *json)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) object = tether_test_object (json);
+  TetherRecord *record = tether_collection_create (collection, object, &error);
+
+  g_assert_no_error (error);
+  return record;
+}
+
+void
+tether_test_create_all (TetherCollection   *collection,
+                        const char * const *json)
+{
+  for (guint i = 0; json[i] != NULL; i++)
+    g_object_unref (tether_test_create (collection, json[i]));
+}

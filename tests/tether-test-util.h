@@ -18,4 +18,11 @@ TetherSchema   *tether_test_schema         (const char *json);
 TetherDatabase *tether_test_open           (const char *path,
                                             TetherSchema *schema);
 
+/* Create a record from JSON text in @collection; aborts on error. */
+TetherRecord   *tether_test_create         (TetherCollection   *collection,
+                                            const char         *json);
+/* Create each record of a NULL-terminated list, dropping the results. */
+void            tether_test_create_all     (TetherCollection   *collection,
+                                            const char * const *json);
+
 G_END_DECLS
