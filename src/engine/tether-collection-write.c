@@ -81,8 +81,9 @@ serialize_checked (TetherCollection *self,
   return text;
 }
 
-/* Copy @data, give it @id (or keep its own, or a new UUIDv7), apply defaults
- * and checks. The caller's object is never modified. */
+/* Copy @data (unless the caller hands it over with TAKE_DATA), give it @id
+ * (or keep its own, or a new UUIDv7), apply defaults and checks. A caller's
+ * object is never modified. */
 static JsonObject *
 prepare (TetherCollection *self,
          JsonObject       *data,
@@ -90,7 +91,8 @@ prepare (TetherCollection *self,
          TetherWriteFlags  flags,
          GError          **error)
 {
-  g_autoptr(JsonObject) object = _tether_json_object_deep_copy (data);
+  g_autoptr(JsonObject) object = (flags & TETHER_WRITE_TAKE_DATA)
+    ? json_object_ref (data) : _tether_json_object_deep_copy (data);
 
   if (id != NULL)
     json_object_set_string_member (object, "id", id);

@@ -298,9 +298,10 @@ tether_collection_update (TetherCollection  *self,
   old_record = tether_collection_get (self, id, error);
   if (old_record != NULL)
     {
+      /* merged is our own fresh copy: hand it over instead of copying it again */
       merged = tether_record_dup_data (old_record);
       merge_patch (merged, patch);
-      record = _tether_collection_replace (self, old_record, merged, TETHER_WRITE_DEFAULT, error);
+      record = _tether_collection_replace (self, old_record, merged, TETHER_WRITE_TAKE_DATA, error);
     }
   if (!_tether_write_scope_end (&scope, record != NULL, error))
     return NULL;

@@ -158,7 +158,7 @@ typedef enum {
   TETHER_WRITE_DEFAULT    = 0,
   TETHER_WRITE_SKIP_HOOKS = 1 << 0, /* pulled changes: no change-log entry */
   TETHER_WRITE_NO_VALIDATE = 1 << 1, /* data already validated by the caller */
-  TETHER_WRITE_KEEP_UPDATED = 1 << 2, /* keep created/updated times given in the record */
+  TETHER_WRITE_TAKE_DATA  = 1 << 3, /* @data is a fresh object of the caller's: use it, don't copy it */
 } TetherWriteFlags;
 
 typedef struct {
