@@ -608,6 +608,13 @@ post_ok (Fixture    *f,
 /* ------------------------------------------------------------------- main */
 
 static GPtrArray *test_cases;
+static const char *test_prefix = "/tether/server/protocol";
+
+void
+tether_test_server_set_prefix (const char *prefix)
+{
+  test_prefix = prefix;
+}
 
 void
 tether_test_server_init (int    *argc,
@@ -623,7 +630,7 @@ tether_test_server_add (const char *name,
                         TestFunc    func,
                         gboolean    postgres)
 {
-  g_autofree char *path = g_strdup_printf ("/tether/server/protocol/%s/%s",
+  g_autofree char *path = g_strdup_printf ("%s/%s/%s", test_prefix,
                                            postgres ? "postgres" : "sqlite", name);
   TestCase *test = g_new0 (TestCase, 1);
 

@@ -86,6 +86,8 @@ void     tether_test_server_add      (const char       *name,
 void     tether_test_server_add_both (const NamedTest  *tests,
                                      guint             n_tests);
 int      tether_test_server_run      (void);
+/* Test paths are <prefix>/<storage>/<name>; default "/tether/server/protocol". */
+void     tether_test_server_set_prefix (const char *prefix);
 
 /* main loop */
 gboolean wait_until (Fixture *f, ReadyFunc ready, gpointer data, guint timeout_ms);

@@ -10,4 +10,5 @@
 #include "tether-live-query.h"
 #include "tether-write-hook.h"
 #include "tether-uuid.h"
+#include "sync/tether-sync.h"
 #undef TETHER_INSIDE

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "tether-transport.h"
+
+G_BEGIN_DECLS
+
+#define TETHER_TYPE_HTTP_TRANSPORT (tether_http_transport_get_type ())
+G_DECLARE_FINAL_TYPE (TetherHttpTransport, tether_http_transport, TETHER, HTTP_TRANSPORT, GObject)
+
+/* HTTP over libsoup3: POST <base>/push and <base>/pull with
+ * "Authorization: Bearer <token>". Status mapping: 401 UNAUTHORIZED, 409
+ * SCHEMA, 410 CURSOR_EXPIRED, 429 RATE_LIMITED (Retry-After kept), 5xx
+ * SERVER, other 4xx REJECTED (with the server's JSON "error" message),
+ * transport failures and timeouts NETWORK, a 200 whose body is not a JSON
+ * object PROTOCOL. Properties: "base-url", "token" (write-only), "timeout"
+ * (seconds, default 30), "user-agent". Extra headers with
+ * tether_http_transport_set_header(). Bytes sent and received are counted. */
+TetherHttpTransport *tether_http_transport_new        (const char *base_url,
+                                                       const char *token);
+void                 tether_http_transport_set_token  (TetherHttpTransport *self,
+                                                       const char          *token);
+void                 tether_http_transport_set_timeout (TetherHttpTransport *self,
+                                                        guint               seconds);
+void                 tether_http_transport_set_header (TetherHttpTransport *self,
+                                                       const char          *name,
+                                                       const char          *value);
+const char          *tether_http_transport_get_base_url (TetherHttpTransport *self);
+/* Body bytes moved so far (request bodies sent, response bodies received). */
+guint64              tether_http_transport_get_bytes_sent     (TetherHttpTransport *self);
+guint64              tether_http_transport_get_bytes_received (TetherHttpTransport *self);
+
+G_END_DECLS
