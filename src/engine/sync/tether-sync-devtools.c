@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-sync-devtools"
+#include "config.h"
+
+#include "tether-sync-engine-private.h"
+
+/* What the inspector and `tether inspect` show and do: the queue, stats,
+ * retry, discard, compact, the event log and the conflict log. */
+
+GPtrArray *
+tether_sync_engine_list_changes (TetherSyncEngine *self,
+                                 int               status,
+                                 GError          **error)
+{
+  g_autoptr(GPtrArray) rows = NULL;
+  GPtrArray *changes;
+
+  g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), NULL);
+
+  rows = _tether_sync_store_list (self->db, status, 0, error);
+  if (rows == NULL)
+    return NULL;
+  changes = g_ptr_array_new_full (rows->len, g_object_unref);
+  for (guint i = 0; i < rows->len; i++)
+    g_ptr_array_add (changes, _tether_sync_change_new (g_ptr_array_index (rows, i)));
+  return changes;
+}
+
+gboolean
+tether_sync_engine_get_stats (TetherSyncEngine *self,
+                              TetherSyncStats  *stats,
+                              GError          **error)
+{
+  g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), FALSE);
+  g_return_val_if_fail (stats != NULL, FALSE);
+
+  return _tether_sync_store_stats (self->db, stats, error);
+}
+
+gint
+tether_sync_engine_retry_failed (TetherSyncEngine *self,
+                                 GError          **error)
+{
+  gint count;
+
+  g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), -1);
+
+  count = _tether_sync_store_retry_failed (self->db, error);
+  if (count > 0)
+    {
+      _tether_sync_engine_queue_changed (self);
+      _tether_sync_auto_local_write (self);
+    }
+  return count;
+}
+
+gboolean
+tether_sync_engine_discard (TetherSyncEngine *self,
+                            const char       *change_id,
+                            GError          **error)
+{
+  g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), FALSE);
+  g_return_val_if_fail (change_id != NULL, FALSE);
+
+  if (!_tether_sync_store_discard (self->db, change_id, error))
+    return FALSE;
+  _tether_sync_engine_queue_changed (self);
+  return TRUE;
+}
+
+gint
+tether_sync_engine_compact (TetherSyncEngine *self,
+                            GError          **error)
+{
+  gint removed;
+
+  g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), -1);
+
+  removed = _tether_sync_store_compact (self->db, error);
+  if (removed > 0)
+    _tether_sync_engine_queue_changed (self);
+  return removed;
+}
+
+GPtrArray *
+tether_sync_engine_list_events (TetherSyncEngine *self,
+                                GError          **error)
+{
+  g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), NULL);
+  return _tether_sync_store_list_events (self->db, error);
+}
+
+GPtrArray *
+tether_sync_engine_list_conflicts (TetherSyncEngine *self,
+                                   gboolean          open_only,
+                                   GError          **error)
+{
+  g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), NULL);
+  return _tether_sync_store_list_conflicts (self->db, open_only, error);
+}
+
+TetherConflict *
+tether_sync_engine_get_conflict (TetherSyncEngine *self,
+                                 const char       *conflict_id,
+                                 GError          **error)
+{
+  g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), NULL);
+  g_return_val_if_fail (conflict_id != NULL, NULL);
+  return _tether_sync_store_get_conflict (self->db, conflict_id, error);
+}
+
+/* A write the user asked for: logged like any edit, so it syncs. */
+static gboolean
+write_tracked (TetherSyncEngine *self,
+               TetherConflict   *conflict,
+               JsonObject       *data,
+               GError          **error)
+{
+  TetherCollection *c = tether_database_get_collection (self->db, tether_conflict_get_collection (conflict), error);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonObject) copy = NULL;
+  g_autoptr(TetherRecord) record = NULL;
+
+  if (c == NULL)
+    return FALSE;
+  if (data == NULL)
+    {
+      if (tether_collection_delete (c, tether_conflict_get_record_id (conflict), &local_error) ||
+          g_error_matches (local_error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_FOUND))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  copy = _tether_json_object_deep_copy (data);
+  json_object_set_string_member (copy, "id", tether_conflict_get_record_id (conflict));
+  record = tether_collection_put (c, copy, error);
+  return record != NULL;
+}
+
+static gboolean
+settle (TetherSyncEngine     *self,
+        TetherConflict       *conflict,
+        JsonObject           *data,
+        TetherConflictWinner  winner,
+        TetherConflictStatus  status,
+        GError              **error)
+{
+  if (!tether_database_begin (self->db, error))
+    return FALSE;
+  tether_conflict_set_result (conflict, data, winner);
+  tether_conflict_set_status (conflict, status, tether_time_now_ms ());
+  if (!write_tracked (self, conflict, data, error) ||
+      !_tether_sync_store_save_conflict (self->db, conflict, error))
+    {
+      tether_database_rollback (self->db);
+      return FALSE;
+    }
+  if (!tether_database_commit (self->db, error))
+    return FALSE;
+  _tether_sync_engine_queue_changed (self);
+  _tether_sync_auto_local_write (self);
+  return TRUE;
+}
+
+static gboolean
+same_object (JsonObject *a,
+             JsonObject *b)
+{
+  g_autoptr(JsonNode) na = NULL;
+  g_autoptr(JsonNode) nb = NULL;
+
+  if (a == NULL || b == NULL)
+    return a == b;
+  na = json_node_init_object (json_node_alloc (), a);
+  nb = json_node_init_object (json_node_alloc (), b);
+  return _tether_json_equal (na, nb);
+}
+
+gboolean
+tether_sync_engine_resolve_conflict (TetherSyncEngine *self,
+                                     const char       *conflict_id,
+                                     JsonObject       *chosen,
+                                     GError          **error)
+{
+  g_autoptr(TetherConflict) conflict = NULL;
+  TetherConflictWinner winner = TETHER_CONFLICT_WINNER_MERGED;
+
+  g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), FALSE);
+  g_return_val_if_fail (conflict_id != NULL, FALSE);
+
+  conflict = _tether_sync_store_get_conflict (self->db, conflict_id, error);
+  if (conflict == NULL)
+    return FALSE;
+  if (tether_conflict_get_status (conflict) != TETHER_CONFLICT_OPEN)
+    {
+      g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_INVALID,
+                   "conflict %s was already decided; restore it instead", conflict_id);
+      return FALSE;
+    }
+  if (same_object (chosen, tether_conflict_get_local (conflict)))
+    winner = TETHER_CONFLICT_WINNER_LOCAL;
+  else if (same_object (chosen, tether_conflict_get_remote (conflict)))
+    winner = TETHER_CONFLICT_WINNER_REMOTE;
+  return settle (self, conflict, chosen, winner, TETHER_CONFLICT_RESOLVED, error);
+}
+
+gboolean
+tether_sync_engine_restore_conflict (TetherSyncEngine *self,
+                                     const char       *conflict_id,
+                                     GError          **error)
+{
+  g_autoptr(TetherConflict) conflict = NULL;
+  g_autoptr(JsonObject) loser = NULL;
+  TetherConflictWinner winner;
+
+  g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), FALSE);
+  g_return_val_if_fail (conflict_id != NULL, FALSE);
+
+  conflict = _tether_sync_store_get_conflict (self->db, conflict_id, error);
+  if (conflict == NULL)
+    return FALSE;
+  if (tether_conflict_get_status (conflict) == TETHER_CONFLICT_OPEN)
+    {
+      g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_INVALID,
+                   "conflict %s is still open: choose a version to keep instead", conflict_id);
+      return FALSE;
+    }
+  loser = tether_conflict_get_loser (conflict);
+  if (loser != NULL)
+    json_object_ref (loser);
+  winner = tether_conflict_get_winner (conflict) == TETHER_CONFLICT_WINNER_LOCAL
+    ? TETHER_CONFLICT_WINNER_REMOTE : TETHER_CONFLICT_WINNER_LOCAL;
+  return settle (self, conflict, loser, winner, TETHER_CONFLICT_RESTORED, error);
+}

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+/* What the files of TetherSyncEngine share (tether-sync-engine.c, -push.c,
+ * -pull.c, -resolve.c, -auto.c, -devtools.c, -protocol.c). */
+
+#include "tether-sync-private.h"
+
+G_BEGIN_DECLS
+
+struct _TetherSyncEngine
+{
+  GObject                 parent_instance;
+
+  TetherDatabase         *db;
+  TetherChangeTracker    *tracker;     /* owned by the database (object data) */
+  TetherHlc              *hlc;         /* owned by the database (object data) */
+  char                   *client_id;
+  TetherTransport        *transport;
+  gulong                  server_push_id;
+  gulong                  changed_id;
+  gulong                  external_id;
+  gulong                  appended_id;
+  guint                   appended;    /* rows appended since the last "changed" */
+
+  TetherConflictStrategy  strategy;
+  TetherConflictResolver  resolver;
+  gpointer                resolver_data;
+  GDestroyNotify          resolver_destroy;
+  guint                   batch_size;
+  guint                   max_retries;
+
+  TetherSyncState         state;
+  guint                   pending_count;
+  guint                   failed_count;
+  guint                   conflict_count;
+  gint64                  last_sync_at;
+  char                   *last_error;
+  gboolean                seed_compat;
+
+  TetherSyncScheduler    *scheduler;
+  gboolean                auto_sync;
+  guint                   interval;
+  GTask                  *running;     /* the sync in progress, borrowed */
+  GPtrArray              *parked_push; /* JsonArray* server_push payloads met while syncing */
+};
+
+/* One sync in progress (the GTask's data). */
+typedef struct {
+  TetherSyncEngine *engine;
+  TetherSyncReport  report;
+  gint64            started_us;
+  guint             push_rounds;
+  guint             pull_pages;
+  guint             cycles;        /* push+pull rounds (merges may leave new changes) */
+  gboolean          cursor_reset;  /* a 410 was answered with a pull from null */
+  GPtrArray        *sent;          /* TetherPushGroup* of the batch in flight */
+  guint             pending_at_start;
+} TetherSyncOp;
+
+/* A record's pending changes, sent as one change (docs/sync.md, "Push"). */
+typedef struct {
+  char             *push_id;
+  char             *collection;
+  char             *record_id;
+  GPtrArray        *rows;          /* TetherChangeRow*, log order */
+  TetherChangeType  type;
+  gint64            base_rev;
+  gboolean          skip;          /* create … delete: nothing to send */
+} TetherPushGroup;
+
+void _tether_push_group_free (TetherPushGroup *group);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherPushGroup, _tether_push_group_free)
+
+/* tether-sync-protocol.c: requests out, answers checked in full before
+ * anything is written (a malformed answer changes nothing locally). */
+typedef struct {
+  char   *id;
+  gint64  rev;             /* -1 when the server sent none (seed server) */
+  char   *hlc;             /* the stored hlc when clamped, else NULL */
+} TetherPushAccepted;
+
+typedef struct {
+  char       *change_id;
+  JsonObject *remote;      /* NULL when deleted or absent */
+  gint64      remote_rev;  /* -1 when none */
+  char       *remote_hlc;
+  gint64      remote_ms;   /* remoteTimestamp, 0 when none */
+} TetherPushConflict;
+
+typedef struct {
+  char *id;
+  char *error;
+  char *code;
+} TetherPushError;
+
+typedef struct {
+  GPtrArray *accepted;     /* TetherPushAccepted* */
+  GPtrArray *conflicts;    /* TetherPushConflict* */
+  GPtrArray *errors;       /* TetherPushError* */
+} TetherPushResponse;
+
+typedef struct {
+  char             *collection;
+  char             *record_id;
+  TetherChangeType  type;
+  JsonObject       *data;  /* NULL for delete */
+  gint64            rev;   /* -1 when none (seed server) */
+  char             *hlc;
+  gint64            timestamp_ms;
+} TetherPullChange;
+
+typedef struct {
+  GPtrArray *changes;      /* TetherPullChange* */
+  char      *cursor;
+  gboolean   has_more;
+} TetherPullResponse;
+
+void                _tether_push_response_free (TetherPushResponse *response);
+void                _tether_pull_response_free (TetherPullResponse *response);
+void                _tether_pull_change_free   (TetherPullChange   *change);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherPushResponse, _tether_push_response_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherPullResponse, _tether_pull_response_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherPullChange, _tether_pull_change_free)
+
+JsonObject         *_tether_sync_push_request   (TetherSyncEngine *self,
+                                                 GPtrArray        *groups,
+                                                 GError          **error);
+JsonObject         *_tether_sync_pull_request   (const char       *cursor,
+                                                 guint             batch_size);
+TetherPushResponse *_tether_sync_parse_push     (JsonObject       *object,
+                                                 GError          **error);
+TetherPullResponse *_tether_sync_parse_pull     (JsonObject       *object,
+                                                 GError          **error);
+/* The payload of server_push: TetherPullChange*. */
+GPtrArray          *_tether_sync_parse_push_payload (JsonArray *payload,
+                                                     GError   **error);
+/* One change object of a pull page or a server_push payload. */
+TetherPullChange   *_tether_sync_parse_change   (JsonNode         *node,
+                                                 guint             index,
+                                                 GError          **error);
+
+/* tether-sync-engine.c */
+void     _tether_sync_engine_set_state   (TetherSyncEngine *self,
+                                          TetherSyncState   state,
+                                          const char       *error);
+void     _tether_sync_engine_refresh_counts (TetherSyncEngine *self);
+void     _tether_sync_engine_set_seed_compat (TetherSyncEngine *self,
+                                              gboolean          seed_compat);
+void     _tether_sync_engine_emit_phase  (TetherSyncEngine *self,
+                                          TetherSyncPhase   phase,
+                                          guint             done,
+                                          guint             total);
+void     _tether_sync_engine_emit_conflict (TetherSyncEngine *self,
+                                            TetherConflict   *conflict);
+void     _tether_sync_engine_queue_changed (TetherSyncEngine *self);
+void     _tether_sync_engine_mark_synced (TetherSyncEngine *self,
+                                          gint64            at_ms);
+char    *_tether_sync_engine_get_cursor  (TetherSyncEngine *self);
+gboolean _tether_sync_engine_set_cursor  (TetherSyncEngine *self,
+                                          const char       *cursor,
+                                          GError          **error);
+
+/* tether-sync-push.c / -pull.c: the steps of one sync; each ends by
+ * calling the next step or _tether_sync_op_fail / _tether_sync_op_finish. */
+void     _tether_sync_push_next          (GTask            *task);
+void     _tether_sync_pull_next          (GTask            *task);
+void     _tether_sync_op_finish          (GTask            *task);
+void     _tether_sync_op_fail            (GTask            *task,
+                                          GError           *error);   /* takes it */
+/* Apply pulled changes (a page or a server_push) in the caller's transaction. */
+gboolean _tether_sync_apply_changes      (TetherSyncEngine *self,
+                                          GPtrArray        *changes,   /* TetherPullChange* */
+                                          TetherSyncReport *report,
+                                          GError          **error);
+
+/* tether-sync-resolve.c: a remote version met local edits of the same
+ * record. Decides under the strategy, writes the result locally (not
+ * logged), stores the remote as the new shadow, rebases or clears the
+ * record's pending changes, and logs what lost. In the caller's transaction.
+ * @carry_retries: retries of the change that met the conflict (a push-back
+ * that keeps conflicting fails after max-retries). */
+gboolean _tether_sync_resolve            (TetherSyncEngine *self,
+                                          const char       *collection,
+                                          const char       *record_id,
+                                          const char       *local_hlc,   /* NULL: the newest pending change's */
+                                          JsonObject       *remote,
+                                          gint64            remote_rev,
+                                          const char       *remote_hlc,
+                                          guint             carry_retries,
+                                          TetherSyncReport *report,
+                                          GError          **error);
+/* Write @data (NULL: delete) as the local record without logging a change. */
+gboolean _tether_sync_write_local        (TetherSyncEngine *self,
+                                          const char       *collection,
+                                          const char       *record_id,
+                                          JsonObject       *data,
+                                          GError          **error);
+/* The local record's data (a new object) or NULL when it does not exist. */
+JsonObject *_tether_sync_read_local      (TetherSyncEngine *self,
+                                          const char       *collection,
+                                          const char       *record_id,
+                                          GError          **error);
+
+/* tether-sync-auto.c */
+void     _tether_sync_auto_init          (TetherSyncEngine *self);
+void     _tether_sync_auto_dispose       (TetherSyncEngine *self);
+void     _tether_sync_auto_report        (TetherSyncEngine *self,
+                                          const GError     *error);
+void     _tether_sync_auto_local_write   (TetherSyncEngine *self);
+void     _tether_sync_auto_server_push   (TetherSyncEngine *self,
+                                          JsonArray        *changes);
+
+/* tether-sync-engine.c: attach the tracker to a database whose sync tables
+ * exist (tether_database_open calls _tether_sync_attach_if_enabled). */
+TetherChangeTracker *_tether_sync_attach (TetherDatabase *db,
+                                          GError        **error);
+gboolean _tether_sync_attach_if_enabled  (TetherDatabase *db,
+                                          GError        **error);
+
+G_END_DECLS

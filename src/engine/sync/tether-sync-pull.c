@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-sync-pull"
+#include "config.h"
+
+#include "tether-sync-engine-private.h"
+
+/* The pull half of a sync, and applying pulled changes (also those that
+ * arrive as server_push). Each page is applied with its cursor in one
+ * transaction; a change for a record with local edits not yet pushed is
+ * merged, never applied blindly (docs/sync.md, "Pull"). */
+
+#define PULL_BATCH     1000     /* the server's cap */
+#define MAX_PULL_PAGES 100000   /* bounded loop */
+#define MAX_CYCLES     4        /* push → pull rounds when merges leave new changes */
+
+static gboolean
+write_remote (TetherSyncEngine *self,
+              TetherPullChange *change,
+              GError          **error)
+{
+  g_autofree char *text = change->data != NULL ? _tether_json_object_to_string (change->data) : NULL;
+
+  if (!_tether_sync_write_local (self, change->collection, change->record_id, change->data, error))
+    return FALSE;
+  return _tether_sync_store_shadow_set (self->db, change->collection, change->record_id,
+                                        MAX (change->rev, 0), text, change->hlc, error);
+}
+
+static gboolean
+has_local_edits (TetherSyncEngine *self,
+                 TetherPullChange *change,
+                 gboolean         *edits,
+                 GError          **error)
+{
+  g_autoptr(GPtrArray) rows = _tether_sync_store_record_changes (self->db, change->collection,
+                                                                 change->record_id, error);
+
+  if (rows == NULL)
+    return FALSE;
+  *edits = rows->len > 0 ||
+           _tether_sync_store_has_open_conflict (self->db, change->collection, change->record_id);
+  return TRUE;
+}
+
+/* Our own accepted push comes back in the feed: the shadow already has it. */
+static gboolean
+is_known (TetherSyncEngine *self,
+          TetherPullChange *change,
+          gboolean         *known,
+          GError          **error)
+{
+  gint64 rev = 0;
+
+  *known = FALSE;
+  if (change->rev < 0)
+    {
+      _tether_sync_engine_set_seed_compat (self, TRUE);
+      return TRUE;
+    }
+  if (!_tether_sync_store_shadow_get (self->db, change->collection, change->record_id,
+                                      &rev, NULL, NULL, error))
+    return FALSE;
+  *known = change->rev <= rev;
+  return TRUE;
+}
+
+static gboolean
+apply_one (TetherSyncEngine *self,
+           TetherPullChange *change,
+           TetherSyncReport *report,
+           GError          **error)
+{
+  gboolean known, edits;
+
+  if (change->hlc != NULL)
+    tether_hlc_observe (self->hlc, change->hlc);
+  if (!tether_schema_has_collection (tether_database_get_schema (self->db), change->collection))
+    {
+      g_debug ("skipping a change to %s: not a collection of this schema", change->collection);
+      report->skipped++;
+      return TRUE;
+    }
+  if (!is_known (self, change, &known, error))
+    return FALSE;
+  if (known)
+    {
+      report->skipped++;
+      return TRUE;
+    }
+  if (!has_local_edits (self, change, &edits, error))
+    return FALSE;
+  report->applied++;
+  if (!edits)
+    return write_remote (self, change, error);
+  report->merged++;
+  return _tether_sync_resolve (self, change->collection, change->record_id, NULL, change->data,
+                               MAX (change->rev, 0), change->hlc, 0, report, error);
+}
+
+gboolean
+_tether_sync_apply_changes (TetherSyncEngine *self,
+                            GPtrArray        *changes,
+                            TetherSyncReport *report,
+                            GError          **error)
+{
+  for (guint i = 0; i < changes->len; i++)
+    if (!apply_one (self, g_ptr_array_index (changes, i), report, error))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+store_page (TetherSyncEngine   *self,
+            TetherSyncOp       *op,
+            TetherPullResponse *page,
+            GError            **error)
+{
+  if (!tether_database_begin (self->db, error))
+    return FALSE;
+  if (!_tether_sync_apply_changes (self, page->changes, &op->report, error) ||
+      (page->cursor != NULL && !_tether_sync_engine_set_cursor (self, page->cursor, error)))
+    {
+      tether_database_rollback (self->db);
+      return FALSE;
+    }
+  return tether_database_commit (self->db, error);
+}
+
+static gboolean
+outbox_empty (TetherSyncEngine *self)
+{
+  g_autoptr(GPtrArray) rows = _tether_sync_store_outbox (self->db, 1, NULL);
+
+  return rows == NULL || rows->len == 0;
+}
+
+/* Pulled to the end. Merges may have left changes to push back; local
+ * writes may have arrived meanwhile: go round again, a bounded number of times. */
+static void
+pull_done (GTask *task)
+{
+  TetherSyncOp *op = g_task_get_task_data (task);
+
+  if (!outbox_empty (op->engine) && ++op->cycles < MAX_CYCLES)
+    _tether_sync_push_next (task);
+  else
+    _tether_sync_op_finish (task);
+}
+
+static void
+on_pulled (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  TetherSyncOp *op = g_task_get_task_data (task);
+  TetherSyncEngine *self = op->engine;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) answer = tether_transport_pull_finish (TETHER_TRANSPORT (source), result, &error);
+  g_autoptr(TetherPullResponse) page = NULL;
+
+  if (answer == NULL && g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CURSOR_EXPIRED) &&
+      !op->cursor_reset)
+    {
+      /* Tombstones we never saw were purged: start over; pending changes stay. */
+      op->cursor_reset = TRUE;
+      g_clear_error (&error);
+      if (_tether_sync_engine_set_cursor (self, NULL, &error))
+        {
+          _tether_sync_pull_next (g_steal_pointer (&task));
+          return;
+        }
+    }
+  if (answer == NULL || (page = _tether_sync_parse_pull (answer, &error)) == NULL ||
+      !store_page (self, op, page, &error))
+    {
+      _tether_sync_op_fail (g_steal_pointer (&task), g_steal_pointer (&error));
+      return;
+    }
+  op->report.pulled += page->changes->len;
+  _tether_sync_engine_emit_phase (self, TETHER_SYNC_PHASE_PULL, op->report.pulled, 0);
+  if (page->has_more && op->pull_pages < MAX_PULL_PAGES)
+    _tether_sync_pull_next (g_steal_pointer (&task));
+  else
+    pull_done (g_steal_pointer (&task));
+}
+
+void
+_tether_sync_pull_next (GTask *task)
+{
+  TetherSyncOp *op = g_task_get_task_data (task);
+  TetherSyncEngine *self = op->engine;
+  g_autofree char *cursor = _tether_sync_engine_get_cursor (self);
+  g_autoptr(JsonObject) request = _tether_sync_pull_request (cursor, PULL_BATCH);
+
+  op->pull_pages++;
+  tether_transport_pull_async (self->transport, request, g_task_get_cancellable (task), on_pulled, task);
+}

@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-sync-push"
+#include "config.h"
+
+#include "tether-sync-engine-private.h"
+
+/* The push half of a sync (docs/sync.md, "Push"). A record's pending
+ * changes go out as one change under the id of the newest of them; once
+ * sent, that id and the rows behind it are fixed (push_id), so a retry after
+ * a lost answer or a crash repeats exactly the same change and the server's
+ * idempotency answers it like the first time. */
+
+#define MAX_PUSH_ROUNDS 10000   /* bounded loop: batches per sync */
+
+void
+_tether_push_group_free (TetherPushGroup *group)
+{
+  if (group == NULL)
+    return;   /* stolen from its array */
+  g_free (group->push_id);
+  g_free (group->collection);
+  g_free (group->record_id);
+  g_ptr_array_unref (group->rows);
+  g_free (group);
+}
+
+static TetherChangeRow *
+group_first (TetherPushGroup *group)
+{
+  return g_ptr_array_index (group->rows, 0);
+}
+
+static TetherChangeRow *
+group_last (TetherPushGroup *group)
+{
+  return g_ptr_array_index (group->rows, group->rows->len - 1);
+}
+
+static TetherPushGroup *
+group_new (TetherChangeRow *row)
+{
+  TetherPushGroup *group = g_new0 (TetherPushGroup, 1);
+
+  group->collection = g_strdup (row->collection);
+  group->record_id = g_strdup (row->record_id);
+  group->push_id = g_strdup (row->push_id);
+  group->rows = g_ptr_array_new_with_free_func ((GDestroyNotify) _tether_change_row_free);
+  return group;
+}
+
+/* Type and base of what is sent. A group sent before keeps the base it
+ * was sent with; a new one is based on the shadow. */
+static gboolean
+group_settle (TetherSyncEngine *self,
+              TetherPushGroup  *group,
+              GError          **error)
+{
+  TetherChangeRow *first = group_first (group);
+  TetherChangeRow *last = group_last (group);
+
+  if (group->push_id != NULL)
+    group->base_rev = first->base_rev;
+  else
+    {
+      g_free (group->push_id);
+      group->push_id = g_strdup (last->id);
+      if (!_tether_sync_store_shadow_get (self->db, group->collection, group->record_id,
+                                          &group->base_rev, NULL, NULL, error))
+        return FALSE;
+    }
+  if (last->type == TETHER_CHANGE_DELETE)
+    group->type = TETHER_CHANGE_DELETE;
+  else if (first->type == TETHER_CHANGE_CREATE && group->base_rev == 0)
+    group->type = TETHER_CHANGE_CREATE;
+  else
+    group->type = TETHER_CHANGE_UPDATE;
+  /* Created and deleted offline: the server never needs to hear of it. */
+  group->skip = first->type == TETHER_CHANGE_CREATE && last->type == TETHER_CHANGE_DELETE &&
+                group->base_rev == 0 && first->push_id == NULL;
+  return TRUE;
+}
+
+/* Whether @row joins the record's group: rows sent under one id stay
+ * together, and newer rows wait until that id is answered. */
+static gboolean
+row_joins (TetherPushGroup *group,
+           TetherChangeRow *row)
+{
+  if (group->push_id != NULL || row->push_id != NULL)
+    return g_strcmp0 (group->push_id, row->push_id) == 0;
+  return TRUE;
+}
+
+static GPtrArray *
+build_groups (TetherSyncEngine *self,
+              GError          **error)
+{
+  g_autoptr(GPtrArray) rows = _tether_sync_store_outbox (self->db, self->batch_size * 4, error);
+  g_autoptr(GHashTable) by_record = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GPtrArray) groups = g_ptr_array_new_with_free_func ((GDestroyNotify) _tether_push_group_free);
+
+  if (rows == NULL)
+    return NULL;
+  for (guint i = 0; i < rows->len; i++)
+    {
+      TetherChangeRow *row = g_ptr_array_index (rows, i);
+      g_autofree char *key = g_strdup_printf ("%s\x1f%s", row->collection, row->record_id);
+      TetherPushGroup *group = g_hash_table_lookup (by_record, key);
+
+      if (group == NULL && !g_hash_table_contains (by_record, key) && groups->len < self->batch_size)
+        {
+          group = group_new (row);
+          g_ptr_array_add (groups, group);
+          g_hash_table_insert (by_record, g_steal_pointer (&key), group);
+        }
+      else if (group == NULL || !row_joins (group, row))
+        {
+          /* full batch, or waiting behind rows already sent: later rows of
+           * this record wait too, so the order of its changes holds */
+          g_hash_table_replace (by_record, g_steal_pointer (&key), NULL);
+          continue;
+        }
+      g_ptr_array_add (group->rows, g_steal_pointer (&g_ptr_array_index (rows, i)));
+    }
+  for (guint i = 0; i < groups->len; i++)
+    if (!group_settle (self, g_ptr_array_index (groups, i), error))
+      return NULL;
+  return g_steal_pointer (&groups);
+}
+
+static gboolean
+mark_rows (TetherSyncEngine   *self,
+           TetherPushGroup    *group,
+           TetherChangeStatus  status,
+           const char         *message,
+           gboolean            count_retry,
+           GError            **error)
+{
+  for (guint i = 0; i < group->rows->len; i++)
+    {
+      TetherChangeRow *row = g_ptr_array_index (group->rows, i);
+
+      row->status = status;
+      if (message != NULL)
+        {
+          g_free (row->error);
+          row->error = g_strdup (message);
+        }
+      if (count_retry)
+        row->retries++;
+      if (!_tether_sync_store_update_change (self->db, row, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Sent groups become SYNCING under their push id before the request leaves,
+ * so a crash from here on resends the same change. Skipped groups are done. */
+static GPtrArray *
+claim_groups (TetherSyncEngine *self,
+              GPtrArray        *groups,
+              GError          **error)
+{
+  g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func ((GDestroyNotify) _tether_push_group_free);
+
+  if (!tether_database_begin (self->db, error))
+    return NULL;
+  for (guint i = 0; i < groups->len; i++)
+    {
+      TetherPushGroup *group = g_ptr_array_index (groups, i);
+      gboolean ok;
+
+      for (guint j = 0; j < group->rows->len && !group->skip; j++)
+        {
+          TetherChangeRow *row = g_ptr_array_index (group->rows, j);
+
+          g_free (row->push_id);
+          row->push_id = g_strdup (group->push_id);
+          row->base_rev = group->base_rev;
+        }
+      ok = mark_rows (self, group, group->skip ? TETHER_CHANGE_COMMITTED : TETHER_CHANGE_SYNCING,
+                      NULL, FALSE, error);
+      if (!ok)
+        {
+          tether_database_rollback (self->db);
+          return NULL;
+        }
+      if (!group->skip)
+        g_ptr_array_add (sent, g_steal_pointer (&g_ptr_array_index (groups, i)));
+    }
+  if (!tether_database_commit (self->db, error))
+    return NULL;
+  return g_steal_pointer (&sent);
+}
+
+/* ------------------------------------------------------------ answers */
+
+static TetherPushGroup *
+take_group (GHashTable *by_id,
+            const char *id)
+{
+  TetherPushGroup *group = g_hash_table_lookup (by_id, id);
+
+  if (group != NULL)
+    g_hash_table_remove (by_id, id);   /* a second answer for one id is ignored */
+  return group;
+}
+
+static gboolean
+apply_accepted (TetherSyncEngine   *self,
+                TetherPushGroup    *group,
+                TetherPushAccepted *accepted,
+                GError            **error)
+{
+  TetherChangeRow *last = group_last (group);
+  const char *data = group->type == TETHER_CHANGE_DELETE ? NULL : last->data;
+
+  if (!mark_rows (self, group, TETHER_CHANGE_COMMITTED, NULL, FALSE, error))
+    return FALSE;
+  if (accepted->rev < 0)
+    {
+      /* a seed server: no revisions, so no shadow to keep */
+      _tether_sync_engine_set_seed_compat (self, TRUE);
+      return TRUE;
+    }
+  return _tether_sync_store_shadow_set (self->db, group->collection, group->record_id, accepted->rev,
+                                        data, accepted->hlc != NULL ? accepted->hlc : last->hlc, error);
+}
+
+static guint
+group_retries (TetherPushGroup *group)
+{
+  guint retries = 0;
+
+  for (guint i = 0; i < group->rows->len; i++)
+    retries = MAX (retries, ((TetherChangeRow *) g_ptr_array_index (group->rows, i))->retries);
+  return retries;
+}
+
+/* The sent change lost to a newer server version: its rows are folded into
+ * the resolution, which may push back a new change based on remoteRev. */
+static gboolean
+apply_conflict (TetherSyncEngine   *self,
+                TetherSyncOp       *op,
+                TetherPushGroup    *group,
+                TetherPushConflict *conflict,
+                GError            **error)
+{
+  g_autofree char *local_hlc = g_strdup (group_last (group)->hlc);
+
+  if (!mark_rows (self, group, TETHER_CHANGE_COMMITTED, NULL, FALSE, error))
+    return FALSE;
+  return _tether_sync_resolve (self, group->collection, group->record_id, local_hlc,
+                               conflict->remote, MAX (conflict->remote_rev, 0), conflict->remote_hlc,
+                               group_retries (group), &op->report, error);
+}
+
+static gboolean
+apply_error (TetherSyncEngine *self,
+             TetherPushGroup  *group,
+             TetherPushError  *entry,
+             GError          **error)
+{
+  g_autofree char *message = entry->code != NULL
+    ? g_strdup_printf ("%s (%s)", entry->error, entry->code)
+    : g_strdup (entry->error);
+
+  return mark_rows (self, group, TETHER_CHANGE_FAILED, message, TRUE, error);
+}
+
+/* A sent change the answer did not mention: try again later, within bounds. */
+static gboolean
+apply_unanswered (TetherSyncEngine *self,
+                  TetherPushGroup  *group,
+                  GError          **error)
+{
+  gboolean out_of_retries = group_retries (group) + 1 >= self->max_retries;
+
+  return mark_rows (self, group, out_of_retries ? TETHER_CHANGE_FAILED : TETHER_CHANGE_PENDING,
+                    "the server's answer did not mention this change", TRUE, error);
+}
+
+static gboolean
+apply_answer (TetherSyncEngine   *self,
+              TetherSyncOp       *op,
+              TetherPushResponse *response,
+              GError            **error)
+{
+  g_autoptr(GHashTable) by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  GHashTableIter iter;
+  gpointer group;
+
+  for (guint i = 0; i < op->sent->len; i++)
+    g_hash_table_insert (by_id, ((TetherPushGroup *) g_ptr_array_index (op->sent, i))->push_id,
+                         g_ptr_array_index (op->sent, i));
+  for (guint i = 0; i < response->accepted->len; i++)
+    {
+      TetherPushAccepted *accepted = g_ptr_array_index (response->accepted, i);
+
+      if ((group = take_group (by_id, accepted->id)) != NULL)
+        {
+          if (!apply_accepted (self, group, accepted, error))
+            return FALSE;
+          op->report.accepted++;
+        }
+    }
+  for (guint i = 0; i < response->errors->len; i++)
+    {
+      TetherPushError *entry = g_ptr_array_index (response->errors, i);
+
+      if ((group = take_group (by_id, entry->id)) != NULL)
+        {
+          if (!apply_error (self, group, entry, error))
+            return FALSE;
+          op->report.rejected++;
+        }
+    }
+  for (guint i = 0; i < response->conflicts->len; i++)
+    {
+      TetherPushConflict *conflict = g_ptr_array_index (response->conflicts, i);
+
+      if ((group = take_group (by_id, conflict->change_id)) != NULL &&
+          !apply_conflict (self, op, group, conflict, error))
+        return FALSE;
+    }
+  g_hash_table_iter_init (&iter, by_id);
+  while (g_hash_table_iter_next (&iter, NULL, &group))
+    if (!apply_unanswered (self, group, error))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+store_answer (TetherSyncEngine *self,
+              TetherSyncOp     *op,
+              JsonObject       *answer,
+              GError          **error)
+{
+  g_autoptr(TetherPushResponse) response = _tether_sync_parse_push (answer, error);
+
+  if (response == NULL || !tether_database_begin (self->db, error))
+    return FALSE;
+  if (!apply_answer (self, op, response, error))
+    {
+      tether_database_rollback (self->db);
+      return FALSE;
+    }
+  return tether_database_commit (self->db, error);
+}
+
+static void
+on_pushed (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  TetherSyncOp *op = g_task_get_task_data (task);
+  TetherSyncEngine *self = op->engine;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) answer = tether_transport_push_finish (TETHER_TRANSPORT (source), result, &error);
+
+  if (answer == NULL || !store_answer (self, op, answer, &error))
+    {
+      _tether_sync_op_fail (g_steal_pointer (&task), g_steal_pointer (&error));
+      return;
+    }
+  g_clear_pointer (&op->sent, g_ptr_array_unref);
+  _tether_sync_engine_queue_changed (self);
+  _tether_sync_engine_emit_phase (self, TETHER_SYNC_PHASE_PUSH, op->report.pushed,
+                                  MAX (op->pending_at_start, op->report.pushed));
+  _tether_sync_push_next (g_steal_pointer (&task));
+}
+
+void
+_tether_sync_push_next (GTask *task)
+{
+  TetherSyncOp *op = g_task_get_task_data (task);
+  TetherSyncEngine *self = op->engine;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) groups = NULL;
+  g_autoptr(JsonObject) request = NULL;
+
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    {
+      _tether_sync_op_fail (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "sync cancelled"));
+      return;
+    }
+  if (op->push_rounds++ >= MAX_PUSH_ROUNDS)
+    {
+      _tether_sync_op_fail (task, g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_SERVER,
+                                               "push did not finish after %d batches", MAX_PUSH_ROUNDS));
+      return;
+    }
+  if ((groups = build_groups (self, &error)) == NULL ||
+      (op->sent = claim_groups (self, groups, &error)) == NULL)
+    {
+      _tether_sync_op_fail (task, g_steal_pointer (&error));
+      return;
+    }
+  if (op->sent->len == 0)
+    {
+      g_clear_pointer (&op->sent, g_ptr_array_unref);
+      if (groups->len > 0)   /* only skipped groups: look again */
+        _tether_sync_push_next (task);
+      else
+        _tether_sync_pull_next (task);
+      return;
+    }
+  if ((request = _tether_sync_push_request (self, op->sent, &error)) == NULL)
+    {
+      _tether_sync_op_fail (task, g_steal_pointer (&error));
+      return;
+    }
+  op->report.pushed += op->sent->len;
+  tether_transport_push_async (self->transport, request, g_task_get_cancellable (task), on_pushed, task);
+}

@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-sync-run"
+#include "config.h"
+
+#include "tether-sync-engine-private.h"
+
+/* One sync from start to end: the lock, the state, the event log. The
+ * steps are in tether-sync-push.c and tether-sync-pull.c. */
+
+#define LOCK_TTL_MS (5 * 60 * 1000)
+
+static void
+op_free (TetherSyncOp *op)
+{
+  g_clear_pointer (&op->sent, g_ptr_array_unref);
+  g_free (op);
+}
+
+static void
+log_event (TetherSyncEngine *self,
+           TetherSyncOp     *op,
+           const GError     *error)
+{
+  g_autoptr(GError) local_error = NULL;
+  TetherSyncEvent event = {
+    .at_ms = tether_time_now_ms (),
+    .phase = error != NULL ? TETHER_SYNC_PHASE_FAILED : TETHER_SYNC_PHASE_DONE,
+    .report = op->report,
+    .error = error != NULL ? error->message : NULL,
+  };
+
+  if (!_tether_sync_store_add_event (self->db, &event, &local_error))
+    g_warning ("sync event log: %s", local_error->message);
+}
+
+static void
+save_clock (TetherSyncEngine *self)
+{
+  g_autofree char *last = tether_hlc_dup_last (self->hlc);
+
+  if (last != NULL)
+    _tether_database_meta_set (self->db, "sync.hlc", last, NULL);
+}
+
+static TetherSyncState
+state_for (const GError *error)
+{
+  if (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK))
+    return TETHER_SYNC_STATE_OFFLINE;
+  if (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_UNAUTHORIZED))
+    return TETHER_SYNC_STATE_AUTH_REQUIRED;
+  return TETHER_SYNC_STATE_ERROR;
+}
+
+/* Common end: the log, the lock, the state, the scheduler. */
+static void
+op_end (GTask        *task,
+        const GError *error)
+{
+  TetherSyncOp *op = g_task_get_task_data (task);
+  TetherSyncEngine *self = op->engine;
+
+  op->report.duration_ms = (g_get_monotonic_time () - op->started_us) / 1000;
+  save_clock (self);
+  log_event (self, op, error);
+  _tether_sync_store_unlock (self->db);
+  self->running = NULL;
+  if (error == NULL)
+    {
+      _tether_sync_engine_set_state (self, TETHER_SYNC_STATE_IDLE, NULL);
+      _tether_sync_engine_mark_synced (self, tether_time_now_ms ());
+    }
+  else
+    _tether_sync_engine_set_state (self, state_for (error), error->message);
+  _tether_sync_engine_queue_changed (self);
+  _tether_sync_engine_emit_phase (self, error != NULL ? TETHER_SYNC_PHASE_FAILED : TETHER_SYNC_PHASE_DONE,
+                                  op->report.pushed + op->report.pulled, op->report.pushed + op->report.pulled);
+  _tether_sync_auto_report (self, error);
+}
+
+void
+_tether_sync_op_finish (GTask *task)
+{
+  TetherSyncOp *op = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!_tether_sync_store_delete_committed (op->engine->db, &error))
+    {
+      _tether_sync_op_fail (task, g_steal_pointer (&error));
+      return;
+    }
+  op_end (task, NULL);
+  g_task_return_boolean (task, TRUE);
+  g_object_unref (task);
+}
+
+void
+_tether_sync_op_fail (GTask  *task,
+                      GError *error)
+{
+  TetherSyncOp *op = g_task_get_task_data (task);
+  g_autoptr(GError) local_error = NULL;
+
+  /* What was sent keeps its push id; the next sync sends it again. */
+  if (tether_database_get_transaction_depth (op->engine->db) == 0 &&
+      _tether_sync_store_reset_syncing (op->engine->db, &local_error) < 0)
+    g_warning ("putting sent changes back: %s", local_error->message);
+  op_end (task, error);
+  g_task_return_error (task, error);
+  g_object_unref (task);
+}
+
+static gboolean
+check_ready (TetherSyncEngine *self,
+             GError          **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  if (self->transport == NULL)
+    return g_set_error_literal (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NOT_CONFIGURED,
+                                "no server is set: set one with `tether remote set URL --token TOKEN` "
+                                "or in the preferences"), FALSE;
+  if (self->running != NULL)
+    return g_set_error_literal (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_BUSY,
+                                "a sync is already running"), FALSE;
+  if (!_tether_sync_store_lock (self->db, LOCK_TTL_MS, &local_error))
+    {
+      if (local_error != NULL)
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      else
+        g_set_error_literal (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_BUSY,
+                             "another program is syncing this database; try again when it is done");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+tether_sync_engine_sync_async (TetherSyncEngine    *self,
+                               GCancellable        *cancellable,
+                               GAsyncReadyCallback  callback,
+                               gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherSyncOp *op;
+
+  g_return_if_fail (TETHER_IS_SYNC_ENGINE (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, tether_sync_engine_sync_async);
+  if (!check_ready (self, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  op = g_new0 (TetherSyncOp, 1);
+  op->engine = self;
+  op->started_us = g_get_monotonic_time ();
+  op->pending_at_start = self->pending_count;
+  g_task_set_task_data (task, op, (GDestroyNotify) op_free);
+  self->running = task;
+  _tether_sync_engine_set_state (self, TETHER_SYNC_STATE_SYNCING, NULL);
+  _tether_sync_engine_emit_phase (self, TETHER_SYNC_PHASE_START, 0, op->pending_at_start);
+  _tether_sync_push_next (g_steal_pointer (&task));
+}
+
+gboolean
+tether_sync_engine_sync_finish (TetherSyncEngine  *self,
+                                GAsyncResult      *result,
+                                TetherSyncReport  *report,
+                                GError           **error)
+{
+  TetherSyncOp *op;
+
+  g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+  op = g_task_get_task_data (G_TASK (result));
+  if (report != NULL)
+    *report = op != NULL ? op->report : (TetherSyncReport) { 0 };
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+typedef struct {
+  GAsyncResult *result;
+} SyncWait;
+
+static void
+on_sync_done (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  SyncWait *wait = user_data;
+
+  wait->result = g_object_ref (result);
+}
+
+gboolean
+tether_sync_engine_sync (TetherSyncEngine  *self,
+                         TetherSyncReport  *report,
+                         GError           **error)
+{
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  SyncWait wait = { NULL };
+  gboolean ok;
+
+  g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), FALSE);
+
+  g_main_context_push_thread_default (context);
+  tether_sync_engine_sync_async (self, NULL, on_sync_done, &wait);
+  while (wait.result == NULL)
+    g_main_context_iteration (context, TRUE);
+  ok = tether_sync_engine_sync_finish (self, wait.result, report, error);
+  g_clear_object (&wait.result);
+  g_main_context_pop_thread_default (context);
+  return ok;
+}
