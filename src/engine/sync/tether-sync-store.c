@@ -1,0 +1,647 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-sync-store"
+#include "config.h"
+
+#include "tether-sync-store-private.h"
+
+/* The sync tables and the change log. The log lives in the database file so
+ * that a local write and its entry commit or roll back together; see the
+ * table layouts in tether-sync-private.h. */
+
+static const char schema_sql[] =
+  "CREATE TABLE IF NOT EXISTS _tether_changes ("
+  " seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+  " collection TEXT NOT NULL, record_id TEXT NOT NULL, type INTEGER NOT NULL,"
+  " data TEXT, prev_data TEXT, base_rev INTEGER NOT NULL DEFAULT 0,"
+  " hlc TEXT NOT NULL, timestamp INTEGER NOT NULL, status INTEGER NOT NULL,"
+  " retries INTEGER NOT NULL DEFAULT 0, error TEXT, push_id TEXT,"
+  " created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+  "CREATE INDEX IF NOT EXISTS _tether_changes_record"
+  " ON _tether_changes (collection, record_id);"
+  "CREATE TABLE IF NOT EXISTS _tether_shadow ("
+  " collection TEXT NOT NULL, record_id TEXT NOT NULL,"
+  " rev INTEGER NOT NULL, data TEXT, hlc TEXT,"
+  " PRIMARY KEY (collection, record_id)) WITHOUT ROWID;"
+  "CREATE TABLE IF NOT EXISTS _tether_conflicts ("
+  " id TEXT PRIMARY KEY, collection TEXT NOT NULL, record_id TEXT NOT NULL,"
+  " local TEXT, remote TEXT, base TEXT, result TEXT,"
+  " local_hlc TEXT, remote_hlc TEXT, remote_rev INTEGER NOT NULL DEFAULT 0,"
+  " strategy INTEGER NOT NULL, status INTEGER NOT NULL, winner INTEGER NOT NULL,"
+  " fields TEXT NOT NULL, local_lost TEXT NOT NULL, remote_lost TEXT NOT NULL,"
+  " local_deleted INTEGER NOT NULL, remote_deleted INTEGER NOT NULL,"
+  " created INTEGER NOT NULL, resolved INTEGER NOT NULL DEFAULT 0);"
+  "CREATE INDEX IF NOT EXISTS _tether_conflicts_record"
+  " ON _tether_conflicts (collection, record_id, status);"
+  "CREATE TABLE IF NOT EXISTS _tether_sync_events ("
+  " seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, phase INTEGER NOT NULL,"
+  " pushed INTEGER NOT NULL, accepted INTEGER NOT NULL,"
+  " conflicts INTEGER NOT NULL, rejected INTEGER NOT NULL,"
+  " pulled INTEGER NOT NULL, applied INTEGER NOT NULL,"
+  " skipped INTEGER NOT NULL, merged INTEGER NOT NULL,"
+  " duration INTEGER NOT NULL, error TEXT);";
+
+#define CHANGE_COLUMNS \
+  "seq, id, collection, record_id, type, data, prev_data, base_rev, hlc," \
+  " timestamp, status, retries, error, push_id, created, updated"
+
+gboolean
+_tether_sync_store_step (TetherDatabase  *db,
+                         sqlite3_stmt    *stmt,
+                         const char      *context,
+                         GError         **error)
+{
+  int rc = sqlite3_step (stmt);
+
+  if (rc != SQLITE_DONE)
+    _tether_database_set_error (db, rc, error, context);
+  sqlite3_reset (stmt);
+  return rc == SQLITE_DONE;
+}
+
+/* Tables and client id ------------------------------------------------------ */
+
+/* The stored id in *@id, NULL when there is none yet. */
+static gboolean
+read_client_id (TetherDatabase  *db,
+                char           **id,
+                GError         **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  *id = _tether_database_meta_get (db, "sync.client_id", &local_error);
+  if (local_error == NULL)
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
+static gboolean
+client_id_in_transaction (TetherDatabase  *db,
+                          gpointer         user_data,
+                          GError         **error)
+{
+  char **id = user_data;
+
+  if (!read_client_id (db, id, error))
+    return FALSE;
+  if (*id != NULL)
+    return TRUE;
+  *id = tether_uuid_v4_new ();
+  return _tether_database_meta_set (db, "sync.client_id", *id, error);
+}
+
+/* Made once per database file and never changed: the server and the HLC
+ * node name use it to tell our changes from everyone else's. Read first:
+ * the transaction takes the write lock, which only the first call needs. */
+char *
+_tether_sync_store_client_id (TetherDatabase  *db,
+                              GError         **error)
+{
+  g_autofree char *id = NULL;
+
+  if (!read_client_id (db, &id, error))
+    return NULL;
+  if (id == NULL && !tether_database_transaction (db, client_id_in_transaction, &id, error))
+    return NULL;
+  return g_steal_pointer (&id);
+}
+
+static gboolean
+ensure_in_transaction (TetherDatabase  *db,
+                       gpointer         user_data,
+                       GError         **error)
+{
+  g_autofree char *id = NULL;
+
+  return _tether_database_exec (db, schema_sql, error) &&
+         client_id_in_transaction (db, &id, error);
+}
+
+gboolean
+_tether_sync_store_ensure (TetherDatabase  *db,
+                           GError         **error)
+{
+  return tether_database_transaction (db, ensure_in_transaction, NULL, error);
+}
+
+/* Reading rows --------------------------------------------------------------- */
+
+static char *
+dup_column_text (sqlite3_stmt *stmt,
+                 int           col)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, col));
+}
+
+static gpointer
+row_from_stmt (sqlite3_stmt *stmt)
+{
+  TetherChangeRow *row = g_new0 (TetherChangeRow, 1);
+
+  row->seq = sqlite3_column_int64 (stmt, 0);
+  row->id = dup_column_text (stmt, 1);
+  row->collection = dup_column_text (stmt, 2);
+  row->record_id = dup_column_text (stmt, 3);
+  row->type = sqlite3_column_int (stmt, 4);
+  row->data = dup_column_text (stmt, 5);
+  row->prev_data = dup_column_text (stmt, 6);
+  row->base_rev = sqlite3_column_int64 (stmt, 7);
+  row->hlc = dup_column_text (stmt, 8);
+  row->timestamp = sqlite3_column_int64 (stmt, 9);
+  row->status = sqlite3_column_int (stmt, 10);
+  row->retries = sqlite3_column_int (stmt, 11);
+  row->error = dup_column_text (stmt, 12);
+  row->push_id = dup_column_text (stmt, 13);
+  row->created = sqlite3_column_int64 (stmt, 14);
+  row->updated = sqlite3_column_int64 (stmt, 15);
+  return row;
+}
+
+GPtrArray *
+_tether_sync_store_collect (TetherDatabase     *db,
+                            sqlite3_stmt       *stmt,
+                            TetherSyncRowFunc   read,
+                            GDestroyNotify      free_func,
+                            const char         *context,
+                            GError            **error)
+{
+  g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (free_func);
+  int rc;
+
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (items, read (stmt));
+  if (rc != SQLITE_DONE)
+    _tether_database_set_error (db, rc, error, context);
+  sqlite3_reset (stmt);
+  return rc == SQLITE_DONE ? g_steal_pointer (&items) : NULL;
+}
+
+gpointer
+_tether_sync_store_get_by_id (TetherDatabase     *db,
+                              const char         *sql,
+                              const char         *id,
+                              TetherSyncRowFunc   read,
+                              GDestroyNotify      free_func,
+                              const char         *what,
+                              GError            **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db, sql, error);
+  g_autoptr(GPtrArray) items = NULL;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+  items = _tether_sync_store_collect (db, stmt, read, free_func, "reading the sync state", error);
+  if (items == NULL)
+    return NULL;
+  if (items->len == 0)
+    {
+      g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NOT_FOUND,
+                   "no %s with id '%s' in the %s log", what, id, what);
+      return NULL;
+    }
+  return g_ptr_array_steal_index (items, 0);
+}
+
+static GPtrArray *
+collect_rows (TetherDatabase  *db,
+              sqlite3_stmt    *stmt,
+              GError         **error)
+{
+  return _tether_sync_store_collect (db, stmt, row_from_stmt,
+                                     (GDestroyNotify) _tether_change_row_free,
+                                     "reading the change log", error);
+}
+
+static sqlite3_int64
+limit_value (guint limit)
+{
+  return limit > 0 ? (sqlite3_int64) limit : -1;
+}
+
+GPtrArray *
+_tether_sync_store_list (TetherDatabase  *db,
+                         int              status,
+                         guint            limit,
+                         GError         **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "SELECT " CHANGE_COLUMNS " FROM _tether_changes"
+    " WHERE ?1 < 0 OR status = ?1 ORDER BY seq LIMIT ?2", error);
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int (stmt, 1, status);
+  sqlite3_bind_int64 (stmt, 2, limit_value (limit));
+  return collect_rows (db, stmt, error);
+}
+
+GPtrArray *
+_tether_sync_store_outbox (TetherDatabase  *db,
+                           guint            limit,
+                           GError         **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "SELECT " CHANGE_COLUMNS " FROM _tether_changes c"
+    " WHERE status IN (?1, ?2) AND NOT EXISTS (SELECT 1 FROM _tether_conflicts k"
+    "   WHERE k.collection = c.collection AND k.record_id = c.record_id AND k.status = ?3)"
+    " ORDER BY seq LIMIT ?4", error);
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int (stmt, 1, TETHER_CHANGE_PENDING);
+  sqlite3_bind_int (stmt, 2, TETHER_CHANGE_SYNCING);
+  sqlite3_bind_int (stmt, 3, TETHER_CONFLICT_OPEN);
+  sqlite3_bind_int64 (stmt, 4, limit_value (limit));
+  return collect_rows (db, stmt, error);
+}
+
+GPtrArray *
+_tether_sync_store_record_changes (TetherDatabase  *db,
+                                   const char      *collection,
+                                   const char      *record_id,
+                                   GError         **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "SELECT " CHANGE_COLUMNS " FROM _tether_changes"
+    " WHERE collection = ?1 AND record_id = ?2 AND status IN (?3, ?4) ORDER BY seq", error);
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, collection, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, record_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 3, TETHER_CHANGE_PENDING);
+  sqlite3_bind_int (stmt, 4, TETHER_CHANGE_SYNCING);
+  return collect_rows (db, stmt, error);
+}
+
+TetherChangeRow *
+_tether_sync_store_get_change (TetherDatabase  *db,
+                               const char      *change_id,
+                               GError         **error)
+{
+  return _tether_sync_store_get_by_id (db, "SELECT " CHANGE_COLUMNS " FROM _tether_changes WHERE id = ?1",
+                                       change_id, row_from_stmt,
+                                       (GDestroyNotify) _tether_change_row_free, "change", error);
+}
+
+/* Writing rows --------------------------------------------------------------- */
+
+/* The columns update_change writes, bound from ?@first on in this order. */
+#define MUTABLE_COLUMNS \
+  "type, data, prev_data, base_rev, hlc, timestamp, status, retries, error, push_id, updated"
+
+static void
+bind_mutable (sqlite3_stmt    *stmt,
+              int              first,
+              TetherChangeRow *row)
+{
+  sqlite3_bind_int (stmt, first, row->type);
+  sqlite3_bind_text (stmt, first + 1, row->data, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, first + 2, row->prev_data, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, first + 3, row->base_rev);
+  sqlite3_bind_text (stmt, first + 4, row->hlc, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, first + 5, row->timestamp);
+  sqlite3_bind_int (stmt, first + 6, row->status);
+  sqlite3_bind_int (stmt, first + 7, row->retries);
+  sqlite3_bind_text (stmt, first + 8, row->error, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, first + 9, row->push_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, first + 10, row->updated);
+}
+
+/* Runs once per local write, inside its transaction: one cached INSERT. */
+gboolean
+_tether_sync_store_append (TetherDatabase   *db,
+                           TetherChangeRow  *row,
+                           GError          **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "INSERT INTO _tether_changes (id, collection, record_id, created, " MUTABLE_COLUMNS ")"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, row->id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, row->collection, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 3, row->record_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 4, row->created);
+  bind_mutable (stmt, 5, row);
+  if (!_tether_sync_store_step (db, stmt, "appending to the change log", error))
+    return FALSE;
+  row->seq = sqlite3_last_insert_rowid (_tether_database_get_handle (db));
+  return TRUE;
+}
+
+gboolean
+_tether_sync_store_update_change (TetherDatabase   *db,
+                                  TetherChangeRow  *row,
+                                  GError          **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "UPDATE _tether_changes SET (" MUTABLE_COLUMNS ")"
+    " = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) WHERE seq = ?12", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  row->updated = tether_time_now_ms ();
+  bind_mutable (stmt, 1, row);
+  sqlite3_bind_int64 (stmt, 12, row->seq);
+  if (!_tether_sync_store_step (db, stmt, "updating the change log", error))
+    return FALSE;
+  /* Another process may have discarded or compacted it meanwhile. */
+  if (sqlite3_changes (_tether_database_get_handle (db)) == 0)
+    {
+      g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NOT_FOUND,
+                   "change '%s' is no longer in the change log", row->id);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+_tether_sync_store_delete_change (TetherDatabase  *db,
+                                  gint64           seq,
+                                  GError         **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "DELETE FROM _tether_changes WHERE seq = ?1", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, seq);
+  return _tether_sync_store_step (db, stmt, "removing a change from the change log", error);
+}
+
+/* Runs @sql with ?1 = @status and ?2 (if used) = now; the number of rows it
+ * changed, -1 on error. */
+static gint
+run_on_status (TetherDatabase      *db,
+               const char          *sql,
+               TetherChangeStatus   status,
+               GError             **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db, sql, error);
+
+  if (stmt == NULL)
+    return -1;
+  sqlite3_bind_int (stmt, 1, status);
+  if (sqlite3_bind_parameter_count (stmt) > 1)
+    sqlite3_bind_int64 (stmt, 2, tether_time_now_ms ());
+  if (!_tether_sync_store_step (db, stmt, "updating the change log", error))
+    return -1;
+  return sqlite3_changes (_tether_database_get_handle (db));
+}
+
+gboolean
+_tether_sync_store_delete_committed (TetherDatabase  *db,
+                                     GError         **error)
+{
+  return run_on_status (db, "DELETE FROM _tether_changes WHERE status = ?1",
+                        TETHER_CHANGE_COMMITTED, error) >= 0;
+}
+
+/* A crashed sync may or may not have reached the server: the push_id stays
+ * so that the next push reuses it and the server's idempotency applies. */
+gint
+_tether_sync_store_reset_syncing (TetherDatabase  *db,
+                                  GError         **error)
+{
+  G_STATIC_ASSERT (TETHER_CHANGE_PENDING == 0);
+  return run_on_status (db, "UPDATE _tether_changes SET status = 0, updated = ?2 WHERE status = ?1",
+                        TETHER_CHANGE_SYNCING, error);
+}
+
+/* push_id is kept for the same reason as in reset_syncing: a change that ran
+ * out of retries may still have been applied by the server. */
+gint
+_tether_sync_store_retry_failed (TetherDatabase  *db,
+                                 GError         **error)
+{
+  return run_on_status (db,
+    "UPDATE _tether_changes SET status = 0, retries = 0, error = NULL, updated = ?2"
+    " WHERE status = ?1", TETHER_CHANGE_FAILED, error);
+}
+
+gboolean
+_tether_sync_store_stats (TetherDatabase   *db,
+                          TetherSyncStats  *stats,
+                          GError          **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "SELECT count(*), total(status = ?1), total(status = ?2), total(status = ?3),"
+    " total(status = ?4), (SELECT count(*) FROM _tether_conflicts WHERE status = ?5)"
+    " FROM _tether_changes", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int (stmt, 1, TETHER_CHANGE_PENDING);
+  sqlite3_bind_int (stmt, 2, TETHER_CHANGE_SYNCING);
+  sqlite3_bind_int (stmt, 3, TETHER_CHANGE_COMMITTED);
+  sqlite3_bind_int (stmt, 4, TETHER_CHANGE_FAILED);
+  sqlite3_bind_int (stmt, 5, TETHER_CONFLICT_OPEN);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      stats->total = sqlite3_column_int (stmt, 0);
+      stats->pending = sqlite3_column_int (stmt, 1);
+      stats->syncing = sqlite3_column_int (stmt, 2);
+      stats->committed = sqlite3_column_int (stmt, 3);
+      stats->failed = sqlite3_column_int (stmt, 4);
+      stats->conflicts_open = sqlite3_column_int (stmt, 5);
+    }
+  else
+    _tether_database_set_error (db, rc, error, "counting the change log");
+  sqlite3_reset (stmt);
+  return rc == SQLITE_ROW;
+}
+
+/* Discard and compact -------------------------------------------------------- */
+
+static gboolean
+discard_in_transaction (TetherDatabase  *db,
+                        gpointer         user_data,
+                        GError         **error)
+{
+  const char *change_id = user_data;
+  g_autoptr(TetherChangeRow) row = _tether_sync_store_get_change (db, change_id, error);
+
+  if (row == NULL)
+    return FALSE;
+  if (row->status == TETHER_CHANGE_SYNCING)
+    {
+      g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_BUSY,
+                   "change %s is being sent; wait for the sync to finish", change_id);
+      return FALSE;
+    }
+  return _tether_sync_store_delete_change (db, row->seq, error);
+}
+
+gboolean
+_tether_sync_store_discard (TetherDatabase  *db,
+                            const char      *change_id,
+                            GError         **error)
+{
+  if (change_id == NULL)
+    {
+      g_set_error_literal (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_INVALID,
+                           "no change id given");
+      return FALSE;
+    }
+  return tether_database_transaction (db, discard_in_transaction, (gpointer) change_id, error);
+}
+
+/* Pending rows of records that are safe to squash: none of their rows is
+ * being sent, and no pending one may already have reached the server. */
+static GPtrArray *
+compactable_rows (TetherDatabase  *db,
+                  GError         **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = _tether_database_prepare (db,
+    "SELECT " CHANGE_COLUMNS " FROM _tether_changes c WHERE status = ?1"
+    " AND NOT EXISTS (SELECT 1 FROM _tether_changes s"
+    "   WHERE s.collection = c.collection AND s.record_id = c.record_id"
+    "   AND (s.status = ?2 OR (s.status = ?1 AND s.push_id IS NOT NULL)))"
+    " ORDER BY collection, record_id, seq", error);
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int (stmt, 1, TETHER_CHANGE_PENDING);
+  sqlite3_bind_int (stmt, 2, TETHER_CHANGE_SYNCING);
+  return collect_rows (db, stmt, error);
+}
+
+static gboolean
+same_record (TetherChangeRow *a,
+             TetherChangeRow *b)
+{
+  return g_str_equal (a->collection, b->collection) && g_str_equal (a->record_id, b->record_id);
+}
+
+/* Squash rows[first..last] (one record, log order) into the last row, which
+ * keeps its id, hlc and timestamp; what it becomes depends only on whether
+ * the record existed before the first change and after the last. Returns
+ * the number of rows removed, -1 on error. */
+static gint
+squash (TetherDatabase  *db,
+        GPtrArray       *rows,
+        guint            first,
+        guint            last,
+        GError         **error)
+{
+  TetherChangeRow *head = g_ptr_array_index (rows, first);
+  TetherChangeRow *tail = g_ptr_array_index (rows, last);
+  gboolean existed = head->type != TETHER_CHANGE_CREATE;
+  gboolean exists = tail->type != TETHER_CHANGE_DELETE;
+
+  for (guint i = first; i < last; i++)
+    {
+      TetherChangeRow *row = g_ptr_array_index (rows, i);
+
+      if (!_tether_sync_store_delete_change (db, row->seq, error))
+        return -1;
+    }
+  if (!existed && !exists)
+    return _tether_sync_store_delete_change (db, tail->seq, error) ? (gint) (last - first + 1) : -1;
+
+  tail->type = !existed ? TETHER_CHANGE_CREATE : exists ? TETHER_CHANGE_UPDATE : TETHER_CHANGE_DELETE;
+  g_free (tail->prev_data);
+  tail->prev_data = existed ? g_strdup (head->prev_data) : NULL;
+  tail->base_rev = head->base_rev;
+  return _tether_sync_store_update_change (db, tail, error) ? (gint) (last - first) : -1;
+}
+
+static gboolean
+compact_in_transaction (TetherDatabase  *db,
+                        gpointer         user_data,
+                        GError         **error)
+{
+  g_autoptr(GPtrArray) rows = compactable_rows (db, error);
+  gint *removed = user_data;
+  guint first = 0;
+
+  if (rows == NULL)
+    return FALSE;
+  for (guint i = 1; i <= rows->len; i++)
+    {
+      gint n;
+
+      if (i < rows->len && same_record (g_ptr_array_index (rows, first), g_ptr_array_index (rows, i)))
+        continue;
+      n = i - first > 1 ? squash (db, rows, first, i - 1, error) : 0;
+      if (n < 0)
+        return FALSE;
+      *removed += n;
+      first = i;
+    }
+  return TRUE;
+}
+
+gint
+_tether_sync_store_compact (TetherDatabase  *db,
+                            GError         **error)
+{
+  gint removed = 0;
+
+  if (!tether_database_transaction (db, compact_in_transaction, &removed, error))
+    return -1;
+  return removed;
+}
+
+/* Shadow --------------------------------------------------------------------- */
+
+gboolean
+_tether_sync_store_shadow_get (TetherDatabase  *db,
+                               const char      *collection,
+                               const char      *record_id,
+                               gint64          *rev,
+                               char           **data,
+                               char           **hlc,
+                               GError         **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "SELECT rev, data, hlc FROM _tether_shadow WHERE collection = ?1 AND record_id = ?2", error);
+  gboolean found;
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, collection, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, record_id, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  found = rc == SQLITE_ROW;
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    _tether_database_set_error (db, rc, error, "reading the shadow copy");
+  if (rev != NULL)
+    *rev = found ? sqlite3_column_int64 (stmt, 0) : 0;
+  if (data != NULL)
+    *data = found ? dup_column_text (stmt, 1) : NULL;
+  if (hlc != NULL)
+    *hlc = found ? dup_column_text (stmt, 2) : NULL;
+  sqlite3_reset (stmt);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
+
+gboolean
+_tether_sync_store_shadow_set (TetherDatabase  *db,
+                               const char      *collection,
+                               const char      *record_id,
+                               gint64           rev,
+                               const char      *data,
+                               const char      *hlc,
+                               GError         **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "INSERT INTO _tether_shadow (collection, record_id, rev, data, hlc)"
+    " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (collection, record_id)"
+    " DO UPDATE SET rev = excluded.rev, data = excluded.data, hlc = excluded.hlc", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, collection, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, record_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, rev);
+  sqlite3_bind_text (stmt, 4, data, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 5, hlc, -1, SQLITE_STATIC);
+  return _tether_sync_store_step (db, stmt, "writing the shadow copy", error);
+}
