@@ -60,6 +60,8 @@ assert_absent (Client     *c,
   g_assert_null (data);
 }
 
+static gboolean server_has (Client *c, const char *text);
+
 static guint
 count_changes (Client *c,
                int     status)
@@ -787,45 +789,171 @@ test_rejected_change (Fixture *f)
   notes_unwatch (a, notes);
 }
 
-/* A change that keeps failing for reasons other than a per-change error
- * (here: a body over the server's limit, refused whole with 413) is
- * failed after max-retries attempts and stops blocking the queue. */
+typedef struct {
+  Client *c;
+  guint   calls;
+  guint   bumps_left;
+} Mover;
+
+/* Another device writes @record_id on the server right now, on top of
+ * @rev: a plain push over a session of its own (blocking is fine here, the
+ * server is another process). */
+static void
+bump_on_server (Client     *c,
+                const char *record_id,
+                gint64      rev,
+                guint       n)
+{
+  g_autoptr(SoupSession) session = soup_session_new ();
+  g_autofree char *change_id = g_uuid_string_random ();
+  g_autofree char *key = g_strdup_printf ("\"%s\"", record_id);
+  g_autofree char *data = g_strdup_printf ("{\"id\":\"%s\",\"title\":\"moved %u\"}", record_id, n);
+  g_autofree char *body = push_body (NULL, change_new (change_id, "notes", key, "update", data, rev, NULL), NULL);
+  g_autofree char *url = g_strconcat (c->url, "/push", NULL);
+  g_autofree char *authorization = bearer (c->token);
+  g_autoptr(SoupMessage) msg = soup_message_new ("POST", url);
+  g_autoptr(GBytes) request = g_bytes_new (body, strlen (body));
+  g_autoptr(GBytes) answer = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) response = NULL;
+
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Authorization", authorization);
+  soup_message_set_request_body_from_bytes (msg, "application/json", request);
+  answer = soup_session_send_and_read (session, msg, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
+  response = tether_test_object (g_bytes_get_data (answer, NULL));
+  assert_counts (response, 1, 0, 0);
+}
+
+/* custom: keep ours, while the record moves on the server each time */
+static JsonObject *
+keep_local_while_moving (TetherConflict *conflict,
+                         gpointer        data)
+{
+  Mover *mover = data;
+  g_autofree char *local = canonical_object (tether_conflict_get_local (conflict));
+
+  mover->calls++;
+  if (mover->bumps_left > 0)
+    {
+      mover->bumps_left--;
+      bump_on_server (mover->c, tether_conflict_get_record_id (conflict),
+                      tether_conflict_get_remote_rev (conflict), mover->calls);
+    }
+  return tether_test_object (local);
+}
+
+/* A record that changes on the server again before each resolution lands:
+ * after max-retries attempts the change is failed (kept, visible), later
+ * changes still sync, and retry-failed pushes it once things are quiet. */
 static void
 test_max_retries (Fixture *f)
 {
-  const char *extra[] = { "--max-body", "4096", NULL };
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new (f, s, "b", f->alice);
+  Client *clients[] = { a, b };
+  g_autofree char *note = shared_record (a, b, "notes", NOTE_BASE);
+  g_autofree char *other = NULL;
+  g_autoptr(GPtrArray) failed = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dump = NULL;
+  Mover mover = { b, 0, 20 };
+  gint64 rev = 0;
+
+  tether_sync_engine_set_max_retries (b->engine, 3);
+  tether_sync_engine_set_strategy (b->engine, TETHER_CONFLICT_STRATEGY_CUSTOM);
+  tether_sync_engine_set_resolver (b->engine, keep_local_while_moving, &mover, NULL);
+  client_update (b, "notes", note, "{\"title\":\"B insists\"}");
+  other = client_create (b, "notes", "{\"title\":\"unrelated\"}");
+  dump = server_dump (f, s, f->alice, &rev);
+  bump_on_server (b, note, rev, 0);
+
+  client_try_sync (b, NULL, &error);
+  g_test_message ("resolver called %u times; sync: %s", mover.calls, error ? error->message : "ok");
+  g_assert_no_error (error);
+  g_assert_cmpuint (mover.calls, <=, 4);
+  g_assert_cmpuint (tether_sync_engine_get_failed_count (b->engine), ==, 1);
+  failed = client_changes (b, TETHER_CHANGE_FAILED);
+  g_assert_cmpuint (failed->len, ==, 1);
+  g_assert_cmpstr (tether_sync_change_get_record_id (failed->pdata[0]), ==, note);
+  g_assert_cmpuint (tether_sync_change_get_retries (failed->pdata[0]), >=, 3);
+  g_assert_nonnull (tether_sync_change_get_error (failed->pdata[0]));
+  g_assert_true (server_has (b, other));
+  assert_string (b, "notes", note, "title", "B insists");
+
+  mover.bumps_left = 0;
+  g_assert_cmpint (tether_sync_engine_retry_failed (b->engine, &error), ==, 1);
+  g_assert_no_error (error);
+  client_sync (b);
+  client_sync (a);
+  assert_string (a, "notes", note, "title", "B insists");
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+}
+
+static char *
+big_note (guint size)
+{
+  g_autofree char *body = g_strnfill (size, 'x');
+
+  return g_strdup_printf ("{\"title\":\"big\",\"body\":\"%s\"}", body);
+}
+
+/* Changes that each fit the server's body limit but not together: a
+ * refused batch is split, and everything arrives. */
+static void
+test_too_large_batch (Fixture *f)
+{
+  const char *extra[] = { "--max-body", "8192", NULL };
   Server *s = server_start (f, extra);
   Client *a = client_new (f, s, "a", f->alice);
-  g_autofree char *big_body = g_strnfill (8000, 'x');
-  g_autofree char *json = g_strdup_printf ("{\"title\":\"big\",\"body\":\"%s\"}", big_body);
+  Client *clients[] = { a };
+  g_autofree char *json = big_note (5000);
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < 3; i++)
+    g_free (client_create (a, "notes", json));
+  for (guint attempt = 0; attempt < 3 && !client_try_sync (a, NULL, &error); attempt++)
+    {
+      g_test_message ("attempt %u: %s", attempt, error->message);
+      g_clear_error (&error);
+    }
+  g_assert_cmpuint (tether_sync_engine_get_pending_count (a->engine), ==, 0);
+  g_assert_cmpuint (tether_sync_engine_get_failed_count (a->engine), ==, 0);
+  assert_converged (f, s, f->alice, clients, 1);
+}
+
+/* A change the server can never take (over its body limit on its own) is
+ * failed with the server's message instead of blocking every later one. */
+static void
+test_too_large_change (Fixture *f)
+{
+  const char *extra[] = { "--max-body", "8192", NULL };
+  Server *s = server_start (f, extra);
+  Client *a = client_new (f, s, "a", f->alice);
+  g_autofree char *json = big_note (10000);
   g_autofree char *big = client_create (a, "notes", json);
-  g_autofree char *small = NULL;
+  g_autofree char *small = client_create (a, "notes", "{\"title\":\"small\"}");
   g_autoptr(GPtrArray) failed = NULL;
-  g_autofree char *server = NULL;
   guint attempts = 0;
 
   tether_sync_engine_set_max_retries (a->engine, 2);
-  while (tether_sync_engine_get_failed_count (a->engine) == 0)
+  while (!server_has (a, small))
     {
       g_autoptr(GError) error = NULL;
 
-      g_assert_cmpuint (attempts, <, 10);
+      if (attempts++ >= 5)
+        g_error ("after %u syncs the small note is still not on the server: the big one blocks it "
+                 "(failed-count %u)", attempts - 1, tether_sync_engine_get_failed_count (a->engine));
       if (!client_try_sync (a, NULL, &error))
         g_test_message ("attempt %u: %s", attempts, error->message);
-      attempts++;
     }
-  g_test_message ("failed after %u attempts", attempts);
-  g_assert_cmpuint (attempts, <=, 3);
   failed = client_changes (a, TETHER_CHANGE_FAILED);
   g_assert_cmpuint (failed->len, ==, 1);
   g_assert_cmpstr (tether_sync_change_get_record_id (failed->pdata[0]), ==, big);
-  g_assert_cmpuint (tether_sync_change_get_retries (failed->pdata[0]), >=, 2);
-
-  small = client_create (a, "notes", "{\"title\":\"small\"}");
-  client_sync (a);
-  server = server_dump (f, s, f->alice, NULL);
-  g_assert_nonnull (strstr (server, small));
-  g_assert_null (strstr (server, big));
+  g_assert_nonnull (tether_sync_change_get_error (failed->pdata[0]));
+  g_assert_false (server_has (a, big));
 }
 
 static gboolean
@@ -1189,6 +1317,7 @@ test_devtools (Fixture *f)
   g_autoptr(GPtrArray) pending = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *server = NULL;
+  TetherSyncChange *n3_change;
   TetherSyncStats stats = { 0, };
 
   client_update (a, "notes", n1, "{\"title\":\"one, again\"}");
@@ -1213,11 +1342,20 @@ test_devtools (Fixture *f)
   g_assert_no_error (error);
   pending = client_changes (a, TETHER_CHANGE_PENDING);
   g_assert_cmpuint (pending->len, ==, 2);
-  g_assert_true (tether_sync_change_get_change_type (pending->pdata[0]) == TETHER_CHANGE_CREATE);
-  g_assert_nonnull (strstr (tether_sync_change_get_data (pending->pdata[0]), "one, final"));
+  for (guint i = 0; i < pending->len; i++)
+    {
+      TetherSyncChange *change = pending->pdata[i];
+
+      g_assert_true (tether_sync_change_get_change_type (change) == TETHER_CHANGE_CREATE);
+      if (g_str_equal (tether_sync_change_get_record_id (change), n1))
+        g_assert_nonnull (strstr (tether_sync_change_get_data (change), "one, final"));
+      else
+        g_assert_cmpstr (tether_sync_change_get_record_id (change), ==, n3);
+    }
 
   /* n3's change is dropped; the record stays, and its next change carries it */
-  g_assert_true (tether_sync_engine_discard (a->engine, tether_sync_change_get_id (pending->pdata[1]), &error));
+  n3_change = g_str_equal (tether_sync_change_get_record_id (pending->pdata[0]), n3) ? pending->pdata[0] : pending->pdata[1];
+  g_assert_true (tether_sync_engine_discard (a->engine, tether_sync_change_get_id (n3_change), &error));
   g_assert_no_error (error);
   g_assert_false (tether_sync_engine_discard (a->engine, "no-such-change", &error));
   g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NOT_FOUND);
@@ -1509,6 +1647,8 @@ static const NamedTest tests[] = {
   { "strategy-manual", test_strategy_manual },
   { "rejected-change", test_rejected_change },
   { "max-retries", test_max_retries },
+  { "too-large-batch", test_too_large_batch },
+  { "too-large-change", test_too_large_change },
   { "lost-response", test_lost_response },
   { "duplicate-requests", test_duplicate_requests },
   { "auth-required", test_auth_required },

@@ -14,8 +14,8 @@ static TetherTransport *
 transport_new (Client *c)
 {
   if (c->flags & CLIENT_WS)
-    return TETHER_TRANSPORT (tether_ws_transport_new (c->s->base, c->token));
-  return TETHER_TRANSPORT (tether_http_transport_new (c->s->base, c->token));
+    return TETHER_TRANSPORT (tether_ws_transport_new (c->url, c->token));
+  return TETHER_TRANSPORT (tether_http_transport_new (c->url, c->token));
 }
 
 /* The engine's transport: the inner one, wrapped when faults are wanted. */
@@ -24,7 +24,7 @@ client_attach (Client *c)
 {
   if (c->flags & CLIENT_REMOTE)
     {
-      tether_sync_engine_set_remote (c->engine, c->s->base, c->token);
+      tether_sync_engine_set_remote (c->engine, c->url, c->token);
       return;
     }
   if (c->inner == NULL)
@@ -76,6 +76,7 @@ client_free (gpointer data)
   g_free (c->name);
   g_free (c->path);
   g_free (c->token);
+  g_free (c->url);
   g_free (c);
 }
 
@@ -95,6 +96,7 @@ client_new_full (Fixture     *f,
   c->name = g_strdup (name);
   c->path = g_build_filename (f->dir, file, NULL);
   c->token = g_strdup (token);
+  c->url = g_strdup (s->base);
   c->flags = flags;
   c->seed = seed;
   client_open (c);
@@ -125,6 +127,9 @@ client_retarget (Client *c)
     tether_transport_disconnect (c->inner);
   g_clear_object (&c->faulty);
   g_clear_object (&c->inner);
+  g_assert_nonnull (c->s->base);
+  g_free (c->url);
+  c->url = g_strdup (c->s->base);
   client_attach (c);
 }
 

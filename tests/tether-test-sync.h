@@ -25,6 +25,7 @@ typedef struct {
   char                  *name;
   char                  *path;
   char                  *token;
+  char                  *url;      /* the server's base when the client was made or retargeted */
   ClientFlags            flags;
   guint32                seed;
   TetherDatabase        *db;
