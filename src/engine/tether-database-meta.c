@@ -2,7 +2,6 @@
 #define G_LOG_DOMAIN "tether-database"
 #include "config.h"
 
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,10 +15,6 @@ _tether_database_check_file (const char  *path,
             GError     **error)
 {
   g_autofree char *dir = NULL;
-  g_autoptr(GFile) file = NULL;
-  char header[16];
-  FILE *fp;
-  size_t n;
 
   if (g_str_equal (path, ":memory:"))
     return TRUE;
@@ -44,19 +39,35 @@ _tether_database_check_file (const char  *path,
                    "files beside the database", path, dir);
       return FALSE;
     }
-
-  fp = fopen (path, "rb");
-  if (fp == NULL)
-    return TRUE;   /* a new database */
-  n = fread (header, 1, sizeof header, fp);
-  fclose (fp);
-  if (n > 0 && (n < sizeof header || memcmp (header, "SQLite format 3", 16) != 0))
-    {
-      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_TETHER,
-                   "%s is not a Tether database (it is not an SQLite file)", path);
-      return FALSE;
-    }
   return TRUE;
+}
+
+/* The first bytes are read through SQLite's own descriptor, before SQLite
+ * reads or writes anything: opening and closing a descriptor of ours would
+ * drop the POSIX locks that other connections of this process hold on the
+ * file (fcntl locks belong to the process), and a connection without them
+ * can be taken for gone, its WAL and shared memory deleted under it. */
+gboolean
+_tether_database_check_header (TetherDatabase  *self,
+                               GError         **error)
+{
+  sqlite3_file *file = NULL;
+  sqlite3_int64 size = 0;
+  char header[16] = { 0 };
+
+  if (sqlite3_file_control (_tether_database_get_handle (self), "main",
+                            SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+      file == NULL || file->pMethods == NULL ||
+      file->pMethods->xFileSize (file, &size) != SQLITE_OK || size == 0)
+    return TRUE;   /* a new database, or one in memory */
+  /* A short file reads as SQLITE_IOERR_SHORT_READ, zero-filled: not SQLite. */
+  file->pMethods->xRead (file, header, sizeof header, 0);
+  if (size >= (sqlite3_int64) sizeof header && memcmp (header, "SQLite format 3", 16) == 0)
+    return TRUE;
+  g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_TETHER,
+               "%s is not a Tether database (it is not an SQLite file)",
+               tether_database_get_path (self));
+  return FALSE;
 }
 
 char *

@@ -24,6 +24,7 @@ struct _TetherDatabase
   GArray       *pending;      /* PendingChange, emitted on outermost commit */
   GArray       *savepoints;   /* guint: pending->len when each level began */
   TetherRank   *rank;         /* owned by the connection */
+  TetherDatabaseWatch *watch; /* other connections' commits; NULL for ":memory:" */
 };
 
 G_DEFINE_FINAL_TYPE (TetherDatabase, tether_database, G_TYPE_OBJECT)
@@ -77,6 +78,7 @@ tether_database_close (TetherDatabase *self)
       g_array_set_size (self->savepoints, 0);
       g_array_set_size (self->pending, 0);
     }
+  g_clear_pointer (&self->watch, _tether_database_watch_free);
   g_hash_table_remove_all (self->statements);
   /* Fold the WAL back so the file is self-contained when the program exits. */
   sqlite3_exec (self->handle, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
@@ -123,6 +125,7 @@ tether_database_class_init (TetherDatabaseClass *klass)
                   0, NULL, NULL, NULL, G_TYPE_NONE, 5,
                   G_TYPE_STRING, TETHER_TYPE_CHANGE_TYPE, G_TYPE_STRING,
                   TETHER_TYPE_RECORD, TETHER_TYPE_RECORD);
+  _tether_database_watch_class_init (object_class);
 }
 
 static void
@@ -412,6 +415,12 @@ _tether_database_get_rank (TetherDatabase *self)
   return self->rank;
 }
 
+TetherDatabaseWatch *
+_tether_database_get_watch (TetherDatabase *self)
+{
+  return self->watch;
+}
+
 gboolean
 tether_database_transaction (TetherDatabase        *self,
                              TetherTransactionFunc  func,
@@ -586,7 +595,8 @@ tether_database_open (const char    *path,
   /* Probe before any PRAGMA: switching another program's file to WAL would
    * already have changed it. */
   sqlite3_busy_timeout (self->handle, 5000);
-  if ((state = _tether_database_probe (self, error)) < 0)
+  if (!_tether_database_check_header (self, error) ||
+      (state = _tether_database_probe (self, error)) < 0)
     return NULL;
   if (!configure (self, error) || !tether_database_begin (self, error))
     return NULL;
@@ -600,5 +610,6 @@ tether_database_open (const char    *path,
 
   for (const char * const *c = tether_schema_get_collections (self->schema); *c; c++)
     g_hash_table_insert (self->collections, g_strdup (*c), _tether_collection_new (self, *c));
+  self->watch = _tether_database_watch_new (self);
   return g_steal_pointer (&self);
 }

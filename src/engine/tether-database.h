@@ -100,4 +100,20 @@ void            tether_database_remove_hook    (TetherDatabase  *self,
 /* Signal "changed" (const char *collection, TetherChangeType type,
  * const char *id, TetherRecord *old_or_null, TetherRecord *new_or_null). */
 
+/* Signal "external-change" (no arguments): another connection (the CLI
+ * beside the app, or a second TetherDatabase on the same file) committed to
+ * the file. Which records changed is not known; live queries reload and
+ * diff. Emitted on the thread-default main context of tether_database_open(),
+ * usually at once (a file monitor on the WAL), otherwise within 500 ms: a
+ * fallback check runs from open until it finds no handler connected; a
+ * handler connected after that restarts it with one call of
+ * tether_database_check_external() (live queries do so themselves). Never
+ * for this connection's own writes, never inside its transactions, never
+ * for ":memory:". */
+
+/* Check now (by PRAGMA data_version) whether another connection committed
+ * since the last check; if so, emit "external-change" and return TRUE.
+ * FALSE inside a transaction, for ":memory:" and once closed. */
+gboolean        tether_database_check_external (TetherDatabase  *self);
+
 G_END_DECLS

@@ -111,3 +111,27 @@ _tether_live_item_compare (const TetherLiveItem *a,
     }
   return 0;
 }
+
+/* Whether @fresh, read again after another connection's commit, still shows
+ * what @old shows: same times and JSON text, and (for the first @n_keys
+ * keys) the same position. */
+gboolean
+_tether_live_item_same (const TetherLiveItem *old,
+                        const TetherLiveItem *fresh,
+                        const gboolean       *descending,
+                        guint                 n_keys)
+{
+  g_autofree char *old_text = NULL;
+  g_autofree char *fresh_text = NULL;
+
+  if (old->record == fresh->record)
+    return TRUE;
+  if (tether_record_get_updated_at (old->record) != tether_record_get_updated_at (fresh->record) ||
+      tether_record_get_created_at (old->record) != tether_record_get_created_at (fresh->record) ||
+      _tether_live_item_compare (old, fresh, descending, n_keys) != 0)
+    return FALSE;
+  /* Two writes in one millisecond keep the time: the text tells. */
+  old_text = tether_record_to_json (old->record);
+  fresh_text = tether_record_to_json (fresh->record);
+  return g_strcmp0 (old_text, fresh_text) == 0;
+}

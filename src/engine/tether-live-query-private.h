@@ -31,5 +31,11 @@ int             _tether_live_item_compare  (const TetherLiveItem *a,
                                             const TetherLiveItem *b,
                                             const gboolean       *descending,
                                             guint                 n_keys);
+/* After an external commit: does @fresh show the same as @old (times, JSON
+ * text, and the first @n_keys sort keys)? */
+gboolean        _tether_live_item_same     (const TetherLiveItem *old,
+                                            const TetherLiveItem *fresh,
+                                            const gboolean       *descending,
+                                            guint                 n_keys);
 
 G_END_DECLS

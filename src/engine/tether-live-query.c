@@ -22,6 +22,8 @@ struct _TetherLiveQuery
   TetherQuery      *query;
   TetherCollection *collection;
   gulong            changed_id;
+  TetherDatabase   *db;           /* weak: for "external-change" */
+  gulong            external_id;
   GPtrArray        *items;        /* TetherLiveItem*, in query order */
   GHashTable       *by_id;        /* id → TetherLiveItem* (borrowed) */
   TetherCompiledQuery *match;     /* MATCH_ONE, for incremental updates */
@@ -326,19 +328,63 @@ longest_run (const gint *positions,
   return keep;
 }
 
+/* In an incremental query the sort keys place records by binary search, so
+ * they must be the fresh ones too. */
+static gboolean
+is_stale (TetherLiveQuery *self,
+          guint            position,
+          TetherLiveItem  *fresh,
+          const char      *changed_id)
+{
+  if (changed_id != NULL)
+    return g_str_equal (tether_record_get_id (fresh->record), changed_id);
+  return !_tether_live_item_same (g_ptr_array_index (self->items, position), fresh,
+                                  self->descending, self->incremental ? self->n_keys : 0);
+}
+
+/* Which records keep their place: the longest run of unchanged ones still in
+ * order, then each changed one that still sits between its kept neighbours
+ * (it needs a signal anyway, and one in place is cheaper than a move). */
+static gboolean *
+choose_kept (const gint     *positions,
+             const gboolean *stale,
+             guint           n)
+{
+  g_autofree gint *unchanged = g_new (gint, n);
+  g_autofree gint *next = g_new (gint, n + 1);   /* fresh position of the next kept one */
+  gboolean *keep;
+  gint last = -1;
+
+  for (guint k = 0; k < n; k++)
+    unchanged[k] = stale[positions[k]] ? -1 : positions[k];
+  keep = longest_run (unchanged, n);
+  next[n] = G_MAXINT;
+  for (guint k = n; k-- > 0;)
+    next[k] = keep[k] ? positions[k] : next[k + 1];
+  for (guint k = 0; k < n; k++)
+    {
+      if (stale[positions[k]])
+        keep[k] = last < positions[k] && positions[k] < next[k + 1];
+      if (keep[k])
+        last = positions[k];
+    }
+  return keep;
+}
+
 /* Turn the current list into @fresh with single-item signals: drop what left,
- * move the fewest records (those off the longest run still in order, and the
- * changed one unless it keeps its place), insert what arrived. A change moves
- * one record, so this is two or three signals, never a reset. */
+ * move the fewest records (choose_kept), insert what arrived, and replace in
+ * place what changed. A local change touches @changed_id only, so this is
+ * two or three signals, never a reset; without it (another connection
+ * committed) every record still shown is compared with its fresh copy. */
 static void
 diff_into (TetherLiveQuery *self,
            GPtrArray       *fresh,
            const char      *changed_id)
 {
   g_autoptr(GHashTable) wanted = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autofree gboolean *stale = g_new0 (gboolean, fresh->len + 1);  /* by fresh position */
   g_autofree gint *positions = NULL;
   g_autofree gboolean *keep = NULL;
-  gint changed = -1;
   guint n;
 
   for (guint k = 0; k < fresh->len; k++)
@@ -352,27 +398,9 @@ diff_into (TetherLiveQuery *self,
   for (guint k = 0; k < n; k++)
     {
       positions[k] = GPOINTER_TO_UINT (g_hash_table_lookup (wanted, item_id (self->items, k))) - 1;
-      if (g_strcmp0 (item_id (self->items, k), changed_id) == 0)
-        {
-          changed = k;
-          positions[k] = -1;
-        }
+      stale[positions[k]] = is_stale (self, k, g_ptr_array_index (fresh, positions[k]), changed_id);
     }
-  keep = longest_run (positions, n);
-  if (changed >= 0)
-    {
-      /* it stays if as many kept records precede it before as after */
-      guint fresh_pos = GPOINTER_TO_UINT (g_hash_table_lookup (wanted, changed_id)) - 1;
-      guint before = 0, after = 0;
-
-      for (guint k = 0; k < n; k++)
-        if (keep[k])
-          {
-            before += k < (guint) changed;
-            after += (guint) positions[k] < fresh_pos;
-          }
-      keep[changed] = before == after;
-    }
+  keep = choose_kept (positions, stale, n);
   for (guint k = n; k-- > 0;)
     if (!keep[k])
       remove_at (self, k);
@@ -380,18 +408,14 @@ diff_into (TetherLiveQuery *self,
   for (guint i = 0; i < fresh->len; i++)
     {
       TetherLiveItem *item = g_ptr_array_index (fresh, i);
-      const char *id = tether_record_get_id (item->record);
 
       g_ptr_array_index (fresh, i) = NULL;
-      if (i < self->items->len && g_str_equal (item_id (self->items, i), id))
-        {
-          if (g_strcmp0 (id, changed_id) == 0)
-            replace_at (self, i, item);
-          else
-            _tether_live_item_free (item);
-        }
-      else
+      if (i >= self->items->len || !g_str_equal (item_id (self->items, i), tether_record_get_id (item->record)))
         insert_at (self, i, item);
+      else if (stale[i])
+        replace_at (self, i, item);
+      else
+        _tether_live_item_free (item);
     }
 }
 
@@ -444,6 +468,15 @@ on_changed (TetherCollection *collection,
     apply_change (self, id, new_record);
   else
     refresh (self, id, new_record);
+}
+
+/* Another connection committed: which records changed is unknown, so
+ * re-run and diff, whatever the kind of query. */
+static void
+on_external_change (TetherDatabase  *db,
+                    TetherLiveQuery *self)
+{
+  refresh (self, NULL, NULL);
 }
 
 /* Setting up -------------------------------------------------------------------- */
@@ -512,6 +545,10 @@ tether_live_query_new (TetherQuery  *query,
   if (!load (self, query, error))
     return NULL;
   self->changed_id = g_signal_connect (self->collection, "changed", G_CALLBACK (on_changed), self);
+  g_set_weak_pointer (&self->db, tether_collection_get_database (self->collection));
+  self->external_id = g_signal_connect (self->db, "external-change",
+                                        G_CALLBACK (on_external_change), self);
+  _tether_database_watch_poll (_tether_database_get_watch (self->db));
   return g_steal_pointer (&self);
 }
 
@@ -549,6 +586,9 @@ tether_live_query_dispose (GObject *object)
   TetherLiveQuery *self = TETHER_LIVE_QUERY (object);
 
   g_clear_signal_handler (&self->changed_id, self->collection);
+  if (self->db != NULL)
+    g_clear_signal_handler (&self->external_id, self->db);
+  g_clear_weak_pointer (&self->db);
   g_clear_pointer (&self->match_stmt, sqlite3_finalize);
   g_clear_pointer (&self->match, _tether_compiled_query_free);
   g_clear_object (&self->query);

@@ -9,7 +9,10 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (TetherLiveQuery, tether_live_query, TETHER, LIVE_QUERY, GObject)
 
 /* A GListModel of TetherRecord over @query, kept up to date from the
- * collection's `changed` signal. Each change is answered with the smallest
+ * collection's `changed` signal, and from the database's `external-change`
+ * (another process's commit: the query re-runs, and records that left, came,
+ * moved or changed get the same single-item signals, a changed record in
+ * place an (i,1,1)). Each change is answered with the smallest
  * items-changed: (i,0,1) insert, (i,1,0) remove, (i,1,1) in-place update, and a
  * remove followed by an insert for a move, never a reset. In a search ranked
  * by bm25 one write may legitimately reorder several results (the scores

@@ -96,10 +96,23 @@ void          _tether_database_queue_change (TetherDatabase   *self,
 /* The hooks, in order (borrowed array of TetherWriteHook*). */
 GPtrArray    *_tether_database_get_hooks   (TetherDatabase *self);
 
+/* tether-database-watch.c: commits by other connections ("external-change"). */
+typedef struct _TetherDatabaseWatch TetherDatabaseWatch;
+void          _tether_database_watch_class_init (GObjectClass *klass);
+/* NULL for a database without a file. Emits on the thread-default context. */
+TetherDatabaseWatch *_tether_database_watch_new  (TetherDatabase      *db);
+void          _tether_database_watch_free  (TetherDatabaseWatch *watch);
+/* (Re)start the 500 ms fallback check; it stops when nobody listens. */
+void          _tether_database_watch_poll  (TetherDatabaseWatch *watch);
+TetherDatabaseWatch *_tether_database_get_watch (TetherDatabase *self);
+
 /* tether-database-meta.c: file checks and the _tether_meta table. */
 #define TETHER_FORMAT "1"
 gboolean      _tether_database_check_file  (const char     *path,
                                             GError        **error);
+/* After sqlite3_open_v2(), before any statement: the file is SQLite's. */
+gboolean      _tether_database_check_header (TetherDatabase *self,
+                                             GError        **error);
 /* 1 when the file holds a Tether database, 0 when it is empty, -1 on error
  * (including an SQLite file of another program). */
 int           _tether_database_probe       (TetherDatabase *self,
