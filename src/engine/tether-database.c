@@ -611,5 +611,8 @@ tether_database_open (const char    *path,
   for (const char * const *c = tether_schema_get_collections (self->schema); *c; c++)
     g_hash_table_insert (self->collections, g_strdup (*c), _tether_collection_new (self, *c));
   self->watch = _tether_database_watch_new (self);
+  /* Once sync is set up, every process logs its writes (docs/sync.md). */
+  if (!_tether_sync_attach_if_enabled (self, error))
+    return NULL;
   return g_steal_pointer (&self);
 }

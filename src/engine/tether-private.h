@@ -139,6 +139,11 @@ gboolean      _tether_database_apply_schema (TetherDatabase *self,
                                              TetherSchema   *schema,
                                              GError        **error);
 
+/* sync/tether-sync-engine.c: log this connection's writes when the
+ * database has sync tables. */
+gboolean      _tether_sync_attach_if_enabled (TetherDatabase *db,
+                                              GError        **error);
+
 /* tether-collection.c */
 TetherCollection *_tether_collection_new   (TetherDatabase *db,
                                             const char     *name);

@@ -56,6 +56,8 @@ typedef struct {
   gboolean          cursor_reset;  /* a 410 was answered with a pull from null */
   GPtrArray        *sent;          /* TetherPushGroup* of the batch in flight */
   guint             pending_at_start;
+  guint             batch_limit;   /* lowered when the server finds a batch too large */
+  GHashTable       *seen;          /* after a 410: "collection\x1fid" of every record pulled */
 } TetherSyncOp;
 
 /* A record's pending changes, sent as one change (docs/sync.md, "Push"). */
@@ -178,8 +180,9 @@ gboolean _tether_sync_apply_changes      (TetherSyncEngine *self,
  * record. Decides under the strategy, writes the result locally (not
  * logged), stores the remote as the new shadow, rebases or clears the
  * record's pending changes, and logs what lost. In the caller's transaction.
- * @carry_retries: retries of the change that met the conflict (a push-back
- * that keeps conflicting fails after max-retries). */
+ * @carry_retries: the attempts the rebased change has used at least (a
+ * push conflict counts one; a push-back that keeps conflicting fails after
+ * max-retries). */
 gboolean _tether_sync_resolve            (TetherSyncEngine *self,
                                           const char       *collection,
                                           const char       *record_id,

@@ -78,7 +78,8 @@ GPtrArray  *_tether_sync_store_list            (TetherDatabase *db,
 GPtrArray  *_tether_sync_store_outbox          (TetherDatabase *db,
                                                 guint           limit,
                                                 GError        **error);
-/* PENDING/SYNCING rows of one record, log order. */
+/* The record's local edits the server does not have: PENDING, SYNCING and
+ * FAILED rows (a failed edit is still not to be overwritten), log order. */
 GPtrArray  *_tether_sync_store_record_changes  (TetherDatabase *db,
                                                 const char     *collection,
                                                 const char     *record_id,

@@ -109,16 +109,79 @@ _tether_sync_apply_changes (TetherSyncEngine *self,
   return TRUE;
 }
 
+static char *
+record_key (const char *collection,
+            const char *record_id)
+{
+  return g_strdup_printf ("%s\x1f%s", collection, record_id);
+}
+
+static void
+remember_seen (TetherSyncOp       *op,
+               TetherPullResponse *page)
+{
+  for (guint i = 0; op->seen != NULL && i < page->changes->len; i++)
+    {
+      TetherPullChange *change = g_ptr_array_index (page->changes, i);
+
+      g_hash_table_add (op->seen, record_key (change->collection, change->record_id));
+    }
+}
+
+/* After a 410 the server purged tombstones we never pulled: a record we
+ * had from the server that the full pull did not mention was deleted
+ * there. Local edits of it survive (an edit wins over a delete). */
+static gboolean
+forget_purged (TetherSyncEngine *self,
+               TetherSyncOp     *op,
+               GError          **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = _tether_database_prepare (self->db,
+    "SELECT collection, record_id FROM _tether_shadow WHERE data IS NOT NULL", error);
+  g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func (g_free);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const char *collection = (const char *) sqlite3_column_text (stmt, 0);
+      const char *record_id = (const char *) sqlite3_column_text (stmt, 1);
+      g_autofree char *key = record_key (collection, record_id);
+
+      if (!g_hash_table_contains (op->seen, key))
+        {
+          g_ptr_array_add (gone, g_strdup (collection));
+          g_ptr_array_add (gone, g_strdup (record_id));
+        }
+    }
+  if (rc != SQLITE_DONE)
+    return _tether_database_set_error (self->db, rc, error, "reading the shadow copies");
+  for (guint i = 0; i < gone->len; i += 2)
+    {
+      g_autoptr(GPtrArray) rows = _tether_sync_store_record_changes (self->db, gone->pdata[i],
+                                                                     gone->pdata[i + 1], error);
+
+      if (rows == NULL ||
+          (rows->len == 0 && !_tether_sync_write_local (self, gone->pdata[i], gone->pdata[i + 1], NULL, error)) ||
+          !_tether_sync_store_shadow_set (self->db, gone->pdata[i], gone->pdata[i + 1], 0, NULL, NULL, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 store_page (TetherSyncEngine   *self,
             TetherSyncOp       *op,
             TetherPullResponse *page,
             GError            **error)
 {
+  remember_seen (op, page);
   if (!tether_database_begin (self->db, error))
     return FALSE;
   if (!_tether_sync_apply_changes (self, page->changes, &op->report, error) ||
-      (page->cursor != NULL && !_tether_sync_engine_set_cursor (self, page->cursor, error)))
+      (page->cursor != NULL && !_tether_sync_engine_set_cursor (self, page->cursor, error)) ||
+      (op->seen != NULL && !page->has_more && !forget_purged (self, op, error)))
     {
       tether_database_rollback (self->db);
       return FALSE;
@@ -164,6 +227,7 @@ on_pulled (GObject      *source,
     {
       /* Tombstones we never saw were purged: start over; pending changes stay. */
       op->cursor_reset = TRUE;
+      op->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
       g_clear_error (&error);
       if (_tether_sync_engine_set_cursor (self, NULL, &error))
         {

@@ -93,9 +93,10 @@ row_joins (TetherPushGroup *group,
 
 static GPtrArray *
 build_groups (TetherSyncEngine *self,
+              guint             limit,
               GError          **error)
 {
-  g_autoptr(GPtrArray) rows = _tether_sync_store_outbox (self->db, self->batch_size * 4, error);
+  g_autoptr(GPtrArray) rows = _tether_sync_store_outbox (self->db, limit * 4, error);
   g_autoptr(GHashTable) by_record = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GPtrArray) groups = g_ptr_array_new_with_free_func ((GDestroyNotify) _tether_push_group_free);
 
@@ -107,7 +108,7 @@ build_groups (TetherSyncEngine *self,
       g_autofree char *key = g_strdup_printf ("%s\x1f%s", row->collection, row->record_id);
       TetherPushGroup *group = g_hash_table_lookup (by_record, key);
 
-      if (group == NULL && !g_hash_table_contains (by_record, key) && groups->len < self->batch_size)
+      if (group == NULL && !g_hash_table_contains (by_record, key) && groups->len < limit)
         {
           group = group_new (row);
           g_ptr_array_add (groups, group);
@@ -252,7 +253,7 @@ apply_conflict (TetherSyncEngine   *self,
     return FALSE;
   return _tether_sync_resolve (self, group->collection, group->record_id, local_hlc,
                                conflict->remote, MAX (conflict->remote_rev, 0), conflict->remote_hlc,
-                               group_retries (group), &op->report, error);
+                               group_retries (group) + 1, &op->report, error);
 }
 
 static gboolean
@@ -348,6 +349,37 @@ store_answer (TetherSyncEngine *self,
   return tether_database_commit (self->db, error);
 }
 
+/* The server refused the batch as too large: send half as many changes,
+ * down to one; a single change it refuses fails on its own. */
+static gboolean
+shrink_batch (TetherSyncEngine *self,
+              TetherSyncOp     *op,
+              const GError     *refusal,
+              GError          **error)
+{
+  gboolean single = op->sent->len == 1;
+  g_autofree char *message = g_strdup_printf ("too large for the server: %s", refusal->message);
+
+  if (!tether_database_begin (self->db, error))
+    return FALSE;
+  for (guint i = 0; i < op->sent->len; i++)
+    if (!mark_rows (self, g_ptr_array_index (op->sent, i),
+                    single ? TETHER_CHANGE_FAILED : TETHER_CHANGE_PENDING,
+                    single ? message : NULL, single, error))
+      {
+        tether_database_rollback (self->db);
+        return FALSE;
+      }
+  if (!tether_database_commit (self->db, error))
+    return FALSE;
+  if (single)
+    op->report.rejected++;
+  op->report.pushed -= single ? 0 : op->sent->len;
+  op->batch_limit = MAX (op->sent->len / 2, 1);
+  g_clear_pointer (&op->sent, g_ptr_array_unref);
+  return TRUE;
+}
+
 static void
 on_pushed (GObject      *source,
            GAsyncResult *result,
@@ -359,6 +391,16 @@ on_pushed (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) answer = tether_transport_push_finish (TETHER_TRANSPORT (source), result, &error);
 
+  if (answer == NULL && g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_TOO_LARGE))
+    {
+      g_autoptr(GError) refusal = g_steal_pointer (&error);
+
+      if (shrink_batch (self, op, refusal, &error))
+        {
+          _tether_sync_push_next (g_steal_pointer (&task));
+          return;
+        }
+    }
   if (answer == NULL || !store_answer (self, op, answer, &error))
     {
       _tether_sync_op_fail (g_steal_pointer (&task), g_steal_pointer (&error));
@@ -391,7 +433,9 @@ _tether_sync_push_next (GTask *task)
                                                "push did not finish after %d batches", MAX_PUSH_ROUNDS));
       return;
     }
-  if ((groups = build_groups (self, &error)) == NULL ||
+  if (op->batch_limit == 0)
+    op->batch_limit = self->batch_size;
+  if ((groups = build_groups (self, op->batch_limit, &error)) == NULL ||
       (op->sent = claim_groups (self, groups, &error)) == NULL)
     {
       _tether_sync_op_fail (task, g_steal_pointer (&error));

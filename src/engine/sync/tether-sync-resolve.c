@@ -265,8 +265,7 @@ rebase_rows (TetherSyncEngine *self,
   g_clear_pointer (&keep->push_id, g_free);
   g_clear_pointer (&keep->error, g_free);
   keep->status = TETHER_CHANGE_PENDING;
-  if (carry_retries > 0)
-    keep->retries = retries + 1;
+  keep->retries = retries;
   if (keep->retries >= self->max_retries)
     {
       /* The record keeps moving under us: stop pushing, keep it visible. */
@@ -365,10 +364,10 @@ _tether_sync_resolve (TetherSyncEngine *self,
     return FALSE;
   _tether_sync_engine_emit_phase (self, TETHER_SYNC_PHASE_RESOLVE, report->conflicts, 0);
   decide (self, conflict, &decision);
+  report->conflicts++;
   if (self->strategy == TETHER_CONFLICT_STRATEGY_MANUAL && decision.lost)
     {
       g_clear_pointer (&decision.result, json_object_unref);
-      report->conflicts++;
       ok = keep_for_user (self, conflict, error);
       if (ok)
         _tether_sync_engine_emit_conflict (self, conflict);
@@ -379,7 +378,6 @@ _tether_sync_resolve (TetherSyncEngine *self,
        rebase_rows (self, conflict, decision.result, carry_retries, error);
   if (ok && decision.lost)
     {
-      report->conflicts++;
       tether_conflict_set_status (conflict, TETHER_CONFLICT_RESOLVED, tether_time_now_ms ());
       ok = _tether_sync_store_save_conflict (self->db, conflict, error);
       if (ok)

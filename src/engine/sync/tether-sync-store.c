@@ -264,7 +264,7 @@ _tether_sync_store_record_changes (TetherDatabase  *db,
 {
   sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
     "SELECT " CHANGE_COLUMNS " FROM _tether_changes"
-    " WHERE collection = ?1 AND record_id = ?2 AND status IN (?3, ?4) ORDER BY seq", error);
+    " WHERE collection = ?1 AND record_id = ?2 AND status IN (?3, ?4, ?5) ORDER BY seq", error);
 
   if (stmt == NULL)
     return NULL;
@@ -272,6 +272,7 @@ _tether_sync_store_record_changes (TetherDatabase  *db,
   sqlite3_bind_text (stmt, 2, record_id, -1, SQLITE_STATIC);
   sqlite3_bind_int (stmt, 3, TETHER_CHANGE_PENDING);
   sqlite3_bind_int (stmt, 4, TETHER_CHANGE_SYNCING);
+  sqlite3_bind_int (stmt, 5, TETHER_CHANGE_FAILED);
   return collect_rows (db, stmt, error);
 }
 

@@ -22,6 +22,7 @@ typedef enum {
   TETHER_SYNC_ERROR_BUSY,           /* another process is syncing this database */
   TETHER_SYNC_ERROR_NOT_FOUND,      /* no such change or conflict */
   TETHER_SYNC_ERROR_INVALID,        /* bad argument */
+  TETHER_SYNC_ERROR_TOO_LARGE,      /* 413: the request is over the server's limit; send less at once */
 } TetherSyncError;
 
 GQuark tether_sync_error_quark (void);

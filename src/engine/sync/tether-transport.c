@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-transport"
+#include "config.h"
+
+#include "tether-transport.h"
+#include "tether-transport-private.h"
+
+G_DEFINE_QUARK (tether-sync-error-quark, tether_sync_error)
+
+G_DEFINE_INTERFACE (TetherTransport, tether_transport, G_TYPE_OBJECT)
+
+enum {
+  SIGNAL_SERVER_PUSH,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+static void
+tether_transport_default_init (TetherTransportInterface *iface)
+{
+  g_object_interface_install_property (iface,
+    g_param_spec_boolean ("connected", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /* (JsonArray *changes): pull change objects the server sent unasked. */
+  signals[SIGNAL_SERVER_PUSH] =
+    g_signal_new ("server-push", G_TYPE_FROM_INTERFACE (iface), G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL, G_TYPE_NONE, 1, JSON_TYPE_ARRAY);
+}
+
+/* ------------------------------------------------------------- the wrappers */
+
+void
+tether_transport_push_async (TetherTransport     *self,
+                             JsonObject          *request,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_return_if_fail (TETHER_IS_TRANSPORT (self));
+  g_return_if_fail (request != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  TETHER_TRANSPORT_GET_IFACE (self)->push_async (self, request, cancellable, callback, user_data);
+}
+
+JsonObject *
+tether_transport_push_finish (TetherTransport  *self,
+                              GAsyncResult     *result,
+                              GError          **error)
+{
+  g_return_val_if_fail (TETHER_IS_TRANSPORT (self), NULL);
+  g_return_val_if_fail (G_IS_ASYNC_RESULT (result), NULL);
+
+  return TETHER_TRANSPORT_GET_IFACE (self)->push_finish (self, result, error);
+}
+
+void
+tether_transport_pull_async (TetherTransport     *self,
+                             JsonObject          *request,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_return_if_fail (TETHER_IS_TRANSPORT (self));
+  g_return_if_fail (request != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  TETHER_TRANSPORT_GET_IFACE (self)->pull_async (self, request, cancellable, callback, user_data);
+}
+
+JsonObject *
+tether_transport_pull_finish (TetherTransport  *self,
+                              GAsyncResult     *result,
+                              GError          **error)
+{
+  g_return_val_if_fail (TETHER_IS_TRANSPORT (self), NULL);
+  g_return_val_if_fail (G_IS_ASYNC_RESULT (result), NULL);
+
+  return TETHER_TRANSPORT_GET_IFACE (self)->pull_finish (self, result, error);
+}
+
+void
+tether_transport_info_async (TetherTransport     *self,
+                             GCancellable        *cancellable,
+                             GAsyncReadyCallback  callback,
+                             gpointer             user_data)
+{
+  g_return_if_fail (TETHER_IS_TRANSPORT (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  TETHER_TRANSPORT_GET_IFACE (self)->info_async (self, cancellable, callback, user_data);
+}
+
+JsonObject *
+tether_transport_info_finish (TetherTransport  *self,
+                              GAsyncResult     *result,
+                              GError          **error)
+{
+  g_return_val_if_fail (TETHER_IS_TRANSPORT (self), NULL);
+  g_return_val_if_fail (G_IS_ASYNC_RESULT (result), NULL);
+
+  return TETHER_TRANSPORT_GET_IFACE (self)->info_finish (self, result, error);
+}
+
+/* A transport without a persistent link leaves connect and disconnect unset. */
+void
+tether_transport_connect (TetherTransport *self)
+{
+  g_return_if_fail (TETHER_IS_TRANSPORT (self));
+
+  if (TETHER_TRANSPORT_GET_IFACE (self)->connect != NULL)
+    TETHER_TRANSPORT_GET_IFACE (self)->connect (self);
+}
+
+void
+tether_transport_disconnect (TetherTransport *self)
+{
+  g_return_if_fail (TETHER_IS_TRANSPORT (self));
+
+  if (TETHER_TRANSPORT_GET_IFACE (self)->disconnect != NULL)
+    TETHER_TRANSPORT_GET_IFACE (self)->disconnect (self);
+}
+
+gboolean
+tether_transport_is_connected (TetherTransport *self)
+{
+  g_return_val_if_fail (TETHER_IS_TRANSPORT (self), FALSE);
+
+  if (TETHER_TRANSPORT_GET_IFACE (self)->is_connected == NULL)
+    return FALSE;
+  return TETHER_TRANSPORT_GET_IFACE (self)->is_connected (self);
+}
+
+gint64
+tether_transport_get_retry_after_ms (TetherTransport *self)
+{
+  g_return_val_if_fail (TETHER_IS_TRANSPORT (self), 0);
+
+  if (TETHER_TRANSPORT_GET_IFACE (self)->get_retry_after_ms == NULL)
+    return 0;
+  return TETHER_TRANSPORT_GET_IFACE (self)->get_retry_after_ms (self);
+}
+
+void
+tether_transport_emit_server_push (TetherTransport *self,
+                                   JsonArray       *changes)
+{
+  g_return_if_fail (TETHER_IS_TRANSPORT (self));
+  g_return_if_fail (changes != NULL);
+
+  g_signal_emit (self, signals[SIGNAL_SERVER_PUSH], 0, changes);
+}
+
+gint64
+tether_transport_parse_retry_after (const char *value)
+{
+  g_autofree char *text = NULL;
+  g_autoptr(GDateTime) date = NULL;
+  g_autoptr(GDateTime) now = NULL;
+  guint64 seconds;
+
+  if (value == NULL)
+    return -1;
+  text = g_strstrip (g_strdup (value));
+  if (g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT64 / 1000, &seconds, NULL))
+    return (gint64) seconds * 1000;
+  /* A date already past means "now", not an error. */
+  date = soup_date_time_new_from_http_string (text);
+  if (date == NULL)
+    return -1;
+  now = g_date_time_new_now_utc ();
+  return MAX (0, g_date_time_difference (date, now) / 1000);
+}
+
+/* ----------------------------------------------------- shared with the transports */
+
+TetherSyncError
+_tether_transport_code_for_status (guint status)
+{
+  switch (status)
+    {
+    case SOUP_STATUS_UNAUTHORIZED:
+      return TETHER_SYNC_ERROR_UNAUTHORIZED;
+    case SOUP_STATUS_CONFLICT:
+      return TETHER_SYNC_ERROR_SCHEMA;
+    case SOUP_STATUS_GONE:
+      return TETHER_SYNC_ERROR_CURSOR_EXPIRED;
+    case 429:   /* Too Many Requests: libsoup 3.2 has no name for it */
+      return TETHER_SYNC_ERROR_RATE_LIMITED;
+    case SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE:
+      return TETHER_SYNC_ERROR_TOO_LARGE;
+    default:
+      break;
+    }
+  if (SOUP_STATUS_IS_SERVER_ERROR (status))
+    return TETHER_SYNC_ERROR_SERVER;
+  if (SOUP_STATUS_IS_CLIENT_ERROR (status))
+    return TETHER_SYNC_ERROR_REJECTED;
+  /* 1xx and 3xx: nothing a Tether server answers. */
+  return TETHER_SYNC_ERROR_PROTOCOL;
+}
+
+/* Codes as docs/protocol.md lists them; any other refusal is REJECTED. */
+TetherSyncError
+_tether_transport_code_for_name (const char *name)
+{
+  static const struct {
+    const char      *name;
+    TetherSyncError  code;
+  } codes[] = {
+    { "unauthorized", TETHER_SYNC_ERROR_UNAUTHORIZED },
+    { "rate-limited", TETHER_SYNC_ERROR_RATE_LIMITED },
+    { "cursor-expired", TETHER_SYNC_ERROR_CURSOR_EXPIRED },
+    { "schema-too-new", TETHER_SYNC_ERROR_SCHEMA },
+    { "schema-too-old", TETHER_SYNC_ERROR_SCHEMA },
+    { "unavailable", TETHER_SYNC_ERROR_SERVER },
+    { "internal", TETHER_SYNC_ERROR_SERVER },
+    { "too-large", TETHER_SYNC_ERROR_TOO_LARGE },
+    { "too-many-changes", TETHER_SYNC_ERROR_TOO_LARGE },
+  };
+
+  for (guint i = 0; name != NULL && i < G_N_ELEMENTS (codes); i++)
+    if (g_str_equal (name, codes[i].name))
+      return codes[i].code;
+  return TETHER_SYNC_ERROR_REJECTED;
+}
+
+GError *
+_tether_transport_refusal_new (TetherSyncError  code,
+                               const char      *server,
+                               const char      *what,
+                               const char      *server_text)
+{
+  g_autofree char *said = server_text != NULL && *server_text != '\0'
+                          ? g_strdup_printf (". The server said: %s", server_text)
+                          : g_strdup ("");
+
+  switch (code)
+    {
+    case TETHER_SYNC_ERROR_UNAUTHORIZED:
+      return g_error_new (TETHER_SYNC_ERROR, code, "the server at %s refused the token (%s): "
+                          "check it in the preferences%s", server, what, said);
+    case TETHER_SYNC_ERROR_RATE_LIMITED:
+      return g_error_new (TETHER_SYNC_ERROR, code, "the server at %s is limiting this client's "
+                          "requests (%s): sync resumes when it allows%s", server, what, said);
+    case TETHER_SYNC_ERROR_SERVER:
+      return g_error_new (TETHER_SYNC_ERROR, code, "the server at %s failed (%s): "
+                          "try again later%s", server, what, said);
+    case TETHER_SYNC_ERROR_CURSOR_EXPIRED:
+      return g_error_new (TETHER_SYNC_ERROR, code, "the server at %s no longer has the changes "
+                          "since the last sync (%s): pull again from the start%s", server, what, said);
+    case TETHER_SYNC_ERROR_SCHEMA:
+      return g_error_new (TETHER_SYNC_ERROR, code, "the server at %s uses another schema version "
+                          "(%s): update the app or the server's schema%s", server, what, said);
+    case TETHER_SYNC_ERROR_PROTOCOL:
+      return g_error_new (TETHER_SYNC_ERROR, code, "%s did not answer like a Tether server: %s%s",
+                          server, what, said);
+    default:
+      return g_error_new (TETHER_SYNC_ERROR, code, "the server at %s refused the request (%s)%s",
+                          server, what, said);
+    }
+}
+
+GError *
+_tether_transport_network_error_new (const char   *server,
+                                     guint         timeout_s,
+                                     const GError *cause)
+{
+  if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return g_error_copy (cause);
+  if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
+                        "the server at %s did not answer within %u s: check the network "
+                        "or try again later", server, timeout_s);
+  return g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
+                      "cannot reach %s: %s", server, cause->message);
+}
+
+char *
+_tether_transport_describe_status (SoupMessage *msg)
+{
+  const char *phrase = soup_message_get_reason_phrase (msg);
+
+  if (phrase == NULL || *phrase == '\0')
+    return g_strdup_printf ("%u", soup_message_get_status (msg));
+  return g_strdup_printf ("%u %s", soup_message_get_status (msg), phrase);
+}
+
+const char *
+_tether_transport_string_member (JsonObject *object,
+                                 const char *name)
+{
+  JsonNode *node = object != NULL ? json_object_get_member (object, name) : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+JsonObject *
+_tether_transport_parse_object (GBytes *bytes)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  gsize length = 0;
+  const char *data = g_bytes_get_data (bytes, &length);
+  JsonNode *root;
+
+  /* An empty body may have NULL data, which json-glib refuses with a critical. */
+  if (length == 0 || !json_parser_load_from_data (parser, data, length, NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+  return json_object_ref (json_node_get_object (root));
+}
+
+GBytes *
+_tether_transport_to_bytes (JsonObject *object)
+{
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = json_node_init_object (json_node_alloc (), object);
+  gsize length = 0;
+  char *text;
+
+  json_generator_set_root (generator, root);
+  text = json_generator_to_data (generator, &length);
+  return g_bytes_new_take (text, length);
+}
