@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-sync-scheduler"
+#include "config.h"
+
+#include "tether-test-util.h"
+#include "tether-sync-private.h"
+
+#define BASE_MS    20
+#define QUIET_MS   150     /* long enough for anything planned by mistake to show */
+#define TIMEOUT_MS 10000   /* a wait that takes this long has failed */
+
+/* A network monitor the test switches on and off ------------------------------------- */
+
+#define FAKE_TYPE_MONITOR (fake_monitor_get_type ())
+G_DECLARE_FINAL_TYPE (FakeMonitor, fake_monitor, FAKE, MONITOR, GObject)
+
+struct _FakeMonitor
+{
+  GObject  parent_instance;
+  gboolean available;
+};
+
+enum {
+  PROP_0,
+  PROP_AVAILABLE,
+  PROP_METERED,
+  PROP_CONNECTIVITY,
+};
+
+static gboolean
+fake_monitor_init_sync (GInitable     *initable,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
+  return TRUE;
+}
+
+static void
+fake_monitor_initable_init (GInitableIface *iface)
+{
+  iface->init = fake_monitor_init_sync;
+}
+
+static void
+fake_monitor_iface_init (GNetworkMonitorInterface *iface)
+{
+}
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (FakeMonitor, fake_monitor, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE, fake_monitor_initable_init)
+                               G_IMPLEMENT_INTERFACE (G_TYPE_NETWORK_MONITOR, fake_monitor_iface_init))
+
+static void
+fake_monitor_get_property (GObject    *object,
+                           guint       prop_id,
+                           GValue     *value,
+                           GParamSpec *pspec)
+{
+  FakeMonitor *self = FAKE_MONITOR (object);
+
+  switch (prop_id)
+    {
+    case PROP_AVAILABLE:
+      g_value_set_boolean (value, self->available);
+      break;
+    case PROP_METERED:
+      g_value_set_boolean (value, FALSE);
+      break;
+    case PROP_CONNECTIVITY:
+      g_value_set_enum (value, self->available ? G_NETWORK_CONNECTIVITY_FULL
+                                               : G_NETWORK_CONNECTIVITY_LOCAL);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+fake_monitor_class_init (FakeMonitorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = fake_monitor_get_property;
+  g_object_class_override_property (object_class, PROP_AVAILABLE, "network-available");
+  g_object_class_override_property (object_class, PROP_METERED, "network-metered");
+  g_object_class_override_property (object_class, PROP_CONNECTIVITY, "connectivity");
+}
+
+static void
+fake_monitor_init (FakeMonitor *self)
+{
+  self->available = TRUE;
+}
+
+static void
+fake_monitor_set_available (FakeMonitor *self,
+                            gboolean     available)
+{
+  self->available = available;
+  g_signal_emit_by_name (self, "network-changed", available);
+}
+
+/* Fixture ------------------------------------------------------------------------------ */
+
+typedef struct {
+  GMainContext        *context;
+  FakeMonitor         *monitor;
+  TetherSyncScheduler *scheduler;
+  guint                fires;
+  gint64               fired_at;
+} Fixture;
+
+static void
+on_fire (TetherSyncScheduler *scheduler,
+         Fixture             *f)
+{
+  g_assert_true (_tether_sync_scheduler_is_running (scheduler));
+  f->fires++;
+  f->fired_at = g_get_monotonic_time ();
+}
+
+static void
+fixture_setup (Fixture       *f,
+               gconstpointer  data)
+{
+  f->context = g_main_context_new ();
+  g_main_context_push_thread_default (f->context);
+  f->monitor = g_object_new (FAKE_TYPE_MONITOR, NULL);
+  f->scheduler = _tether_sync_scheduler_new ();
+  _tether_sync_scheduler_set_network_monitor (f->scheduler, G_NETWORK_MONITOR (f->monitor));
+  _tether_sync_scheduler_set_debounce (f->scheduler, BASE_MS);
+  _tether_sync_scheduler_set_backoff_base (f->scheduler, BASE_MS);
+  _tether_sync_scheduler_set_interval (f->scheduler, 0);
+  g_signal_connect (f->scheduler, "fire", G_CALLBACK (on_fire), f);
+}
+
+static void
+fixture_teardown (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_assert_finalize_object (f->scheduler);
+  g_assert_finalize_object (f->monitor);
+  g_main_context_pop_thread_default (f->context);
+  g_main_context_unref (f->context);
+}
+
+static gboolean
+set_flag (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Iterate the private context until @fires is reached or @ms have passed. */
+static gboolean
+run_until (Fixture *f,
+           guint    fires,
+           guint    ms)
+{
+  g_autoptr(GSource) timeout = g_timeout_source_new (ms);
+  gboolean expired = FALSE;
+
+  g_source_set_callback (timeout, set_flag, &expired, NULL);
+  g_source_attach (timeout, f->context);
+  while (f->fires < fires && !expired)
+    g_main_context_iteration (f->context, TRUE);
+  g_source_destroy (timeout);
+  return f->fires >= fires;
+}
+
+static void
+wait_fires (Fixture *f,
+            guint    fires)
+{
+  if (!run_until (f, fires, TIMEOUT_MS))
+    g_error ("timed out waiting for fire %u (got %u)", fires, f->fires);
+}
+
+static void
+assert_quiet (Fixture *f)
+{
+  guint before = f->fires;
+
+  g_assert_false (run_until (f, before + 1, QUIET_MS));
+  g_assert_cmpuint (f->fires, ==, before);
+}
+
+/* Fire by hand and end the sync with @outcome. */
+static void
+sync_once (Fixture           *f,
+           TetherSyncOutcome  outcome,
+           gint64             retry_after_ms)
+{
+  _tether_sync_scheduler_request_now (f->scheduler);
+  wait_fires (f, f->fires + 1);
+  _tether_sync_scheduler_done (f->scheduler, outcome, retry_after_ms);
+}
+
+static gint64
+ms_since (gint64 start)
+{
+  return (g_get_monotonic_time () - start) / 1000;
+}
+
+/* Tests ---------------------------------------------------------------------------------- */
+
+static void
+test_debounce (Fixture *f, gconstpointer data)
+{
+  gint64 last_write;
+
+  _tether_sync_scheduler_set_enabled (f->scheduler, TRUE);
+  for (guint i = 0; i < 5; i++)
+    {
+      if (i > 0)
+        g_assert_false (run_until (f, 1, BASE_MS / 4));
+      _tether_sync_scheduler_local_write (f->scheduler);
+    }
+  last_write = g_get_monotonic_time ();
+
+  wait_fires (f, 1);
+  g_assert_cmpint ((f->fired_at - last_write) / 1000, >=, BASE_MS - 1);
+  _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_OK, 0);
+  assert_quiet (f);
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), ==, -1);
+}
+
+static void
+test_running_queues (Fixture *f, gconstpointer data)
+{
+  _tether_sync_scheduler_set_enabled (f->scheduler, TRUE);
+  _tether_sync_scheduler_server_push (f->scheduler);
+  wait_fires (f, 1);
+
+  /* Whatever comes in while a sync runs waits for its end. */
+  _tether_sync_scheduler_local_write (f->scheduler);
+  _tether_sync_scheduler_server_push (f->scheduler);
+  _tether_sync_scheduler_request_now (f->scheduler);
+  assert_quiet (f);
+  g_assert_true (_tether_sync_scheduler_is_running (f->scheduler));
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), ==, -1);
+
+  _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_OK, 0);
+  g_assert_false (_tether_sync_scheduler_is_running (f->scheduler));
+  wait_fires (f, 2);
+
+  /* The three requests were served by that one sync. */
+  _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_OK, 0);
+  assert_quiet (f);
+}
+
+static void
+test_backoff_grows (Fixture *f, gconstpointer data)
+{
+  gint64 high = 0;
+
+  _tether_sync_scheduler_set_enabled (f->scheduler, TRUE);
+  _tether_sync_scheduler_request_now (f->scheduler);
+  wait_fires (f, 1);
+  for (guint n = 1; n <= 4; n++)
+    {
+      gint64 start, delay;
+
+      _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_OFFLINE, 0);
+      start = g_get_monotonic_time ();
+      delay = _tether_sync_scheduler_get_next_delay (f->scheduler);
+      g_assert_cmpuint (_tether_sync_scheduler_get_failures (f->scheduler), ==, n);
+      g_assert_cmpint (delay, >=, 0);
+      g_assert_cmpint (delay, <=, BASE_MS << (n - 1));
+
+      /* The retry comes by itself, never before its delay. */
+      wait_fires (f, f->fires + 1);
+      g_assert_cmpint ((f->fired_at - start) / 1000, >=, delay - 1);
+    }
+  _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_FAILED, 0);
+
+  /* Full jitter may pick a short delay, but not five times in a row when
+   * the bound is 2^7..2^11 times the first one. */
+  for (guint n = 6; n <= 12; n++)
+    {
+      sync_once (f, TETHER_SYNC_OUTCOME_FAILED, 0);
+      g_assert_cmpuint (_tether_sync_scheduler_get_failures (f->scheduler), ==, n);
+      g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), <=, BASE_MS << (n - 1));
+      if (n >= 8)
+        high = MAX (high, _tether_sync_scheduler_get_next_delay (f->scheduler));
+    }
+  g_assert_cmpint (high, >, BASE_MS);
+
+  /* The cap: 5 minutes whatever the count. */
+  _tether_sync_scheduler_set_backoff_base (f->scheduler, 60 * 1000);
+  sync_once (f, TETHER_SYNC_OUTCOME_FAILED, 0);
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), <=, 5 * 60 * 1000);
+}
+
+static void
+test_breaker (Fixture *f, gconstpointer data)
+{
+  gint64 delay, start;
+
+  _tether_sync_scheduler_set_enabled (f->scheduler, TRUE);
+  for (guint n = 1; n <= 5; n++)
+    {
+      g_assert_false (_tether_sync_scheduler_breaker_open (f->scheduler));
+      sync_once (f, TETHER_SYNC_OUTCOME_FAILED, 0);
+    }
+  g_assert_cmpuint (_tether_sync_scheduler_get_failures (f->scheduler), ==, 5);
+  g_assert_true (_tether_sync_scheduler_breaker_open (f->scheduler));
+
+  /* Writes while open wait for the delay, then make a single trial. */
+  start = g_get_monotonic_time ();
+  delay = _tether_sync_scheduler_get_next_delay (f->scheduler);
+  for (guint i = 0; i < 3; i++)
+    _tether_sync_scheduler_local_write (f->scheduler);
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), >=, delay - ms_since (start) - 1);
+  wait_fires (f, f->fires + 1);
+  g_assert_cmpint ((f->fired_at - start) / 1000, >=, delay - 1);
+  g_assert_cmpint ((f->fired_at - start) / 1000, >=, BASE_MS - 1);   /* the debounce too */
+  assert_quiet (f);
+
+  /* A failed trial keeps it open; a success closes it. */
+  _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_OFFLINE, 0);
+  g_assert_true (_tether_sync_scheduler_breaker_open (f->scheduler));
+  g_assert_cmpuint (_tether_sync_scheduler_get_failures (f->scheduler), ==, 6);
+  sync_once (f, TETHER_SYNC_OUTCOME_OK, 0);
+  g_assert_false (_tether_sync_scheduler_breaker_open (f->scheduler));
+  g_assert_cmpuint (_tether_sync_scheduler_get_failures (f->scheduler), ==, 0);
+  assert_quiet (f);
+}
+
+static void
+test_auth (Fixture *f, gconstpointer data)
+{
+  _tether_sync_scheduler_set_enabled (f->scheduler, TRUE);
+  sync_once (f, TETHER_SYNC_OUTCOME_AUTH, 0);
+
+  _tether_sync_scheduler_local_write (f->scheduler);
+  _tether_sync_scheduler_server_push (f->scheduler);
+  fake_monitor_set_available (f->monitor, FALSE);
+  fake_monitor_set_available (f->monitor, TRUE);
+  assert_quiet (f);
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), ==, -1);
+
+  /* A sync asked for by hand still runs (and is refused again). */
+  sync_once (f, TETHER_SYNC_OUTCOME_AUTH, 0);
+  assert_quiet (f);
+
+  _tether_sync_scheduler_credentials_changed (f->scheduler);
+  wait_fires (f, f->fires + 1);
+  _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_OK, 0);
+  _tether_sync_scheduler_local_write (f->scheduler);
+  wait_fires (f, f->fires + 1);
+  _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_OK, 0);
+}
+
+static void
+test_rate_limited (Fixture *f, gconstpointer data)
+{
+  gint64 start;
+
+  _tether_sync_scheduler_set_enabled (f->scheduler, TRUE);
+  _tether_sync_scheduler_request_now (f->scheduler);
+  wait_fires (f, 1);
+  start = g_get_monotonic_time ();
+  _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_RATE_LIMITED, 300);
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), >=, 290);
+
+  /* New writes do not cut the wait short. */
+  _tether_sync_scheduler_local_write (f->scheduler);
+  wait_fires (f, 2);
+  g_assert_cmpint ((f->fired_at - start) / 1000, >=, 300 - 1);
+  _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_OK, 0);
+  assert_quiet (f);
+}
+
+static void
+test_disabled (Fixture *f, gconstpointer data)
+{
+  _tether_sync_scheduler_set_interval (f->scheduler, 1);
+  _tether_sync_scheduler_local_write (f->scheduler);
+  _tether_sync_scheduler_server_push (f->scheduler);
+  assert_quiet (f);
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), ==, -1);
+
+  /* Only a request by hand fires, and a failure brings no retry. */
+  sync_once (f, TETHER_SYNC_OUTCOME_FAILED, 0);
+  g_assert_cmpuint (f->fires, ==, 1);
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), ==, -1);
+  assert_quiet (f);
+
+  /* Turning it off again after on drops the interval. */
+  _tether_sync_scheduler_set_enabled (f->scheduler, TRUE);
+  _tether_sync_scheduler_set_enabled (f->scheduler, FALSE);
+  assert_quiet (f);
+}
+
+static void
+test_interval (Fixture *f, gconstpointer data)
+{
+  gint64 start = g_get_monotonic_time ();
+
+  _tether_sync_scheduler_set_interval (f->scheduler, 1);
+  _tether_sync_scheduler_set_enabled (f->scheduler, TRUE);
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), >, 500);
+  wait_fires (f, 1);
+  g_assert_cmpint ((f->fired_at - start) / 1000, >=, 1000 - 1);
+
+  /* The next one counts from the end of the sync. */
+  _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_OK, 0);
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), >, 500);
+  _tether_sync_scheduler_set_enabled (f->scheduler, FALSE);
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), ==, -1);
+}
+
+static void
+test_network_back (Fixture *f, gconstpointer data)
+{
+  _tether_sync_scheduler_set_enabled (f->scheduler, TRUE);
+
+  /* A healthy link that changes routes does not sync. */
+  fake_monitor_set_available (f->monitor, TRUE);
+  assert_quiet (f);
+
+  /* Retry-After keeps these failures from retrying within the test. */
+  for (guint n = 0; n < 5; n++)
+    sync_once (f, TETHER_SYNC_OUTCOME_RATE_LIMITED, 60 * 1000);
+  g_assert_true (_tether_sync_scheduler_breaker_open (f->scheduler));
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), >, 50 * 1000);
+
+  fake_monitor_set_available (f->monitor, FALSE);
+  assert_quiet (f);
+  fake_monitor_set_available (f->monitor, TRUE);
+  g_assert_cmpuint (_tether_sync_scheduler_get_failures (f->scheduler), ==, 0);
+  g_assert_false (_tether_sync_scheduler_breaker_open (f->scheduler));
+  wait_fires (f, 6);
+  _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_OK, 0);
+  assert_quiet (f);
+}
+
+static void
+count_fire (TetherSyncScheduler *scheduler,
+            guint               *fires)
+{
+  (*fires)++;
+}
+
+static void
+test_dispose (Fixture *f, gconstpointer data)
+{
+  TetherSyncScheduler *scheduler = _tether_sync_scheduler_new ();
+  guint fires = 0;
+
+  _tether_sync_scheduler_set_network_monitor (scheduler, G_NETWORK_MONITOR (f->monitor));
+  _tether_sync_scheduler_set_debounce (scheduler, 1);
+  _tether_sync_scheduler_set_enabled (scheduler, TRUE);
+  g_signal_connect (scheduler, "fire", G_CALLBACK (count_fire), &fires);
+  _tether_sync_scheduler_local_write (scheduler);
+  _tether_sync_scheduler_request_now (scheduler);
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (scheduler), >=, 0);
+
+  /* Its timer and its monitor handler go with it. */
+  g_assert_finalize_object (scheduler);
+  fake_monitor_set_available (f->monitor, FALSE);
+  fake_monitor_set_available (f->monitor, TRUE);
+  assert_quiet (f);
+  g_assert_cmpuint (fires, ==, 0);
+}
+
+int
+main (int argc, char *argv[])
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, func) \
+  g_test_add ("/tether/sync/scheduler/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+
+  ADD ("debounce", test_debounce);
+  ADD ("running-queues", test_running_queues);
+  ADD ("backoff-grows", test_backoff_grows);
+  ADD ("breaker", test_breaker);
+  ADD ("auth", test_auth);
+  ADD ("rate-limited", test_rate_limited);
+  ADD ("disabled", test_disabled);
+  ADD ("interval", test_interval);
+  ADD ("network-back", test_network_back);
+  ADD ("dispose", test_dispose);
+
+#undef ADD
+
+  return g_test_run ();
+}
