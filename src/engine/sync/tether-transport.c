@@ -254,6 +254,9 @@ _tether_transport_refusal_new (TetherSyncError  code,
     case TETHER_SYNC_ERROR_SCHEMA:
       return g_error_new (TETHER_SYNC_ERROR, code, "the server at %s uses another schema version "
                           "(%s): update the app or the server's schema%s", server, what, said);
+    case TETHER_SYNC_ERROR_TOO_LARGE:
+      return g_error_new (TETHER_SYNC_ERROR, code, "the server at %s refused a request over its "
+                          "size limit (%s): send fewer changes at once%s", server, what, said);
     case TETHER_SYNC_ERROR_PROTOCOL:
       return g_error_new (TETHER_SYNC_ERROR, code, "%s did not answer like a Tether server: %s%s",
                           server, what, said);
@@ -276,6 +279,18 @@ _tether_transport_network_error_new (const char   *server,
                         "or try again later", server, timeout_s);
   return g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
                       "cannot reach %s: %s", server, cause->message);
+}
+
+JsonObject *
+_tether_transport_task_finish (gpointer       source,
+                               GAsyncResult  *result,
+                               gpointer       source_tag,
+                               GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, source), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == source_tag, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
 }
 
 char *

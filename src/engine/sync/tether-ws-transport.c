@@ -1,0 +1,814 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-ws-transport"
+#include "config.h"
+
+#include "tether-ws-transport.h"
+#include "tether-transport-private.h"
+
+#define DEFAULT_TIMEOUT_S   30
+#define KEEPALIVE_S         30
+#define BACKOFF_FIRST_MS    1000
+#define BACKOFF_MAX_MS      60000
+
+struct _TetherWsTransport
+{
+  GObject                  parent_instance;
+  TetherHttpTransport     *http;        /* the session, address and token; info */
+  GMainContext            *context;     /* where the timers run */
+  SoupWebsocketConnection *conn;        /* open, or NULL */
+  GCancellable            *connecting;  /* while an upgrade is under way */
+  GSource                 *reconnect;   /* the backoff timer */
+  GHashTable              *pending;     /* request id → Pending, sent or waiting */
+  GQueue                   waiting;     /* Pending not sent yet, oldest first */
+  GRand                   *rand;        /* backoff jitter */
+  GError                  *refusal;     /* the 401 that stops reconnecting */
+  guint64                  last_id;
+  guint                    timeout_s;
+  guint                    attempts;    /* failed connections since the last open */
+  gint64                   retry_after_ms;
+  gboolean                 wanted;      /* connect() called, no disconnect() since */
+};
+
+static void transport_iface_init (TetherTransportInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (TetherWsTransport, tether_ws_transport, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (TETHER_TYPE_TRANSPORT, transport_iface_init))
+
+enum {
+  PROP_0,
+  PROP_CONNECTED,
+};
+
+static void open_now (TetherWsTransport *self);
+
+static void
+notify_connected (TetherWsTransport *self)
+{
+  g_object_notify (G_OBJECT (self), "connected");
+}
+
+/* ------------------------------------------------------------------ requests */
+
+/* Keeps a refused token's error: asking again with it would only feed the
+ * server's failed-authentication limiter, so requests fail at once with it
+ * and nothing reconnects until set_token(). */
+static void
+refuse (TetherWsTransport *self,
+        const GError      *error)
+{
+  if (!g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_UNAUTHORIZED))
+    return;
+  g_clear_error (&self->refusal);
+  self->refusal = g_error_copy (error);
+}
+
+typedef struct {
+  GTask      *task;
+  char       *id;
+  guint64     number;        /* the order of sending */
+  const char *answer_type;   /* "push_result" or "pull_result" */
+  GBytes     *frame;
+  GSource    *timeout;
+  GSource    *cancelled;
+} Pending;
+
+static void
+source_clear (GSource **source)
+{
+  if (*source != NULL)
+    g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
+static void
+pending_free (gpointer data)
+{
+  Pending *p = data;
+
+  source_clear (&p->timeout);
+  source_clear (&p->cancelled);
+  g_clear_object (&p->task);
+  g_clear_pointer (&p->frame, g_bytes_unref);
+  g_free (p->id);
+  g_free (p);
+}
+
+/* Forgets @p and hands back its task, to be answered. */
+static GTask *
+pending_take (TetherWsTransport *self,
+              Pending           *p)
+{
+  GTask *task = g_steal_pointer (&p->task);
+
+  g_queue_remove (&self->waiting, p);
+  g_hash_table_remove (self->pending, p->id);
+  return task;
+}
+
+static void
+pending_fail (TetherWsTransport *self,
+              Pending           *p,
+              const GError      *error)
+{
+  g_autoptr(GTask) task = pending_take (self, p);
+
+  g_task_return_error (task, g_error_copy (error));
+}
+
+static gboolean
+is_sent (TetherWsTransport *self,
+         Pending           *p)
+{
+  return g_queue_find (&self->waiting, p) == NULL;
+}
+
+/* Fails the requests already sent (@sent) or those still waiting. */
+static void
+fail_requests (TetherWsTransport *self,
+               gboolean           sent,
+               const GError      *error)
+{
+  g_autoptr(GPtrArray) doomed = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer p;
+
+  g_hash_table_iter_init (&iter, self->pending);
+  while (g_hash_table_iter_next (&iter, NULL, &p))
+    if (is_sent (self, p) == sent)
+      g_ptr_array_add (doomed, p);
+  for (guint i = 0; i < doomed->len; i++)
+    pending_fail (self, g_ptr_array_index (doomed, i), error);
+}
+
+/* The sent request that waited longest for its answer, or NULL. */
+static Pending *
+oldest_sent (TetherWsTransport *self)
+{
+  Pending *oldest = NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->pending);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Pending *p = value;
+
+      if (is_sent (self, p) && (oldest == NULL || p->number < oldest->number))
+        oldest = p;
+    }
+  return oldest;
+}
+
+static gboolean
+on_request_timeout (gpointer data)
+{
+  Pending *p = data;
+  TetherWsTransport *self = g_task_get_source_object (p->task);
+  g_autoptr(GError) error = NULL;
+
+  error = g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
+                       "the server at %s did not answer within %u s: check the network "
+                       "or try again later", tether_http_transport_get_base_url (self->http),
+                       self->timeout_s);
+  pending_fail (self, p, error);
+  return G_SOURCE_REMOVE;
+}
+
+/* A GCancellableSource dispatches in our context whatever thread cancels. */
+static gboolean
+on_cancelled (GCancellable *cancellable,
+              gpointer      data)
+{
+  Pending *p = data;
+  TetherWsTransport *self = g_task_get_source_object (p->task);
+  g_autoptr(GTask) task = pending_take (self, p);
+
+  g_task_return_error_if_cancelled (task);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+pending_watch (TetherWsTransport *self,
+               Pending           *p,
+               GCancellable      *cancellable)
+{
+  if (self->timeout_s > 0)
+    {
+      p->timeout = g_timeout_source_new_seconds (self->timeout_s);
+      g_source_set_callback (p->timeout, on_request_timeout, p, NULL);
+      g_source_attach (p->timeout, self->context);
+    }
+  if (cancellable != NULL)
+    {
+      p->cancelled = g_cancellable_source_new (cancellable);
+      g_source_set_callback (p->cancelled, G_SOURCE_FUNC (on_cancelled), p, NULL);
+      g_source_attach (p->cancelled, self->context);
+    }
+}
+
+static Pending *
+pending_new (TetherWsTransport *self,
+             const char        *type,
+             JsonObject        *payload,
+             GTask             *task)
+{
+  g_autoptr(JsonObject) frame = json_object_new ();
+  Pending *p = g_new0 (Pending, 1);
+
+  p->task = task;
+  p->number = ++self->last_id;
+  p->id = g_strdup_printf ("%" G_GUINT64_FORMAT, p->number);
+  p->answer_type = g_str_equal (type, "push") ? "push_result" : "pull_result";
+  json_object_set_string_member (frame, "type", type);
+  json_object_set_string_member (frame, "requestId", p->id);
+  json_object_set_object_member (frame, "payload", json_object_ref (payload));
+  p->frame = _tether_transport_to_bytes (frame);
+  return p;
+}
+
+static gboolean
+is_open (TetherWsTransport *self)
+{
+  return self->conn != NULL &&
+         soup_websocket_connection_get_state (self->conn) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
+/* A socket that is closing takes no more frames: the request waits for
+ * the next one. */
+static void
+send_or_wait (TetherWsTransport *self,
+              Pending           *p)
+{
+  if (is_open (self))
+    soup_websocket_connection_send_message (self->conn, SOUP_WEBSOCKET_DATA_TEXT, p->frame);
+  else
+    {
+      g_queue_push_tail (&self->waiting, p);
+      open_now (self);
+    }
+}
+
+static void
+request_async (TetherWsTransport   *self,
+               const char          *type,
+               JsonObject          *payload,
+               GCancellable        *cancellable,
+               gpointer             source_tag,
+               GAsyncReadyCallback  callback,
+               gpointer             user_data)
+{
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  Pending *p;
+
+  g_task_set_source_tag (task, source_tag);
+  if (self->refusal != NULL)
+    {
+      g_task_return_error (task, g_error_copy (self->refusal));
+      return;
+    }
+  p = pending_new (self, type, payload, g_steal_pointer (&task));
+  g_hash_table_insert (self->pending, p->id, p);
+  pending_watch (self, p, cancellable);
+  send_or_wait (self, p);
+}
+
+/* ------------------------------------------------------------------ messages */
+
+static GError *
+frame_error (TetherWsTransport *self,
+             JsonNode          *payload)
+{
+  JsonObject *object = payload != NULL && JSON_NODE_HOLDS_OBJECT (payload) ? json_node_get_object (payload) : NULL;
+  const char *name = _tether_transport_string_member (object, "code");
+  TetherSyncError code = _tether_transport_code_for_name (name);
+
+  /* An HTTP answer would carry Retry-After; a message carries it inside. */
+  if (code == TETHER_SYNC_ERROR_RATE_LIMITED && object != NULL)
+    self->retry_after_ms = 1000 * MAX (0, json_object_get_int_member_with_default (object, "retryAfter", 0));
+  return _tether_transport_refusal_new (code, tether_http_transport_get_base_url (self->http),
+                                        name != NULL ? name : "an error without a code",
+                                        _tether_transport_string_member (object, "error"));
+}
+
+static void
+answer_pending (TetherWsTransport *self,
+                Pending           *p,
+                const char        *type,
+                JsonNode          *payload)
+{
+  const char *expected = p->answer_type;
+  g_autoptr(GTask) task = pending_take (self, p);
+  g_autofree char *what = NULL;
+
+  self->retry_after_ms = 0;
+  if (g_strcmp0 (type, "error") == 0)
+    {
+      GError *error = frame_error (self, payload);
+
+      refuse (self, error);
+      g_task_return_error (task, error);
+    }
+  else if (g_strcmp0 (type, expected) == 0 && payload != NULL && JSON_NODE_HOLDS_OBJECT (payload))
+    g_task_return_pointer (task, json_object_ref (json_node_get_object (payload)),
+                           (GDestroyNotify) json_object_unref);
+  else
+    {
+      what = g_strdup_printf ("a \"%s\" message answered a request that expects \"%s\" with an object",
+                              type != NULL ? type : "untyped", expected);
+      g_task_return_error (task, _tether_transport_refusal_new (TETHER_SYNC_ERROR_PROTOCOL,
+                                                                tether_http_transport_get_base_url (self->http),
+                                                                what, NULL));
+    }
+}
+
+static void
+on_message (SoupWebsocketConnection *conn,
+            int                      data_type,
+            GBytes                  *message,
+            TetherWsTransport       *self)
+{
+  g_autoptr(JsonObject) frame = _tether_transport_parse_object (message);
+  const char *type = _tether_transport_string_member (frame, "type");
+  const char *id = _tether_transport_string_member (frame, "requestId");
+  JsonNode *payload = frame != NULL ? json_object_get_member (frame, "payload") : NULL;
+  Pending *p = id != NULL ? g_hash_table_lookup (self->pending, id) : NULL;
+
+  if (g_strcmp0 (type, "server_push") == 0 && payload != NULL && JSON_NODE_HOLDS_ARRAY (payload))
+    {
+      tether_transport_emit_server_push (TETHER_TRANSPORT (self), json_node_get_array (payload));
+      return;
+    }
+  /* tether-server answers a connection's frames in order, with a null
+   * requestId for a frame it could not read (too large, say): that frame
+   * is the oldest one still unanswered. */
+  if (id == NULL && g_strcmp0 (type, "error") == 0)
+    p = oldest_sent (self);
+  if (p != NULL)
+    answer_pending (self, p, type, payload);
+  else
+    g_debug ("ignored a message of type %s for request %s, which is no longer waiting", type, id);
+}
+
+/* ---------------------------------------------------------------- connection */
+
+static gboolean
+on_reconnect_due (gpointer data)
+{
+  TetherWsTransport *self = data;
+
+  g_clear_pointer (&self->reconnect, g_source_unref);
+  open_now (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* 1 s doubling up to 60 s, each wait drawn in [¾ d, d] so that clients
+ * dropped together by a restart do not come back together. */
+static void
+schedule_reconnect (TetherWsTransport *self)
+{
+  guint delay_ms = BACKOFF_MAX_MS;
+
+  if (!self->wanted || self->refusal != NULL || self->conn != NULL ||
+      self->connecting != NULL || self->reconnect != NULL)
+    return;
+  if (self->attempts < 6)
+    delay_ms = MIN (BACKOFF_MAX_MS, BACKOFF_FIRST_MS << self->attempts);
+  delay_ms -= g_rand_int_range (self->rand, 0, delay_ms / 4 + 1);
+  delay_ms = MAX (delay_ms, (guint) MIN (self->retry_after_ms, BACKOFF_MAX_MS));
+  self->attempts++;
+  g_debug ("reconnecting in %u ms", delay_ms);
+  self->reconnect = g_timeout_source_new (delay_ms);
+  g_source_set_callback (self->reconnect, on_reconnect_due, self, NULL);
+  g_source_attach (self->reconnect, self->context);
+}
+
+static void
+on_closed (SoupWebsocketConnection *conn,
+           TetherWsTransport       *self)
+{
+  const char *base = tether_http_transport_get_base_url (self->http);
+  g_autoptr(GError) error = NULL;
+
+  /* tether-server closes with 1008 when the token was rotated or removed. */
+  if (soup_websocket_connection_get_close_code (conn) == SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION)
+    {
+      error = _tether_transport_refusal_new (TETHER_SYNC_ERROR_UNAUTHORIZED, base, "closed with 1008",
+                                             soup_websocket_connection_get_close_data (conn));
+      refuse (self, error);
+    }
+  else if (soup_websocket_connection_get_close_code (conn) == SOUP_WEBSOCKET_CLOSE_TOO_BIG)
+    error = _tether_transport_refusal_new (TETHER_SYNC_ERROR_TOO_LARGE, base, "closed with 1009",
+                                           soup_websocket_connection_get_close_data (conn));
+  else if (soup_websocket_connection_get_close_code (conn) == 0)
+    error = g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
+                         "the connection to %s was lost: sync retries when it is back", base);
+  else
+    error = g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
+                         "the server at %s closed the connection (%u: %s): sync retries when it is back",
+                         base, soup_websocket_connection_get_close_code (conn),
+                         soup_websocket_connection_get_close_data (conn));
+  g_debug ("closed: %s", error->message);
+  g_signal_handlers_disconnect_by_data (conn, self);
+  g_clear_object (&self->conn);
+  notify_connected (self);
+  fail_requests (self, TRUE, error);
+  if (self->refusal != NULL)
+    fail_requests (self, FALSE, self->refusal);
+  else if (self->waiting.length > 0)
+    open_now (self);
+  else
+    schedule_reconnect (self);
+}
+
+static void
+attach (TetherWsTransport       *self,
+        SoupWebsocketConnection *conn)
+{
+  Pending *p;
+
+  self->conn = conn;
+  self->attempts = 0;
+  soup_websocket_connection_set_keepalive_interval (conn, KEEPALIVE_S);
+  /* Pull pages are far larger than libsoup's 128 KiB default. */
+  soup_websocket_connection_set_max_incoming_payload_size (conn, 0);
+  g_signal_connect_object (conn, "message", G_CALLBACK (on_message), self, 0);
+  g_signal_connect_object (conn, "closing", G_CALLBACK (notify_connected), self, G_CONNECT_SWAPPED);
+  g_signal_connect_object (conn, "closed", G_CALLBACK (on_closed), self, 0);
+  notify_connected (self);
+  while ((p = g_queue_pop_head (&self->waiting)) != NULL)
+    send_or_wait (self, p);
+}
+
+static GError *
+upgrade_error (TetherWsTransport *self,
+               SoupMessage       *msg,
+               const GError      *cause)
+{
+  const char *base = tether_http_transport_get_base_url (self->http);
+  guint status = soup_message_get_status (msg);
+  TetherSyncError code = _tether_transport_code_for_status (status);
+  g_autofree char *status_text = _tether_transport_describe_status (msg);
+  g_autofree char *what = NULL;
+
+  if (status == 0)
+    return _tether_transport_network_error_new (base, self->timeout_s, cause);
+  if (code == TETHER_SYNC_ERROR_RATE_LIMITED)
+    self->retry_after_ms = MAX (0, tether_transport_parse_retry_after (
+      soup_message_headers_get_one (soup_message_get_response_headers (msg), "Retry-After")));
+  /* A refusal of the upgrade itself means there is no Tether WebSocket here. */
+  if (code == TETHER_SYNC_ERROR_REJECTED || code == TETHER_SYNC_ERROR_PROTOCOL ||
+      code == TETHER_SYNC_ERROR_TOO_LARGE)
+    {
+      what = g_strdup_printf ("GET /ws answered %s instead of a WebSocket (%s)", status_text, cause->message);
+      return _tether_transport_refusal_new (TETHER_SYNC_ERROR_PROTOCOL, base, what, NULL);
+    }
+  return _tether_transport_refusal_new (code, base, status_text, NULL);
+}
+
+typedef struct {
+  TetherWsTransport *self;
+  SoupMessage       *msg;
+  GCancellable      *cancellable;
+} Upgrade;
+
+static void
+upgrade_free (Upgrade *upgrade)
+{
+  g_object_unref (upgrade->self);
+  g_object_unref (upgrade->msg);
+  g_object_unref (upgrade->cancellable);
+  g_free (upgrade);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Upgrade, upgrade_free)
+
+static void
+on_upgraded (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  g_autoptr(Upgrade) upgrade = user_data;
+  TetherWsTransport *self = upgrade->self;
+  g_autoptr(GError) cause = NULL;
+  g_autoptr(GError) error = NULL;
+  SoupWebsocketConnection *conn = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &cause);
+
+  /* Dropped meanwhile: drop() answered the requests and forgot this attempt. */
+  if (g_cancellable_is_cancelled (upgrade->cancellable))
+    {
+      g_clear_object (&conn);
+      return;
+    }
+  g_clear_object (&self->connecting);
+  if (conn != NULL)
+    {
+      attach (self, conn);
+      return;
+    }
+  self->retry_after_ms = 0;
+  error = upgrade_error (self, upgrade->msg, cause);
+  refuse (self, error);
+  g_debug ("no WebSocket: %s", error->message);
+  fail_requests (self, FALSE, error);
+  schedule_reconnect (self);
+}
+
+/* Starts an upgrade unless one is open or under way. */
+static void
+open_now (TetherWsTransport *self)
+{
+  g_autoptr(GError) error = NULL;
+  Upgrade *upgrade;
+  SoupMessage *msg;
+
+  if (self->conn != NULL || self->connecting != NULL)
+    return;
+  source_clear (&self->reconnect);
+  msg = _tether_http_transport_new_message (self->http, "GET", "/ws", TRUE, &error);
+  if (msg == NULL)
+    {
+      fail_requests (self, FALSE, error);
+      return;
+    }
+  self->connecting = g_cancellable_new ();
+  upgrade = g_new0 (Upgrade, 1);
+  upgrade->self = g_object_ref (self);
+  upgrade->msg = msg;
+  upgrade->cancellable = g_object_ref (self->connecting);
+  soup_session_websocket_connect_async (_tether_http_transport_get_session (self->http), msg,
+                                        NULL, NULL, G_PRIORITY_DEFAULT, self->connecting,
+                                        on_upgraded, upgrade);
+}
+
+static void
+on_closed_after_drop (SoupWebsocketConnection *conn,
+                      gpointer                 data)
+{
+  g_object_unref (conn);
+}
+
+/* Closes the socket and stops trying; requests under way fail with @error. */
+static void
+drop (TetherWsTransport *self,
+      const GError      *error)
+{
+  source_clear (&self->reconnect);
+  if (self->connecting != NULL)
+    g_cancellable_cancel (self->connecting);
+  g_clear_object (&self->connecting);
+  if (self->conn != NULL)
+    {
+      SoupWebsocketConnection *conn = g_steal_pointer (&self->conn);
+
+      g_signal_handlers_disconnect_by_data (conn, self);
+      /* The socket lives on until the server has acknowledged the close. */
+      g_signal_connect (conn, "closed", G_CALLBACK (on_closed_after_drop), NULL);
+      if (soup_websocket_connection_get_state (conn) == SOUP_WEBSOCKET_STATE_OPEN)
+        soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+      notify_connected (self);
+    }
+  fail_requests (self, TRUE, error);
+  fail_requests (self, FALSE, error);
+}
+
+/* ----------------------------------------------------------------- interface */
+
+static void
+tether_ws_transport_push_async (TetherTransport     *transport,
+                                JsonObject          *request,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  request_async (TETHER_WS_TRANSPORT (transport), "push", request, cancellable,
+                 tether_ws_transport_push_async, callback, user_data);
+}
+
+static JsonObject *
+tether_ws_transport_push_finish (TetherTransport  *transport,
+                                 GAsyncResult     *result,
+                                 GError          **error)
+{
+  return _tether_transport_task_finish (transport, result, tether_ws_transport_push_async, error);
+}
+
+static void
+tether_ws_transport_pull_async (TetherTransport     *transport,
+                                JsonObject          *request,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  request_async (TETHER_WS_TRANSPORT (transport), "pull", request, cancellable,
+                 tether_ws_transport_pull_async, callback, user_data);
+}
+
+static JsonObject *
+tether_ws_transport_pull_finish (TetherTransport  *transport,
+                                 GAsyncResult     *result,
+                                 GError          **error)
+{
+  return _tether_transport_task_finish (transport, result, tether_ws_transport_pull_async, error);
+}
+
+static void
+on_info (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  g_autoptr(GError) error = NULL;
+  JsonObject *info = tether_transport_info_finish (TETHER_TRANSPORT (source), result, &error);
+
+  if (info == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, info, (GDestroyNotify) json_object_unref);
+}
+
+/* Plain HTTP, so that "test connection" tells a wrong address from a
+ * server without WebSockets. */
+static void
+tether_ws_transport_info_async (TetherTransport     *transport,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  TetherWsTransport *self = TETHER_WS_TRANSPORT (transport);
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, tether_ws_transport_info_async);
+  tether_transport_info_async (TETHER_TRANSPORT (self->http), cancellable, on_info, g_steal_pointer (&task));
+}
+
+static JsonObject *
+tether_ws_transport_info_finish (TetherTransport  *transport,
+                                 GAsyncResult     *result,
+                                 GError          **error)
+{
+  return _tether_transport_task_finish (transport, result, tether_ws_transport_info_async, error);
+}
+
+static void
+tether_ws_transport_connect (TetherTransport *transport)
+{
+  TetherWsTransport *self = TETHER_WS_TRANSPORT (transport);
+
+  self->wanted = TRUE;
+  if (self->refusal == NULL)
+    open_now (self);
+}
+
+static void
+tether_ws_transport_disconnect (TetherTransport *transport)
+{
+  TetherWsTransport *self = TETHER_WS_TRANSPORT (transport);
+  g_autoptr(GError) error = NULL;
+
+  self->wanted = FALSE;
+  error = g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
+                       "the connection to %s was closed before the server answered",
+                       tether_http_transport_get_base_url (self->http));
+  drop (self, error);
+}
+
+static gboolean
+tether_ws_transport_is_connected (TetherTransport *transport)
+{
+  return is_open (TETHER_WS_TRANSPORT (transport));
+}
+
+static gint64
+tether_ws_transport_get_retry_after_ms (TetherTransport *transport)
+{
+  return TETHER_WS_TRANSPORT (transport)->retry_after_ms;
+}
+
+static void
+transport_iface_init (TetherTransportInterface *iface)
+{
+  iface->push_async = tether_ws_transport_push_async;
+  iface->push_finish = tether_ws_transport_push_finish;
+  iface->pull_async = tether_ws_transport_pull_async;
+  iface->pull_finish = tether_ws_transport_pull_finish;
+  iface->info_async = tether_ws_transport_info_async;
+  iface->info_finish = tether_ws_transport_info_finish;
+  iface->connect = tether_ws_transport_connect;
+  iface->disconnect = tether_ws_transport_disconnect;
+  iface->is_connected = tether_ws_transport_is_connected;
+  iface->get_retry_after_ms = tether_ws_transport_get_retry_after_ms;
+}
+
+/* -------------------------------------------------------------------- object */
+
+static void
+tether_ws_transport_get_property (GObject    *object,
+                                  guint       prop_id,
+                                  GValue     *value,
+                                  GParamSpec *pspec)
+{
+  switch (prop_id)
+    {
+    case PROP_CONNECTED:
+      g_value_set_boolean (value, is_open (TETHER_WS_TRANSPORT (object)));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+/* Requests hold a reference, so none is pending here. */
+static void
+tether_ws_transport_dispose (GObject *object)
+{
+  TetherWsTransport *self = TETHER_WS_TRANSPORT (object);
+  g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CLOSED, "disposed");
+
+  self->wanted = FALSE;
+  drop (self, error);
+  G_OBJECT_CLASS (tether_ws_transport_parent_class)->dispose (object);
+}
+
+static void
+tether_ws_transport_finalize (GObject *object)
+{
+  TetherWsTransport *self = TETHER_WS_TRANSPORT (object);
+
+  g_clear_object (&self->http);
+  g_hash_table_unref (self->pending);
+  g_main_context_unref (self->context);
+  g_rand_free (self->rand);
+  g_clear_error (&self->refusal);
+  G_OBJECT_CLASS (tether_ws_transport_parent_class)->finalize (object);
+}
+
+static void
+tether_ws_transport_class_init (TetherWsTransportClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->get_property = tether_ws_transport_get_property;
+  object_class->dispose = tether_ws_transport_dispose;
+  object_class->finalize = tether_ws_transport_finalize;
+  g_object_class_override_property (object_class, PROP_CONNECTED, "connected");
+}
+
+static void
+tether_ws_transport_init (TetherWsTransport *self)
+{
+  self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, pending_free);
+  g_queue_init (&self->waiting);
+  self->context = g_main_context_ref_thread_default ();
+  self->rand = g_rand_new ();
+  self->timeout_s = DEFAULT_TIMEOUT_S;
+}
+
+/* ---------------------------------------------------------------- public API */
+
+TetherWsTransport *
+tether_ws_transport_new (const char *base_url,
+                         const char *token)
+{
+  TetherWsTransport *self;
+
+  g_return_val_if_fail (base_url != NULL, NULL);
+
+  self = g_object_new (TETHER_TYPE_WS_TRANSPORT, NULL);
+  self->http = tether_http_transport_new (base_url, token);
+  return self;
+}
+
+/* A new token is a new identity: the socket opened with the old one is
+ * replaced, and a refused token no longer stops reconnecting. */
+void
+tether_ws_transport_set_token (TetherWsTransport *self,
+                               const char        *token)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean was_open;
+
+  g_return_if_fail (TETHER_IS_WS_TRANSPORT (self));
+
+  if (g_strcmp0 (_tether_http_transport_get_token (self->http), token) == 0 && self->refusal == NULL)
+    return;
+  g_clear_error (&self->refusal);
+  was_open = self->conn != NULL || self->connecting != NULL;
+  tether_http_transport_set_token (self->http, token);
+  error = g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
+                       "the connection to %s was reopened with a new token before the server answered",
+                       tether_http_transport_get_base_url (self->http));
+  drop (self, error);
+  self->attempts = 0;
+  if (self->wanted || was_open)
+    open_now (self);
+}
+
+void
+tether_ws_transport_set_timeout (TetherWsTransport *self,
+                                 guint              seconds)
+{
+  g_return_if_fail (TETHER_IS_WS_TRANSPORT (self));
+
+  self->timeout_s = seconds;
+  tether_http_transport_set_timeout (self->http, seconds);
+}

@@ -1,0 +1,948 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-sync-transport"
+#include "config.h"
+
+#include <string.h>
+
+#include "tether-faulty-transport.h"
+#include "tether-http-transport.h"
+#include "tether-ws-transport.h"
+#include "tether-test-server.h"
+
+/* The transports against a real tether-server, and against a small
+ * SoupServer of the test's own for the answers a Tether server never gives. */
+
+#define CLIENT_ID  "7d4ac1f0-3f9e-4a8e-9c52-6f0e1c2b9a10"
+#define PULL_NOTES "{\"cursor\":null,\"collections\":[\"notes\"],\"batchSize\":100}"
+#define RECONNECT_TIMEOUT_MS 20000
+
+/* ------------------------------------------------------------ transport calls */
+
+typedef JsonObject *(*FinishFunc) (TetherTransport *, GAsyncResult *, GError **);
+
+typedef struct {
+  gboolean    done;
+  FinishFunc  finish;
+  JsonObject *answer;
+  GError     *error;
+} Result;
+
+static void
+on_done (GObject      *source,
+         GAsyncResult *result,
+         gpointer      data)
+{
+  Result *r = data;
+
+  r->answer = r->finish (TETHER_TRANSPORT (source), result, &r->error);
+  r->done = TRUE;
+}
+
+static void
+call_async (TetherTransport *t,
+            const char      *kind,
+            const char      *body,
+            GCancellable    *cancellable,
+            Result          *r)
+{
+  g_autoptr(JsonObject) request = body != NULL ? tether_test_object (body) : NULL;
+
+  if (g_str_equal (kind, "push"))
+    {
+      r->finish = tether_transport_push_finish;
+      tether_transport_push_async (t, request, cancellable, on_done, r);
+    }
+  else if (g_str_equal (kind, "pull"))
+    {
+      r->finish = tether_transport_pull_finish;
+      tether_transport_pull_async (t, request, cancellable, on_done, r);
+    }
+  else
+    {
+      r->finish = tether_transport_info_finish;
+      tether_transport_info_async (t, cancellable, on_done, r);
+    }
+}
+
+static JsonObject *
+result_wait (Fixture  *f,
+             Result   *r,
+             GError  **error)
+{
+  if (!wait_until (f, flag_ready, &r->done, REQUEST_TIMEOUT_MS))
+    g_error ("the transport did not answer within %d ms", REQUEST_TIMEOUT_MS);
+  if (r->error != NULL)
+    g_propagate_error (error, r->error);
+  return r->answer;
+}
+
+/* @kind: "push", "pull" or "info" (@body NULL). */
+static JsonObject *
+call (Fixture         *f,
+      TetherTransport *t,
+      const char      *kind,
+      const char      *body,
+      GError         **error)
+{
+  Result r = { 0 };
+
+  call_async (t, kind, body, NULL, &r);
+  return result_wait (f, &r, error);
+}
+
+static JsonObject *
+call_ok (Fixture         *f,
+         TetherTransport *t,
+         const char      *kind,
+         const char      *body)
+{
+  g_autoptr(GError) error = NULL;
+  JsonObject *answer = call (f, t, kind, body, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (answer);
+  return answer;
+}
+
+/* Asserts the failure's code and that its message names @server. */
+static void
+call_fails (Fixture         *f,
+            TetherTransport *t,
+            const char      *kind,
+            const char      *body,
+            TetherSyncError  code,
+            const char      *server)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) answer = call (f, t, kind, body, &error);
+
+  g_assert_null (answer);
+  g_assert_error (error, TETHER_SYNC_ERROR, (gint) code);
+  g_test_message ("%s: %s", kind, error->message);
+  if (server != NULL && strstr (error->message, server) == NULL)
+    g_error ("the message does not name %s: %s", server, error->message);
+}
+
+/* A cancelled request is the caller's doing, not a network failure. */
+static void
+assert_cancels (Fixture         *f,
+                TetherTransport *t)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  Result r = { 0 };
+
+  call_async (t, "pull", PULL_NOTES, cancellable, &r);
+  g_cancellable_cancel (cancellable);
+  g_assert_null (result_wait (f, &r, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+static char *
+iso_now (void)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *seconds = g_date_time_format (now, "%Y-%m-%dT%H:%M:%S");
+
+  return g_strdup_printf ("%s.%03dZ", seconds, g_date_time_get_microsecond (now) / 1000);
+}
+
+/* A push of one note, as the sync engine sends it. */
+static char *
+note_push (const char *change_id,
+           const char *record_id,
+           const char *title)
+{
+  g_autofree char *data = g_strdup_printf ("{\"id\":\"%s\",\"title\":\"%s\"}", record_id, title);
+  g_autofree char *record = g_strdup_printf ("\"%s\"", record_id);
+  g_autofree char *timestamp = iso_now ();
+  g_autofree char *extra = g_strdup_printf ("\"timestamp\":\"%s\",\"hlc\":\"%013" G_GINT64_FORMAT "-0000-%s\"",
+                                            timestamp, now_ms (), CLIENT_ID);
+
+  return push_body (CLIENT_ID, change_new (change_id, "notes", record, "create", data, 0, extra), NULL);
+}
+
+/* A push of about @size bytes. */
+static char *
+big_push (const char *change_id,
+          gsize       size)
+{
+  g_autofree char *title = g_strnfill (size, 'x');
+
+  return note_push (change_id, change_id, title);
+}
+
+static JsonArray *
+pulled_changes (JsonObject *answer)
+{
+  return json_object_get_array_member (answer, "changes");
+}
+
+/* --------------------------------------------------------------- the fake */
+
+/* A SoupServer on 127.0.0.1 answering under /fake/MODE: "html", "json"
+ * (an object that is not a Tether answer), "hang" (never), or a status
+ * ("503", "429", "429-date"); /fake/silent/ws accepts WebSockets and
+ * never answers on them. */
+typedef struct {
+  SoupServer *server;
+  char       *url;       /* http://127.0.0.1:PORT */
+  GPtrArray  *paused;    /* SoupServerMessage */
+  GPtrArray  *sockets;   /* SoupWebsocketConnection */
+} Fake;
+
+static void
+fake_status (SoupServerMessage *msg,
+             const char        *mode)
+{
+  guint status = (guint) g_ascii_strtoull (mode, NULL, 10);
+  g_autofree char *body = g_strdup_printf ("{\"error\":\"fake refusal %u\",\"code\":\"fake\"}", status);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  if (g_str_equal (mode, "429"))
+    soup_message_headers_replace (headers, "Retry-After", "7");
+  else if (g_str_equal (mode, "429-date"))
+    {
+      g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+      g_autoptr(GDateTime) later = g_date_time_add_seconds (now, 120);
+      g_autofree char *date = soup_date_time_to_string (later, SOUP_DATE_HTTP);
+
+      soup_message_headers_replace (headers, "Retry-After", date);
+    }
+  soup_server_message_set_status (msg, status, status == 429 ? "Too Many Requests" : NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body, strlen (body));
+}
+
+static void
+fake_handle (SoupServer        *server,
+             SoupServerMessage *msg,
+             const char        *path,
+             GHashTable        *query,
+             gpointer           data)
+{
+  static const char html[] = "<!doctype html><title>Router</title><p>Welcome</p>";
+  static const char json[] = "{\"hello\":\"world\"}";
+  Fake *fake = data;
+  g_auto(GStrv) parts = g_strsplit (path, "/", 4);   /* "", "fake", MODE, rest */
+  const char *mode = g_strv_length (parts) > 2 ? parts[2] : "";
+
+  if (g_str_equal (mode, "hang"))
+    {
+      soup_server_message_pause (msg);
+      g_ptr_array_add (fake->paused, g_object_ref (msg));
+      return;
+    }
+  if (g_str_equal (mode, "html") || g_str_equal (mode, "json"))
+    {
+      const char *body = g_str_equal (mode, "html") ? html : json;
+
+      soup_server_message_set_status (msg, 200, NULL);
+      soup_server_message_set_response (msg, g_str_equal (mode, "html") ? "text/html" : "application/json",
+                                        SOUP_MEMORY_STATIC, body, strlen (body));
+      return;
+    }
+  fake_status (msg, mode);
+}
+
+static void
+fake_socket (SoupServer              *server,
+             SoupServerMessage       *msg,
+             const char              *path,
+             SoupWebsocketConnection *conn,
+             gpointer                 data)
+{
+  g_ptr_array_add (((Fake *) data)->sockets, g_object_ref (conn));
+}
+
+static Fake *
+fake_start (void)
+{
+  Fake *fake = g_new0 (Fake, 1);
+  g_autoptr(GError) error = NULL;
+  GSList *uris;
+
+  fake->server = soup_server_new (NULL, NULL);
+  fake->paused = g_ptr_array_new_with_free_func (g_object_unref);
+  fake->sockets = g_ptr_array_new_with_free_func (g_object_unref);
+  soup_server_add_handler (fake->server, "/fake", fake_handle, fake, NULL);
+  soup_server_add_websocket_handler (fake->server, "/fake/silent/ws", NULL, NULL, fake_socket, fake, NULL);
+  soup_server_listen_local (fake->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
+  g_assert_no_error (error);
+  uris = soup_server_get_uris (fake->server);
+  fake->url = g_strdup_printf ("http://127.0.0.1:%d", g_uri_get_port (uris->data));
+  g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+  return fake;
+}
+
+static char *
+fake_base (Fake       *fake,
+           const char *mode)
+{
+  return g_strdup_printf ("%s/fake/%s", fake->url, mode);
+}
+
+static void
+fake_free (Fake *fake)
+{
+  for (guint i = 0; i < fake->paused->len; i++)
+    {
+      SoupServerMessage *msg = g_ptr_array_index (fake->paused, i);
+
+      soup_server_message_set_status (msg, 503, NULL);
+      soup_server_message_unpause (msg);
+    }
+  for (guint i = 0; i < fake->sockets->len; i++)
+    if (soup_websocket_connection_get_state (g_ptr_array_index (fake->sockets, i)) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (g_ptr_array_index (fake->sockets, i), SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+  while (g_main_context_iteration (g_main_context_get_thread_default (), FALSE))
+    ;
+  soup_server_disconnect (fake->server);
+  g_ptr_array_unref (fake->paused);
+  g_ptr_array_unref (fake->sockets);
+  g_object_unref (fake->server);
+  g_free (fake->url);
+  g_free (fake);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Fake, fake_free)
+
+/* A port nobody listens on. */
+static guint16
+closed_port (void)
+{
+  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_socket_bind (socket, any, FALSE, &error);
+  g_assert_no_error (error);
+  bound = g_socket_get_local_address (socket, &error);
+  g_assert_no_error (error);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+/* ------------------------------------------------------------------- HTTP */
+
+static void
+test_http_round_trip (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(TetherHttpTransport) http = tether_http_transport_new (s->base, f->alice);
+  TetherTransport *t = TETHER_TRANSPORT (http);
+  g_autofree char *body = note_push ("c1", "n1", "Hello");
+  g_autoptr(JsonObject) info = call_ok (f, t, "info", NULL);
+  g_autoptr(JsonObject) pushed = NULL;
+  g_autoptr(JsonObject) pulled = NULL;
+  JsonObject *change;
+
+  g_assert_cmpstr (json_object_get_string_member (info, "server"), ==, "tether-server");
+  g_assert_true (tether_transport_is_connected (t));
+  pushed = call_ok (f, t, "push", body);
+  pulled = call_ok (f, t, "pull", PULL_NOTES);
+  change = find_change (pulled_changes (pulled), "notes", "\"n1\"");
+  g_assert_nonnull (change);
+  g_assert_cmpint (json_object_get_int_member (change, "rev"), ==, accepted_rev (pushed, "c1"));
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (change, "data"), "title"), ==, "Hello");
+  g_assert_cmpuint (tether_http_transport_get_bytes_sent (http), >=, strlen (body));
+  g_assert_cmpuint (tether_http_transport_get_bytes_received (http), >, 0);
+  g_assert_cmpint (tether_transport_get_retry_after_ms (t), ==, 0);
+}
+
+static void
+test_http_unauthorized (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(TetherHttpTransport) http = tether_http_transport_new (s->base, "not-a-token");
+  g_autofree char *body = note_push ("c1", "n1", "Hello");
+
+  call_fails (f, TETHER_TRANSPORT (http), "push", body, TETHER_SYNC_ERROR_UNAUTHORIZED, s->base);
+  /* GET base needs no token: "test connection" must still tell. */
+  call_fails (f, TETHER_TRANSPORT (http), "info", NULL, TETHER_SYNC_ERROR_UNAUTHORIZED, s->base);
+  tether_http_transport_set_token (http, f->alice);
+  json_object_unref (call_ok (f, TETHER_TRANSPORT (http), "info", NULL));
+}
+
+static void
+test_http_unreachable (Fixture *f)
+{
+  g_autofree char *base = g_strdup_printf ("http://127.0.0.1:%u/sync", closed_port ());
+  g_autoptr(TetherHttpTransport) http = tether_http_transport_new (base, f->alice);
+
+  call_fails (f, TETHER_TRANSPORT (http), "pull", PULL_NOTES, TETHER_SYNC_ERROR_NETWORK, base);
+  call_fails (f, TETHER_TRANSPORT (http), "info", NULL, TETHER_SYNC_ERROR_NETWORK, base);
+  g_assert_false (tether_transport_is_connected (TETHER_TRANSPORT (http)));
+}
+
+static void
+test_http_not_tether (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(Fake) fake = fake_start ();
+  g_autofree char *html = fake_base (fake, "html");
+  g_autofree char *json = fake_base (fake, "json");
+  g_autofree char *missing = g_strconcat (s->base, "/nowhere", NULL);
+  const char *bases[] = { html, json, missing };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bases); i++)
+    {
+      g_autoptr(TetherHttpTransport) http = tether_http_transport_new (bases[i], f->alice);
+
+      call_fails (f, TETHER_TRANSPORT (http), "info", NULL, TETHER_SYNC_ERROR_PROTOCOL, bases[i]);
+    }
+}
+
+static void
+test_http_not_json (Fixture *f)
+{
+  g_autoptr(Fake) fake = fake_start ();
+  g_autofree char *base = fake_base (fake, "html");
+  g_autoptr(TetherHttpTransport) http = tether_http_transport_new (base, f->alice);
+  g_autofree char *body = note_push ("c1", "n1", "Hello");
+
+  call_fails (f, TETHER_TRANSPORT (http), "push", body, TETHER_SYNC_ERROR_PROTOCOL, base);
+  call_fails (f, TETHER_TRANSPORT (http), "pull", PULL_NOTES, TETHER_SYNC_ERROR_PROTOCOL, base);
+}
+
+static void
+test_http_statuses (Fixture *f)
+{
+  static const struct {
+    const char      *mode;
+    TetherSyncError  code;
+  } statuses[] = {
+    { "400", TETHER_SYNC_ERROR_REJECTED },
+    { "401", TETHER_SYNC_ERROR_UNAUTHORIZED },
+    { "409", TETHER_SYNC_ERROR_SCHEMA },
+    { "410", TETHER_SYNC_ERROR_CURSOR_EXPIRED },
+    { "413", TETHER_SYNC_ERROR_TOO_LARGE },
+    { "429", TETHER_SYNC_ERROR_RATE_LIMITED },
+    { "500", TETHER_SYNC_ERROR_SERVER },
+    { "503", TETHER_SYNC_ERROR_SERVER },
+  };
+  g_autoptr(Fake) fake = fake_start ();
+
+  for (guint i = 0; i < G_N_ELEMENTS (statuses); i++)
+    {
+      g_autofree char *base = fake_base (fake, statuses[i].mode);
+      g_autofree char *said = g_strdup_printf ("fake refusal %s", statuses[i].mode);
+      g_autoptr(TetherHttpTransport) http = tether_http_transport_new (base, f->alice);
+
+      call_fails (f, TETHER_TRANSPORT (http), "pull", PULL_NOTES, statuses[i].code, base);
+      /* The server's own words are part of the message. */
+      call_fails (f, TETHER_TRANSPORT (http), "pull", PULL_NOTES, statuses[i].code, said);
+    }
+}
+
+static void
+test_http_rate_limited (Fixture *f)
+{
+  g_autoptr(Fake) fake = fake_start ();
+  g_autofree char *seconds = fake_base (fake, "429");
+  g_autofree char *date = fake_base (fake, "429-date");
+  g_autoptr(TetherHttpTransport) http = tether_http_transport_new (seconds, f->alice);
+  g_autoptr(TetherHttpTransport) http_date = tether_http_transport_new (date, f->alice);
+  gint64 wait_ms;
+
+  call_fails (f, TETHER_TRANSPORT (http), "pull", PULL_NOTES, TETHER_SYNC_ERROR_RATE_LIMITED, seconds);
+  g_assert_cmpint (tether_transport_get_retry_after_ms (TETHER_TRANSPORT (http)), ==, 7000);
+  call_fails (f, TETHER_TRANSPORT (http_date), "pull", PULL_NOTES, TETHER_SYNC_ERROR_RATE_LIMITED, date);
+  wait_ms = tether_transport_get_retry_after_ms (TETHER_TRANSPORT (http_date));
+  g_assert_cmpint (wait_ms, >, 100 * 1000);
+  g_assert_cmpint (wait_ms, <=, 120 * 1000);
+}
+
+static void
+test_http_timeout (Fixture *f)
+{
+  g_autoptr(Fake) fake = fake_start ();
+  g_autofree char *base = fake_base (fake, "hang");
+  g_autoptr(TetherHttpTransport) http = tether_http_transport_new (base, f->alice);
+
+  tether_http_transport_set_timeout (http, 1);
+  call_fails (f, TETHER_TRANSPORT (http), "pull", PULL_NOTES, TETHER_SYNC_ERROR_NETWORK, "within 1 s");
+  assert_cancels (f, TETHER_TRANSPORT (http));
+}
+
+static void
+test_retry_after (void)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr(GDateTime) later = g_date_time_add_seconds (now, 90);
+  g_autoptr(GDateTime) earlier = g_date_time_add_seconds (now, -90);
+  g_autofree char *later_text = soup_date_time_to_string (later, SOUP_DATE_HTTP);
+  g_autofree char *earlier_text = soup_date_time_to_string (earlier, SOUP_DATE_HTTP);
+  gint64 ms;
+
+  g_assert_cmpint (tether_transport_parse_retry_after ("120"), ==, 120000);
+  g_assert_cmpint (tether_transport_parse_retry_after (" 0 "), ==, 0);
+  g_assert_cmpint (tether_transport_parse_retry_after ("soon"), ==, -1);
+  g_assert_cmpint (tether_transport_parse_retry_after ("-5"), ==, -1);
+  g_assert_cmpint (tether_transport_parse_retry_after (""), ==, -1);
+  g_assert_cmpint (tether_transport_parse_retry_after (NULL), ==, -1);
+  ms = tether_transport_parse_retry_after (later_text);
+  g_assert_cmpint (ms, >, 85000);
+  g_assert_cmpint (ms, <=, 90000);
+  g_assert_cmpint (tether_transport_parse_retry_after (earlier_text), ==, 0);
+}
+
+/* 413: the engine halves its batch on TOO_LARGE. */
+static void
+test_http_too_large (Fixture *f)
+{
+  const char *extra[] = { "--max-body", "2000", NULL };
+  Server *s = server_start (f, extra);
+  g_autoptr(TetherHttpTransport) http = tether_http_transport_new (s->base, f->alice);
+  g_autofree char *big = big_push ("c1", 3000);
+  g_autofree char *small = big_push ("c2", 100);
+
+  call_fails (f, TETHER_TRANSPORT (http), "push", big, TETHER_SYNC_ERROR_TOO_LARGE, s->base);
+  json_object_unref (call_ok (f, TETHER_TRANSPORT (http), "push", small));
+}
+
+/* -------------------------------------------------------------- WebSocket */
+
+static gboolean
+is_connected (gpointer data)
+{
+  return tether_transport_is_connected (data);
+}
+
+static gboolean
+is_disconnected (gpointer data)
+{
+  return !tether_transport_is_connected (data);
+}
+
+static void
+wait_connected (Fixture         *f,
+                TetherTransport *t,
+                gboolean         connected,
+                guint            timeout_ms)
+{
+  if (!wait_until (f, connected ? is_connected : is_disconnected, t, timeout_ms))
+    g_error ("the transport did not %s within %u ms", connected ? "connect" : "disconnect", timeout_ms);
+}
+
+/* Lets the close handshake finish, so that nothing is left behind. */
+static void
+ws_close (Fixture         *f,
+          TetherTransport *t)
+{
+  tether_transport_disconnect (t);
+  g_assert_false (tether_transport_is_connected (t));
+  run_for (f, 200);
+}
+
+static void
+link_up (Fixture         *f,
+         TetherTransport *t)
+{
+  tether_transport_connect (t);
+  wait_connected (f, t, TRUE, REQUEST_TIMEOUT_MS);
+}
+
+/* The link works, and is closed. */
+static void
+pull_then_close (Fixture         *f,
+                 TetherTransport *t)
+{
+  json_object_unref (call_ok (f, t, "pull", PULL_NOTES));
+  ws_close (f, t);
+}
+
+static TetherTransport *
+ws_new (const char *base,
+        const char *token)
+{
+  return TETHER_TRANSPORT (tether_ws_transport_new (base, token));
+}
+
+static void
+test_ws_round_trip (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(TetherTransport) t = ws_new (s->base, f->alice);
+  g_autofree char *body = note_push ("c1", "n1", "Hello");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) pushed = NULL;
+  g_autoptr(JsonObject) first = NULL;
+  g_autoptr(JsonObject) pulled = NULL;
+  g_autoptr(JsonObject) info = NULL;
+  Result pushing = { 0 };
+  Result pulling = { 0 };
+  JsonObject *change;
+
+  /* Both under way at once: each answer must find its own request. */
+  call_async (t, "push", body, NULL, &pushing);
+  call_async (t, "pull", PULL_NOTES, NULL, &pulling);
+  pushed = result_wait (f, &pushing, &error);
+  g_assert_no_error (error);
+  first = result_wait (f, &pulling, &error);
+  g_assert_no_error (error);
+  g_assert_true (json_object_has_member (first, "changes"));
+  g_assert_true (tether_transport_is_connected (t));
+
+  pulled = call_ok (f, t, "pull", PULL_NOTES);
+  change = find_change (pulled_changes (pulled), "notes", "\"n1\"");
+  g_assert_nonnull (change);
+  g_assert_cmpint (json_object_get_int_member (change, "rev"), ==, accepted_rev (pushed, "c1"));
+  info = call_ok (f, t, "info", NULL);
+  g_assert_cmpstr (json_object_get_string_member (info, "server"), ==, "tether-server");
+  ws_close (f, t);
+}
+
+/* The session's timeout is for requests: an idle socket stays open. */
+static void
+test_ws_idle (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(TetherWsTransport) ws = tether_ws_transport_new (s->base, f->alice);
+  TetherTransport *t = TETHER_TRANSPORT (ws);
+
+  tether_ws_transport_set_timeout (ws, 1);
+  link_up (f, t);
+  run_for (f, 2500);
+  g_assert_true (tether_transport_is_connected (t));
+  pull_then_close (f, t);
+}
+
+/* An "error" message answers its request with the code an HTTP status would give. */
+static void
+test_ws_error_message (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(TetherTransport) t = ws_new (s->base, f->alice);
+
+  call_fails (f, t, "pull", "{\"cursor\":null,\"collections\":[\"notes\"],\"batchSize\":0}",
+              TETHER_SYNC_ERROR_REJECTED, s->base);
+  call_fails (f, t, "pull", "{\"cursor\":\"not a cursor\",\"collections\":[\"notes\"],\"batchSize\":5}",
+              TETHER_SYNC_ERROR_REJECTED, "bad-cursor");
+  g_assert_true (tether_transport_is_connected (t));
+  pull_then_close (f, t);
+}
+
+/* A frame over --max-body gets an error without a request id, which
+ * answers the oldest request still waiting. */
+static void
+test_ws_too_large (Fixture *f)
+{
+  const char *extra[] = { "--max-body", "2000", NULL };
+  Server *s = server_start (f, extra);
+  g_autoptr(TetherTransport) t = ws_new (s->base, f->alice);
+  g_autofree char *big = big_push ("c1", 3000);
+  g_autofree char *small = big_push ("c2", 100);
+
+  json_object_unref (call_ok (f, t, "pull", PULL_NOTES));
+  call_fails (f, t, "push", big, TETHER_SYNC_ERROR_TOO_LARGE, s->base);
+  g_assert_true (tether_transport_is_connected (t));
+  json_object_unref (call_ok (f, t, "push", small));
+  ws_close (f, t);
+}
+
+static void
+test_ws_rate_limited (Fixture *f)
+{
+  const char *extra[] = { "--rate", "1/s", "--burst", "2", NULL };
+  Server *s = server_start (f, extra);
+  g_autoptr(TetherTransport) t = ws_new (s->base, f->alice);
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < 10 && error == NULL; i++)
+    {
+      g_autoptr(JsonObject) answer = call (f, t, "pull", PULL_NOTES, &error);
+    }
+  g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_RATE_LIMITED);
+  g_assert_cmpint (tether_transport_get_retry_after_ms (t), >=, 1000);
+  ws_close (f, t);
+}
+
+typedef struct {
+  gboolean   got;
+  JsonArray *changes;
+} Pushed;
+
+static void
+on_server_push (TetherTransport *t,
+                JsonArray       *changes,
+                Pushed          *pushed)
+{
+  g_clear_pointer (&pushed->changes, json_array_unref);
+  pushed->changes = json_array_ref (changes);
+  pushed->got = TRUE;
+}
+
+/* The reader listens through a faulty transport, which passes the signal on. */
+static void
+test_ws_server_push (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(TetherTransport) writer = ws_new (s->base, f->alice);
+  g_autoptr(TetherTransport) inner = ws_new (s->base, f->alice);
+  g_autoptr(TetherFaultyTransport) reader = tether_faulty_transport_new (inner, 1);
+  g_autofree char *body = note_push ("c1", "n1", "Hello");
+  g_autoptr(JsonObject) pushed = NULL;
+  Pushed got = { 0 };
+  JsonObject *change;
+
+  g_signal_connect (reader, "server-push", G_CALLBACK (on_server_push), &got);
+  link_up (f, TETHER_TRANSPORT (reader));
+  pushed = call_ok (f, writer, "push", body);
+  if (!wait_until (f, flag_ready, &got.got, PUSH_TIMEOUT_MS))
+    g_error ("no server_push within %d ms", PUSH_TIMEOUT_MS);
+  change = find_change (got.changes, "notes", "\"n1\"");
+  g_assert_nonnull (change);
+  g_assert_cmpint (json_object_get_int_member (change, "rev"), ==, accepted_rev (pushed, "c1"));
+  g_signal_handlers_disconnect_by_data (reader, &got);
+  g_clear_pointer (&got.changes, json_array_unref);
+  ws_close (f, writer);
+  ws_close (f, TETHER_TRANSPORT (reader));
+}
+
+static void
+test_ws_reconnect (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autofree char *base = g_strdup (s->base);
+  g_autoptr(GUri) uri = g_uri_parse (base, G_URI_FLAGS_NONE, NULL);
+  g_autofree char *listen = g_strdup_printf ("127.0.0.1:%d", g_uri_get_port (uri));
+  const char *extra[] = { "--listen", listen, NULL };
+  g_autoptr(TetherTransport) t = ws_new (base, f->alice);
+  g_autofree char *body = note_push ("c1", "n1", "Hello");
+
+  link_up (f, t);
+  server_kill (s);
+  wait_connected (f, t, FALSE, REQUEST_TIMEOUT_MS);
+  call_fails (f, t, "push", body, TETHER_SYNC_ERROR_NETWORK, base);
+
+  /* The same address again: the transport finds it on its own. */
+  g_strfreev (s->extra);
+  s->extra = g_strdupv ((char **) extra);
+  server_spawn (f, s);
+  g_assert_cmpstr (s->base, ==, base);
+  wait_connected (f, t, TRUE, RECONNECT_TIMEOUT_MS);
+  json_object_unref (call_ok (f, t, "push", body));
+  ws_close (f, t);
+}
+
+static guint
+refused_upgrades (Server *s)
+{
+  g_autofree char *log = read_log (s);
+  g_auto(GStrv) lines = g_strsplit (log, "\n", -1);
+  guint n = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (strstr (lines[i], "/ws ") != NULL && strstr (lines[i], "status=401") != NULL)
+      n++;
+  return n;
+}
+
+static void
+test_ws_unauthorized (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(TetherWsTransport) ws = tether_ws_transport_new (s->base, "not-a-token");
+  TetherTransport *t = TETHER_TRANSPORT (ws);
+
+  tether_transport_connect (t);
+  call_fails (f, t, "pull", PULL_NOTES, TETHER_SYNC_ERROR_UNAUTHORIZED, s->base);
+  /* Past the first backoff: a refused token is not tried again. */
+  run_for (f, 2500);
+  call_fails (f, t, "pull", PULL_NOTES, TETHER_SYNC_ERROR_UNAUTHORIZED, s->base);
+  g_assert_cmpuint (refused_upgrades (s), ==, 1);
+  g_assert_false (tether_transport_is_connected (t));
+
+  tether_ws_transport_set_token (ws, f->alice);
+  wait_connected (f, t, TRUE, REQUEST_TIMEOUT_MS);
+  pull_then_close (f, t);
+}
+
+/* The server closes with 1008 when the token is rotated. */
+static void
+test_ws_token_rotated (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(TetherWsTransport) ws = tether_ws_transport_new (s->base, f->bob);
+  TetherTransport *t = TETHER_TRANSPORT (ws);
+  g_autofree char *token = NULL;
+
+  link_up (f, t);
+  token = user_token (f, "rotate", "bob");
+  call_fails (f, t, "pull", PULL_NOTES, TETHER_SYNC_ERROR_UNAUTHORIZED, s->base);
+  wait_connected (f, t, FALSE, REQUEST_TIMEOUT_MS);
+  call_fails (f, t, "pull", PULL_NOTES, TETHER_SYNC_ERROR_UNAUTHORIZED, s->base);
+
+  tether_ws_transport_set_token (ws, token);
+  wait_connected (f, t, TRUE, REQUEST_TIMEOUT_MS);
+  pull_then_close (f, t);
+}
+
+static void
+test_ws_unreachable (Fixture *f)
+{
+  g_autoptr(Fake) fake = fake_start ();
+  g_autofree char *closed = g_strdup_printf ("http://127.0.0.1:%u/sync", closed_port ());
+  g_autofree char *html = fake_base (fake, "html");
+  g_autoptr(TetherTransport) nobody = ws_new (closed, f->alice);
+  g_autoptr(TetherTransport) router = ws_new (html, f->alice);
+
+  call_fails (f, nobody, "pull", PULL_NOTES, TETHER_SYNC_ERROR_NETWORK, closed);
+  call_fails (f, router, "pull", PULL_NOTES, TETHER_SYNC_ERROR_PROTOCOL, html);
+}
+
+static void
+test_ws_timeout (Fixture *f)
+{
+  g_autoptr(Fake) fake = fake_start ();
+  g_autofree char *base = fake_base (fake, "silent");
+  g_autoptr(TetherWsTransport) ws = tether_ws_transport_new (base, f->alice);
+
+  tether_ws_transport_set_timeout (ws, 1);
+  call_fails (f, TETHER_TRANSPORT (ws), "pull", PULL_NOTES, TETHER_SYNC_ERROR_NETWORK, "within 1 s");
+  g_assert_true (tether_transport_is_connected (TETHER_TRANSPORT (ws)));
+  assert_cancels (f, TETHER_TRANSPORT (ws));
+  ws_close (f, TETHER_TRANSPORT (ws));
+}
+
+/* ------------------------------------------------------------------ faulty */
+
+static TetherFaultyTransport *
+faulty_new (Server              *s,
+            const char          *token,
+            TetherHttpTransport **inner)
+{
+  *inner = tether_http_transport_new (s->base, token);
+  return tether_faulty_transport_new (TETHER_TRANSPORT (*inner), 7);
+}
+
+static void
+test_faulty_drop (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(TetherHttpTransport) http = NULL;
+  g_autoptr(TetherFaultyTransport) faulty = faulty_new (s, f->alice, &http);
+  TetherTransport *t = TETHER_TRANSPORT (faulty);
+  g_autofree char *body = note_push ("c1", "n1", "Hello");
+  g_autoptr(JsonObject) before = NULL;
+  g_autoptr(JsonObject) after = NULL;
+
+  tether_faulty_transport_set_drop_every (faulty, 2);
+  before = call_ok (f, t, "pull", PULL_NOTES);
+  call_fails (f, t, "push", body, TETHER_SYNC_ERROR_NETWORK, "dropped");
+  after = call_ok (f, t, "pull", PULL_NOTES);
+  /* Dropped before sending: the server never saw it. */
+  g_assert_cmpuint (json_array_get_length (pulled_changes (after)), ==, 0);
+  g_assert_cmpuint (tether_faulty_transport_get_dropped (faulty), ==, 1);
+}
+
+static void
+test_faulty_lose (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(TetherHttpTransport) http = NULL;
+  g_autoptr(TetherFaultyTransport) faulty = faulty_new (s, f->alice, &http);
+  g_autofree char *body = note_push ("c1", "n1", "Hello");
+  g_autoptr(JsonObject) pulled = NULL;
+  g_autoptr(JsonObject) retried = NULL;
+  JsonObject *change;
+
+  tether_faulty_transport_set_lose_every (faulty, 1);
+  call_fails (f, TETHER_TRANSPORT (faulty), "push", body, TETHER_SYNC_ERROR_NETWORK, "lost");
+  g_assert_cmpuint (tether_faulty_transport_get_lost (faulty), ==, 1);
+
+  /* The server applied it; the retry is answered as the first time. */
+  pulled = call_ok (f, TETHER_TRANSPORT (http), "pull", PULL_NOTES);
+  change = find_change (pulled_changes (pulled), "notes", "\"n1\"");
+  g_assert_nonnull (change);
+  retried = call_ok (f, TETHER_TRANSPORT (http), "push", body);
+  g_assert_cmpint (accepted_rev (retried, "c1"), ==, json_object_get_int_member (change, "rev"));
+}
+
+static void
+test_faulty_duplicate (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(TetherHttpTransport) http = NULL;
+  g_autoptr(TetherFaultyTransport) faulty = faulty_new (s, f->alice, &http);
+  g_autofree char *body = note_push ("c1", "n1", "Hello");
+  g_autoptr(JsonObject) answer = NULL;
+  g_autoptr(JsonObject) retried = NULL;
+  g_autoptr(JsonObject) pulled = NULL;
+  g_autofree char *answer_text = NULL;
+  g_autofree char *retried_text = NULL;
+
+  tether_faulty_transport_set_duplicate_every (faulty, 1);
+  tether_faulty_transport_set_max_delay (faulty, 20);
+  answer = call_ok (f, TETHER_TRANSPORT (faulty), "push", body);
+  g_assert_cmpuint (tether_faulty_transport_get_duplicated (faulty), ==, 1);
+  retried = call_ok (f, TETHER_TRANSPORT (http), "push", body);
+  answer_text = node_text (json_object_get_member (answer, "accepted"));
+  retried_text = node_text (json_object_get_member (retried, "accepted"));
+  g_assert_cmpstr (answer_text, ==, retried_text);
+  pulled = call_ok (f, TETHER_TRANSPORT (http), "pull", PULL_NOTES);
+  g_assert_cmpuint (json_array_get_length (pulled_changes (pulled)), ==, 1);
+}
+
+static void
+test_faulty_offline (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(TetherHttpTransport) http = NULL;
+  g_autoptr(TetherFaultyTransport) faulty = faulty_new (s, f->alice, &http);
+  TetherTransport *t = TETHER_TRANSPORT (faulty);
+  g_autofree char *body = note_push ("c1", "n1", "Hello");
+  g_autoptr(JsonObject) pulled = NULL;
+
+  json_object_unref (call_ok (f, t, "info", NULL));
+  g_assert_true (tether_transport_is_connected (t));
+  tether_faulty_transport_set_offline (faulty, TRUE);
+  g_assert_false (tether_transport_is_connected (t));
+  call_fails (f, t, "push", body, TETHER_SYNC_ERROR_NETWORK, "offline");
+  pulled = call_ok (f, TETHER_TRANSPORT (http), "pull", PULL_NOTES);
+  g_assert_cmpuint (json_array_get_length (pulled_changes (pulled)), ==, 0);
+  tether_faulty_transport_set_offline (faulty, FALSE);
+  json_object_unref (call_ok (f, t, "push", body));
+}
+
+/* -------------------------------------------------------------------- main */
+
+int
+main (int    argc,
+      char **argv)
+{
+  static const NamedTest tests[] = {
+    { "http/round-trip", test_http_round_trip },
+    { "http/unauthorized", test_http_unauthorized },
+    { "http/unreachable", test_http_unreachable },
+    { "http/not-tether", test_http_not_tether },
+    { "http/not-json", test_http_not_json },
+    { "http/statuses", test_http_statuses },
+    { "http/rate-limited", test_http_rate_limited },
+    { "http/timeout", test_http_timeout },
+    { "http/too-large", test_http_too_large },
+    { "ws/round-trip", test_ws_round_trip },
+    { "ws/idle", test_ws_idle },
+    { "ws/error-message", test_ws_error_message },
+    { "ws/too-large", test_ws_too_large },
+    { "ws/rate-limited", test_ws_rate_limited },
+    { "ws/server-push", test_ws_server_push },
+    { "ws/reconnect", test_ws_reconnect },
+    { "ws/unauthorized", test_ws_unauthorized },
+    { "ws/token-rotated", test_ws_token_rotated },
+    { "ws/unreachable", test_ws_unreachable },
+    { "ws/timeout", test_ws_timeout },
+    { "faulty/drop", test_faulty_drop },
+    { "faulty/lose", test_faulty_lose },
+    { "faulty/duplicate", test_faulty_duplicate },
+    { "faulty/offline", test_faulty_offline },
+  };
+
+  tether_test_server_init (&argc, &argv);
+  tether_test_server_set_prefix ("/tether/sync/transport");
+  g_test_add_func ("/tether/sync/transport/retry-after", test_retry_after);
+  for (guint i = 0; i < G_N_ELEMENTS (tests); i++)
+    tether_test_server_add (tests[i].name, tests[i].func, FALSE);
+  return tether_test_server_run ();
+}
