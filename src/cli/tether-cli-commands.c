@@ -7,8 +7,6 @@
 
 #include "tether-cli-private.h"
 
-#define ARG(args, i) ((const char *) g_ptr_array_index ((args)->positional, (i)))
-
 /* Summary ------------------------------------------------------------------ */
 
 gboolean
@@ -279,6 +277,28 @@ static const TetherCliCommand commands[] = {
     "Run create/update/put/delete operations given as JSON lines on standard input;\n"
     "      prints one result line per operation.",
     0, 0, TETHER_CLI_OPT_SINGLE_TRANSACTION, _tether_cli_apply },
+  { "remote", "remote set URL [--token TOKEN] | remote show",
+    "Store the sync server's address (http:// or https://) and token in the database\n"
+    "      (without --token the stored token is kept), or show them (never the token).",
+    1, 2, TETHER_CLI_OPT_TOKEN, _tether_cli_remote },
+  { "sync", "sync",
+    "Push every pending change to the remote, then pull; prints what it did.",
+    0, 0, 0, _tether_cli_sync },
+  { "inspect", "inspect [--json]",
+    "Show the remote, the change queue, the conflict count and the last syncs.",
+    0, 0, TETHER_CLI_OPT_JSON, _tether_cli_inspect },
+  { "retry-failed", "retry-failed",
+    "Put the changes the server refused back in the queue; prints how many.",
+    0, 0, 0, _tether_cli_retry_failed },
+  { "discard", "discard CHANGE_ID",
+    "Drop a pending or failed change from the queue (the record keeps its data).",
+    1, 1, 0, _tether_cli_discard },
+  { "compact", "compact",
+    "Squash each record's pending changes into one; prints how many were removed.",
+    0, 0, 0, _tether_cli_compact },
+  { "conflicts", "conflicts [--json] | conflicts restore CONFLICT_ID",
+    "List the conflict log, or write the version that lost back as a pending change.",
+    0, 2, TETHER_CLI_OPT_JSON, _tether_cli_conflicts },
 };
 
 const TetherCliCommand *

@@ -30,6 +30,8 @@ typedef enum {
   TETHER_CLI_OPT_PAGE               = 1 << 2, /* --limit, --offset */
   TETHER_CLI_OPT_FIRST              = 1 << 3, /* --first */
   TETHER_CLI_OPT_SINGLE_TRANSACTION = 1 << 4, /* --single-transaction */
+  TETHER_CLI_OPT_TOKEN              = 1 << 5, /* --token */
+  TETHER_CLI_OPT_JSON               = 1 << 6, /* --json */
 } TetherCliOptions;
 
 /* A command's arguments after option parsing. Strings point into argv. */
@@ -42,7 +44,11 @@ typedef struct {
   gint64     offset; /* -1: not given */
   gboolean   first;
   gboolean   single_transaction;
+  const char *token; /* NULL: not given */
+  gboolean   json;
 } TetherCliArgs;
+
+#define ARG(args, i) ((const char *) g_ptr_array_index ((args)->positional, (i)))
 
 typedef gboolean (*TetherCliCommandFunc) (TetherCli      *cli,
                                           TetherCliArgs  *args,
@@ -81,6 +87,39 @@ gboolean                _tether_cli_import             (TetherCli      *cli,
 gboolean                _tether_cli_apply              (TetherCli      *cli,
                                                         TetherCliArgs  *args,
                                                         GError        **error);
+
+/* tether-cli-sync.c: the sync client (remote, sync, the queue, conflicts) */
+/* The database's sync engine (it creates the sync tables on first use). */
+TetherSyncEngine       *_tether_cli_open_sync          (TetherCli      *cli,
+                                                        GError        **error);
+/* "pushed 3 changes (3 accepted, …) in 42 ms" */
+char                   *_tether_cli_describe_report    (const TetherSyncReport *report);
+gboolean                _tether_cli_remote             (TetherCli      *cli,
+                                                        TetherCliArgs  *args,
+                                                        GError        **error);
+gboolean                _tether_cli_sync               (TetherCli      *cli,
+                                                        TetherCliArgs  *args,
+                                                        GError        **error);
+gboolean                _tether_cli_retry_failed       (TetherCli      *cli,
+                                                        TetherCliArgs  *args,
+                                                        GError        **error);
+gboolean                _tether_cli_discard            (TetherCli      *cli,
+                                                        TetherCliArgs  *args,
+                                                        GError        **error);
+gboolean                _tether_cli_compact            (TetherCli      *cli,
+                                                        TetherCliArgs  *args,
+                                                        GError        **error);
+gboolean                _tether_cli_conflicts          (TetherCli      *cli,
+                                                        TetherCliArgs  *args,
+                                                        GError        **error);
+
+/* tether-cli-inspect.c */
+gboolean                _tether_cli_inspect            (TetherCli      *cli,
+                                                        TetherCliArgs  *args,
+                                                        GError        **error);
+/* Lines for people, or one JSON array with @json. */
+void                    _tether_cli_print_conflicts    (GPtrArray      *conflicts,
+                                                        gboolean        json);
 
 /* tether-cli-io.c: output (always UTF-8, buffered stdio) */
 void                    _tether_cli_print_text         (const char     *text);

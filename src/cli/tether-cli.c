@@ -36,8 +36,10 @@ print_usage (FILE *out)
          "                  stored schema, or the app's schema for a new database)\n"
          "  --help          show this help\n"
          "  --version       show the version\n"
-         "\nOutput is JSON on standard output; errors go to standard error with\n"
-         "exit status 1, or 2 for a wrong command line.\n", out);
+         "\nOutput is JSON on standard output, except that the sync commands (remote,\n"
+         "sync, inspect, retry-failed, discard, compact, conflicts) print lines for\n"
+         "people, or JSON with --json where they take it. Errors go to standard error\n"
+         "with exit status 1, or 2 for a wrong command line.\n", out);
 }
 
 static int
@@ -127,7 +129,9 @@ tether_cli_clear (TetherCli *cli)
 
 /* Command options ----------------------------------------------------------- */
 
-typedef enum { OPT_WHERE, OPT_OR, OPT_SORT, OPT_LIMIT, OPT_OFFSET, OPT_FIRST, OPT_SINGLE } OptionId;
+typedef enum {
+  OPT_WHERE, OPT_OR, OPT_SORT, OPT_LIMIT, OPT_OFFSET, OPT_FIRST, OPT_SINGLE, OPT_TOKEN, OPT_JSON
+} OptionId;
 
 static const struct {
   const char       *name;
@@ -142,6 +146,8 @@ static const struct {
   { "--offset", OPT_OFFSET, TETHER_CLI_OPT_PAGE, TRUE },
   { "--first", OPT_FIRST, TETHER_CLI_OPT_FIRST, FALSE },
   { "--single-transaction", OPT_SINGLE, TETHER_CLI_OPT_SINGLE_TRANSACTION, FALSE },
+  { "--token", OPT_TOKEN, TETHER_CLI_OPT_TOKEN, TRUE },
+  { "--json", OPT_JSON, TETHER_CLI_OPT_JSON, FALSE },
 };
 
 static void
@@ -212,6 +218,12 @@ store_option (TetherCliArgs  *args,
       return parse_count (name, value, &args->offset, error);
     case OPT_FIRST:
       args->first = TRUE;
+      return TRUE;
+    case OPT_TOKEN:
+      args->token = value;
+      return TRUE;
+    case OPT_JSON:
+      args->json = TRUE;
       return TRUE;
     case OPT_SINGLE:
     default:

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-cli"
+#include "config.h"
+
+#include <stdio.h>
+
+#include "tether-cli-private.h"
+
+/* The sync commands: the remote, one sync, and the devtools over the change
+ * log (docs/sync.md). They print lines for people; inspect and conflicts
+ * print JSON with --json. The remote and its token are stored in the
+ * database, so the app and the CLI share them. */
+
+#define NO_REMOTE "no remote: run tether remote set URL --token TOKEN"
+
+TetherSyncEngine *
+_tether_cli_open_sync (TetherCli  *cli,
+                       GError    **error)
+{
+  TetherDatabase *db = _tether_cli_open (cli, error);
+
+  return db != NULL ? tether_sync_engine_new (db, error) : NULL;
+}
+
+static gboolean
+usage_error (GError     **error,
+             const char  *message)
+{
+  g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_USAGE, message);
+  return FALSE;
+}
+
+/* Remote ---------------------------------------------------------------------- */
+
+/* Checked before the database opens, so a typo creates no file. */
+static gboolean
+check_url (const char  *url,
+           GError     **error)
+{
+  g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  const char *scheme = uri ? g_uri_get_scheme (uri) : NULL;
+  const char *host = uri ? g_uri_get_host (uri) : NULL;
+
+  if (scheme != NULL && (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "https") == 0) &&
+      host != NULL && host[0] != '\0')
+    return TRUE;
+  g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_USAGE,
+               "remote set: '%s' is not a server address: give http://HOST[:PORT][/PATH] "
+               "or https://HOST[:PORT][/PATH]", url);
+  return FALSE;
+}
+
+static gboolean
+remote_set (TetherCli      *cli,
+            TetherCliArgs  *args,
+            GError        **error)
+{
+  const char *url = ARG (args, 1);
+  g_autoptr(TetherSyncEngine) engine = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *line = NULL;
+
+  if (!check_url (url, error) || (engine = _tether_cli_open_sync (cli, error)) == NULL ||
+      !tether_sync_engine_save_remote (engine, url, args->token, error))
+    return FALSE;
+  tether_sync_engine_load_remote (engine, NULL, &token);
+  line = g_strdup_printf ("remote set to %s (%s)", url, token ? "token stored" : "no token");
+  _tether_cli_print_text (line);
+  return TRUE;
+}
+
+/* The stored remote; FALSE with NO_REMOTE when there is none. */
+static gboolean
+load_remote (TetherSyncEngine  *engine,
+             char             **url,
+             char             **token,
+             GError           **error)
+{
+  tether_sync_engine_load_remote (engine, url, token);
+  if (*url != NULL)
+    return TRUE;
+  g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED, NO_REMOTE);
+  return FALSE;
+}
+
+static gboolean
+remote_show (TetherCli  *cli,
+             GError    **error)
+{
+  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, error);
+  g_autofree char *url = NULL;
+  g_autofree char *token = NULL;
+
+  if (engine == NULL || !load_remote (engine, &url, &token, error))
+    return FALSE;
+  /* The token is a password: say only whether there is one. */
+  fprintf (stdout, "url: %s\ntoken: %s\n", url, token ? "stored" : "none");
+  return TRUE;
+}
+
+gboolean
+_tether_cli_remote (TetherCli      *cli,
+                    TetherCliArgs  *args,
+                    GError        **error)
+{
+  const char *verb = ARG (args, 0);
+
+  if (g_str_equal (verb, "set") && args->positional->len == 2)
+    return remote_set (cli, args, error);
+  if (g_str_equal (verb, "show") && args->positional->len == 1 && args->token == NULL)
+    return remote_show (cli, error);
+  if (g_str_equal (verb, "set"))
+    return usage_error (error, "remote set: give one URL");
+  if (g_str_equal (verb, "show"))
+    return usage_error (error, "remote show takes no arguments or options");
+  g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_USAGE,
+               "remote: unknown action '%s' (use set or show)", verb);
+  return FALSE;
+}
+
+/* Sync ------------------------------------------------------------------------ */
+
+static const char *
+plural (guint       n,
+        const char *one,
+        const char *many)
+{
+  return n == 1 ? one : many;
+}
+
+char *
+_tether_cli_describe_report (const TetherSyncReport *report)
+{
+  return g_strdup_printf ("pushed %u %s (%u accepted, %u %s, %u rejected), "
+                          "pulled %u (%u applied, %u skipped, %u merged) in %" G_GINT64_FORMAT " ms",
+                          report->pushed, plural (report->pushed, "change", "changes"),
+                          report->accepted, report->conflicts,
+                          plural (report->conflicts, "conflict", "conflicts"), report->rejected,
+                          report->pulled, report->applied, report->skipped, report->merged,
+                          report->duration_ms);
+}
+
+gboolean
+_tether_cli_sync (TetherCli      *cli,
+                  TetherCliArgs  *args,
+                  GError        **error)
+{
+  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, error);
+  g_autofree char *url = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *line = NULL;
+  TetherSyncReport report = { 0 };
+  guint failed;
+
+  if (engine == NULL || !load_remote (engine, &url, &token, error))
+    return FALSE;
+  tether_sync_engine_set_remote (engine, url, token);
+  if (!tether_sync_engine_sync (engine, &report, error))
+    {
+      g_prefix_error (error, "sync with %s failed: ", url);
+      return FALSE;
+    }
+  line = _tether_cli_describe_report (&report);
+  _tether_cli_print_text (line);
+  failed = tether_sync_engine_get_failed_count (engine);
+  if (failed > 0)
+    fprintf (stdout, "%u %s failed: see tether inspect; tether retry-failed sends %s again\n",
+             failed, plural (failed, "change", "changes"), plural (failed, "it", "them"));
+  return TRUE;
+}
+
+/* The queue ------------------------------------------------------------------- */
+
+typedef gint (*CountFunc) (TetherSyncEngine  *engine,
+                           GError           **error);
+
+/* What @func returns on the database's engine; -1 on error. */
+static gint
+count_with (TetherCli  *cli,
+            CountFunc   func,
+            GError    **error)
+{
+  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, error);
+
+  return engine != NULL ? func (engine, error) : -1;
+}
+
+gboolean
+_tether_cli_retry_failed (TetherCli      *cli,
+                          TetherCliArgs  *args,
+                          GError        **error)
+{
+  gint count = count_with (cli, tether_sync_engine_retry_failed, error);
+
+  if (count >= 0)
+    fprintf (stdout, "%d failed %s back to pending\n", count, plural (count, "change", "changes"));
+  return count >= 0;
+}
+
+gboolean
+_tether_cli_compact (TetherCli      *cli,
+                     TetherCliArgs  *args,
+                     GError        **error)
+{
+  gint removed = count_with (cli, tether_sync_engine_compact, error);
+
+  if (removed >= 0)
+    fprintf (stdout, "removed %d %s from the queue\n", removed, plural (removed, "change", "changes"));
+  return removed >= 0;
+}
+
+gboolean
+_tether_cli_discard (TetherCli      *cli,
+                     TetherCliArgs  *args,
+                     GError        **error)
+{
+  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, error);
+
+  if (engine == NULL || !tether_sync_engine_discard (engine, ARG (args, 0), error))
+    return FALSE;
+  fprintf (stdout, "discarded change %s\n", ARG (args, 0));
+  return TRUE;
+}
+
+/* Conflicts ----------------------------------------------------------------------- */
+
+static gboolean
+conflicts_restore (TetherSyncEngine  *engine,
+                   const char        *id,
+                   GError           **error)
+{
+  g_autoptr(TetherConflict) conflict = tether_sync_engine_get_conflict (engine, id, error);
+
+  if (conflict == NULL || !tether_sync_engine_restore_conflict (engine, id, error))
+    return FALSE;
+  fprintf (stdout, "restored the version that lost conflict %s: %s/%s is a pending change\n",
+           id, tether_conflict_get_collection (conflict), tether_conflict_get_record_id (conflict));
+  return TRUE;
+}
+
+gboolean
+_tether_cli_conflicts (TetherCli      *cli,
+                       TetherCliArgs  *args,
+                       GError        **error)
+{
+  g_autoptr(TetherSyncEngine) engine = NULL;
+  g_autoptr(GPtrArray) conflicts = NULL;
+
+  if (args->positional->len == 1 || (args->positional->len == 2 && !g_str_equal (ARG (args, 0), "restore")))
+    return usage_error (error, "conflicts: give no argument to list them, or restore ID");
+  if (args->positional->len == 2 && args->json)
+    return usage_error (error, "conflicts restore: --json is for the list");
+  if ((engine = _tether_cli_open_sync (cli, error)) == NULL)
+    return FALSE;
+  if (args->positional->len == 2)
+    return conflicts_restore (engine, ARG (args, 1), error);
+  if ((conflicts = tether_sync_engine_list_conflicts (engine, FALSE, error)) == NULL)
+    return FALSE;
+  _tether_cli_print_conflicts (conflicts, args->json);
+  return TRUE;
+}

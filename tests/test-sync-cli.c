@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-sync-cli"
+#include "config.h"
+
+#include <string.h>
+
+#include "tether-test-server.h"
+
+/* The sync commands of the real `tether` binary against a real
+ * tether-server, as a user at a terminal or a script would run them. */
+
+/* Runs `tether --db DIR/DB ARGS…` (NULL-terminated). */
+static Command *
+cli_valist (Fixture    *f,
+            const char *db,
+            va_list     ap)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GError) error = NULL;
+  Command *command = g_new0 (Command, 1);
+  const char *arg;
+
+  g_assert_nonnull (g_getenv ("TETHER_CLI"));
+  g_ptr_array_add (argv, g_strdup (g_getenv ("TETHER_CLI")));
+  g_ptr_array_add (argv, g_strdup ("--db"));
+  g_ptr_array_add (argv, g_build_filename (f->dir, db, NULL));
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (argv, g_strdup (arg));
+  g_ptr_array_add (argv, NULL);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_unsetenv (launcher, "TETHER_DB");
+  process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &command->out, &command->err, &error);
+  g_assert_no_error (error);
+  /* A crash (or a warning made fatal by G_DEBUG) is never a pass. */
+  g_assert_true (g_subprocess_get_if_exited (process));
+  command->status = g_subprocess_get_exit_status (process);
+  return command;
+}
+
+static G_GNUC_NULL_TERMINATED Command *
+cli (Fixture    *f,
+     const char *db,
+     ...)
+{
+  Command *command;
+  va_list ap;
+
+  va_start (ap, db);
+  command = cli_valist (f, db, ap);
+  va_end (ap);
+  return command;
+}
+
+/* Runs it to success; its standard output. */
+static G_GNUC_NULL_TERMINATED char *
+cli_ok (Fixture    *f,
+        const char *db,
+        ...)
+{
+  g_autoptr(Command) command = NULL;
+  va_list ap;
+
+  va_start (ap, db);
+  command = cli_valist (f, db, ap);
+  va_end (ap);
+  if (command->status != 0)
+    g_error ("tether failed (%d): %s", command->status, command->err);
+  g_assert_cmpstr (command->err, ==, "");
+  return g_steal_pointer (&command->out);
+}
+
+/* The failure a user sees: the exit status, "tether: MESSAGE" on stderr
+ * (MESSAGE containing @message), nothing on stdout. */
+static void
+assert_fails (Command    *command,
+              int         status,
+              const char *message)
+{
+  g_assert_cmpint (command->status, ==, status);
+  g_assert_cmpstr (command->out, ==, "");
+  g_assert_true (g_str_has_prefix (command->err, "tether: "));
+  if (strstr (command->err, message) == NULL)
+    g_error ("stderr \"%s\" does not say \"%s\"", command->err, message);
+}
+
+static JsonObject *
+parse_object (const char *text)
+{
+  g_autoptr(JsonNode) node = tether_test_node (text);
+
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (node));
+  return json_object_ref (json_node_get_object (node));
+}
+
+static JsonObject *
+inspect (Fixture *f, const char *db)
+{
+  g_autofree char *out = cli_ok (f, db, "inspect", "--json", NULL);
+
+  return parse_object (out);
+}
+
+static JsonArray *
+conflicts (Fixture *f, const char *db)
+{
+  g_autofree char *out = cli_ok (f, db, "conflicts", "--json", NULL);
+  g_autoptr(JsonNode) node = tether_test_node (out);
+
+  g_assert_true (JSON_NODE_HOLDS_ARRAY (node));
+  return json_array_ref (json_node_get_array (node));
+}
+
+static gint64
+stat_of (JsonObject *inspected, const char *name)
+{
+  return json_object_get_int_member (json_object_get_object_member (inspected, "stats"), name);
+}
+
+/* The @i-th change of the queue. */
+static JsonObject *
+change_at (JsonObject *inspected, guint i)
+{
+  return json_array_get_object_element (json_object_get_array_member (inspected, "changes"), i);
+}
+
+static void
+set_remote (Fixture *f, const char *db, Server *s)
+{
+  g_autofree char *out = cli_ok (f, db, "remote", "set", s->base, "--token", f->alice, NULL);
+}
+
+/* A note created with the CLI; its id. */
+static char *
+create_note (Fixture *f, const char *db, const char *title)
+{
+  g_autofree char *json = g_strdup_printf ("{\"title\": \"%s\"}", title);
+  g_autofree char *out = cli_ok (f, db, "create", "notes", json, NULL);
+  g_autoptr(JsonObject) record = parse_object (out);
+
+  return g_strdup (json_object_get_string_member (record, "id"));
+}
+
+static char *
+title_of (Fixture *f, const char *db, const char *id)
+{
+  g_autofree char *out = cli_ok (f, db, "get", "notes", id, NULL);
+  g_autoptr(JsonObject) record = parse_object (out);
+
+  return g_strdup (json_object_get_string_member (record, "title"));
+}
+
+static void
+assert_has (const char *text, const char *part)
+{
+  if (strstr (text, part) == NULL)
+    g_error ("\"%s\" does not contain \"%s\"", text, part);
+}
+
+static void
+sync_ok (Fixture *f, const char *db, const char *expected_start)
+{
+  g_autofree char *out = cli_ok (f, db, "sync", NULL);
+
+  if (!g_str_has_prefix (out, expected_start))
+    g_error ("sync printed \"%s\", expected it to start with \"%s\"", out, expected_start);
+}
+
+/* Tests ------------------------------------------------------------------------------ */
+
+static void
+test_remote (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autofree char *db_path = g_build_filename (f->dir, "a.db", NULL);
+  g_autoptr(Command) bad = cli (f, "a.db", "remote", "set", "notaurl", NULL);
+  g_autoptr(Command) no_host = cli (f, "a.db", "remote", "set", "https://", "--token", "x", NULL);
+  g_autoptr(Command) show_none = NULL;
+  g_autoptr(Command) sync_none = NULL;
+  g_autoptr(JsonObject) inspected = NULL;
+  g_autofree char *set = NULL;
+  g_autofree char *shown = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *expected = NULL;
+
+  /* a wrong address is a usage error, found before the file is made */
+  assert_fails (bad, 2, "'notaurl' is not a server address");
+  assert_fails (no_host, 2, "is not a server address");
+  g_assert_false (g_file_test (db_path, G_FILE_TEST_EXISTS));
+
+  show_none = cli (f, "a.db", "remote", "show", NULL);
+  assert_fails (show_none, 1, "no remote: run tether remote set URL --token TOKEN");
+  sync_none = cli (f, "a.db", "sync", NULL);
+  assert_fails (sync_none, 1, "no remote: run tether remote set URL --token TOKEN");
+
+  set = cli_ok (f, "a.db", "remote", "set", s->base, "--token", f->alice, NULL);
+  expected = g_strdup_printf ("remote set to %s (token stored)\n", s->base);
+  g_assert_cmpstr (set, ==, expected);
+  g_clear_pointer (&expected, g_free);
+
+  /* the token never shows */
+  shown = cli_ok (f, "a.db", "remote", "show", NULL);
+  expected = g_strdup_printf ("url: %s\ntoken: stored\n", s->base);
+  g_assert_cmpstr (shown, ==, expected);
+  text = cli_ok (f, "a.db", "inspect", NULL);
+  assert_has (text, s->base);
+  g_assert_null (strstr (text, f->alice));
+  inspected = inspect (f, "a.db");
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (inspected, "remote"), "url"),
+                   ==, s->base);
+  g_assert_true (json_object_get_boolean_member (json_object_get_object_member (inspected, "remote"), "token"));
+}
+
+/* Records made with the CLI wait in the queue, a sync pushes them, and a
+ * second database pulls them. */
+static void
+test_push_pull (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autofree char *first = NULL, *second = NULL, *text = NULL, *listed = NULL;
+  g_autoptr(JsonObject) before = NULL;
+  g_autoptr(JsonObject) after = NULL;
+  JsonObject *event;
+
+  set_remote (f, "a.db", s);
+  first = create_note (f, "a.db", "first note");
+  second = create_note (f, "a.db", "second note");
+
+  text = cli_ok (f, "a.db", "inspect", NULL);
+  assert_has (text, "changes    2: 2 pending, 0 syncing, 0 committed, 0 failed");
+  assert_has (text, "\"first note\"");
+  assert_has (text, "\"second note\"");
+  assert_has (text, "last syncs: none yet");
+  before = inspect (f, "a.db");
+  g_assert_cmpint (stat_of (before, "pending"), ==, 2);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (before, "changes")), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (change_at (before, 0), "recordId"), ==, first);
+  g_assert_cmpstr (json_object_get_string_member (change_at (before, 0), "status"), ==, "pending");
+  g_assert_cmpstr (json_object_get_string_member (change_at (before, 0), "type"), ==, "create");
+  g_assert_cmpstr (json_object_get_string_member (change_at (before, 1), "recordId"), ==, second);
+
+  sync_ok (f, "a.db", "pushed 2 changes (2 accepted, 0 conflicts, 0 rejected), pulled ");
+  after = inspect (f, "a.db");
+  g_assert_cmpint (stat_of (after, "pending"), ==, 0);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (after, "events")), ==, 1);
+  event = json_array_get_object_element (json_object_get_array_member (after, "events"), 0);
+  g_assert_cmpstr (json_object_get_string_member (event, "phase"), ==, "done");
+  g_assert_cmpint (json_object_get_int_member (event, "pushed"), ==, 2);
+
+  set_remote (f, "b.db", s);
+  sync_ok (f, "b.db", "pushed 0 changes (0 accepted, 0 conflicts, 0 rejected), pulled 2 (2 applied, 0 skipped, 0 merged) in ");
+  listed = cli_ok (f, "b.db", "query", "notes", "--sort", "title", NULL);
+  assert_has (listed, first);
+  assert_has (listed, second);
+}
+
+/* A copy of the app's schema whose note titles may hold 10 characters. */
+static char *
+short_titles_schema (Fixture *f)
+{
+  g_autofree char *source = g_build_filename (g_getenv ("TETHER_SOURCE_ROOT"), "data", "tether-schema.json", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GString) edited = NULL;
+  g_autoptr(GError) error = NULL;
+  char *path = g_build_filename (f->dir, "short-titles.json", NULL);
+
+  g_file_get_contents (source, &text, NULL, &error);
+  g_assert_no_error (error);
+  edited = g_string_new (text);
+  /* the first title is the notes' one */
+  g_assert_cmpuint (g_string_replace (edited, "\"maxLength\": 1000 }", "\"maxLength\": 10 }", 1), ==, 1);
+  g_file_set_contents (path, edited->str, -1, &error);
+  g_assert_no_error (error);
+  return path;
+}
+
+/* The server refuses a record: it stays failed with the server's reason
+ * until retried or discarded. */
+static void
+test_failed (Fixture *f)
+{
+  g_autofree char *schema = short_titles_schema (f);
+  const char *extra[] = { "--schema", schema, NULL };
+  Server *s = server_start (f, extra);
+  g_autofree char *long_one = NULL, *short_one = NULL, *out = NULL, *retried = NULL, *discarded = NULL;
+  g_autofree char *expected = NULL;
+  g_autoptr(JsonObject) failed = NULL;
+  g_autoptr(JsonObject) again = NULL;
+  g_autoptr(JsonObject) gone = NULL;
+  g_autoptr(Command) unknown = NULL;
+  const char *change_id;
+
+  set_remote (f, "a.db", s);
+  long_one = create_note (f, "a.db", "a title far too long");
+  short_one = create_note (f, "a.db", "short");
+  out = cli_ok (f, "a.db", "sync", NULL);
+  assert_has (out, "pushed 2 changes (1 accepted, 0 conflicts, 1 rejected)");
+  assert_has (out, "\n1 change failed: see tether inspect; tether retry-failed sends it again\n");
+
+  failed = inspect (f, "a.db");
+  g_assert_cmpint (stat_of (failed, "failed"), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (change_at (failed, 0), "recordId"), ==, long_one);
+  g_assert_cmpstr (json_object_get_string_member (change_at (failed, 0), "status"), ==, "failed");
+  assert_has (json_object_get_string_member (change_at (failed, 0), "error"), "title");
+  change_id = json_object_get_string_member (change_at (failed, 0), "id");
+
+  retried = cli_ok (f, "a.db", "retry-failed", NULL);
+  g_assert_cmpstr (retried, ==, "1 failed change back to pending\n");
+  again = inspect (f, "a.db");
+  g_assert_cmpint (stat_of (again, "pending"), ==, 1);
+  g_assert_cmpint (stat_of (again, "failed"), ==, 0);
+
+  discarded = cli_ok (f, "a.db", "discard", change_id, NULL);
+  expected = g_strdup_printf ("discarded change %s\n", change_id);
+  g_assert_cmpstr (discarded, ==, expected);
+  gone = inspect (f, "a.db");
+  g_assert_cmpint (stat_of (gone, "total"), ==, 0);
+
+  unknown = cli (f, "a.db", "discard", "no-such-change", NULL);
+  assert_fails (unknown, 1, "no-such-change");
+}
+
+static void
+test_compact (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autofree char *id = NULL, *out = NULL, *json = NULL;
+  g_autoptr(JsonObject) compacted = NULL;
+  g_autoptr(JsonObject) data = NULL;
+
+  set_remote (f, "a.db", s);
+  id = create_note (f, "a.db", "draft");
+  g_free (cli_ok (f, "a.db", "update", "notes", id, "{\"title\": \"better\"}", NULL));
+  g_free (cli_ok (f, "a.db", "update", "notes", id, "{\"title\": \"best\"}", NULL));
+  out = cli_ok (f, "a.db", "compact", NULL);
+  g_assert_cmpstr (out, ==, "removed 2 changes from the queue\n");
+
+  compacted = inspect (f, "a.db");
+  g_assert_cmpint (stat_of (compacted, "total"), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (change_at (compacted, 0), "type"), ==, "create");
+  data = json_object_ref (json_object_get_object_member (change_at (compacted, 0), "data"));
+  g_assert_cmpstr (json_object_get_string_member (data, "title"), ==, "best");
+  sync_ok (f, "a.db", "pushed 1 change (1 accepted, 0 conflicts, 0 rejected)");
+}
+
+/* Both databases retitle the same note: the later edit wins (hlc), the one
+ * that lost is in the conflict log, and restoring it makes it a pending
+ * change again. */
+static void
+test_conflict (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autofree char *id = NULL, *out = NULL, *listed = NULL, *restored = NULL, *title = NULL;
+  g_autoptr(JsonArray) log = NULL;
+  g_autoptr(JsonArray) after = NULL;
+  g_autoptr(JsonObject) queue = NULL;
+  g_autoptr(Command) unknown = NULL;
+  JsonObject *conflict;
+  const char *conflict_id;
+
+  set_remote (f, "a.db", s);
+  set_remote (f, "b.db", s);
+  id = create_note (f, "a.db", "shared");
+  sync_ok (f, "a.db", "pushed 1 change");
+  sync_ok (f, "b.db", "pushed 0 changes");
+  g_free (cli_ok (f, "a.db", "update", "notes", id, "{\"title\": \"from a\"}", NULL));
+  g_free (cli_ok (f, "b.db", "update", "notes", id, "{\"title\": \"from b\"}", NULL));
+  sync_ok (f, "a.db", "pushed 1 change (1 accepted, 0 conflicts, 0 rejected)");
+  out = cli_ok (f, "b.db", "sync", NULL);
+  assert_has (out, "1 conflict,");
+
+  log = conflicts (f, "b.db");
+  g_assert_cmpuint (json_array_get_length (log), ==, 1);
+  conflict = json_array_get_object_element (log, 0);
+  conflict_id = json_object_get_string_member (conflict, "id");
+  g_assert_cmpstr (json_object_get_string_member (conflict, "recordId"), ==, id);
+  g_assert_cmpstr (json_object_get_string_member (conflict, "strategy"), ==, "merge");
+  g_assert_cmpstr (json_object_get_string_member (conflict, "status"), ==, "resolved");
+  g_assert_cmpstr (json_object_get_string_member (conflict, "winner"), ==, "local");
+  g_assert_cmpstr (json_array_get_string_element (json_object_get_array_member (conflict, "fields"), 0), ==, "title");
+  listed = cli_ok (f, "b.db", "conflicts", NULL);
+  assert_has (listed, conflict_id);
+  assert_has (listed, "  merge  resolved  winner local  fields title\n");
+
+  restored = cli_ok (f, "b.db", "conflicts", "restore", conflict_id, NULL);
+  assert_has (restored, "is a pending change");
+  title = title_of (f, "b.db", id);
+  g_assert_cmpstr (title, ==, "from a");
+  queue = inspect (f, "b.db");
+  g_assert_cmpint (stat_of (queue, "pending"), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (change_at (queue, 0), "recordId"), ==, id);
+  after = conflicts (f, "b.db");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (after, 0), "status"), ==, "restored");
+
+  unknown = cli (f, "b.db", "conflicts", "restore", "no-such-conflict", NULL);
+  assert_fails (unknown, 1, "no-such-conflict");
+}
+
+static void
+test_usage (Fixture *f)
+{
+  const char *lines[][4] = {
+    { "conflicts", "restore", NULL, NULL },
+    { "conflicts", "frob", NULL, NULL },
+    { "remote", "frob", NULL, NULL },
+    { "remote", "show", "--token", "x" },
+    { "discard", NULL, NULL, NULL },
+    { "inspect", "--token", "x", NULL },
+    { "sync", "now", NULL, NULL },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (lines); i++)
+    {
+      g_autoptr(Command) command = cli (f, "a.db", lines[i][0], lines[i][1], lines[i][2], lines[i][3], NULL);
+
+      assert_fails (command, 2, lines[i][0]);
+      assert_has (command->err, "Usage: tether ");
+    }
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  static const NamedTest tests[] = {
+    { "remote", test_remote },
+    { "push-pull", test_push_pull },
+    { "failed", test_failed },
+    { "compact", test_compact },
+    { "conflict", test_conflict },
+    { "usage", test_usage },
+  };
+
+  tether_test_server_set_prefix ("/tether/sync/cli");
+  tether_test_server_init (&argc, &argv);
+  for (guint i = 0; i < G_N_ELEMENTS (tests); i++)
+    tether_test_server_add (tests[i].name, tests[i].func, FALSE);
+  return tether_test_server_run ();
+}
