@@ -1152,6 +1152,19 @@ test_offline_auto_sync (Fixture *f)
   assert_converged (f, s, f->alice, clients, 1);
 }
 
+/* A pull from the cursor a client holds after syncing at @feed_end now
+ * meets 410: its next sync has to start over. */
+static void
+assert_cursor_expired (Fixture *f,
+                       Server  *s,
+                       gint64   feed_end)
+{
+  g_autofree char *body = g_strdup_printf ("{\"cursor\":\"%" G_GINT64_FORMAT "\",\"collections\":null}", feed_end);
+  g_autoptr(Reply) reply = request (f, s, "POST", "/pull", f->alice, body);
+
+  assert_error (reply, 410, "cursor-expired");
+}
+
 /* Tombstones purged past the client's cursor: the pull starts over from
  * null and the client ends with the server's records and its own writes. */
 static void
@@ -1165,8 +1178,11 @@ test_cursor_expired (Fixture *f)
   g_autofree char *gone = shared_record (a, b, "notes", "{\"title\":\"to be deleted\"}");
   g_autofree char *kept = NULL;
   g_autofree char *offline = NULL;
+  g_autofree char *dump = NULL;
   TetherSyncReport report;
+  gint64 b_seen = 0;
 
+  dump = server_dump (f, s, f->alice, &b_seen);
   server_pin_port (s);
   client_delete (a, "notes", gone);
   client_sync (a);
@@ -1174,6 +1190,7 @@ test_cursor_expired (Fixture *f)
   client_sync (a);
   /* the tombstone is purged at start */
   server_restart (f, s);
+  assert_cursor_expired (f, s, b_seen);
   offline = client_create (b, "tasks", "{\"title\":\"written on B meanwhile\"}");
   report = client_sync (b);
   g_assert_cmpuint (report.accepted, ==, 1);
@@ -1185,6 +1202,54 @@ test_cursor_expired (Fixture *f)
   assert_string (a, "tasks", offline, "title", "written on B meanwhile");
   /* the record deleted on A must not live on on B */
   assert_absent (b, "notes", gone);
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+}
+
+/* An edit the server refused (failed, kept for a retry) of a record that
+ * another device deleted, with the tombstone purged before this client
+ * pulled it: the resync must not silently drop the record and the edit. */
+static void
+test_cursor_expired_failed_edit (Fixture *f)
+{
+  g_autofree char *schema = schema_file_new (f->dir, short_titles);
+  const char *strict[] = { "--tombstone-days", "0", "--schema", schema, NULL };
+  const char *relaxed[] = { "--tombstone-days", "0", NULL };
+  Server *s = server_start (f, strict);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new (f, s, "b", f->alice);
+  Client *clients[] = { a, b };
+  g_autofree char *note = shared_record (a, b, "notes", "{\"title\":\"short\"}");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) conflicts = NULL;
+  g_autofree char *dump = NULL;
+  TetherSyncReport report;
+  gint64 b_seen = 0;
+
+  server_pin_port (s);
+  client_update (b, "notes", note, "{\"title\":\"a title far too long\"}");
+  report = client_sync (b);
+  g_assert_cmpuint (report.rejected, ==, 1);
+  dump = server_dump (f, s, f->alice, &b_seen);
+  client_delete (a, "notes", note);
+  client_sync (a);
+  client_sync (a);
+  server_restart (f, s);
+  assert_cursor_expired (f, s, b_seen);
+  client_sync (b);
+  /* the failed edit is kept until retried or discarded: so is its record */
+  g_assert_cmpuint (tether_sync_engine_get_failed_count (b->engine), ==, 1);
+  assert_string (b, "notes", note, "title", "a title far too long");
+
+  server_set_extra (s, relaxed);
+  server_restart (f, s);
+  g_assert_cmpint (tether_sync_engine_retry_failed (b->engine, &error), ==, 1);
+  g_assert_no_error (error);
+  client_sync (b);
+  client_sync (a);
+  /* an edit wins over a delete */
+  assert_string (a, "notes", note, "title", "a title far too long");
+  conflicts = client_conflicts (b, FALSE);
+  g_test_message ("%u conflicts on B", conflicts->len);
   assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
 }
 
@@ -1655,6 +1720,7 @@ static const NamedTest tests[] = {
   { "offline", test_offline },
   { "offline-auto-sync", test_offline_auto_sync },
   { "cursor-expired", test_cursor_expired },
+  { "cursor-expired-failed-edit", test_cursor_expired_failed_edit },
   { "properties-notify", test_properties_notify },
   { "phase-signal", test_phase_signal },
   { "devtools", test_devtools },
