@@ -286,6 +286,10 @@ test_log_order_and_outbox (Fixture *f, gconstpointer data)
   g_clear_pointer (&outbox, g_ptr_array_unref);
   outbox = _tether_sync_store_outbox (f->db, 1, &error);
   g_assert_cmpuint (outbox->len, ==, 1);
+  g_clear_pointer (&outbox, g_ptr_array_unref);
+  /* the limit counts records: both of b's rows come with it */
+  outbox = _tether_sync_store_outbox (f->db, 2, &error);
+  g_assert_cmpuint (outbox->len, ==, 3);
   g_assert_true (_tether_sync_store_has_open_conflict (f->db, "notes", "d"));
   g_assert_false (_tether_sync_store_has_open_conflict (f->db, "notes", "a"));
 }

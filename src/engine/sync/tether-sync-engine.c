@@ -336,8 +336,11 @@ on_database_changed (TetherDatabase   *db,
 {
   if (self->appended == 0)
     return;   /* a pulled write: not logged */
+  /* Counted, not queried: a count over the log on every keystroke would
+   * make each write slower as the log grows. */
+  set_count (self, &self->pending_count, self->pending_count + self->appended, PROP_PENDING_COUNT);
   self->appended = 0;
-  _tether_sync_engine_queue_changed (self);
+  g_signal_emit (self, signals[QUEUE_CHANGED], 0);
   _tether_sync_auto_local_write (self);
 }
 

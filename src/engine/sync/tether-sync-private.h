@@ -73,8 +73,8 @@ GPtrArray  *_tether_sync_store_list            (TetherDatabase *db,
                                                 int             status,
                                                 guint           limit,
                                                 GError        **error);
-/* PENDING and SYNCING rows in log order, at most @limit, leaving out records
- * with an open conflict. */
+/* The PENDING and SYNCING rows, in log order, of the first @limit records
+ * (by their oldest such row), leaving out records with an open conflict. */
 GPtrArray  *_tether_sync_store_outbox          (TetherDatabase *db,
                                                 guint           limit,
                                                 GError        **error);

@@ -96,7 +96,7 @@ build_groups (TetherSyncEngine *self,
               guint             limit,
               GError          **error)
 {
-  g_autoptr(GPtrArray) rows = _tether_sync_store_outbox (self->db, limit * 4, error);
+  g_autoptr(GPtrArray) rows = _tether_sync_store_outbox (self->db, limit, error);
   g_autoptr(GHashTable) by_record = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GPtrArray) groups = g_ptr_array_new_with_free_func ((GDestroyNotify) _tether_push_group_free);
 

@@ -241,11 +241,15 @@ _tether_sync_store_outbox (TetherDatabase  *db,
                            guint            limit,
                            GError         **error)
 {
+  /* Whole records, so that all of a record's changes go out as one even
+   * when a long log holds its create and its edits far apart. */
   sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
-    "SELECT " CHANGE_COLUMNS " FROM _tether_changes c"
-    " WHERE status IN (?1, ?2) AND NOT EXISTS (SELECT 1 FROM _tether_conflicts k"
-    "   WHERE k.collection = c.collection AND k.record_id = c.record_id AND k.status = ?3)"
-    " ORDER BY seq LIMIT ?4", error);
+    "WITH recs AS (SELECT collection AS rc, record_id AS rr, min(seq) AS first FROM _tether_changes c"
+    "   WHERE status IN (?1, ?2) AND NOT EXISTS (SELECT 1 FROM _tether_conflicts k"
+    "     WHERE k.collection = c.collection AND k.record_id = c.record_id AND k.status = ?3)"
+    "   GROUP BY collection, record_id ORDER BY first LIMIT ?4)"
+    " SELECT " CHANGE_COLUMNS " FROM recs CROSS JOIN _tether_changes"
+    " WHERE collection = rc AND record_id = rr AND status IN (?1, ?2) ORDER BY seq", error);
 
   if (stmt == NULL)
     return NULL;
