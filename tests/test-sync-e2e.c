@@ -194,6 +194,33 @@ test_create_delete_unsent (Fixture *f)
   g_assert_cmpuint (count_changes (a, -1), ==, 0);
 }
 
+/* A record's pending changes go out as one, even when other records'
+ * changes between them fill several batches. */
+static void
+test_coalesce_across_batches (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *clients[] = { a };
+  g_autofree char *kept = client_create (a, "notes", "{\"title\":\"first\"}");
+  g_autofree char *dropped = client_create (a, "notes", "{\"title\":\"never sent\"}");
+  g_autofree char *dump = NULL;
+  TetherSyncReport report;
+  gint64 feed_end = 0;
+
+  tether_sync_engine_set_batch_size (a->engine, 4);
+  for (guint i = 0; i < 10; i++)
+    g_free (client_create (a, "tasks", "{\"title\":\"filler\"}"));
+  client_update (a, "notes", kept, "{\"title\":\"last\"}");
+  client_delete (a, "notes", dropped);
+  report = client_sync (a);
+  g_test_message ("pushed %u changes", report.pushed);
+  dump = server_dump (f, s, f->alice, &feed_end);
+  g_assert_cmpint (feed_end, ==, 11);
+  g_assert_cmpuint (report.pushed, ==, 11);
+  assert_converged (f, s, f->alice, clients, 1);
+}
+
 /* Records written before sync was set up are sent as creates. */
 static void
 test_existing_records (Fixture *f)
@@ -1697,6 +1724,7 @@ static const NamedTest tests[] = {
   { "create-pull", test_create_pull },
   { "update-delete", test_update_delete },
   { "create-delete-unsent", test_create_delete_unsent },
+  { "coalesce-across-batches", test_coalesce_across_batches },
   { "existing-records", test_existing_records },
   { "seed-offline-edits", test_seed_offline_edits },
   { "blocking-sync", test_blocking_sync },
