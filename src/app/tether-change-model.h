@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "tether.h"
+
+G_BEGIN_DECLS
+
+#define TETHER_TYPE_CHANGE_MODEL (tether_change_model_get_type ())
+G_DECLARE_FINAL_TYPE (TetherChangeModel, tether_change_model, TETHER, CHANGE_MODEL, GObject)
+
+/* A GListModel of TetherSyncChange: the engine's change log in log order,
+ * reloaded on "queue-changed" with the smallest items-changed (by change
+ * id; a change whose status, retries or error moved is replaced in place). */
+TetherChangeModel *tether_change_model_new (TetherSyncEngine *engine);
+
+G_END_DECLS

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <adwaita.h>
+
+#include "tether.h"
+
+G_BEGIN_DECLS
+
+#define TETHER_TYPE_EDITOR (tether_editor_get_type ())
+G_DECLARE_FINAL_TYPE (TetherEditor, tether_editor, TETHER, EDITOR, GtkWidget)
+
+/* The editor of one note or task (ui/tether-editor.ui): title, body (notes)
+ * or notes, done, due date and priority (tasks), tags, pinned (notes).
+ * Saves as you type, 500 ms after the last keystroke, with
+ * tether_collection_update() of the changed fields only; saves at once on
+ * set_record(), on unmap and on dispose, so closing never loses text. A
+ * write to the same record from elsewhere (sync, another process) updates
+ * the fields that are not being edited, keeping the cursor. */
+GtkWidget *tether_editor_new        (void);
+/* @id NULL: nothing open. */
+void       tether_editor_set_record (TetherEditor   *self,
+                                     TetherDatabase *db,
+                                     const char     *collection,
+                                     const char     *id);
+const char *tether_editor_get_record_id (TetherEditor *self);
+/* Save now what is waiting for the debounce; FALSE with an error naming the
+ * field when the record is refused (e.g. "notes.title: required"). */
+gboolean   tether_editor_save_now   (TetherEditor   *self,
+                                     GError        **error);
+/* Put the keyboard focus on the title. */
+void       tether_editor_focus_title (TetherEditor  *self);
+
+G_END_DECLS

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "tether.h"
+
+G_BEGIN_DECLS
+
+#define TETHER_TYPE_ITEM_ROW (tether_item_row_get_type ())
+G_DECLARE_FINAL_TYPE (TetherItemRow, tether_item_row, TETHER, ITEM_ROW, GtkWidget)
+
+/* One row of the list (ui/tether-item-row.ui): a done check button for
+ * tasks (activates win.toggle-done), the title (or "Untitled"), the first
+ * line of the body/notes, a pin icon, the due date and tags. Binding reads
+ * only the record in memory: no SQL. */
+GtkWidget *tether_item_row_new        (void);
+void       tether_item_row_set_record (TetherItemRow *self,
+                                       TetherRecord  *record);
+
+G_END_DECLS

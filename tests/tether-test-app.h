@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <gtk/gtk.h>
+
+G_BEGIN_DECLS
+
+/* What the GUI tests share: real widgets in a real display (Xvfb in CI). */
+
+/* Iterate the default main context until @ready returns TRUE or
+ * @timeout_ms passes; FALSE on timeout. */
+gboolean tether_test_app_wait      (gboolean (*ready) (gpointer data),
+                                    gpointer   data,
+                                    guint      timeout_ms);
+/* Let pending events, layout and drawing happen (about @ms of iterations). */
+void     tether_test_app_settle    (guint      ms);
+/* Render @widget (mapped, in a realized window) to a PNG file; aborts the
+ * test with the reason when it cannot. */
+void     tether_test_app_snapshot  (GtkWidget  *widget,
+                                    const char *png_path);
+
+G_END_DECLS
