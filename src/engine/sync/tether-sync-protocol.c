@@ -390,7 +390,7 @@ _tether_pull_change_free (TetherPullChange *change)
 void
 _tether_pull_response_free (TetherPullResponse *response)
 {
-  g_ptr_array_unref (response->changes);
+  g_clear_pointer (&response->changes, g_ptr_array_unref);
   g_free (response->cursor);
   g_free (response);
 }
