@@ -214,11 +214,16 @@ void     _tether_sync_auto_local_write   (TetherSyncEngine *self);
 void     _tether_sync_auto_server_push   (TetherSyncEngine *self,
                                           JsonArray        *changes);
 
-/* tether-sync-engine.c: attach the tracker to a database whose sync tables
+/* tether-sync-attach.c: attach the tracker to a database whose sync tables
  * exist (tether_database_open calls _tether_sync_attach_if_enabled). */
 TetherChangeTracker *_tether_sync_attach (TetherDatabase *db,
                                           GError        **error);
 gboolean _tether_sync_attach_if_enabled  (TetherDatabase *db,
                                           GError        **error);
+/* tether-sync-attach.c: tables, tracker and clock for tether_sync_engine_new. */
+gboolean _tether_sync_set_up_tracking    (TetherDatabase *db,
+                                          GError        **error);
+TetherChangeTracker *_tether_sync_get_tracker (TetherDatabase *db);
+TetherHlc *_tether_sync_get_hlc          (TetherDatabase *db);
 
 G_END_DECLS
