@@ -877,6 +877,42 @@ test_pull_filter_never_stalls (Fixture       *f,
   g_assert_false (json_object_get_boolean_member (r, "hasMore"));
 }
 
+/* A pull naming its clientId leaves out that client's own writes (not
+ * those of seed clients, which send none); the cursor still passes them. */
+static void
+test_pull_skip_client (Fixture       *f,
+                       gconstpointer  data)
+{
+  JsonObject *r;
+  JsonArray *changes;
+
+  push (f, body_of (change ("c1", "a", "\"r1\"", "create", "{}", NULL),
+                    change ("c2", "a", "\"r2\"", "create", "{}", NULL), NULL));
+  push_many (f, "b", 0, 2);
+  push (f, body_of (change ("c3", "a", "\"r3\"", "create", "{}", NULL), NULL));
+
+  r = pull (f, "{\"cursor\":null,\"clientId\":\"client-1\"}");
+  changes = json_object_get_array_member (r, "changes");
+  g_assert_cmpuint (json_array_get_length (changes), ==, 2);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (changes, 0), "collection"), ==, "b");
+  g_assert_cmpstr (json_object_get_string_member (r, "cursor"), ==, "5");
+  g_assert_false (json_object_get_boolean_member (r, "hasMore"));
+
+  r = pull (f, "{\"cursor\":null,\"clientId\":\"client-1\",\"batchSize\":1}");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (r, "changes")), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (r, "cursor"), ==, "3");
+  g_assert_true (json_object_get_boolean_member (r, "hasMore"));
+
+  r = pull (f, "{\"cursor\":\"4\",\"clientId\":\"client-1\",\"collections\":[\"a\"]}");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (r, "changes")), ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (r, "cursor"), ==, "5");
+
+  r = pull (f, "{\"cursor\":null,\"clientId\":null}");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (r, "changes")), ==, 5);
+  pull_fails (f, "{\"clientId\": 5}", TETHER_SERVER_ERROR_BAD_REQUEST);
+  pull_fails (f, "{\"clientId\": \"\"}", TETHER_SERVER_ERROR_BAD_REQUEST);
+}
+
 static void
 test_pull_query (Fixture       *f,
                  gconstpointer  data)
@@ -1179,6 +1215,7 @@ add_tests (const char *kind)
     { "pull/pages", test_pull_pages },
     { "pull/filter-never-stalls", test_pull_filter_never_stalls },
     { "pull/query", test_pull_query },
+    { "pull/skip-client", test_pull_skip_client },
     { "pull/cursor-expired", test_cursor_expired },
     { "pull/changes-since", test_changes_since },
     { "user-isolation", test_user_isolation },

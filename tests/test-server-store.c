@@ -164,7 +164,7 @@ pull (TetherServerStore  *store,
 {
   g_autoptr(GError) error = NULL;
   gint64 last = -1, purged = -1;
-  GPtrArray *rows = tether_server_store_pull (store, user_id, after, collections, limit,
+  GPtrArray *rows = tether_server_store_pull (store, user_id, after, collections, NULL, limit,
                                               &last, &purged, &error);
 
   g_assert_no_error (error);

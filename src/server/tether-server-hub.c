@@ -129,7 +129,7 @@ current_rev (TetherServerState *state,
   g_autoptr(GPtrArray) none = NULL;
   gint64 last_rev = 0, purged_rev = 0;
 
-  none = tether_server_store_pull (store, user_id, G_MAXINT64, NULL, 1, &last_rev, &purged_rev, &error);
+  none = tether_server_store_pull (store, user_id, G_MAXINT64, NULL, NULL, 1, &last_rev, &purged_rev, &error);
   if (none == NULL)
     g_printerr ("tether-server: cannot read the feed position of user %" G_GINT64_FORMAT ": %s\n",
                 user_id, error->message);

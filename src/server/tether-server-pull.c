@@ -15,6 +15,7 @@
 typedef struct {
   gint64   cursor;        /* 0 from the beginning */
   char   **collections;   /* NULL for all */
+  char    *skip_client;   /* clientId: leave out its own writes; NULL for none */
   guint    batch_size;
 } PullRequest;
 
@@ -22,6 +23,7 @@ static void
 pull_request_clear (PullRequest *request)
 {
   g_clear_pointer (&request->collections, g_strfreev);
+  g_clear_pointer (&request->skip_client, g_free);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PullRequest, pull_request_clear)
@@ -174,7 +176,7 @@ pull_page (TetherServerCore        *self,
 
   rows = tether_server_store_pull (tether_server_core_get_store (self), user->id, request->cursor,
                                    (const char * const *) request->collections,
-                                   request->batch_size + 1, &last_rev, &purged_rev, &store_error);
+                                   request->skip_client, request->batch_size + 1, &last_rev, &purged_rev, &store_error);
   if (rows == NULL)
     return _tether_server_store_failed (error, g_steal_pointer (&store_error)), NULL;
   /* Cursor 0 has seen nothing, so no purged tombstone can be missing from it. */
@@ -268,12 +270,19 @@ parse_body (const char   *body,
             GError      **error)
 {
   g_autoptr(JsonNode) root = _tether_server_parse_object (body, length, error);
-  JsonNode *cursor, *batch;
+  JsonNode *cursor, *batch, *client;
 
   if (root == NULL)
     return FALSE;
   cursor = json_object_get_member (json_node_get_object (root), "cursor");
   batch = json_object_get_member (json_node_get_object (root), "batchSize");
+  client = json_object_get_member (json_node_get_object (root), "clientId");
+  if (client != NULL && !JSON_NODE_HOLDS_NULL (client) &&
+      (!holds_type (client, G_TYPE_STRING) || json_node_get_string (client)[0] == '\0'))
+    return _tether_server_fail (error, TETHER_SERVER_ERROR_BAD_REQUEST,
+                                "\"clientId\" must be a non-empty string or null");
+  if (client != NULL && !JSON_NODE_HOLDS_NULL (client))
+    out->skip_client = g_strdup (json_node_get_string (client));
   if (cursor != NULL && !JSON_NODE_HOLDS_NULL (cursor) &&
       (!holds_type (cursor, G_TYPE_STRING) || !parse_cursor (json_node_get_string (cursor), &out->cursor, NULL)))
     return _tether_server_fail (error, TETHER_SERVER_ERROR_BAD_CURSOR,
@@ -296,6 +305,7 @@ parse_query (GHashTable   *query,
   const char *cursor = query != NULL ? g_hash_table_lookup (query, "cursor") : NULL;
   const char *collections = query != NULL ? g_hash_table_lookup (query, "collections") : NULL;
   const char *batch = query != NULL ? g_hash_table_lookup (query, "batchSize") : NULL;
+  const char *client = query != NULL ? g_hash_table_lookup (query, "clientId") : NULL;
   gint64 size;
 
   if (cursor != NULL && cursor[0] != '\0' && !parse_cursor (cursor, &out->cursor, error))
@@ -307,6 +317,8 @@ parse_query (GHashTable   *query,
                                 "batchSize must be an integer of at least 1");
   if (collections != NULL && collections[0] != '\0')
     out->collections = g_strsplit (collections, ",", -1);
+  if (client != NULL && client[0] != '\0')
+    out->skip_client = g_strdup (client);
   return TRUE;
 }
 
@@ -318,7 +330,7 @@ tether_server_core_pull_text (TetherServerCore        *self,
                               guint                   *n_changes,
                               GError                 **error)
 {
-  g_auto(PullRequest) request = { 0, NULL, TETHER_SERVER_DEFAULT_BATCH };
+  g_auto(PullRequest) request = { 0, NULL, NULL, TETHER_SERVER_DEFAULT_BATCH };
 
   g_return_val_if_fail (TETHER_IS_SERVER_CORE (self), NULL);
   g_return_val_if_fail (user != NULL, NULL);
@@ -337,7 +349,7 @@ tether_server_core_pull_query_text (TetherServerCore        *self,
                                     guint                   *n_changes,
                                     GError                 **error)
 {
-  g_auto(PullRequest) request = { 0, NULL, TETHER_SERVER_DEFAULT_BATCH };
+  g_auto(PullRequest) request = { 0, NULL, NULL, TETHER_SERVER_DEFAULT_BATCH };
 
   g_return_val_if_fail (TETHER_IS_SERVER_CORE (self), NULL);
   g_return_val_if_fail (user != NULL, NULL);
@@ -409,7 +421,7 @@ tether_server_core_changes_since (TetherServerCore  *self,
       guint n;
 
       rows = tether_server_store_pull (tether_server_core_get_store (self), user_id, after_rev,
-                                       NULL, TETHER_SERVER_MAX_BATCH, &feed_rev, &purged_rev,
+                                       NULL, NULL, TETHER_SERVER_MAX_BATCH, &feed_rev, &purged_rev,
                                        &store_error);
       if (rows == NULL)
         return _tether_server_store_failed (error, g_steal_pointer (&store_error)), NULL;

@@ -15,7 +15,8 @@
 #define RECORD_COLUMNS "collection, key, rev, type, data, server_ms, hlc, change_id, client_id"
 #define PULL_SQL(filter) \
   "SELECT u.last_rev, u.purged_rev, r.* FROM users u LEFT JOIN LATERAL (" \
-  " SELECT " RECORD_COLUMNS " FROM records WHERE user_id = u.id AND rev > $2" filter \
+  " SELECT " RECORD_COLUMNS " FROM records WHERE user_id = u.id AND rev > $2" \
+  " AND ($4::text IS NULL OR client_id IS DISTINCT FROM $4::text)" filter \
   " ORDER BY rev LIMIT $3) r ON TRUE WHERE u.id = $1 ORDER BY r.rev"
 
 static const char * const sql[N_STMTS] = {
@@ -49,7 +50,7 @@ static const char * const sql[N_STMTS] = {
                   " hlc = EXCLUDED.hlc, change_id = EXCLUDED.change_id,"
                   " client_id = EXCLUDED.client_id",
   [PULL_ALL] = PULL_SQL (""),
-  [PULL_SOME] = PULL_SQL (" AND collection = ANY ($4::text[])"),
+  [PULL_SOME] = PULL_SQL (" AND collection = ANY ($5::text[])"),
   /* Users first, in id order, as pushes do: purging must not deadlock
    * with a push that rewrites a tombstone. */
   [PURGE_LOCK] = "SELECT id FROM users WHERE id IN (SELECT user_id FROM records"
@@ -661,6 +662,7 @@ store_pull (TetherServerStore   *store,
             gint64               user_id,
             gint64               after_rev,
             const char * const  *collections,
+            const char          *skip_client,
             guint                limit,
             gint64              *last_rev,
             gint64              *purged_rev,
@@ -674,6 +676,7 @@ store_pull (TetherServerStore   *store,
   _tether_pg_param_int (&p, user_id);
   _tether_pg_param_int (&p, after_rev);
   _tether_pg_param_int (&p, limit);
+  _tether_pg_param_text (&p, skip_client);
   if (collections != NULL)
     {
       GString *names = array_new ();

@@ -37,9 +37,10 @@ static const char * const sql[N_STMTS] = {
   [PUT_RECORD] = "INSERT OR REPLACE INTO records (user_id, " RECORD_COLUMNS ")"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
   [PULL_ALL] = "SELECT " RECORD_COLUMNS " FROM records"
-               " WHERE user_id = ?1 AND rev > ?2 ORDER BY rev LIMIT ?3",
+               " WHERE user_id = ?1 AND rev > ?2 AND (?5 IS NULL OR client_id IS NOT ?5)"
+               " ORDER BY rev LIMIT ?3",
   [PULL_SOME] = "SELECT " RECORD_COLUMNS " FROM records"
-                " WHERE user_id = ?1 AND rev > ?2"
+                " WHERE user_id = ?1 AND rev > ?2 AND (?5 IS NULL OR client_id IS NOT ?5)"
                 " AND collection IN (SELECT value FROM json_each (?4)) ORDER BY rev LIMIT ?3",
   /* max (x, NULL) is NULL in SQLite, hence the coalesce. */
   [PURGE_REVS] = "UPDATE users SET purged_rev = max (purged_rev, coalesce ("
@@ -383,6 +384,7 @@ read_feed (TetherServerStoreSqlite  *self,
            gint64                    user_id,
            gint64                    after_rev,
            const char * const       *collections,
+           const char               *skip_client,
            guint                     limit,
            GError                  **error)
 {
@@ -397,6 +399,7 @@ read_feed (TetherServerStoreSqlite  *self,
   sqlite3_bind_int64 (s, 3, limit);
   if (filter != NULL)
     sqlite3_bind_text (s, 4, filter, -1, SQLITE_STATIC);
+  sqlite3_bind_text (s, 5, skip_client, -1, SQLITE_STATIC);
   while ((rc = sqlite3_step (s)) == SQLITE_ROW)
     g_ptr_array_add (rows, read_record (s));
   sqlite3_reset (s);
@@ -410,6 +413,7 @@ store_pull (TetherServerStore   *store,
             gint64               user_id,
             gint64               after_rev,
             const char * const  *collections,
+            const char          *skip_client,
             guint                limit,
             gint64              *last_rev,
             gint64              *purged_rev,
@@ -423,7 +427,7 @@ store_pull (TetherServerStore   *store,
   if (own && !_tether_sqlite_run (self, _tether_sqlite_stmt (self, BEGIN_READ), error))
     return NULL;
   if (user_revs (self, user_id, last_rev, purged_rev, error))
-    rows = read_feed (self, user_id, after_rev, collections, limit, error);
+    rows = read_feed (self, user_id, after_rev, collections, skip_client, limit, error);
   if (own && rows != NULL && !_tether_sqlite_run (self, _tether_sqlite_stmt (self, COMMIT), error))
     g_clear_pointer (&rows, g_ptr_array_unref);
   if (own && sqlite3_get_autocommit (self->db) == 0)

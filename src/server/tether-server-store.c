@@ -172,6 +172,7 @@ tether_server_store_pull (TetherServerStore   *self,
                           gint64               user_id,
                           gint64               after_rev,
                           const char * const  *collections,
+                          const char          *skip_client,
                           guint                limit,
                           gint64              *last_rev,
                           gint64              *purged_rev,
@@ -179,7 +180,7 @@ tether_server_store_pull (TetherServerStore   *self,
 {
   g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), NULL);
   g_return_val_if_fail (last_rev != NULL && purged_rev != NULL, NULL);
-  return IFACE (self)->pull (self, user_id, after_rev, collections, limit,
+  return IFACE (self)->pull (self, user_id, after_rev, collections, skip_client, limit,
                              last_rev, purged_rev, error);
 }
 

@@ -98,10 +98,12 @@ struct _TetherServerStoreInterface
 
   /* Pull (a consistent snapshot; may run outside begin()). Records with
    * rev > @after_rev, in rev order, at most @limit, only @collections when
-   * not NULL. @last_rev is set to the user's last rev in the same snapshot,
+   * not NULL, leaving out those written by @skip_client when not NULL.
+   * @last_rev is set to the user's last rev in the same snapshot,
    * @purged_rev to the highest rev of a purged tombstone. */
   GPtrArray *(*pull)             (TetherServerStore *self, gint64 user_id, gint64 after_rev,
-                                  const char * const *collections, guint limit,
+                                  const char * const *collections, const char *skip_client,
+                                  guint limit,
                                   gint64 *last_rev, gint64 *purged_rev, GError **error);
   /* Remove tombstones written before @before_ms (and applied-change entries
    * of the same age); returns how many tombstones went, -1 on error. */
@@ -147,7 +149,7 @@ gboolean   tether_server_store_put_records      (TetherServerStore *self, gint64
                                                  GError **error);
 GPtrArray *tether_server_store_pull             (TetherServerStore *self, gint64 user_id,
                                                  gint64 after_rev, const char * const *collections,
-                                                 guint limit, gint64 *last_rev, gint64 *purged_rev,
+                                                 const char *skip_client, guint limit, gint64 *last_rev, gint64 *purged_rev,
                                                  GError **error);
 gint64     tether_server_store_purge            (TetherServerStore *self, gint64 before_ms,
                                                  GError **error);

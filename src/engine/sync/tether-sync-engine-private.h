@@ -128,8 +128,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherPullChange, _tether_pull_change_free)
 JsonObject         *_tether_sync_push_request   (TetherSyncEngine *self,
                                                  GPtrArray        *groups,
                                                  GError          **error);
+/* @skip_client: our clientId, so the server leaves out our own writes
+ * (docs/sync.md, "Pull"); NULL to get everything. */
 JsonObject         *_tether_sync_pull_request   (const char       *cursor,
-                                                 guint             batch_size);
+                                                 guint             batch_size,
+                                                 const char       *skip_client);
 TetherPushResponse *_tether_sync_parse_push     (JsonObject       *object,
                                                  GError          **error);
 TetherPullResponse *_tether_sync_parse_pull     (JsonObject       *object,

@@ -85,7 +85,8 @@ _tether_sync_push_request (TetherSyncEngine *self,
 
 JsonObject *
 _tether_sync_pull_request (const char *cursor,
-                           guint       batch_size)
+                           guint       batch_size,
+                           const char *skip_client)
 {
   JsonObject *request = json_object_new ();
 
@@ -94,6 +95,8 @@ _tether_sync_pull_request (const char *cursor,
   else
     json_object_set_null_member (request, "cursor");
   json_object_set_int_member (request, "batchSize", batch_size);
+  if (skip_client != NULL)
+    json_object_set_string_member (request, "clientId", skip_client);
   return request;
 }
 

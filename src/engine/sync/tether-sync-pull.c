@@ -255,7 +255,10 @@ _tether_sync_pull_next (GTask *task)
   TetherSyncOp *op = g_task_get_task_data (task);
   TetherSyncEngine *self = op->engine;
   g_autofree char *cursor = _tether_sync_engine_get_cursor (self);
-  g_autoptr(JsonObject) request = _tether_sync_pull_request (cursor, PULL_BATCH);
+  /* A resync after a 410 must see every record the server has, ours too:
+   * forget_purged takes a record it did not see for deleted. */
+  g_autoptr(JsonObject) request = _tether_sync_pull_request (cursor, PULL_BATCH,
+                                                             op->seen == NULL ? self->client_id : NULL);
 
   op->pull_pages++;
   tether_transport_pull_async (self->transport, request, g_task_get_cancellable (task), on_pulled, task);
