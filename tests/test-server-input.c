@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "tether-gzip-private.h"
 #include "tether-test-server.h"
 
 /* What tether-server answers to bad input, missing or wrong tokens, users,
@@ -171,6 +172,53 @@ request_chunked (Fixture    *f,
 
   soup_message_set_request_body (msg, "application/json", stream, -1);
   return call_finish (f, call_send (f, msg));
+}
+
+static Reply *
+request_gzip (Fixture    *f,
+              Server     *s,
+              const char *token,
+              const char *encoding,
+              GBytes     *body)
+{
+  g_autofree char *authorization = bearer (token);
+  SoupMessage *msg = message_new (s, "POST", "/push", authorization);
+
+  soup_message_headers_replace (soup_message_get_request_headers (msg), "Content-Encoding", encoding);
+  soup_message_set_request_body_from_bytes (msg, "application/json", body);
+  return call_finish (f, call_send (f, msg));
+}
+
+/* gzip bodies are decoded before any check, and the decoded size is held
+ * to --max-body: a decompression bomb gets a 413. */
+static void
+test_gzip (Fixture *f)
+{
+  const char *extra[] = { "--max-body", "262144", NULL };
+  Server *s = server_start (f, extra);
+  g_autofree char *small = small_changes (3);
+  g_autofree char *filler = g_strnfill (4 * 1000 * 1000, 'x');
+  g_autofree char *bomb = g_strdup_printf ("{\"changes\":[{\"id\":\"b1\",\"collection\":\"n\","
+                                           "\"recordId\":\"r\",\"type\":\"create\",\"data\":{\"t\":\"%s\"}}]}",
+                                           filler);
+  g_autoptr(GBytes) packed = _tether_gzip (small, strlen (small));
+  g_autoptr(GBytes) packed_bomb = _tether_gzip (bomb, strlen (bomb));
+  g_autoptr(GBytes) plain = g_bytes_new (small, strlen (small));
+  g_autoptr(Reply) ok = NULL;
+  g_autoptr(Reply) over = NULL;
+  g_autoptr(Reply) broken = NULL;
+  g_autoptr(Reply) unknown = NULL;
+
+  g_assert_cmpuint (g_bytes_get_size (packed_bomb), <, 262144);
+  ok = request_gzip (f, s, f->alice, "gzip", packed);
+  assert_status (ok, 200);
+  assert_counts (reply_object (ok), 3, 0, 0);
+  over = request_gzip (f, s, f->alice, "gzip", packed_bomb);
+  assert_error (over, 413, "too-large");
+  broken = request_gzip (f, s, f->alice, "gzip", plain);
+  assert_error (broken, 400, "bad-request");
+  unknown = request_gzip (f, s, f->alice, "br", packed);
+  assert_error (unknown, 400, "bad-request");
 }
 
 static void
@@ -444,6 +492,7 @@ main (int    argc,
     { "bad-change", test_bad_change },
     { "bad-pull", test_bad_pull },
     { "limits", test_limits },
+    { "gzip", test_gzip },
     { "auth", test_auth },
     { "users", test_users },
     { "rate-limit", test_rate_limit },

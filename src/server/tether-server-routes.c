@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "tether-gzip-private.h"
 #include "tether-server-private.h"
 
 /* The routes below the base path. Everything that can be decided from the
@@ -331,6 +332,36 @@ early_handler (SoupServer        *soup,
 
 /* After the body ---------------------------------------------------------------- */
 
+/* A gzip body (Content-Encoding: gzip) decoded, under the same limit as
+ * a plain one: a decompression bomb stops at --max-body with a 413. */
+static GBytes *
+decode_body (TetherServerState  *state,
+             SoupServerMessage  *msg,
+             Request            *request,
+             GError            **error)
+{
+  const char *encoding = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                       "Content-Encoding");
+  g_autoptr(GError) local_error = NULL;
+  GBytes *decoded;
+
+  if (encoding == NULL || request->body == NULL || g_ascii_strcasecmp (encoding, "identity") == 0)
+    return NULL;
+  if (strchr (encoding, ',') != NULL || !_tether_gzip_listed (encoding))
+    {
+      g_set_error (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_BAD_REQUEST,
+                   "Content-Encoding \"%s\" is not supported; send gzip or none", encoding);
+      return NULL;
+    }
+  decoded = _tether_gunzip (request->body->data, request->body->len, state->max_body, &local_error);
+  if (decoded == NULL && g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE))
+    g_set_error (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_TOO_LARGE,
+                 "the decoded request body is larger than the server's limit of %zu bytes", state->max_body);
+  else if (decoded == NULL)
+    g_set_error_literal (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_BAD_REQUEST, local_error->message);
+  return decoded;
+}
+
 /* The core's answers come as JSON text: record data goes out as stored. */
 static char *
 run_request (TetherServerState  *state,
@@ -339,10 +370,16 @@ run_request (TetherServerState  *state,
              GHashTable         *query,
              GError            **error)
 {
+  g_autoptr(GBytes) decoded = decode_body (state, msg, request, error);
   const char *body = "";
   gsize length = 0;
 
-  if (request->body != NULL)
+  if (decoded != NULL)
+    /* followed by a NUL, as the parser needs */
+    body = g_bytes_get_data (decoded, &length);
+  else if (error != NULL && *error != NULL)
+    return NULL;
+  else if (request->body != NULL)
     {
       /* NUL-terminated for the parser; the NUL is not part of the body. */
       length = request->body->len;
@@ -357,6 +394,32 @@ run_request (TetherServerState  *state,
                                                &request->n_changes, error);
   return tether_server_core_pull_text (state->core, &request->user, body, length,
                                        &request->n_changes, error);
+}
+
+/* Answers in gzip when the client takes it; the Accept-Encoding response
+ * header (RFC 7694) tells clients that gzip request bodies are welcome. */
+static void
+set_answer (SoupServerMessage *msg,
+            char              *text)
+{
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+  const char *accept = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                     "Accept-Encoding");
+  gsize length = strlen (text);
+  g_autoptr(GBytes) packed = NULL;
+
+  soup_message_headers_replace (headers, "Accept-Encoding", "gzip");
+  soup_message_headers_append (headers, "Vary", "Accept-Encoding");
+  if (length < TETHER_GZIP_MIN_SIZE || !_tether_gzip_listed (accept))
+    {
+      soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, text, length);
+      return;
+    }
+  packed = _tether_gzip (text, length);
+  g_free (text);
+  soup_message_headers_replace (headers, "Content-Encoding", "gzip");
+  soup_message_headers_set_content_type (headers, "application/json", NULL);
+  soup_message_body_append_bytes (soup_server_message_get_response_body (msg), packed);
 }
 
 static void
@@ -396,7 +459,7 @@ handler (SoupServer        *soup,
       return;
     }
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_TAKE, result, strlen (result));
+  set_answer (msg, result);
 }
 
 static void

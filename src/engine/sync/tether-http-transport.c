@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "tether-gzip-private.h"
 #include "tether-http-transport.h"
 #include "tether-transport-private.h"
 
@@ -18,8 +19,9 @@ struct _TetherHttpTransport
   GHashTable  *headers;          /* name → value, sent with every request */
   gint64       retry_after_ms;
   guint64      bytes_sent;
-  guint64      bytes_received;
+  guint64      bytes_received;   /* as on the wire: gzip bodies count compressed */
   gboolean     connected;
+  gboolean     gzip_bodies;      /* the server said it takes gzip request bodies */
 };
 
 static void transport_iface_init (TetherTransportInterface *iface);
@@ -125,6 +127,8 @@ _tether_http_transport_new_message (TetherHttpTransport  *self,
   while (g_hash_table_iter_next (&iter, &name, &value))
     soup_message_headers_replace (headers, name, value);
   g_signal_connect_object (msg, "wrote-body-data", G_CALLBACK (on_wrote_body_data), self, 0);
+  /* the metrics count the response body as it came, before decoding */
+  soup_message_add_flags (msg, SOUP_MESSAGE_COLLECT_METRICS);
   return msg;
 }
 
@@ -199,7 +203,11 @@ on_read (GObject      *source,
                                    self->base_url, soup_session_get_timeout (self->session), error));
       return;
     }
-  self->bytes_received += g_bytes_get_size (body);
+  self->bytes_received += soup_message_metrics_get_response_body_bytes_received (
+                            soup_message_get_metrics (request->msg));
+  /* RFC 7694: a server that lists gzip in Accept-Encoding takes gzip bodies */
+  self->gzip_bodies = _tether_gzip_listed (soup_message_headers_get_list (
+                        soup_message_get_response_headers (request->msg), "Accept-Encoding"));
   set_connected (self, TRUE);
   answer = answer_object (self, request, body, &error);
   if (answer == NULL)
@@ -237,6 +245,17 @@ request_start (TetherHttpTransport *self,
     {
       g_autoptr(GBytes) bytes = _tether_transport_to_bytes (body);
 
+      if (self->gzip_bodies && g_bytes_get_size (bytes) >= TETHER_GZIP_MIN_SIZE)
+        {
+          gsize size;
+          const void *data = g_bytes_get_data (bytes, &size);
+          GBytes *packed = _tether_gzip (data, size);
+
+          g_bytes_unref (bytes);
+          bytes = packed;
+          soup_message_headers_replace (soup_message_get_request_headers (request->msg),
+                                        "Content-Encoding", "gzip");
+        }
       soup_message_set_request_body_from_bytes (request->msg, "application/json", bytes);
     }
   soup_session_send_and_read_async (self->session, request->msg, G_PRIORITY_DEFAULT, cancellable,
@@ -511,6 +530,9 @@ tether_http_transport_init (TetherHttpTransport *self)
   self->session = soup_session_new_with_options ("timeout", DEFAULT_TIMEOUT_S,
                                                  "user-agent", "tether/" PACKAGE_VERSION " ",
                                                  NULL);
+  /* sends Accept-Encoding and decodes gzip answers */
+  if (!soup_session_has_feature (self->session, SOUP_TYPE_CONTENT_DECODER))
+    soup_session_add_feature_by_type (self->session, SOUP_TYPE_CONTENT_DECODER);
   self->headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->base_url = g_strdup ("");
 }
