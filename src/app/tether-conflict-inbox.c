@@ -1,0 +1,876 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-conflict-inbox"
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "tether-app-resources.h"
+#include "tether-conflict-inbox.h"
+
+struct _TetherConflictInbox
+{
+  AdwWindow         parent_instance;
+
+  AdwToastOverlay  *toasts;
+  AdwWindowTitle   *window_title;
+  GtkStack         *stack;
+  GtkListBox       *list;
+  GtkLabel         *detail_title;
+  GtkLabel         *detail_summary;
+  GtkBox           *fields_box;
+  GtkWidget        *open_bar;
+  GtkWidget        *decided_bar;
+
+  TetherSyncEngine *engine;
+  GListStore       *conflicts;   /* TetherConflict: open first, then newest decided */
+  TetherConflict   *shown;       /* in the detail */
+  GHashTable       *choices;     /* field → the "mine" GtkCheckButton of an open conflict */
+  gboolean          reloading;
+};
+
+G_DEFINE_FINAL_TYPE (TetherConflictInbox, tether_conflict_inbox, ADW_TYPE_WINDOW)
+
+enum {
+  PROP_0,
+  PROP_SYNC_ENGINE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+/* Words for people */
+
+static const char *
+field_label (const char *field)
+{
+  static const struct { const char *field, *label; } labels[] = {
+    { "title", N_("Title") }, { "body", N_("Body") }, { "notes", N_("Notes") },
+    { "tags", N_("Tags") }, { "pinned", N_("Pinned") }, { "done", N_("Done") },
+    { "due", N_("Due Date") }, { "priority", N_("Priority") },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (labels); i++)
+    if (g_str_equal (field, labels[i].field))
+      return _(labels[i].label);
+  return field;
+}
+
+static const char *
+kind_label (const char *collection)
+{
+  if (g_str_equal (collection, "notes"))
+    return _("Note");
+  if (g_str_equal (collection, "tasks"))
+    return _("Task");
+  return collection;
+}
+
+static const char *
+status_label (TetherConflictStatus status)
+{
+  switch (status)
+    {
+    case TETHER_CONFLICT_OPEN:     return _("Open");
+    case TETHER_CONFLICT_RESOLVED: return _("Resolved");
+    case TETHER_CONFLICT_RESTORED: return _("Restored");
+    default:                       return "";
+    }
+}
+
+static const char *
+strategy_label (TetherConflictStrategy strategy)
+{
+  switch (strategy)
+    {
+    case TETHER_CONFLICT_STRATEGY_MERGE:       return _("Merge");
+    case TETHER_CONFLICT_STRATEGY_LWW:         return _("Latest Edit Wins");
+    case TETHER_CONFLICT_STRATEGY_CLIENT_WINS: return _("This Device Wins");
+    case TETHER_CONFLICT_STRATEGY_SERVER_WINS: return _("Server Wins");
+    case TETHER_CONFLICT_STRATEGY_CUSTOM:      return _("Custom");
+    case TETHER_CONFLICT_STRATEGY_MANUAL:      return _("Manual");
+    default:                                   return "";
+    }
+}
+
+static char *
+format_time (gint64 ms)
+{
+  g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (ms / 1000);
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+
+  if (when == NULL)
+    return g_strdup ("");
+  if (g_date_time_get_year (when) == g_date_time_get_year (now) &&
+      g_date_time_get_day_of_year (when) == g_date_time_get_day_of_year (now))
+    /* Translators: a time today; see g_date_time_format() */
+    return g_date_time_format (when, _("%H:%M"));
+  /* Translators: a date and time; see g_date_time_format() */
+  return g_date_time_format (when, _("%-d %b %Y, %H:%M"));
+}
+
+static const char *
+conflict_title (TetherConflict *conflict)
+{
+  /* What the record is called now, when decided. */
+  JsonObject *sides[] = { tether_conflict_get_result (conflict), tether_conflict_get_local (conflict),
+                          tether_conflict_get_remote (conflict) };
+
+  for (guint i = 0; i < G_N_ELEMENTS (sides); i++)
+    if (sides[i] != NULL && json_object_has_member (sides[i], "title"))
+      {
+        const char *title = json_object_get_string_member_with_default (sides[i], "title", "");
+
+        if (*title != '\0')
+          return title;
+      }
+  return _("Untitled");
+}
+
+/* A field's value as text; NULL when the field is not set. */
+static char *
+format_value (JsonNode *node)
+{
+  GString *text;
+  JsonArray *array;
+
+  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
+    return NULL;
+  if (JSON_NODE_HOLDS_VALUE (node))
+    switch (json_node_get_value_type (node))
+      {
+      case G_TYPE_STRING:
+        /* A text's final newline would only show as an empty line. */
+        if (*json_node_get_string (node) != '\0')
+          {
+            char *shown = g_strdup (json_node_get_string (node));
+            gsize len = strlen (shown);
+
+            if (len > 1 && shown[len - 1] == '\n')
+              shown[len - 1] = '\0';
+            return shown;
+          }
+        return g_strdup (_("Empty"));
+      case G_TYPE_BOOLEAN:
+        return g_strdup (json_node_get_boolean (node) ? _("Yes") : _("No"));
+      default:
+        return json_to_string (node, FALSE);
+      }
+  if (!JSON_NODE_HOLDS_ARRAY (node))
+    return json_to_string (node, TRUE);
+  array = json_node_get_array (node);
+  if (json_array_get_length (array) == 0)
+    return g_strdup (_("None"));
+  text = g_string_new (NULL);
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *item = json_array_get_element (array, i);
+      g_autofree char *shown = JSON_NODE_HOLDS_VALUE (item) && json_node_get_value_type (item) == G_TYPE_STRING
+        ? g_strdup (json_node_get_string (item)) : json_to_string (item, FALSE);
+
+      g_string_append_printf (text, "%s%s", i ? ", " : "", shown);
+    }
+  return g_string_free (text, FALSE);
+}
+
+static JsonNode *
+member (JsonObject *object,
+        const char *field)
+{
+  return object ? json_object_get_member (object, field) : NULL;
+}
+
+static gboolean
+same_member (JsonObject *a,
+             JsonObject *b,
+             const char *field)
+{
+  JsonNode *na = member (a, field), *nb = member (b, field);
+
+  if (na == NULL || nb == NULL)
+    return na == nb;
+  return json_node_equal (na, nb);
+}
+
+/* The fields of both sides, title first, then mine in order, then theirs. */
+static GPtrArray *
+list_fields (TetherConflict *conflict)
+{
+  JsonObject *sides[] = { tether_conflict_get_local (conflict), tether_conflict_get_remote (conflict) };
+  GPtrArray *fields = g_ptr_array_new_with_free_func (g_free);
+
+  g_ptr_array_add (fields, g_strdup ("title"));
+  for (guint i = 0; i < G_N_ELEMENTS (sides); i++)
+    {
+      g_autoptr(GList) names = sides[i] ? json_object_get_members (sides[i]) : NULL;
+
+      for (GList *l = names; l != NULL; l = l->next)
+        if (!g_str_equal (l->data, "id") &&
+            !g_ptr_array_find_with_equal_func (fields, l->data, g_str_equal, NULL))
+          g_ptr_array_add (fields, g_strdup (l->data));
+    }
+  return fields;
+}
+
+static gboolean
+strv_has (const char * const *strv,
+          const char         *field)
+{
+  return strv != NULL && g_strv_contains (strv, field);
+}
+
+/* The list */
+
+static GtkWidget *
+create_row (gpointer item,
+            gpointer user_data)
+{
+  TetherConflict *conflict = item;
+  TetherConflictStatus status = tether_conflict_get_status (conflict);
+  gint64 when = status == TETHER_CONFLICT_OPEN ? tether_conflict_get_created (conflict)
+                                               : tether_conflict_get_resolved (conflict);
+  g_autofree char *time = format_time (when);
+  g_autofree char *subtitle = g_strdup_printf ("%s · %s · %s", kind_label (tether_conflict_get_collection (conflict)),
+                                               status_label (status), strategy_label (tether_conflict_get_strategy (conflict)));
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  GtkWidget *texts = gtk_box_new (GTK_ORIENTATION_VERTICAL, 3);
+  GtkWidget *icon = gtk_image_new_from_icon_name (status == TETHER_CONFLICT_OPEN ? "dialog-warning-symbolic"
+                                                  : status == TETHER_CONFLICT_RESTORED ? "edit-undo-symbolic"
+                                                  : "emblem-ok-symbolic");
+  GtkWidget *title = gtk_label_new (conflict_title (conflict));
+  GtkWidget *line = gtk_label_new (subtitle);
+  GtkWidget *at = gtk_label_new (time);
+
+  gtk_widget_add_css_class (icon, status == TETHER_CONFLICT_OPEN ? "warning" : "dim-label");
+  gtk_widget_set_valign (icon, GTK_ALIGN_CENTER);
+  gtk_label_set_xalign (GTK_LABEL (title), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (title), PANGO_ELLIPSIZE_END);
+  gtk_widget_add_css_class (title, "heading");
+  gtk_label_set_xalign (GTK_LABEL (line), 0);
+  gtk_label_set_ellipsize (GTK_LABEL (line), PANGO_ELLIPSIZE_END);
+  gtk_widget_add_css_class (line, "caption");
+  gtk_widget_add_css_class (line, "dim-label");
+  gtk_widget_set_hexpand (texts, TRUE);
+  gtk_widget_add_css_class (at, "caption");
+  gtk_widget_add_css_class (at, "dim-label");
+  gtk_widget_set_valign (at, GTK_ALIGN_START);
+  gtk_box_append (GTK_BOX (texts), title);
+  gtk_box_append (GTK_BOX (texts), line);
+  gtk_box_append (GTK_BOX (box), icon);
+  gtk_box_append (GTK_BOX (box), texts);
+  gtk_box_append (GTK_BOX (box), at);
+  gtk_widget_set_margin_top (box, 6);
+  gtk_widget_set_margin_bottom (box, 6);
+  return box;
+}
+
+static int
+compare_conflicts (gconstpointer a,
+                   gconstpointer b)
+{
+  TetherConflict *ca = *(TetherConflict **) a, *cb = *(TetherConflict **) b;
+  gboolean open_a = tether_conflict_get_status (ca) == TETHER_CONFLICT_OPEN;
+  gboolean open_b = tether_conflict_get_status (cb) == TETHER_CONFLICT_OPEN;
+  gint64 at_a = open_a ? tether_conflict_get_created (ca) : tether_conflict_get_resolved (ca);
+  gint64 at_b = open_b ? tether_conflict_get_created (cb) : tether_conflict_get_resolved (cb);
+
+  if (open_a != open_b)
+    return open_a ? -1 : 1;
+  return at_a < at_b ? 1 : at_a > at_b ? -1 : 0;
+}
+
+static gboolean
+same_state (TetherConflict *a,
+            TetherConflict *b)
+{
+  return g_str_equal (tether_conflict_get_id (a), tether_conflict_get_id (b)) &&
+         tether_conflict_get_status (a) == tether_conflict_get_status (b) &&
+         tether_conflict_get_resolved (a) == tether_conflict_get_resolved (b);
+}
+
+static gboolean
+same_list (GListModel *model,
+           GPtrArray  *conflicts)
+{
+  if (g_list_model_get_n_items (model) != conflicts->len)
+    return FALSE;
+  for (guint i = 0; i < conflicts->len; i++)
+    {
+      g_autoptr(TetherConflict) shown = g_list_model_get_item (model, i);
+
+      if (!same_state (shown, conflicts->pdata[i]))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* The detail */
+
+static GtkWidget *
+value_label (const char *text,
+             gboolean    selectable)
+{
+  GtkWidget *label = gtk_label_new (text ? text : _("Not set"));
+
+  gtk_label_set_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_wrap_mode (GTK_LABEL (label), PANGO_WRAP_WORD_CHAR);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_label_set_selectable (GTK_LABEL (label), selectable);
+  gtk_widget_set_hexpand (label, TRUE);
+  if (text == NULL)
+    gtk_widget_add_css_class (label, "dim-label");
+  return label;
+}
+
+static GtkWidget *
+caption (const char *text,
+         const char *style)
+{
+  GtkWidget *label = gtk_label_new (text);
+
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_widget_add_css_class (label, "caption-heading");
+  gtk_widget_add_css_class (label, style);
+  return label;
+}
+
+typedef enum { BADGE_NONE, BADGE_KEPT, BADGE_LOST } Badge;
+
+/* Whether one side's value of a decided conflict was kept or lost. */
+static Badge
+side_badge (TetherConflict *conflict,
+            const char     *field,
+            gboolean        mine)
+{
+  JsonObject *side = mine ? tether_conflict_get_local (conflict) : tether_conflict_get_remote (conflict);
+  JsonObject *result = tether_conflict_get_result (conflict);
+  const char * const *lost = mine ? tether_conflict_get_local_lost (conflict) : tether_conflict_get_remote_lost (conflict);
+  TetherConflictWinner own = mine ? TETHER_CONFLICT_WINNER_LOCAL : TETHER_CONFLICT_WINNER_REMOTE;
+
+  if (tether_conflict_get_status (conflict) == TETHER_CONFLICT_OPEN)
+    return BADGE_NONE;
+  if (strv_has (lost, field) || (side == NULL && tether_conflict_get_winner (conflict) != own))
+    return BADGE_LOST;
+  if (result != NULL && side != NULL && same_member (result, side, field))
+    return BADGE_KEPT;
+  return BADGE_NONE;
+}
+
+static void
+on_card_pressed (GtkGestureClick *gesture,
+                 int              n_press,
+                 double           x,
+                 double           y,
+                 GtkCheckButton  *check)
+{
+  gtk_check_button_set_active (check, TRUE);
+}
+
+/* One side of a field that differs: a choice for an open conflict, the
+ * value with "Kept" or "Lost" for a decided one. */
+static GtkWidget *
+side_card (TetherConflictInbox *self,
+           const char          *field,
+           gboolean             mine,
+           GtkCheckButton      *group)
+{
+  TetherConflict *conflict = self->shown;
+  JsonObject *side = mine ? tether_conflict_get_local (conflict) : tether_conflict_get_remote (conflict);
+  gboolean choosable = tether_conflict_get_status (conflict) == TETHER_CONFLICT_OPEN && side != NULL;
+  g_autofree char *text = side == NULL ? g_strdup (_("Deleted")) : format_value (member (side, field));
+  Badge badge = side_badge (conflict, field, mine);
+  const char *name = mine ? _("Mine") : _("Theirs");
+  GtkWidget *card = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+  GtkWidget *header = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
+
+  gtk_widget_add_css_class (card, "card");
+  gtk_widget_set_hexpand (card, TRUE);
+  if (choosable)
+    {
+      GtkWidget *check = gtk_check_button_new_with_label (name);
+      g_autofree char *what = g_strdup_printf (mine ? _("Keep my %s") : _("Keep their %s"), field_label (field));
+      GtkGesture *click = gtk_gesture_click_new ();
+
+      gtk_check_button_set_group (GTK_CHECK_BUTTON (check), group);
+      gtk_check_button_set_active (GTK_CHECK_BUTTON (check), mine);
+      gtk_widget_set_tooltip_text (check, what);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (check), GTK_ACCESSIBLE_PROPERTY_LABEL, what, -1);
+      /* The whole card chooses, not only the small radio. */
+      g_signal_connect_object (click, "pressed", G_CALLBACK (on_card_pressed), check, 0);
+      gtk_widget_add_controller (card, GTK_EVENT_CONTROLLER (click));
+      if (mine)
+        g_hash_table_insert (self->choices, g_strdup (field), check);
+      gtk_box_append (GTK_BOX (header), check);
+    }
+  else
+    gtk_box_append (GTK_BOX (header), caption (name, "dim-label"));
+  if (badge != BADGE_NONE)
+    {
+      GtkWidget *label = badge == BADGE_LOST ? caption (_("Lost"), "error") : caption (_("Kept"), "success");
+
+      gtk_widget_set_hexpand (label, TRUE);
+      gtk_label_set_xalign (GTK_LABEL (label), 1);
+      gtk_box_append (GTK_BOX (header), label);
+    }
+  gtk_box_append (GTK_BOX (card), header);
+  gtk_box_append (GTK_BOX (card), value_label (text, !choosable));
+  for (GtkWidget *child = gtk_widget_get_first_child (card); child; child = gtk_widget_get_next_sibling (child))
+    {
+      gtk_widget_set_margin_start (child, 12);
+      gtk_widget_set_margin_end (child, 12);
+    }
+  gtk_widget_set_margin_top (header, 12);
+  gtk_widget_set_margin_bottom (gtk_widget_get_last_child (card), 12);
+  return card;
+}
+
+static GtkWidget *
+field_heading (const char *field,
+               gboolean    both_changed)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  GtkWidget *name = gtk_label_new (field_label (field));
+
+  gtk_label_set_xalign (GTK_LABEL (name), 0);
+  gtk_widget_add_css_class (name, "heading");
+  gtk_box_append (GTK_BOX (box), name);
+  if (both_changed)
+    gtk_box_append (GTK_BOX (box), caption (_("Changed on both sides"), "warning"));
+  return box;
+}
+
+static void
+add_field (TetherConflictInbox *self,
+           const char          *field)
+{
+  TetherConflict *conflict = self->shown;
+  GtkWidget *block = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+  GtkWidget *sides = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  GtkWidget *mine;
+
+  gtk_box_set_homogeneous (GTK_BOX (sides), TRUE);
+  gtk_box_append (GTK_BOX (block), field_heading (field, strv_has (tether_conflict_get_fields (conflict), field)));
+  mine = side_card (self, field, TRUE, NULL);
+  gtk_box_append (GTK_BOX (sides), mine);
+  gtk_box_append (GTK_BOX (sides), side_card (self, field, FALSE, g_hash_table_lookup (self->choices, field)));
+  gtk_box_append (GTK_BOX (block), sides);
+  gtk_box_append (self->fields_box, block);
+}
+
+/* A field both sides agree on: its name and value, without a choice. */
+static void
+add_same_field (TetherConflictInbox *self,
+                const char          *field,
+                JsonObject          *side)
+{
+  g_autofree char *text = format_value (member (side, field));
+  GtkWidget *block = gtk_box_new (GTK_ORIENTATION_VERTICAL, 3);
+  GtkWidget *value = value_label (text, TRUE);
+
+  gtk_box_append (GTK_BOX (block), caption (field_label (field), "dim-label"));
+  gtk_label_set_lines (GTK_LABEL (value), 4);
+  gtk_label_set_ellipsize (GTK_LABEL (value), PANGO_ELLIPSIZE_END);
+  gtk_box_append (GTK_BOX (block), value);
+  gtk_box_append (self->fields_box, block);
+}
+
+static char *
+lost_fields_text (const char * const *fields)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  for (guint i = 0; fields != NULL && fields[i] != NULL; i++)
+    g_string_append_printf (text, "%s%s", i ? ", " : "", field_label (fields[i]));
+  return text->len ? g_strdup (text->str) : NULL;
+}
+
+static char *
+summary_text (TetherConflict *conflict)
+{
+  g_autofree char *when = format_time (tether_conflict_get_resolved (conflict));
+  g_autofree char *mine_lost = lost_fields_text (tether_conflict_get_local_lost (conflict));
+  g_autofree char *theirs_lost = lost_fields_text (tether_conflict_get_remote_lost (conflict));
+  GString *text = g_string_new (NULL);
+
+  switch (tether_conflict_get_status (conflict))
+    {
+    case TETHER_CONFLICT_OPEN:
+      g_string_append (text, _("Changed on this device and on the server. Choose what to keep for each field, or keep one version whole."));
+      return g_string_free (text, FALSE);
+    case TETHER_CONFLICT_RESTORED:
+      g_string_append_printf (text, _("The version that lost was restored at %s."), when);
+      return g_string_free (text, FALSE);
+    case TETHER_CONFLICT_RESOLVED:
+    default:
+      break;
+    }
+  switch (tether_conflict_get_winner (conflict))
+    {
+    case TETHER_CONFLICT_WINNER_LOCAL:
+      g_string_append_printf (text, _("Decided at %s (%s): your version was kept."), when,
+                              strategy_label (tether_conflict_get_strategy (conflict)));
+      break;
+    case TETHER_CONFLICT_WINNER_REMOTE:
+      g_string_append_printf (text, _("Decided at %s (%s): the server’s version was kept."), when,
+                              strategy_label (tether_conflict_get_strategy (conflict)));
+      break;
+    default:
+      g_string_append_printf (text, _("Decided at %s (%s): the versions were merged."), when,
+                              strategy_label (tether_conflict_get_strategy (conflict)));
+      break;
+    }
+  if (mine_lost != NULL)
+    g_string_append_printf (text, " %s %s.", _("Lost from your version:"), mine_lost);
+  if (theirs_lost != NULL)
+    g_string_append_printf (text, " %s %s.", _("Lost from the server’s version:"), theirs_lost);
+  return g_string_free (text, FALSE);
+}
+
+static void
+clear_detail (TetherConflictInbox *self)
+{
+  GtkWidget *child;
+
+  g_hash_table_remove_all (self->choices);
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->fields_box))) != NULL)
+    gtk_box_remove (self->fields_box, child);
+}
+
+static void
+update_actions (TetherConflictInbox *self)
+{
+  TetherConflict *conflict = self->shown;
+  gboolean open = conflict != NULL && tether_conflict_get_status (conflict) == TETHER_CONFLICT_OPEN;
+  gboolean both_sides = conflict != NULL && tether_conflict_get_local (conflict) != NULL &&
+                        tether_conflict_get_remote (conflict) != NULL;
+
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "inbox.keep-mine", open);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "inbox.keep-theirs", open);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "inbox.keep-selected", open && both_sides);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "inbox.restore",
+                                 conflict != NULL && tether_conflict_get_status (conflict) == TETHER_CONFLICT_RESOLVED);
+  gtk_widget_set_visible (self->open_bar, open);
+  gtk_widget_set_visible (self->decided_bar, conflict != NULL && !open);
+}
+
+static void
+show_conflict (TetherConflictInbox *self,
+               TetherConflict      *conflict)
+{
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GPtrArray) same = g_ptr_array_new ();
+  g_autofree char *summary = NULL;
+  JsonObject *local, *remote;
+
+  /* The same conflict in the same state: keep the choices made so far. */
+  if (conflict != NULL && self->shown != NULL && same_state (conflict, self->shown))
+    return;
+  clear_detail (self);
+  g_set_object (&self->shown, conflict);
+  update_actions (self);
+  if (conflict == NULL)
+    return;
+
+  local = tether_conflict_get_local (conflict);
+  remote = tether_conflict_get_remote (conflict);
+  summary = summary_text (conflict);
+  gtk_label_set_label (self->detail_title, conflict_title (conflict));
+  gtk_label_set_label (self->detail_summary, summary);
+  fields = list_fields (conflict);
+  for (guint i = 0; i < fields->len; i++)
+    {
+      const char *field = fields->pdata[i];
+
+      if (local != NULL && remote != NULL && same_member (local, remote, field))
+        g_ptr_array_add (same, fields->pdata[i]);
+      else if (member (local, field) != NULL || member (remote, field) != NULL)
+        add_field (self, field);
+    }
+  if (same->len > 0)
+    gtk_box_append (self->fields_box, caption (_("Same on Both Sides"), "dim-label"));
+  for (guint i = 0; i < same->len; i++)
+    add_same_field (self, same->pdata[i], local);
+}
+
+static void
+on_row_selected (TetherConflictInbox *self,
+                 GtkListBoxRow       *row)
+{
+  g_autoptr(TetherConflict) conflict = NULL;
+
+  if (self->reloading)
+    return;
+  if (row != NULL)
+    conflict = g_list_model_get_item (G_LIST_MODEL (self->conflicts), gtk_list_box_row_get_index (row));
+  show_conflict (self, conflict);
+}
+
+static void
+select_conflict (TetherConflictInbox *self,
+                 const char          *id)
+{
+  GListModel *model = G_LIST_MODEL (self->conflicts);
+  guint position = 0;
+
+  for (guint i = 0; id != NULL && i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(TetherConflict) conflict = g_list_model_get_item (model, i);
+
+      if (g_str_equal (tether_conflict_get_id (conflict), id))
+        position = i;
+    }
+  gtk_list_box_select_row (self->list, gtk_list_box_get_row_at_index (self->list, position));
+}
+
+static void
+reload (TetherConflictInbox *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) conflicts = NULL;
+  g_autofree char *selected = self->shown ? g_strdup (tether_conflict_get_id (self->shown)) : NULL;
+  g_autofree char *subtitle = NULL;
+  guint open = 0;
+
+  conflicts = self->engine ? tether_sync_engine_list_conflicts (self->engine, FALSE, &error) : g_ptr_array_new ();
+  if (conflicts == NULL)
+    {
+      g_debug ("cannot list conflicts: %s", error->message);
+      return;
+    }
+  g_ptr_array_sort (conflicts, compare_conflicts);
+  for (guint i = 0; i < conflicts->len; i++)
+    open += tether_conflict_get_status (conflicts->pdata[i]) == TETHER_CONFLICT_OPEN;
+  subtitle = open ? g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u open", "%u open", open), open) : NULL;
+  adw_window_title_set_subtitle (self->window_title, subtitle ? subtitle : "");
+  gtk_stack_set_visible_child_name (self->stack, conflicts->len ? "conflicts" : "empty");
+  if (same_list (G_LIST_MODEL (self->conflicts), conflicts))
+    return;
+
+  self->reloading = TRUE;
+  g_list_store_splice (self->conflicts, 0, g_list_model_get_n_items (G_LIST_MODEL (self->conflicts)),
+                       conflicts->pdata, conflicts->len);
+  select_conflict (self, selected);
+  self->reloading = FALSE;
+  on_row_selected (self, gtk_list_box_get_selected_row (self->list));
+}
+
+/* Actions */
+
+static void
+settled (TetherConflictInbox *self,
+         gboolean             ok,
+         const char          *done,
+         GError              *error)
+{
+  adw_toast_overlay_add_toast (self->toasts, adw_toast_new (ok ? done : error->message));
+  reload (self);
+}
+
+static void
+resolve (TetherConflictInbox *self,
+         JsonObject          *chosen,
+         const char          *done)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  ok = tether_sync_engine_resolve_conflict (self->engine, tether_conflict_get_id (self->shown), chosen, &error);
+  settled (self, ok, done, error);
+}
+
+static void
+keep_mine (GtkWidget  *widget,
+           const char *action,
+           GVariant   *param)
+{
+  TetherConflictInbox *self = TETHER_CONFLICT_INBOX (widget);
+
+  resolve (self, tether_conflict_get_local (self->shown), _("Kept your version"));
+}
+
+static void
+keep_theirs (GtkWidget  *widget,
+             const char *action,
+             GVariant   *param)
+{
+  TetherConflictInbox *self = TETHER_CONFLICT_INBOX (widget);
+
+  resolve (self, tether_conflict_get_remote (self->shown), _("Kept the server’s version"));
+}
+
+static void
+keep_selected (GtkWidget  *widget,
+               const char *action,
+               GVariant   *param)
+{
+  TetherConflictInbox *self = TETHER_CONFLICT_INBOX (widget);
+  JsonObject *local = tether_conflict_get_local (self->shown);
+  JsonObject *remote = tether_conflict_get_remote (self->shown);
+  g_autoptr(JsonObject) chosen = json_object_new ();
+  g_autoptr(GPtrArray) fields = list_fields (self->shown);
+
+  /* Field by field; a field absent on the chosen side stays absent. */
+  for (guint i = 0; i < fields->len; i++)
+    {
+      const char *field = fields->pdata[i];
+      GtkCheckButton *mine = g_hash_table_lookup (self->choices, field);
+      JsonObject *side = mine == NULL || gtk_check_button_get_active (mine) ? local : remote;
+      JsonNode *value = member (side, field);
+
+      if (value != NULL)
+        json_object_set_member (chosen, field, json_node_copy (value));
+    }
+  resolve (self, chosen, _("Kept the chosen values"));
+}
+
+static void
+restore (GtkWidget  *widget,
+         const char *action,
+         GVariant   *param)
+{
+  TetherConflictInbox *self = TETHER_CONFLICT_INBOX (widget);
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  ok = tether_sync_engine_restore_conflict (self->engine, tether_conflict_get_id (self->shown), &error);
+  settled (self, ok, _("Restored the version that lost"), error);
+}
+
+/* Life cycle */
+
+TetherConflictInbox *
+tether_conflict_inbox_new (TetherApplication *app)
+{
+  g_return_val_if_fail (TETHER_IS_APPLICATION (app), NULL);
+  return g_object_new (TETHER_TYPE_CONFLICT_INBOX, "application", app, NULL);
+}
+
+static void
+tether_conflict_inbox_constructed (GObject *object)
+{
+  TetherConflictInbox *self = TETHER_CONFLICT_INBOX (object);
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+
+  G_OBJECT_CLASS (tether_conflict_inbox_parent_class)->constructed (object);
+
+  if (self->engine == NULL && TETHER_IS_APPLICATION (app))
+    g_set_object (&self->engine, tether_application_get_sync_engine (TETHER_APPLICATION (app)));
+  if (self->engine != NULL)
+    {
+      g_signal_connect_object (self->engine, "conflict", G_CALLBACK (reload), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->engine, "queue-changed", G_CALLBACK (reload), self, G_CONNECT_SWAPPED);
+    }
+  reload (self);
+  update_actions (self);
+}
+
+static void
+tether_conflict_inbox_set_property (GObject      *object,
+                                    guint         prop_id,
+                                    const GValue *value,
+                                    GParamSpec   *pspec)
+{
+  TetherConflictInbox *self = TETHER_CONFLICT_INBOX (object);
+
+  switch (prop_id)
+    {
+    case PROP_SYNC_ENGINE:
+      g_set_object (&self->engine, g_value_get_object (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tether_conflict_inbox_get_property (GObject    *object,
+                                    guint       prop_id,
+                                    GValue     *value,
+                                    GParamSpec *pspec)
+{
+  TetherConflictInbox *self = TETHER_CONFLICT_INBOX (object);
+
+  switch (prop_id)
+    {
+    case PROP_SYNC_ENGINE:
+      g_value_set_object (value, self->engine);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+tether_conflict_inbox_dispose (GObject *object)
+{
+  TetherConflictInbox *self = TETHER_CONFLICT_INBOX (object);
+
+  /* Nothing reacts any more while the widgets go. */
+  self->reloading = TRUE;
+  if (self->engine != NULL)
+    g_signal_handlers_disconnect_by_data (self->engine, self);
+  g_hash_table_remove_all (self->choices);
+  g_clear_object (&self->shown);
+  g_clear_object (&self->engine);
+  G_OBJECT_CLASS (tether_conflict_inbox_parent_class)->dispose (object);
+}
+
+static void
+tether_conflict_inbox_finalize (GObject *object)
+{
+  TetherConflictInbox *self = TETHER_CONFLICT_INBOX (object);
+
+  g_clear_pointer (&self->choices, g_hash_table_unref);
+  g_clear_object (&self->conflicts);
+  G_OBJECT_CLASS (tether_conflict_inbox_parent_class)->finalize (object);
+}
+
+static void
+tether_conflict_inbox_class_init (TetherConflictInboxClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->constructed = tether_conflict_inbox_constructed;
+  object_class->set_property = tether_conflict_inbox_set_property;
+  object_class->get_property = tether_conflict_inbox_get_property;
+  object_class->dispose = tether_conflict_inbox_dispose;
+  object_class->finalize = tether_conflict_inbox_finalize;
+
+  /* The engine whose conflict log is shown; by default the application's.
+   * Tests give one without an application. */
+  properties[PROP_SYNC_ENGINE] =
+    g_param_spec_object ("sync-engine", NULL, NULL, TETHER_TYPE_SYNC_ENGINE,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /* Asking for the bundle links it in from the static library (it
+   * registers itself when loaded). */
+  if (tether_app_get_resource () == NULL)
+    g_error ("the app's resources are missing");
+  gtk_widget_class_set_template_from_resource (widget_class, "/app/tether/Tether/tether-conflict-inbox.ui");
+  gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, toasts);
+  gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, window_title);
+  gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, stack);
+  gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, list);
+  gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, detail_title);
+  gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, detail_summary);
+  gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, fields_box);
+  gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, open_bar);
+  gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, decided_bar);
+  gtk_widget_class_bind_template_callback (widget_class, on_row_selected);
+
+  gtk_widget_class_install_action (widget_class, "inbox.keep-mine", NULL, keep_mine);
+  gtk_widget_class_install_action (widget_class, "inbox.keep-theirs", NULL, keep_theirs);
+  gtk_widget_class_install_action (widget_class, "inbox.keep-selected", NULL, keep_selected);
+  gtk_widget_class_install_action (widget_class, "inbox.restore", NULL, restore);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
+}
+
+static void
+tether_conflict_inbox_init (TetherConflictInbox *self)
+{
+  self->conflicts = g_list_store_new (TETHER_TYPE_CONFLICT);
+  self->choices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  gtk_widget_init_template (GTK_WIDGET (self));
+  gtk_list_box_bind_model (self->list, G_LIST_MODEL (self->conflicts), create_row, NULL, NULL);
+}

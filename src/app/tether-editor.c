@@ -1,0 +1,770 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-editor"
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "tether-app-resources.h"
+#include "tether-editor.h"
+
+#define SAVE_DELAY_MS 500
+
+/* The fields the editor shows; a bit each in `dirty`. */
+typedef enum {
+  FIELD_TITLE    = 1 << 0,
+  FIELD_BODY     = 1 << 1,
+  FIELD_DONE     = 1 << 2,
+  FIELD_DUE      = 1 << 3,
+  FIELD_PRIORITY = 1 << 4,
+  FIELD_TAGS     = 1 << 5,
+  FIELD_PINNED   = 1 << 6,
+} EditorField;
+
+#define NOTE_FIELDS (FIELD_TITLE | FIELD_BODY | FIELD_TAGS | FIELD_PINNED)
+#define TASK_FIELDS (FIELD_TITLE | FIELD_BODY | FIELD_DONE | FIELD_DUE | FIELD_PRIORITY | FIELD_TAGS)
+
+struct _TetherEditor
+{
+  GtkWidget         parent_instance;
+
+  GtkStack         *stack;
+  GtkWidget        *deleted_bar;
+  GtkLabel         *deleted_label;
+  GtkWidget        *content;
+  GtkText          *title_text;
+  GtkLabel         *error_label;
+  GtkWidget        *task_box;
+  GtkCheckButton   *done_check;
+  GtkMenuButton    *due_button;
+  GtkLabel         *due_label;
+  GtkPopover       *due_popover;
+  GtkCalendar      *calendar;
+  GtkDropDown      *priority_dropdown;
+  GtkToggleButton  *pinned_toggle;
+  GtkEntry         *tags_entry;
+  GtkTextView      *body_view;
+
+  TetherDatabase   *db;
+  TetherCollection *collection;   /* owned by db */
+  char             *id;
+  TetherRecord     *record;       /* as last stored */
+  char             *due;          /* the due date shown, normal form, or NULL */
+  gboolean          is_task;
+  guint             dirty;        /* EditorField bits edited and not yet stored */
+  guint             save_source;
+  gulong            changed_handler;
+  gulong            external_handler;
+  gboolean          loading;      /* filling widgets: not an edit */
+  gboolean          writing;      /* our own update: its "changed" is no news */
+  gboolean          deleted;
+};
+
+G_DEFINE_FINAL_TYPE (TetherEditor, tether_editor, GTK_TYPE_WIDGET)
+
+static const char *
+field_name (TetherEditor *self,
+            EditorField   field)
+{
+  switch (field)
+    {
+    case FIELD_TITLE:    return "title";
+    case FIELD_BODY:     return self->is_task ? "notes" : "body";
+    case FIELD_DONE:     return "done";
+    case FIELD_DUE:      return "due";
+    case FIELD_PRIORITY: return "priority";
+    case FIELD_TAGS:     return "tags";
+    case FIELD_PINNED:   return "pinned";
+    default:             g_assert_not_reached ();
+    }
+}
+
+static guint
+shown_fields (TetherEditor *self)
+{
+  return self->is_task ? TASK_FIELDS : NOTE_FIELDS;
+}
+
+static char *
+dup_body_text (TetherEditor *self)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->body_view);
+  GtkTextIter start, end;
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+}
+
+/* "work, home ,, work" → ["work", "home"] */
+static JsonNode *
+parse_tags (const char *text)
+{
+  g_auto(GStrv) parts = g_strsplit (text, ",", -1);
+  g_autoptr(JsonArray) array = json_array_new ();
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      char *tag = g_strstrip (parts[i]);
+
+      if (*tag != '\0' && g_hash_table_add (seen, tag))
+        json_array_add_string_element (array, tag);
+    }
+  return json_node_init_array (json_node_alloc (), array);
+}
+
+/* The value the widget of @field holds now, as the record would store it. */
+static JsonNode *
+read_field (TetherEditor *self,
+            EditorField   field)
+{
+  g_autofree char *body = NULL;
+
+  switch (field)
+    {
+    case FIELD_TITLE:
+      return json_node_init_string (json_node_alloc (), gtk_editable_get_text (GTK_EDITABLE (self->title_text)));
+    case FIELD_BODY:
+      body = dup_body_text (self);
+      return json_node_init_string (json_node_alloc (), body);
+    case FIELD_DONE:
+      return json_node_init_boolean (json_node_alloc (), gtk_check_button_get_active (self->done_check));
+    case FIELD_DUE:
+      return self->due ? json_node_init_string (json_node_alloc (), self->due) : json_node_init_null (json_node_alloc ());
+    case FIELD_PRIORITY:
+      return json_node_init_int (json_node_alloc (), MIN (gtk_drop_down_get_selected (self->priority_dropdown), 3));
+    case FIELD_TAGS:
+      return parse_tags (gtk_editable_get_text (GTK_EDITABLE (self->tags_entry)));
+    case FIELD_PINNED:
+      return json_node_init_boolean (json_node_alloc (), gtk_toggle_button_get_active (self->pinned_toggle));
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static gboolean
+same_value (JsonNode *stored,
+            JsonNode *shown)
+{
+  if (stored == NULL || JSON_NODE_HOLDS_NULL (stored))
+    return JSON_NODE_HOLDS_NULL (shown);
+  return json_node_equal (stored, shown);
+}
+
+static void
+update_due_label (TetherEditor *self)
+{
+  g_autoptr(GDateTime) due = self->due ? g_date_time_new_from_iso8601 (self->due, NULL) : NULL;
+  g_autofree char *text = NULL;
+
+  /* A due date is a day: stored as UTC midnight, shown by its UTC date. */
+  /* Translators: a due date; see the strftime-like codes of g_date_time_format() */
+  text = due ? g_date_time_format (due, _("%-d %b %Y")) : NULL;
+  gtk_label_set_label (self->due_label, text ? text : _("No Due Date"));
+}
+
+static void
+set_title_text (TetherEditor *self,
+                const char   *text)
+{
+  GtkEditable *editable = GTK_EDITABLE (self->title_text);
+  int position = gtk_editable_get_position (editable);
+
+  if (g_strcmp0 (gtk_editable_get_text (editable), text) == 0)
+    return;
+  gtk_editable_set_text (editable, text);
+  gtk_editable_set_position (editable, MIN (position, (int) g_utf8_strlen (text, -1)));
+}
+
+static void
+set_body_text (TetherEditor *self,
+               const char   *text)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->body_view);
+  g_autofree char *shown = dup_body_text (self);
+  GtkTextIter iter;
+  int offset;
+
+  if (g_strcmp0 (shown, text) == 0)
+    return;
+  gtk_text_buffer_get_iter_at_mark (buffer, &iter, gtk_text_buffer_get_insert (buffer));
+  offset = gtk_text_iter_get_offset (&iter);
+  gtk_text_buffer_set_text (buffer, text, -1);
+  gtk_text_buffer_get_iter_at_offset (buffer, &iter, offset);
+  gtk_text_buffer_place_cursor (buffer, &iter);
+}
+
+/* Show @field of @record in its widget, leaving the cursor where it was. */
+static void
+load_field (TetherEditor *self,
+            EditorField   field,
+            TetherRecord *record)
+{
+  g_auto(GStrv) tags = NULL;
+  g_autofree char *joined = NULL;
+  g_autoptr(JsonNode) shown = NULL;
+
+  self->loading = TRUE;
+  switch (field)
+    {
+    case FIELD_TITLE:
+      set_title_text (self, tether_record_get_string (record, "title", ""));
+      break;
+    case FIELD_BODY:
+      set_body_text (self, tether_record_get_string (record, field_name (self, field), ""));
+      break;
+    case FIELD_DONE:
+      gtk_check_button_set_active (self->done_check, tether_record_get_boolean (record, "done", FALSE));
+      break;
+    case FIELD_DUE:
+      g_free (self->due);
+      self->due = g_strdup (tether_record_get_string (record, "due", NULL));
+      update_due_label (self);
+      break;
+    case FIELD_PRIORITY:
+      gtk_drop_down_set_selected (self->priority_dropdown, CLAMP (tether_record_get_int (record, "priority", 0), 0, 3));
+      break;
+    case FIELD_TAGS:
+      /* "a, b," stays as typed while it means the stored tags. */
+      shown = read_field (self, field);
+      if (!same_value (tether_record_get_member (record, "tags"), shown))
+        {
+          tags = tether_record_dup_strv (record, "tags");
+          joined = g_strjoinv (", ", tags);
+          gtk_editable_set_text (GTK_EDITABLE (self->tags_entry), joined);
+        }
+      break;
+    case FIELD_PINNED:
+      gtk_toggle_button_set_active (self->pinned_toggle, tether_record_get_boolean (record, "pinned", FALSE));
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  self->loading = FALSE;
+}
+
+static gboolean
+contains_focus (GtkWidget *widget)
+{
+  GtkRoot *root = gtk_widget_get_root (widget);
+  GtkWidget *focus = root ? gtk_root_get_focus (root) : NULL;
+
+  return focus != NULL && (focus == widget || gtk_widget_is_ancestor (focus, widget));
+}
+
+/* Edited and not stored, or in the user's hands right now. */
+static gboolean
+field_is_busy (TetherEditor *self,
+               EditorField   field)
+{
+  if (self->dirty & field)
+    return TRUE;
+  switch (field)
+    {
+    case FIELD_TITLE: return contains_focus (GTK_WIDGET (self->title_text));
+    case FIELD_BODY:  return contains_focus (GTK_WIDGET (self->body_view));
+    case FIELD_TAGS:  return contains_focus (GTK_WIDGET (self->tags_entry));
+    case FIELD_DUE:   return gtk_widget_get_visible (GTK_WIDGET (self->due_popover));
+    default:          return FALSE;
+    }
+}
+
+static void
+load_fields (TetherEditor *self,
+             gboolean      all)
+{
+  guint fields = shown_fields (self);
+
+  for (guint field = 1; field <= FIELD_PINNED; field <<= 1)
+    if ((fields & field) && (all || !field_is_busy (self, field)))
+      load_field (self, field, self->record);
+}
+
+static void
+show_error (TetherEditor *self,
+            const GError *error)
+{
+  const char *message = error ? error->message : NULL;
+  g_autofree char *prefix = g_strdup_printf ("%s.", tether_collection_get_name (self->collection));
+  gboolean on_title = FALSE, on_tags = FALSE;
+
+  /* "notes.title: …" names the field: mark its widget too. */
+  if (message != NULL && g_str_has_prefix (message, prefix))
+    {
+      on_title = g_str_has_prefix (message + strlen (prefix), "title");
+      on_tags = g_str_has_prefix (message + strlen (prefix), "tags");
+    }
+  if (message != NULL)
+    gtk_label_set_label (self->error_label, message);
+  gtk_widget_set_visible (GTK_WIDGET (self->error_label), message != NULL);
+  if (on_title)
+    gtk_widget_add_css_class (GTK_WIDGET (self->title_text), "error");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->title_text), "error");
+  if (on_tags)
+    gtk_widget_add_css_class (GTK_WIDGET (self->tags_entry), "error");
+  else
+    gtk_widget_remove_css_class (GTK_WIDGET (self->tags_entry), "error");
+}
+
+static void
+show_deleted (TetherEditor *self)
+{
+  g_clear_handle_id (&self->save_source, g_source_remove);
+  self->deleted = TRUE;
+  self->dirty = 0;
+  gtk_label_set_label (self->deleted_label,
+                       self->is_task ? _("This task was deleted") : _("This note was deleted"));
+  gtk_widget_set_visible (self->deleted_bar, TRUE);
+  gtk_widget_set_sensitive (self->content, FALSE);
+}
+
+/* One update of the fields in @patch; FALSE leaves them dirty. */
+static gboolean
+write_patch (TetherEditor  *self,
+             JsonObject    *patch,
+             GError       **error)
+{
+  g_autoptr(TetherRecord) stored = NULL;
+
+  self->writing = TRUE;
+  stored = tether_collection_update (self->collection, self->id, patch, error);
+  self->writing = FALSE;
+  if (stored == NULL)
+    return FALSE;
+  g_set_object (&self->record, stored);
+  return TRUE;
+}
+
+/* The dirty fields that differ from the stored record; @fields gets their bits. */
+static JsonObject *
+build_patch (TetherEditor *self,
+             guint        *fields)
+{
+  JsonObject *patch = json_object_new ();
+
+  *fields = 0;
+  for (guint field = 1; field <= FIELD_PINNED; field <<= 1)
+    {
+      g_autoptr(JsonNode) value = NULL;
+      const char *name = field_name (self, field);
+
+      if (!(self->dirty & field))
+        continue;
+      value = read_field (self, field);
+      if (same_value (tether_record_get_member (self->record, name), value))
+        continue;
+      json_object_set_member (patch, name, g_steal_pointer (&value));
+      *fields |= field;
+    }
+  return patch;
+}
+
+/* A refused field must not take the others down: store each alone. */
+static gboolean
+save_one_by_one (TetherEditor  *self,
+                 JsonObject    *patch,
+                 guint          fields,
+                 GError       **error)
+{
+  for (guint field = 1; field <= FIELD_PINNED; field <<= 1)
+    {
+      g_autoptr(JsonObject) single = json_object_new ();
+      g_autoptr(GError) local_error = NULL;
+      const char *name = field_name (self, field);
+
+      if (!(fields & field))
+        continue;
+      json_object_set_member (single, name, json_node_copy (json_object_get_member (patch, name)));
+      if (write_patch (self, single, &local_error))
+        self->dirty &= ~field;
+      else if (error != NULL && *error == NULL)
+        g_propagate_error (error, g_steal_pointer (&local_error));
+    }
+  return self->dirty == 0;
+}
+
+static gboolean
+save (TetherEditor  *self,
+      GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonObject) patch = NULL;
+  guint fields;
+
+  g_clear_handle_id (&self->save_source, g_source_remove);
+  if (self->record == NULL || self->deleted || self->dirty == 0)
+    return TRUE;
+
+  patch = build_patch (self, &fields);
+  self->dirty = fields;
+  if (fields == 0 || write_patch (self, patch, &local_error))
+    self->dirty = 0;
+  else if (g_error_matches (local_error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_FOUND))
+    show_deleted (self);
+  else if (g_error_matches (local_error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION))
+    {
+      g_clear_error (&local_error);
+      save_one_by_one (self, patch, fields, &local_error);
+    }
+
+  show_error (self, local_error);
+  if (local_error != NULL)
+    {
+      g_debug ("could not save %s: %s", self->id, local_error->message);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+on_save_timeout (gpointer data)
+{
+  TetherEditor *self = data;
+
+  self->save_source = 0;
+  save (self, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+field_edited (TetherEditor *self,
+              EditorField   field,
+              gboolean      at_once)
+{
+  if (self->loading || self->record == NULL || self->deleted)
+    return;
+  self->dirty |= field;
+  g_clear_handle_id (&self->save_source, g_source_remove);
+  if (at_once)
+    save (self, NULL);
+  else
+    self->save_source = g_timeout_add (SAVE_DELAY_MS, on_save_timeout, self);
+}
+
+static void on_title_changed     (TetherEditor *self) { field_edited (self, FIELD_TITLE, FALSE); }
+static void on_tags_changed      (TetherEditor *self) { field_edited (self, FIELD_TAGS, FALSE); }
+static void on_body_changed      (TetherEditor *self) { field_edited (self, FIELD_BODY, FALSE); }
+static void on_done_toggled      (TetherEditor *self) { field_edited (self, FIELD_DONE, TRUE); }
+static void on_pinned_toggled    (TetherEditor *self) { field_edited (self, FIELD_PINNED, TRUE); }
+static void on_priority_selected (TetherEditor *self) { field_edited (self, FIELD_PRIORITY, TRUE); }
+
+static void
+on_title_activate (TetherEditor *self)
+{
+  gtk_widget_grab_focus (GTK_WIDGET (self->body_view));
+}
+
+static void
+on_due_popover_show (TetherEditor *self)
+{
+  g_autoptr(GDateTime) due = self->due ? g_date_time_new_from_iso8601 (self->due, NULL) : NULL;
+  g_autoptr(GDateTime) today = g_date_time_new_now_local ();
+  g_autoptr(GDateTime) shown = NULL;
+
+  /* The calendar works in local time; a due day is a UTC date. */
+  shown = due ? g_date_time_new_local (g_date_time_get_year (due), g_date_time_get_month (due),
+                                       g_date_time_get_day_of_month (due), 0, 0, 0)
+              : g_date_time_ref (today);
+  self->loading = TRUE;
+  gtk_calendar_select_day (self->calendar, shown);
+  self->loading = FALSE;
+}
+
+static void
+set_due (TetherEditor *self,
+         GDateTime    *day)
+{
+  g_free (self->due);
+  self->due = day ? g_strdup_printf ("%04d-%02d-%02dT00:00:00.000Z", g_date_time_get_year (day),
+                                     g_date_time_get_month (day), g_date_time_get_day_of_month (day))
+                  : NULL;
+  update_due_label (self);
+  gtk_popover_popdown (self->due_popover);
+  field_edited (self, FIELD_DUE, TRUE);
+}
+
+static void
+on_day_selected (TetherEditor *self)
+{
+  g_autoptr(GDateTime) day = NULL;
+
+  if (self->loading)
+    return;
+  day = gtk_calendar_get_date (self->calendar);
+  set_due (self, day);
+}
+
+static void
+on_clear_due_clicked (TetherEditor *self)
+{
+  set_due (self, NULL);
+}
+
+static gboolean
+same_data (TetherRecord *a,
+           TetherRecord *b)
+{
+  g_autoptr(JsonNode) na = json_node_init_object (json_node_alloc (), tether_record_get_data (a));
+  g_autoptr(JsonNode) nb = json_node_init_object (json_node_alloc (), tether_record_get_data (b));
+
+  return json_node_equal (na, nb);
+}
+
+static void
+apply_outside_change (TetherEditor *self,
+                      TetherRecord *record)
+{
+  if (record == NULL)
+    {
+      show_deleted (self);
+      return;
+    }
+  if (self->record != NULL && same_data (self->record, record))
+    return;
+  g_set_object (&self->record, record);
+  load_fields (self, FALSE);
+}
+
+static void
+on_collection_changed (TetherEditor     *self,
+                       TetherChangeType  type,
+                       const char       *id,
+                       TetherRecord     *old_record,
+                       TetherRecord     *new_record)
+{
+  if (self->writing || self->deleted || g_strcmp0 (id, self->id) != 0)
+    return;
+  apply_outside_change (self, type == TETHER_CHANGE_DELETE ? NULL : new_record);
+}
+
+/* Another process wrote to the file: which records is not known. */
+static void
+on_external_change (TetherEditor *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherRecord) record = NULL;
+
+  if (self->deleted || self->id == NULL)
+    return;
+  record = tether_collection_get (self->collection, self->id, &error);
+  if (record == NULL && !g_error_matches (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_FOUND))
+    {
+      g_debug ("could not read %s: %s", self->id, error->message);
+      return;
+    }
+  apply_outside_change (self, record);
+}
+
+static gboolean
+catch_up (gpointer data)
+{
+  TetherEditor *self = data;
+
+  if (self->record != NULL && !self->deleted)
+    load_fields (self, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
+/* Catch up with what arrived while a field had the focus, once the focus
+ * has moved on. */
+static void
+on_focus_leave (TetherEditor *self)
+{
+  g_idle_add_full (G_PRIORITY_DEFAULT, catch_up, g_object_ref (self), g_object_unref);
+}
+
+static void
+close_record (TetherEditor *self)
+{
+  save (self, NULL);
+  g_clear_signal_handler (&self->changed_handler, self->collection);
+  g_clear_signal_handler (&self->external_handler, self->db);
+  g_clear_handle_id (&self->save_source, g_source_remove);
+  g_clear_object (&self->record);
+  g_clear_object (&self->db);
+  g_clear_pointer (&self->id, g_free);
+  g_clear_pointer (&self->due, g_free);
+  self->collection = NULL;
+  self->dirty = 0;
+  self->deleted = FALSE;
+}
+
+static void
+reset_widgets (TetherEditor *self)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->body_view);
+  GtkTextIter start;
+
+  /* A new record: no undo into the previous one, cursor at the start. */
+  gtk_editable_set_enable_undo (GTK_EDITABLE (self->title_text), FALSE);
+  gtk_editable_set_enable_undo (GTK_EDITABLE (self->title_text), TRUE);
+  gtk_text_buffer_begin_irreversible_action (buffer);
+  load_fields (self, TRUE);
+  gtk_text_buffer_end_irreversible_action (buffer);
+  gtk_text_buffer_get_start_iter (buffer, &start);
+  gtk_text_buffer_place_cursor (buffer, &start);
+  gtk_editable_set_position (GTK_EDITABLE (self->title_text), -1);
+
+  gtk_widget_set_visible (self->task_box, self->is_task);
+  gtk_widget_set_visible (GTK_WIDGET (self->pinned_toggle), !self->is_task);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->body_view),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, self->is_task ? _("Notes") : _("Body"),
+                                  -1);
+  gtk_widget_set_visible (self->deleted_bar, FALSE);
+  gtk_widget_set_sensitive (self->content, TRUE);
+  show_error (self, NULL);
+}
+
+void
+tether_editor_set_record (TetherEditor   *self,
+                          TetherDatabase *db,
+                          const char     *collection,
+                          const char     *id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherRecord) record = NULL;
+  TetherCollection *coll;
+
+  g_return_if_fail (TETHER_IS_EDITOR (self));
+  g_return_if_fail (id == NULL || TETHER_IS_DATABASE (db));
+  g_return_if_fail (id == NULL || collection != NULL);
+
+  close_record (self);
+  coll = id ? tether_database_get_collection (db, collection, &error) : NULL;
+  record = coll ? tether_collection_get (coll, id, &error) : NULL;
+  if (record == NULL)
+    {
+      if (error != NULL)
+        g_debug ("cannot open %s %s: %s", collection, id, error->message);
+      gtk_stack_set_visible_child_name (self->stack, "empty");
+      return;
+    }
+
+  self->db = g_object_ref (db);
+  self->collection = coll;
+  self->id = g_strdup (id);
+  self->record = g_steal_pointer (&record);
+  self->is_task = g_str_equal (collection, "tasks");
+  reset_widgets (self);
+  self->changed_handler = g_signal_connect_object (coll, "changed", G_CALLBACK (on_collection_changed),
+                                                   self, G_CONNECT_SWAPPED);
+  self->external_handler = g_signal_connect_object (db, "external-change", G_CALLBACK (on_external_change),
+                                                    self, G_CONNECT_SWAPPED);
+  /* Start the database's watch again if it had stopped for lack of listeners. */
+  tether_database_check_external (db);
+  gtk_stack_set_visible_child_name (self->stack, "editor");
+}
+
+const char *
+tether_editor_get_record_id (TetherEditor *self)
+{
+  g_return_val_if_fail (TETHER_IS_EDITOR (self), NULL);
+  return self->id;
+}
+
+gboolean
+tether_editor_save_now (TetherEditor  *self,
+                        GError       **error)
+{
+  g_return_val_if_fail (TETHER_IS_EDITOR (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  return save (self, error);
+}
+
+void
+tether_editor_focus_title (TetherEditor *self)
+{
+  g_return_if_fail (TETHER_IS_EDITOR (self));
+  /* Selecting all would let the first keystroke replace the title. */
+  gtk_text_grab_focus_without_selecting (self->title_text);
+}
+
+GtkWidget *
+tether_editor_new (void)
+{
+  return g_object_new (TETHER_TYPE_EDITOR, NULL);
+}
+
+static void
+tether_editor_unmap (GtkWidget *widget)
+{
+  save (TETHER_EDITOR (widget), NULL);
+  GTK_WIDGET_CLASS (tether_editor_parent_class)->unmap (widget);
+}
+
+static void
+tether_editor_dispose (GObject *object)
+{
+  TetherEditor *self = TETHER_EDITOR (object);
+
+  /* Closing never loses text: store it while the widgets still exist. */
+  close_record (self);
+  gtk_widget_dispose_template (GTK_WIDGET (self), TETHER_TYPE_EDITOR);
+  G_OBJECT_CLASS (tether_editor_parent_class)->dispose (object);
+}
+
+static void
+tether_editor_class_init (TetherEditorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = tether_editor_dispose;
+  widget_class->unmap = tether_editor_unmap;
+
+  /* Asking for the bundle links it in from the static library (it
+   * registers itself when loaded). */
+  if (tether_app_get_resource () == NULL)
+    g_error ("the app's resources are missing");
+  gtk_widget_class_set_template_from_resource (widget_class, "/app/tether/Tether/tether-editor.ui");
+  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+  gtk_widget_class_set_css_name (widget_class, "tether-editor");
+
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, stack);
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, deleted_bar);
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, deleted_label);
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, content);
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, title_text);
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, error_label);
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, task_box);
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, done_check);
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, due_button);
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, due_label);
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, due_popover);
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, calendar);
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, priority_dropdown);
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, pinned_toggle);
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, tags_entry);
+  gtk_widget_class_bind_template_child (widget_class, TetherEditor, body_view);
+
+  gtk_widget_class_bind_template_callback (widget_class, on_title_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_title_activate);
+  gtk_widget_class_bind_template_callback (widget_class, on_tags_changed);
+  gtk_widget_class_bind_template_callback (widget_class, on_done_toggled);
+  gtk_widget_class_bind_template_callback (widget_class, on_pinned_toggled);
+  gtk_widget_class_bind_template_callback (widget_class, on_priority_selected);
+  gtk_widget_class_bind_template_callback (widget_class, on_due_popover_show);
+  gtk_widget_class_bind_template_callback (widget_class, on_day_selected);
+  gtk_widget_class_bind_template_callback (widget_class, on_clear_due_clicked);
+}
+
+static void
+tether_editor_init (TetherEditor *self)
+{
+  GtkWidget *text_fields[3];
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+  text_fields[0] = GTK_WIDGET (self->title_text);
+  text_fields[1] = GTK_WIDGET (self->body_view);
+  text_fields[2] = GTK_WIDGET (self->tags_entry);
+  g_signal_connect_swapped (gtk_text_view_get_buffer (self->body_view), "changed",
+                            G_CALLBACK (on_body_changed), self);
+  for (guint i = 0; i < G_N_ELEMENTS (text_fields); i++)
+    {
+      GtkEventController *focus = gtk_event_controller_focus_new ();
+
+      g_signal_connect_swapped (focus, "leave", G_CALLBACK (on_focus_leave), self);
+      gtk_widget_add_controller (text_fields[i], focus);
+    }
+}

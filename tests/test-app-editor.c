@@ -1,0 +1,787 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-app-editor"
+#include "config.h"
+
+#include <adwaita.h>
+
+#include "tether-conflict-inbox.h"
+#include "tether-editor.h"
+#include "tether-sync-private.h"
+#include "tether-test-app.h"
+#include "tether-test-util.h"
+
+/* The editor and the conflict inbox, as a person uses them: typing is
+ * stored without a save button, nothing typed is lost on switching or
+ * closing, writes from elsewhere show up, and conflicts can be decided and
+ * undone. Real widgets in a real window on a real database file. */
+
+static gboolean have_display;
+
+typedef struct {
+  char             *dir;
+  char             *path;
+  TetherDatabase   *db;
+  TetherCollection *notes;
+  TetherCollection *tasks;
+  GtkWindow        *window;
+  TetherEditor     *editor;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!have_display)
+    return;
+  f->dir = tether_test_dir_new ();
+  f->path = g_build_filename (f->dir, "tether.db", NULL);
+  f->db = tether_test_open (f->path, NULL);
+  f->notes = tether_database_get_collection (f->db, "notes", &error);
+  g_assert_no_error (error);
+  f->tasks = tether_database_get_collection (f->db, "tasks", &error);
+  g_assert_no_error (error);
+
+  f->window = GTK_WINDOW (gtk_window_new ());
+  gtk_window_set_default_size (f->window, 760, 560);
+  f->editor = TETHER_EDITOR (tether_editor_new ());
+  gtk_window_set_child (f->window, GTK_WIDGET (f->editor));
+  gtk_window_present (f->window);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  if (!have_display)
+    return;
+  if (f->window != NULL)
+    gtk_window_destroy (f->window);
+  tether_test_app_settle (50);
+  g_clear_object (&f->db);
+  g_free (f->path);
+  tether_test_dir_free (f->dir);
+}
+
+static gboolean
+skip_without_display (void)
+{
+  if (!have_display)
+    g_test_skip ("no display (set DISPLAY, or run under xvfb-run)");
+  return !have_display;
+}
+
+/* Helpers --------------------------------------------------------------- */
+
+static GtkWidget *
+find_named (GtkWidget  *root,
+            const char *name)
+{
+  if (g_strcmp0 (gtk_widget_get_name (root), name) == 0)
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_named (child, name);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static GtkWidget *
+find_by_tooltip (GtkWidget  *root,
+                 const char *tooltip)
+{
+  if (g_strcmp0 (gtk_widget_get_tooltip_text (root), tooltip) == 0)
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_by_tooltip (child, tooltip);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static GtkWidget *
+find_type (GtkWidget *root,
+           GType      type)
+{
+  if (G_TYPE_CHECK_INSTANCE_TYPE (root, type))
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_type (child, type);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static GtkWidget *
+find_button (GtkWidget  *root,
+             const char *label)
+{
+  if (GTK_IS_BUTTON (root) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (root)), label) == 0)
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_button (child, label);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static GtkWidget *
+editor_part (Fixture *f, const char *name)
+{
+  GtkWidget *widget = find_named (GTK_WIDGET (f->editor), name);
+
+  g_assert_nonnull (widget);
+  return widget;
+}
+
+static GtkEditable *
+title_of (Fixture *f)
+{
+  return GTK_EDITABLE (editor_part (f, "title"));
+}
+
+static GtkTextBuffer *
+body_of (Fixture *f)
+{
+  return gtk_text_view_get_buffer (GTK_TEXT_VIEW (editor_part (f, "body")));
+}
+
+static char *
+body_text (Fixture *f)
+{
+  GtkTextIter start, end;
+
+  gtk_text_buffer_get_bounds (body_of (f), &start, &end);
+  return gtk_text_buffer_get_text (body_of (f), &start, &end, FALSE);
+}
+
+/* What typing does: the text changes where the cursor is. */
+static void
+type_body (Fixture *f, const char *text)
+{
+  gtk_text_buffer_insert_at_cursor (body_of (f), text, -1);
+}
+
+static void
+type_title (Fixture *f, const char *text)
+{
+  int position = gtk_editable_get_position (title_of (f));
+
+  gtk_editable_insert_text (title_of (f), text, -1, &position);
+  gtk_editable_set_position (title_of (f), position);
+}
+
+static TetherRecord *
+stored (TetherCollection *c, const char *id)
+{
+  g_autoptr(GError) error = NULL;
+  TetherRecord *record = tether_collection_get (c, id, &error);
+
+  g_assert_no_error (error);
+  return record;
+}
+
+static const char *
+stored_string (TetherCollection *c, const char *id, const char *field)
+{
+  g_autoptr(TetherRecord) record = stored (c, id);
+  static char *last;
+
+  g_free (last);
+  last = g_strdup (tether_record_get_string (record, field, NULL));
+  return last;
+}
+
+static void
+update (TetherCollection *c, const char *id, const char *json)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) patch = tether_test_object (json);
+  g_autoptr(TetherRecord) record = tether_collection_update (c, id, patch, &error);
+
+  g_assert_no_error (error);
+}
+
+static char *
+open_note (Fixture *f, const char *json)
+{
+  g_autoptr(TetherRecord) record = tether_test_create (f->notes, json);
+  char *id = g_strdup (tether_record_get_id (record));
+
+  tether_editor_set_record (f->editor, f->db, "notes", id);
+  g_assert_cmpstr (tether_editor_get_record_id (f->editor), ==, id);
+  return id;
+}
+
+static char *
+screenshot_path (const char *name)
+{
+  return g_test_build_filename (G_TEST_BUILT, name, NULL);
+}
+
+/* Saving ---------------------------------------------------------------- */
+
+static void
+test_saves_after_typing_stops (Fixture *f, gconstpointer data)
+{
+  g_autofree char *id = NULL;
+  g_autoptr(TetherRecord) before = NULL;
+  g_autoptr(TetherRecord) after = NULL;
+
+  if (skip_without_display ())
+    return;
+  id = open_note (f, "{\"title\": \"Groceries\", \"tags\": [\"home\"]}");
+  gtk_editable_set_position (title_of (f), -1);
+  type_title (f, " for Sunday");
+  type_body (f, "eggs\nflour\n");
+
+  /* Not yet: typing goes on for a while. */
+  before = stored (f->notes, id);
+  g_assert_cmpstr (tether_record_get_string (before, "title", NULL), ==, "Groceries");
+
+  tether_test_app_settle (800);
+  after = stored (f->notes, id);
+  g_assert_cmpstr (tether_record_get_string (after, "title", NULL), ==, "Groceries for Sunday");
+  g_assert_cmpstr (tether_record_get_string (after, "body", NULL), ==, "eggs\nflour\n");
+  g_assert_true (json_node_equal (tether_record_get_member (before, "tags"),
+                                  tether_record_get_member (after, "tags")));
+}
+
+static void
+test_save_now (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+
+  if (skip_without_display ())
+    return;
+  id = open_note (f, "{\"title\": \"Plan\"}");
+  type_body (f, "step one");
+  g_assert_true (tether_editor_save_now (f->editor, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (stored_string (f->notes, id, "body"), ==, "step one");
+  /* Nothing waiting: saving again is a no-op that succeeds. */
+  g_assert_true (tether_editor_save_now (f->editor, &error));
+}
+
+static void
+test_switching_saves_the_old_record (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherRecord) second = tether_test_create (f->notes, "{\"title\": \"Second\", \"body\": \"two\"}");
+  g_autofree char *first = NULL;
+  g_autofree char *shown = NULL;
+
+  if (skip_without_display ())
+    return;
+  first = open_note (f, "{\"title\": \"First\"}");
+  type_body (f, "typed just before switching");
+  tether_editor_set_record (f->editor, f->db, "notes", tether_record_get_id (second));
+
+  g_assert_cmpstr (stored_string (f->notes, first, "body"), ==, "typed just before switching");
+  g_assert_cmpstr (gtk_editable_get_text (title_of (f)), ==, "Second");
+  shown = body_text (f);
+  g_assert_cmpstr (shown, ==, "two");
+  /* Nothing is open: no editor fields to type into. */
+  tether_editor_set_record (f->editor, NULL, NULL, NULL);
+  g_assert_null (tether_editor_get_record_id (f->editor));
+}
+
+static void
+test_closing_saves (Fixture *f, gconstpointer data)
+{
+  g_autofree char *id = NULL;
+
+  if (skip_without_display ())
+    return;
+  id = open_note (f, "{\"title\": \"Draft\"}");
+  type_body (f, "the last sentence");
+  gtk_window_destroy (g_steal_pointer (&f->window));
+  g_assert_cmpstr (stored_string (f->notes, id, "body"), ==, "the last sentence");
+}
+
+/* Writes from elsewhere --------------------------------------------------- */
+
+static void
+test_outside_write_updates_unfocused_fields (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *shown = NULL;
+
+  if (skip_without_display ())
+    return;
+  id = open_note (f, "{\"title\": \"Trip\", \"body\": \"\"}");
+  gtk_widget_grab_focus (editor_part (f, "body"));
+  type_body (f, "passport");
+  gtk_editable_set_position (title_of (f), 2);
+
+  /* As sync writes: on the same database, not through the editor. */
+  update (f->notes, id, "{\"title\": \"Trip to Lisbon\", \"body\": \"from the other device\"}");
+  g_assert_cmpstr (gtk_editable_get_text (title_of (f)), ==, "Trip to Lisbon");
+  g_assert_cmpint (gtk_editable_get_position (title_of (f)), ==, 2);
+  shown = body_text (f);
+  g_assert_cmpstr (shown, ==, "passport");
+
+  g_assert_true (tether_editor_save_now (f->editor, &error));
+  g_assert_cmpstr (stored_string (f->notes, id, "title"), ==, "Trip to Lisbon");
+  g_assert_cmpstr (stored_string (f->notes, id, "body"), ==, "passport");
+
+  /* The field being typed in is left alone. */
+  gtk_widget_grab_focus (GTK_WIDGET (title_of (f)));
+  update (f->notes, id, "{\"title\": \"Renamed elsewhere\", \"body\": \"new body\"}");
+  g_assert_cmpstr (gtk_editable_get_text (title_of (f)), ==, "Trip to Lisbon");
+  g_clear_pointer (&shown, g_free);
+  shown = body_text (f);
+  g_assert_cmpstr (shown, ==, "new body");
+}
+
+static gboolean
+body_is_from_cli (gpointer data)
+{
+  g_autofree char *text = body_text (data);
+
+  return g_strcmp0 (text, "From the CLI") == 0;
+}
+
+static void
+test_other_process_write_shows_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherDatabase) other = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  TetherCollection *notes;
+
+  if (skip_without_display ())
+    return;
+  id = open_note (f, "{\"title\": \"Shared\"}");
+  /* A second connection on the file is what the CLI beside the app is. */
+  other = tether_test_open (f->path, NULL);
+  notes = tether_database_get_collection (other, "notes", &error);
+  g_assert_no_error (error);
+  /* The window put the focus on the title: the body is free to change. */
+  update (notes, id, "{\"body\": \"From the CLI\"}");
+  g_assert_true (tether_test_app_wait (body_is_from_cli, f, 3000));
+}
+
+static void
+test_deleted_elsewhere (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  GtkWidget *deleted;
+
+  if (skip_without_display ())
+    return;
+  id = open_note (f, "{\"title\": \"Doomed\"}");
+  type_body (f, "unsaved words");
+  g_assert_true (tether_collection_delete (f->notes, id, &error));
+  deleted = editor_part (f, "deleted");
+  g_assert_true (gtk_widget_get_visible (deleted));
+  g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (title_of (f))));
+  g_assert_false (gtk_widget_is_sensitive (editor_part (f, "body")));
+  /* Nothing to save into: no error, no resurrection. */
+  g_assert_true (tether_editor_save_now (f->editor, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (tether_collection_count (f->notes, NULL, NULL), ==, 0);
+}
+
+/* Refused saves --------------------------------------------------------------- */
+
+static void
+test_refused_save_keeps_text (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *long_title = g_strnfill (1001, 'x');
+  GtkWidget *message;
+
+  if (skip_without_display ())
+    return;
+  id = open_note (f, "{\"title\": \"Short\"}");
+  gtk_editable_set_text (title_of (f), long_title);
+  type_body (f, "body survives");
+
+  g_assert_false (tether_editor_save_now (f->editor, &error));
+  g_assert_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION);
+  g_assert_nonnull (strstr (error->message, "title"));
+  message = editor_part (f, "error");
+  g_assert_true (gtk_widget_get_visible (message));
+  g_assert_cmpstr (gtk_label_get_label (GTK_LABEL (message)), ==, error->message);
+  g_assert_true (gtk_widget_has_css_class (GTK_WIDGET (title_of (f)), "error"));
+  /* The text stays in the editor; the fields that are fine are stored. */
+  g_assert_cmpstr (gtk_editable_get_text (title_of (f)), ==, long_title);
+  g_assert_cmpstr (stored_string (f->notes, id, "title"), ==, "Short");
+  g_assert_cmpstr (stored_string (f->notes, id, "body"), ==, "body survives");
+
+  /* The next change is tried again. */
+  g_clear_error (&error);
+  gtk_editable_delete_text (title_of (f), 10, -1);
+  g_assert_true (tether_editor_save_now (f->editor, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (stored_string (f->notes, id, "title"), ==, "xxxxxxxxxx");
+  g_assert_false (gtk_widget_get_visible (message));
+  g_assert_false (gtk_widget_has_css_class (GTK_WIDGET (title_of (f)), "error"));
+}
+
+/* Tasks ------------------------------------------------------------------------ */
+
+static void
+test_task_fields (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherRecord) task = tether_test_create (f->tasks, "{\"title\": \"File taxes\", \"notes\": \"receipts\"}");
+  g_autoptr(TetherRecord) saved = NULL;
+  g_autoptr(GDateTime) day = g_date_time_new_local (2026, 4, 15, 0, 0, 0);
+  g_auto(GStrv) tags = NULL;
+  const char *id = tether_record_get_id (task);
+  GtkWidget *calendar;
+  GtkTextIter end;
+  g_autofree char *shown = NULL;
+
+  if (skip_without_display ())
+    return;
+  tether_editor_set_record (f->editor, f->db, "tasks", id);
+  shown = body_text (f);
+  g_assert_cmpstr (shown, ==, "receipts");
+  g_assert_false (gtk_widget_get_visible (editor_part (f, "pinned")));
+  g_assert_true (gtk_widget_get_visible (editor_part (f, "done")));
+
+  /* Clicks are stored at once. */
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (editor_part (f, "done")), TRUE);
+  gtk_drop_down_set_selected (GTK_DROP_DOWN (editor_part (f, "priority")), 2);
+  calendar = find_type (editor_part (f, "due"), GTK_TYPE_CALENDAR);
+  g_assert_nonnull (calendar);
+  gtk_calendar_select_day (GTK_CALENDAR (calendar), day);
+  saved = stored (f->tasks, id);
+  g_assert_true (tether_record_get_boolean (saved, "done", FALSE));
+  g_assert_cmpint (tether_record_get_int (saved, "priority", 0), ==, 2);
+  g_assert_cmpstr (tether_record_get_string (saved, "due", NULL), ==, "2026-04-15T00:00:00.000Z");
+
+  gtk_editable_set_text (GTK_EDITABLE (editor_part (f, "tags")), "money, home,, money ");
+  gtk_text_buffer_get_end_iter (body_of (f), &end);
+  gtk_text_buffer_place_cursor (body_of (f), &end);
+  type_body (f, " and forms");
+  tether_test_app_settle (800);
+  g_clear_object (&saved);
+  saved = stored (f->tasks, id);
+  tags = tether_record_dup_strv (saved, "tags");
+  g_assert_cmpstrv (tags, ((const char *[]) { "money", "home", NULL }));
+  g_assert_cmpstr (tether_record_get_string (saved, "notes", NULL), ==, "receipts and forms");
+
+  /* Clearing the due date removes the field. */
+  g_signal_emit_by_name (find_button (editor_part (f, "due"), "_Clear Due Date"), "clicked");
+  g_clear_object (&saved);
+  saved = stored (f->tasks, id);
+  g_assert_false (tether_record_has_field (saved, "due"));
+}
+
+static void
+test_snapshots (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherRecord) task = NULL;
+  g_autofree char *note_png = screenshot_path ("editor-note.png");
+  g_autofree char *task_png = screenshot_path ("editor-task.png");
+  g_autofree char *id = NULL;
+
+  if (skip_without_display ())
+    return;
+  id = open_note (f, "{\"title\": \"Weekend in Lisbon\", \"tags\": [\"travel\", \"family\"], \"pinned\": true,"
+                     " \"body\": \"Book the tram tour on Saturday morning.\\n\\nPack:\\n- passport\\n- charger\\n"
+                     "- the good walking shoes\\n\\nAsk Ana about the restaurant near Alfama.\"}");
+  tether_test_app_settle (300);
+  tether_test_app_snapshot (GTK_WIDGET (f->window), note_png);
+
+  task = tether_test_create (f->tasks, "{\"title\": \"Renew the passport\", \"priority\": 3,"
+                                       " \"due\": \"2026-05-02\", \"tags\": [\"admin\"],"
+                                       " \"notes\": \"Photos from the shop on the corner. Bring the old one.\"}");
+  tether_editor_set_record (f->editor, f->db, "tasks", tether_record_get_id (task));
+  tether_test_app_settle (300);
+  tether_test_app_snapshot (GTK_WIDGET (f->window), task_png);
+  g_test_message ("screenshots: %s %s", note_png, task_png);
+}
+
+/* The conflict inbox ------------------------------------------------------------ */
+
+typedef struct {
+  Fixture              base;
+  TetherSyncEngine    *engine;
+  TetherConflictInbox *inbox;
+} InboxFixture;
+
+static void
+inbox_set_up (InboxFixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  fixture_set_up (&f->base, data);
+  if (!have_display)
+    return;
+  f->engine = tether_sync_engine_new (f->base.db, &error);
+  g_assert_no_error (error);
+}
+
+static void
+inbox_tear_down (InboxFixture *f, gconstpointer data)
+{
+  if (f->inbox != NULL)
+    gtk_window_destroy (GTK_WINDOW (f->inbox));
+  g_clear_object (&f->engine);
+  fixture_tear_down (&f->base, data);
+}
+
+static void
+open_inbox (InboxFixture *f)
+{
+  f->inbox = g_object_new (TETHER_TYPE_CONFLICT_INBOX, "sync-engine", f->engine, NULL);
+  gtk_window_set_default_size (GTK_WINDOW (f->inbox), 980, 640);
+  gtk_window_present (GTK_WINDOW (f->inbox));
+  tether_test_app_settle (200);
+}
+
+/* A conflict as sync leaves it: the record holds @stored_json. */
+static TetherConflict *
+add_conflict (InboxFixture *f, const char *conflict_id, const char *record_id,
+              const char *local, const char *remote, gint64 created)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) l = tether_test_object (local);
+  g_autoptr(JsonObject) r = tether_test_object (remote);
+  TetherConflict *conflict = tether_conflict_new (conflict_id, "notes", record_id);
+
+  tether_conflict_set_local (conflict, l, "1700000000000-0000-aaaa");
+  tether_conflict_set_remote (conflict, r, "1700000000001-0000-bbbb", 3);
+  tether_conflict_set_base (conflict, l);
+  tether_conflict_set_created (conflict, created);
+  tether_conflict_set_strategy (conflict, TETHER_CONFLICT_STRATEGY_MANUAL);
+  g_assert_true (_tether_sync_store_save_conflict (f->base.db, conflict, &error));
+  g_assert_no_error (error);
+  return conflict;
+}
+
+static void
+save (InboxFixture *f, TetherConflict *conflict)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (_tether_sync_store_save_conflict (f->base.db, conflict, &error));
+  g_assert_no_error (error);
+}
+
+static TetherConflictStatus
+status_of (InboxFixture *f, const char *conflict_id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherConflict) conflict = tether_sync_engine_get_conflict (f->engine, conflict_id, &error);
+
+  g_assert_no_error (error);
+  return tether_conflict_get_status (conflict);
+}
+
+static GtkListBox *
+inbox_list (InboxFixture *f)
+{
+  GtkWidget *list = find_type (GTK_WIDGET (f->inbox), GTK_TYPE_LIST_BOX);
+
+  g_assert_nonnull (list);
+  return GTK_LIST_BOX (list);
+}
+
+static guint
+count_rows (GtkListBox *list)
+{
+  guint n = 0;
+
+  while (gtk_list_box_get_row_at_index (list, n) != NULL)
+    n++;
+  return n;
+}
+
+static void
+select_row (InboxFixture *f, guint index)
+{
+  GtkListBox *list = inbox_list (f);
+
+  gtk_list_box_select_row (list, gtk_list_box_get_row_at_index (list, index));
+}
+
+/* Both sides of one open conflict, and one that merged by itself. */
+static void
+add_two_conflicts (InboxFixture *f)
+{
+  g_autoptr(TetherRecord) open_note = tether_test_create (f->base.notes,
+    "{\"id\": \"n-open\", \"title\": \"Shopping\", \"body\": \"milk\\nbread\\n\", \"tags\": [\"home\"]}");
+  g_autoptr(TetherRecord) merged_note = tether_test_create (f->base.notes,
+    "{\"id\": \"n-merged\", \"title\": \"Reading list\", \"body\": \"Dune\\n\"}");
+  g_autoptr(TetherConflict) open = NULL;
+  g_autoptr(TetherConflict) merged = NULL;
+  g_autoptr(JsonObject) result = tether_test_object ("{\"id\": \"n-merged\", \"title\": \"Reading list\", \"body\": \"Dune\\n\"}");
+  const char * const lost[] = { "title", NULL };
+  const char * const none[] = { NULL };
+
+  open = add_conflict (f, "c-open", "n-open",
+                       "{\"id\": \"n-open\", \"title\": \"Shopping\", \"body\": \"milk\\nbread\\n\", \"tags\": [\"home\"]}",
+                       "{\"id\": \"n-open\", \"title\": \"Shopping for the party\", \"body\": \"milk\\nbread\\ncake\\n\", \"tags\": [\"home\"]}",
+                       g_get_real_time () / 1000 - 60000);
+  merged = add_conflict (f, "c-merged", "n-merged",
+                         "{\"id\": \"n-merged\", \"title\": \"Books\", \"body\": \"Dune\\n\"}",
+                         "{\"id\": \"n-merged\", \"title\": \"Reading list\", \"body\": \"Dune\\n\"}",
+                         g_get_real_time () / 1000 - 120000);
+  tether_conflict_set_strategy (merged, TETHER_CONFLICT_STRATEGY_MERGE);
+  tether_conflict_set_result (merged, result, TETHER_CONFLICT_WINNER_REMOTE);
+  tether_conflict_set_fields (merged, lost, lost, none);
+  tether_conflict_set_status (merged, TETHER_CONFLICT_RESOLVED, g_get_real_time () / 1000 - 30000);
+  save (f, merged);
+}
+
+static void
+test_inbox_empty (InboxFixture *f, gconstpointer data)
+{
+  g_autofree char *png = screenshot_path ("conflict-inbox-empty.png");
+  GtkWidget *status;
+
+  if (skip_without_display ())
+    return;
+  open_inbox (f);
+  status = find_type (GTK_WIDGET (f->inbox), ADW_TYPE_STATUS_PAGE);
+  g_assert_nonnull (status);
+  g_assert_true (gtk_widget_get_mapped (status));
+  g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (status)), ==, "No Conflicts");
+  tether_test_app_snapshot (GTK_WIDGET (f->inbox), png);
+}
+
+static void
+test_inbox_lists_conflicts (InboxFixture *f, gconstpointer data)
+{
+  g_autofree char *png = screenshot_path ("conflict-inbox-open.png");
+  g_autofree char *decided_png = screenshot_path ("conflict-inbox-decided.png");
+
+  if (skip_without_display ())
+    return;
+  add_two_conflicts (f);
+  open_inbox (f);
+  g_assert_cmpuint (count_rows (inbox_list (f)), ==, 2);
+  /* Open first, already selected, with a choice per differing field. */
+  g_assert_nonnull (find_by_tooltip (GTK_WIDGET (f->inbox), "Keep their Title"));
+  g_assert_nonnull (find_by_tooltip (GTK_WIDGET (f->inbox), "Keep my Body"));
+  g_assert_null (find_by_tooltip (GTK_WIDGET (f->inbox), "Keep my Tags"));
+  tether_test_app_snapshot (GTK_WIDGET (f->inbox), png);
+
+  select_row (f, 1);
+  tether_test_app_settle (100);
+  g_assert_null (find_by_tooltip (GTK_WIDGET (f->inbox), "Keep their Title"));
+  tether_test_app_snapshot (GTK_WIDGET (f->inbox), decided_png);
+  g_test_message ("screenshots: %s %s", png, decided_png);
+}
+
+static void
+test_inbox_keep_theirs (InboxFixture *f, gconstpointer data)
+{
+  if (skip_without_display ())
+    return;
+  add_two_conflicts (f);
+  open_inbox (f);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.keep-theirs", NULL));
+  g_assert_cmpint (status_of (f, "c-open"), ==, TETHER_CONFLICT_RESOLVED);
+  g_assert_cmpstr (stored_string (f->base.notes, "n-open", "title"), ==, "Shopping for the party");
+  g_assert_cmpstr (stored_string (f->base.notes, "n-open", "body"), ==, "milk\nbread\ncake\n");
+  /* Still listed, now as decided: nothing open is left. */
+  g_assert_cmpuint (count_rows (inbox_list (f)), ==, 2);
+  gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.keep-mine", NULL);
+  g_assert_cmpstr (stored_string (f->base.notes, "n-open", "title"), ==, "Shopping for the party");
+}
+
+static void
+test_inbox_keep_selected (InboxFixture *f, gconstpointer data)
+{
+  GtkWidget *their_title;
+
+  if (skip_without_display ())
+    return;
+  add_two_conflicts (f);
+  open_inbox (f);
+  their_title = find_by_tooltip (GTK_WIDGET (f->inbox), "Keep their Title");
+  g_assert_nonnull (their_title);
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (their_title), TRUE);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.keep-selected", NULL));
+  g_assert_cmpint (status_of (f, "c-open"), ==, TETHER_CONFLICT_RESOLVED);
+  g_assert_cmpstr (stored_string (f->base.notes, "n-open", "title"), ==, "Shopping for the party");
+  g_assert_cmpstr (stored_string (f->base.notes, "n-open", "body"), ==, "milk\nbread\n");
+}
+
+static void
+test_inbox_restore (InboxFixture *f, gconstpointer data)
+{
+  if (skip_without_display ())
+    return;
+  add_two_conflicts (f);
+  open_inbox (f);
+  /* An open conflict has nothing to restore yet. */
+  gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.restore", NULL);
+  g_assert_cmpint (status_of (f, "c-open"), ==, TETHER_CONFLICT_OPEN);
+  select_row (f, 1);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.restore", NULL));
+  g_assert_cmpint (status_of (f, "c-merged"), ==, TETHER_CONFLICT_RESTORED);
+  g_assert_cmpstr (stored_string (f->base.notes, "n-merged", "title"), ==, "Books");
+}
+
+static void
+test_inbox_follows_the_engine (InboxFixture *f, gconstpointer data)
+{
+  g_autoptr(TetherConflict) late = NULL;
+
+  if (skip_without_display ())
+    return;
+  open_inbox (f);
+  g_assert_cmpuint (count_rows (inbox_list (f)), ==, 0);
+  late = add_conflict (f, "c-late", "n-late", "{\"title\": \"a\"}", "{\"title\": \"b\"}", g_get_real_time () / 1000);
+  g_signal_emit_by_name (f->engine, "conflict", late);
+  g_assert_cmpuint (count_rows (inbox_list (f)), ==, 1);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  /* Without a session bus the accessibility bridge warns, and warnings
+   * are fatal here; the tests read the widgets, not AT-SPI. */
+  if (g_getenv ("DBUS_SESSION_BUS_ADDRESS") == NULL)
+    g_setenv ("GTK_A11Y", "none", FALSE);
+  have_display = gtk_init_check ();
+  if (!have_display && g_getenv ("TETHER_TEST_DISPLAY_REQUIRED") != NULL)
+    g_error ("no display, and TETHER_TEST_DISPLAY_REQUIRED is set");
+  if (have_display)
+    adw_init ();
+
+#define EDITOR_TEST(path, func) \
+  g_test_add ("/tether/app/editor/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+#define INBOX_TEST(path, func) \
+  g_test_add ("/tether/app/inbox/" path, InboxFixture, NULL, inbox_set_up, func, inbox_tear_down)
+
+  EDITOR_TEST ("saves-after-typing-stops", test_saves_after_typing_stops);
+  EDITOR_TEST ("save-now", test_save_now);
+  EDITOR_TEST ("switching-saves-the-old-record", test_switching_saves_the_old_record);
+  EDITOR_TEST ("closing-saves", test_closing_saves);
+  EDITOR_TEST ("outside-write-updates-unfocused-fields", test_outside_write_updates_unfocused_fields);
+  EDITOR_TEST ("other-process-write-shows-up", test_other_process_write_shows_up);
+  EDITOR_TEST ("deleted-elsewhere", test_deleted_elsewhere);
+  EDITOR_TEST ("refused-save-keeps-text", test_refused_save_keeps_text);
+  EDITOR_TEST ("task-fields", test_task_fields);
+  EDITOR_TEST ("snapshots", test_snapshots);
+  INBOX_TEST ("empty", test_inbox_empty);
+  INBOX_TEST ("lists-conflicts", test_inbox_lists_conflicts);
+  INBOX_TEST ("keep-theirs", test_inbox_keep_theirs);
+  INBOX_TEST ("keep-selected", test_inbox_keep_selected);
+  INBOX_TEST ("restore", test_inbox_restore);
+  INBOX_TEST ("follows-the-engine", test_inbox_follows_the_engine);
+  return g_test_run ();
+}
