@@ -143,6 +143,67 @@ test_create_pull (Fixture *f)
   g_assert_cmpstr (dump_other, ==, "{\"notes\":[],\"tasks\":[]}");
 }
 
+static guint
+search_count (Client     *c,
+              const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  TetherCollection *notes = tether_database_get_collection (c->db, "notes", &error);
+  g_autoptr(TetherQuery) query = tether_query_search (tether_query_new (notes), text);
+  g_autoptr(GPtrArray) found = tether_query_run (query, &error);
+
+  g_assert_no_error (error);
+  return found->len;
+}
+
+static void
+count_change (TetherCollection *collection,
+              TetherChangeType  type,
+              const char       *id,
+              TetherRecord     *old_record,
+              TetherRecord     *new_record,
+              guint            *counts)
+{
+  counts[type]++;
+}
+
+/* Pulled records are written a page at a time: each still gets its
+ * "changed" signal, and search sees the page. */
+static void
+test_pull_page_writes (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new (f, s, "b", f->alice);
+  Client *clients[] = { a, b };
+  g_autofree char *one = client_create (a, "notes", "{\"title\":\"alpha\"}");
+  g_autofree char *two = client_create (a, "notes", "{\"title\":\"beta\"}");
+  g_autofree char *three = client_create (a, "notes", "{\"title\":\"gamma\"}");
+  g_autoptr(GError) error = NULL;
+  TetherCollection *notes_b = tether_database_get_collection (b->db, "notes", &error);
+  guint counts[3] = { 0, };
+
+  g_assert_no_error (error);
+  g_signal_connect (notes_b, "changed", G_CALLBACK (count_change), counts);
+  client_sync (a);
+  client_sync (b);
+  g_assert_cmpuint (counts[TETHER_CHANGE_CREATE], ==, 3);
+  g_assert_cmpuint (search_count (b, "beta"), ==, 1);
+
+  client_update (a, "notes", one, "{\"title\":\"delta\"}");
+  client_delete (a, "notes", two);
+  client_sync (a);
+  client_sync (b);
+  g_assert_cmpuint (counts[TETHER_CHANGE_UPDATE], ==, 1);
+  g_assert_cmpuint (counts[TETHER_CHANGE_DELETE], ==, 1);
+  g_assert_cmpuint (search_count (b, "alpha"), ==, 0);
+  g_assert_cmpuint (search_count (b, "delta"), ==, 1);
+  g_assert_cmpuint (search_count (b, "beta"), ==, 0);
+  assert_string (b, "notes", three, "title", "gamma");
+  g_signal_handlers_disconnect_by_data (notes_b, counts);
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+}
+
 static void
 test_update_delete (Fixture *f)
 {
@@ -1723,6 +1784,7 @@ test_two_processes (Fixture *f)
 static const NamedTest tests[] = {
   { "create-pull", test_create_pull },
   { "update-delete", test_update_delete },
+  { "pull-page-writes", test_pull_page_writes },
   { "create-delete-unsent", test_create_delete_unsent },
   { "coalesce-across-batches", test_coalesce_across_batches },
   { "existing-records", test_existing_records },

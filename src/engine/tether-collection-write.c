@@ -304,3 +304,134 @@ _tether_collection_remove (TetherCollection *self,
     return FALSE;
   return finish (self, TETHER_CHANGE_DELETE, id, old_record, NULL, flags, error);
 }
+
+/* ------------------------------------------------------------ bulk writes */
+
+void
+_tether_bulk_write_free (TetherBulkWrite *write)
+{
+  g_clear_object (&write->old_record);
+  g_clear_pointer (&write->data, json_object_unref);
+  g_free (write);
+}
+
+/* Runs @sql over the JSON array @items (?1) at @now (?2); every row it
+ * returns is a rowid the search ranking must forget. */
+static gboolean
+run_many (TetherCollection *self,
+          const char       *sql,
+          const char       *items,
+          gint64            now,
+          GError          **error)
+{
+  TetherDatabase *db = db_of (self);
+  TetherRank *rank = _tether_database_get_rank (db);
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, items, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, now);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    _tether_rank_forget (rank, sqlite3_column_int64 (stmt, 0));
+  sqlite3_reset (stmt);
+  if (rc == SQLITE_DONE)
+    return TRUE;
+  return _tether_database_set_error (db, rc, error, tether_collection_get_name (self));
+}
+
+static void
+append_item (GString    *items,
+             const char *text)
+{
+  g_string_append_c (items, items->len == 0 ? '[' : ',');
+  g_string_append (items, text);
+}
+
+static void
+queue_written (TetherCollection *self,
+               TetherBulkWrite  *write,
+               gint64            now)
+{
+  TetherDatabase *db = db_of (self);
+  const char *name = tether_collection_get_name (self);
+  g_autoptr(TetherRecord) record = NULL;
+
+  if (write->data == NULL)
+    {
+      _tether_database_queue_change (db, self, TETHER_CHANGE_DELETE,
+                                     tether_record_get_id (write->old_record), write->old_record, NULL);
+      return;
+    }
+  if (write->old_record == NULL)
+    record = tether_record_new (name, write->data, now, now);
+  else
+    record = tether_record_new (name, write->data, tether_record_get_created_at (write->old_record),
+                                MAX (now, tether_record_get_updated_at (write->old_record)));
+  _tether_database_queue_change (db, self, write->old_record ? TETHER_CHANGE_UPDATE : TETHER_CHANGE_CREATE,
+                                 tether_record_get_id (record), write->old_record, record);
+}
+
+gboolean
+_tether_collection_write_many (TetherCollection *self,
+                               GPtrArray        *writes,
+                               GError          **error)
+{
+  g_autofree char *table = _tether_sql_table (tether_collection_get_name (self));
+  g_autoptr(GString) inserts = g_string_new (NULL);
+  g_autoptr(GString) updates = g_string_new (NULL);
+  g_autoptr(JsonArray) deletes = json_array_new ();
+  gint64 now = tether_time_now_ms ();
+
+  for (guint i = 0; i < writes->len; i++)
+    {
+      TetherBulkWrite *write = g_ptr_array_index (writes, i);
+      g_autofree char *text = NULL;
+
+      if (write->data == NULL)
+        {
+          if (write->old_record != NULL)
+            json_array_add_string_element (deletes, tether_record_get_id (write->old_record));
+          continue;
+        }
+      if ((text = serialize_checked (self, write->data, error)) == NULL)
+        return FALSE;
+      append_item (write->old_record != NULL ? updates : inserts, text);
+    }
+  if (json_array_get_length (deletes) > 0)
+    {
+      g_autoptr(JsonNode) node = json_node_init_array (json_node_alloc (), deletes);
+      g_autofree char *items = _tether_json_to_string (node);
+      g_autofree char *sql = g_strdup_printf (
+        "DELETE FROM %s WHERE id IN (SELECT value FROM json_each (?1)) RETURNING rowid", table);
+
+      if (!run_many (self, sql, items, now, error))
+        return FALSE;
+    }
+  if (updates->len > 0)
+    {
+      g_autofree char *sql = g_strdup_printf (
+        "UPDATE %1$s SET data = j.value, updated = max (?2, %1$s.updated) FROM json_each (?1) AS j"
+        " WHERE %1$s.id = json_extract (j.value, '$.id') RETURNING %1$s.rowid", table);
+
+      g_string_append_c (updates, ']');
+      if (!run_many (self, sql, updates->str, now, error))
+        return FALSE;
+    }
+  if (inserts->len > 0)
+    {
+      g_autofree char *sql = g_strdup_printf (
+        "INSERT INTO %s (id, data, created, updated)"
+        " SELECT json_extract (value, '$.id'), value, ?2, ?2 FROM json_each (?1) RETURNING rowid", table);
+
+      g_string_append_c (inserts, ']');
+      if (!run_many (self, sql, inserts->str, now, error))
+        return FALSE;
+    }
+  for (guint i = 0; i < writes->len; i++)
+    if (((TetherBulkWrite *) g_ptr_array_index (writes, i))->data != NULL ||
+        ((TetherBulkWrite *) g_ptr_array_index (writes, i))->old_record != NULL)
+      queue_written (self, g_ptr_array_index (writes, i), now);
+  return TRUE;
+}

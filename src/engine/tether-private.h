@@ -207,6 +207,21 @@ gboolean      _tether_collection_remove    (TetherCollection *self,
                                             TetherWriteFlags  flags,
                                             GError          **error);
 
+/* One record's write in _tether_collection_write_many. */
+typedef struct {
+  TetherRecord *old_record;   /* as stored now; NULL when there is none */
+  JsonObject   *data;         /* the new data with its "id"; NULL deletes */
+} TetherBulkWrite;
+
+void          _tether_bulk_write_free      (TetherBulkWrite  *write);
+/* Writes of pulled records (no hooks, no validation: the caller decided),
+ * one record at most once, in three statements: FTS5 flushes its pending
+ * index data at each statement's savepoint, which done once per record is
+ * most of the cost of a pulled page. Must run inside a write scope. */
+gboolean      _tether_collection_write_many (TetherCollection *self,
+                                             GPtrArray        *writes,   /* TetherBulkWrite* */
+                                             GError          **error);
+
 /* tether-query-compile.c: SQL text and bindings of a query. */
 typedef struct {
   GString   *sql;       /* full SELECT */

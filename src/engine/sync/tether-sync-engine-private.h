@@ -202,6 +202,12 @@ gboolean _tether_sync_write_local        (TetherSyncEngine *self,
                                           const char       *record_id,
                                           JsonObject       *data,
                                           GError          **error);
+/* @data as it is stored locally: a copy with its "id", the schema's
+ * defaults applied, or as received when it does not pass this schema. */
+JsonObject *_tether_sync_local_data      (TetherSyncEngine *self,
+                                          const char       *collection,
+                                          const char       *record_id,
+                                          JsonObject       *data);
 /* The local record's data (a new object) or NULL when it does not exist. */
 JsonObject *_tether_sync_read_local      (TetherSyncEngine *self,
                                           const char       *collection,

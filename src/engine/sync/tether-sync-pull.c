@@ -13,17 +13,102 @@
 #define MAX_PULL_PAGES 100000   /* bounded loop */
 #define MAX_CYCLES     4        /* push → pull rounds when merges leave new changes */
 
+static char *
+record_key (const char *collection,
+            const char *record_id)
+{
+  return g_strdup_printf ("%s\x1f%s", collection, record_id);
+}
+
+/* Pulled records without local edits are written together when the page
+ * is done (_tether_collection_write_many); the shadow at once, so a later
+ * change of the same record in the page sees it. */
+typedef struct {
+  GHashTable *by_record;       /* "collection\x1fid" → TetherBulkWrite*, borrowed */
+  GHashTable *by_collection;   /* name → GPtrArray of TetherBulkWrite* */
+} PageWrites;
+
+static void
+page_writes_clear (PageWrites *writes)
+{
+  g_clear_pointer (&writes->by_record, g_hash_table_unref);
+  g_clear_pointer (&writes->by_collection, g_hash_table_unref);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PageWrites, page_writes_clear)
+
+/* The record's write in @writes; its old record is read once, before the
+ * page writes anything, so it is the one the page's writes replace. */
+static TetherBulkWrite *
+page_write_for (TetherSyncEngine *self,
+                PageWrites       *writes,
+                TetherPullChange *change,
+                GError          **error)
+{
+  g_autofree char *key = record_key (change->collection, change->record_id);
+  TetherBulkWrite *write = g_hash_table_lookup (writes->by_record, key);
+  g_autoptr(GError) local_error = NULL;
+  TetherCollection *c;
+  GPtrArray *list;
+
+  if (write != NULL)
+    return write;
+  if ((c = tether_database_get_collection (self->db, change->collection, error)) == NULL)
+    return NULL;
+  write = g_new0 (TetherBulkWrite, 1);
+  write->old_record = tether_collection_get (c, change->record_id, &local_error);
+  if (write->old_record == NULL &&
+      !g_error_matches (local_error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_FOUND))
+    {
+      _tether_bulk_write_free (write);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if ((list = g_hash_table_lookup (writes->by_collection, change->collection)) == NULL)
+    {
+      list = g_ptr_array_new_with_free_func ((GDestroyNotify) _tether_bulk_write_free);
+      g_hash_table_insert (writes->by_collection, g_strdup (change->collection), list);
+    }
+  g_ptr_array_add (list, write);
+  g_hash_table_insert (writes->by_record, g_steal_pointer (&key), write);
+  return write;
+}
+
 static gboolean
 write_remote (TetherSyncEngine *self,
+              PageWrites       *writes,
               TetherPullChange *change,
               GError          **error)
 {
   g_autofree char *text = change->data != NULL ? _tether_json_object_to_string (change->data) : NULL;
+  TetherBulkWrite *write = page_write_for (self, writes, change, error);
 
-  if (!_tether_sync_write_local (self, change->collection, change->record_id, change->data, error))
+  if (write == NULL)
     return FALSE;
+  g_clear_pointer (&write->data, json_object_unref);
+  if (change->data != NULL)
+    write->data = _tether_sync_local_data (self, change->collection, change->record_id, change->data);
   return _tether_sync_store_shadow_set (self->db, change->collection, change->record_id,
                                         MAX (change->rev, 0), text, change->hlc, error);
+}
+
+static gboolean
+write_page (TetherSyncEngine *self,
+            PageWrites       *writes,
+            GError          **error)
+{
+  GHashTableIter iter;
+  gpointer name, list;
+
+  g_hash_table_iter_init (&iter, writes->by_collection);
+  while (g_hash_table_iter_next (&iter, &name, &list))
+    {
+      TetherCollection *c = tether_database_get_collection (self->db, name, error);
+
+      if (c == NULL || !_tether_collection_write_many (c, list, error))
+        return FALSE;
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -66,6 +151,7 @@ is_known (TetherSyncEngine *self,
 
 static gboolean
 apply_one (TetherSyncEngine *self,
+           PageWrites       *writes,
            TetherPullChange *change,
            TetherSyncReport *report,
            GError          **error)
@@ -91,7 +177,7 @@ apply_one (TetherSyncEngine *self,
     return FALSE;
   report->applied++;
   if (!edits)
-    return write_remote (self, change, error);
+    return write_remote (self, writes, change, error);
   report->merged++;
   return _tether_sync_resolve (self, change->collection, change->record_id, NULL, change->data,
                                MAX (change->rev, 0), change->hlc, 0, report, error);
@@ -103,17 +189,15 @@ _tether_sync_apply_changes (TetherSyncEngine *self,
                             TetherSyncReport *report,
                             GError          **error)
 {
-  for (guint i = 0; i < changes->len; i++)
-    if (!apply_one (self, g_ptr_array_index (changes, i), report, error))
-      return FALSE;
-  return TRUE;
-}
+  g_auto(PageWrites) writes = {
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
+    g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref),
+  };
 
-static char *
-record_key (const char *collection,
-            const char *record_id)
-{
-  return g_strdup_printf ("%s\x1f%s", collection, record_id);
+  for (guint i = 0; i < changes->len; i++)
+    if (!apply_one (self, &writes, g_ptr_array_index (changes, i), report, error))
+      return FALSE;
+  return write_page (self, &writes, error);
 }
 
 static void

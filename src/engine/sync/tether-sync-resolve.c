@@ -40,6 +40,28 @@ write_record (TetherCollection *c,
   return _tether_collection_insert (c, data, flags, error);
 }
 
+JsonObject *
+_tether_sync_local_data (TetherSyncEngine *self,
+                         const char       *collection,
+                         const char       *record_id,
+                         JsonObject       *data)
+{
+  JsonObject *copy = _tether_json_object_deep_copy (data);
+  g_autoptr(GError) error = NULL;
+
+  json_object_set_string_member (copy, "id", record_id);
+  if (tether_schema_validate (tether_database_get_schema (self->db), collection, copy, &error))
+    return copy;
+  /* Written by a client with another schema: the server's copy is the
+   * truth, keep it as it is rather than stop syncing. */
+  g_debug ("%s/%s does not pass this schema (%s); stored as received", collection, record_id,
+           error->message);
+  json_object_unref (copy);
+  copy = _tether_json_object_deep_copy (data);
+  json_object_set_string_member (copy, "id", record_id);
+  return copy;
+}
+
 gboolean
 _tether_sync_write_local (TetherSyncEngine *self,
                           const char       *collection,
