@@ -1,0 +1,723 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "test-app-window"
+#include "config.h"
+
+#include "tether-application.h"
+#include "tether-item-model.h"
+#include "tether-test-app.h"
+#include "tether-test-util.h"
+#include "tether-window-private.h"
+
+/* The main window, driven as a person would through its actions, checked
+ * in the list and in the database; and the list model under it. One
+ * application (on a temporary database) serves every test. */
+
+static TetherApplication *app;
+static gboolean have_display;
+/* Kept to the end: GTK holds the bus connection until exit. */
+static GTestDBus *bus;
+
+typedef struct {
+  TetherWindow     *window;
+  TetherDatabase   *db;
+  TetherCollection *notes;
+  TetherCollection *tasks;
+} Fixture;
+
+static gboolean
+skip_without_display (void)
+{
+  if (!have_display)
+    g_test_skip ("no display (run under Xvfb: xvfb-run -a)");
+  return !have_display;
+}
+
+static gboolean
+is_mapped (gpointer data)
+{
+  return gtk_widget_get_mapped (data);
+}
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  data)
+{
+  GSettings *settings;
+
+  if (!have_display)
+    return;
+  f->db = tether_application_get_database (app);
+  f->notes = tether_database_get_collection (f->db, "notes", NULL);
+  f->tasks = tether_database_get_collection (f->db, "tasks", NULL);
+  g_assert_cmpint (tether_collection_delete_many (f->notes, NULL, NULL), >=, 0);
+  g_assert_cmpint (tether_collection_delete_many (f->tasks, NULL, NULL), >=, 0);
+  settings = tether_application_get_settings (app);
+  g_settings_reset (settings, "inspector-visible");
+  g_settings_reset (settings, "window-width");
+  g_settings_reset (settings, "window-height");
+  g_settings_reset (settings, "window-maximized");
+
+  f->window = tether_window_new (app);
+  gtk_window_present (GTK_WINDOW (f->window));
+  g_assert_true (tether_test_app_wait (is_mapped, f->window, 5000));
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  data)
+{
+  if (f->window != NULL)
+    gtk_window_destroy (GTK_WINDOW (f->window));
+  tether_test_app_settle (20);
+}
+
+static void
+activate (Fixture    *f,
+          const char *action,
+          GVariant   *param)
+{
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), action));
+  g_action_group_activate_action (G_ACTION_GROUP (f->window), action, param);
+}
+
+static guint
+n_listed (Fixture *f)
+{
+  return g_list_model_get_n_items (G_LIST_MODEL (f->window->model));
+}
+
+static TetherRecord *last_listed;
+
+/* The record at @position, valid until the next call. */
+static TetherRecord *
+listed (Fixture *f,
+        guint    position)
+{
+  TetherRecord **last = &last_listed;
+
+  g_clear_object (last);
+  *last = g_list_model_get_item (G_LIST_MODEL (f->window->model), position);
+  g_assert_nonnull (*last);
+  return *last;
+}
+
+static const char *
+visible_page (GtkStack *stack)
+{
+  return gtk_stack_get_visible_child_name (stack);
+}
+
+static TetherRecord *
+create (TetherCollection *collection,
+        const char       *json)
+{
+  return tether_test_create (collection, json);
+}
+
+/* Window ------------------------------------------------------------------------- */
+
+static void
+test_empty_state (Fixture       *f,
+                  gconstpointer  data)
+{
+  if (skip_without_display ())
+    return;
+  g_assert_cmpstr (visible_page (f->window->main_stack), ==, "empty");
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "delete"));
+
+  activate (f, "new-note", NULL);
+  g_assert_cmpstr (visible_page (f->window->main_stack), ==, "items");
+  g_assert_cmpstr (visible_page (f->window->list_stack), ==, "list");
+
+  activate (f, "delete", NULL);
+  g_assert_cmpstr (visible_page (f->window->main_stack), ==, "empty");
+  g_assert_cmpstr (visible_page (f->window->editor_stack), ==, "none");
+}
+
+static void
+test_new_note_and_task (Fixture       *f,
+                        gconstpointer  data)
+{
+  g_autoptr(TetherRecord) note = NULL;
+  GtkWidget *focus;
+
+  if (skip_without_display ())
+    return;
+  activate (f, "new-note", NULL);
+  g_assert_cmpint (tether_collection_count (f->notes, NULL, NULL), ==, 1);
+  note = g_object_ref (listed (f, 0));
+  g_assert_cmpstr (tether_record_get_string (note, "title", NULL), ==, "New note");
+  /* Open in the editor, selected in the list, the title ready for typing. */
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, tether_record_get_id (note));
+  g_assert_cmpuint (gtk_single_selection_get_selected (f->window->selection), ==, 0);
+  focus = gtk_root_get_focus (GTK_ROOT (f->window));
+  g_assert_true (GTK_IS_EDITABLE (focus));
+  g_assert_true (gtk_widget_is_ancestor (focus, GTK_WIDGET (f->window->editor)));
+
+  activate (f, "new-task", NULL);
+  g_assert_cmpint (tether_collection_count (f->tasks, NULL, NULL), ==, 1);
+  g_assert_cmpuint (n_listed (f), ==, 2);
+  g_assert_cmpstr (tether_record_get_collection (listed (f, 0)), ==, "tasks");
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, tether_record_get_id (listed (f, 0)));
+}
+
+static void
+test_edit_in_editor (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(TetherRecord) stored = NULL;
+  g_autoptr(GError) error = NULL;
+  GtkWidget *title;
+  const char *id;
+
+  if (skip_without_display ())
+    return;
+  activate (f, "new-note", NULL);
+  id = tether_editor_get_record_id (f->window->editor);
+  title = gtk_root_get_focus (GTK_ROOT (f->window));
+  gtk_editable_set_text (GTK_EDITABLE (title), "Groceries");
+  g_assert_true (tether_editor_save_now (f->window->editor, &error));
+  g_assert_no_error (error);
+  stored = tether_collection_get (f->notes, id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (tether_record_get_string (stored, "title", NULL), ==, "Groceries");
+  /* The list shows the new title, and the selection stayed on the note. */
+  g_assert_cmpstr (tether_record_get_string (listed (f, 0), "title", NULL), ==, "Groceries");
+  g_assert_cmpuint (gtk_single_selection_get_selected (f->window->selection), ==, 0);
+}
+
+static void
+test_selection_follows_moves (Fixture       *f,
+                              gconstpointer  data)
+{
+  g_autoptr(TetherRecord) old = NULL;
+  g_autoptr(TetherRecord) updated = NULL;
+  g_autoptr(JsonObject) patch = tether_test_object ("{\"body\": \"edited\"}");
+
+  if (skip_without_display ())
+    return;
+  old = create (f->notes, "{\"title\": \"Old\"}");
+  g_usleep (2000);
+  g_object_unref (create (f->notes, "{\"title\": \"Newer\"}"));
+  g_object_unref (create (f->tasks, "{\"title\": \"Newest\"}"));
+  tether_window_select (f->window, "notes", tether_record_get_id (old));
+  g_assert_cmpuint (gtk_single_selection_get_selected (f->window->selection), ==, 2);
+
+  /* An edit moves the note to the top: the selection and the editor follow. */
+  g_usleep (2000);
+  updated = tether_collection_update (f->notes, tether_record_get_id (old), patch, NULL);
+  g_assert_nonnull (updated);
+  g_assert_cmpuint (gtk_single_selection_get_selected (f->window->selection), ==, 0);
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, tether_record_get_id (old));
+
+  /* Choosing another row opens it. */
+  gtk_single_selection_set_selected (f->window->selection, 1);
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==,
+                   tether_record_get_id (listed (f, 1)));
+}
+
+static gboolean
+listed_is (gpointer data)
+{
+  gpointer *args = data;
+
+  return n_listed (args[0]) == GPOINTER_TO_UINT (args[1]);
+}
+
+static void
+wait_listed (Fixture *f,
+             guint    n)
+{
+  gpointer args[] = { f, GUINT_TO_POINTER (n) };
+
+  g_assert_true (tether_test_app_wait (listed_is, args, 3000));
+}
+
+static void
+test_search (Fixture       *f,
+             gconstpointer  data)
+{
+  if (skip_without_display ())
+    return;
+  g_object_unref (create (f->notes, "{\"title\": \"Groceries\", \"body\": \"milk and bread\"}"));
+  g_object_unref (create (f->notes, "{\"title\": \"Meeting\", \"body\": \"agenda\"}"));
+  g_object_unref (create (f->tasks, "{\"title\": \"Buy milk\"}"));
+  g_assert_cmpuint (n_listed (f), ==, 3);
+
+  activate (f, "search", NULL);
+  g_assert_true (gtk_search_bar_get_search_mode (f->window->search_bar));
+  g_assert_true (gtk_widget_is_ancestor (gtk_root_get_focus (GTK_ROOT (f->window)),
+                                         GTK_WIDGET (f->window->search_entry)));
+  gtk_editable_set_text (GTK_EDITABLE (f->window->search_entry), "mil");
+  wait_listed (f, 2);
+  gtk_editable_set_text (GTK_EDITABLE (f->window->search_entry), "agen");
+  wait_listed (f, 1);
+  g_assert_cmpstr (tether_record_get_string (listed (f, 0), "title", NULL), ==, "Meeting");
+
+  gtk_editable_set_text (GTK_EDITABLE (f->window->search_entry), "zebra");
+  wait_listed (f, 0);
+  g_assert_cmpstr (visible_page (f->window->main_stack), ==, "items");
+  g_assert_cmpstr (visible_page (f->window->list_stack), ==, "no-results");
+  g_assert_cmpstr (adw_status_page_get_title (f->window->no_results_page), ==, "No Results");
+
+  /* Live while searching: a new match shows up. */
+  g_object_unref (create (f->notes, "{\"title\": \"Zebra crossing\"}"));
+  g_assert_cmpuint (n_listed (f), ==, 1);
+  g_assert_cmpstr (visible_page (f->window->list_stack), ==, "list");
+
+  gtk_search_bar_set_search_mode (f->window->search_bar, FALSE);
+  wait_listed (f, 4);
+}
+
+static void
+test_kind_filter (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(GVariant) state = NULL;
+
+  if (skip_without_display ())
+    return;
+  g_object_unref (create (f->notes, "{\"title\": \"a\"}"));
+  g_object_unref (create (f->notes, "{\"title\": \"b\"}"));
+  g_object_unref (create (f->tasks, "{\"title\": \"c\"}"));
+
+  activate (f, "kind", g_variant_new_string ("tasks"));
+  state = g_action_group_get_action_state (G_ACTION_GROUP (f->window), "kind");
+  g_assert_cmpstr (g_variant_get_string (state, NULL), ==, "tasks");
+  g_assert_cmpuint (n_listed (f), ==, 1);
+  activate (f, "kind", g_variant_new_string ("notes"));
+  g_assert_cmpuint (n_listed (f), ==, 2);
+  for (guint i = 0; i < 2; i++)
+    g_assert_cmpstr (tether_record_get_collection (listed (f, i)), ==, "notes");
+
+  /* A new task while only notes show: the filter makes way for it. */
+  activate (f, "new-task", NULL);
+  g_clear_pointer (&state, g_variant_unref);
+  state = g_action_group_get_action_state (G_ACTION_GROUP (f->window), "kind");
+  g_assert_cmpstr (g_variant_get_string (state, NULL), ==, "all");
+  g_assert_cmpuint (n_listed (f), ==, 4);
+
+  g_clear_pointer (&state, g_variant_unref);
+  tether_collection_delete_many (f->tasks, NULL, NULL);
+  activate (f, "kind", g_variant_new_string ("tasks"));
+  g_assert_cmpstr (visible_page (f->window->list_stack), ==, "no-results");
+  g_assert_cmpstr (adw_status_page_get_title (f->window->no_results_page), ==, "No Tasks");
+}
+
+static void
+test_tag_filter (Fixture       *f,
+                 gconstpointer  data)
+{
+  if (skip_without_display ())
+    return;
+  g_object_unref (create (f->notes, "{\"title\": \"a\", \"tags\": [\"work\"]}"));
+  g_object_unref (create (f->notes, "{\"title\": \"b\", \"tags\": [\"home\"]}"));
+  g_object_unref (create (f->tasks, "{\"title\": \"c\", \"tags\": [\"work\", \"urgent\"]}"));
+
+  activate (f, "tag", g_variant_new_string ("work"));
+  g_assert_cmpuint (n_listed (f), ==, 2);
+  g_assert_cmpstr (gtk_label_get_text (f->window->tag_label), ==, "work");
+  activate (f, "tag", g_variant_new_string ("urgent"));
+  g_assert_cmpuint (n_listed (f), ==, 1);
+  activate (f, "tag", g_variant_new_string (""));
+  g_assert_cmpuint (n_listed (f), ==, 3);
+  g_assert_false (gtk_widget_get_visible (GTK_WIDGET (f->window->tag_label)));
+
+  /* The menu offers every tag in use, sorted. */
+  gtk_menu_button_popup (f->window->tag_button);
+  tether_test_app_settle (50);
+  {
+    GMenuModel *section = g_menu_model_get_item_link (G_MENU_MODEL (f->window->tag_menu), 1, G_MENU_LINK_SECTION);
+    const char *expected[] = { "home", "urgent", "work" };
+
+    g_assert_nonnull (section);
+    g_assert_cmpint (g_menu_model_get_n_items (section), ==, 3);
+    for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+      {
+        g_autofree char *label = NULL;
+
+        g_menu_model_get_item_attribute (section, i, G_MENU_ATTRIBUTE_LABEL, "s", &label);
+        g_assert_cmpstr (label, ==, expected[i]);
+      }
+    g_object_unref (section);
+  }
+  gtk_menu_button_popdown (f->window->tag_button);
+}
+
+static void
+test_toggle_done (Fixture       *f,
+                  gconstpointer  data)
+{
+  g_autoptr(TetherRecord) task = NULL;
+  g_autoptr(TetherRecord) after = NULL;
+  const char *id;
+
+  if (skip_without_display ())
+    return;
+  task = create (f->tasks, "{\"title\": \"Water the plants\"}");
+  id = tether_record_get_id (task);
+  activate (f, "toggle-done", g_variant_new_string (id));
+  after = tether_collection_get (f->tasks, id, NULL);
+  g_assert_true (tether_record_get_boolean (after, "done", FALSE));
+  g_assert_true (tether_record_get_boolean (listed (f, 0), "done", FALSE));
+  activate (f, "toggle-done", g_variant_new_string (id));
+  g_clear_object (&after);
+  after = tether_collection_get (f->tasks, id, NULL);
+  g_assert_false (tether_record_get_boolean (after, "done", TRUE));
+}
+
+static void
+test_delete_and_undo (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(TetherRecord) keep = NULL;
+  g_autoptr(TetherRecord) note = NULL;
+  g_autoptr(TetherRecord) back = NULL;
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+
+  if (skip_without_display ())
+    return;
+  keep = create (f->notes, "{\"title\": \"Keep\"}");
+  g_usleep (2000);
+  note = create (f->notes, "{\"title\": \"Letter\", \"body\": \"Dear Ada,\\nthank you\", \"tags\": [\"post\"], \"pinned\": true}");
+  tether_window_select (f->window, "notes", tether_record_get_id (note));
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "undo-delete"));
+
+  activate (f, "delete", NULL);
+  g_assert_cmpint (tether_collection_count (f->notes, NULL, NULL), ==, 1);
+  g_assert_cmpuint (n_listed (f), ==, 1);
+  /* The neighbour is open now, and the delete can be undone. */
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, tether_record_get_id (keep));
+  g_assert_nonnull (f->window->undo_toast);
+  g_assert_cmpstr (adw_toast_get_title (f->window->undo_toast), ==, "Deleted “Letter”");
+
+  activate (f, "undo-delete", NULL);
+  back = tether_collection_get (f->notes, tether_record_get_id (note), NULL);
+  g_assert_nonnull (back);
+  before = tether_record_to_json (note);
+  after = tether_record_to_json (back);
+  g_assert_cmpstr (after, ==, before);
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, tether_record_get_id (note));
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "undo-delete"));
+}
+
+static void
+test_open_and_back (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(TetherRecord) note = NULL;
+  GtkWidget *focus;
+
+  if (skip_without_display ())
+    return;
+  note = create (f->notes, "{\"title\": \"Keys\"}");
+  /* Enter on a row: open it and type in the editor. */
+  gtk_widget_grab_focus (GTK_WIDGET (f->window->list_view));
+  g_signal_emit_by_name (f->window->list_view, "activate", 0);
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, tether_record_get_id (note));
+  focus = gtk_root_get_focus (GTK_ROOT (f->window));
+  g_assert_true (gtk_widget_is_ancestor (focus, GTK_WIDGET (f->window->editor)));
+
+  /* Escape: back to the list, the note still selected. */
+  _tether_window_focus_list (f->window);
+  focus = gtk_root_get_focus (GTK_ROOT (f->window));
+  g_assert_true (focus == GTK_WIDGET (f->window->list_view) ||
+                 gtk_widget_is_ancestor (focus, GTK_WIDGET (f->window->list_view)));
+  g_assert_cmpuint (gtk_single_selection_get_selected (f->window->selection), ==, 0);
+}
+
+static void
+test_inspector_and_size (Fixture       *f,
+                         gconstpointer  data)
+{
+  GSettings *settings;
+  g_autoptr(GVariant) state = NULL;
+
+  if (skip_without_display ())
+    return;
+  settings = tether_application_get_settings (app);
+  g_assert_false (adw_flap_get_reveal_flap (f->window->flap));
+  activate (f, "inspector", NULL);
+  g_assert_true (adw_flap_get_reveal_flap (f->window->flap));
+  g_assert_true (g_settings_get_boolean (settings, "inspector-visible"));
+  state = g_action_group_get_action_state (G_ACTION_GROUP (f->window), "inspector");
+  g_assert_true (g_variant_get_boolean (state));
+
+  gtk_window_set_default_size (GTK_WINDOW (f->window), 800, 600);
+  gtk_window_close (GTK_WINDOW (f->window));
+  f->window = NULL;
+  g_assert_cmpint (g_settings_get_int (settings, "window-width"), ==, 800);
+  g_assert_cmpint (g_settings_get_int (settings, "window-height"), ==, 600);
+}
+
+/* Item model --------------------------------------------------------------------- */
+
+typedef struct {
+  guint calls;
+  guint removed;
+  guint added;
+} Changes;
+
+static void
+count_changes (GListModel *model,
+               guint       position,
+               guint       removed,
+               guint       added,
+               Changes    *changes)
+{
+  changes->calls++;
+  changes->removed += removed;
+  changes->added += added;
+}
+
+/* The model holds exactly the database's records, in order. */
+static void
+assert_sorted (TetherItemModel *model,
+               guint            expected)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (model));
+
+  g_assert_cmpuint (n, ==, expected);
+  for (guint i = 1; i < n; i++)
+    {
+      g_autoptr(TetherRecord) a = g_list_model_get_item (G_LIST_MODEL (model), i - 1);
+      g_autoptr(TetherRecord) b = g_list_model_get_item (G_LIST_MODEL (model), i);
+      gboolean pa = tether_record_get_boolean (a, "pinned", FALSE);
+      gboolean pb = tether_record_get_boolean (b, "pinned", FALSE);
+
+      g_assert_true (pa >= pb);
+      if (pa == pb)
+        g_assert_cmpint (tether_record_get_updated_at (a), >=, tether_record_get_updated_at (b));
+    }
+}
+
+static void
+test_model_order_and_changes (void)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (NULL, NULL);
+  TetherCollection *notes = tether_database_get_collection (db, "notes", NULL);
+  TetherCollection *tasks = tether_database_get_collection (db, "tasks", NULL);
+  g_autoptr(TetherItemModel) model = tether_item_model_new (db, NULL);
+  g_autoptr(TetherRecord) pinned = NULL;
+  g_autoptr(TetherRecord) task = NULL;
+  g_autoptr(TetherRecord) updated = NULL;
+  g_autoptr(JsonObject) patch = tether_test_object ("{\"title\": \"renamed\"}");
+  Changes changes = { 0 };
+
+  g_signal_connect (model, "items-changed", G_CALLBACK (count_changes), &changes);
+  pinned = tether_test_create (notes, "{\"title\": \"pinned\", \"pinned\": true}");
+  g_usleep (2000);
+  g_object_unref (tether_test_create (notes, "{\"title\": \"note\"}"));
+  g_usleep (2000);
+  task = tether_test_create (tasks, "{\"title\": \"task\"}");
+  g_assert_cmpuint (changes.calls, ==, 3);
+  g_assert_cmpuint (changes.added, ==, 3);
+  assert_sorted (model, 3);
+  g_assert_cmpint (tether_item_model_find (model, "notes", tether_record_get_id (pinned)), ==, 0);
+  g_assert_cmpint (tether_item_model_find (model, "tasks", tether_record_get_id (task)), ==, 1);
+
+  /* An edit in place of the top record is one (i,1,1). */
+  changes = (Changes) { 0 };
+  g_usleep (2000);
+  updated = tether_collection_update (notes, tether_record_get_id (pinned), patch, NULL);
+  g_assert_cmpuint (changes.calls, ==, 1);
+  g_assert_cmpuint (changes.removed, ==, 1);
+  g_assert_cmpuint (changes.added, ==, 1);
+
+  /* A task edit moves it only past the note: one remove, one insert. */
+  changes = (Changes) { 0 };
+  g_clear_object (&updated);
+  g_usleep (2000);
+  g_object_unref (tether_test_create (notes, "{\"title\": \"later\"}"));
+  g_clear_object (&updated);
+  updated = tether_collection_update (tasks, tether_record_get_id (task), patch, NULL);
+  g_assert_cmpuint (changes.removed + changes.added, <=, 3);
+  assert_sorted (model, 4);
+
+  tether_item_model_set_kind (model, TETHER_ITEM_KIND_TASKS);
+  assert_sorted (model, 1);
+  tether_item_model_set_kind (model, TETHER_ITEM_KIND_ALL);
+  tether_item_model_set_search (model, "renam");
+  assert_sorted (model, 2);
+  tether_item_model_set_search (model, "  ");
+  assert_sorted (model, 4);
+}
+
+/* Random writes, checked against the database after each. */
+static void
+test_model_random (void)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (NULL, NULL);
+  TetherCollection *collections[] = {
+    tether_database_get_collection (db, "notes", NULL),
+    tether_database_get_collection (db, "tasks", NULL),
+  };
+  g_autoptr(TetherItemModel) model = tether_item_model_new (db, NULL);
+  g_autoptr(GPtrArray) note_ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) task_ids = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *ids[2] = { note_ids, task_ids };
+  g_autoptr(GRand) rand = g_rand_new_with_seed (42);
+
+  for (guint step = 0; step < 400; step++)
+    {
+      guint c = g_rand_int_range (rand, 0, 2);
+      guint op = g_rand_int_range (rand, 0, 3);
+      gint64 total;
+
+      if (op == 0 || ids[c]->len == 0)
+        {
+          g_autofree char *json = g_strdup_printf ("{\"title\": \"r%u\"%s}", step,
+                                                   c == 0 && g_rand_boolean (rand) ? ", \"pinned\": true" : "");
+          g_autoptr(TetherRecord) record = tether_test_create (collections[c], json);
+
+          g_ptr_array_add (ids[c], g_strdup (tether_record_get_id (record)));
+        }
+      else if (op == 1)
+        {
+          guint i = g_rand_int_range (rand, 0, ids[c]->len);
+          g_autofree char *json = g_strdup_printf ("{\"title\": \"u%u\"%s}", step,
+                                                   c == 0 ? (g_rand_boolean (rand) ? ", \"pinned\": true" : ", \"pinned\": false") : "");
+          g_autoptr(JsonObject) patch = tether_test_object (json);
+          g_autoptr(TetherRecord) record = tether_collection_update (collections[c], g_ptr_array_index (ids[c], i), patch, NULL);
+
+          g_assert_nonnull (record);
+        }
+      else
+        {
+          guint i = g_rand_int_range (rand, 0, ids[c]->len);
+
+          g_assert_true (tether_collection_delete (collections[c], g_ptr_array_index (ids[c], i), NULL));
+          g_ptr_array_remove_index (ids[c], i);
+        }
+      total = ids[0]->len + ids[1]->len;
+      assert_sorted (model, total);
+    }
+  for (guint c = 0; c < 2; c++)
+    for (guint i = 0; i < ids[c]->len; i++)
+      g_assert_cmpint (tether_item_model_find (model, c == 0 ? "notes" : "tasks", g_ptr_array_index (ids[c], i)), >=, 0);
+}
+
+/* Not run by default (-m perf): how a big list answers one edit. */
+static void
+test_model_perf (void)
+{
+  g_autofree char *dir = tether_test_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "big.db", NULL);
+  g_autoptr(TetherDatabase) db = tether_test_open (path, NULL);
+  TetherCollection *notes = tether_database_get_collection (db, "notes", NULL);
+  g_autoptr(TetherItemModel) model = NULL;
+  g_autoptr(TetherRecord) first = NULL;
+  g_autoptr(TetherRecord) updated = NULL;
+  g_autoptr(JsonObject) patch = tether_test_object ("{\"title\": \"edited\"}");
+  guint n = 100000;
+  gint64 start;
+
+  if (!g_test_perf ())
+    {
+      g_test_skip ("a benchmark: run with -m perf");
+      return;
+    }
+  g_assert_true (tether_database_begin (db, NULL));
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *json = g_strdup_printf ("{\"title\": \"note %u\", \"body\": \"text %u\"}", i, i);
+      g_autoptr(TetherRecord) record = tether_test_create (notes, json);
+
+      if (i == 0)
+        first = g_object_ref (record);
+    }
+  g_assert_true (tether_database_commit (db, NULL));
+
+  start = g_get_monotonic_time ();
+  model = tether_item_model_new (db, NULL);
+  g_test_minimized_result ((g_get_monotonic_time () - start) / 1000.0, "load %u notes: %.1f ms", n,
+                           (g_get_monotonic_time () - start) / 1000.0);
+  start = g_get_monotonic_time ();
+  updated = tether_collection_update (notes, tether_record_get_id (first), patch, NULL);
+  g_test_minimized_result ((g_get_monotonic_time () - start) / 1000.0, "edit the oldest (moves to the top): %.2f ms",
+                           (g_get_monotonic_time () - start) / 1000.0);
+  start = g_get_monotonic_time ();
+  tether_item_model_set_search (model, "note 99");
+  g_test_minimized_result ((g_get_monotonic_time () - start) / 1000.0, "search (%u results): %.1f ms",
+                           g_list_model_get_n_items (G_LIST_MODEL (model)),
+                           (g_get_monotonic_time () - start) / 1000.0);
+  start = g_get_monotonic_time ();
+  tether_item_model_set_search (model, NULL);
+  g_test_minimized_result ((g_get_monotonic_time () - start) / 1000.0, "clear the search: %.1f ms",
+                           (g_get_monotonic_time () - start) / 1000.0);
+  assert_sorted (model, n);
+  g_clear_object (&model);
+  tether_database_close (db);
+  tether_test_dir_free (g_steal_pointer (&dir));
+}
+
+/* Main ------------------------------------------------------------------------------ */
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *db_path = NULL;
+  g_autofree char *display = NULL;
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
+  /* Widgets are read directly here, not through AT-SPI. */
+  g_setenv ("GTK_A11Y", "none", TRUE);
+  g_test_init (&argc, &argv, NULL);
+
+  /* GtkApplication wants a session bus; a private one keeps the tests apart. */
+  display = g_strdup (g_getenv ("DISPLAY"));
+  bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_test_dbus_up (bus);
+  /* g_test_dbus_up() unsets DISPLAY, against X11 autolaunch: we want it. */
+  if (display != NULL)
+    g_setenv ("DISPLAY", display, TRUE);
+
+  have_display = gtk_init_check ();
+  if (!have_display && g_strcmp0 (g_getenv ("TETHER_TEST_DISPLAY_REQUIRED"), "1") == 0)
+    g_error ("no display, and TETHER_TEST_DISPLAY_REQUIRED=1");
+  if (have_display)
+    {
+      adw_init ();
+      g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
+      dir = tether_test_dir_new ();
+      db_path = g_build_filename (dir, "tether.db", NULL);
+      app = tether_application_new ();
+      g_object_set (app, "database-path", db_path, NULL);
+      g_application_register (G_APPLICATION (app), NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (tether_application_get_database (app));
+    }
+
+#define WINDOW_TEST(path, func) \
+  g_test_add ("/tether/app/window/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  WINDOW_TEST ("empty-state", test_empty_state);
+  WINDOW_TEST ("new-note-and-task", test_new_note_and_task);
+  WINDOW_TEST ("edit-in-editor", test_edit_in_editor);
+  WINDOW_TEST ("selection-follows-moves", test_selection_follows_moves);
+  WINDOW_TEST ("search", test_search);
+  WINDOW_TEST ("kind-filter", test_kind_filter);
+  WINDOW_TEST ("tag-filter", test_tag_filter);
+  WINDOW_TEST ("toggle-done", test_toggle_done);
+  WINDOW_TEST ("delete-and-undo", test_delete_and_undo);
+  WINDOW_TEST ("open-and-back", test_open_and_back);
+  WINDOW_TEST ("inspector-and-size", test_inspector_and_size);
+  g_test_add_func ("/tether/app/item-model/order-and-changes", test_model_order_and_changes);
+  g_test_add_func ("/tether/app/item-model/random", test_model_random);
+  g_test_add_func ("/tether/app/item-model/perf", test_model_perf);
+
+  status = g_test_run ();
+
+  g_clear_object (&last_listed);
+  g_clear_object (&app);
+  if (have_display)
+    tether_test_app_settle (20);
+  if (dir != NULL)
+    tether_test_dir_free (g_steal_pointer (&dir));
+  g_test_dbus_stop (bus);
+  return status;
+}
