@@ -8,6 +8,7 @@
 #include "tether-editor.h"
 
 #define SAVE_DELAY_MS 500
+#define RETRY_DELAY_MS 3000
 
 /* The fields the editor shows; a bit each in `dirty`. */
 typedef enum {
@@ -294,7 +295,11 @@ show_error (TetherEditor *self,
       on_tags = g_str_has_prefix (message + strlen (prefix), "tags");
     }
   if (message != NULL)
-    gtk_label_set_label (self->error_label, message);
+    {
+      g_autofree char *text = g_strdup_printf (_("Not saved: %s"), message);
+
+      gtk_label_set_label (self->error_label, text);
+    }
   gtk_widget_set_visible (GTK_WIDGET (self->error_label), message != NULL);
   if (on_title)
     gtk_widget_add_css_class (GTK_WIDGET (self->title_text), "error");
@@ -383,6 +388,8 @@ save_one_by_one (TetherEditor  *self,
   return self->dirty == 0;
 }
 
+static gboolean on_save_timeout (gpointer data);
+
 static gboolean
 save (TetherEditor  *self,
       GError       **error)
@@ -406,8 +413,11 @@ save (TetherEditor  *self,
       g_clear_error (&local_error);
       save_one_by_one (self, patch, fields, &local_error);
     }
+  else
+    /* Busy or I/O: try again later even if no key is pressed. */
+    self->save_source = g_timeout_add (RETRY_DELAY_MS, on_save_timeout, self);
 
-  show_error (self, local_error);
+  show_error (self, self->deleted ? NULL : local_error);
   if (local_error != NULL)
     {
       g_debug ("could not save %s: %s", self->id, local_error->message);
