@@ -741,19 +741,21 @@ TetherConflictInbox *
 tether_conflict_inbox_new (TetherApplication *app)
 {
   g_return_val_if_fail (TETHER_IS_APPLICATION (app), NULL);
-  return g_object_new (TETHER_TYPE_CONFLICT_INBOX, "application", app, NULL);
+  /* "application" is set after constructed(): hand the engine over as a
+   * construct property. */
+  return g_object_new (TETHER_TYPE_CONFLICT_INBOX,
+                       "application", app,
+                       "sync-engine", tether_application_get_sync_engine (app),
+                       NULL);
 }
 
 static void
 tether_conflict_inbox_constructed (GObject *object)
 {
   TetherConflictInbox *self = TETHER_CONFLICT_INBOX (object);
-  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
 
   G_OBJECT_CLASS (tether_conflict_inbox_parent_class)->constructed (object);
 
-  if (self->engine == NULL && TETHER_IS_APPLICATION (app))
-    g_set_object (&self->engine, tether_application_get_sync_engine (TETHER_APPLICATION (app)));
   if (self->engine != NULL)
     {
       g_signal_connect_object (self->engine, "conflict", G_CALLBACK (reload), self, G_CONNECT_SWAPPED);
@@ -836,8 +838,8 @@ tether_conflict_inbox_class_init (TetherConflictInboxClass *klass)
   object_class->dispose = tether_conflict_inbox_dispose;
   object_class->finalize = tether_conflict_inbox_finalize;
 
-  /* The engine whose conflict log is shown; by default the application's.
-   * Tests give one without an application. */
+  /* The engine whose conflict log is shown: the application's, or one a
+   * test gives without an application. */
   properties[PROP_SYNC_ENGINE] =
     g_param_spec_object ("sync-engine", NULL, NULL, TETHER_TYPE_SYNC_ENGINE,
                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY | G_PARAM_STATIC_STRINGS);
