@@ -323,7 +323,7 @@ test_tag_filter (Fixture       *f,
   g_assert_cmpuint (n_listed (f), ==, 3);
   g_assert_false (gtk_widget_get_visible (GTK_WIDGET (f->window->tag_label)));
 
-  /* The menu offers every tag in use, sorted. */
+  /* The menu offers every tag in use, sorted, after "All Tags". */
   gtk_menu_button_popup (f->window->tag_button);
   tether_test_app_settle (50);
   {
@@ -629,6 +629,23 @@ test_model_perf (void)
     }
   g_assert_true (tether_database_commit (db, NULL));
 
+  start = g_get_monotonic_time ();
+  {
+    g_autoptr(TetherQuery) query = tether_query_new (notes);
+    g_autoptr(TetherLiveQuery) live = NULL;
+
+    tether_query_sort (query, "pinned", TRUE);
+    tether_query_sort (query, "updatedAt", TRUE);
+    live = tether_live_query_new (query, NULL);
+    g_test_minimized_result ((g_get_monotonic_time () - start) / 1000.0, "the live query alone: %.1f ms",
+                             (g_get_monotonic_time () - start) / 1000.0);
+    start = g_get_monotonic_time ();
+    tether_query_search (query, "note 99");
+    g_clear_object (&live);
+    live = tether_live_query_new (query, NULL);
+    g_test_minimized_result ((g_get_monotonic_time () - start) / 1000.0, "the live search alone: %.1f ms",
+                             (g_get_monotonic_time () - start) / 1000.0);
+  }
   start = g_get_monotonic_time ();
   model = tether_item_model_new (db, NULL);
   g_test_minimized_result ((g_get_monotonic_time () - start) / 1000.0, "load %u notes: %.1f ms", n,

@@ -290,11 +290,23 @@ compare_tags (gconstpointer a,
   return g_utf8_collate (*(const char **) a, *(const char **) b);
 }
 
-/* The tags in use, each time the menu opens: tags are not indexed, and
- * reading them only when asked keeps list updates cheap. */
+static void
+append_choice (GMenu      *menu,
+               const char *label,
+               const char *action,
+               const char *target)
+{
+  g_autoptr(GMenuItem) item = g_menu_item_new (label, NULL);
+
+  g_menu_item_set_action_and_target_value (item, action, g_variant_new_string (target));
+  g_menu_append_item (menu, item);
+}
+
+/* The tags in use, read each time the menu opens: tags are not indexed,
+ * and reading them only when asked keeps list updates cheap. */
 static void
 fill_tag_menu (GtkMenuButton *button,
-               gpointer       data)
+                  gpointer       data)
 {
   TetherWindow *self = TETHER_WINDOW (data);
   g_autoptr(GHashTable) tags = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -310,19 +322,9 @@ fill_tag_menu (GtkMenuButton *button,
   qsort (sorted, n, sizeof (gpointer), compare_tags);
 
   g_menu_remove_all (self->tag_menu);
-  {
-    g_autoptr(GMenuItem) all = g_menu_item_new (_("All Tags"), NULL);
-
-    g_menu_item_set_action_and_target_value (all, "win.tag", g_variant_new_string (""));
-    g_menu_append_item (self->tag_menu, all);
-  }
+  append_choice (self->tag_menu, _("All Tags"), "win.tag", "");
   for (guint i = 0; i < n; i++)
-    {
-      g_autoptr(GMenuItem) item = g_menu_item_new (sorted[i], NULL);
-
-      g_menu_item_set_action_and_target_value (item, "win.tag", g_variant_new_string (sorted[i]));
-      g_menu_append_item (section, item);
-    }
+    append_choice (section, sorted[i], "win.tag", sorted[i]);
   if (n == 0)
     {
       g_autoptr(GMenuItem) item = g_menu_item_new (_("No tags yet"), "win.no-tags");

@@ -48,6 +48,7 @@ struct _TetherWindow
   char                 *open_id;
   guint                 model_changing;
   gboolean              syncing_selection;
+  guint                 navigation_idle;
 
   /* Filters, for the empty states. */
   char                 *search_text;

@@ -201,15 +201,26 @@ back_clicked (TetherWindow *self)
   _tether_window_focus_list (self);
 }
 
-static void
-update_navigation (TetherWindow *self)
+static gboolean
+update_navigation_now (gpointer data)
 {
+  TetherWindow *self = data;
   gboolean folded = adw_leaflet_get_folded (self->leaflet);
   gboolean on_editor = adw_leaflet_get_visible_child (self->leaflet) == GTK_WIDGET (self->editor_stack);
 
+  self->navigation_idle = 0;
   gtk_widget_set_visible (self->back_button, folded && on_editor);
   /* Folded, a click on a row is the only way on to the editor. */
   gtk_list_view_set_single_click_activate (self->list_view, folded);
+  return G_SOURCE_REMOVE;
+}
+
+/* The leaflet folds while it is allocated: change the header bar after. */
+static void
+update_navigation (TetherWindow *self)
+{
+  if (self->navigation_idle == 0)
+    self->navigation_idle = g_idle_add (update_navigation_now, self);
 }
 
 static gboolean
@@ -326,13 +337,11 @@ setup (TetherWindow      *self,
   tether_sync_status_set_engine (self->sync_status, self->engine);
   tether_inspector_set_engine (self->inspector, self->engine);
   g_settings_bind (self->settings, "inspector-visible", self->flap, "reveal-flap", G_SETTINGS_BIND_DEFAULT);
-  g_object_bind_property (self->leaflet, "folded", self->kind_switcher, "visible",
-                          G_BINDING_SYNC_CREATE | G_BINDING_INVERT_BOOLEAN);
   gtk_search_bar_set_key_capture_widget (self->search_bar, self->list_pane);
   g_signal_connect_swapped (self->search_bar, "notify::search-mode-enabled",
                             G_CALLBACK (search_mode_changed), self);
   add_escape_shortcut (self);
-  update_navigation (self);
+  update_navigation_now (self);
   _tether_window_update_empty (self);
   _tether_window_update_actions (self);
   gtk_widget_grab_focus (GTK_WIDGET (self->list_view));
@@ -350,6 +359,7 @@ tether_window_dispose (GObject *object)
   TetherWindow *self = TETHER_WINDOW (object);
 
   _tether_window_cancel (self);
+  g_clear_handle_id (&self->navigation_idle, g_source_remove);
   if (self->undo_toast != NULL)
     g_signal_handlers_disconnect_by_data (self->undo_toast, self);
   g_clear_object (&self->undo_toast);
@@ -357,6 +367,10 @@ tether_window_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->model, self);
   if (self->selection != NULL)
     g_signal_handlers_disconnect_by_data (self->selection, self);
+  /* The settings and the inspector action both hold on to the flap. */
+  if (self->flap != NULL)
+    g_settings_unbind (self->flap, "reveal-flap");
+  g_action_map_remove_action (G_ACTION_MAP (self), "inspector");
   gtk_widget_dispose_template (GTK_WIDGET (self), TETHER_TYPE_WINDOW);
   g_clear_object (&self->selection);
   g_clear_object (&self->model);
