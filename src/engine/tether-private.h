@@ -37,6 +37,9 @@ JsonObject *_tether_json_parse_object (const char  *text,
                                        gssize       length,
                                        GError     **error);
 char       *_tether_json_to_string    (JsonNode    *node);
+/* @text (UTF-8) as a JSON string literal, quotes included. */
+void        _tether_json_append_string (GString    *out,
+                                        const char *text);
 char       *_tether_json_object_to_string (JsonObject *object);
 JsonNode   *_tether_json_deep_copy    (JsonNode    *node);
 JsonObject *_tether_json_object_deep_copy (JsonObject *object);

@@ -130,6 +130,34 @@ _tether_json_parse_object (const char  *text,
   return json_object_ref (json_node_get_object (root));
 }
 
+void
+_tether_json_append_string (GString    *out,
+                            const char *text)
+{
+  const char *run = text;
+
+  g_string_append_c (out, '"');
+  for (const char *p = text; *p != '\0'; p++)
+    {
+      guchar c = *p;
+
+      if (c >= 0x20 && c != '"' && c != '\\')
+        continue;
+      g_string_append_len (out, run, p - run);
+      run = p + 1;
+      if (c == '"' || c == '\\')
+        g_string_append_c (out, '\\'), g_string_append_c (out, c);
+      else if (c == '\n')
+        g_string_append (out, "\\n");
+      else if (c == '\t')
+        g_string_append (out, "\\t");
+      else
+        g_string_append_printf (out, "\\u%04x", c);
+    }
+  g_string_append (out, run);
+  g_string_append_c (out, '"');
+}
+
 char *
 _tether_json_to_string (JsonNode *node)
 {

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "tether-private.h"
 #include "tether-server-core-private.h"
 
 /* Pull pages and server_push payloads. They are written as JSON text with
@@ -54,28 +55,7 @@ void
 _tether_server_append_string (GString    *out,
                               const char *text)
 {
-  const char *run = text;
-
-  g_string_append_c (out, '"');
-  for (const char *p = text; *p != '\0'; p++)
-    {
-      guchar c = *p;
-
-      if (c >= 0x20 && c != '"' && c != '\\')
-        continue;
-      g_string_append_len (out, run, p - run);
-      run = p + 1;
-      if (c == '"' || c == '\\')
-        g_string_append_c (out, '\\'), g_string_append_c (out, c);
-      else if (c == '\n')
-        g_string_append (out, "\\n");
-      else if (c == '\t')
-        g_string_append (out, "\\t");
-      else
-        g_string_append_printf (out, "\\u%04x", c);
-    }
-  g_string_append (out, run);
-  g_string_append_c (out, '"');
+  _tether_json_append_string (out, text);
 }
 
 /* printf costs more than the rest of a pulled row's framing. */

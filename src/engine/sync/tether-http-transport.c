@@ -216,12 +216,13 @@ on_read (GObject      *source,
     g_task_return_pointer (task, answer, (GDestroyNotify) json_object_unref);
 }
 
-/* Sends <base><path> with @body (may be NULL); the task answers a JsonObject. */
+/* Sends <base><path> with @body (JSON text, may be NULL); the task answers
+ * a JsonObject. */
 static void
 request_start (TetherHttpTransport *self,
                const char          *method,
                const char          *path,
-               JsonObject          *body,
+               GBytes              *body,
                gboolean             probe,
                GCancellable        *cancellable,
                gpointer             source_tag,
@@ -243,7 +244,7 @@ request_start (TetherHttpTransport *self,
     }
   if (body != NULL)
     {
-      g_autoptr(GBytes) bytes = _tether_transport_to_bytes (body);
+      g_autoptr(GBytes) bytes = g_bytes_ref (body);
 
       if (self->gzip_bodies && g_bytes_get_size (bytes) >= TETHER_GZIP_MIN_SIZE)
         {
@@ -264,6 +265,23 @@ request_start (TetherHttpTransport *self,
 
 /* --------------------------------------------------------------- push, pull */
 
+static void tether_http_transport_push_async (TetherTransport     *transport,
+                                              JsonObject          *request,
+                                              GCancellable        *cancellable,
+                                              GAsyncReadyCallback  callback,
+                                              gpointer             user_data);
+
+static void
+tether_http_transport_push_bytes_async (TetherTransport     *transport,
+                                        GBytes              *request,
+                                        GCancellable        *cancellable,
+                                        GAsyncReadyCallback  callback,
+                                        gpointer             user_data)
+{
+  request_start (TETHER_HTTP_TRANSPORT (transport), "POST", "/push", request, FALSE, cancellable,
+                 tether_http_transport_push_async, callback, user_data);
+}
+
 static void
 tether_http_transport_push_async (TetherTransport     *transport,
                                   JsonObject          *request,
@@ -271,8 +289,9 @@ tether_http_transport_push_async (TetherTransport     *transport,
                                   GAsyncReadyCallback  callback,
                                   gpointer             user_data)
 {
-  request_start (TETHER_HTTP_TRANSPORT (transport), "POST", "/push", request, FALSE, cancellable,
-                 tether_http_transport_push_async, callback, user_data);
+  g_autoptr(GBytes) bytes = _tether_transport_to_bytes (request);
+
+  tether_http_transport_push_bytes_async (transport, bytes, cancellable, callback, user_data);
 }
 
 static JsonObject *
@@ -290,7 +309,9 @@ tether_http_transport_pull_async (TetherTransport     *transport,
                                   GAsyncReadyCallback  callback,
                                   gpointer             user_data)
 {
-  request_start (TETHER_HTTP_TRANSPORT (transport), "POST", "/pull", request, FALSE, cancellable,
+  g_autoptr(GBytes) bytes = _tether_transport_to_bytes (request);
+
+  request_start (TETHER_HTTP_TRANSPORT (transport), "POST", "/pull", bytes, FALSE, cancellable,
                  tether_http_transport_pull_async, callback, user_data);
 }
 
@@ -339,6 +360,7 @@ info_got_base (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) info = _tether_transport_task_finish (self, result, request_start, &error);
   g_autoptr(JsonObject) empty_pull = json_object_new ();
+  g_autoptr(GBytes) bytes = NULL;
   GCancellable *cancellable = g_task_get_cancellable (task);
 
   if (info != NULL && !looks_like_tether (info))
@@ -354,7 +376,8 @@ info_got_base (GObject      *source,
   json_object_set_null_member (empty_pull, "cursor");
   json_object_set_array_member (empty_pull, "collections", json_array_new ());
   json_object_set_int_member (empty_pull, "batchSize", 1);
-  request_start (self, "POST", "/pull", empty_pull, FALSE, cancellable,
+  bytes = _tether_transport_to_bytes (empty_pull);
+  request_start (self, "POST", "/pull", bytes, FALSE, cancellable,
                  request_start, info_checked_token, g_steal_pointer (&task));
 }
 
@@ -397,6 +420,7 @@ transport_iface_init (TetherTransportInterface *iface)
 {
   iface->push_async = tether_http_transport_push_async;
   iface->push_finish = tether_http_transport_push_finish;
+  iface->push_bytes_async = tether_http_transport_push_bytes_async;
   iface->pull_async = tether_http_transport_pull_async;
   iface->pull_finish = tether_http_transport_pull_finish;
   iface->info_async = tether_http_transport_info_async;

@@ -125,11 +125,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherPushResponse, _tether_push_response_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherPullResponse, _tether_pull_response_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherPullChange, _tether_pull_change_free)
 
-JsonObject         *_tether_sync_push_request   (TetherSyncEngine *self,
-                                                 GPtrArray        *groups,
-                                                 GError          **error);
-/* @skip_client: our clientId, so the server leaves out our own writes
- * (docs/sync.md, "Pull"); NULL to get everything. */
+GBytes             *_tether_sync_push_request_bytes (TetherSyncEngine *self,
+                                                     GPtrArray        *groups,
+                                                     GError          **error);
 JsonObject         *_tether_sync_pull_request   (const char       *cursor,
                                                  guint             batch_size,
                                                  const char       *skip_client);

@@ -19,68 +19,82 @@ protocol_error (GError    **error,
 
 /* ------------------------------------------------------------ requests */
 
-static JsonObject *
-group_data (TetherPushGroup *group,
-            GError         **error)
+/* Whether a change's stored data is a JSON object, by SQLite's parser:
+ * the text is sent as it is, so a damaged log stops here, with its id. */
+static gboolean
+is_json_object (TetherSyncEngine *self,
+                const char       *text,
+                GError          **error)
 {
-  TetherChangeRow *last = g_ptr_array_index (group->rows, group->rows->len - 1);
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (self->db,
+    "SELECT json_valid (?1) AND json_type (?1) = 'object'", error);
+  gboolean ok;
 
-  if (group->type == TETHER_CHANGE_DELETE || last->data == NULL)
-    return NULL;
-  return _tether_json_parse_object (last->data, -1, error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, text, -1, SQLITE_STATIC);
+  ok = sqlite3_step (stmt) == SQLITE_ROW && sqlite3_column_int (stmt, 0) == 1;
+  sqlite3_reset (stmt);
+  return ok;
 }
 
-static JsonObject *
-group_change (TetherPushGroup *group,
-              GError         **error)
+static gboolean
+append_change (TetherSyncEngine *self,
+               GString          *out,
+               TetherPushGroup  *group,
+               GError          **error)
 {
   TetherChangeRow *last = g_ptr_array_index (group->rows, group->rows->len - 1);
-  g_autoptr(JsonObject) change = json_object_new ();
-  g_autoptr(GError) local_error = NULL;
-  JsonObject *data = group_data (group, &local_error);
+  gboolean has_data = group->type != TETHER_CHANGE_DELETE && last->data != NULL;
   g_autofree char *timestamp = tether_time_format_ms (last->timestamp);
 
-  if (local_error != NULL)
+  if (has_data && !is_json_object (self, last->data, NULL))
     {
-      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                  "change %s in the log is damaged: ", last->id);
-      return NULL;
+      g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_INVALID,
+                   "change %s in the log is damaged: its data is not a JSON object", last->id);
+      return FALSE;
     }
-  json_object_set_string_member (change, "id", group->push_id);
-  json_object_set_string_member (change, "collection", group->collection);
-  json_object_set_string_member (change, "recordId", group->record_id);
-  json_object_set_string_member (change, "type", tether_change_type_to_string (group->type));
-  if (data != NULL)
-    json_object_set_object_member (change, "data", data);
-  else
-    json_object_set_null_member (change, "data");
-  json_object_set_string_member (change, "timestamp", timestamp);
-  json_object_set_int_member (change, "baseRev", group->base_rev);
-  json_object_set_string_member (change, "hlc", last->hlc);
-  return g_steal_pointer (&change);
+  g_string_append (out, "{\"id\":");
+  _tether_json_append_string (out, group->push_id);
+  g_string_append (out, ",\"collection\":");
+  _tether_json_append_string (out, group->collection);
+  g_string_append (out, ",\"recordId\":");
+  _tether_json_append_string (out, group->record_id);
+  g_string_append_printf (out, ",\"type\":\"%s\",\"data\":", tether_change_type_to_string (group->type));
+  g_string_append (out, has_data ? last->data : "null");
+  g_string_append (out, ",\"timestamp\":");
+  _tether_json_append_string (out, timestamp);
+  g_string_append_printf (out, ",\"baseRev\":%" G_GINT64_FORMAT ",\"hlc\":", group->base_rev);
+  _tether_json_append_string (out, last->hlc);
+  g_string_append_c (out, '}');
+  return TRUE;
 }
 
-JsonObject *
-_tether_sync_push_request (TetherSyncEngine *self,
-                           GPtrArray        *groups,
-                           GError          **error)
+/* The push request as JSON text, each change's data spliced in as stored
+ * (the log holds compact JSON the engine wrote): no objects to build. */
+GBytes *
+_tether_sync_push_request_bytes (TetherSyncEngine *self,
+                                 GPtrArray        *groups,
+                                 GError          **error)
 {
-  g_autoptr(JsonObject) request = json_object_new ();
-  JsonArray *changes = json_array_sized_new (groups->len);
+  GString *out = g_string_sized_new (256 + groups->len * 512);
 
-  json_object_set_string_member (request, "clientId", self->client_id);
-  json_object_set_int_member (request, "schemaVersion",
-                              tether_schema_get_version (tether_database_get_schema (self->db)));
-  json_object_set_array_member (request, "changes", changes);
+  g_string_append (out, "{\"clientId\":");
+  _tether_json_append_string (out, self->client_id);
+  g_string_append_printf (out, ",\"schemaVersion\":%" G_GINT64_FORMAT ",\"changes\":[",
+                          tether_schema_get_version (tether_database_get_schema (self->db)));
   for (guint i = 0; i < groups->len; i++)
     {
-      JsonObject *change = group_change (g_ptr_array_index (groups, i), error);
-
-      if (change == NULL)
-        return NULL;
-      json_array_add_object_element (changes, change);
+      if (i > 0)
+        g_string_append_c (out, ',');
+      if (!append_change (self, out, g_ptr_array_index (groups, i), error))
+        {
+          g_string_free (out, TRUE);
+          return NULL;
+        }
     }
-  return g_steal_pointer (&request);
+  g_string_append (out, "]}");
+  return g_string_free_to_bytes (out);
 }
 
 JsonObject *

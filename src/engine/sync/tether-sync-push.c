@@ -420,7 +420,7 @@ _tether_sync_push_next (GTask *task)
   TetherSyncEngine *self = op->engine;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) groups = NULL;
-  g_autoptr(JsonObject) request = NULL;
+  g_autoptr(GBytes) request = NULL;
 
   if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
     {
@@ -450,11 +450,11 @@ _tether_sync_push_next (GTask *task)
         _tether_sync_pull_next (task);
       return;
     }
-  if ((request = _tether_sync_push_request (self, op->sent, &error)) == NULL)
+  if ((request = _tether_sync_push_request_bytes (self, op->sent, &error)) == NULL)
     {
       _tether_sync_op_fail (task, g_steal_pointer (&error));
       return;
     }
   op->report.pushed += op->sent->len;
-  tether_transport_push_async (self->transport, request, g_task_get_cancellable (task), on_pushed, task);
+  tether_transport_push_bytes_async (self->transport, request, g_task_get_cancellable (task), on_pushed, task);
 }

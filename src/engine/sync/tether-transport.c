@@ -45,6 +45,31 @@ tether_transport_push_async (TetherTransport     *self,
   TETHER_TRANSPORT_GET_IFACE (self)->push_async (self, request, cancellable, callback, user_data);
 }
 
+void
+tether_transport_push_bytes_async (TetherTransport     *self,
+                                   GBytes              *request,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data)
+{
+  TetherTransportInterface *iface;
+  g_autoptr(JsonObject) object = NULL;
+
+  g_return_if_fail (TETHER_IS_TRANSPORT (self));
+  g_return_if_fail (request != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  iface = TETHER_TRANSPORT_GET_IFACE (self);
+  if (iface->push_bytes_async != NULL)
+    {
+      iface->push_bytes_async (self, request, cancellable, callback, user_data);
+      return;
+    }
+  object = _tether_transport_parse_object (request);
+  g_return_if_fail (object != NULL);
+  iface->push_async (self, object, cancellable, callback, user_data);
+}
+
 JsonObject *
 tether_transport_push_finish (TetherTransport  *self,
                               GAsyncResult     *result,

@@ -71,6 +71,13 @@ struct _TetherTransportInterface
   void        (*disconnect)    (TetherTransport     *self);
   gboolean    (*is_connected)  (TetherTransport     *self);
   gint64      (*get_retry_after_ms) (TetherTransport *self);  /* from the last 429, else 0 */
+  /* Optional: push_async with the request already JSON text; answered by
+   * push_finish. Without it the text is parsed and given to push_async. */
+  void        (*push_bytes_async) (TetherTransport     *self,
+                                   GBytes              *request,
+                                   GCancellable        *cancellable,
+                                   GAsyncReadyCallback  callback,
+                                   gpointer             user_data);
 };
 
 void        tether_transport_push_async   (TetherTransport     *self,
@@ -78,6 +85,13 @@ void        tether_transport_push_async   (TetherTransport     *self,
                                            GCancellable        *cancellable,
                                            GAsyncReadyCallback  callback,
                                            gpointer             user_data);
+/* A push whose request is compact JSON text (a JSON object), so a caller
+ * that has the text need not build objects; answered by push_finish. */
+void        tether_transport_push_bytes_async (TetherTransport     *self,
+                                               GBytes              *request,
+                                               GCancellable        *cancellable,
+                                               GAsyncReadyCallback  callback,
+                                               gpointer             user_data);
 /* The response object (a new reference), or NULL with a TETHER_SYNC_ERROR. */
 JsonObject *tether_transport_push_finish  (TetherTransport     *self,
                                            GAsyncResult        *result,
