@@ -402,12 +402,15 @@ static void
 test_deleted_elsewhere (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(TetherRecord) note = NULL;
   g_autofree char *id = NULL;
+  g_autofree char *created_json = NULL;
   GtkWidget *deleted;
 
   if (skip_without_display ())
     return;
   id = open_note (f, "{\"title\": \"Doomed\"}");
+  created_json = g_strdup_printf ("{\"id\": \"%s\", \"title\": \"Back\"}", id);
   type_body (f, "unsaved words");
   g_assert_true (tether_collection_delete (f->notes, id, &error));
   deleted = editor_part (f, "deleted");
@@ -418,6 +421,13 @@ test_deleted_elsewhere (Fixture *f, gconstpointer data)
   g_assert_true (tether_editor_save_now (f->editor, &error));
   g_assert_no_error (error);
   g_assert_cmpint (tether_collection_count (f->notes, NULL, NULL), ==, 0);
+
+  /* Undo brings it back (same id): editable again, with its text. */
+  g_clear_object (&note);
+  note = tether_test_create (f->notes, created_json);
+  g_assert_false (gtk_widget_get_visible (deleted));
+  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (title_of (f))));
+  g_assert_cmpstr (gtk_editable_get_text (title_of (f)), ==, "Back");
 }
 
 /* Refused saves --------------------------------------------------------------- */

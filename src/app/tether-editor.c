@@ -151,13 +151,13 @@ same_value (JsonNode *stored,
   return json_node_equal (stored, shown);
 }
 
+/* A due date is a day: stored as UTC midnight, shown by its UTC date. */
 static void
 update_due_label (TetherEditor *self)
 {
   g_autoptr(GDateTime) due = self->due ? g_date_time_new_from_iso8601 (self->due, NULL) : NULL;
   g_autofree char *text = NULL;
 
-  /* A due date is a day: stored as UTC midnight, shown by its UTC date. */
   /* Translators: a due date; see the strftime-like codes of g_date_time_format() */
   text = due ? g_date_time_format (due, _("%-d %b %Y")) : NULL;
   gtk_label_set_label (self->due_label, text ? text : _("No Due Date"));
@@ -511,6 +511,8 @@ on_clear_due_clicked (TetherEditor *self)
   set_due (self, NULL);
 }
 
+static void reset_widgets (TetherEditor *self);
+
 static gboolean
 same_data (TetherRecord *a,
            TetherRecord *b)
@@ -527,7 +529,16 @@ apply_outside_change (TetherEditor *self,
 {
   if (record == NULL)
     {
-      show_deleted (self);
+      if (!self->deleted)
+        show_deleted (self);
+      return;
+    }
+  if (self->deleted)
+    {
+      /* Back again (an undone delete): edit it as freshly opened. */
+      self->deleted = FALSE;
+      g_set_object (&self->record, record);
+      reset_widgets (self);
       return;
     }
   if (self->record != NULL && same_data (self->record, record))
@@ -543,7 +554,7 @@ on_collection_changed (TetherEditor     *self,
                        TetherRecord     *old_record,
                        TetherRecord     *new_record)
 {
-  if (self->writing || self->deleted || g_strcmp0 (id, self->id) != 0)
+  if (self->writing || g_strcmp0 (id, self->id) != 0)
     return;
   apply_outside_change (self, type == TETHER_CHANGE_DELETE ? NULL : new_record);
 }
@@ -555,7 +566,7 @@ on_external_change (TetherEditor *self)
   g_autoptr(GError) error = NULL;
   g_autoptr(TetherRecord) record = NULL;
 
-  if (self->deleted || self->id == NULL)
+  if (self->id == NULL)
     return;
   record = tether_collection_get (self->collection, self->id, &error);
   if (record == NULL && !g_error_matches (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_FOUND))
