@@ -361,13 +361,44 @@ test_outside_write_updates_unfocused_fields (Fixture *f, gconstpointer data)
   g_assert_cmpstr (stored_string (f->notes, id, "title"), ==, "Trip to Lisbon");
   g_assert_cmpstr (stored_string (f->notes, id, "body"), ==, "passport");
 
-  /* The field being typed in is left alone. */
+  /* A title in the user's hands but not changed by them follows along. */
   gtk_widget_grab_focus (GTK_WIDGET (title_of (f)));
-  update (f->notes, id, "{\"title\": \"Renamed elsewhere\", \"body\": \"new body\"}");
-  g_assert_cmpstr (gtk_editable_get_text (title_of (f)), ==, "Trip to Lisbon");
-  g_clear_pointer (&shown, g_free);
+  gtk_editable_set_position (title_of (f), 4);
+  update (f->notes, id, "{\"title\": \"Trip to Porto\"}");
+  g_assert_cmpstr (gtk_editable_get_text (title_of (f)), ==, "Trip to Porto");
+  g_assert_cmpint (gtk_editable_get_position (title_of (f)), ==, 4);
+}
+
+static void
+test_outside_write_merges_with_typing (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  g_autofree char *shown = NULL;
+  GtkTextIter end, cursor;
+
+  if (skip_without_display ())
+    return;
+  id = open_note (f, "{\"title\": \"List\", \"body\": \"line one\nline two\n\"}");
+  gtk_widget_grab_focus (editor_part (f, "body"));
+  gtk_text_buffer_get_end_iter (body_of (f), &end);
+  gtk_text_buffer_place_cursor (body_of (f), &end);
+  type_body (f, "line three\n");
+  gtk_editable_set_position (title_of (f), -1);
+  type_title (f, " (mine)");
+
+  /* Another device changed other lines of the body, and the title too. */
+  update (f->notes, id, "{\"title\": \"Their list\", \"body\": \"LINE ONE\nline two\n\"}");
   shown = body_text (f);
-  g_assert_cmpstr (shown, ==, "new body");
+  g_assert_cmpstr (shown, ==, "LINE ONE\nline two\nline three\n");
+  gtk_text_buffer_get_iter_at_mark (body_of (f), &cursor, gtk_text_buffer_get_insert (body_of (f)));
+  g_assert_true (gtk_text_iter_is_end (&cursor));
+  /* Both changed the one line of the title: the typing wins here. */
+  g_assert_cmpstr (gtk_editable_get_text (title_of (f)), ==, "List (mine)");
+
+  g_assert_true (tether_editor_save_now (f->editor, &error));
+  g_assert_cmpstr (stored_string (f->notes, id, "body"), ==, "LINE ONE\nline two\nline three\n");
+  g_assert_cmpstr (stored_string (f->notes, id, "title"), ==, "List (mine)");
 }
 
 static gboolean
@@ -871,6 +902,7 @@ main (int argc, char **argv)
   EDITOR_TEST ("closing-saves", test_closing_saves);
   EDITOR_TEST ("hiding-saves", test_hiding_saves);
   EDITOR_TEST ("outside-write-updates-unfocused-fields", test_outside_write_updates_unfocused_fields);
+  EDITOR_TEST ("outside-write-merges-with-typing", test_outside_write_merges_with_typing);
   EDITOR_TEST ("other-process-write-shows-up", test_other_process_write_shows_up);
   EDITOR_TEST ("deleted-elsewhere", test_deleted_elsewhere);
   EDITOR_TEST ("refused-save-keeps-text", test_refused_save_keeps_text);

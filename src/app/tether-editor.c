@@ -163,17 +163,40 @@ update_due_label (TetherEditor *self)
   gtk_label_set_label (self->due_label, text ? text : _("No Due Date"));
 }
 
+/* Where the cursor goes when @before becomes @after: it stays put when the
+ * change is after it, and moves with the text when the change is before. */
+static int
+moved_cursor (const char *before,
+              const char *after,
+              int         cursor)
+{
+  int prefix = 0;
+  int shift = (int) g_utf8_strlen (after, -1) - (int) g_utf8_strlen (before, -1);
+  const char *a = before, *b = after;
+
+  while (*a != '\0' && g_utf8_get_char (a) == g_utf8_get_char (b))
+    {
+      a = g_utf8_next_char (a);
+      b = g_utf8_next_char (b);
+      prefix++;
+    }
+  if (cursor <= prefix)
+    return cursor;
+  return CLAMP (cursor + shift, prefix, (int) g_utf8_strlen (after, -1));
+}
+
 static void
 set_title_text (TetherEditor *self,
                 const char   *text)
 {
   GtkEditable *editable = GTK_EDITABLE (self->title_text);
+  g_autofree char *shown = g_strdup (gtk_editable_get_text (editable));
   int position = gtk_editable_get_position (editable);
 
-  if (g_strcmp0 (gtk_editable_get_text (editable), text) == 0)
+  if (g_strcmp0 (shown, text) == 0)
     return;
   gtk_editable_set_text (editable, text);
-  gtk_editable_set_position (editable, MIN (position, (int) g_utf8_strlen (text, -1)));
+  gtk_editable_set_position (editable, moved_cursor (shown, text, position));
 }
 
 static void
@@ -188,7 +211,7 @@ set_body_text (TetherEditor *self,
   if (g_strcmp0 (shown, text) == 0)
     return;
   gtk_text_buffer_get_iter_at_mark (buffer, &iter, gtk_text_buffer_get_insert (buffer));
-  offset = gtk_text_iter_get_offset (&iter);
+  offset = moved_cursor (shown, text, gtk_text_iter_get_offset (&iter));
   gtk_text_buffer_set_text (buffer, text, -1);
   gtk_text_buffer_get_iter_at_offset (buffer, &iter, offset);
   gtk_text_buffer_place_cursor (buffer, &iter);
@@ -523,10 +546,48 @@ same_data (TetherRecord *a,
   return json_node_equal (na, nb);
 }
 
+/* A text changed elsewhere while it may be in the user's hands: both
+ * sides' lines are kept (diff3 against what was stored), the user's where
+ * they touch the same lines, so saving the widget never undoes the other. */
+static void
+merge_text_field (TetherEditor *self,
+                  EditorField   field,
+                  TetherRecord *base,
+                  TetherRecord *record)
+{
+  const char *name = field_name (self, field);
+  const char *was = tether_record_get_string (base, name, "");
+  const char *now = tether_record_get_string (record, name, "");
+  g_autoptr(JsonNode) shown = read_field (self, field);
+  const char *ours = json_node_get_string (shown);
+  g_autofree char *merged = NULL;
+  gboolean clean;
+
+  if (g_str_equal (was, now) || g_str_equal (ours, now))
+    return;
+  if (g_str_equal (ours, was))
+    {
+      load_field (self, field, record);
+      return;
+    }
+  merged = tether_merge_text (was, ours, now, TRUE, &clean);
+  if (!clean)
+    g_debug ("%s of %s changed on the same lines here and elsewhere: kept ours there", name, self->id);
+  self->loading = TRUE;
+  if (field == FIELD_TITLE)
+    set_title_text (self, merged);
+  else
+    set_body_text (self, merged);
+  self->loading = FALSE;
+  field_edited (self, field, FALSE);
+}
+
 static void
 apply_outside_change (TetherEditor *self,
                       TetherRecord *record)
 {
+  g_autoptr(TetherRecord) base = NULL;
+
   if (record == NULL)
     {
       if (!self->deleted)
@@ -543,8 +604,17 @@ apply_outside_change (TetherEditor *self,
     }
   if (self->record != NULL && same_data (self->record, record))
     return;
-  g_set_object (&self->record, record);
-  load_fields (self, FALSE);
+  base = g_steal_pointer (&self->record);
+  self->record = g_object_ref (record);
+  for (guint field = 1; field <= FIELD_PINNED; field <<= 1)
+    {
+      if (!(shown_fields (self) & field))
+        continue;
+      if (field == FIELD_TITLE || field == FIELD_BODY)
+        merge_text_field (self, field, base, record);
+      else if (!field_is_busy (self, field))
+        load_field (self, field, record);
+    }
 }
 
 static void
