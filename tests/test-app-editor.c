@@ -692,10 +692,10 @@ add_two_conflicts (InboxFixture *f)
   g_autoptr(TetherRecord) open_note = tether_test_create (f->base.notes,
     "{\"id\": \"n-open\", \"title\": \"Shopping\", \"body\": \"milk\\nbread\\n\", \"tags\": [\"home\"]}");
   g_autoptr(TetherRecord) merged_note = tether_test_create (f->base.notes,
-    "{\"id\": \"n-merged\", \"title\": \"Reading list\", \"body\": \"Dune\\n\"}");
+    "{\"id\": \"n-merged\", \"title\": \"Reading list\", \"body\": \"Dune\\nEmma\\nUlysses\\n\"}");
   g_autoptr(TetherConflict) open = NULL;
   g_autoptr(TetherConflict) merged = NULL;
-  g_autoptr(JsonObject) result = tether_test_object ("{\"id\": \"n-merged\", \"title\": \"Reading list\", \"body\": \"Dune\\n\"}");
+  g_autoptr(JsonObject) result = tether_test_object ("{\"id\": \"n-merged\", \"title\": \"Reading list\", \"body\": \"Dune\\nEmma\\nUlysses\\n\"}");
   const char * const lost[] = { "title", NULL };
   const char * const none[] = { NULL };
 
@@ -704,11 +704,11 @@ add_two_conflicts (InboxFixture *f)
                        "{\"id\": \"n-open\", \"title\": \"Shopping for the party\", \"body\": \"milk\\nbread\\ncake\\n\", \"tags\": [\"home\"]}",
                        g_get_real_time () / 1000 - 60000);
   merged = add_conflict (f, "c-merged", "n-merged",
-                         "{\"id\": \"n-merged\", \"title\": \"Books\", \"body\": \"Dune\\n\"}",
-                         "{\"id\": \"n-merged\", \"title\": \"Reading list\", \"body\": \"Dune\\n\"}",
+                         "{\"id\": \"n-merged\", \"title\": \"Books\", \"body\": \"Dune\\nEmma\\n\"}",
+                         "{\"id\": \"n-merged\", \"title\": \"Reading list\", \"body\": \"Dune\\nUlysses\\n\"}",
                          g_get_real_time () / 1000 - 120000);
   tether_conflict_set_strategy (merged, TETHER_CONFLICT_STRATEGY_MERGE);
-  tether_conflict_set_result (merged, result, TETHER_CONFLICT_WINNER_REMOTE);
+  tether_conflict_set_result (merged, result, TETHER_CONFLICT_WINNER_MERGED);
   tether_conflict_set_fields (merged, lost, lost, none);
   tether_conflict_set_status (merged, TETHER_CONFLICT_RESOLVED, g_get_real_time () / 1000 - 30000);
   save (f, merged);
@@ -803,6 +803,7 @@ test_inbox_restore (InboxFixture *f, gconstpointer data)
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.restore", NULL));
   g_assert_cmpint (status_of (f, "c-merged"), ==, TETHER_CONFLICT_RESTORED);
   g_assert_cmpstr (stored_string (f->base.notes, "n-merged", "title"), ==, "Books");
+  g_assert_cmpstr (stored_string (f->base.notes, "n-merged", "body"), ==, "Dune\nEmma\n");
 }
 
 static void

@@ -365,6 +365,51 @@ on_card_pressed (GtkGestureClick *gesture,
   gtk_check_button_set_active (check, TRUE);
 }
 
+static GtkWidget *
+card_new (void)
+{
+  GtkWidget *card = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+
+  gtk_widget_add_css_class (card, "card");
+  gtk_widget_set_hexpand (card, TRUE);
+  return card;
+}
+
+static void
+fill_card (GtkWidget *card,
+           GtkWidget *header,
+           GtkWidget *value)
+{
+  gtk_box_append (GTK_BOX (card), header);
+  gtk_box_append (GTK_BOX (card), value);
+  for (GtkWidget *child = gtk_widget_get_first_child (card); child; child = gtk_widget_get_next_sibling (child))
+    {
+      gtk_widget_set_margin_start (child, 12);
+      gtk_widget_set_margin_end (child, 12);
+    }
+  gtk_widget_set_margin_top (header, 12);
+  gtk_widget_set_margin_bottom (value, 12);
+}
+
+/* A decided field whose result is neither side (a line merge): the result. */
+static GtkWidget *
+result_card (TetherConflict *conflict,
+             const char     *field)
+{
+  JsonObject *result = tether_conflict_get_result (conflict);
+  g_autofree char *text = NULL;
+  GtkWidget *card;
+
+  if (result == NULL || tether_conflict_get_status (conflict) == TETHER_CONFLICT_OPEN ||
+      same_member (result, tether_conflict_get_local (conflict), field) ||
+      same_member (result, tether_conflict_get_remote (conflict), field))
+    return NULL;
+  text = format_value (member (result, field));
+  card = card_new ();
+  fill_card (card, caption (_("Merged Result"), "accent"), value_label (text, TRUE));
+  return card;
+}
+
 /* One side of a field that differs: a choice for an open conflict, the
  * value with "Kept" or "Lost" for a decided one. */
 static GtkWidget *
@@ -379,11 +424,9 @@ side_card (TetherConflictInbox *self,
   g_autofree char *text = side == NULL ? g_strdup (_("Deleted")) : format_value (member (side, field));
   Badge badge = side_badge (conflict, field, mine);
   const char *name = mine ? _("Mine") : _("Theirs");
-  GtkWidget *card = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
+  GtkWidget *card = card_new ();
   GtkWidget *header = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
 
-  gtk_widget_add_css_class (card, "card");
-  gtk_widget_set_hexpand (card, TRUE);
   if (choosable)
     {
       GtkWidget *check = gtk_check_button_new_with_label (name);
@@ -411,15 +454,7 @@ side_card (TetherConflictInbox *self,
       gtk_label_set_xalign (GTK_LABEL (label), 1);
       gtk_box_append (GTK_BOX (header), label);
     }
-  gtk_box_append (GTK_BOX (card), header);
-  gtk_box_append (GTK_BOX (card), value_label (text, !choosable));
-  for (GtkWidget *child = gtk_widget_get_first_child (card); child; child = gtk_widget_get_next_sibling (child))
-    {
-      gtk_widget_set_margin_start (child, 12);
-      gtk_widget_set_margin_end (child, 12);
-    }
-  gtk_widget_set_margin_top (header, 12);
-  gtk_widget_set_margin_bottom (gtk_widget_get_last_child (card), 12);
+  fill_card (card, header, value_label (text, !choosable));
   return card;
 }
 
@@ -445,7 +480,7 @@ add_field (TetherConflictInbox *self,
   TetherConflict *conflict = self->shown;
   GtkWidget *block = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
   GtkWidget *sides = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
-  GtkWidget *mine;
+  GtkWidget *mine, *merged;
 
   gtk_box_set_homogeneous (GTK_BOX (sides), TRUE);
   gtk_box_append (GTK_BOX (block), field_heading (field, strv_has (tether_conflict_get_fields (conflict), field)));
@@ -453,6 +488,8 @@ add_field (TetherConflictInbox *self,
   gtk_box_append (GTK_BOX (sides), mine);
   gtk_box_append (GTK_BOX (sides), side_card (self, field, FALSE, g_hash_table_lookup (self->choices, field)));
   gtk_box_append (GTK_BOX (block), sides);
+  if ((merged = result_card (conflict, field)) != NULL)
+    gtk_box_append (GTK_BOX (block), merged);
   gtk_box_append (self->fields_box, block);
 }
 
