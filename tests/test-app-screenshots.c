@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "test-app-screenshots"
 #include "config.h"
 
+#include <string.h>
+
 #include "tether-application.h"
 #include "tether-preferences.h"
 #include "tether-test-app.h"
@@ -231,6 +233,47 @@ test_narrow (Fixture       *f,
   snapshot (GTK_WIDGET (f->window), "narrow-editor.png");
 }
 
+static gboolean
+has_window (gpointer data)
+{
+  return gtk_application_get_windows (data) != NULL;
+}
+
+/* A file that is not a Tether database: a dialog says so, and nothing else opens. */
+static void
+test_open_error (void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *png = NULL;
+  g_autoptr(TetherApplication) broken = NULL;
+  g_autoptr(GError) error = NULL;
+  GtkWindow *dialog;
+
+  if (skip_without_display ())
+    return;
+  dir = tether_test_dir_new ();
+  path = g_build_filename (dir, "shopping.txt", NULL);
+  g_assert_true (g_file_set_contents (path, "eggs\nflour\nbutter\n", -1, NULL));
+  broken = tether_application_new ();
+  /* Its own id: one process cannot export two applications on one path. */
+  g_object_set (broken, "database-path", path, "application-id", "app.tether.Tether.Test", NULL);
+  g_application_register (G_APPLICATION (broken), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (tether_application_get_database (broken));
+  g_application_activate (G_APPLICATION (broken));
+  g_assert_true (tether_test_app_wait (has_window, broken, 5000));
+  dialog = gtk_application_get_windows (GTK_APPLICATION (broken))->data;
+  g_assert_true (ADW_IS_MESSAGE_DIALOG (dialog));
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), "is not a Tether database"));
+  g_assert_true (tether_test_app_wait (is_mapped, dialog, 5000));
+  snapshot (GTK_WIDGET (dialog), "open-error.png");
+  adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "close");
+  tether_test_app_settle (50);
+  g_assert_null (gtk_application_get_windows (GTK_APPLICATION (broken)));
+  tether_test_dir_free (g_steal_pointer (&dir));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -278,6 +321,7 @@ main (int    argc,
   SHOT ("empty", test_empty);
   SHOT ("no-results", test_no_results);
   SHOT ("narrow", test_narrow);
+  g_test_add_func ("/tether/app/screenshots/open-error", test_open_error);
 
   status = g_test_run ();
 

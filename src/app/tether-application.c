@@ -188,6 +188,16 @@ tether_application_reload_remote (TetherApplication *self)
 
 /* Actions ---------------------------------------------------------------------- */
 
+/* The main window the user was in last, or NULL. */
+static GtkWindow *
+main_window (TetherApplication *self)
+{
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+    if (TETHER_IS_WINDOW (l->data))
+      return l->data;
+  return NULL;
+}
+
 static void
 quit_activated (GSimpleAction *action,
                 GVariant      *param,
@@ -202,18 +212,32 @@ quit_activated (GSimpleAction *action,
   g_application_quit (G_APPLICATION (app));
 }
 
+/* A window of its own kind, one at a time, over the window it came from. */
 static void
-present_transient (TetherApplication *self,
-                   GtkWindow        **slot,
-                   GtkWindow         *window)
+present_transient (GtkWindow  **slot,
+                   GtkWindow   *parent,
+                   GtkWindow *(*create) (TetherApplication *self),
+                   TetherApplication *self)
 {
   if (*slot == NULL)
     {
-      *slot = window;
-      g_object_add_weak_pointer (G_OBJECT (window), (gpointer *) slot);
-      gtk_window_set_transient_for (window, gtk_application_get_active_window (GTK_APPLICATION (self)));
+      *slot = create (self);
+      g_object_add_weak_pointer (G_OBJECT (*slot), (gpointer *) slot);
+      gtk_window_set_transient_for (*slot, parent);
     }
   gtk_window_present (*slot);
+}
+
+static GtkWindow *
+create_preferences (TetherApplication *self)
+{
+  return GTK_WINDOW (tether_preferences_new (self));
+}
+
+static GtkWindow *
+create_conflicts (TetherApplication *self)
+{
+  return GTK_WINDOW (tether_conflict_inbox_new (self));
 }
 
 static void
@@ -223,10 +247,9 @@ preferences_activated (GSimpleAction *action,
 {
   TetherApplication *self = TETHER_APPLICATION (data);
 
-  if (self->preferences == NULL)
-    present_transient (self, &self->preferences, GTK_WINDOW (tether_preferences_new (self)));
-  else
-    gtk_window_present (self->preferences);
+  if (self->engine == NULL)
+    return;
+  present_transient (&self->preferences, main_window (self), create_preferences, self);
 }
 
 static void
@@ -238,10 +261,7 @@ conflicts_activated (GSimpleAction *action,
 
   if (self->engine == NULL)
     return;
-  if (self->conflicts == NULL)
-    present_transient (self, &self->conflicts, GTK_WINDOW (tether_conflict_inbox_new (self)));
-  else
-    gtk_window_present (self->conflicts);
+  present_transient (&self->conflicts, main_window (self), create_conflicts, self);
 }
 
 static void
@@ -249,7 +269,7 @@ shortcuts_activated (GSimpleAction *action,
                      GVariant      *param,
                      gpointer       data)
 {
-  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (data));
+  GtkWindow *window = main_window (TETHER_APPLICATION (data));
 
   if (window != NULL)
     gtk_widget_activate_action (GTK_WIDGET (window), "win.show-help-overlay", NULL);
@@ -260,7 +280,7 @@ about_activated (GSimpleAction *action,
                  GVariant      *param,
                  gpointer       data)
 {
-  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (data));
+  GtkWindow *parent = main_window (TETHER_APPLICATION (data));
 
   adw_show_about_window (parent,
                          "application-name", _("Tether"),
@@ -344,11 +364,15 @@ static void
 tether_application_activate (GApplication *app)
 {
   TetherApplication *self = TETHER_APPLICATION (app);
-  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (app));
+  GtkWindow *window = main_window (self);
 
   if (self->open_error != NULL)
     {
-      if (window == NULL)
+      GList *dialogs = gtk_application_get_windows (GTK_APPLICATION (app));
+
+      if (dialogs != NULL)
+        gtk_window_present (dialogs->data);
+      else
         show_open_error (self);
       return;
     }
