@@ -156,7 +156,8 @@ mark_rows (TetherSyncEngine   *self,
 }
 
 /* Sent groups become SYNCING under their push id before the request leaves,
- * so a crash from here on resends the same change. Skipped groups are done. */
+ * so a crash from here on resends the same change. Skipped groups are done.
+ * In the caller's transaction. */
 static GPtrArray *
 claim_groups (TetherSyncEngine *self,
               GPtrArray        *groups,
@@ -164,8 +165,6 @@ claim_groups (TetherSyncEngine *self,
 {
   g_autoptr(GPtrArray) sent = g_ptr_array_new_with_free_func ((GDestroyNotify) _tether_push_group_free);
 
-  if (!tether_database_begin (self->db, error))
-    return NULL;
   for (guint i = 0; i < groups->len; i++)
     {
       TetherPushGroup *group = g_ptr_array_index (groups, i);
@@ -182,16 +181,36 @@ claim_groups (TetherSyncEngine *self,
       ok = mark_rows (self, group, group->skip ? TETHER_CHANGE_COMMITTED : TETHER_CHANGE_SYNCING,
                       NULL, FALSE, error);
       if (!ok)
-        {
-          tether_database_rollback (self->db);
-          return NULL;
-        }
+        return NULL;
       if (!group->skip)
         g_ptr_array_add (sent, g_steal_pointer (&g_ptr_array_index (groups, i)));
     }
-  if (!tether_database_commit (self->db, error))
-    return NULL;
   return g_steal_pointer (&sent);
+}
+
+/* The next batch, read and claimed in one transaction: its reads (the
+ * outbox, a shadow per record) share one snapshot and one lock, and
+ * nothing can change the rows between reading and claiming them. */
+static gboolean
+next_batch (TetherSyncEngine  *self,
+            TetherSyncOp      *op,
+            GPtrArray        **groups,
+            GError           **error)
+{
+  if (!tether_database_begin (self->db, error))
+    return FALSE;
+  if ((*groups = build_groups (self, op->batch_limit, error)) == NULL ||
+      (op->sent = claim_groups (self, *groups, error)) == NULL)
+    {
+      tether_database_rollback (self->db);
+      return FALSE;
+    }
+  if (!tether_database_commit (self->db, error))
+    {
+      g_clear_pointer (&op->sent, g_ptr_array_unref);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* ------------------------------------------------------------ answers */
@@ -435,8 +454,7 @@ _tether_sync_push_next (GTask *task)
     }
   if (op->batch_limit == 0)
     op->batch_limit = self->batch_size;
-  if ((groups = build_groups (self, op->batch_limit, &error)) == NULL ||
-      (op->sent = claim_groups (self, groups, &error)) == NULL)
+  if (!next_batch (self, op, &groups, &error))
     {
       _tether_sync_op_fail (task, g_steal_pointer (&error));
       return;
