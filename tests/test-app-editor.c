@@ -208,6 +208,28 @@ stored_string (TetherCollection *c, const char *id, const char *field)
   return last;
 }
 
+typedef struct {
+  TetherCollection *collection;
+  const char       *id, *field, *expected;
+} StoredWait;
+
+static gboolean
+is_stored (gpointer data)
+{
+  StoredWait *w = data;
+
+  return g_strcmp0 (stored_string (w->collection, w->id, w->field), w->expected) == 0;
+}
+
+/* The debounced save lands: wait for it (a loaded machine fires late). */
+static gboolean
+wait_stored (TetherCollection *c, const char *id, const char *field, const char *expected)
+{
+  StoredWait w = { c, id, field, expected };
+
+  return tether_test_app_wait (is_stored, &w, 5000);
+}
+
 static void
 update (TetherCollection *c, const char *id, const char *json)
 {
@@ -255,7 +277,7 @@ test_saves_after_typing_stops (Fixture *f, gconstpointer data)
   before = stored (f->notes, id);
   g_assert_cmpstr (tether_record_get_string (before, "title", NULL), ==, "Groceries");
 
-  tether_test_app_settle (800);
+  g_assert_true (wait_stored (f->notes, id, "body", "eggs\nflour\n"));
   after = stored (f->notes, id);
   g_assert_cmpstr (tether_record_get_string (after, "title", NULL), ==, "Groceries for Sunday");
   g_assert_cmpstr (tether_record_get_string (after, "body", NULL), ==, "eggs\nflour\n");
@@ -542,7 +564,7 @@ test_task_fields (Fixture *f, gconstpointer data)
   gtk_text_buffer_get_end_iter (body_of (f), &end);
   gtk_text_buffer_place_cursor (body_of (f), &end);
   type_body (f, " and forms");
-  tether_test_app_settle (800);
+  g_assert_true (wait_stored (f->tasks, id, "notes", "receipts and forms"));
   g_clear_object (&saved);
   saved = stored (f->tasks, id);
   tags = tether_record_dup_strv (saved, "tags");
