@@ -140,6 +140,12 @@ TetherConflict *_tether_sync_store_get_conflict   (TetherDatabase *db,
 gboolean        _tether_sync_store_has_open_conflict (TetherDatabase *db,
                                                       const char     *collection,
                                                       const char     *record_id);
+/* Whether any record has local edits (pending, syncing or failed entries,
+ * or an open conflict): without any, a pulled page needs no per-record
+ * look. */
+gboolean        _tether_sync_store_any_local_edits (TetherDatabase  *db,
+                                                    gboolean        *any,
+                                                    GError         **error);
 
 /* Event log */
 gboolean    _tether_sync_store_add_event       (TetherDatabase        *db,

@@ -26,6 +26,7 @@ record_key (const char *collection,
 typedef struct {
   GHashTable *by_record;       /* "collection\x1fid" → TetherBulkWrite*, borrowed */
   GHashTable *by_collection;   /* name → GPtrArray of TetherBulkWrite* */
+  gboolean    any_edits;       /* some record had local edits when the page began */
 } PageWrites;
 
 static void
@@ -173,7 +174,10 @@ apply_one (TetherSyncEngine *self,
       report->skipped++;
       return TRUE;
     }
-  if (!has_local_edits (self, change, &edits, error))
+  /* No record had edits when the page began, so none has now: merging,
+   * the only way a page adds entries, needs a record with edits. */
+  edits = FALSE;
+  if (writes->any_edits && !has_local_edits (self, change, &edits, error))
     return FALSE;
   report->applied++;
   if (!edits)
@@ -192,8 +196,11 @@ _tether_sync_apply_changes (TetherSyncEngine *self,
   g_auto(PageWrites) writes = {
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
     g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref),
+    FALSE,
   };
 
+  if (!_tether_sync_store_any_local_edits (self->db, &writes.any_edits, error))
+    return FALSE;
   for (guint i = 0; i < changes->len; i++)
     if (!apply_one (self, &writes, g_ptr_array_index (changes, i), report, error))
       return FALSE;

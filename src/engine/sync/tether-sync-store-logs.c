@@ -164,6 +164,30 @@ _tether_sync_store_get_conflict (TetherDatabase  *db,
 /* Used to hold a record's changes back from a push; a read error counts as
  * "no conflict" (with a warning) since the push itself will report it. */
 gboolean
+_tether_sync_store_any_local_edits (TetherDatabase  *db,
+                                    gboolean        *any,
+                                    GError         **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "SELECT EXISTS (SELECT 1 FROM _tether_changes WHERE status IN (?1, ?2, ?3))"
+    " OR EXISTS (SELECT 1 FROM _tether_conflicts WHERE status = ?4)", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int (stmt, 1, TETHER_CHANGE_PENDING);
+  sqlite3_bind_int (stmt, 2, TETHER_CHANGE_SYNCING);
+  sqlite3_bind_int (stmt, 3, TETHER_CHANGE_FAILED);
+  sqlite3_bind_int (stmt, 4, TETHER_CONFLICT_OPEN);
+  rc = sqlite3_step (stmt);
+  *any = rc == SQLITE_ROW && sqlite3_column_int (stmt, 0) != 0;
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_ROW)
+    return _tether_database_set_error (db, rc, error, "reading the change log");
+  return TRUE;
+}
+
+gboolean
 _tether_sync_store_has_open_conflict (TetherDatabase *db,
                                       const char     *collection,
                                       const char     *record_id)
