@@ -21,6 +21,9 @@ static const char schema_sql[] =
   "DROP INDEX IF EXISTS _tether_changes_record;"
   "CREATE INDEX IF NOT EXISTS _tether_changes_record_status"
   " ON _tether_changes (collection, record_id, status);"
+  /* The outbox in log order: only entries to send (0 pending, 1 syncing). */
+  "CREATE INDEX IF NOT EXISTS _tether_changes_outbox"
+  " ON _tether_changes (seq, collection, record_id, status) WHERE status IN (0, 1);"
   "CREATE TABLE IF NOT EXISTS _tether_shadow ("
   " collection TEXT NOT NULL, record_id TEXT NOT NULL,"
   " rev INTEGER NOT NULL, data TEXT, hlc TEXT,"
@@ -239,6 +242,53 @@ _tether_sync_store_list (TetherDatabase  *db,
   return collect_rows (db, stmt, error);
 }
 
+/* The first @limit records (0: all) with entries to send, in the order of
+ * their first entry, as a JSON array of [collection, record_id]. The scan
+ * walks the outbox index in log order and stops there, so a batch reads
+ * about as many entries as it sends, not the whole log. */
+static char *
+outbox_records (TetherDatabase  *db,
+                guint            limit,
+                guint           *n_records,
+                GError         **error)
+{
+  G_STATIC_ASSERT (TETHER_CHANGE_PENDING == 0 && TETHER_CHANGE_SYNCING == 1);
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "SELECT collection, record_id FROM _tether_changes c WHERE status IN (0, 1)"
+    " AND NOT EXISTS (SELECT 1 FROM _tether_conflicts k"
+    "   WHERE k.collection = c.collection AND k.record_id = c.record_id AND k.status = ?1)"
+    " ORDER BY seq", error);
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GString) keys = g_string_new ("[");
+  int rc = SQLITE_DONE;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int (stmt, 1, TETHER_CONFLICT_OPEN);
+  while ((limit == 0 || g_hash_table_size (seen) < limit) && (rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const char *collection = (const char *) sqlite3_column_text (stmt, 0);
+      const char *record_id = (const char *) sqlite3_column_text (stmt, 1);
+      char *key = g_strdup_printf ("%s\x1f%s", collection, record_id);
+
+      if (!g_hash_table_add (seen, key))
+        continue;
+      g_string_append (keys, keys->len > 1 ? ",[" : "[");
+      _tether_json_append_string (keys, collection);
+      g_string_append_c (keys, ',');
+      _tether_json_append_string (keys, record_id);
+      g_string_append_c (keys, ']');
+    }
+  if (limit > 0 && g_hash_table_size (seen) == limit)
+    rc = SQLITE_DONE;
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    return _tether_database_set_error (db, rc, error, "reading the change log"), NULL;
+  g_string_append_c (keys, ']');
+  *n_records = g_hash_table_size (seen);
+  return g_string_free (g_steal_pointer (&keys), FALSE);
+}
+
 GPtrArray *
 _tether_sync_store_outbox (TetherDatabase  *db,
                            guint            limit,
@@ -246,20 +296,23 @@ _tether_sync_store_outbox (TetherDatabase  *db,
 {
   /* Whole records, so that all of a record's changes go out as one even
    * when a long log holds its create and its edits far apart. */
-  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
-    "WITH recs AS (SELECT collection AS rc, record_id AS rr, min(seq) AS first FROM _tether_changes c"
-    "   WHERE status IN (?1, ?2) AND NOT EXISTS (SELECT 1 FROM _tether_conflicts k"
-    "     WHERE k.collection = c.collection AND k.record_id = c.record_id AND k.status = ?3)"
-    "   GROUP BY collection, record_id ORDER BY first LIMIT ?4)"
-    " SELECT " CHANGE_COLUMNS " FROM recs CROSS JOIN _tether_changes"
-    " WHERE collection = rc AND record_id = rr AND status IN (?1, ?2) ORDER BY seq", error);
+  g_autofree char *records = NULL;
+  sqlite3_stmt *stmt;
+  guint n = 0;
 
+  if ((records = outbox_records (db, limit, &n, error)) == NULL)
+    return NULL;
+  if (n == 0)
+    return g_ptr_array_new_with_free_func ((GDestroyNotify) _tether_change_row_free);
+  stmt = _tether_database_prepare_cached (db,
+    "SELECT " CHANGE_COLUMNS " FROM _tether_changes WHERE status IN (?2, ?3)"
+    " AND (collection, record_id) IN (SELECT json_extract (value, '$[0]'), json_extract (value, '$[1]')"
+    "   FROM json_each (?1)) ORDER BY seq", error);
   if (stmt == NULL)
     return NULL;
-  sqlite3_bind_int (stmt, 1, TETHER_CHANGE_PENDING);
-  sqlite3_bind_int (stmt, 2, TETHER_CHANGE_SYNCING);
-  sqlite3_bind_int (stmt, 3, TETHER_CONFLICT_OPEN);
-  sqlite3_bind_int64 (stmt, 4, limit_value (limit));
+  sqlite3_bind_text (stmt, 1, records, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 2, TETHER_CHANGE_PENDING);
+  sqlite3_bind_int (stmt, 3, TETHER_CHANGE_SYNCING);
   return collect_rows (db, stmt, error);
 }
 
