@@ -342,11 +342,21 @@ run_many (TetherCollection *self,
 }
 
 static void
+string_free (gpointer string)
+{
+  g_string_free (string, TRUE);
+}
+
+static void
 append_item (GString    *items,
-             const char *text)
+             const char *text,
+             gboolean    quote)
 {
   g_string_append_c (items, items->len == 0 ? '[' : ',');
-  g_string_append (items, text);
+  if (quote)
+    _tether_json_append_string (items, text);
+  else
+    g_string_append (items, text);
 }
 
 static void
@@ -378,55 +388,47 @@ _tether_collection_write_many (TetherCollection *self,
                                GPtrArray        *writes,
                                GError          **error)
 {
+  /* ?1: a JSON array of ids (delete) or of records with their "id"; @t
+   * stands for the table */
+  static const char * const sql[] = {
+    "DELETE FROM @t WHERE id IN (SELECT value FROM json_each (?1)) RETURNING rowid",
+    "UPDATE @t SET data = j.value, updated = max (?2, @t.updated) FROM json_each (?1) AS j"
+    " WHERE @t.id = json_extract (j.value, '$.id') RETURNING @t.rowid",
+    "INSERT INTO @t (id, data, created, updated)"
+    " SELECT json_extract (value, '$.id'), value, ?2, ?2 FROM json_each (?1) RETURNING rowid",
+  };
+  enum { DELETES, UPDATES, INSERTS };
   g_autofree char *table = _tether_sql_table (tether_collection_get_name (self));
-  g_autoptr(GString) inserts = g_string_new (NULL);
-  g_autoptr(GString) updates = g_string_new (NULL);
-  g_autoptr(JsonArray) deletes = json_array_new ();
+  g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func (string_free);
   gint64 now = tether_time_now_ms ();
+
+  for (guint k = 0; k < G_N_ELEMENTS (sql); k++)
+    g_ptr_array_add (items, g_string_new (NULL));
 
   for (guint i = 0; i < writes->len; i++)
     {
       TetherBulkWrite *write = g_ptr_array_index (writes, i);
       g_autofree char *text = NULL;
 
+      if (write->data == NULL && write->old_record != NULL)
+        append_item (items->pdata[DELETES], tether_record_get_id (write->old_record), TRUE);
       if (write->data == NULL)
-        {
-          if (write->old_record != NULL)
-            json_array_add_string_element (deletes, tether_record_get_id (write->old_record));
-          continue;
-        }
+        continue;
       if ((text = serialize_checked (self, write->data, error)) == NULL)
         return FALSE;
-      append_item (write->old_record != NULL ? updates : inserts, text);
+      append_item (items->pdata[write->old_record != NULL ? UPDATES : INSERTS], text, FALSE);
     }
-  if (json_array_get_length (deletes) > 0)
+  for (guint k = 0; k < G_N_ELEMENTS (sql); k++)
     {
-      g_autoptr(JsonNode) node = json_node_init_array (json_node_alloc (), deletes);
-      g_autofree char *items = _tether_json_to_string (node);
-      g_autofree char *sql = g_strdup_printf (
-        "DELETE FROM %s WHERE id IN (SELECT value FROM json_each (?1)) RETURNING rowid", table);
+      GString *list = items->pdata[k];
+      g_autoptr(GString) statement = NULL;
 
-      if (!run_many (self, sql, items, now, error))
-        return FALSE;
-    }
-  if (updates->len > 0)
-    {
-      g_autofree char *sql = g_strdup_printf (
-        "UPDATE %1$s SET data = j.value, updated = max (?2, %1$s.updated) FROM json_each (?1) AS j"
-        " WHERE %1$s.id = json_extract (j.value, '$.id') RETURNING %1$s.rowid", table);
-
-      g_string_append_c (updates, ']');
-      if (!run_many (self, sql, updates->str, now, error))
-        return FALSE;
-    }
-  if (inserts->len > 0)
-    {
-      g_autofree char *sql = g_strdup_printf (
-        "INSERT INTO %s (id, data, created, updated)"
-        " SELECT json_extract (value, '$.id'), value, ?2, ?2 FROM json_each (?1) RETURNING rowid", table);
-
-      g_string_append_c (inserts, ']');
-      if (!run_many (self, sql, inserts->str, now, error))
+      if (list->len == 0)
+        continue;
+      g_string_append_c (list, ']');
+      statement = g_string_new (sql[k]);
+      g_string_replace (statement, "@t", table, 0);
+      if (!run_many (self, statement->str, list->str, now, error))
         return FALSE;
     }
   for (guint i = 0; i < writes->len; i++)
