@@ -313,8 +313,10 @@ test_breaker (Fixture *f, gconstpointer data)
     _tether_sync_scheduler_local_write (f->scheduler);
   g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), >=, delay - ms_since (start) - 1);
   wait_fires (f, f->fires + 1);
+  /* Not before the backoff. The debounce does not add to it: the retry the
+   * last failure planned carries the writes, and full jitter may make that
+   * delay shorter than the debounce. */
   g_assert_cmpint ((f->fired_at - start) / 1000, >=, delay - 1);
-  g_assert_cmpint ((f->fired_at - start) / 1000, >=, BASE_MS - 1);   /* the debounce too */
   assert_quiet (f);
 
   /* A failed trial keeps it open; a success closes it. */
