@@ -107,6 +107,37 @@ visible_page (GtkStack *stack)
   return gtk_stack_get_visible_child_name (stack);
 }
 
+/* Run the shortcut a key press on @widget would run: the same controller,
+ * trigger and action, without synthesizing an event (GTK 4 has no API). */
+static void
+press_key (GtkWidget       *widget,
+           guint            keyval,
+           GdkModifierType  modifiers)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
+  g_autoptr(GtkShortcutTrigger) wanted = gtk_keyval_trigger_new (keyval, modifiers);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
+
+      if (!GTK_IS_SHORTCUT_CONTROLLER (controller))
+        continue;
+      for (guint j = 0; j < g_list_model_get_n_items (G_LIST_MODEL (controller)); j++)
+        {
+          g_autoptr(GtkShortcut) shortcut = g_list_model_get_item (G_LIST_MODEL (controller), j);
+
+          if (gtk_shortcut_trigger_equal (gtk_shortcut_get_trigger (shortcut), wanted))
+            {
+              g_assert_true (gtk_shortcut_action_activate (gtk_shortcut_get_action (shortcut), 0, widget,
+                                                           gtk_shortcut_get_arguments (shortcut)));
+              return;
+            }
+        }
+    }
+  g_error ("no shortcut for that key on %s", G_OBJECT_TYPE_NAME (widget));
+}
+
 static TetherRecord *
 create (TetherCollection *collection,
         const char       *json)
@@ -132,6 +163,12 @@ test_empty_state (Fixture       *f,
   activate (f, "delete", NULL);
   g_assert_cmpstr (visible_page (f->window->main_stack), ==, "empty");
   g_assert_cmpstr (visible_page (f->window->editor_stack), ==, "none");
+
+  /* No tags yet: the tag menu says so. */
+  gtk_menu_button_popup (f->window->tag_button);
+  tether_test_app_settle (50);
+  g_assert_cmpint (g_menu_model_get_n_items (G_MENU_MODEL (f->window->tag_menu)), ==, 2);
+  gtk_menu_button_popdown (f->window->tag_button);
 }
 
 static void
@@ -364,6 +401,14 @@ test_toggle_done (Fixture       *f,
   g_clear_object (&after);
   after = tether_collection_get (f->tasks, id, NULL);
   g_assert_false (tether_record_get_boolean (after, "done", TRUE));
+
+  /* From the keyboard: Ctrl+D on the selected task. */
+  tether_window_select (f->window, "tasks", id);
+  gtk_widget_grab_focus (GTK_WIDGET (f->window->list_view));
+  press_key (GTK_WIDGET (f->window->list_view), GDK_KEY_d, GDK_CONTROL_MASK);
+  g_clear_object (&after);
+  after = tether_collection_get (f->tasks, id, NULL);
+  g_assert_true (tether_record_get_boolean (after, "done", FALSE));
 }
 
 static void
@@ -420,11 +465,15 @@ test_open_and_back (Fixture       *f,
   g_assert_true (gtk_widget_is_ancestor (focus, GTK_WIDGET (f->window->editor)));
 
   /* Escape: back to the list, the note still selected. */
-  _tether_window_focus_list (f->window);
+  press_key (GTK_WIDGET (f->window->editor_stack), GDK_KEY_Escape, 0);
   focus = gtk_root_get_focus (GTK_ROOT (f->window));
   g_assert_true (focus == GTK_WIDGET (f->window->list_view) ||
                  gtk_widget_is_ancestor (focus, GTK_WIDGET (f->window->list_view)));
   g_assert_cmpuint (gtk_single_selection_get_selected (f->window->selection), ==, 0);
+
+  /* Delete in the list deletes it. */
+  press_key (GTK_WIDGET (f->window->list_view), GDK_KEY_Delete, 0);
+  g_assert_cmpint (tether_collection_count (f->notes, NULL, NULL), ==, 0);
 }
 
 static void

@@ -306,15 +306,35 @@ _tether_window_save (TetherWindow *self)
     g_message ("Could not save %s %s: %s", self->open_collection, self->open_id, error->message);
 }
 
+/* Ctrl+D in the list: the selected task done, or not done again. */
+static gboolean
+toggle_selected_done (GtkWidget *widget,
+                      GVariant  *args,
+                      gpointer   data)
+{
+  TetherWindow *self = TETHER_WINDOW (data);
+  TetherRecord *record = gtk_single_selection_get_selected_item (self->selection);
+
+  if (record == NULL || g_strcmp0 (tether_record_get_collection (record), "tasks") != 0)
+    return FALSE;
+  g_action_group_activate_action (G_ACTION_GROUP (self), "toggle-done",
+                                  g_variant_new_string (tether_record_get_id (record)));
+  return TRUE;
+}
+
 static void
-add_escape_shortcut (TetherWindow *self)
+add_shortcut (TetherWindow    *self,
+              GtkWidget       *widget,
+              guint            keyval,
+              GdkModifierType  modifiers,
+              GtkShortcutFunc  func)
 {
   GtkEventController *controller = gtk_shortcut_controller_new ();
 
   gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (controller),
-                                        gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_Escape, 0),
-                                                          gtk_callback_action_new (escape_pressed, self, NULL)));
-  gtk_widget_add_controller (GTK_WIDGET (self->editor_stack), controller);
+                                        gtk_shortcut_new (gtk_keyval_trigger_new (keyval, modifiers),
+                                                          gtk_callback_action_new (func, self, NULL)));
+  gtk_widget_add_controller (widget, controller);
 }
 
 /* After construction: GtkWindow:application is set only after constructed(). */
@@ -340,7 +360,8 @@ setup (TetherWindow      *self,
   gtk_search_bar_set_key_capture_widget (self->search_bar, self->list_pane);
   g_signal_connect_swapped (self->search_bar, "notify::search-mode-enabled",
                             G_CALLBACK (search_mode_changed), self);
-  add_escape_shortcut (self);
+  add_shortcut (self, GTK_WIDGET (self->editor_stack), GDK_KEY_Escape, 0, escape_pressed);
+  add_shortcut (self, GTK_WIDGET (self->list_view), GDK_KEY_d, GDK_CONTROL_MASK, toggle_selected_done);
   update_navigation_now (self);
   _tether_window_update_empty (self);
   _tether_window_update_actions (self);
