@@ -353,6 +353,16 @@ test_tag_filter (Fixture       *f,
 
   activate (f, "tag", g_variant_new_string ("work"));
   g_assert_cmpuint (n_listed (f), ==, 2);
+  /* Filtered, the menu still offers the other tags. */
+  gtk_menu_button_popup (f->window->tag_button);
+  tether_test_app_settle (50);
+  {
+    GMenuModel *section = g_menu_model_get_item_link (G_MENU_MODEL (f->window->tag_menu), 1, G_MENU_LINK_SECTION);
+
+    g_assert_cmpint (g_menu_model_get_n_items (section), ==, 3);
+    g_object_unref (section);
+  }
+  gtk_menu_button_popdown (f->window->tag_button);
   g_assert_cmpstr (gtk_label_get_text (f->window->tag_label), ==, "work");
   activate (f, "tag", g_variant_new_string ("urgent"));
   g_assert_cmpuint (n_listed (f), ==, 1);
@@ -376,6 +386,18 @@ test_tag_filter (Fixture       *f,
         g_menu_model_get_item_attribute (section, i, G_MENU_ATTRIBUTE_LABEL, "s", &label);
         g_assert_cmpstr (label, ==, expected[i]);
       }
+    g_object_unref (section);
+  }
+  gtk_menu_button_popdown (f->window->tag_button);
+
+  /* The menu follows writes: the last "home" gone, so is the tag. */
+  g_assert_cmpint (tether_collection_delete_many (f->notes, NULL, NULL), ==, 2);
+  gtk_menu_button_popup (f->window->tag_button);
+  tether_test_app_settle (50);
+  {
+    GMenuModel *section = g_menu_model_get_item_link (G_MENU_MODEL (f->window->tag_menu), 1, G_MENU_LINK_SECTION);
+
+    g_assert_cmpint (g_menu_model_get_n_items (section), ==, 2);
     g_object_unref (section);
   }
   gtk_menu_button_popdown (f->window->tag_button);

@@ -42,6 +42,8 @@ struct _TetherWindow
   TetherItemModel      *model;
   GtkSingleSelection   *selection;
   GMenu                *tag_menu;
+  GHashTable           *tag_counts;   /* tag → records carrying it */
+  gboolean              tags_counted;
 
   /* What the editor shows; the selection follows it through list changes. */
   char                 *open_collection;

@@ -386,6 +386,8 @@ tether_window_dispose (GObject *object)
   g_clear_object (&self->undo_toast);
   if (self->model != NULL)
     g_signal_handlers_disconnect_by_data (self->model, self);
+  if (self->db != NULL)
+    g_signal_handlers_disconnect_by_data (self->db, self);
   if (self->selection != NULL)
     g_signal_handlers_disconnect_by_data (self->selection, self);
   /* The settings and the inspector action both hold on to the flap. */
@@ -396,6 +398,7 @@ tether_window_dispose (GObject *object)
   g_clear_object (&self->selection);
   g_clear_object (&self->model);
   g_clear_object (&self->tag_menu);
+  g_clear_pointer (&self->tag_counts, g_hash_table_unref);
   g_clear_object (&self->settings);
   g_clear_object (&self->engine);
   g_clear_object (&self->db);
