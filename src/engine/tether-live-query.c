@@ -498,6 +498,26 @@ configure_keys (TetherLiveQuery *self)
                       !(sorts->len == 0 && _tether_query_get_match (self->query) != NULL);
 }
 
+/* A new query over many of the same records (a search as you type): keep
+ * the objects of records that did not change, so that views which know
+ * them (rows bound to them) can keep them. */
+static void
+reuse_records (TetherLiveQuery *self,
+               GPtrArray       *fresh)
+{
+  for (guint i = 0; i < fresh->len && g_hash_table_size (self->by_id) > 0; i++)
+    {
+      TetherLiveItem *item = g_ptr_array_index (fresh, i);
+      TetherLiveItem *old = g_hash_table_lookup (self->by_id, tether_record_get_id (item->record));
+
+      if (old != NULL && _tether_live_item_same (old, item, NULL, 0))
+        {
+          g_object_unref (item->record);
+          item->record = g_object_ref (old->record);
+        }
+    }
+}
+
 /* Load @query's result; on success it replaces the current one. */
 static gboolean
 load (TetherLiveQuery  *self,
@@ -521,6 +541,7 @@ load (TetherLiveQuery  *self,
         }
       return FALSE;
     }
+  reuse_records (self, items);
   g_hash_table_remove_all (self->by_id);
   g_ptr_array_unref (self->items);
   self->items = g_steal_pointer (&items);
