@@ -10,11 +10,21 @@
  * keeps a mirror of its live query, so that on items-changed the records
  * that left are still at hand; each of them is found in the merged list by
  * binary search on cached keys, so a change costs O(log n) compares plus
- * one memmove, never a pass over the list. Replacing the queries (search,
- * kind, tag) rebuilds the list once and emits one items-changed. */
+ * one memmove, never a pass over the list. Replacing the queries (kind,
+ * tag) rebuilds the list once and emits one items-changed.
+ *
+ * While a search text is set the model shows other lists: the best
+ * SEARCH_LIMIT matches of each collection by relevance (bm25), taken in
+ * turn, best first. Each keystroke is then one small ranked query per
+ * collection and one items-changed; records that still match keep their
+ * objects, so the list view keeps their rows. The whole list stays loaded
+ * and current underneath, so clearing the search costs no query. */
 
 /* A source change larger than this is cheaper to answer with one rebuild. */
 #define REBUILD_THRESHOLD 256
+
+/* Matches shown per collection while searching. */
+#define SEARCH_LIMIT 200
 
 typedef struct {
   TetherRecord *record;
@@ -28,6 +38,7 @@ typedef struct {
   TetherLiveQuery *live;     /* NULL when the kind filter leaves it out */
   GPtrArray       *mirror;   /* TetherRecord, as the live query last told us */
   gulong           handler;
+  gboolean         ranked;   /* a search source */
 } Source;
 
 struct _TetherItemModel
@@ -35,12 +46,16 @@ struct _TetherItemModel
   GObject         parent_instance;
   TetherDatabase *db;
   Source          sources[2];
+  Source          found[2];   /* ranked searches, while searching */
   GArray         *entries;   /* Entry, merged and sorted */
+  GPtrArray      *matches;   /* TetherRecord, the search results merged */
   char           *search;     /* NULL: no search */
+  gboolean        searching;  /* the matches are shown, not the list */
   char           *tag;        /* NULL: every tag */
   TetherItemKind  kind;
   guint           busy;       /* inside our own items-changed */
   gboolean        needs_rebuild;
+  gboolean        needs_matches;
 };
 
 static void list_model_iface_init (GListModelInterface *iface);
@@ -57,7 +72,9 @@ get_item_type (GListModel *model)
 static guint
 get_n_items (GListModel *model)
 {
-  return TETHER_ITEM_MODEL (model)->entries->len;
+  TetherItemModel *self = TETHER_ITEM_MODEL (model);
+
+  return self->searching ? self->matches->len : self->entries->len;
 }
 
 static gpointer
@@ -66,9 +83,22 @@ get_item (GListModel *model,
 {
   TetherItemModel *self = TETHER_ITEM_MODEL (model);
 
+  if (self->searching)
+    return position < self->matches->len ? g_object_ref (g_ptr_array_index (self->matches, position)) : NULL;
   if (position >= self->entries->len)
     return NULL;
   return g_object_ref (g_array_index (self->entries, Entry, position).record);
+}
+
+/* Changes to the whole list reach views only while it is shown. */
+static void
+list_changed (TetherItemModel *self,
+              guint            position,
+              guint            removed,
+              guint            added)
+{
+  if (!self->searching)
+    g_list_model_items_changed (G_LIST_MODEL (self), position, removed, added);
 }
 
 static void
@@ -228,9 +258,38 @@ rebuild (TetherItemModel *self)
          g_array_index (self->entries, Entry, self->entries->len - 1 - suffix).record)
     suffix++;
   if (old->len != prefix + suffix || self->entries->len != prefix + suffix)
-    g_list_model_items_changed (G_LIST_MODEL (self), prefix,
-                                old->len - prefix - suffix,
-                                self->entries->len - prefix - suffix);
+    list_changed (self, prefix, old->len - prefix - suffix, self->entries->len - prefix - suffix);
+}
+
+/* The search results again from the found mirrors, the best of each
+ * collection in turn, as one items-changed trimmed to the part that differs. */
+static void
+rebuild_matches (TetherItemModel *self)
+{
+  g_autoptr(GPtrArray) old = g_steal_pointer (&self->matches);
+  GPtrArray *notes = self->found[0].mirror, *tasks = self->found[1].mirror;
+  guint prefix = 0, suffix = 0;
+
+  self->matches = g_ptr_array_new_full (notes->len + tasks->len, g_object_unref);
+  for (guint i = 0; i < MAX (notes->len, tasks->len); i++)
+    {
+      if (i < notes->len)
+        g_ptr_array_add (self->matches, g_object_ref (g_ptr_array_index (notes, i)));
+      if (i < tasks->len)
+        g_ptr_array_add (self->matches, g_object_ref (g_ptr_array_index (tasks, i)));
+    }
+  if (!self->searching)
+    return;
+  while (prefix < old->len && prefix < self->matches->len &&
+         g_ptr_array_index (old, prefix) == g_ptr_array_index (self->matches, prefix))
+    prefix++;
+  while (suffix < old->len - prefix && suffix < self->matches->len - prefix &&
+         g_ptr_array_index (old, old->len - 1 - suffix) ==
+         g_ptr_array_index (self->matches, self->matches->len - 1 - suffix))
+    suffix++;
+  if (old->len != prefix + suffix || self->matches->len != prefix + suffix)
+    g_list_model_items_changed (G_LIST_MODEL (self), prefix, old->len - prefix - suffix,
+                                self->matches->len - prefix - suffix);
 }
 
 static void
@@ -241,7 +300,7 @@ remove_record (TetherItemModel *self,
 
   g_return_if_fail (pos >= 0);
   g_array_remove_index (self->entries, pos);
-  g_list_model_items_changed (G_LIST_MODEL (self), pos, 1, 0);
+  list_changed (self, pos, 1, 0);
 }
 
 static void
@@ -252,7 +311,7 @@ insert_record (TetherItemModel *self,
   guint pos = entries_search (self, &entry);
 
   g_array_insert_val (self->entries, pos, entry);
-  g_list_model_items_changed (G_LIST_MODEL (self), pos, 0, 1);
+  list_changed (self, pos, 0, 1);
 }
 
 /* One record replaced by its new version: (i,1,1) when it stays put,
@@ -274,23 +333,31 @@ replace_record (TetherItemModel *self,
   g_array_remove_index (self->entries, old_pos);
   new_pos = entries_search (self, &entry);
   if ((guint) old_pos != new_pos)
-    g_list_model_items_changed (G_LIST_MODEL (self), old_pos, 1, 0);
+    list_changed (self, old_pos, 1, 0);
   g_array_insert_val (self->entries, new_pos, entry);
   if ((guint) old_pos == new_pos)
-    g_list_model_items_changed (G_LIST_MODEL (self), new_pos, 1, 1);
+    list_changed (self, new_pos, 1, 1);
   else
-    g_list_model_items_changed (G_LIST_MODEL (self), new_pos, 0, 1);
+    list_changed (self, new_pos, 0, 1);
 }
 
 /* Rebuild until no handler of ours wrote to the database meanwhile. */
 static void
 settle (TetherItemModel *self)
 {
-  while (self->needs_rebuild && self->busy == 0)
+  while ((self->needs_rebuild || self->needs_matches) && self->busy == 0)
     {
-      self->needs_rebuild = FALSE;
       self->busy++;
-      rebuild (self);
+      if (self->needs_rebuild)
+        {
+          self->needs_rebuild = FALSE;
+          rebuild (self);
+        }
+      else
+        {
+          self->needs_matches = FALSE;
+          rebuild_matches (self);
+        }
       self->busy--;
     }
 }
@@ -315,6 +382,14 @@ source_items_changed (GListModel *live,
 
       g_ptr_array_insert (source->mirror, position + i, g_object_ref (record));
       g_ptr_array_add (came, record);
+    }
+
+  /* At most SEARCH_LIMIT records: merging them again is cheap. */
+  if (source->ranked)
+    {
+      self->needs_matches = TRUE;
+      settle (self);
+      return;
     }
 
   /* A handler of our own items-changed wrote to the database: the list is
@@ -351,6 +426,8 @@ source_clear (Source *source)
   g_ptr_array_set_size (source->mirror, 0);
 }
 
+/* The whole list is sorted, pinned notes first; a search shows the best
+ * SEARCH_LIMIT matches, ranked by bm25 (no sort). */
 static TetherQuery *
 build_query (TetherItemModel  *self,
              Source           *source,
@@ -362,58 +439,100 @@ build_query (TetherItemModel  *self,
   if (collection == NULL)
     return NULL;
   query = tether_query_new (collection);
-  if (self->search != NULL)
-    tether_query_search (query, self->search);
   if (self->tag != NULL)
     {
       g_autoptr(JsonNode) tag = json_node_init_string (json_node_alloc (), self->tag);
 
       tether_query_where (query, "tags", TETHER_OP_CONTAINS, tag);
     }
-  /* Sorted, a search is not ranked: the list keeps its order as you type. */
+  if (source->ranked)
+    {
+      tether_query_search (query, self->search);
+      tether_query_limit (query, SEARCH_LIMIT);
+      return g_steal_pointer (&query);
+    }
   if (g_str_equal (source->collection, "notes"))
     tether_query_sort (query, "pinned", TRUE);
   tether_query_sort (query, "updatedAt", TRUE);
   return g_steal_pointer (&query);
 }
 
+static void
+source_copy_live (Source *source)
+{
+  guint n = g_list_model_get_n_items (G_LIST_MODEL (source->live));
+
+  g_ptr_array_set_size (source->mirror, 0);
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (source->mirror, g_list_model_get_item (G_LIST_MODEL (source->live), i));
+}
+
+/* A search source already running takes the new query in place (so the
+ * records that still match keep their objects); its own items-changed is
+ * blocked: the caller merges both sources once. */
 static gboolean
 source_load (TetherItemModel  *self,
              Source           *source,
              GError          **error)
 {
   g_autoptr(TetherQuery) query = NULL;
-  guint n;
+  guint index = source->ranked ? source - self->found : source - self->sources;
 
-  source_clear (source);
-  if (!source_included (self, source - self->sources))
-    return TRUE;
-  if ((query = build_query (self, source, error)) == NULL ||
-      (source->live = tether_live_query_new (query, error)) == NULL)
+  if (!source_included (self, index))
+    {
+      source_clear (source);
+      return TRUE;
+    }
+  if ((query = build_query (self, source, error)) == NULL)
     return FALSE;
-  n = g_list_model_get_n_items (G_LIST_MODEL (source->live));
-  for (guint i = 0; i < n; i++)
-    g_ptr_array_add (source->mirror, g_list_model_get_item (G_LIST_MODEL (source->live), i));
+  if (source->ranked && source->live != NULL)
+    {
+      gboolean ok;
+
+      g_signal_handler_block (source->live, source->handler);
+      ok = tether_live_query_set_query (source->live, query, error);
+      g_signal_handler_unblock (source->live, source->handler);
+      source_copy_live (source);
+      return ok;
+    }
+  source_clear (source);
+  if ((source->live = tether_live_query_new (query, error)) == NULL)
+    return FALSE;
+  source_copy_live (source);
   source->handler = g_signal_connect (source->live, "items-changed",
                                       G_CALLBACK (source_items_changed), source);
   return TRUE;
 }
 
-/* New queries for both sources, then one items-changed. */
+/* New queries for both sources of @sources, then one items-changed. */
+static gboolean
+reload_sources (TetherItemModel  *self,
+                Source           *sources,
+                GError          **error)
+{
+  gboolean ok = TRUE;
+
+  for (guint s = 0; s < 2 && ok; s++)
+    ok = source_load (self, &sources[s], error);
+  if (!ok)
+    for (guint s = 0; s < 2; s++)
+      source_clear (&sources[s]);
+  if (sources == self->found)
+    self->needs_matches = TRUE;
+  else
+    self->needs_rebuild = TRUE;
+  settle (self);
+  return ok;
+}
+
+/* The whole list, and the search results when searching. */
 static gboolean
 reload (TetherItemModel  *self,
         GError          **error)
 {
-  gboolean ok = TRUE;
-
-  for (guint s = 0; s < G_N_ELEMENTS (self->sources) && ok; s++)
-    ok = source_load (self, &self->sources[s], error);
-  if (!ok)
-    for (guint s = 0; s < G_N_ELEMENTS (self->sources); s++)
-      source_clear (&self->sources[s]);
-  self->needs_rebuild = TRUE;
-  settle (self);
-  return ok;
+  if (!reload_sources (self, self->sources, error))
+    return FALSE;
+  return self->search == NULL || reload_sources (self, self->found, error);
 }
 
 static void
@@ -433,7 +552,10 @@ tether_item_model_dispose (GObject *object)
   TetherItemModel *self = TETHER_ITEM_MODEL (object);
 
   for (guint s = 0; s < G_N_ELEMENTS (self->sources); s++)
-    source_clear (&self->sources[s]);
+    {
+      source_clear (&self->sources[s]);
+      source_clear (&self->found[s]);
+    }
   g_clear_object (&self->db);
   G_OBJECT_CLASS (tether_item_model_parent_class)->dispose (object);
 }
@@ -444,8 +566,12 @@ tether_item_model_finalize (GObject *object)
   TetherItemModel *self = TETHER_ITEM_MODEL (object);
 
   for (guint s = 0; s < G_N_ELEMENTS (self->sources); s++)
-    g_ptr_array_unref (self->sources[s].mirror);
+    {
+      g_ptr_array_unref (self->sources[s].mirror);
+      g_ptr_array_unref (self->found[s].mirror);
+    }
   g_array_unref (self->entries);
+  g_ptr_array_unref (self->matches);
   g_free (self->search);
   g_free (self->tag);
   G_OBJECT_CLASS (tether_item_model_parent_class)->finalize (object);
@@ -467,11 +593,14 @@ tether_item_model_init (TetherItemModel *self)
 
   self->entries = g_array_new (FALSE, FALSE, sizeof (Entry));
   g_array_set_clear_func (self->entries, entry_clear);
+  self->matches = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint s = 0; s < G_N_ELEMENTS (self->sources); s++)
     {
-      self->sources[s].self = self;
-      self->sources[s].collection = names[s];
+      self->sources[s].self = self->found[s].self = self;
+      self->sources[s].collection = self->found[s].collection = names[s];
       self->sources[s].mirror = g_ptr_array_new_with_free_func (g_object_unref);
+      self->found[s].mirror = g_ptr_array_new_with_free_func (g_object_unref);
+      self->found[s].ranked = TRUE;
     }
 }
 
@@ -500,20 +629,60 @@ normalize (const char *text)
   return *copy != '\0' ? g_steal_pointer (&copy) : NULL;
 }
 
+/* Whether @text has a word to search for (the engine searches letters and
+ * digits; text without any is no search). */
+static gboolean
+has_words (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    if (g_unichar_isalnum (g_utf8_get_char (p)))
+      return TRUE;
+  return FALSE;
+}
+
+/* Show the matches or the whole list, as one items-changed. */
+static void
+show_matches (TetherItemModel *self,
+              gboolean         searching)
+{
+  guint removed = get_n_items (G_LIST_MODEL (self));
+
+  if (self->searching == searching)
+    return;
+  self->searching = searching;
+  self->busy++;
+  g_list_model_items_changed (G_LIST_MODEL (self), 0, removed, get_n_items (G_LIST_MODEL (self)));
+  self->busy--;
+  settle (self);
+}
+
 void
 tether_item_model_set_search (TetherItemModel *self,
                               const char      *text)
 {
   g_autofree char *search = NULL;
+  g_autoptr(GError) error = NULL;
 
   g_return_if_fail (TETHER_IS_ITEM_MODEL (self));
 
   search = normalize (text);
+  if (search != NULL && !has_words (search))
+    g_clear_pointer (&search, g_free);
   if (g_strcmp0 (search, self->search) == 0)
     return;
   g_free (self->search);
   self->search = g_steal_pointer (&search);
-  reload_or_log (self);
+  if (self->search == NULL)
+    {
+      show_matches (self, FALSE);
+      for (guint s = 0; s < G_N_ELEMENTS (self->found); s++)
+        source_clear (&self->found[s]);
+      g_ptr_array_set_size (self->matches, 0);
+      return;
+    }
+  if (!reload_sources (self, self->found, &error))
+    g_message ("Could not search the notes and tasks: %s", error->message);
+  show_matches (self, TRUE);
 }
 
 void
@@ -554,6 +723,18 @@ tether_item_model_find (TetherItemModel *self,
   g_return_val_if_fail (collection != NULL, -1);
   g_return_val_if_fail (id != NULL, -1);
 
+  if (self->searching)
+    {
+      for (guint i = 0; i < self->matches->len; i++)
+        {
+          TetherRecord *record = g_ptr_array_index (self->matches, i);
+
+          if (g_str_equal (tether_record_get_collection (record), collection) &&
+              g_str_equal (tether_record_get_id (record), id))
+            return i;
+        }
+      return -1;
+    }
   for (guint s = 0; s < G_N_ELEMENTS (self->sources); s++)
     {
       Source *source = &self->sources[s];

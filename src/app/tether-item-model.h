@@ -18,7 +18,8 @@ G_DECLARE_FINAL_TYPE (TetherItemModel, tether_item_model, TETHER, ITEM_MODEL, GO
  * pinned notes first, then by updatedAt, newest first; kept current by two
  * TetherLiveQuery (so also for writes by other processes and by sync) with
  * the smallest items-changed. Search is full-text (prefix) in both
- * collections; kind and tag filter in SQL, not in the view. */
+ * collections and shows the best 200 matches of each by relevance, a note
+ * and a task in turn; kind and tag filter in SQL, not in the view. */
 TetherItemModel *tether_item_model_new        (TetherDatabase  *db,
                                                GError         **error);
 void             tether_item_model_set_search (TetherItemModel *self,
