@@ -174,7 +174,15 @@ tether_application_reload_remote (TetherApplication *self)
   g_clear_object (&self->lookup);
   url = g_strstrip (g_settings_get_string (self->settings, "server-url"));
   if (*url == '\0')
-    tether_sync_engine_set_remote (self->engine, NULL, NULL);
+    {
+      g_autofree char *saved_url = NULL;
+      g_autofree char *saved_token = NULL;
+
+      /* No server in the preferences: use one set up for this database with
+       * `tether remote set` (scripts/demo does), else none. */
+      tether_sync_engine_load_remote (self->engine, &saved_url, &saved_token);
+      tether_sync_engine_set_remote (self->engine, saved_url, saved_token);
+    }
   else
     {
       self->lookup = g_cancellable_new ();
