@@ -256,6 +256,31 @@ test_narrow (Fixture       *f,
 }
 
 static gboolean
+shortcuts_shown (gpointer data)
+{
+  GtkShortcutsWindow *shortcuts = gtk_application_window_get_help_overlay (data);
+
+  return shortcuts != NULL && gtk_widget_get_mapped (GTK_WIDGET (shortcuts));
+}
+
+/* app.shortcuts opens the window GTK loads from gtk/help-overlay.ui. */
+static void
+test_shortcuts (Fixture       *f,
+                gconstpointer  data)
+{
+  GtkShortcutsWindow *shortcuts;
+
+  if (skip_without_display ())
+    return;
+  open_window (f, 1000, 700);
+  g_action_group_activate_action (G_ACTION_GROUP (app), "shortcuts", NULL);
+  g_assert_true (tether_test_app_wait (shortcuts_shown, f->window, 5000));
+  shortcuts = gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (f->window));
+  snapshot (GTK_WIDGET (shortcuts), "shortcuts.png");
+  gtk_window_close (GTK_WINDOW (shortcuts));
+}
+
+static gboolean
 has_window (gpointer data)
 {
   return gtk_application_get_windows (data) != NULL;
@@ -368,6 +393,7 @@ main (int    argc,
   SHOT ("empty", test_empty);
   SHOT ("no-results", test_no_results);
   SHOT ("narrow", test_narrow);
+  SHOT ("shortcuts", test_shortcuts);
   g_test_add_func ("/tether/app/screenshots/open-error", test_open_error);
 
   status = g_test_run ();
