@@ -63,7 +63,7 @@ describe_open_error (const char   *path,
     switch ((TetherDatabaseError) error->code)
       {
       case TETHER_DATABASE_ERROR_NOT_TETHER:
-        /* TRANSLATORS: %s is a file name */
+        /* Translators: %s is a file name */
         return g_strdup_printf (_("%s is not a Tether database."), path);
       case TETHER_DATABASE_ERROR_READ_ONLY:
         return g_strdup_printf (_("%s cannot be written. Check the permissions of the file and its folder."), path);
@@ -74,7 +74,7 @@ describe_open_error (const char   *path,
       default:
         break;
       }
-  /* TRANSLATORS: %s is a file name, then an error message */
+  /* Translators: %s is a file name, then an error message */
   return g_strdup_printf (_("Could not open %s: %s"), path, error->message);
 }
 

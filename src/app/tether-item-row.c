@@ -81,16 +81,16 @@ format_due (GDateTime *due,
   if (days == 1)
     return g_strdup (_("Due tomorrow"));
   if (g_date_time_get_year (local) == g_date_time_get_year (now))
-    /* TRANSLATORS: a due date in the list, see strftime(3) */
+    /* Translators: a due date in the list, see strftime(3) */
     date = g_date_time_format (local, _("%e %b"));
   else
-    /* TRANSLATORS: a due date in another year, see strftime(3) */
+    /* Translators: a due date in another year, see strftime(3) */
     date = g_date_time_format (local, _("%e %b %Y"));
   g_strstrip (date);
   if (*overdue)
-    /* TRANSLATORS: %s is a date */
+    /* Translators: %s is a date */
     return g_strdup_printf (_("Overdue since %s"), date);
-  /* TRANSLATORS: %s is a date */
+  /* Translators: %s is a date */
   return g_strdup_printf (_("Due %s"), date);
 }
 

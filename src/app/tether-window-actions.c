@@ -98,7 +98,7 @@ offer_undo (TetherWindow *self,
   self->deleted_collection = g_strdup (tether_record_get_collection (record));
   self->deleted_data = tether_record_dup_data (record);
 
-  /* TRANSLATORS: %s is the title of what was deleted */
+  /* Translators: %s is the title of what was deleted */
   text = g_strdup_printf (_("Deleted “%s”"), *title != '\0' ? title : _("Untitled"));
   self->undo_toast = g_object_ref (adw_toast_new (text));
   adw_toast_set_button_label (self->undo_toast, _("_Undo"));

@@ -123,13 +123,13 @@ _tether_window_update_empty (TetherWindow *self)
   if (searching)
     {
       title = _("No Results");
-      /* TRANSLATORS: %s is what was searched for */
+      /* Translators: %s is what was searched for */
       description = g_strdup_printf (_("Nothing matches “%s”"), self->search_text);
     }
   else if (self->tag != NULL)
     {
       title = _("Nothing Tagged");
-      /* TRANSLATORS: %s is a tag */
+      /* Translators: %s is a tag */
       description = g_strdup_printf (_("No notes or tasks are tagged “%s”"), self->tag);
     }
   else if (g_strcmp0 (self->kind, "notes") == 0)
