@@ -494,7 +494,23 @@ searched (GtkSearchEntry *entry)
   child.searched_at = g_get_monotonic_time ();
 }
 
-/* One keystroke: set the text, wait for the window's search-changed (the
+/* As a person types: a character added at the end is one insertion
+ * (gtk_editable_set_text would first empty the entry, a second search). */
+static void
+type_text (GtkEditable *entry,
+           const char  *text)
+{
+  const char *old = gtk_editable_get_text (entry);
+  gsize old_len = strlen (old);
+  int position = (int) g_utf8_strlen (old, -1);
+
+  if (old_len > 0 && g_str_has_prefix (text, old) && g_utf8_strlen (text + old_len, -1) == 1)
+    gtk_editable_insert_text (entry, text + old_len, -1, &position);
+  else
+    gtk_editable_set_text (entry, text);
+}
+
+/* One keystroke: type it, wait for the window's search-changed (the
  * model has settled by then: it reloads synchronously) and the next frame. */
 static void
 type_keystroke (const char *text,
@@ -507,7 +523,7 @@ type_keystroke (const char *text,
   guint timer;
 
   child.searched_at = 0;
-  gtk_editable_set_text (entry, text);
+  type_text (entry, text);
   timer = g_timeout_add (WAIT_MS, timed_out, &expired);
   while (child.searched_at == 0 && !expired)
     g_main_context_iteration (NULL, TRUE);
