@@ -19,8 +19,6 @@
 static gboolean have_display;
 /* The real application, on a temporary database, for the inbox it opens. */
 static TetherApplication *app;
-/* Kept to the end: GTK holds the bus connection until exit. */
-static GTestDBus *bus;
 
 typedef struct {
   char             *dir;
@@ -880,39 +878,13 @@ test_inbox_from_the_application (void)
 int
 main (int argc, char **argv)
 {
-  g_autofree char *dir = NULL;
-  g_autofree char *db_path = NULL;
-  g_autofree char *display = NULL;
-  g_autoptr(GError) error = NULL;
   int status;
 
   /* Widgets are read directly here, not through AT-SPI. */
   g_setenv ("GTK_A11Y", "none", TRUE);
   g_test_init (&argc, &argv, NULL);
 
-  /* GtkApplication wants a session bus; a private one keeps tests apart.
-   * g_test_dbus_up() unsets DISPLAY (against X11 autolaunch): put it back. */
-  display = g_strdup (g_getenv ("DISPLAY"));
-  bus = g_test_dbus_new (G_TEST_DBUS_NONE);
-  g_test_dbus_up (bus);
-  if (display != NULL)
-    g_setenv ("DISPLAY", display, TRUE);
-
-  have_display = gtk_init_check ();
-  if (!have_display && g_strcmp0 (g_getenv ("TETHER_TEST_DISPLAY_REQUIRED"), "1") == 0)
-    g_error ("no display, and TETHER_TEST_DISPLAY_REQUIRED=1");
-  if (have_display)
-    {
-      adw_init ();
-      /* No crossfades half-way in screenshots. */
-      g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
-      dir = tether_test_dir_new ();
-      db_path = g_build_filename (dir, "tether.db", NULL);
-      app = tether_application_new ();
-      g_object_set (app, "database-path", db_path, NULL);
-      g_application_register (G_APPLICATION (app), NULL, &error);
-      g_assert_no_error (error);
-    }
+  have_display = tether_test_app_start (&app);
 
 #define EDITOR_TEST(path, func) \
   g_test_add ("/tether/app/editor/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
@@ -941,10 +913,6 @@ main (int argc, char **argv)
 
   status = g_test_run ();
 
-  g_clear_object (&app);
-  if (have_display)
-    tether_test_app_settle (20);
-  tether_test_dir_free (g_steal_pointer (&dir));
-  g_test_dbus_stop (bus);
+  tether_test_app_stop (&app);
   return status;
 }

@@ -2,8 +2,6 @@
 #define G_LOG_DOMAIN "test-app-sync"
 #include "config.h"
 
-#include <dlfcn.h>
-
 #include "tether-application.h"
 #include "tether-conflict-inbox.h"
 #include "tether-test-app.h"
@@ -20,7 +18,6 @@
 
 static TetherApplication *app;
 static gboolean have_display;
-static GTestDBus *bus;
 
 typedef struct {
   Fixture          *f;
@@ -344,38 +341,10 @@ test_sync_not_configured (Fixture *f)
   g_main_context_push_thread_default (f->context);
 }
 
-/* Xvfb starts the pointer mid-screen, under the windows the tests open;
- * GTK 4.8 then starts tooltip timeouts that may fire after a test has
- * destroyed the window (a critical in gdk_surface_get_device_position).
- * Park the pointer in the screen's far corner (X clamps it; 16-bit
- * coordinates), through the X11 functions GTK has already loaded. */
-static void
-park_pointer (void)
-{
-  GdkDisplay *display = gdk_display_get_default ();
-  void *(*xdisplay_of) (GdkDisplay *) = dlsym (RTLD_DEFAULT, "gdk_x11_display_get_xdisplay");
-  unsigned long (*root_of) (void *) = dlsym (RTLD_DEFAULT, "XDefaultRootWindow");
-  int (*warp) (void *, unsigned long, unsigned long, int, int, unsigned, unsigned, int, int) =
-    dlsym (RTLD_DEFAULT, "XWarpPointer");
-  int (*flush) (void *) = dlsym (RTLD_DEFAULT, "XFlush");
-  void *xdisplay;
-
-  if (display == NULL || g_strcmp0 (G_OBJECT_TYPE_NAME (display), "GdkX11Display") != 0 ||
-      xdisplay_of == NULL || root_of == NULL || warp == NULL || flush == NULL)
-    return;
-  xdisplay = xdisplay_of (display);
-  warp (xdisplay, 0, root_of (xdisplay), 0, 0, 0, 0, 30000, 30000);
-  flush (xdisplay);
-}
-
 int
 main (int    argc,
       char **argv)
 {
-  g_autofree char *dir = NULL;
-  g_autofree char *db_path = NULL;
-  g_autofree char *display = NULL;
-  g_autoptr(GError) error = NULL;
   int status;
 
   g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
@@ -383,38 +352,12 @@ main (int    argc,
   tether_test_server_init (&argc, &argv);
   tether_test_server_set_prefix ("/tether/app/sync");
 
-  /* GtkApplication wants a session bus; g_test_dbus_up() unsets DISPLAY. */
-  display = g_strdup (g_getenv ("DISPLAY"));
-  bus = g_test_dbus_new (G_TEST_DBUS_NONE);
-  g_test_dbus_up (bus);
-  if (display != NULL)
-    g_setenv ("DISPLAY", display, TRUE);
-
-  have_display = gtk_init_check ();
-  if (!have_display && g_strcmp0 (g_getenv ("TETHER_TEST_DISPLAY_REQUIRED"), "1") == 0)
-    g_error ("no display, and TETHER_TEST_DISPLAY_REQUIRED=1");
-  if (have_display)
-    {
-      adw_init ();
-      park_pointer ();
-      g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
-      dir = tether_test_dir_new ();
-      db_path = g_build_filename (dir, "tether.db", NULL);
-      app = tether_application_new ();
-      g_object_set (app, "database-path", db_path, NULL);
-      g_application_register (G_APPLICATION (app), NULL, &error);
-      g_assert_no_error (error);
-    }
+  have_display = tether_test_app_start (&app);
 
   tether_test_server_add ("edit-sync-conflict", test_edit_sync_conflict, FALSE);
   tether_test_server_add ("not-configured", test_sync_not_configured, FALSE);
   status = tether_test_server_run ();
 
-  g_clear_object (&app);
-  if (have_display)
-    tether_test_app_settle (20);
-  if (dir != NULL)
-    tether_test_dir_free (g_steal_pointer (&dir));
-  g_test_dbus_stop (bus);
+  tether_test_app_stop (&app);
   return status;
 }

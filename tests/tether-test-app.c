@@ -2,7 +2,15 @@
 #define G_LOG_DOMAIN "tether-test-app"
 #include "config.h"
 
+#include <dlfcn.h>
+
+#include <adwaita.h>
+
 #include "tether-test-app.h"
+#include "tether-test-util.h"
+
+static GTestDBus *bus;
+static char      *app_dir;
 
 static gboolean
 set_flag (gpointer data)
@@ -60,4 +68,78 @@ tether_test_app_snapshot (GtkWidget  *widget,
                                          &GRAPHENE_RECT_INIT (0, 0, width, height));
   if (!gdk_texture_save_to_png (texture, png_path))
     g_error ("could not write %s", png_path);
+}
+
+/* Xvfb starts the pointer mid-screen, under the windows the tests open;
+ * GTK 4.8 then starts tooltip timeouts that may fire after a test has
+ * destroyed the window (a critical in gdk_surface_get_device_position).
+ * Park the pointer in the screen's far corner (X clamps it; 16-bit
+ * coordinates), through the X11 functions GTK has already loaded. */
+static void
+park_pointer (void)
+{
+  GdkDisplay *display = gdk_display_get_default ();
+  void *(*xdisplay_of) (GdkDisplay *) = dlsym (RTLD_DEFAULT, "gdk_x11_display_get_xdisplay");
+  unsigned long (*root_of) (void *) = dlsym (RTLD_DEFAULT, "XDefaultRootWindow");
+  int (*warp) (void *, unsigned long, unsigned long, int, int, unsigned, unsigned, int, int) =
+    dlsym (RTLD_DEFAULT, "XWarpPointer");
+  int (*flush) (void *) = dlsym (RTLD_DEFAULT, "XFlush");
+  void *xdisplay;
+
+  if (display == NULL || g_strcmp0 (G_OBJECT_TYPE_NAME (display), "GdkX11Display") != 0 ||
+      xdisplay_of == NULL || root_of == NULL || warp == NULL || flush == NULL)
+    return;
+  xdisplay = xdisplay_of (display);
+  warp (xdisplay, 0, root_of (xdisplay), 0, 0, 0, 0, 30000, 30000);
+  flush (xdisplay);
+}
+
+gboolean
+tether_test_app_start (TetherApplication **app)
+{
+  g_autofree char *display = g_strdup (g_getenv ("DISPLAY"));
+  g_autofree char *db_path = NULL;
+  g_autoptr(GError) error = NULL;
+
+  *app = NULL;
+  /* g_test_dbus_up() unsets DISPLAY, against X11 autolaunch: put it back. */
+  bus = g_test_dbus_new (G_TEST_DBUS_NONE);
+  g_test_dbus_up (bus);
+  if (display != NULL)
+    g_setenv ("DISPLAY", display, TRUE);
+
+  if (!gtk_init_check ())
+    {
+      if (g_strcmp0 (g_getenv ("TETHER_TEST_DISPLAY_REQUIRED"), "1") == 0)
+        g_error ("no display, and TETHER_TEST_DISPLAY_REQUIRED=1");
+      return FALSE;
+    }
+  adw_init ();
+  park_pointer ();
+  /* No crossfades half-way in screenshots. */
+  g_object_set (gtk_settings_get_default (),
+                "gtk-enable-animations", FALSE,
+                "gtk-cursor-blink", FALSE,
+                NULL);
+  app_dir = tether_test_dir_new ();
+  db_path = g_build_filename (app_dir, "tether.db", NULL);
+  *app = tether_application_new ();
+  g_object_set (*app, "database-path", db_path, NULL);
+  g_application_register (G_APPLICATION (*app), NULL, &error);
+  g_assert_no_error (error);
+  return TRUE;
+}
+
+void
+tether_test_app_stop (TetherApplication **app)
+{
+  gboolean had_app = *app != NULL;
+
+  g_clear_object (app);
+  if (had_app)
+    tether_test_app_settle (20);
+  tether_test_dir_free (g_steal_pointer (&app_dir));
+  /* Stopped and kept: GTK holds the bus connection until exit, and freeing
+   * the GTestDBus would wait for that connection to close. */
+  g_test_dbus_stop (bus);
 }

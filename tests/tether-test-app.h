@@ -3,9 +3,20 @@
 
 #include <gtk/gtk.h>
 
+#include "tether-application.h"
+
 G_BEGIN_DECLS
 
 /* What the GUI tests share: real widgets in a real display (Xvfb in CI). */
+
+/* After g_test_init(): a private session bus (GtkApplication wants one;
+ * DISPLAY is kept), GTK and libadwaita, the pointer parked out of the way,
+ * no animations or cursor blinking, and a registered TetherApplication on a
+ * fresh database in *@app. FALSE (and *@app NULL) without a display, which
+ * is fatal when TETHER_TEST_DISPLAY_REQUIRED=1. */
+gboolean tether_test_app_start     (TetherApplication **app);
+/* Undo tether_test_app_start(): the application, its database, the bus. */
+void     tether_test_app_stop      (TetherApplication **app);
 
 /* Iterate the default main context until @ready returns TRUE or
  * @timeout_ms passes; FALSE on timeout. */
