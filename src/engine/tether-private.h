@@ -45,6 +45,8 @@ JsonNode   *_tether_json_deep_copy    (JsonNode    *node);
 JsonObject *_tether_json_object_deep_copy (JsonObject *object);
 gboolean    _tether_json_equal        (JsonNode    *a,
                                        JsonNode    *b);
+gboolean    _tether_json_object_equal (JsonObject  *a,
+                                       JsonObject  *b);
 
 /* tether-record.c: a record over stored JSON text, parsed on first use. */
 TetherRecord *_tether_record_new_from_text (const char *collection,

@@ -221,21 +221,28 @@ _tether_json_equal (JsonNode *a,
       return TRUE;
     }
   if (JSON_NODE_HOLDS_OBJECT (a) && JSON_NODE_HOLDS_OBJECT (b))
-    {
-      JsonObject *oa = json_node_get_object (a), *ob = json_node_get_object (b);
-      JsonObjectIter iter;
-      const char *name;
-      JsonNode *member;
-
-      if (json_object_get_size (oa) != json_object_get_size (ob))
-        return FALSE;
-      json_object_iter_init (&iter, oa);
-      while (json_object_iter_next (&iter, &name, &member))
-        if (!_tether_json_equal (member, json_object_get_member (ob, name)))
-          return FALSE;
-      return TRUE;
-    }
+    return _tether_json_object_equal (json_node_get_object (a), json_node_get_object (b));
   return json_node_equal (a, b);
+}
+
+/* The same for two objects; NULL equals only NULL (a deleted record). */
+gboolean
+_tether_json_object_equal (JsonObject *a,
+                           JsonObject *b)
+{
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *member;
+
+  if (a == NULL || b == NULL)
+    return a == b;
+  if (json_object_get_size (a) != json_object_get_size (b))
+    return FALSE;
+  json_object_iter_init (&iter, a);
+  while (json_object_iter_next (&iter, &name, &member))
+    if (!_tether_json_equal (member, json_object_get_member (b, name)))
+      return FALSE;
+  return TRUE;
 }
 
 /* A write must never modify the caller's object or a stored record. */

@@ -58,16 +58,6 @@ set_copy (JsonObject *object,
 }
 
 static gboolean
-objects_equal (JsonObject *a,
-               JsonObject *b)
-{
-  g_autoptr(JsonNode) na = json_node_init_object (json_node_alloc (), a);
-  g_autoptr(JsonNode) nb = json_node_init_object (json_node_alloc (), b);
-
-  return _tether_json_equal (na, nb);
-}
-
-static gboolean
 is_string (JsonNode *node)
 {
   return node != NULL && JSON_NODE_HOLDS_VALUE (node) &&
@@ -195,7 +185,7 @@ merge_delete (RecordMerge *merge)
 
   if (kept == NULL)
     return;
-  if (merge->base != NULL && objects_equal (merge->base, kept))
+  if (merge->base != NULL && _tether_json_object_equal (merge->base, kept))
     return;
 
   merge->result->result = _tether_json_object_deep_copy (kept);

@@ -162,20 +162,6 @@ settle (TetherSyncEngine     *self,
   return TRUE;
 }
 
-static gboolean
-same_object (JsonObject *a,
-             JsonObject *b)
-{
-  g_autoptr(JsonNode) na = NULL;
-  g_autoptr(JsonNode) nb = NULL;
-
-  if (a == NULL || b == NULL)
-    return a == b;
-  na = json_node_init_object (json_node_alloc (), a);
-  nb = json_node_init_object (json_node_alloc (), b);
-  return _tether_json_equal (na, nb);
-}
-
 gboolean
 tether_sync_engine_resolve_conflict (TetherSyncEngine *self,
                                      const char       *conflict_id,
@@ -197,9 +183,9 @@ tether_sync_engine_resolve_conflict (TetherSyncEngine *self,
                    "conflict %s was already decided; restore it instead", conflict_id);
       return FALSE;
     }
-  if (same_object (chosen, tether_conflict_get_local (conflict)))
+  if (_tether_json_object_equal (chosen, tether_conflict_get_local (conflict)))
     winner = TETHER_CONFLICT_WINNER_LOCAL;
-  else if (same_object (chosen, tether_conflict_get_remote (conflict)))
+  else if (_tether_json_object_equal (chosen, tether_conflict_get_remote (conflict)))
     winner = TETHER_CONFLICT_WINNER_REMOTE;
   return settle (self, conflict, chosen, winner, TETHER_CONFLICT_RESOLVED, error);
 }

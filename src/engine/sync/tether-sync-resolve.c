@@ -103,20 +103,6 @@ _tether_sync_write_local (TetherSyncEngine *self,
 
 /* ------------------------------------------------------------ deciding */
 
-static gboolean
-objects_equal (JsonObject *a,
-               JsonObject *b)
-{
-  g_autoptr(JsonNode) na = NULL;
-  g_autoptr(JsonNode) nb = NULL;
-
-  if (a == NULL || b == NULL)
-    return a == b;
-  na = json_node_init_object (json_node_alloc (), a);
-  nb = json_node_init_object (json_node_alloc (), b);
-  return _tether_json_equal (na, nb);
-}
-
 static JsonObject *
 copy_or_null (JsonObject *object)
 {
@@ -152,9 +138,9 @@ decide_merge (TetherSyncEngine *self,
   out->result = merge->result != NULL ? json_object_ref (merge->result) : NULL;
   out->lost = merge->local_lost->len > 0 || merge->remote_lost->len > 0 ||
               merge->local_lost_record || merge->remote_lost_record;
-  if (objects_equal (out->result, local))
+  if (_tether_json_object_equal (out->result, local))
     winner = TETHER_CONFLICT_WINNER_LOCAL;
-  else if (objects_equal (out->result, remote))
+  else if (_tether_json_object_equal (out->result, remote))
     winner = TETHER_CONFLICT_WINNER_REMOTE;
   tether_conflict_set_fields (conflict, strv_of (merge->both_changed), strv_of (merge->local_lost),
                               strv_of (merge->remote_lost));
@@ -170,7 +156,7 @@ decide_side (TetherConflict       *conflict,
   JsonObject *remote = tether_conflict_get_remote (conflict);
 
   out->result = copy_or_null (winner == TETHER_CONFLICT_WINNER_LOCAL ? local : remote);
-  out->lost = !objects_equal (local, remote);
+  out->lost = !_tether_json_object_equal (local, remote);
   tether_conflict_set_result (conflict, out->result, winner);
 }
 
@@ -192,10 +178,10 @@ decide_custom (TetherSyncEngine *self,
   TetherConflictWinner winner = TETHER_CONFLICT_WINNER_MERGED;
 
   out->result = self->resolver (conflict, self->resolver_data);
-  out->lost = !objects_equal (out->result, local) || !objects_equal (out->result, remote);
-  if (objects_equal (out->result, local))
+  out->lost = !_tether_json_object_equal (out->result, local) || !_tether_json_object_equal (out->result, remote);
+  if (_tether_json_object_equal (out->result, local))
     winner = TETHER_CONFLICT_WINNER_LOCAL;
-  else if (objects_equal (out->result, remote))
+  else if (_tether_json_object_equal (out->result, remote))
     winner = TETHER_CONFLICT_WINNER_REMOTE;
   tether_conflict_set_result (conflict, out->result, winner);
 }
@@ -260,10 +246,10 @@ rebase_rows (TetherSyncEngine *self,
     return FALSE;
   for (guint i = 0; i < rows->len; i++)
     retries = MAX (retries, ((TetherChangeRow *) g_ptr_array_index (rows, i))->retries);
-  for (guint i = 0; i + (objects_equal (result, remote) ? 0 : 1) < rows->len; i++)
+  for (guint i = 0; i + (_tether_json_object_equal (result, remote) ? 0 : 1) < rows->len; i++)
     if (!_tether_sync_store_delete_change (self->db, ((TetherChangeRow *) g_ptr_array_index (rows, i))->seq, error))
       return FALSE;
-  if (objects_equal (result, remote))
+  if (_tether_json_object_equal (result, remote))
     return TRUE;
   if (rows->len > 0)
     keep = g_ptr_array_index (rows, rows->len - 1);
@@ -395,7 +381,7 @@ _tether_sync_resolve (TetherSyncEngine *self,
         _tether_sync_engine_emit_conflict (self, conflict);
       return ok;
     }
-  ok = (objects_equal (decision.result, tether_conflict_get_local (conflict)) ||
+  ok = (_tether_json_object_equal (decision.result, tether_conflict_get_local (conflict)) ||
         _tether_sync_write_local (self, collection, record_id, decision.result, error)) &&
        rebase_rows (self, conflict, decision.result, carry_retries, error);
   if (ok && decision.lost)
