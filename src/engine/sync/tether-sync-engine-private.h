@@ -222,10 +222,9 @@ void     _tether_sync_auto_server_push   (TetherSyncEngine *self,
                                           JsonArray        *changes);
 
 /* tether-sync-attach.c: attach the tracker to a database whose sync tables
- * exist (tether_database_open calls _tether_sync_attach_if_enabled). */
+ * exist (_tether_sync_attach_if_enabled, for tether_database_open, is
+ * declared in tether-private.h). */
 TetherChangeTracker *_tether_sync_attach (TetherDatabase *db,
-                                          GError        **error);
-gboolean _tether_sync_attach_if_enabled  (TetherDatabase *db,
                                           GError        **error);
 /* tether-sync-attach.c: tables, tracker and clock for tether_sync_engine_new. */
 gboolean _tether_sync_set_up_tracking    (TetherDatabase *db,

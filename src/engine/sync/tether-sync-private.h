@@ -54,6 +54,9 @@ typedef struct {
   gint64              updated;
 } TetherChangeRow;
 
+/* "collection\x1fid": one string per record, for hash tables keyed by record. */
+char             *_tether_sync_record_key      (const char *collection,
+                                                const char *record_id);
 void              _tether_change_row_free      (TetherChangeRow *row);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherChangeRow, _tether_change_row_free)
 TetherSyncChange *_tether_sync_change_new      (const TetherChangeRow *row);

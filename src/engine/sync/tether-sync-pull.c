@@ -13,13 +13,6 @@
 #define MAX_PULL_PAGES 100000   /* bounded loop */
 #define MAX_CYCLES     4        /* push → pull rounds when merges leave new changes */
 
-static char *
-record_key (const char *collection,
-            const char *record_id)
-{
-  return g_strdup_printf ("%s\x1f%s", collection, record_id);
-}
-
 /* Pulled records without local edits are written together when the page
  * is done (_tether_collection_write_many); the shadow at once, so a later
  * change of the same record in the page sees it. */
@@ -46,7 +39,7 @@ page_write_for (TetherSyncEngine *self,
                 TetherPullChange *change,
                 GError          **error)
 {
-  g_autofree char *key = record_key (change->collection, change->record_id);
+  g_autofree char *key = _tether_sync_record_key (change->collection, change->record_id);
   TetherBulkWrite *write = g_hash_table_lookup (writes->by_record, key);
   g_autoptr(GError) local_error = NULL;
   TetherCollection *c;
@@ -215,7 +208,7 @@ remember_seen (TetherSyncOp       *op,
     {
       TetherPullChange *change = g_ptr_array_index (page->changes, i);
 
-      g_hash_table_add (op->seen, record_key (change->collection, change->record_id));
+      g_hash_table_add (op->seen, _tether_sync_record_key (change->collection, change->record_id));
     }
 }
 
@@ -238,7 +231,7 @@ forget_purged (TetherSyncEngine *self,
     {
       const char *collection = (const char *) sqlite3_column_text (stmt, 0);
       const char *record_id = (const char *) sqlite3_column_text (stmt, 1);
-      g_autofree char *key = record_key (collection, record_id);
+      g_autofree char *key = _tether_sync_record_key (collection, record_id);
 
       if (!g_hash_table_contains (op->seen, key))
         {

@@ -105,7 +105,7 @@ build_groups (TetherSyncEngine *self,
   for (guint i = 0; i < rows->len; i++)
     {
       TetherChangeRow *row = g_ptr_array_index (rows, i);
-      g_autofree char *key = g_strdup_printf ("%s\x1f%s", row->collection, row->record_id);
+      g_autofree char *key = _tether_sync_record_key (row->collection, row->record_id);
       TetherPushGroup *group = g_hash_table_lookup (by_record, key);
 
       if (group == NULL && !g_hash_table_contains (by_record, key) && groups->len < limit)

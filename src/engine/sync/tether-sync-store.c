@@ -50,6 +50,14 @@ static const char schema_sql[] =
   "seq, id, collection, record_id, type, data, prev_data, base_rev, hlc," \
   " timestamp, status, retries, error, push_id, created, updated"
 
+/* One string per record, for hash tables keyed by record. */
+char *
+_tether_sync_record_key (const char *collection,
+                         const char *record_id)
+{
+  return g_strdup_printf ("%s\x1f%s", collection, record_id);
+}
+
 gboolean
 _tether_sync_store_step (TetherDatabase  *db,
                          sqlite3_stmt    *stmt,
@@ -269,7 +277,7 @@ outbox_records (TetherDatabase  *db,
     {
       const char *collection = (const char *) sqlite3_column_text (stmt, 0);
       const char *record_id = (const char *) sqlite3_column_text (stmt, 1);
-      char *key = g_strdup_printf ("%s\x1f%s", collection, record_id);
+      char *key = _tether_sync_record_key (collection, record_id);
 
       if (!g_hash_table_add (seen, key))
         continue;
