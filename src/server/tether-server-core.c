@@ -95,13 +95,13 @@ _tether_server_store_failed (GError **error,
 {
   g_autoptr(GError) owned = store_error;
 
-  if (g_error_matches (store_error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_NOT_FOUND))
+  if (g_error_matches (owned, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_NOT_FOUND))
     g_set_error (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_UNAUTHORIZED,
-                 "This user no longer exists: %s", store_error->message);
+                 "This user no longer exists: %s", owned->message);
   else
     g_set_error (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_UNAVAILABLE,
                  "The server's storage is unavailable, try again later (%s)",
-                 store_error->message);
+                 owned->message);
 }
 
 TetherSchema *

@@ -38,13 +38,13 @@ _tether_server_check_depth (const char  *body,
         break;
       if (p[i] == '"')
         {
-          for (i++; i < length; i++)   /* to the closing quote, over escapes */
+          for (i++; i < length;)   /* to the closing quote, over escapes */
             {
               while (i < length && !in_string[p[i]])
                 i++;
               if (i >= length || p[i] == '"')
                 break;
-              i++;   /* a backslash: the next byte is escaped */
+              i += 2;   /* a backslash and the byte it escapes */
             }
         }
       else if ((p[i] == '{' || p[i] == '[') && ++depth > max_depth)

@@ -348,9 +348,9 @@ _tether_server_text_to_node (char    *text,
   g_autofree char *owned = text;
   JsonNode *node;
 
-  if (text == NULL)
+  if (owned == NULL)
     return NULL;
-  node = _tether_server_parse_slice (text, strlen (text));
+  node = _tether_server_parse_slice (owned, strlen (owned));
   if (node == NULL)
     _tether_server_fail (error, TETHER_SERVER_ERROR_INTERNAL,
                          "The server wrote an answer it cannot read back; is the database damaged?");

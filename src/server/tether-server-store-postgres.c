@@ -754,7 +754,8 @@ announce (TetherServerStorePostgres *self,
           gint64                     user_id,
           gint64                     rev)
 {
-  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->revs_lock);
+  /* unused but for its cleanup, which clang would warn of */
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->revs_lock);
   gint64 *known = g_hash_table_lookup (self->known_revs, &user_id);
 
   if (known != NULL && *known >= rev)
