@@ -654,7 +654,7 @@ typedef struct {
   GPtrArray *live;       /* "collection/id" of the records on the server */
   guint      counter;
   gint64     revs;       /* changes written: each takes one rev, once */
-  gint64     window_ms;  /* how long a round's sync took: kills land in it */
+  double     ms_per_change;  /* of a whole sync: a round's kills land in its span */
   guint      changes;
   guint      at[N_ATS];
 } Pushes;
@@ -755,7 +755,8 @@ push_round_write (Pushes *p)
 /* Syncs until one completes; only the network may fail, a few times, while
  * old connections to the killed server are dropped. */
 static void
-push_resync (Pushes *p)
+push_resync (Pushes *p,
+             guint   n)
 {
   for (guint i = 0; i < RESYNC_TRIES; i++)
     {
@@ -764,7 +765,8 @@ push_resync (Pushes *p)
 
       if (client_try_sync (p->c, &report, &error))
         {
-          p->window_ms = MAX (p->window_ms, report.duration_ms);
+          if (n > 0)
+            p->ms_per_change = (double) report.duration_ms / n;
           return;
         }
       if (!g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK))
@@ -791,7 +793,7 @@ kill_server (Pushes *p)
 {
   gint64 before = p->revs;
   guint n = push_round_write (p);
-  guint delay_ms = g_rand_int_range (p->rand, 0, p->window_ms + 1);
+  guint delay_ms = g_rand_int_range (p->rand, 0, (gint32) (p->ms_per_change * n) + 2);
   Sync sync = { FALSE, };
   gboolean finished;
   gint64 applied;
@@ -799,7 +801,8 @@ kill_server (Pushes *p)
   tether_sync_engine_set_batch_size (p->c->engine, g_rand_int_range (p->rand, BATCH_MIN, BATCH_MAX + 1));
   tether_sync_engine_sync_async (p->c->engine, NULL, sync_done, &sync);
   run_for (p->f, delay_ms);
-  finished = sync.done;
+  if ((finished = sync.done))
+    p->ms_per_change = (double) sync.report.duration_ms / n;
   server_kill (p->s);
   if (!wait_until (p->f, flag_ready, &sync.done, SYNC_TIMEOUT_MS))
     g_error ("seed %u: the sync did not end after the server was killed", seed);
@@ -809,7 +812,7 @@ kill_server (Pushes *p)
   p->at[finished ? AT_AFTER : applied == 0 ? AT_NOTHING : applied < n ? AT_BATCHES : AT_ANSWER]++;
   g_test_message ("kill %u ms after the sync began: %" G_GINT64_FORMAT " of %u changes applied, sync %s",
                   delay_ms, applied, n, sync.ok ? "completed" : "failed");
-  push_resync (p);
+  push_resync (p, 0);
   push_check_round (p);
 }
 
@@ -825,8 +828,7 @@ test_server_push (Fixture *f)
   p.rand = g_rand_new_with_seed (seed);
   p.live = g_ptr_array_new_with_free_func (g_free);
   /* the first round sets the window the kills land in */
-  push_round_write (&p);
-  push_resync (&p);
+  push_resync (&p, push_round_write (&p));
   push_check_round (&p);
   for (guint k = 0; k < kills; k++)
     kill_server (&p);
