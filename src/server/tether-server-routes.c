@@ -296,6 +296,31 @@ decide_early (SoupServerMessage *msg,
     admit_request (msg, request);
 }
 
+/* RFC 9112 6.3: a Content-Length that is not one decimal number (negative,
+ * past 2^63, or several different ones) leaves the body's end unknown, and
+ * libsoup would wait for it until the client gives up. */
+static gboolean
+content_length_valid (SoupMessageHeaders *headers)
+{
+  const char *value = soup_message_headers_get_list (headers, "Content-Length");
+
+  return value == NULL || g_ascii_string_to_unsigned (value, 10, 0, G_MAXINT64, NULL, NULL);
+}
+
+static void
+reject_framing (SoupServerMessage *msg,
+                Request           *request)
+{
+  if (soup_server_message_get_status (msg) == 0)
+    {
+      g_autoptr(GError) error = g_error_new_literal (TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_BAD_REQUEST,
+                                                     "the Content-Length header must be one number of bytes");
+
+      _tether_server_set_error (msg, error, 0);
+    }
+  reject_now (msg, request);
+}
+
 static void
 early_handler (SoupServer        *soup,
                SoupServerMessage *msg,
@@ -316,6 +341,11 @@ early_handler (SoupServer        *soup,
   g_object_set_data_full (G_OBJECT (msg), REQUEST_KEY, request, (GDestroyNotify) request_free);
 
   decide_early (msg, request);
+  if (!content_length_valid (headers))
+    {
+      reject_framing (msg, request);
+      return;
+    }
   if (soup_message_headers_get_encoding (headers) == SOUP_ENCODING_CONTENT_LENGTH)
     declared = soup_message_headers_get_content_length (headers);
   if (declared > 0 && (guint64) declared > state->max_body)
