@@ -74,7 +74,8 @@ parse_frame (gint     type,
                    "the message is not valid JSON: %s", parse_error->message);
       return NULL;
     }
-  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  /* An empty or blank frame parses to no root at all. */
+  if (json_parser_get_root (parser) == NULL || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
       g_set_error_literal (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_BAD_REQUEST,
                            "a message must be a JSON object {type, requestId, payload}");
