@@ -123,8 +123,10 @@ flush (gpointer user_data)
 void
 _tether_server_hub_schedule_flush (TetherServerHub *self)
 {
+  /* At the priority of socket I/O: an idle one would wait for a moment
+   * without requests, which a busy server never has. */
   if (self->flush_id == 0)
-    self->flush_id = g_idle_add (flush, self);
+    self->flush_id = g_idle_add_full (G_PRIORITY_DEFAULT, flush, self, NULL);
 }
 
 void
