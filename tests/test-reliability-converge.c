@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
 
 #include "tether-test-converge.h"
@@ -23,12 +24,13 @@
 
 #define N_CLIENTS         5
 #define N_SHARED          8
-#define DEFAULT_ROUNDS    100
+#define DEFAULT_ROUNDS    600
 #define KILL_SPELL        3         /* rounds of the slowest client the server stays dead */
 #define WORLD_TIMEOUT_MS  (20 * 60 * 1000)
 #define FIRST_SYNC_TRIES  20
 
-static const guint32 ci_seeds[] = { 20261202, 20261203 };
+/* two merging worlds and one of last writer wins */
+static const guint32 ci_seeds[] = { 20261202, 20261203, 20261204 };
 
 static struct {
   guint32  seed;
@@ -55,6 +57,17 @@ journal_path (const char *dir,
   g_autofree char *name = g_strdup_printf ("journal-c%u.txt", client);
 
   return g_build_filename (dir, name, NULL);
+}
+
+/* This binary, by its real name (it names the process in messages). */
+static const char *
+self_path (void)
+{
+  static char *path;
+
+  if (path == NULL && (path = g_file_read_link ("/proc/self/exe", NULL)) == NULL)
+    path = g_strdup ("/proc/self/exe");
+  return path;
 }
 
 static void
@@ -234,7 +247,7 @@ child_spawn (World *w,
   g_autofree char *seed = g_strdup_printf ("%u", w->seed);
   g_autofree char *rounds = g_strdup_printf ("%u", opt.rounds);
   g_autofree char *journal = journal_path (w->f->dir, i);
-  const char *argv[] = { "/proc/self/exe", "--client", index, "--dir", w->f->dir, "--url", w->s->base,
+  const char *argv[] = { self_path (), "--client", index, "--dir", w->f->dir, "--url", w->s->base,
                          "--token", w->f->alice, "--seed", seed, "--rounds", rounds,
                          "--journal", journal, "-q", NULL };
 
@@ -414,16 +427,22 @@ run_world (Fixture *f,
   converge_model_free (w.model);
 }
 
+/* The seed is the last part of the test's path: "…/seed-N". */
 static void
-test_first_seed (Fixture *f)
+test_world (Fixture *f)
 {
-  run_world (f, opt.seed_given ? opt.seed : ci_seeds[0]);
+  const char *name = strrchr (g_test_get_path (), '/') + 1;
+
+  g_assert_true (g_str_has_prefix (name, "seed-"));
+  run_world (f, (guint32) g_ascii_strtoull (name + 5, NULL, 10));
 }
 
 static void
-test_second_seed (Fixture *f)
+add_world (guint32 seed)
 {
-  run_world (f, ci_seeds[1]);
+  g_autofree char *name = g_strdup_printf ("seed-%u", seed);
+
+  tether_test_server_add (name, test_world, FALSE);
 }
 
 /* ---------------------------------------------------------------- soak */
@@ -443,7 +462,7 @@ soak_world (guint32 seed)
 {
   g_autofree char *seed_text = g_strdup_printf ("%u", seed);
   g_autofree char *rounds = g_strdup_printf ("%u", opt.rounds);
-  const char *argv[] = { "/proc/self/exe", "--seed", seed_text, "--rounds", rounds, NULL };
+  const char *argv[] = { self_path (), "--seed", seed_text, "--rounds", rounds, NULL };
   g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                                                        G_SUBPROCESS_FLAGS_STDERR_MERGE);
   g_autoptr(GSubprocess) process = NULL;
@@ -546,8 +565,9 @@ main (int   argc,
     }
   tether_test_server_set_prefix ("/tether/reliability/converge");
   tether_test_server_init (&argc, &argv);
-  tether_test_server_add (opt.seed_given ? "replay" : "first-seed", test_first_seed, FALSE);
-  if (!opt.seed_given)
-    tether_test_server_add ("second-seed", test_second_seed, FALSE);
+  if (opt.seed_given)
+    add_world (opt.seed);
+  for (guint i = 0; !opt.seed_given && i < G_N_ELEMENTS (ci_seeds); i++)
+    add_world (ci_seeds[i]);
   return tether_test_server_run ();
 }
