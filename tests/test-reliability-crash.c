@@ -67,33 +67,16 @@ key_new (const char *collection,
   return g_strdup_printf ("%s/%s", collection, id);
 }
 
-/* "PRAGMA integrity_check" of @path gives "ok"; also the recovery of a
- * WAL a killed process left. */
-static void
-assert_integrity (const char *path)
+/* The first column of the first row of @sql (with @text bound to ?1) on
+ * the SQLite file @path; opening it recovers the WAL a killed process left. */
+static char *
+sqlite_text (const char *path,
+             const char *sql,
+             const char *text)
 {
   sqlite3 *db = NULL;
   sqlite3_stmt *s = NULL;
-  int rc = sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL);
-
-  g_assert_cmpint (rc, ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA integrity_check", -1, &s, NULL), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_step (s), ==, SQLITE_ROW);
-  if (!g_str_equal ((const char *) sqlite3_column_text (s, 0), "ok"))
-    g_error ("seed %u: %s fails integrity_check: %s", seed, path, sqlite3_column_text (s, 0));
-  sqlite3_finalize (s);
-  sqlite3_close (db);
-}
-
-/* One integer from @sql (with @text bound to ?1) on the SQLite file @path. */
-static gint64
-sqlite_integer (const char *path,
-                const char *sql,
-                const char *text)
-{
-  sqlite3 *db = NULL;
-  sqlite3_stmt *s = NULL;
-  gint64 value;
+  char *value;
 
   g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
   sqlite3_busy_timeout (db, 10000);
@@ -101,10 +84,41 @@ sqlite_integer (const char *path,
     g_error ("%s: %s", sql, sqlite3_errmsg (db));
   sqlite3_bind_text (s, 1, text, -1, SQLITE_TRANSIENT);
   g_assert_cmpint (sqlite3_step (s), ==, SQLITE_ROW);
-  value = sqlite3_column_int64 (s, 0);
+  value = g_strdup ((const char *) sqlite3_column_text (s, 0));
   sqlite3_finalize (s);
   sqlite3_close (db);
   return value;
+}
+
+static gint64
+sqlite_integer (const char *path,
+                const char *sql,
+                const char *text)
+{
+  g_autofree char *value = sqlite_text (path, sql, text);
+
+  return g_ascii_strtoll (value, NULL, 10);
+}
+
+/* Every record of the file, keyed "collection/id", canonical data. */
+static GHashTable *
+file_records (TetherDatabase *db)
+{
+  static const char * const collections[] = { "notes", "tasks" };
+  GHashTable *records = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+
+  for (guint i = 0; i < G_N_ELEMENTS (collections); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      TetherCollection *c = tether_database_get_collection (db, collections[i], &error);
+      g_autoptr(GPtrArray) all = c ? tether_collection_get_all (c, &error) : NULL;
+
+      g_assert_no_error (error);
+      for (guint r = 0; r < all->len; r++)
+        g_hash_table_insert (records, key_new (collections[i], tether_record_get_id (all->pdata[r])),
+                             canonical_object (tether_record_get_data (all->pdata[r])));
+    }
+  return records;
 }
 
 /* ================================================================ writer */
@@ -117,31 +131,6 @@ typedef struct {
   GPtrArray      *keys;   /* "collection/id" of the records in the file */
   GRand          *rand;
 } Writer;
-
-static void
-say (const char *format,
-     ...)
-{
-  va_list ap;
-
-  va_start (ap, format);
-  vprintf (format, ap);
-  va_end (ap);
-  fflush (stdout);
-}
-
-static void
-writer_load (Writer     *w,
-             const char *collection)
-{
-  g_autoptr(GError) error = NULL;
-  TetherCollection *c = tether_database_get_collection (w->db, collection, &error);
-  g_autoptr(GPtrArray) all = c ? tether_collection_get_all (c, &error) : NULL;
-
-  g_assert_no_error (error);
-  for (guint i = 0; i < all->len; i++)
-    g_ptr_array_add (w->keys, key_new (collection, tether_record_get_id (all->pdata[i])));
-}
 
 /* The record's data after the write as canonical JSON; "null" when deleted. */
 static char *
@@ -195,9 +184,11 @@ writer_step (Writer  *w,
     key = g_strdup (w->keys->pdata[g_rand_int_range (w->rand, 0, w->keys->len)]);
   id = strchr (key, '/');
   *id++ = '\0';
-  say ("W %c %s %s %s\n", op, key, id, mark);
+  printf ("W %c %s %s %s\n", op, key, id, mark);
+  fflush (stdout);
   data = writer_apply (w, op, key, id, mark);
-  say ("A %s\n", data);
+  printf ("A %s\n", data);
+  fflush (stdout);
   id[-1] = '/';
   if (op == 'c')
     g_ptr_array_add (w->keys, g_steal_pointer (&key));
@@ -213,6 +204,9 @@ writer_main (void)
   g_autoptr(TetherSchema) schema = tether_schema_new_default ();
   g_autoptr(GError) error = NULL;
   g_autoptr(TetherSyncEngine) engine = NULL;
+  g_autoptr(GHashTable) records = NULL;
+  GHashTableIter iter;
+  gpointer key;
   Writer w = { NULL, };
 
   w.db = tether_database_open (writer_db, schema, &error);
@@ -222,9 +216,12 @@ writer_main (void)
   g_assert_no_error (error);
   w.keys = g_ptr_array_new_with_free_func (g_free);
   w.rand = g_rand_new_with_seed (seed);
-  writer_load (&w, "notes");
-  writer_load (&w, "tasks");
-  say ("ready\n");
+  records = file_records (w.db);
+  g_hash_table_iter_init (&iter, records);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (w.keys, g_strdup (key));
+  printf ("ready\n");
+  fflush (stdout);
   for (guint n = 0; n < WRITER_MAX_WRITES; n++)
     writer_step (&w, seed, n);
   g_rand_free (w.rand);
@@ -250,7 +247,7 @@ typedef struct {
   GRand      *rand;
   char       *path;
   GHashTable *expect;     /* key → Expect: every acknowledged write */
-  char       *intent[4];  /* the write in flight: op, collection, id, mark */
+  GStrv       intent;     /* the write in flight: op, collection, id, mark */
   guint       acked;
   guint       in_flight_kept;
   guint       in_flight_gone;
@@ -268,29 +265,15 @@ expect_free (gpointer data)
   g_free (e);
 }
 
-static Expect *
-expect_get (Writes     *ws,
-            const char *key)
+static void
+expect_write (Writes     *ws,
+              const char *key,
+              const char *data)
 {
   Expect *e = g_hash_table_lookup (ws->expect, key);
 
   if (e == NULL)
-    {
-      e = g_new0 (Expect, 1);
-      g_hash_table_insert (ws->expect, g_strdup (key), e);
-    }
-  return e;
-}
-
-static void
-expect_write (Writes     *ws,
-              const char *collection,
-              const char *id,
-              const char *data)
-{
-  g_autofree char *key = key_new (collection, id);
-  Expect *e = expect_get (ws, key);
-
+    g_hash_table_insert (ws->expect, g_strdup (key), e = g_new0 (Expect, 1));
   g_free (e->data);
   e->data = g_str_equal (data, "null") ? NULL : g_strdup (data);
   e->entries++;
@@ -355,22 +338,17 @@ read_writer_lines (Writes     *ws,
         land = LAND_BETWEEN;
       else if (g_str_has_prefix (lines[i], "W "))
         {
-          g_auto(GStrv) words = g_strsplit (lines[i] + 2, " ", 4);
-
-          g_assert_cmpuint (g_strv_length (words), ==, 4);
-          for (guint w = 0; w < 4; w++)
-            {
-              g_free (ws->intent[w]);
-              ws->intent[w] = g_strdup (words[w]);
-            }
+          g_strfreev (ws->intent);
+          ws->intent = g_strsplit (lines[i] + 2, " ", 4);
+          g_assert_cmpuint (g_strv_length (ws->intent), ==, 4);
           land = LAND_WRITE;
         }
       else if (g_str_has_prefix (lines[i], "A "))
         {
-          g_assert_nonnull (ws->intent[0]);
-          expect_write (ws, ws->intent[1], ws->intent[2], lines[i] + 2);
-          for (guint w = 0; w < 4; w++)
-            g_clear_pointer (&ws->intent[w], g_free);
+          g_autofree char *key = key_new (ws->intent[1], ws->intent[2]);
+
+          expect_write (ws, key, lines[i] + 2);
+          g_clear_pointer (&ws->intent, g_strfreev);
           ws->acked++;
           land = LAND_BETWEEN;
         }
@@ -383,22 +361,24 @@ read_writer_lines (Writes     *ws,
 /* The write in flight when the kill came: it may or may not have been
  * made, but wholly or not at all; the model takes what the file has. */
 static void
-settle_in_flight (Writes       *ws,
-                  TetherRecord *record)
+settle_in_flight (Writes     *ws,
+                  GHashTable *records)
 {
-  char op = ws->intent[0][0];
-  const char *title = record ? tether_record_get_string (record, "title", NULL) : NULL;
-  gboolean made = op == 'd' ? record == NULL : g_strcmp0 (title, ws->intent[3]) == 0;
-  g_autofree char *data = record ? canonical_object (tether_record_get_data (record)) : g_strdup ("null");
+  g_autofree char *key = NULL;
+  g_autofree char *title = NULL;
+  const char *data;
+  gboolean made;
 
+  if (ws->intent == NULL)
+    return;
+  key = key_new (ws->intent[1], ws->intent[2]);
+  data = g_hash_table_lookup (records, key);
+  title = g_strdup_printf ("\"title\":\"%s\"", ws->intent[3]);
+  made = ws->intent[0][0] == 'd' ? data == NULL : data != NULL && strstr (data, title) != NULL;
   if (made)
-    expect_write (ws, ws->intent[1], ws->intent[2], data);
-  if (made)
-    ws->in_flight_kept++;
-  else
-    ws->in_flight_gone++;
-  for (guint w = 0; w < 4; w++)
-    g_clear_pointer (&ws->intent[w], g_free);
+    expect_write (ws, key, data ? data : "null");
+  *(made ? &ws->in_flight_kept : &ws->in_flight_gone) += 1;
+  g_clear_pointer (&ws->intent, g_strfreev);
 }
 
 static char *
@@ -468,8 +448,12 @@ check_record (Writes     *ws,
               const char *data,
               GPtrArray  *entries)
 {
-  Expect *e = expect_get (ws, key);
+  static const Expect never = { NULL, 0 };
+  const Expect *e = g_hash_table_lookup (ws->expect, key);
   guint n = entries ? entries->len : 0;
+
+  if (e == NULL)
+    e = &never;
 
   if (g_strcmp0 (e->data, data) != 0 || n < e->entries)
     {
@@ -489,43 +473,6 @@ check_record (Writes     *ws,
     }
 }
 
-/* Every record of the file, keyed "collection/id", canonical data. */
-static GHashTable *
-file_records (TetherDatabase *db)
-{
-  static const char * const collections[] = { "notes", "tasks" };
-  GHashTable *records = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-
-  for (guint i = 0; i < G_N_ELEMENTS (collections); i++)
-    {
-      g_autoptr(GError) error = NULL;
-      TetherCollection *c = tether_database_get_collection (db, collections[i], &error);
-      g_autoptr(GPtrArray) all = c ? tether_collection_get_all (c, &error) : NULL;
-
-      g_assert_no_error (error);
-      for (guint r = 0; r < all->len; r++)
-        g_hash_table_insert (records, key_new (collections[i], tether_record_get_id (all->pdata[r])),
-                             canonical_object (tether_record_get_data (all->pdata[r])));
-    }
-  return records;
-}
-
-static void
-settle_in_flight_from (Writes         *ws,
-                       TetherDatabase *db)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(TetherRecord) record = NULL;
-  TetherCollection *c;
-
-  if (ws->intent[0] == NULL)
-    return;
-  c = tether_database_get_collection (db, ws->intent[1], &error);
-  g_assert_no_error (error);
-  record = tether_collection_get (c, ws->intent[2], NULL);
-  settle_in_flight (ws, record);
-}
-
 /* The file after a kill, against every acknowledged write. */
 static void
 check_file (Writes *ws)
@@ -537,17 +484,20 @@ check_file (Writes *ws)
   g_autoptr(GHashTable) records = NULL;
   g_autoptr(GHashTable) log = NULL;
   g_autoptr(GHashTable) keys = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autofree char *integrity = NULL;
   GHashTable *sources[3];
   GHashTableIter iter;
   gpointer key;
 
-  assert_integrity (ws->path);
+  integrity = sqlite_text (ws->path, "PRAGMA integrity_check", NULL);
+  if (!g_str_equal (integrity, "ok"))
+    g_error ("seed %u: %s fails integrity_check: %s", seed, ws->path, integrity);
   db = tether_database_open (ws->path, schema, &error);
   g_assert_no_error (error);
   engine = tether_sync_engine_new (db, &error);
   g_assert_no_error (error);
-  settle_in_flight_from (ws, db);
   records = file_records (db);
+  settle_in_flight (ws, records);
   log = log_by_key (engine);
   sources[0] = records;
   sources[1] = log;
@@ -655,27 +605,19 @@ typedef struct {
   guint      counter;
   gint64     revs;       /* changes written: each takes one rev, once */
   double     ms_per_change;  /* of a whole sync: a round's kills land in its span */
-  guint      changes;
+  gboolean   killed;
   guint      at[N_ATS];
 } Pushes;
 
-typedef struct {
-  gboolean          done;
-  gboolean          ok;
-  TetherSyncReport  report;
-  GError           *error;
-} Sync;
-
-static void
-sync_done (GObject      *source,
-           GAsyncResult *result,
-           gpointer      data)
+/* Fired on the fixture's context while the sync runs on it. */
+static gboolean
+kill_now (gpointer data)
 {
-  Sync *sync = data;
+  Pushes *p = data;
 
-  sync->ok = tether_sync_engine_sync_finish (TETHER_SYNC_ENGINE (source), result,
-                                             &sync->report, &sync->error);
-  sync->done = TRUE;
+  server_kill (p->s);
+  p->killed = TRUE;
+  return G_SOURCE_REMOVE;
 }
 
 /* The user's last rev on the server: every rev it handed out. */
@@ -748,7 +690,6 @@ push_round_write (Pushes *p)
     }
   g_assert_true (tether_database_commit (p->c->db, &error));
   p->revs += n;
-  p->changes += n;
   return n;
 }
 
@@ -794,24 +735,28 @@ kill_server (Pushes *p)
   gint64 before = p->revs;
   guint n = push_round_write (p);
   guint delay_ms = g_rand_int_range (p->rand, 0, (gint32) (p->ms_per_change * n) + 2);
-  Sync sync = { FALSE, };
-  gboolean finished;
+  g_autoptr(GSource) timer = g_timeout_source_new (delay_ms);
+  g_autoptr(GError) error = NULL;
+  TetherSyncReport report = { 0, };
+  gboolean ok;
   gint64 applied;
 
   tether_sync_engine_set_batch_size (p->c->engine, g_rand_int_range (p->rand, BATCH_MIN, BATCH_MAX + 1));
-  tether_sync_engine_sync_async (p->c->engine, NULL, sync_done, &sync);
-  run_for (p->f, delay_ms);
-  if ((finished = sync.done))
-    p->ms_per_change = (double) sync.report.duration_ms / n;
-  server_kill (p->s);
-  if (!wait_until (p->f, flag_ready, &sync.done, SYNC_TIMEOUT_MS))
-    g_error ("seed %u: the sync did not end after the server was killed", seed);
-  g_clear_error (&sync.error);
+  p->killed = FALSE;
+  g_source_set_callback (timer, kill_now, p, NULL);
+  g_source_attach (timer, p->f->context);
+  ok = client_try_sync (p->c, &report, &error);
+  g_source_destroy (timer);
+  if (!p->killed)   /* the sync was quicker: a whole one, for the next window */
+    {
+      p->ms_per_change = (double) report.duration_ms / n;
+      server_kill (p->s);
+    }
   server_revive (p->f, p->s);
   applied = server_revs (p) - before;
-  p->at[finished ? AT_AFTER : applied == 0 ? AT_NOTHING : applied < n ? AT_BATCHES : AT_ANSWER]++;
+  p->at[!p->killed ? AT_AFTER : applied == 0 ? AT_NOTHING : applied < n ? AT_BATCHES : AT_ANSWER]++;
   g_test_message ("kill %u ms after the sync began: %" G_GINT64_FORMAT " of %u changes applied, sync %s",
-                  delay_ms, applied, n, sync.ok ? "completed" : "failed");
+                  delay_ms, applied, n, ok ? "completed" : error->message);
   push_resync (p, 0);
   push_check_round (p);
 }
@@ -820,7 +765,6 @@ static void
 test_server_push (Fixture *f)
 {
   Pushes p = { f, NULL, };
-  g_autofree char *rows = NULL;
 
   p.s = server_start (f, NULL);
   server_pin_port (p.s);
@@ -839,11 +783,11 @@ test_server_push (Fixture *f)
       g_assert_cmpint (sqlite_integer (f->storage[1], "SELECT count (*) FROM applied a JOIN users u"
                                        " ON a.user_id = u.id WHERE u.name = ?1", "alice"), ==, p.revs);
     }
-  g_test_message ("server-push: %u kills (%u %s, %u %s, %u %s, %u %s), %u changes acknowledged, "
+  g_test_message ("server-push: %u kills (%u %s, %u %s, %u %s, %u %s), %" G_GINT64_FORMAT " changes acknowledged, "
                   "%" G_GINT64_FORMAT " revs on the server; lost 0, duplicated 0",
                   kills, p.at[AT_NOTHING], at_names[AT_NOTHING], p.at[AT_BATCHES], at_names[AT_BATCHES],
                   p.at[AT_ANSWER], at_names[AT_ANSWER], p.at[AT_AFTER], at_names[AT_AFTER],
-                  p.changes, server_revs (&p));
+                  p.revs, server_revs (&p));
   g_rand_free (p.rand);
   g_ptr_array_unref (p.live);
 }
