@@ -339,6 +339,37 @@ _tether_transport_string_member (JsonObject *object,
   return json_node_get_string (node);
 }
 
+/* json-glib parses recursively: an answer nested some 100,000 levels deep
+ * (a hostile or broken server) overflowed the stack. The server refuses
+ * requests deeper than 64 levels, so its answers stay far below this. */
+#define TETHER_TRANSPORT_MAX_DEPTH 256
+
+static gboolean
+nested_too_deep (const char *data,
+                 gsize       length)
+{
+  gboolean in_string = FALSE;
+  guint depth = 0;
+
+  for (gsize i = 0; i < length; i++)
+    {
+      if (in_string)
+        {
+          if (data[i] == '\\')
+            i++;
+          else if (data[i] == '"')
+            in_string = FALSE;
+        }
+      else if (data[i] == '"')
+        in_string = TRUE;
+      else if ((data[i] == '{' || data[i] == '[') && ++depth > TETHER_TRANSPORT_MAX_DEPTH)
+        return TRUE;
+      else if ((data[i] == '}' || data[i] == ']') && depth > 0)
+        depth--;
+    }
+  return FALSE;
+}
+
 JsonObject *
 _tether_transport_parse_object (GBytes *bytes)
 {
@@ -348,7 +379,8 @@ _tether_transport_parse_object (GBytes *bytes)
   JsonNode *root;
 
   /* An empty body may have NULL data, which json-glib refuses with a critical. */
-  if (length == 0 || !json_parser_load_from_data (parser, data, length, NULL))
+  if (length == 0 || nested_too_deep (data, length) ||
+      !json_parser_load_from_data (parser, data, length, NULL))
     return NULL;
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
