@@ -26,6 +26,13 @@
 /* Matches shown per collection while searching. */
 #define SEARCH_LIMIT 200
 
+/* The list's records hold what a row shows (tether-item-row.c), texts cut
+ * to a line's worth: 100,000 notes then take a fraction of the memory. The
+ * editor and the actions read whole records from the database. */
+#define PREVIEW_CHARS 120
+static const char * const note_preview[] = { "title", "body", "tags", "pinned", NULL };
+static const char * const task_preview[] = { "title", "notes", "done", "due", "tags", NULL };
+
 typedef struct {
   TetherRecord *record;
   gint64        updated_at;
@@ -439,6 +446,8 @@ build_query (TetherItemModel  *self,
   if (collection == NULL)
     return NULL;
   query = tether_query_new (collection);
+  tether_query_preview (query, g_str_equal (source->collection, "notes") ? note_preview : task_preview,
+                        PREVIEW_CHARS);
   if (self->tag != NULL)
     {
       g_autoptr(JsonNode) tag = json_node_init_string (json_node_alloc (), self->tag);

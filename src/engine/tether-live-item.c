@@ -12,11 +12,10 @@ _tether_live_item_new (TetherRecord *record,
                        int           first_col,
                        guint         n_keys)
 {
-  TetherLiveItem *item = g_new0 (TetherLiveItem, 1);
+  TetherLiveItem *item = g_malloc0 (sizeof (TetherLiveItem) + n_keys * sizeof (TetherLiveKey));
 
   item->record = g_object_ref (record);
   item->n_keys = n_keys;
-  item->keys = g_new0 (TetherLiveKey, n_keys);
   for (guint k = 0; k < n_keys; k++)
     {
       TetherLiveKey *key = &item->keys[k];
@@ -47,8 +46,8 @@ _tether_live_item_free (gpointer data)
   if (item == NULL)
     return;
   for (guint k = 0; k < item->n_keys; k++)
-    g_free (item->keys[k].s);
-  g_free (item->keys);
+    if (item->keys[k].type == SQLITE_TEXT)
+      g_free (item->keys[k].s);
   g_object_unref (item->record);
   g_free (item);
 }

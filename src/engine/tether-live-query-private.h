@@ -8,16 +8,19 @@ G_BEGIN_DECLS
 /* One sort key as SQLite produced it (NULL, integer, real or text). */
 typedef struct {
   int     type;     /* SQLITE_NULL, SQLITE_INTEGER, SQLITE_FLOAT, SQLITE_TEXT */
-  gint64  i;
-  double  d;
-  char   *s;
-  gsize   len;
+  guint   len;      /* of s */
+  union {
+    gint64  i;
+    double  d;
+    char   *s;
+  };
 } TetherLiveKey;
 
+/* One allocation per item, keys inline: a live query may hold 100k. */
 typedef struct {
   TetherRecord  *record;
-  TetherLiveKey *keys;
   guint          n_keys;
+  TetherLiveKey  keys[];
 } TetherLiveItem;
 
 /* Takes a reference on @record; reads @n_keys columns from @first_col. */

@@ -205,13 +205,22 @@ match_one (TetherLiveQuery *self,
            TetherRecord    *record)
 {
   TetherLiveItem *item = NULL;
+  guint max_chars;
+  gboolean preview = _tether_query_get_preview (self->query, &max_chars) != NULL;
   int rc;
 
   sqlite3_reset (self->match_stmt);
   sqlite3_bind_text (self->match_stmt, self->match->bindings->len + 1,
                      tether_record_get_id (record), -1, SQLITE_TRANSIENT);
   rc = sqlite3_step (self->match_stmt);
-  if (rc == SQLITE_ROW)
+  if (rc == SQLITE_ROW && preview)
+    {
+      g_autoptr(TetherRecord) shown = _tether_collection_record_from_row (self->collection,
+                                                                          self->match_stmt, NULL);
+
+      item = _tether_live_item_new (shown, self->match_stmt, 4, self->n_keys);
+    }
+  else if (rc == SQLITE_ROW)
     item = _tether_live_item_new (record, self->match_stmt, 0, self->n_keys);
   else if (rc != SQLITE_DONE)
     g_warning ("live query on %s: %s", tether_collection_get_name (self->collection),

@@ -270,6 +270,9 @@ gint64        _tether_query_get_offset     (TetherQuery *self);
 /* The FTS5 MATCH expression, or NULL when the query has no search words. */
 const char   *_tether_query_get_match      (TetherQuery *self);
 TetherQuery  *_tether_query_copy           (TetherQuery *self);
+/* The fields of tether_query_preview(), or NULL for whole records. */
+const char * const *_tether_query_get_preview (TetherQuery *self,
+                                               guint       *max_chars);
 /* tether-query-check.c: validation of query parts against the schema. */
 /* A normalised copy of @value for @field/@op, or NULL with a
  * TETHER_QUERY_ERROR naming the field and the problem. */
@@ -279,6 +282,9 @@ JsonNode     *_tether_query_check_condition (TetherCollection *collection,
                                              JsonNode         *value,
                                              GError          **error);
 gboolean      _tether_query_check_sort      (TetherCollection *collection,
+                                             const char       *field,
+                                             GError          **error);
+gboolean      _tether_query_check_preview   (TetherCollection *collection,
                                              const char       *field,
                                              GError          **error);
 /* Parse "FIELD OP VALUE". */

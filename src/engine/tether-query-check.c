@@ -280,6 +280,16 @@ _tether_query_check_sort (TetherCollection  *collection,
   return TRUE;
 }
 
+gboolean
+_tether_query_check_preview (TetherCollection  *collection,
+                             const char        *field,
+                             GError           **error)
+{
+  TetherSchema *schema = tether_database_get_schema (tether_collection_get_database (collection));
+
+  return check_field (schema, tether_collection_get_name (collection), field, error);
+}
+
 /* Text conditions ------------------------------------------------------------ */
 
 static gboolean

@@ -17,6 +17,8 @@ struct _TetherQuery
   gint64            offset;
   char             *search;
   char             *match;      /* FTS5 expression built from search */
+  GStrv             preview;    /* NULL: whole records */
+  guint             preview_chars;
   GError           *error;      /* first builder error */
 };
 
@@ -78,6 +80,7 @@ tether_query_finalize (GObject *object)
   g_array_unref (self->sorts);
   g_free (self->search);
   g_free (self->match);
+  g_strfreev (self->preview);
   g_clear_error (&self->error);
   G_OBJECT_CLASS (tether_query_parent_class)->finalize (object);
 }
@@ -246,6 +249,42 @@ tether_query_sort (TetherQuery *self,
 }
 
 TetherQuery *
+tether_query_preview (TetherQuery        *self,
+                      const char * const *fields,
+                      guint               max_chars)
+{
+  GError *error = NULL;
+
+  g_return_val_if_fail (TETHER_IS_QUERY (self), NULL);
+  g_return_val_if_fail (fields != NULL, self);
+
+  for (guint i = 0; fields[i] != NULL; i++)
+    if (!_tether_query_check_preview (self->collection, fields[i], &error))
+      {
+        keep_error (self, error);
+        return self;
+      }
+  if (max_chars == 0)
+    {
+      keep_error (self, g_error_new (TETHER_QUERY_ERROR, TETHER_QUERY_ERROR_BAD_VALUE,
+                                     "a preview must keep at least 1 character of each text"));
+      return self;
+    }
+  g_strfreev (self->preview);
+  self->preview = g_strdupv ((char **) fields);
+  self->preview_chars = max_chars;
+  return self;
+}
+
+const char * const *
+_tether_query_get_preview (TetherQuery *self,
+                           guint       *max_chars)
+{
+  *max_chars = self->preview_chars;
+  return (const char * const *) self->preview;
+}
+
+TetherQuery *
 tether_query_limit (TetherQuery *self,
                     gint64       limit)
 {
@@ -383,6 +422,8 @@ _tether_query_copy (TetherQuery *self)
   copy->offset = self->offset;
   copy->search = g_strdup (self->search);
   copy->match = g_strdup (self->match);
+  copy->preview = g_strdupv (self->preview);
+  copy->preview_chars = self->preview_chars;
   copy->error = self->error ? g_error_copy (self->error) : NULL;
   return copy;
 }

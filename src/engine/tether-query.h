@@ -73,6 +73,15 @@ TetherQuery  *tether_query_offset        (TetherQuery *self,
 TetherQuery  *tether_query_search        (TetherQuery *self,
                                           const char  *text);
 
+/* Records of this query carry only @fields (NULL-terminated schema fields;
+ * the id always) with string fields cut to @max_chars characters: a list
+ * that shows a title and a line of text then holds a fraction of each
+ * record. Such records are previews: read the whole record with
+ * tether_collection_get() before editing or copying it. */
+TetherQuery  *tether_query_preview       (TetherQuery        *self,
+                                          const char * const *fields,
+                                          guint               max_chars);
+
 /* The first error a builder met, or NULL. */
 const GError *tether_query_get_error     (TetherQuery *self);
 

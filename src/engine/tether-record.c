@@ -7,7 +7,7 @@
 struct _TetherRecord
 {
   GObject     parent_instance;
-  char       *collection;
+  const char *collection;  /* interned: 100k records share a few names */
   char       *id;
   JsonObject *data;        /* parsed on first use when made from stored text */
   char       *text;
@@ -33,7 +33,6 @@ tether_record_finalize (GObject *object)
 {
   TetherRecord *self = TETHER_RECORD (object);
 
-  g_free (self->collection);
   g_free (self->id);
   g_free (self->text);
   g_clear_pointer (&self->data, json_object_unref);
@@ -108,7 +107,7 @@ tether_record_new (const char *collection,
   g_return_val_if_fail (data != NULL, NULL);
 
   self = g_object_new (TETHER_TYPE_RECORD, NULL);
-  self->collection = g_strdup (collection);
+  self->collection = g_intern_string (collection);
   self->id = g_strdup (json_object_get_string_member_with_default (data, "id", NULL));
   self->data = json_object_ref (data);
   self->created_at = created_at_ms;
@@ -129,7 +128,7 @@ _tether_record_new_from_text (const char *collection,
 {
   TetherRecord *self = g_object_new (TETHER_TYPE_RECORD, NULL);
 
-  self->collection = g_strdup (collection);
+  self->collection = g_intern_string (collection);
   self->id = g_strdup (id);
   self->text = g_strndup (text, length);
   self->created_at = created_at_ms;
