@@ -607,6 +607,9 @@ typedef struct {
   double     ms_per_change;  /* of a whole sync: a round's kills land in its span */
   gboolean   killed;
   guint      at[N_ATS];
+  guint      watched;    /* kills at a batch's commit, seen in the server's file */
+  sqlite3_stmt *last_rev;
+  gint64     kill_at_rev;
 } Pushes;
 
 /* Fired on the fixture's context while the sync runs on it. */
@@ -618,6 +621,36 @@ kill_now (gpointer data)
   server_kill (p->s);
   p->killed = TRUE;
   return G_SOURCE_REMOVE;
+}
+
+/* Polls the server's file: a kill just after a batch commits, before its
+ * answer reaches the client, makes the client send that batch again. */
+static gboolean
+kill_at_commit (gpointer data)
+{
+  Pushes *p = data;
+
+  sqlite3_reset (p->last_rev);
+  if (sqlite3_step (p->last_rev) != SQLITE_ROW || sqlite3_column_int64 (p->last_rev, 0) < p->kill_at_rev)
+    return G_SOURCE_CONTINUE;
+  return kill_now (p);
+}
+
+static GSource *
+kill_source (Pushes *p,
+             guint   delay_ms,
+             guint   n,
+             sqlite3 **db)
+{
+  const char *sql = "SELECT last_rev FROM users WHERE name = 'alice'";
+
+  if (p->f->postgres || g_rand_boolean (p->rand))
+    return g_timeout_source_new (delay_ms);
+  g_assert_cmpint (sqlite3_open_v2 (p->f->storage[1], db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (*db, sql, -1, &p->last_rev, NULL), ==, SQLITE_OK);
+  p->kill_at_rev = p->revs - n + g_rand_int_range (p->rand, 1, n + 1);
+  p->watched++;
+  return g_timeout_source_new (1);
 }
 
 /* The user's last rev on the server: every rev it handed out. */
@@ -706,6 +739,11 @@ push_resync (Pushes *p,
 
       if (client_try_sync (p->c, &report, &error))
         {
+          /* one writer meets no conflict, unless a change it sent again
+           * was not recognised and met its own first application */
+          if (report.conflicts > 0)
+            g_error ("seed %u: %u conflicts with one writer: a change sent again was not known as applied",
+                     seed, report.conflicts);
           if (n > 0)
             p->ms_per_change = (double) report.duration_ms / n;
           return;
@@ -721,12 +759,17 @@ static void
 push_check_round (Pushes *p)
 {
   g_autoptr(GPtrArray) left = client_changes (p->c, -1);
+  g_autoptr(GPtrArray) conflicts = client_conflicts (p->c, FALSE);
   gint64 revs = server_revs (p);
 
   if (revs != p->revs)
     g_error ("seed %u: the server handed out %" G_GINT64_FORMAT " revs for %" G_GINT64_FORMAT
              " changes: %s", seed, revs, p->revs, revs > p->revs ? "some applied twice" : "some lost");
   g_assert_cmpuint (left->len, ==, 0);
+  /* one writer: a conflict would be with its own change, sent again */
+  if (conflicts->len > 0)
+    g_error ("seed %u: %u conflicts with one writer: a change was applied and then met again",
+             seed, conflicts->len);
 }
 
 static void
@@ -735,18 +778,22 @@ kill_server (Pushes *p)
   gint64 before = p->revs;
   guint n = push_round_write (p);
   guint delay_ms = g_rand_int_range (p->rand, 0, (gint32) (p->ms_per_change * n) + 2);
-  g_autoptr(GSource) timer = g_timeout_source_new (delay_ms);
+  sqlite3 *db = NULL;
+  g_autoptr(GSource) timer = kill_source (p, delay_ms, n, &db);
   g_autoptr(GError) error = NULL;
   TetherSyncReport report = { 0, };
+  gboolean watched = db != NULL;
   gboolean ok;
   gint64 applied;
 
   tether_sync_engine_set_batch_size (p->c->engine, g_rand_int_range (p->rand, BATCH_MIN, BATCH_MAX + 1));
   p->killed = FALSE;
-  g_source_set_callback (timer, kill_now, p, NULL);
+  g_source_set_callback (timer, db ? kill_at_commit : kill_now, p, NULL);
   g_source_attach (timer, p->f->context);
   ok = client_try_sync (p->c, &report, &error);
   g_source_destroy (timer);
+  g_clear_pointer (&p->last_rev, sqlite3_finalize);
+  g_clear_pointer (&db, sqlite3_close);
   if (!p->killed)   /* the sync was quicker: a whole one, for the next window */
     {
       p->ms_per_change = (double) report.duration_ms / n;
@@ -755,8 +802,8 @@ kill_server (Pushes *p)
   server_revive (p->f, p->s);
   applied = server_revs (p) - before;
   p->at[!p->killed ? AT_AFTER : applied == 0 ? AT_NOTHING : applied < n ? AT_BATCHES : AT_ANSWER]++;
-  g_test_message ("kill %u ms after the sync began: %" G_GINT64_FORMAT " of %u changes applied, sync %s",
-                  delay_ms, applied, n, ok ? "completed" : error->message);
+  g_test_message ("kill %s: %" G_GINT64_FORMAT " of %u changes applied, sync %s",
+                  watched ? "at a commit" : "at a random moment", applied, n, ok ? "completed" : error->message);
   push_resync (p, 0);
   push_check_round (p);
 }
@@ -783,11 +830,11 @@ test_server_push (Fixture *f)
       g_assert_cmpint (sqlite_integer (f->storage[1], "SELECT count (*) FROM applied a JOIN users u"
                                        " ON a.user_id = u.id WHERE u.name = ?1", "alice"), ==, p.revs);
     }
-  g_test_message ("server-push: %u kills (%u %s, %u %s, %u %s, %u %s), %" G_GINT64_FORMAT " changes acknowledged, "
-                  "%" G_GINT64_FORMAT " revs on the server; lost 0, duplicated 0",
+  g_test_message ("server-push: %u kills (%u %s, %u %s, %u %s, %u %s; %u aimed at a commit), %" G_GINT64_FORMAT
+                  " changes acknowledged, %" G_GINT64_FORMAT " revs on the server; lost 0, duplicated 0",
                   kills, p.at[AT_NOTHING], at_names[AT_NOTHING], p.at[AT_BATCHES], at_names[AT_BATCHES],
                   p.at[AT_ANSWER], at_names[AT_ANSWER], p.at[AT_AFTER], at_names[AT_AFTER],
-                  p.revs, server_revs (&p));
+                  p.watched, p.revs, server_revs (&p));
   g_rand_free (p.rand);
   g_ptr_array_unref (p.live);
 }
