@@ -10,14 +10,6 @@
  * also read as a WebSocket server_push frame when it has a "payload"
  * array: both are lists of the change objects of _tether_sync_parse_change. */
 
-int
-LLVMFuzzerInitialize (int    *argc,
-                      char ***argv)
-{
-  fuzz_setup ();
-  return 0;
-}
-
 static void
 parse_payload (JsonObject *frame)
 {

@@ -14,6 +14,15 @@ fuzz_setup (void)
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
 }
 
+/* Weak: a target that needs a setup of its own defines its own. */
+__attribute__ ((weak)) int
+LLVMFuzzerInitialize (int    *argc,
+                      char ***argv)
+{
+  fuzz_setup ();
+  return 0;
+}
+
 char *
 fuzz_text (const uint8_t *data,
            size_t         size)

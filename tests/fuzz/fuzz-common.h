@@ -8,7 +8,8 @@
 
 G_BEGIN_DECLS
 
-/* libFuzzer's entry points, declared for -Wmissing-prototypes. */
+/* libFuzzer's entry points, declared for -Wmissing-prototypes. The
+ * common library's LLVMFuzzerInitialize only calls fuzz_setup(). */
 int   LLVMFuzzerInitialize   (int            *argc,
                               char         ***argv);
 int   LLVMFuzzerTestOneInput (const uint8_t  *data,

@@ -11,14 +11,6 @@
  * collection, field and index names into SQL, and an empty record of each
  * collection is validated. */
 
-int
-LLVMFuzzerInitialize (int    *argc,
-                      char ***argv)
-{
-  fuzz_setup ();
-  return 0;
-}
-
 static void
 check_round_trip (TetherSchema *schema)
 {
