@@ -31,7 +31,9 @@ text_split (Text       *text,
             const char *str,
             GHashTable *intern)
 {
-  g_autoptr(GPtrArray) lines = g_ptr_array_new ();
+  /* NULL-terminated, so an empty text gets lines too: text_slice offsets
+   * them, and an offset on NULL is undefined (UBSan, fuzz-client-pull). */
+  g_autoptr(GPtrArray) lines = g_ptr_array_new_null_terminated (0, NULL, TRUE);
   const char *p = str;
 
   while (*p != '\0')
