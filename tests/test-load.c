@@ -63,7 +63,6 @@ typedef struct {
   SoupMessage             *msg;         /* HTTP request or WebSocket upgrade in flight */
   /* WebSocket clients only */
   SoupWebsocketConnection *conn;
-  gboolean                 closed;
   guint                    n_requests;
   char                    *request_id;
   gint64                   subscribed;  /* feed end once caught up (-1 before): later revs must be pushed */
@@ -81,6 +80,7 @@ struct _Load {
   gint64     deadline_us;
   gint64     ended_us;
   guint      n_running;
+  guint      n_open;             /* WebSocket connections */
   gboolean   closing;
   guint      n_requests[N_KINDS];
   GArray    *latency[N_KINDS];   /* gint64 µs of each 200 answer */
@@ -94,6 +94,7 @@ struct _Load {
   GArray    *rss;                /* guint64 kB, every RSS_EVERY_MS */
   GSource   *rss_source;
   guint64    rss_start;          /* after the warm-up */
+  guint64    rss_peak;
   guint      n_failures;
 };
 
@@ -540,7 +541,7 @@ ws_on_closed (SoupWebsocketConnection *conn,
 {
   Client *c = data;
 
-  c->closed = TRUE;
+  c->load->n_open--;
   if (!c->load->closing)
     load_fail (c->load, "%s: the server closed the WebSocket (code %u)", c->name,
                soup_websocket_connection_get_close_code (conn));
@@ -581,6 +582,7 @@ ws_connected (GObject      *source,
       client_finish (c);
       return;
     }
+  c->load->n_open++;
   g_signal_connect (c->conn, "message", G_CALLBACK (ws_on_message), c);
   g_signal_connect (c->conn, "closed", G_CALLBACK (ws_on_closed), c);
   client_step (c);
@@ -648,38 +650,21 @@ rss_sample (gpointer data)
   guint64 kb = server_rss_kb (load->s);
 
   g_array_append_val (load->rss, kb);
+  load->rss_peak = MAX (load->rss_peak, kb);
+  /* Caches fill and the allocator grows its arenas in the first seconds:
+   * the sample after them is the start. */
+  if (load->rss->len <= 2)
+    load->rss_start = kb;
   return G_SOURCE_CONTINUE;
 }
 
-static gboolean
-rss_warm (gpointer data)
-{
-  Load *load = data;
-
-  load->rss_start = server_rss_kb (load->s);
-  return G_SOURCE_REMOVE;
-}
-
 static void
-rss_watch (Load  *load,
-           guint  seconds)
+rss_watch (Load *load)
 {
   rss_sample (load);
   load->rss_source = g_timeout_source_new (RSS_EVERY_MS);
   g_source_set_callback (load->rss_source, rss_sample, load, NULL);
   g_source_attach (load->rss_source, load->f->context);
-  /* Caches fill and the allocator grows its arenas in the first seconds. */
-  attach_timeout (load, CLAMP (seconds / 6, 1, 10) * 1000, rss_warm, load);
-}
-
-static guint64
-rss_peak (Load *load)
-{
-  guint64 peak = 0;
-
-  for (guint i = 0; i < load->rss->len; i++)
-    peak = MAX (peak, g_array_index (load->rss, guint64, i));
-  return peak;
 }
 
 /* SQLite's page cache, libpq's buffers and malloc's arenas grow with the data
@@ -690,8 +675,11 @@ static void
 check_memory (Load    *load,
               guint64  end_kb)
 {
-  if (load->rss_start == 0)
-    load->rss_start = g_array_index (load->rss, guint64, 1 % load->rss->len);
+#if defined(__SANITIZE_ADDRESS__)
+  /* The server is built as this test is: ASan keeps freed memory in its
+   * quarantine (256 MiB), so RSS says nothing there; LeakSanitizer judges. */
+  return;
+#endif
   if (end_kb > 2 * load->rss_start + 64 * 1024)
     load_fail (load, "the server grew from %" G_GUINT64_FORMAT " kB after warm-up to %" G_GUINT64_FORMAT " kB",
                load->rss_start, end_kb);
@@ -708,10 +696,10 @@ load_drained (gpointer data)
 /* The server holds exactly the records the user's clients wrote, each at the
  * rev of its last accepted write. */
 static void
-check_user_data (Load      *load,
-                 guint      user,
-                 JsonArray *feed)
+check_user_data (Load  *load,
+                 guint  user)
 {
+  g_autoptr(JsonArray) feed = pull_all (load->f, load->s, load->tokens[user], NULL, NULL);
   g_autoptr(GHashTable) expected = g_hash_table_new (g_str_hash, g_str_equal);
   guint n_written;
 
@@ -743,17 +731,6 @@ check_user_data (Load      *load,
   if (g_hash_table_size (expected) > 0)
     load_fail (load, "user %u: %u of the %u records its clients wrote are not on the server",
                user, g_hash_table_size (expected), n_written);
-}
-
-static void
-check_feeds (Load *load)
-{
-  for (guint user = 0; user < N_USERS; user++)
-    {
-      g_autoptr(JsonArray) feed = pull_all (load->f, load->s, load->tokens[user], NULL, NULL);
-
-      check_user_data (load, user, feed);
-    }
 }
 
 /* Whether @c heard of every rev of its user's final feed past its subscription. */
@@ -810,16 +787,7 @@ check_server_push (Load *load)
 static gboolean
 all_closed (gpointer data)
 {
-  Load *load = data;
-
-  for (guint i = 0; i < load->clients->len; i++)
-    {
-      Client *c = g_ptr_array_index (load->clients, i);
-
-      if (c->conn != NULL && !c->closed)
-        return FALSE;
-    }
-  return TRUE;
+  return ((Load *) data)->n_open == 0;
 }
 
 static void
@@ -882,7 +850,7 @@ print_stats (Load       *load,
     g_string_append_printf (samples, " %" G_GUINT64_FORMAT, g_array_index (load->rss, guint64, i) / 1024);
   g_test_message ("  server RSS: start %" G_GUINT64_FORMAT " MiB (after warm-up), end %" G_GUINT64_FORMAT
                   " MiB, peak %" G_GUINT64_FORMAT " MiB; every %d s:%s", load->rss_start / 1024, end_kb / 1024,
-                  MAX (rss_peak (load), end_kb) / 1024, RSS_EVERY_MS / 1000, samples->str);
+                  MAX (load->rss_peak, end_kb) / 1024, RSS_EVERY_MS / 1000, samples->str);
 }
 
 /* ------------------------------------------------------------------- test */
@@ -949,7 +917,7 @@ test_load (Fixture *f)
   guint64 end_kb;
 
   load->s = server_start (f, extra);
-  rss_watch (load, seconds);
+  rss_watch (load);
   load->started_us = g_get_monotonic_time ();
   load->deadline_us = load->started_us + seconds * G_USEC_PER_SEC;
   start_clients (load);
@@ -959,7 +927,8 @@ test_load (Fixture *f)
   load->ended_us = g_get_monotonic_time ();
   /* The final pulls must not meet the limiter the clients emptied. */
   run_for (f, REFILL_MS);
-  check_feeds (load);
+  for (guint user = 0; user < N_USERS; user++)
+    check_user_data (load, user);
   check_server_push (load);
   end_kb = server_rss_kb (load->s);
   print_stats (load, f->postgres ? "PostgreSQL" : "SQLite", end_kb);
