@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "tether-private.h"
 #include "tether-test-util.h"
 
 /* tether_query_preview(): records that carry only some fields, texts cut
@@ -175,6 +176,35 @@ test_bad_fields (Fixture *f, gconstpointer data)
   g_assert_error ((GError *) tether_query_get_error (empty), TETHER_QUERY_ERROR, TETHER_QUERY_ERROR_BAD_VALUE);
 }
 
+/* The scanner on text no engine write produces, but JSON allows. */
+static void
+test_scanner (void)
+{
+  static const char * const fields[] = { "t", "n", NULL };
+  static const gboolean cut[] = { TRUE, FALSE };
+  static const struct { const char *in, *out; } cases[] = {
+    { "{}", "{}" },
+    { " { \"x\" : [1, {\"t\": \"no\"}], \"t\" : \"abcdef\" } ", "{\"t\":\"abc\"}" },
+    { "{\"t\": \"a\\\"bcd\", \"n\": -1.5e3}", "{\"t\":\"a\\\"b\",\"n\":-1.5e3}" },
+    { "{\"t\": \"\\\\\\\\x\"}", "{\"t\":\"\\\\\\\\x\"}" },
+    { "{\"t\": \"ab\\ud83d\\ude00c\"}", "{\"t\":\"ab\\ud83d\\ude00\"}" },
+    { "{\"t\": \"€€€€\"}", "{\"t\":\"€€€\"}" },
+    { "{\"n\": {\"t\": \"deep string\"}, \"z\": null}", "{\"n\":{\"t\": \"deep string\"}}" },
+  };
+  static const char * const bad[] = { "", "[1]", "{\"t\": \"open", "{\"t\" 1}", "{\"t\": 1,", "{\"a\": ]}" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *out = _tether_json_preview (cases[i].in, strlen (cases[i].in), fields, cut, 3);
+      g_autoptr(JsonNode) parsed = tether_test_node (out);
+
+      g_assert_cmpstr (out, ==, cases[i].out);
+      g_assert_nonnull (parsed);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    g_assert_null (_tether_json_preview (bad[i], strlen (bad[i]), fields, cut, 3));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -186,5 +216,6 @@ main (int   argc,
   ADD ("/tether/query/preview/ranked-search", test_ranked_search);
   ADD ("/tether/query/preview/bad-fields", test_bad_fields);
 #undef ADD
+  g_test_add_func ("/tether/query/preview/scanner", test_scanner);
   return g_test_run ();
 }

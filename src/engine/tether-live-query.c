@@ -170,10 +170,8 @@ fetch (TetherLiveQuery  *self,
     return NULL;
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
-      g_autoptr(TetherRecord) record = _tether_collection_record_from_row (self->collection, stmt, error);
+      g_autoptr(TetherRecord) record = _tether_query_record_from_row (self->query, stmt);
 
-      if (record == NULL)
-        return NULL;
       g_ptr_array_add (items, _tether_live_item_new (record, stmt, 4, self->n_keys));
     }
   if (rc != SQLITE_DONE)
@@ -205,23 +203,18 @@ match_one (TetherLiveQuery *self,
            TetherRecord    *record)
 {
   TetherLiveItem *item = NULL;
-  guint max_chars;
-  gboolean preview = _tether_query_get_preview (self->query, &max_chars) != NULL;
   int rc;
 
   sqlite3_reset (self->match_stmt);
   sqlite3_bind_text (self->match_stmt, self->match->bindings->len + 1,
                      tether_record_get_id (record), -1, SQLITE_TRANSIENT);
   rc = sqlite3_step (self->match_stmt);
-  if (rc == SQLITE_ROW && preview)
+  if (rc == SQLITE_ROW)
     {
-      g_autoptr(TetherRecord) shown = _tether_collection_record_from_row (self->collection,
-                                                                          self->match_stmt, NULL);
+      g_autoptr(TetherRecord) shown = _tether_query_shown_record (self->query, record);
 
-      item = _tether_live_item_new (shown, self->match_stmt, 4, self->n_keys);
+      item = _tether_live_item_new (shown, self->match_stmt, 0, self->n_keys);
     }
-  else if (rc == SQLITE_ROW)
-    item = _tether_live_item_new (record, self->match_stmt, 0, self->n_keys);
   else if (rc != SQLITE_DONE)
     g_warning ("live query on %s: %s", tether_collection_get_name (self->collection),
                sqlite3_errmsg (_tether_database_get_handle (tether_collection_get_database (self->collection))));

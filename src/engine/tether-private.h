@@ -270,9 +270,21 @@ gint64        _tether_query_get_offset     (TetherQuery *self);
 /* The FTS5 MATCH expression, or NULL when the query has no search words. */
 const char   *_tether_query_get_match      (TetherQuery *self);
 TetherQuery  *_tether_query_copy           (TetherQuery *self);
-/* The fields of tether_query_preview(), or NULL for whole records. */
-const char * const *_tether_query_get_preview (TetherQuery *self,
-                                               guint       *max_chars);
+/* A record of the query from a row (id, data, created, updated), as a
+ * preview when the query asks for one. */
+TetherRecord *_tether_query_record_from_row (TetherQuery  *self,
+                                             sqlite3_stmt *stmt);
+/* @record as the query shows it: itself, or its preview (a new record). */
+TetherRecord *_tether_query_shown_record   (TetherQuery  *self,
+                                            TetherRecord *record);
+/* tether-json-preview.c: the members @fields of the JSON object @text, the
+ * strings of those with @cut set cut to @max_chars characters; NULL when
+ * @text is not a JSON object. */
+char         *_tether_json_preview         (const char         *text,
+                                            gsize               length,
+                                            const char * const *fields,
+                                            const gboolean     *cut,
+                                            guint               max_chars);
 /* tether-query-check.c: validation of query parts against the schema. */
 /* A normalised copy of @value for @field/@op, or NULL with a
  * TETHER_QUERY_ERROR naming the field and the problem. */

@@ -11,11 +11,9 @@
  * are spelt exactly as in the expression indexes so the planner uses them. */
 
 typedef struct {
-  GString      *sql;
-  GPtrArray    *bindings;
-  const char   *table;
-  TetherSchema *schema;
-  const char   *collection;
+  GString    *sql;
+  GPtrArray  *bindings;
+  const char *table;
 } Builder;
 
 char *
@@ -247,48 +245,17 @@ append_window (Builder     *b,
   json_node_unref (g_ptr_array_index (b->bindings, b->bindings->len - 1));
 }
 
-/* The record columns: id, data, created, updated. A preview builds its
- * data in SQL, so the long texts never leave SQLite. */
-static void
-append_record_columns (Builder     *b,
-                       TetherQuery *query)
-{
-  guint max_chars;
-  const char * const *fields = _tether_query_get_preview (query, &max_chars);
-
-  g_string_append_printf (b->sql, "SELECT %s.id, ", b->table);
-  if (fields == NULL)
-    g_string_append_printf (b->sql, "%s.data", b->table);
-  else
-    {
-      /* field names passed the schema's identifier check; the id is a
-       * column of its own, not repeated in the preview */
-      g_string_append (b->sql, "json_object(");
-      for (guint i = 0; fields[i] != NULL; i++)
-        if (tether_schema_get_field_type (b->schema, b->collection, fields[i]) == TETHER_FIELD_STRING)
-          g_string_append_printf (b->sql, "%1$s'%2$s', substr(%3$s.data ->> '$.%2$s', 1, %4$u)",
-                                  i ? ", " : "", fields[i], b->table, max_chars);
-        else
-          g_string_append_printf (b->sql, "%1$s'%2$s', %3$s.data -> '$.%2$s'",
-                                  i ? ", " : "", fields[i], b->table);
-      g_string_append (b->sql, ")");
-    }
-  g_string_append_printf (b->sql, ", %1$s.created, %1$s.updated", b->table);
-}
-
 static void
 append_select (Builder           *b,
                TetherQuery       *query,
                TetherCompileMode  mode)
 {
   GArray *sorts = _tether_query_get_sorts (query);
-  guint max_chars;
-  gboolean preview = _tether_query_get_preview (query, &max_chars) != NULL;
 
   switch (mode)
     {
     case TETHER_COMPILE_SELECT:
-      append_record_columns (b, query);
+      g_string_append_printf (b->sql, "SELECT %1$s.id, %1$s.data, %1$s.created, %1$s.updated", b->table);
       break;
     case TETHER_COMPILE_COUNT:
       g_string_append (b->sql, "SELECT count(*)");
@@ -298,12 +265,8 @@ append_select (Builder           *b,
       break;
     case TETHER_COMPILE_SELECT_KEYS:
     case TETHER_COMPILE_MATCH_ONE:
-      /* A preview cannot come from the written record: MATCH_ONE reads it. */
-      if (mode == TETHER_COMPILE_SELECT_KEYS || preview)
-        {
-          append_record_columns (b, query);
-          g_string_append (b->sql, ", ");
-        }
+      if (mode == TETHER_COMPILE_SELECT_KEYS)
+        g_string_append_printf (b->sql, "SELECT %1$s.id, %1$s.data, %1$s.created, %1$s.updated, ", b->table);
       else
         g_string_append (b->sql, "SELECT ");
       for (guint i = 0; i < sorts->len; i++)
@@ -399,7 +362,7 @@ _tether_query_compile (TetherQuery        *self,
 
   compiled->sql = g_string_new (NULL);
   compiled->bindings = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
-  b = (Builder) { compiled->sql, compiled->bindings, table, schema, name };
+  b = (Builder) { compiled->sql, compiled->bindings, table };
 
   if (is_plain_ranked_search (self, mode))
     {

@@ -18,6 +18,7 @@ struct _TetherQuery
   char             *search;
   char             *match;      /* FTS5 expression built from search */
   GStrv             preview;    /* NULL: whole records */
+  gboolean         *preview_cut; /* per field: a string, cut to preview_chars */
   guint             preview_chars;
   GError           *error;      /* first builder error */
 };
@@ -81,6 +82,7 @@ tether_query_finalize (GObject *object)
   g_free (self->search);
   g_free (self->match);
   g_strfreev (self->preview);
+  g_free (self->preview_cut);
   g_clear_error (&self->error);
   G_OBJECT_CLASS (tether_query_parent_class)->finalize (object);
 }
@@ -254,9 +256,14 @@ tether_query_preview (TetherQuery        *self,
                       guint               max_chars)
 {
   GError *error = NULL;
+  TetherSchema *schema;
+  const char *name;
 
   g_return_val_if_fail (TETHER_IS_QUERY (self), NULL);
   g_return_val_if_fail (fields != NULL, self);
+
+  schema = tether_database_get_schema (tether_collection_get_database (self->collection));
+  name = tether_collection_get_name (self->collection);
 
   for (guint i = 0; fields[i] != NULL; i++)
     if (!_tether_query_check_preview (self->collection, fields[i], &error))
@@ -271,17 +278,54 @@ tether_query_preview (TetherQuery        *self,
       return self;
     }
   g_strfreev (self->preview);
+  g_free (self->preview_cut);
   self->preview = g_strdupv ((char **) fields);
+  self->preview_cut = g_new0 (gboolean, g_strv_length (self->preview));
+  for (guint i = 0; fields[i] != NULL; i++)
+    self->preview_cut[i] = tether_schema_get_field_type (schema, name, fields[i]) == TETHER_FIELD_STRING;
   self->preview_chars = max_chars;
   return self;
 }
 
-const char * const *
-_tether_query_get_preview (TetherQuery *self,
-                           guint       *max_chars)
+/* A record from @text: the whole of it, or its preview. */
+static TetherRecord *
+record_new (TetherQuery *self,
+            const char  *id,
+            const char  *text,
+            gsize        length,
+            gint64       created_at,
+            gint64       updated_at)
 {
-  *max_chars = self->preview_chars;
-  return (const char * const *) self->preview;
+  g_autofree char *preview = NULL;
+  const char *name = tether_collection_get_name (self->collection);
+
+  if (self->preview != NULL &&
+      (preview = _tether_json_preview (text, length, (const char * const *) self->preview,
+                                       self->preview_cut, self->preview_chars)) != NULL)
+    return _tether_record_new_from_text (name, id, preview, strlen (preview), created_at, updated_at);
+  return _tether_record_new_from_text (name, id, text, length, created_at, updated_at);
+}
+
+TetherRecord *
+_tether_query_record_from_row (TetherQuery  *self,
+                               sqlite3_stmt *stmt)
+{
+  return record_new (self, (const char *) sqlite3_column_text (stmt, 0),
+                     (const char *) sqlite3_column_text (stmt, 1), sqlite3_column_bytes (stmt, 1),
+                     sqlite3_column_int64 (stmt, 2), sqlite3_column_int64 (stmt, 3));
+}
+
+TetherRecord *
+_tether_query_shown_record (TetherQuery  *self,
+                            TetherRecord *record)
+{
+  g_autofree char *text = NULL;
+
+  if (self->preview == NULL)
+    return g_object_ref (record);
+  text = tether_record_to_json (record);
+  return record_new (self, tether_record_get_id (record), text, strlen (text),
+                     tether_record_get_created_at (record), tether_record_get_updated_at (record));
 }
 
 TetherQuery *
@@ -423,6 +467,7 @@ _tether_query_copy (TetherQuery *self)
   copy->search = g_strdup (self->search);
   copy->match = g_strdup (self->match);
   copy->preview = g_strdupv (self->preview);
+  copy->preview_cut = self->preview ? g_memdup2 (self->preview_cut, g_strv_length (self->preview) * sizeof (gboolean)) : NULL;
   copy->preview_chars = self->preview_chars;
   copy->error = self->error ? g_error_copy (self->error) : NULL;
   return copy;
@@ -468,11 +513,7 @@ tether_query_run (TetherQuery  *self,
     return NULL;
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
-      TetherRecord *record = _tether_collection_record_from_row (self->collection, stmt, error);
-
-      if (record == NULL)
-        return NULL;
-      g_ptr_array_add (records, record);
+      g_ptr_array_add (records, _tether_query_record_from_row (self, stmt));
     }
   if (rc != SQLITE_DONE)
     {
