@@ -679,6 +679,23 @@ check_writes (ConvergeModel   *model,
   figures->writes = model->writes->len;
 }
 
+/* Why each failed change failed: what a report of the bug needs. */
+static void
+describe_failed (Client *c)
+{
+  g_autoptr(GPtrArray) failed = client_changes (c, TETHER_CHANGE_FAILED);
+
+  for (guint i = 0; i < failed->len; i++)
+    {
+      TetherSyncChange *change = failed->pdata[i];
+
+      g_test_message ("client %s: failed change %s on %s/%s after %u retries: %s", c->name,
+                      tether_sync_change_get_id (change), tether_sync_change_get_collection (change),
+                      tether_sync_change_get_record_id (change), tether_sync_change_get_retries (change),
+                      tether_sync_change_get_error (change));
+    }
+}
+
 static void
 check_clients (Fixture     *f,
                Server      *s,
@@ -693,6 +710,8 @@ check_clients (Fixture     *f,
       g_autofree char *client = client_dump (clients[i]);
       guint failed = tether_sync_engine_get_failed_count (clients[i]->engine);
 
+      if (failed != 0)
+        describe_failed (clients[i]);
       if (failed != 0)
         converge_fail ("client %s has %u failed changes", clients[i]->name, failed);
       if (!g_str_equal (client, server))
