@@ -502,7 +502,7 @@ static char *
 nested_body (guint depth)
 {
   /* The body object, "changes", a change and its data are four levels. */
-  GString *data = g_string_new (NULL);
+  g_autoptr(GString) data = g_string_new (NULL);
 
   for (guint i = 4; i < depth; i++)
     g_string_append (data, "{\"a\":");
