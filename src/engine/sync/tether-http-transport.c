@@ -127,8 +127,12 @@ _tether_http_transport_new_message (TetherHttpTransport  *self,
   while (g_hash_table_iter_next (&iter, &name, &value))
     soup_message_headers_replace (headers, name, value);
   g_signal_connect_object (msg, "wrote-body-data", G_CALLBACK (on_wrote_body_data), self, 0);
-  /* the metrics count the response body as it came, before decoding */
-  soup_message_add_flags (msg, SOUP_MESSAGE_COLLECT_METRICS);
+  /* The metrics count the response body as it came, before decoding.
+   * IDEMPOTENT: libsoup opens a new connection for every POST otherwise;
+   * every request here may safely go twice (a push is idempotent by change
+   * id, a pull only reads), so it reuses the kept-alive one, and resends on
+   * a connection the server had closed. */
+  soup_message_add_flags (msg, SOUP_MESSAGE_COLLECT_METRICS | SOUP_MESSAGE_IDEMPOTENT);
   return msg;
 }
 
