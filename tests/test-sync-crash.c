@@ -3,9 +3,8 @@
 #include "config.h"
 
 #include <signal.h>
-#include <string.h>
-#include <unistd.h>
 
+#include "tether-test-seed.h"
 #include "tether-test-sync.h"
 
 /* `tether --db FILE sync` killed with SIGKILL at random points, over and
@@ -25,7 +24,6 @@
 
 static guint32 seed = DEFAULT_SEED;
 static guint   kills = DEFAULT_KILLS;
-static char    seed_line[160];
 
 typedef struct {
   Fixture *f;
@@ -40,16 +38,6 @@ typedef struct {
   guint    killed;   /* kills that met a running sync, of which ... */
   guint    slowed;   /* ... while the server was stopped */
 } Crash;
-
-static void
-print_seed (int signum)
-{
-  ssize_t ignored = write (STDERR_FILENO, seed_line, strlen (seed_line));
-
-  (void) ignored;
-  signal (signum, SIG_DFL);
-  raise (signum);
-}
 
 /* ---------------------------------------------------------------- writes */
 
@@ -238,42 +226,13 @@ test_kill_sync (Fixture *f)
   g_ptr_array_unref (crash.own_b);
 }
 
-static void
-parse_options (int    *argc,
-               char ***argv)
-{
-  gboolean soak = FALSE, counted = FALSE;
-  int out = 1;
-
-  if (g_getenv ("TETHER_SEED") != NULL)
-    seed = (guint32) g_ascii_strtoull (g_getenv ("TETHER_SEED"), NULL, 10);
-  for (int i = 1; i < *argc; i++)
-    {
-      if (g_str_equal ((*argv)[i], "--seed") && i + 1 < *argc)
-        seed = (guint32) g_ascii_strtoull ((*argv)[++i], NULL, 10);
-      else if (g_str_equal ((*argv)[i], "--kills") && i + 1 < *argc)
-        kills = (guint) g_ascii_strtoull ((*argv)[++i], NULL, 10), counted = TRUE;
-      else if (g_str_equal ((*argv)[i], "--soak"))
-        soak = TRUE;
-      else
-        (*argv)[out++] = (*argv)[i];
-    }
-  (*argv)[out] = NULL;
-  *argc = out;
-  if (soak && !counted)
-    kills = SOAK_KILLS;
-}
-
 int
 main (int   argc,
       char *argv[])
 {
-  parse_options (&argc, &argv);
-  g_snprintf (seed_line, sizeof seed_line,
-              "test-sync-crash: failed with seed %u; replay: test-sync-crash --seed %u --kills %u\n",
-              seed, seed, kills);
-  signal (SIGABRT, print_seed);
-  signal (SIGTRAP, print_seed);
+  seed_parse_kills (&argc, &argv, &seed, &kills, SOAK_KILLS, NULL);
+  seed_replay_on_abort ("test-sync-crash: failed with seed %u; replay: test-sync-crash --seed %u --kills %u",
+                        seed, seed, kills);
   tether_test_server_set_prefix ("/tether/sync/crash");
   tether_test_server_init (&argc, &argv);
   tether_test_server_add ("kill-sync", test_kill_sync, FALSE);
