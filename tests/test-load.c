@@ -4,16 +4,16 @@
 
 #include <string.h>
 
-#include "tether-test-server.h"
+#include "tether-test-load.h"
 
 /* Load: 100 HTTP and 100 WebSocket clients push and pull against one
  * tether-server process for TETHER_LOAD_SECONDS (default 60), all on the
  * test's main context. No request may fail but rate-limited ones, every
  * WebSocket client must hear of every write of its user by server_push, the
  * server must end up with exactly what the clients wrote, and its memory
- * must not grow without bound. Latencies are printed, never asserted. */
+ * must not grow without bound. Latencies are printed, never asserted.
+ * This file runs the clients (tether-test-load-client.c) and checks the end. */
 
-#define N_USERS            10
 #define HTTP_PER_USER      10
 #define WS_PER_USER        10
 #define N_CLIENTS          (N_USERS * (HTTP_PER_USER + WS_PER_USER))
@@ -22,88 +22,16 @@
 #define RSS_EVERY_MS       5000
 #define DRAIN_TIMEOUT_MS   120000   /* answers still due after the deadline */
 #define PUSH_DRAIN_MS      30000    /* server_push still due after the last answer */
-#define PULL_BATCH         100
 #define MAX_FAILURES_SHOWN 20
 /* The server's defaults, per user and shared by its 20 clients: a fast
  * machine meets the limit (its clients then wait Retry-After). */
 #define RATE               "50/s"
 #define BURST              "100"
 #define REFILL_MS          2500     /* an empty bucket of BURST at RATE, and a margin */
-#define STATUS_RATE_LIMITED 429
-
-typedef enum {
-  HTTP_PUSH,
-  HTTP_PULL,
-  WS_PUSH,
-  WS_PULL,
-  N_KINDS
-} Kind;
-
-static const char * const kind_names[N_KINDS] = { "HTTP push", "HTTP pull", "WS push", "WS pull" };
-
-typedef struct _Load Load;
-
-typedef struct {
-  Load                    *load;
-  guint                    user;
-  char                    *name;        /* "u3-w7": prefix of its record and change ids */
-  gboolean                 ws;
-  GRand                   *rand;
-  GHashTable              *revs;        /* record id → gint64 *: rev of its last accepted write */
-  GPtrArray               *records;     /* the same record ids, to pick updates from */
-  GHashTable              *batch;       /* change id → record id of the push in flight */
-  guint                    n_batches;
-  char                    *cursor;      /* pull position; NULL: the start */
-  char                    *body;        /* request in flight, kept to resend after a 429 */
-  gboolean                 pushing;
-  gint64                   sent_us;
-  gboolean                 done;
-  guint                    n_429;
-  SoupSession             *session;     /* HTTP clients only: one connection, kept alive */
-  SoupMessage             *msg;         /* HTTP request or WebSocket upgrade in flight */
-  /* WebSocket clients only */
-  SoupWebsocketConnection *conn;
-  guint                    n_requests;
-  char                    *request_id;
-  gint64                   subscribed;  /* feed end once caught up (-1 before): later revs must be pushed */
-  GByteArray              *seen;        /* seen[rev]: heard of by server_push or its own push */
-  guint                    n_checked;   /* feed revs known to be seen, in feed order */
-} Client;
-
-struct _Load {
-  Fixture   *f;
-  Server    *s;
-  char      *tokens[N_USERS];
-  char      *authorization[N_USERS];
-  GPtrArray *clients;
-  gint64     started_us;
-  gint64     deadline_us;
-  gint64     ended_us;
-  guint      n_running;
-  guint      n_open;             /* WebSocket connections */
-  gboolean   closing;
-  guint      n_requests[N_KINDS];
-  GArray    *latency[N_KINDS];   /* gint64 µs of each 200 answer */
-  guint      n_429;
-  guint      n_changes;          /* accepted */
-  guint      n_pulled;
-  guint      n_server_push;      /* messages */
-  guint      n_server_push_live; /* messages before the deadline */
-  guint      n_server_pushed;    /* changes in them */
-  GArray    *feed_revs[N_USERS]; /* gint64: the final feed's revs, ascending */
-  GArray    *rss;                /* guint64 kB, every RSS_EVERY_MS */
-  GSource   *rss_source;
-  guint64    rss_start;          /* after the warm-up */
-  guint64    rss_peak;
-  guint      n_failures;
-};
-
-static void client_step (Client *c);
-static void client_send (Client *c);
 
 /* ---------------------------------------------------------------- helpers */
 
-static void G_GNUC_PRINTF (2, 3)
+void
 load_fail (Load       *load,
            const char *format,
            ...)
@@ -128,505 +56,6 @@ load_seconds (void)
   if (text != NULL && !g_ascii_string_to_unsigned (text, 10, 1, MAX_SECONDS, &seconds, &error))
     g_error ("TETHER_LOAD_SECONDS: %s", error->message);
   return seconds;
-}
-
-static void
-attach_timeout (Load        *load,
-                guint        ms,
-                GSourceFunc  func,
-                gpointer     data)
-{
-  g_autoptr(GSource) source = g_timeout_source_new (ms);
-
-  g_source_set_callback (source, func, data, NULL);
-  g_source_attach (source, load->f->context);
-}
-
-static JsonObject *
-parse_object (const char *text,
-              gssize      length)
-{
-  g_autoptr(JsonNode) node = json_from_string (text, NULL);
-
-  return node != NULL && JSON_NODE_HOLDS_OBJECT (node) ? json_node_dup_object (node) : NULL;
-}
-
-/* ---------------------------------------------------------------- clients */
-
-static Client *
-client_new (Load     *load,
-            guint     user,
-            guint     index,
-            gboolean  ws)
-{
-  Client *c = g_new0 (Client, 1);
-
-  c->load = load;
-  c->user = user;
-  c->ws = ws;
-  c->name = g_strdup_printf ("u%u-%c%u", user, ws ? 'w' : 'h', index);
-  c->rand = g_rand_new_with_seed (user * 1000 + index * 2 + ws);
-  c->revs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  c->records = g_ptr_array_new ();
-  c->subscribed = ws ? -1 : 0;
-  c->seen = g_byte_array_new ();
-  /* As a real client: its own connection, used again for every request. */
-  if (!ws)
-    c->session = soup_session_new_with_options ("max-conns", 1, "max-conns-per-host", 1, NULL);
-  return c;
-}
-
-static void
-client_free (Client *c)
-{
-  if (c->conn != NULL)
-    g_signal_handlers_disconnect_by_data (c->conn, c);
-  g_clear_object (&c->conn);
-  g_clear_object (&c->msg);
-  g_clear_object (&c->session);
-  g_clear_pointer (&c->batch, g_hash_table_unref);
-  g_hash_table_unref (c->revs);
-  g_ptr_array_unref (c->records);
-  g_byte_array_unref (c->seen);
-  g_rand_free (c->rand);
-  g_free (c->cursor);
-  g_free (c->body);
-  g_free (c->request_id);
-  g_free (c->name);
-  g_free (c);
-}
-
-static void
-client_finish (Client *c)
-{
-  g_assert_false (c->done);
-  c->done = TRUE;
-  c->load->n_running--;
-}
-
-static void
-mark_seen (Client *c,
-           gint64  rev)
-{
-  if (rev < 0 || rev > G_MAXINT32)
-    return;
-  if ((guint) rev >= c->seen->len)
-    g_byte_array_set_size (c->seen, MAX ((guint) rev + 1, c->seen->len * 2));
-  c->seen->data[rev] = 1;
-}
-
-static gboolean
-was_seen (Client *c,
-          gint64  rev)
-{
-  return rev >= 0 && rev < c->seen->len && c->seen->data[rev];
-}
-
-
-static void
-add_change (Client     *c,
-            GString    *body,
-            const char *record_id,
-            gint64      base_rev)
-{
-  guint index = g_hash_table_size (c->batch);
-  g_autofree char *id = g_strdup_printf ("%s-b%u-%u", c->name, c->n_batches, index);
-  g_autofree char *key = g_strdup_printf ("\"%s\"", record_id);
-  g_autofree char *data = g_strdup_printf ("{\"by\":\"%s\",\"batch\":%u,\"text\":\"load test note\"}",
-                                           c->name, c->n_batches);
-  g_autofree char *change = change_new (id, "notes", key, base_rev ? "update" : "create", data, base_rev, NULL);
-
-  g_string_append_printf (body, "%s%s", index ? "," : "", change);
-  g_hash_table_insert (c->batch, g_steal_pointer (&id), g_strdup (record_id));
-}
-
-/* A small batch: one new record and updates of two of its own records, on
- * top of the revs it was given (only it writes them: nothing can conflict). */
-static char *
-batch_new (Client *c)
-{
-  g_autoptr(GString) body = g_string_new (NULL);
-  g_autofree char *created = g_strdup_printf ("%s-r%u", c->name, c->n_batches);
-  guint n = c->records->len;
-
-  g_clear_pointer (&c->batch, g_hash_table_unref);
-  c->batch = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_string_append_printf (body, "{\"clientId\":\"%s\",\"changes\":[", c->name);
-  add_change (c, body, created, 0);
-  if (n >= 2)
-    {
-      guint first = g_rand_int_range (c->rand, 0, n);
-      guint second = g_rand_int_range (c->rand, 0, n - 1);
-      const char *ids[2];
-
-      second += second >= first;
-      ids[0] = g_ptr_array_index (c->records, first);
-      ids[1] = g_ptr_array_index (c->records, second);
-      for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
-        add_change (c, body, ids[i], *(gint64 *) g_hash_table_lookup (c->revs, ids[i]));
-    }
-  c->n_batches++;
-  g_string_append (body, "]}");
-  return g_string_free (g_steal_pointer (&body), FALSE);
-}
-
-static char *
-pull_body (Client *c)
-{
-  g_autofree char *cursor = c->cursor ? g_strdup_printf ("\"%s\"", c->cursor) : g_strdup ("null");
-
-  /* Catching up before subscribing takes big pages. */
-  return g_strdup_printf ("{\"cursor\":%s,\"batchSize\":%u}", cursor, c->subscribed < 0 ? 1000 : PULL_BATCH);
-}
-
-static guint
-length_of (JsonObject *object,
-           const char *member)
-{
-  JsonNode *node = json_object_get_member (object, member);
-
-  return node != NULL && JSON_NODE_HOLDS_ARRAY (node) ? json_array_get_length (json_node_get_array (node)) : 0;
-}
-
-static void
-take_accepted (Client     *c,
-               JsonObject *entry)
-{
-  const char *record_id = g_hash_table_lookup (c->batch, json_object_get_string_member_with_default (entry, "id", ""));
-  gint64 rev = json_object_get_int_member_with_default (entry, "rev", 0);
-  gint64 *known;
-
-  if (record_id == NULL || rev <= 0)
-    {
-      load_fail (c->load, "%s: accepted entry for no change it sent, or without a rev", c->name);
-      return;
-    }
-  known = g_hash_table_lookup (c->revs, record_id);
-  if (known == NULL)
-    {
-      char *key = g_strdup (record_id);
-
-      known = g_new0 (gint64, 1);
-      g_hash_table_insert (c->revs, key, known);
-      g_ptr_array_add (c->records, key);
-    }
-  *known = rev;
-  if (c->ws)
-    mark_seen (c, rev);
-}
-
-static void
-take_push_result (Client     *c,
-                  JsonObject *result)
-{
-  guint n_accepted = length_of (result, "accepted");
-  guint n_conflicts = length_of (result, "conflicts");
-  guint n_errors = length_of (result, "errors");
-  JsonArray *accepted;
-
-  if (n_conflicts + n_errors > 0 || n_accepted != g_hash_table_size (c->batch))
-    load_fail (c->load, "%s: batch %u of %u changes got %u accepted, %u conflicts, %u errors",
-               c->name, c->n_batches, g_hash_table_size (c->batch), n_accepted, n_conflicts, n_errors);
-  if (n_accepted == 0)
-    return;
-  accepted = json_object_get_array_member (result, "accepted");
-  for (guint i = 0; i < n_accepted; i++)
-    take_accepted (c, json_array_get_object_element (accepted, i));
-  c->load->n_changes += n_accepted;
-}
-
-/* Pulled changes must be the user's own: record ids start with "u<user>-". */
-static void
-check_changes (Client    *c,
-               JsonArray *changes)
-{
-  g_autofree char *prefix = g_strdup_printf ("u%u-", c->user);
-
-  for (guint i = 0; i < json_array_get_length (changes); i++)
-    {
-      JsonObject *change = json_array_get_object_element (changes, i);
-      const char *record_id = json_object_get_string_member_with_default (change, "recordId", "");
-
-      if (!g_str_has_prefix (record_id, prefix))
-        load_fail (c->load, "%s was sent record %s of another user", c->name, record_id);
-    }
-}
-
-static void
-take_pull_result (Client     *c,
-                  JsonObject *result)
-{
-  const char *cursor = json_object_get_string_member_with_default (result, "cursor", NULL);
-  JsonNode *changes = json_object_get_member (result, "changes");
-
-  if (cursor == NULL || changes == NULL || !JSON_NODE_HOLDS_ARRAY (changes))
-    {
-      load_fail (c->load, "%s: a pull answer without changes or cursor", c->name);
-      return;
-    }
-  check_changes (c, json_node_get_array (changes));
-  c->load->n_pulled += json_array_get_length (json_node_get_array (changes));
-  g_free (c->cursor);
-  c->cursor = g_strdup (cursor);
-  if (c->subscribed < 0 && !json_object_get_boolean_member_with_default (result, "hasMore", TRUE))
-    c->subscribed = g_ascii_strtoll (cursor, NULL, 10);
-}
-
-static gboolean
-resume (gpointer data)
-{
-  Client *c = data;
-
-  if (g_get_monotonic_time () >= c->load->deadline_us)
-    client_finish (c);
-  else if (c->ws && c->conn == NULL)
-    client_step (c);
-  else
-    client_send (c);
-  return G_SOURCE_REMOVE;
-}
-
-/* A 429: the same request again after Retry-After (at least one second). */
-static void
-client_retry (Client     *c,
-              const char *retry_after)
-{
-  guint64 seconds = 1;
-
-  c->load->n_429++;
-  c->n_429++;
-  if (retry_after == NULL || !g_ascii_string_to_unsigned (retry_after, 10, 1, 60, &seconds, NULL))
-    load_fail (c->load, "%s: 429 with Retry-After '%s', not 1 to 60 seconds", c->name, retry_after);
-  attach_timeout (c->load, seconds * 1000, resume, c);
-}
-
-/* An answer over HTTP or WebSocket: @result is its JSON when it is a 200. */
-static void
-take_answer (Client     *c,
-             Kind        kind,
-             guint       status,
-             JsonObject *result,
-             const char *retry_after,
-             const char *text)
-{
-  gint64 took = g_get_monotonic_time () - c->sent_us;
-
-  c->load->n_requests[kind]++;
-  if (status == STATUS_RATE_LIMITED)
-    {
-      client_retry (c, retry_after);
-      return;
-    }
-  if (status != SOUP_STATUS_OK || result == NULL)
-    {
-      load_fail (c->load, "%s: %s answered %u: %.200s", c->name, kind_names[kind], status, text);
-      client_finish (c);
-      return;
-    }
-  g_array_append_val (c->load->latency[kind], took);
-  if (c->pushing)
-    take_push_result (c, result);
-  else
-    take_pull_result (c, result);
-  client_step (c);
-}
-
-/* ------------------------------------------------------------------- HTTP */
-
-static void
-http_done (GObject      *source,
-           GAsyncResult *result,
-           gpointer      data)
-{
-  Client *c = data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
-  g_autoptr(SoupMessage) msg = g_steal_pointer (&c->msg);
-  g_autofree char *text = NULL;
-  g_autoptr(JsonObject) answer = NULL;
-
-  if (body == NULL)
-    {
-      load_fail (c->load, "%s: HTTP request failed: %s", c->name, error->message);
-      client_finish (c);
-      return;
-    }
-  text = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
-  answer = parse_object (text, -1);
-  take_answer (c, c->pushing ? HTTP_PUSH : HTTP_PULL, soup_message_get_status (msg), answer,
-               soup_message_headers_get_one (soup_message_get_response_headers (msg), "Retry-After"), text);
-}
-
-static void
-http_send (Client *c)
-{
-  g_autoptr(GBytes) bytes = g_bytes_new (c->body, strlen (c->body));
-
-  g_assert_null (c->msg);
-  c->msg = message_new (c->load->s, "POST", c->pushing ? "/push" : "/pull", c->load->authorization[c->user]);
-  soup_message_set_request_body_from_bytes (c->msg, "application/json", bytes);
-  /* Pushes are idempotent by change id: without this libsoup opens a new
-   * connection for every POST. */
-  soup_message_add_flags (c->msg, SOUP_MESSAGE_IDEMPOTENT);
-  soup_session_send_and_read_async (c->session, c->msg, G_PRIORITY_DEFAULT, NULL, http_done, c);
-}
-
-/* -------------------------------------------------------------- WebSocket */
-
-static void
-take_server_push (Client     *c,
-                  JsonObject *message)
-{
-  JsonNode *payload = json_object_get_member (message, "payload");
-  JsonArray *changes;
-
-  if (payload == NULL || !JSON_NODE_HOLDS_ARRAY (payload))
-    {
-      load_fail (c->load, "%s: a server_push without an array payload", c->name);
-      return;
-    }
-  changes = json_node_get_array (payload);
-  check_changes (c, changes);
-  for (guint i = 0; i < json_array_get_length (changes); i++)
-    mark_seen (c, json_object_get_int_member_with_default (json_array_get_object_element (changes, i), "rev", -1));
-  c->load->n_server_push++;
-  c->load->n_server_push_live += g_get_monotonic_time () < c->load->deadline_us;
-  c->load->n_server_pushed += json_array_get_length (changes);
-}
-
-/* {type, requestId, payload}: a push_result or pull_result is a 200; an
- * error carries the status its code stands for (only 429 is expected). */
-static void
-take_ws_answer (Client     *c,
-                JsonObject *message,
-                const char *text)
-{
-  const char *type = json_object_get_string_member_with_default (message, "type", "");
-  JsonNode *payload = json_object_get_member (message, "payload");
-  JsonObject *object = payload != NULL && JSON_NODE_HOLDS_OBJECT (payload) ? json_node_get_object (payload) : NULL;
-  gboolean answered = g_str_equal (type, c->pushing ? "push_result" : "pull_result");
-  gboolean limited = object != NULL && g_str_equal (type, "error") &&
-                     g_strcmp0 (json_object_get_string_member_with_default (object, "code", NULL), "rate-limited") == 0;
-  g_autofree char *retry_after = limited ? g_strdup_printf ("%" G_GINT64_FORMAT,
-                                                            json_object_get_int_member_with_default (object, "retryAfter", 0))
-                                         : NULL;
-
-  take_answer (c, c->pushing ? WS_PUSH : WS_PULL, answered ? SOUP_STATUS_OK : limited ? STATUS_RATE_LIMITED : 0,
-               answered ? object : NULL, retry_after, text);
-}
-
-static void
-ws_on_message (SoupWebsocketConnection *conn,
-               int                      type,
-               GBytes                  *message,
-               gpointer                 data)
-{
-  Client *c = data;
-  g_autofree char *text = g_strndup (g_bytes_get_data (message, NULL), g_bytes_get_size (message));
-  g_autoptr(JsonObject) object = parse_object (text, -1);
-  const char *kind = object ? json_object_get_string_member_with_default (object, "type", "") : "";
-  const char *request_id = object ? json_object_get_string_member_with_default (object, "requestId", NULL) : NULL;
-
-  if (g_str_equal (kind, "server_push"))
-    take_server_push (c, object);
-  else if (!c->done && request_id != NULL && g_strcmp0 (request_id, c->request_id) == 0)
-    take_ws_answer (c, object, text);
-  else
-    load_fail (c->load, "%s: unexpected WebSocket message: %.200s", c->name, text);
-}
-
-static void
-ws_on_closed (SoupWebsocketConnection *conn,
-              gpointer                 data)
-{
-  Client *c = data;
-
-  c->load->n_open--;
-  if (!c->load->closing)
-    load_fail (c->load, "%s: the server closed the WebSocket (code %u)", c->name,
-               soup_websocket_connection_get_close_code (conn));
-  if (!c->done)
-    client_finish (c);
-}
-
-static void
-ws_send (Client *c)
-{
-  g_autofree char *text = NULL;
-
-  g_free (c->request_id);
-  c->request_id = g_strdup_printf ("%s-q%u", c->name, c->n_requests++);
-  text = g_strdup_printf ("{\"type\":\"%s\",\"requestId\":\"%s\",\"payload\":%s}",
-                          c->pushing ? "push" : "pull", c->request_id, c->body);
-  soup_websocket_connection_send_text (c->conn, text);
-}
-
-static void
-ws_connected (GObject      *source,
-              GAsyncResult *result,
-              gpointer      data)
-{
-  Client *c = data;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(SoupMessage) msg = g_steal_pointer (&c->msg);
-
-  c->conn = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
-  if (c->conn == NULL && soup_message_get_status (msg) == STATUS_RATE_LIMITED)
-    {
-      client_retry (c, soup_message_headers_get_one (soup_message_get_response_headers (msg), "Retry-After"));
-      return;
-    }
-  if (c->conn == NULL)
-    {
-      load_fail (c->load, "%s: WebSocket upgrade failed (%u): %s", c->name, soup_message_get_status (msg), error->message);
-      client_finish (c);
-      return;
-    }
-  c->load->n_open++;
-  g_signal_connect (c->conn, "message", G_CALLBACK (ws_on_message), c);
-  g_signal_connect (c->conn, "closed", G_CALLBACK (ws_on_closed), c);
-  client_step (c);
-}
-
-static void
-ws_connect_client (Client *c)
-{
-  c->msg = message_new (c->load->s, "GET", "/ws", c->load->authorization[c->user]);
-  soup_session_websocket_connect_async (c->load->f->session, c->msg, NULL, NULL, G_PRIORITY_DEFAULT,
-                                        NULL, ws_connected, c);
-}
-
-/* ------------------------------------------------------------- the loop */
-
-static void
-client_send (Client *c)
-{
-  c->sent_us = g_get_monotonic_time ();
-  if (c->ws)
-    ws_send (c);
-  else
-    http_send (c);
-}
-
-/* Push and pull in turn until the deadline; a WebSocket client first pulls
- * to the feed's end, from where every write of others must reach it. */
-static void
-client_step (Client *c)
-{
-  if (g_get_monotonic_time () >= c->load->deadline_us)
-    {
-      client_finish (c);
-      return;
-    }
-  if (c->ws && c->conn == NULL)
-    {
-      ws_connect_client (c);
-      return;
-    }
-  c->pushing = c->subscribed >= 0 && !c->pushing;
-  g_free (c->body);
-  c->body = c->pushing ? batch_new (c) : pull_body (c);
-  client_send (c);
 }
 
 /* ----------------------------------------------------------------- memory */
@@ -705,7 +134,7 @@ check_user_data (Load  *load,
 
   for (guint i = 0; i < load->clients->len; i++)
     {
-      Client *c = g_ptr_array_index (load->clients, i);
+      LoadClient *c = g_ptr_array_index (load->clients, i);
 
       if (c->user == user)
         for (guint r = 0; r < c->records->len; r++)
@@ -735,7 +164,7 @@ check_user_data (Load  *load,
 
 /* Whether @c heard of every rev of its user's final feed past its subscription. */
 static gboolean
-client_heard_all (Client *c)
+client_heard_all (LoadClient *c)
 {
   GArray *revs = c->load->feed_revs[c->user];
 
@@ -743,7 +172,7 @@ client_heard_all (Client *c)
     {
       gint64 rev = g_array_index (revs, gint64, c->n_checked);
 
-      if (rev > c->subscribed && !was_seen (c, rev))
+      if (rev > c->subscribed && !load_client_was_seen (c, rev))
         return FALSE;
     }
   return TRUE;
@@ -756,7 +185,7 @@ all_heard (gpointer data)
 
   for (guint i = 0; i < load->clients->len; i++)
     {
-      Client *c = g_ptr_array_index (load->clients, i);
+      LoadClient *c = g_ptr_array_index (load->clients, i);
 
       if (c->ws && c->subscribed >= 0 && !client_heard_all (c))
         return FALSE;
@@ -770,7 +199,7 @@ check_server_push (Load *load)
   wait_until (load->f, all_heard, load, PUSH_DRAIN_MS);
   for (guint i = 0; i < load->clients->len; i++)
     {
-      Client *c = g_ptr_array_index (load->clients, i);
+      LoadClient *c = g_ptr_array_index (load->clients, i);
 
       if (!c->ws)
         continue;
@@ -796,7 +225,7 @@ close_sockets (Load *load)
   load->closing = TRUE;
   for (guint i = 0; i < load->clients->len; i++)
     {
-      Client *c = g_ptr_array_index (load->clients, i);
+      LoadClient *c = g_ptr_array_index (load->clients, i);
 
       if (c->conn != NULL && soup_websocket_connection_get_state (c->conn) == SOUP_WEBSOCKET_STATE_OPEN)
         soup_websocket_connection_close (c->conn, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
@@ -838,7 +267,7 @@ print_stats (Load       *load,
   for (guint kind = 0; kind < N_KINDS; kind++)
     {
       g_array_sort (load->latency[kind], compare_int64);
-      g_test_message ("  %-9s %7u requests, latency p50 %7.2f ms, p99 %7.2f ms", kind_names[kind],
+      g_test_message ("  %-9s %7u requests, latency p50 %7.2f ms, p99 %7.2f ms", load_kind_names[kind],
                       load->n_requests[kind], percentile_ms (load->latency[kind], 50),
                       percentile_ms (load->latency[kind], 99));
     }
@@ -861,7 +290,7 @@ load_new (Fixture *f)
   Load *load = g_new0 (Load, 1);
 
   load->f = f;
-  load->clients = g_ptr_array_new_with_free_func ((GDestroyNotify) client_free);
+  load->clients = g_ptr_array_new_with_free_func ((GDestroyNotify) load_client_free);
   load->rss = g_array_new (FALSE, FALSE, sizeof (guint64));
   for (guint kind = 0; kind < N_KINDS; kind++)
     load->latency[kind] = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -900,11 +329,11 @@ start_clients (Load *load)
   for (guint user = 0; user < N_USERS; user++)
     for (guint i = 0; i < HTTP_PER_USER + WS_PER_USER; i++)
       {
-        Client *c = client_new (load, user, i % HTTP_PER_USER, i >= HTTP_PER_USER);
+        LoadClient *c = load_client_new (load, user, i % HTTP_PER_USER, i >= HTTP_PER_USER);
 
         g_ptr_array_add (load->clients, c);
         load->n_running++;
-        client_step (c);
+        load_client_step (c);
       }
 }
 
