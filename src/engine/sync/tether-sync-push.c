@@ -226,6 +226,32 @@ take_group (GHashTable *by_id,
   return group;
 }
 
+/* An accepted change carries the record's whole state, newer than its
+ * failed entries: retried later, they would put older data on the server
+ * than this device shows, and it would never hear of it. */
+static gboolean
+commit_older_failed (TetherSyncEngine *self,
+                     TetherPushGroup  *group,
+                     GError          **error)
+{
+  g_autoptr(GPtrArray) rows = _tether_sync_store_record_changes (self->db, group->collection,
+                                                                 group->record_id, error);
+
+  if (rows == NULL)
+    return FALSE;
+  for (guint i = 0; i < rows->len; i++)
+    {
+      TetherChangeRow *row = g_ptr_array_index (rows, i);
+
+      if (row->status != TETHER_CHANGE_FAILED || row->seq > group_first (group)->seq)
+        continue;
+      row->status = TETHER_CHANGE_COMMITTED;
+      if (!_tether_sync_store_update_change (self->db, row, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 apply_accepted (TetherSyncEngine   *self,
                 TetherPushGroup    *group,
@@ -235,7 +261,8 @@ apply_accepted (TetherSyncEngine   *self,
   TetherChangeRow *last = group_last (group);
   const char *data = group->type == TETHER_CHANGE_DELETE ? NULL : last->data;
 
-  if (!mark_rows (self, group, TETHER_CHANGE_COMMITTED, NULL, FALSE, error))
+  if (!mark_rows (self, group, TETHER_CHANGE_COMMITTED, NULL, FALSE, error) ||
+      !commit_older_failed (self, group, error))
     return FALSE;
   if (accepted->rev < 0)
     {
