@@ -87,6 +87,7 @@ random_writes (Fixture                *f,
   World w = { 0, };
   ConvergeFigures figures;
   guint kill_at = rounds / 3, restart_at = 2 * rounds / 3;
+  guint passes, retried;
 
   g_test_message ("seed %u, rounds %u (replay with --seed %u --rounds %u)", seed, rounds, seed, rounds);
   world_setup (&w, f, strategy);
@@ -104,7 +105,8 @@ random_writes (Fixture                *f,
         converge_round (&w.writers[i], round);
     }
   report_faults (&w);
-  g_test_message ("quiet after %u passes", converge_settle (w.clients, N_CLIENTS));
+  passes = converge_settle (w.clients, N_CLIENTS, &retried);
+  g_test_message ("quiet after %u passes; %u changes out of retries retried", passes, retried);
   converge_check (w.model, f, w.s, f->alice, w.clients, N_CLIENTS, &figures);
   world_clear (&w);
 }

@@ -77,9 +77,11 @@ void           converge_round        (ConvergeWriter *w,
                                       guint           round);
 
 /* Everyone online without faults, syncing in passes until a whole pass
- * changes nothing; the number of passes. */
+ * changes nothing; the number of passes. Changes out of retries (records
+ * that kept moving) are retried; @retried: how many. */
 guint          converge_settle       (Client        **clients,
-                                      guint           n_clients);
+                                      guint           n_clients,
+                                      guint          *retried);
 /* Clients equal the server, nothing failed or open, each created record is
  * alive or deleted once, and every write is accounted for. */
 void           converge_check        (ConvergeModel  *model,
