@@ -15,7 +15,9 @@
  * port. Each client journals every write its database acknowledged. Then
  * the parent opens the clients' files, syncs until quiet and accounts for
  * every journaled write (tether-test-converge.h). Odd seeds resolve
- * conflicts by last writer wins, even ones merge.
+ * conflicts by last writer wins, even ones merge. A seed fixes each
+ * client's writes and faults, not how five processes interleave: a failure
+ * that hangs on timing may need its replay run a few times.
  *
  *   test-reliability-converge                     the fixed seeds of CI
  *   test-reliability-converge --seed N            replay one world
