@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include "tether-test-attack.h"
+#include "tether-test-sync.h"
 
 /* SQL injection: names, ids, keys, cursors and query values crafted as SQL,
  * against the server and against the local database through the CLI. Each
@@ -178,23 +179,8 @@ test_injection (Fixture *f)
 /* The local database through the `tether` CLI: names and values crafted as
  * SQL are refused or matched as plain text; the file does not change. */
 
-#define CLI(db, ...) cli_run (g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, \
-                                                NULL, g_getenv ("TETHER_CLI"), "--db", db, __VA_ARGS__, NULL))
-
-static Command *
-cli_run (GSubprocess *process)
-{
-  g_autoptr(GSubprocess) owned = process;
-  g_autoptr(GError) error = NULL;
-  Command *command = g_new0 (Command, 1);
-
-  g_assert_nonnull (process);
-  g_subprocess_communicate_utf8 (process, NULL, NULL, &command->out, &command->err, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (process));
-  command->status = g_subprocess_get_exit_status (process);
-  return command;
-}
+/* `tether --db @db …`, bounded (cli_run of tether-test-sync.c). */
+#define CLI(f, db, ...) cli_run (f, (const char * const []) { "--db", db, __VA_ARGS__, NULL })
 
 /* Refused (status 1, an error naming @what) or, for @what NULL, answered
  * (@out, unless NULL). */
@@ -227,21 +213,21 @@ test_client_injection (Fixture *f)
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
 
-  assert_cli (CLI (db, "put", "tasks", "{\"id\":\"t1\",\"title\":\"Alpha\"}"), NULL, NULL);
-  assert_cli (CLI (db, "put", "notes", "{\"id\":\"n1\",\"title\":\"Beta\"}"), NULL, NULL);
+  assert_cli (CLI (f, db, "put", "tasks", "{\"id\":\"t1\",\"title\":\"Alpha\"}"), NULL, NULL);
+  assert_cli (CLI (f, db, "put", "notes", "{\"id\":\"n1\",\"title\":\"Beta\"}"), NULL, NULL);
   before = sqlite_dump (db);
-  assert_cli (CLI (db, "query", name), name, NULL);
-  assert_cli (CLI (db, "count", name), name, NULL);
-  assert_cli (CLI (db, "export", name), name, NULL);
-  assert_cli (CLI (db, "query", "tasks", "--sort", sort), field, NULL);
-  assert_cli (CLI (db, "count", "tasks", "--where", where), field, NULL);
-  assert_cli (CLI (db, "delete", "tasks", id), id, NULL);
-  assert_cli (CLI (db, "update", "tasks", id, "{\"title\":\"pwned\"}"), id, NULL);
-  assert_cli (CLI (db, "get", "tasks", id), id, NULL);
-  assert_cli (CLI (db, "query", "tasks", "--where", value), NULL, "[]\n");
-  assert_cli (CLI (db, "count", "tasks", "--where", "title in [\"a'); DROP TABLE t_tasks; --\"]"), NULL, "0\n");
-  assert_cli (CLI (db, "query", "tasks", "--or", value, "--or", "title prefix %"), NULL, "[]\n");
-  assert_cli (CLI (db, "search", "tasks", "\"; DROP TABLE t_tasks; -- OR * NEAR"), NULL, "[]\n");
+  assert_cli (CLI (f, db, "query", name), name, NULL);
+  assert_cli (CLI (f, db, "count", name), name, NULL);
+  assert_cli (CLI (f, db, "export", name), name, NULL);
+  assert_cli (CLI (f, db, "query", "tasks", "--sort", sort), field, NULL);
+  assert_cli (CLI (f, db, "count", "tasks", "--where", where), field, NULL);
+  assert_cli (CLI (f, db, "delete", "tasks", id), id, NULL);
+  assert_cli (CLI (f, db, "update", "tasks", id, "{\"title\":\"pwned\"}"), id, NULL);
+  assert_cli (CLI (f, db, "get", "tasks", id), id, NULL);
+  assert_cli (CLI (f, db, "query", "tasks", "--where", value), NULL, "[]\n");
+  assert_cli (CLI (f, db, "count", "tasks", "--where", "title in [\"a'); DROP TABLE t_tasks; --\"]"), NULL, "0\n");
+  assert_cli (CLI (f, db, "query", "tasks", "--or", value, "--or", "title prefix %"), NULL, "[]\n");
+  assert_cli (CLI (f, db, "search", "tasks", "\"; DROP TABLE t_tasks; -- OR * NEAR"), NULL, "[]\n");
   after = sqlite_dump (db);
   g_assert_cmpstr (after, ==, before);
 }
