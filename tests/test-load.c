@@ -22,6 +22,7 @@
 #define RSS_EVERY_MS       5000
 #define DRAIN_TIMEOUT_MS   120000   /* answers still due after the deadline */
 #define PUSH_DRAIN_MS      30000    /* server_push still due after the last answer */
+#define SUBSCRIBE_TIMEOUT_MS 60000  /* every WebSocket client connected and at the feed's end */
 #define MAX_FAILURES_SHOWN 20
 /* The server's defaults, per user and shared by its 20 clients: a fast
  * machine meets the limit (its clients then wait Retry-After). */
@@ -323,18 +324,45 @@ load_free (Load *load)
   g_free (load);
 }
 
+static gboolean
+all_subscribed (gpointer data)
+{
+  Load *load = data;
+
+  return load->n_subscribed == N_USERS * WS_PER_USER;
+}
+
+/* The WebSocket clients connect and subscribe first; then the clock starts
+ * and everyone writes. */
 static void
-start_clients (Load *load)
+start_clients (Load *load,
+               guint seconds)
 {
   for (guint user = 0; user < N_USERS; user++)
-    for (guint i = 0; i < HTTP_PER_USER + WS_PER_USER; i++)
+    for (guint i = 0; i < WS_PER_USER; i++)
       {
-        LoadClient *c = load_client_new (load, user, i % HTTP_PER_USER, i >= HTTP_PER_USER);
+        LoadClient *c = load_client_new (load, user, i, TRUE);
 
         g_ptr_array_add (load->clients, c);
         load->n_running++;
         load_client_step (c);
       }
+  if (!wait_until (load->f, all_subscribed, load, SUBSCRIBE_TIMEOUT_MS))
+    g_error ("only %u of %u WebSocket clients subscribed within %d ms", load->n_subscribed,
+             N_USERS * WS_PER_USER, SUBSCRIBE_TIMEOUT_MS);
+  load->started = TRUE;
+  load->started_us = g_get_monotonic_time ();
+  load->deadline_us = load->started_us + seconds * G_USEC_PER_SEC;
+  for (guint user = 0; user < N_USERS; user++)
+    for (guint i = 0; i < HTTP_PER_USER; i++)
+      {
+        LoadClient *c = load_client_new (load, user, i, FALSE);
+
+        g_ptr_array_add (load->clients, c);
+        load->n_running++;
+      }
+  for (guint i = 0; i < load->clients->len; i++)
+    load_client_step (g_ptr_array_index (load->clients, i));
 }
 
 static void
@@ -347,9 +375,8 @@ test_load (Fixture *f)
 
   load->s = server_start (f, extra);
   rss_watch (load);
-  load->started_us = g_get_monotonic_time ();
-  load->deadline_us = load->started_us + seconds * G_USEC_PER_SEC;
-  start_clients (load);
+  load->deadline_us = G_MAXINT64;
+  start_clients (load, seconds);
   if (!wait_until (f, load_drained, load, seconds * 1000 + DRAIN_TIMEOUT_MS))
     g_error ("%u of %u clients still wait for an answer %d ms after the deadline",
              load->n_running, N_CLIENTS, DRAIN_TIMEOUT_MS);

@@ -340,10 +340,17 @@ client_send (LoadClient *c)
 }
 
 /* Push and pull in turn until the deadline; a WebSocket client first pulls
- * to the feed's end, from where every write of others must reach it. */
+ * to the feed's end, from where every write of others must reach it, and
+ * waits there until every WebSocket client has: nobody writes before, so
+ * none of them chases a feed that grows faster than a slow build reads. */
 void
 load_client_step (LoadClient *c)
 {
+  if (!c->load->started && c->subscribed >= 0)
+    {
+      c->load->n_subscribed++;
+      return;
+    }
   if (g_get_monotonic_time () >= c->load->deadline_us)
     {
       load_client_finish (c);

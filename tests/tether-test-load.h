@@ -60,6 +60,8 @@ struct _Load {
   GPtrArray *clients;
   gint64     started_us;
   gint64     deadline_us;
+  gboolean   started;            /* every WebSocket client subscribed: the writes begin */
+  guint      n_subscribed;       /* WebSocket clients waiting for the start */
   gint64     ended_us;
   guint      n_running;
   guint      n_open;             /* WebSocket connections */
