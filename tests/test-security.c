@@ -13,8 +13,8 @@
 
 #define MAX_GUESSES 2000   /* bounds a guessing loop, whatever the machine's speed */
 
-/* A pull from @address: behind a proxy on this machine the server takes
- * the client's address from X-Real-IP. */
+/* A pull that names @address in X-Real-IP: a server started with
+ * --trust-proxy takes it for the client's (a proxy on this machine). */
 static Reply *
 pull_from (Fixture    *f,
            Server     *s,
@@ -54,8 +54,9 @@ guessed_token (const char *real,
 #define GUESS_RATE  0.1
 #define GUESS_BURST 8
 
-/* Guesses from @address until 20 are refused with 429: the guesses that
- * reach token checking stay within what the limit lets through. */
+/* Guesses from @address (NULL: a new X-Real-IP each time) until 20 are
+ * refused with 429: the guesses that reach token checking stay within what
+ * the limit lets through. */
 static void
 guess_from (Fixture    *f,
             Server     *s,
@@ -69,7 +70,8 @@ guess_from (Fixture    *f,
   for (guint i = 0; i < MAX_GUESSES && limited < 20; i++)
     {
       g_autofree char *token = guessed_token (f->alice, i, near);
-      g_autoptr(Reply) reply = pull_from (f, s, address, token);
+      g_autofree char *forged = g_strdup_printf ("192.0.2.%u", i % 250);
+      g_autoptr(Reply) reply = pull_from (f, s, address != NULL ? address : forged, token);
       gboolean refused = reply->status == 429;
 
       assert_error (reply, refused ? 429 : 401, refused ? "rate-limited" : "unauthorized");
@@ -87,7 +89,7 @@ guess_from (Fixture    *f,
 static void
 test_token_guessing (Fixture *f)
 {
-  const char *extra[] = { "--rate", "1/s", "--burst", "8", NULL };
+  const char *extra[] = { "--rate", "1/s", "--burst", "8", "--trust-proxy", NULL };
   Server *s = server_start (f, extra);
   g_autoptr(JsonObject) pushed = push (f, s, f->alice, "A",
                                        change_new ("g1", "notes", "\"n\"", "create", "{}", 0, NULL), NULL);
@@ -109,9 +111,25 @@ test_token_guessing (Fixture *f)
   /* the limit is per address: alice elsewhere is not locked out */
   elsewhere = pull_from (f, s, "198.51.100.1", f->alice);
   assert_status (elsewhere, 200);
-  local = pull_from (f, s, NULL, f->alice);
+  local = pull_from (f, s, "127.0.0.1", f->alice);
   assert_status (local, 200);
   assert_unchanged (f, s, before);
+}
+
+/* Without --trust-proxy, X-Real-IP is only a header: a local process that
+ * names a new address on every guess is still one address, slowed. (The
+ * guesses only pull; the feeds are not compared after, this machine's own
+ * address being the one slowed.) */
+static void
+test_forged_address (Fixture *f)
+{
+  const char *extra[] = { "--rate", "1/s", "--burst", "8", NULL };
+  Server *s = server_start (f, extra);
+  g_autoptr(Reply) right = NULL;
+
+  guess_from (f, s, NULL, FALSE);
+  right = pull_from (f, s, "198.51.100.1", f->alice);
+  assert_error (right, 429, "rate-limited");
 }
 
 /* A token anywhere but the Authorization header is no token. */
@@ -154,6 +172,7 @@ main (int    argc,
 {
   static const NamedTest both[] = {
     { "token-guessing", test_token_guessing },
+    { "forged-address", test_forged_address },
     { "token-elsewhere", test_token_elsewhere },
     { "isolation", test_isolation },
     { "injection", test_injection },

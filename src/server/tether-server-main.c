@@ -35,6 +35,7 @@ typedef struct {
   char     *rate;
   char     *burst;
   char     *tombstone_days;
+  gboolean  trust_proxy;
   gboolean  version;
   /* parsed */
   TetherServerOptions server;
@@ -95,6 +96,8 @@ option_context (Args *args)
       "Requests per user allowed in a burst (default 100)", "N" },
     { "tombstone-days", 0, 0, G_OPTION_ARG_STRING, &args->tombstone_days,
       "Keep deletes this many days for clients to learn of them (default 30)", "N" },
+    { "trust-proxy", 0, 0, G_OPTION_ARG_NONE, &args->trust_proxy,
+      "Behind a reverse proxy on this machine: take the client's address from X-Real-IP", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &args->version, "Show the version", NULL },
     { NULL }
   };
@@ -223,6 +226,7 @@ parse_serve_options (Args     *args,
     return FALSE;
   args->server.rate = rate;
   args->server.burst = (guint) burst;
+  args->server.trust_proxy = args->trust_proxy;
   return TRUE;
 }
 
@@ -415,7 +419,7 @@ check_options (Args        *args,
 {
   gboolean serve_only = args->listen != NULL || args->base_path != NULL || args->max_body != NULL ||
                         args->rate != NULL || args->burst != NULL || args->tombstone_days != NULL ||
-                        args->schema != NULL;
+                        args->schema != NULL || args->trust_proxy;
 
   if (args->db != NULL && args->postgres != NULL)
     g_set_error_literal (error, USAGE_ERROR, 0, "give --db or --postgres, not both");

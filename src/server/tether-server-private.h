@@ -17,6 +17,7 @@ typedef struct {
   gsize                max_body;
   TetherServerLimiter *users;       /* one bucket per user */
   TetherServerLimiter *strangers;   /* one bucket per address, spent by failed auth */
+  gboolean             trust_proxy; /* see TetherServerOptions */
   TetherServerHub     *hub;
   guint                n_busy;      /* requests between their headers and the end of their response */
   gboolean             stopping;

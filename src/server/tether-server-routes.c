@@ -139,14 +139,17 @@ set_plain_error (SoupServerMessage *msg,
 }
 
 /* Behind a reverse proxy on this machine every peer is the proxy: then the
- * client's address is the proxy's X-Real-IP header. */
+ * client's address is the proxy's X-Real-IP header. Only with
+ * --trust-proxy: otherwise any local process could name a new address on
+ * every request and guess tokens without limit. */
 static const char *
-client_address (SoupServerMessage *msg)
+client_address (TetherServerState *state,
+                SoupServerMessage *msg)
 {
   GSocketAddress *peer = soup_server_message_get_remote_address (msg);
   const char *real_ip;
 
-  if (G_IS_INET_SOCKET_ADDRESS (peer) &&
+  if (state->trust_proxy && G_IS_INET_SOCKET_ADDRESS (peer) &&
       g_inet_address_get_is_loopback (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (peer))))
     {
       real_ip = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "X-Real-IP");
@@ -264,7 +267,7 @@ admit_request (SoupServerMessage *msg,
   guint retry_after = 0;
 
   if (!_tether_server_admit (request->state, soup_message_headers_get_one (headers, "Authorization"),
-                             client_address (msg), &request->user, &retry_after, &error))
+                             client_address (request->state, msg), &request->user, &retry_after, &error))
     _tether_server_set_error (msg, error, retry_after);
 }
 

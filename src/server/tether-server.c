@@ -109,6 +109,7 @@ tether_server_new (TetherServerCore          *core,
   self->state.core = g_object_ref (core);
   self->state.base = normalize_base (options->base_path);
   self->state.max_body = options->max_body;
+  self->state.trust_proxy = options->trust_proxy;
   self->state.users = _tether_server_limiter_new (options->rate, options->burst);
   self->state.strangers = _tether_server_limiter_new (options->rate * STRANGER_RATE_SHARE,
                                                       options->burst);

@@ -25,6 +25,7 @@ typedef struct {
   gsize       max_body;    /* request bodies and WebSocket messages, in bytes */
   double      rate;        /* token refill per second per user; 0 turns the limits off */
   guint       burst;       /* bucket size */
+  gboolean    trust_proxy; /* a loopback peer's X-Real-IP names the client (a proxy on this machine) */
 } TetherServerOptions;
 
 /* Fills @options with the defaults above. */
