@@ -8,6 +8,7 @@
 #include <sys/prctl.h>
 
 #include "tether-test-converge.h"
+#include "tether-test-seed.h"
 
 /* Five client processes (this binary in its --client mode) write at
  * random over faulty links with offline spells, while the parent kills
@@ -175,7 +176,7 @@ client_main (int    argc,
 
   if (opt.dir == NULL || opt.url == NULL || opt.token == NULL || opt.journal == NULL)
     g_error ("--client needs --dir, --url, --token and --journal");
-  converge_set_replay (replay);
+  seed_replay_on_abort ("%s", replay);
   signal (SIGPIPE, SIG_IGN);
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/tether/reliability/converge/client", test_client);
@@ -423,7 +424,7 @@ run_world (Fixture *f,
                                              seed, seed, opt.rounds);
   guint passes, retried;
 
-  converge_set_replay (replay);
+  seed_replay_on_abort ("%s", replay);
   g_test_message ("seed %u (%s), rounds %u", seed, tether_conflict_strategy_to_string (seed_strategy (seed)),
                   opt.rounds);
   w.s = server_start (f, NULL);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "tether-test-converge.h"
+#include "tether-test-seed.h"
 
 /* Three clients write at random over misbehaving links (dropped requests,
  * lost answers, duplicates, delays, offline spells) while the server is
@@ -156,7 +157,7 @@ main (int   argc,
   parse_options (&argc, &argv);
   replay = g_strdup_printf ("test-sync-converge: failed with seed %u; replay: test-sync-converge --seed %u --rounds %u",
                             seed, seed, rounds);
-  converge_set_replay (replay);
+  seed_replay_on_abort ("%s", replay);
   tether_test_server_set_prefix ("/tether/sync/converge");
   tether_test_server_init (&argc, &argv);
   tether_test_server_add ("random-writes", test_random_writes, FALSE);

@@ -14,26 +14,6 @@
 
 /* ------------------------------------------------------------ failures */
 
-static char replay_line[512];
-
-static void
-print_replay (int signum)
-{
-  ssize_t ignored = write (STDERR_FILENO, replay_line, strlen (replay_line));
-
-  (void) ignored;
-  signal (signum, SIG_DFL);
-  raise (signum);
-}
-
-void
-converge_set_replay (const char *line)
-{
-  g_snprintf (replay_line, sizeof replay_line, "%s\n", line);
-  signal (SIGABRT, print_replay);
-  signal (SIGTRAP, print_replay);
-}
-
 void
 converge_fail (const char *format,
                ...)

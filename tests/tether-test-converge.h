@@ -62,9 +62,8 @@ void           converge_model_free   (ConvergeModel *model);
 void           converge_model_load   (ConvergeModel *model,
                                       const char    *journal);
 
-/* What a failure prints first (the seed and how to replay it); it is
- * also written to stderr when the process aborts. */
-void           converge_set_replay   (const char    *line);
+/* A failed world: g_error with the message. The replay line is set with
+ * seed_replay_on_abort() (tether-test-seed.h). */
 void           converge_fail         (const char    *format,
                                       ...) G_GNUC_PRINTF (1, 2) G_GNUC_NORETURN;
 
