@@ -12,6 +12,7 @@
  * attacks; the others are in tether-test-attack-*.c. */
 
 #define MAX_GUESSES 2000   /* bounds a guessing loop, whatever the machine's speed */
+#define CHURN_CONNECTIONS 200
 
 /* A pull that names @address in X-Real-IP: a server started with
  * --trust-proxy takes it for the client's (a proxy on this machine). */
@@ -164,6 +165,48 @@ test_token_elsewhere (Fixture *f)
   assert_unchanged (f, s, before);
 }
 
+/* ------------------------------------------------------- connection churn */
+
+static guint
+open_fds (Server *s)
+{
+  g_autofree char *dir = g_strdup_printf ("/proc/%s/fd", g_subprocess_get_identifier (s->process));
+  g_autoptr(GDir) fds = g_dir_open (dir, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (fds);
+  while (g_dir_read_name (fds) != NULL)
+    n++;
+  return n;
+}
+
+/* Clients that open a connection, make one kept-alive request and go away:
+ * the server must keep nothing of a closed connection. (libsoup 3.2 kept
+ * the socket, and its file descriptor, of every connection closed while
+ * idle: a server would run out of descriptors after a day of syncs.) */
+static void
+test_connection_churn (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(GUri) uri = g_uri_parse (s->base, G_URI_FLAGS_NONE, NULL);
+  g_autofree char *request = g_strdup_printf ("POST %s/pull HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                              "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                                              "Content-Length: 2\r\n\r\n{}", g_uri_get_path (uri), f->alice);
+  guint before = open_fds (s), after;
+
+  for (guint i = 0; i < CHURN_CONNECTIONS; i++)
+    {
+      g_autofree char *answer = raw_exchange (s, request, strlen (request));
+
+      g_assert_true (g_str_has_prefix (answer, "HTTP/1.1 200"));
+    }
+  /* the server notices the last closes on its next turns */
+  run_for (f, QUIET_MS);
+  after = open_fds (s);
+  g_test_message ("open descriptors: %u before, %u after %u connections", before, after, CHURN_CONNECTIONS);
+  g_assert_cmpuint (after, <, before + CHURN_CONNECTIONS / 10);
+}
+
 /* ------------------------------------------------------------------- main */
 
 int
@@ -174,6 +217,7 @@ main (int    argc,
     { "token-guessing", test_token_guessing },
     { "forged-address", test_forged_address },
     { "token-elsewhere", test_token_elsewhere },
+    { "connection-churn", test_connection_churn },
     { "isolation", test_isolation },
     { "injection", test_injection },
     { "client-injection", test_client_injection },

@@ -478,9 +478,12 @@ handler (SoupServer        *soup,
     }
   if (request->route == ROUTE_WS)
     {
-      /* Leave the status unset: libsoup then completes the upgrade. */
+      /* Leave the status unset: libsoup then completes the upgrade, with
+       * its own Connection header. */
       if (!soup_websocket_server_check_handshake (msg, NULL, NULL, NULL, &error))
         set_plain_error (msg, SOUP_STATUS_BAD_REQUEST, "bad-request", error->message);
+      else
+        soup_message_headers_remove (soup_server_message_get_response_headers (msg), "Connection");
       return;
     }
   result = run_request (state, msg, request, query, &error);
@@ -515,6 +518,22 @@ websocket_handler (SoupServer              *soup,
   request_done (request);
 }
 
+/* libsoup 3.2 never frees a connection the client closes while it waits
+ * for the next request (a reference cycle with that request, fixed in 3.3
+ * by commit d20c6601): its socket and file descriptor stay open, and a
+ * server runs out of descriptors after about a thousand syncs. So every
+ * answer closes its connection, which libsoup then frees; a WebSocket
+ * upgrade drops this again (handler()). A TCP connect per request costs
+ * little on 127.0.0.1 and behind a proxy, which keeps its clients'
+ * connections alive itself. */
+static void
+request_started (SoupServer        *soup,
+                 SoupServerMessage *msg,
+                 gpointer           user_data)
+{
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+}
+
 static void
 request_finished (SoupServer        *soup,
                   SoupServerMessage *msg,
@@ -544,6 +563,7 @@ _tether_server_routes_install (SoupServer        *soup,
   soup_server_add_early_handler (soup, ws_path, early_handler, state, NULL);
   soup_server_add_handler (soup, ws_path, handler, state, NULL);
   soup_server_add_websocket_handler (soup, ws_path, NULL, NULL, websocket_handler, state, NULL);
+  g_signal_connect (soup, "request-started", G_CALLBACK (request_started), state);
   g_signal_connect (soup, "request-finished", G_CALLBACK (request_finished), state);
   g_signal_connect (soup, "request-aborted", G_CALLBACK (request_finished), state);
 }
