@@ -18,6 +18,7 @@ struct _TetherServer
 {
   GObject            parent_instance;
   SoupServer        *soup;
+  GSocketService    *service;     /* accepts the connections it hands to soup */
   TetherServerState  state;
   char              *address;
   guint16            port;        /* asked for */
@@ -41,10 +42,21 @@ tether_server_options_init (TetherServerOptions *options)
 }
 
 static void
+stop_listening (TetherServer *self)
+{
+  if (self->service == NULL)
+    return;
+  g_socket_service_stop (self->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+  g_clear_object (&self->service);
+}
+
+static void
 tether_server_dispose (GObject *object)
 {
   TetherServer *self = TETHER_SERVER (object);
 
+  stop_listening (self);
   if (self->soup != NULL)
     soup_server_disconnect (self->soup);
   g_clear_object (&self->soup);
@@ -152,20 +164,33 @@ resolve (const char  *address,
 }
 
 static guint16
-bound_port (SoupServer *soup)
+bound_port (GSocket *socket)
 {
-  GSList *listeners = soup_server_get_listeners (soup);
-  guint16 port = 0;
+  g_autoptr(GSocketAddress) local = g_socket_get_local_address (socket, NULL);
 
-  if (listeners != NULL)
-    {
-      g_autoptr(GSocketAddress) local = g_socket_get_local_address (listeners->data, NULL);
+  return G_IS_INET_SOCKET_ADDRESS (local) ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local)) : 0;
+}
 
-      if (G_IS_INET_SOCKET_ADDRESS (local))
-        port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
-    }
-  g_slist_free (listeners);
-  return port;
+/* Connections are accepted here and handed to libsoup: libsoup 3.2's own
+ * listener loses the GSocket of every connection it accepts (about 340
+ * bytes each, for good: the server's memory grew with every request), while
+ * a stream given to soup_server_accept_iostream() is freed with its
+ * connection (docs/reliability.md, "Load"). */
+static gboolean
+on_incoming (GSocketService    *service,
+             GSocketConnection *connection,
+             GObject           *source,
+             gpointer           user_data)
+{
+  TetherServer *self = user_data;
+  g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
+  g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  g_autoptr(GError) error = NULL;
+
+  if (self->soup != NULL &&
+      !soup_server_accept_iostream (self->soup, G_IO_STREAM (connection), local, remote, &error))
+    g_printerr ("tether-server: could not take a connection: %s\n", error->message);
+  return TRUE;
 }
 
 static GSocket *
@@ -197,13 +222,17 @@ tether_server_listen (TetherServer  *self,
 
   if ((inet = resolve (self->address, error)) == NULL)
     return FALSE;
+  self->service = g_socket_service_new ();
   if ((socket = listening_socket (inet, self->port, error)) == NULL ||
-      !soup_server_listen_socket (self->soup, socket, 0, error))
+      !g_socket_listener_add_socket (G_SOCKET_LISTENER (self->service), socket, NULL, error))
     {
+      g_clear_object (&self->service);
       g_prefix_error (error, "cannot listen on %s port %u: ", self->address, self->port);
       return FALSE;
     }
-  self->bound_port = bound_port (self->soup);
+  g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
+  g_socket_service_start (self->service);
+  self->bound_port = bound_port (socket);
   self->host = g_inet_address_to_string (inet);
   return TRUE;
 }
@@ -246,6 +275,7 @@ shutdown_poll (gpointer user_data)
   if (!idle && g_get_monotonic_time () < shutdown->deadline_us &&
       !g_task_return_error_if_cancelled (task))
     return G_SOURCE_CONTINUE;
+  stop_listening (self);
   soup_server_disconnect (self->soup);
   if (!g_task_had_error (task))
     g_task_return_boolean (task, TRUE);
