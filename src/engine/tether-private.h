@@ -47,6 +47,10 @@ gboolean    _tether_json_equal        (JsonNode    *a,
                                        JsonNode    *b);
 gboolean    _tether_json_object_equal (JsonObject  *a,
                                        JsonObject  *b);
+/* Whether @text nests objects and arrays deeper than @max_depth. */
+gboolean    _tether_json_nested_deeper (const char *text,
+                                        gsize       length,
+                                        guint       max_depth);
 
 /* tether-record.c: a record over stored JSON text, parsed on first use. */
 TetherRecord *_tether_record_new_from_text (const char *collection,

@@ -254,3 +254,45 @@ _tether_json_object_deep_copy (JsonObject *object)
 
   return json_object_ref (json_node_get_object (copy));
 }
+
+/* Bytes that end a fast run: in_string[] inside a string (the quote, the
+ * backslash), structure[] outside one (quotes and brackets). Skipping the
+ * rest a table lookup at a time keeps these whole-body passes cheap. */
+static const guchar in_string[256] = { ['"'] = 1, ['\\'] = 1 };
+static const guchar structure[256] = { ['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1 };
+
+/* json-glib parses recursively, so text nested deeply enough overflows the
+ * stack: server and client check this before any parsing. Brackets inside
+ * strings do not count. */
+gboolean
+_tether_json_nested_deeper (const char *text,
+                            gsize       length,
+                            guint       max_depth)
+{
+  const guchar *p = (const guchar *) text;
+  guint depth = 0;
+
+  for (gsize i = 0; i < length; i++)
+    {
+      while (i < length && !structure[p[i]])
+        i++;
+      if (i == length)
+        break;
+      if (p[i] == '"')
+        {
+          for (i++; i < length;)   /* to the closing quote, over escapes */
+            {
+              while (i < length && !in_string[p[i]])
+                i++;
+              if (i >= length || p[i] == '"')
+                break;
+              i += 2;   /* a backslash and the byte it escapes */
+            }
+        }
+      else if ((p[i] == '{' || p[i] == '[') && ++depth > max_depth)
+        return TRUE;
+      else if ((p[i] == '}' || p[i] == ']') && depth > 0)
+        depth--;
+    }
+  return FALSE;
+}

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "tether-private.h"
 #include "tether-server-core-private.h"
 
 /* A small strict JSON scanner for push bodies. json-glib builds a tree that
@@ -13,46 +14,17 @@
  * whether a value's text is exactly what json-glib would write for it, so
  * such a record is stored without being parsed at all. */
 
-/* Bytes that end a fast run: in_string[] inside a string (the quote, the
- * backslash), structure[] outside one (quotes and brackets). Skipping the
- * rest a table lookup at a time keeps these whole-body passes cheap. */
-static const guchar in_string[256] = { ['"'] = 1, ['\\'] = 1 };
-static const guchar structure[256] = { ['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1 };
-
 /* Done before any parsing, so a hostile body cannot make a parser recurse
- * deeply; brackets inside strings do not count. */
+ * deeply. */
 gboolean
 _tether_server_check_depth (const char  *body,
                             gsize        length,
                             guint        max_depth,
                             GError     **error)
 {
-  const guchar *p = (const guchar *) body;
-  guint depth = 0;
-
-  for (gsize i = 0; i < length; i++)
-    {
-      while (i < length && !structure[p[i]])
-        i++;
-      if (i == length)
-        break;
-      if (p[i] == '"')
-        {
-          for (i++; i < length;)   /* to the closing quote, over escapes */
-            {
-              while (i < length && !in_string[p[i]])
-                i++;
-              if (i >= length || p[i] == '"')
-                break;
-              i += 2;   /* a backslash and the byte it escapes */
-            }
-        }
-      else if ((p[i] == '{' || p[i] == '[') && ++depth > max_depth)
-        return _tether_server_fail (error, TETHER_SERVER_ERROR_TOO_DEEP,
-                                    "The JSON body is nested deeper than %u levels", max_depth);
-      else if ((p[i] == '}' || p[i] == ']') && depth > 0)
-        depth--;
-    }
+  if (_tether_json_nested_deeper (body, length, max_depth))
+    return _tether_server_fail (error, TETHER_SERVER_ERROR_TOO_DEEP,
+                                "The JSON body is nested deeper than %u levels", max_depth);
   return TRUE;
 }
 

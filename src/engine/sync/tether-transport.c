@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "tether-transport.h"
+#include "tether-private.h"
 #include "tether-transport-private.h"
 
 G_DEFINE_QUARK (tether-sync-error-quark, tether_sync_error)
@@ -344,32 +345,6 @@ _tether_transport_string_member (JsonObject *object,
  * requests deeper than 64 levels, so its answers stay far below this. */
 #define TETHER_TRANSPORT_MAX_DEPTH 256
 
-static gboolean
-nested_too_deep (const char *data,
-                 gsize       length)
-{
-  gboolean in_string = FALSE;
-  guint depth = 0;
-
-  for (gsize i = 0; i < length; i++)
-    {
-      if (in_string)
-        {
-          if (data[i] == '\\')
-            i++;
-          else if (data[i] == '"')
-            in_string = FALSE;
-        }
-      else if (data[i] == '"')
-        in_string = TRUE;
-      else if ((data[i] == '{' || data[i] == '[') && ++depth > TETHER_TRANSPORT_MAX_DEPTH)
-        return TRUE;
-      else if ((data[i] == '}' || data[i] == ']') && depth > 0)
-        depth--;
-    }
-  return FALSE;
-}
-
 JsonObject *
 _tether_transport_parse_object (GBytes *bytes)
 {
@@ -379,7 +354,7 @@ _tether_transport_parse_object (GBytes *bytes)
   JsonNode *root;
 
   /* An empty body may have NULL data, which json-glib refuses with a critical. */
-  if (length == 0 || nested_too_deep (data, length) ||
+  if (length == 0 || _tether_json_nested_deeper (data, length, TETHER_TRANSPORT_MAX_DEPTH) ||
       !json_parser_load_from_data (parser, data, length, NULL))
     return NULL;
   root = json_parser_get_root (parser);
