@@ -12,6 +12,7 @@
 
 #include "tether.h"
 #include "tether-test-pg.h"
+#include "bench-util.h"
 
 /* Measures a real tether-server process over HTTP on 127.0.0.1, once per
  * storage, and prints the figures beside their goals. A benchmark: it never
@@ -458,35 +459,7 @@ start_body (const char *client_id)
 static gsize
 log_size (Bench *bench)
 {
-  g_autofree char *log = NULL;
-  gsize length = 0;
-
-  g_file_get_contents (bench->log, &log, &length, NULL);
-  return length;
-}
-
-/* Seconds the server logged for its requests ("... ms=F") after @offset:
- * its own time, without the client or the loopback. */
-static double
-log_seconds (Bench *bench,
-             gsize  offset)
-{
-  g_autofree char *log = NULL;
-  g_auto(GStrv) lines = NULL;
-  gsize length = 0;
-  double ms = 0;
-
-  if (!g_file_get_contents (bench->log, &log, &length, NULL) || length < offset)
-    return 0;
-  lines = g_strsplit (log + offset, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++)
-    {
-      const char *field = strstr (lines[i], " ms=");
-
-      if (field != NULL)
-        ms += g_ascii_strtod (field + strlen (" ms="), NULL);
-    }
-  return ms / 1000.0;
+  return bench_log_size (bench->log);
 }
 
 static void
@@ -495,7 +468,7 @@ server_figure (Bench      *bench,
                guint       n,
                const char *unit)
 {
-  double seconds = log_seconds (bench, offset);
+  double seconds = bench_log_ms (bench->log, offset, NULL) / 1000.0;
 
   if (seconds > 0)
     figure ("  by the server's own request log", n / seconds, 0, unit, NULL);

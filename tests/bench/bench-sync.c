@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "tether.h"
+#include "bench-util.h"
 
 /* The sync job end to end: client A makes 10,000 creates, 2,000 one-field
  * updates and 500 deletes (one transaction each, change tracking on, on
@@ -29,6 +30,7 @@
 #define STOP_TIMEOUT_MS    10000
 #define SEED               42
 #define SLICE              1000      /* creates compared at the start and the end of the job */
+#define PULL_PAGE          1000      /* records per pull page, the server's cap */
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 
@@ -526,13 +528,14 @@ floor_prepare (Floor      *floor_,
  * and its triggers, the sync tables) by opening it once with the default
  * schema and a sync engine; then raw SQL does the same writes. */
 static void
-floor_open (Floor *floor_)
+floor_open (Floor      *floor_,
+            const char *name)
 {
-  g_autofree char *path = path_in ("floor.db");
+  g_autofree char *path = path_in (name);
   g_autoptr(GError) error = NULL;
 
   {
-    g_autoptr(TetherDatabase) db = open_db ("floor.db");
+    g_autoptr(TetherDatabase) db = open_db (name);
     g_autoptr(TetherSyncEngine) engine = tether_sync_engine_new (db, &error);
 
     check (engine != NULL, "sync tables of the floor", error);
@@ -658,11 +661,83 @@ run_floor (Job *job)
 {
   Floor floor_ = { NULL, };
 
-  floor_open (&floor_);
+  floor_open (&floor_, "floor.db");
   job->floor_usec[PHASE_CREATE] = floor_creates (&floor_, job);
   job->floor_usec[PHASE_UPDATE] = floor_updates (&floor_, job);
   job->floor_usec[PHASE_DELETE] = floor_deletes (&floor_, job);
   floor_close (&floor_);
+}
+
+static void
+pull_floor_commit (Floor        *floor_,
+                   sqlite3_stmt *cursor,
+                   guint         rev)
+{
+  g_autofree char *text = g_strdup_printf ("%u", rev);
+
+  sqlite3_bind_text (cursor, 1, text, -1, SQLITE_STATIC);
+  check_sqlite (floor_->db, sqlite3_step (cursor), SQLITE_DONE, "cursor");
+  sqlite3_reset (cursor);
+  check_sqlite (floor_->db, sqlite3_step (floor_->commit), SQLITE_DONE, "COMMIT");
+  sqlite3_reset (floor_->commit);
+}
+
+/* What a pull must write at least, in raw SQL on a file with the engine's
+ * tables: A's records with their shadow copies and the cursor, a page of
+ * PULL_PAGE records per transaction. No network, no JSON. */
+static gint64
+run_pull_floor (Job *job)
+{
+  Floor floor_ = { NULL, };
+  g_autofree gboolean *deleted = g_new0 (gboolean, N_CREATES);
+  sqlite3_stmt *record, *shadow, *cursor;
+  gint64 start;
+  guint in_page = 0;
+
+  floor_open (&floor_, "pullfloor.db");
+  record = floor_prepare (&floor_, "INSERT INTO t_notes (id, data, created, updated) VALUES (?1, ?2, ?3, ?3)");
+  shadow = floor_prepare (&floor_, "INSERT INTO _tether_shadow (collection, record_id, rev, data, hlc)"
+                                   " VALUES ('notes', ?1, ?2, ?3, ?4)");
+  cursor = floor_prepare (&floor_, "INSERT OR REPLACE INTO _tether_meta (key, value) VALUES ('sync.cursor', ?1)");
+  for (guint i = 0; i < N_DELETES; i++)
+    deleted[job->delete_at[i]] = TRUE;
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < N_CREATES; i++)
+    {
+      g_autofree char *hlc = g_strdup_printf ("%013" G_GINT64_FORMAT "-%04x-%s", g_get_real_time () / 1000,
+                                              i & 0xffff, floor_.client_id);
+
+      if (deleted[i])
+        continue;
+      if (in_page++ == 0)
+        {
+          check_sqlite (floor_.db, sqlite3_step (floor_.begin), SQLITE_DONE, "BEGIN");
+          sqlite3_reset (floor_.begin);
+        }
+      sqlite3_bind_text (record, 1, job->ids[i], -1, SQLITE_STATIC);
+      sqlite3_bind_text (record, 2, job->current[i], -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (record, 3, g_get_real_time () / 1000);
+      check_sqlite (floor_.db, sqlite3_step (record), SQLITE_DONE, "record");
+      sqlite3_reset (record);
+      sqlite3_bind_text (shadow, 1, job->ids[i], -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (shadow, 2, i + 1);
+      sqlite3_bind_text (shadow, 3, job->current[i], -1, SQLITE_STATIC);
+      sqlite3_bind_text (shadow, 4, hlc, -1, SQLITE_STATIC);
+      check_sqlite (floor_.db, sqlite3_step (shadow), SQLITE_DONE, "shadow");
+      sqlite3_reset (shadow);
+      if (in_page == PULL_PAGE)
+        {
+          pull_floor_commit (&floor_, cursor, i + 1);
+          in_page = 0;
+        }
+    }
+  if (in_page > 0)
+    pull_floor_commit (&floor_, cursor, N_CREATES);
+  sqlite3_finalize (record);
+  sqlite3_finalize (shadow);
+  sqlite3_finalize (cursor);
+  floor_close (&floor_);
+  return g_get_monotonic_time () - start;
 }
 
 static void
@@ -702,6 +777,23 @@ print_writes (Job *job)
 
 /* ---- 3. push and pull ---------------------------------------------------- */
 
+/* With TETHER_BENCH_PERF_CTL naming the control fifo of
+ * `perf record --control fifo:FILE -D -1`, only the syncs are sampled;
+ * TETHER_BENCH_PERF_SYNC=push or pull picks one of them. */
+static void
+perf_control (const char *sync,
+              const char *command)
+{
+  const char *fifo = g_getenv ("TETHER_BENCH_PERF_CTL");
+  const char *only = g_getenv ("TETHER_BENCH_PERF_SYNC");
+  FILE *file;
+
+  if (fifo == NULL || (only != NULL && !g_str_equal (only, sync)) || (file = fopen (fifo, "w")) == NULL)
+    return;
+  fprintf (file, "%s\n", command);
+  fclose (file);
+}
+
 typedef struct {
   gint64 start;
   gint64 last_push;   /* the last PUSH phase: the last batch was answered and stored */
@@ -722,7 +814,8 @@ on_phase (TetherSyncEngine *engine,
 }
 
 static TetherHttpTransport *
-sync_once (TetherSyncEngine *engine,
+sync_once (const char       *sync,
+           TetherSyncEngine *engine,
            Timing           *timing,
            TetherSyncReport *report)
 {
@@ -732,9 +825,11 @@ sync_once (TetherSyncEngine *engine,
   gboolean ok;
 
   tether_sync_engine_set_transport (engine, TETHER_TRANSPORT (http));
+  perf_control (sync, "enable");
   timing->start = g_get_monotonic_time ();
   ok = tether_sync_engine_sync (engine, report, &error);
   timing->end = g_get_monotonic_time ();
+  perf_control (sync, "disable");
   g_signal_handler_disconnect (engine, handler);
   check (ok, "sync", error);
   return g_steal_pointer (&http);
@@ -835,6 +930,8 @@ run (void)
   Timing push = { 0, }, pull = { 0, };
   Job *job = g_new0 (Job, 1);
   double rss_writes, rss_floor, rss_push, rss_pull;
+  gint64 pull_floor_usec;
+  gsize log_offset;
   guint64 wire = 0;
   guint verified;
 
@@ -847,15 +944,18 @@ run (void)
   rss_writes = client_peak_mib (TRUE);
   run_floor (job);
   print_writes (job);
+  pull_floor_usec = run_pull_floor (job);
   job_clear (job);
   g_free (job);
   rss_floor = client_peak_mib (TRUE);
 
-  http_a = sync_once (engine_a, &push, &push_report);
+  log_offset = bench_log_size (bench.log);
+  http_a = sync_once ("push", engine_a, &push, &push_report);
   rss_push = client_peak_mib (TRUE);
   print_sync ("2. A pushes to tether-server (SQLite, 127.0.0.1), one sync", &push, &push_report);
   figure ("push (until the last batch is stored)", ms_of (push.last_push - push.start), 1, "ms", "< 150 ms");
   figure ("whole sync of A (push + pull of its echoes)", ms_of (push.end - push.start), 1, "ms", NULL);
+  figure ("  the server's own time in its pushes", bench_log_ms (bench.log, log_offset, "/push "), 1, "ms", NULL);
   g_clear_object (&engine_a);
   tether_database_close (a);
   g_clear_object (&a);
@@ -864,10 +964,13 @@ run (void)
   engine_b = tether_sync_engine_new (b, &error);
   check (engine_b != NULL, "sync engine of B", error);
   client_peak_mib (TRUE);
-  http_b = sync_once (engine_b, &pull, &pull_report);
+  log_offset = bench_log_size (bench.log);
+  http_b = sync_once ("pull", engine_b, &pull, &pull_report);
   rss_pull = client_peak_mib (TRUE);
   print_sync ("3. A fresh client B pulls everything, one sync", &pull, &pull_report);
   figure ("pull (whole sync of B)", ms_of (pull.end - pull.start), 1, "ms", "< 100 ms");
+  figure ("  the server's own time in its pulls", bench_log_ms (bench.log, log_offset, "/pull "), 1, "ms", NULL);
+  figure ("  raw SQLite floor of B's writes (no network)", ms_of (pull_floor_usec), 1, "ms", NULL);
 
   a = open_db ("a.db");
   verified = verify (a, b);

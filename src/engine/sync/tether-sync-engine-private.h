@@ -57,6 +57,7 @@ typedef struct {
   GPtrArray        *sent;          /* TetherPushGroup* of the batch in flight */
   guint             pending_at_start;
   guint             batch_limit;   /* lowered when the server finds a batch too large */
+  gint64            counted_us;    /* when a batch last refreshed the counts */
   GHashTable       *seen;          /* after a 410: "collection\x1fid" of every record pulled */
 } TetherSyncOp;
 

@@ -95,11 +95,22 @@ TetherChangeRow *_tether_sync_store_get_change (TetherDatabase *db,
 gboolean    _tether_sync_store_update_change   (TetherDatabase  *db,
                                                 TetherChangeRow *row,
                                                 GError         **error);
+/* Only what a push changes: status, retries, error, push_id, base_rev;
+ * updated = now. Same errors as update_change. */
+gboolean    _tether_sync_store_update_state    (TetherDatabase  *db,
+                                                TetherChangeRow *row,
+                                                GError         **error);
 gboolean    _tether_sync_store_delete_change   (TetherDatabase *db,
                                                 gint64          seq,
                                                 GError        **error);
 gboolean    _tether_sync_store_delete_committed (TetherDatabase *db,
                                                  GError        **error);
+/* The record's FAILED rows older than @seq → COMMITTED. */
+gboolean    _tether_sync_store_commit_failed_before (TetherDatabase *db,
+                                                     const char     *collection,
+                                                     const char     *record_id,
+                                                     gint64          seq,
+                                                     GError        **error);
 /* SYNCING → PENDING (push_id kept); the number of rows. -1 on error. */
 gint        _tether_sync_store_reset_syncing   (TetherDatabase *db,
                                                 GError        **error);

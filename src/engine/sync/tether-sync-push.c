@@ -10,7 +10,8 @@
  * a lost answer or a crash repeats exactly the same change and the server's
  * idempotency answers it like the first time. */
 
-#define MAX_PUSH_ROUNDS 10000   /* bounded loop: batches per sync */
+#define MAX_PUSH_ROUNDS   10000              /* bounded loop: batches per sync */
+#define COUNT_INTERVAL_US (G_USEC_PER_SEC / 10)
 
 void
 _tether_push_group_free (TetherPushGroup *group)
@@ -149,7 +150,7 @@ mark_rows (TetherSyncEngine   *self,
         }
       if (count_retry)
         row->retries++;
-      if (!_tether_sync_store_update_change (self->db, row, error))
+      if (!_tether_sync_store_update_state (self->db, row, error))
         return FALSE;
     }
   return TRUE;
@@ -188,29 +189,48 @@ claim_groups (TetherSyncEngine *self,
   return g_steal_pointer (&sent);
 }
 
-/* The next batch, read and claimed in one transaction: its reads (the
- * outbox, a shadow per record) share one snapshot and one lock, and
- * nothing can change the rows between reading and claiming them. */
+/* The next batch, read and claimed in the caller's transaction: its reads
+ * (the outbox, a shadow per record) share one snapshot and one lock, and
+ * nothing can change the rows between reading and claiming them.
+ * op->sent is then the groups to send; *@only_skipped tells that the
+ * batch had groups, none of which needs sending. */
 static gboolean
-next_batch (TetherSyncEngine  *self,
-            TetherSyncOp      *op,
-            GPtrArray        **groups,
-            GError           **error)
+claim_next (TetherSyncEngine *self,
+            TetherSyncOp     *op,
+            gboolean         *only_skipped,
+            GError          **error)
 {
-  if (!tether_database_begin (self->db, error))
+  g_autoptr(GPtrArray) groups = build_groups (self, op->batch_limit, error);
+
+  if (groups == NULL || (op->sent = claim_groups (self, groups, error)) == NULL)
     return FALSE;
-  if ((*groups = build_groups (self, op->batch_limit, error)) == NULL ||
-      (op->sent = claim_groups (self, *groups, error)) == NULL)
-    {
-      tether_database_rollback (self->db);
-      return FALSE;
-    }
-  if (!tether_database_commit (self->db, error))
-    {
-      g_clear_pointer (&op->sent, g_ptr_array_unref);
-      return FALSE;
-    }
+  *only_skipped = groups->len > 0 && op->sent->len == 0;
   return TRUE;
+}
+
+/* Claims the next batch in the open transaction and commits it; on any
+ * failure the transaction is over and nothing is claimed. */
+static gboolean
+claim_and_commit (TetherSyncEngine *self,
+                  TetherSyncOp     *op,
+                  gboolean         *only_skipped,
+                  GError          **error)
+{
+  if (!claim_next (self, op, only_skipped, error))
+    tether_database_rollback (self->db);
+  else if (tether_database_commit (self->db, error))
+    return TRUE;
+  g_clear_pointer (&op->sent, g_ptr_array_unref);
+  return FALSE;
+}
+
+static gboolean
+next_batch (TetherSyncEngine *self,
+            TetherSyncOp     *op,
+            gboolean         *only_skipped,
+            GError          **error)
+{
+  return tether_database_begin (self->db, error) && claim_and_commit (self, op, only_skipped, error);
 }
 
 /* ------------------------------------------------------------ answers */
@@ -234,22 +254,8 @@ commit_older_failed (TetherSyncEngine *self,
                      TetherPushGroup  *group,
                      GError          **error)
 {
-  g_autoptr(GPtrArray) rows = _tether_sync_store_record_changes (self->db, group->collection,
-                                                                 group->record_id, error);
-
-  if (rows == NULL)
-    return FALSE;
-  for (guint i = 0; i < rows->len; i++)
-    {
-      TetherChangeRow *row = g_ptr_array_index (rows, i);
-
-      if (row->status != TETHER_CHANGE_FAILED || row->seq > group_first (group)->seq)
-        continue;
-      row->status = TETHER_CHANGE_COMMITTED;
-      if (!_tether_sync_store_update_change (self->db, row, error))
-        return FALSE;
-    }
-  return TRUE;
+  return _tether_sync_store_commit_failed_before (self->db, group->collection, group->record_id,
+                                                  group_first (group)->seq, error);
 }
 
 static gboolean
@@ -377,10 +383,14 @@ apply_answer (TetherSyncEngine   *self,
   return TRUE;
 }
 
+/* The answer and the claim of the next batch share one transaction: one
+ * commit per round trip instead of two. Either both are stored or
+ * neither, and then the batch sent keeps its push id for the next sync. */
 static gboolean
 store_answer (TetherSyncEngine *self,
               TetherSyncOp     *op,
               JsonObject       *answer,
+              gboolean         *only_skipped,
               GError          **error)
 {
   g_autoptr(TetherPushResponse) response = _tether_sync_parse_push (answer, error);
@@ -392,7 +402,8 @@ store_answer (TetherSyncEngine *self,
       tether_database_rollback (self->db);
       return FALSE;
     }
-  return tether_database_commit (self->db, error);
+  g_clear_pointer (&op->sent, g_ptr_array_unref);
+  return claim_and_commit (self, op, only_skipped, error);
 }
 
 /* The server refused the batch as too large: send half as many changes,
@@ -426,6 +437,9 @@ shrink_batch (TetherSyncEngine *self,
   return TRUE;
 }
 
+static void send_claimed (GTask    *task,
+                          gboolean  only_skipped);
+
 static void
 on_pushed (GObject      *source,
            GAsyncResult *result,
@@ -436,6 +450,7 @@ on_pushed (GObject      *source,
   TetherSyncEngine *self = op->engine;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) answer = tether_transport_push_finish (TETHER_TRANSPORT (source), result, &error);
+  gboolean only_skipped = FALSE;
 
   if (answer == NULL && g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_TOO_LARGE))
     {
@@ -447,52 +462,52 @@ on_pushed (GObject      *source,
           return;
         }
     }
-  if (answer == NULL || !store_answer (self, op, answer, &error))
+  if (answer == NULL || !store_answer (self, op, answer, &only_skipped, &error))
     {
       _tether_sync_op_fail (g_steal_pointer (&task), g_steal_pointer (&error));
       return;
     }
-  g_clear_pointer (&op->sent, g_ptr_array_unref);
-  _tether_sync_engine_queue_changed (self);
+  /* Counting is a scan of the log and each "queue-changed" makes the
+   * inspector read the queue: ten times a second is live enough, and the
+   * end of the sync always counts. */
+  if (g_get_monotonic_time () - op->counted_us >= COUNT_INTERVAL_US)
+    {
+      op->counted_us = g_get_monotonic_time ();
+      _tether_sync_engine_queue_changed (self);
+    }
   _tether_sync_engine_emit_phase (self, TETHER_SYNC_PHASE_PUSH, op->report.pushed,
                                   MAX (op->pending_at_start, op->report.pushed));
-  _tether_sync_push_next (g_steal_pointer (&task));
+  send_claimed (g_steal_pointer (&task), only_skipped);
 }
 
-void
-_tether_sync_push_next (GTask *task)
+/* op->sent is claimed: send it, or go on when there is nothing to send. */
+static void
+send_claimed (GTask    *task,
+              gboolean  only_skipped)
 {
   TetherSyncOp *op = g_task_get_task_data (task);
   TetherSyncEngine *self = op->engine;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) groups = NULL;
   g_autoptr(GBytes) request = NULL;
 
-  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
-    {
-      _tether_sync_op_fail (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "sync cancelled"));
-      return;
-    }
   if (op->push_rounds++ >= MAX_PUSH_ROUNDS)
     {
       _tether_sync_op_fail (task, g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_SERVER,
                                                "push did not finish after %d batches", MAX_PUSH_ROUNDS));
       return;
     }
-  if (op->batch_limit == 0)
-    op->batch_limit = self->batch_size;
-  if (!next_batch (self, op, &groups, &error))
-    {
-      _tether_sync_op_fail (task, g_steal_pointer (&error));
-      return;
-    }
   if (op->sent->len == 0)
     {
       g_clear_pointer (&op->sent, g_ptr_array_unref);
-      if (groups->len > 0)   /* only skipped groups: look again */
+      if (only_skipped)   /* look again */
         _tether_sync_push_next (task);
       else
         _tether_sync_pull_next (task);
+      return;
+    }
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    {
+      _tether_sync_op_fail (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "sync cancelled"));
       return;
     }
   if ((request = _tether_sync_push_request_bytes (self, op->sent, &error)) == NULL)
@@ -502,4 +517,21 @@ _tether_sync_push_next (GTask *task)
     }
   op->report.pushed += op->sent->len;
   tether_transport_push_bytes_async (self->transport, request, g_task_get_cancellable (task), on_pushed, task);
+}
+
+void
+_tether_sync_push_next (GTask *task)
+{
+  TetherSyncOp *op = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  gboolean only_skipped = FALSE;
+
+  if (op->batch_limit == 0)
+    op->batch_limit = op->engine->batch_size;
+  if (!next_batch (op->engine, op, &only_skipped, &error))
+    {
+      _tether_sync_op_fail (task, g_steal_pointer (&error));
+      return;
+    }
+  send_claimed (task, only_skipped);
 }

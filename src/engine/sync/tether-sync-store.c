@@ -401,6 +401,25 @@ _tether_sync_store_append (TetherDatabase   *db,
   return TRUE;
 }
 
+/* The row was updated; another process may have discarded or compacted
+ * it meanwhile. */
+static gboolean
+step_row_update (TetherDatabase   *db,
+                 sqlite3_stmt     *stmt,
+                 TetherChangeRow  *row,
+                 GError          **error)
+{
+  if (!_tether_sync_store_step (db, stmt, "updating the change log", error))
+    return FALSE;
+  if (sqlite3_changes (_tether_database_get_handle (db)) == 0)
+    {
+      g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NOT_FOUND,
+                   "change '%s' is no longer in the change log", row->id);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 _tether_sync_store_update_change (TetherDatabase   *db,
                                   TetherChangeRow  *row,
@@ -415,16 +434,31 @@ _tether_sync_store_update_change (TetherDatabase   *db,
   row->updated = tether_time_now_ms ();
   bind_mutable (stmt, 1, row);
   sqlite3_bind_int64 (stmt, 12, row->seq);
-  if (!_tether_sync_store_step (db, stmt, "updating the change log", error))
+  return step_row_update (db, stmt, row, error);
+}
+
+/* A push marks every row two or three times: binding the texts it leaves
+ * alone (data, prev_data) would cost more than the update itself. */
+gboolean
+_tether_sync_store_update_state (TetherDatabase   *db,
+                                 TetherChangeRow  *row,
+                                 GError          **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "UPDATE _tether_changes SET (status, retries, error, push_id, base_rev, updated)"
+    " = (?1, ?2, ?3, ?4, ?5, ?6) WHERE seq = ?7", error);
+
+  if (stmt == NULL)
     return FALSE;
-  /* Another process may have discarded or compacted it meanwhile. */
-  if (sqlite3_changes (_tether_database_get_handle (db)) == 0)
-    {
-      g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NOT_FOUND,
-                   "change '%s' is no longer in the change log", row->id);
-      return FALSE;
-    }
-  return TRUE;
+  row->updated = tether_time_now_ms ();
+  sqlite3_bind_int (stmt, 1, row->status);
+  sqlite3_bind_int (stmt, 2, row->retries);
+  sqlite3_bind_text (stmt, 3, row->error, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 4, row->push_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 5, row->base_rev);
+  sqlite3_bind_int64 (stmt, 6, row->updated);
+  sqlite3_bind_int64 (stmt, 7, row->seq);
+  return step_row_update (db, stmt, row, error);
 }
 
 gboolean
@@ -467,6 +501,30 @@ _tether_sync_store_delete_committed (TetherDatabase  *db,
 {
   return run_on_status (db, "DELETE FROM _tether_changes WHERE status = ?1",
                         TETHER_CHANGE_COMMITTED, error) >= 0;
+}
+
+/* One statement on the record's index: no row is read into memory, which
+ * matters as every accepted change of a push runs it. */
+gboolean
+_tether_sync_store_commit_failed_before (TetherDatabase  *db,
+                                         const char      *collection,
+                                         const char      *record_id,
+                                         gint64           seq,
+                                         GError         **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "UPDATE _tether_changes SET status = ?4, updated = ?5"
+    " WHERE collection = ?1 AND record_id = ?2 AND status = ?3 AND seq < ?6", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, collection, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, record_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 3, TETHER_CHANGE_FAILED);
+  sqlite3_bind_int (stmt, 4, TETHER_CHANGE_COMMITTED);
+  sqlite3_bind_int64 (stmt, 5, tether_time_now_ms ());
+  sqlite3_bind_int64 (stmt, 6, seq);
+  return _tether_sync_store_step (db, stmt, "updating the change log", error);
 }
 
 /* A crashed sync may or may not have reached the server: the push_id stays

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "bench-util.h"
+
+gsize
+bench_log_size (const char *path)
+{
+  g_autofree char *log = NULL;
+  gsize length = 0;
+
+  g_file_get_contents (path, &log, &length, NULL);
+  return length;
+}
+
+double
+bench_log_ms (const char *path,
+              gsize       offset,
+              const char *match)
+{
+  g_autofree char *log = NULL;
+  g_auto(GStrv) lines = NULL;
+  gsize length = 0;
+  double ms = 0;
+
+  if (!g_file_get_contents (path, &log, &length, NULL) || length < offset)
+    return 0;
+  lines = g_strsplit (log + offset, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      const char *field = strstr (lines[i], " ms=");
+
+      if (field != NULL && (match == NULL || strstr (lines[i], match) != NULL))
+        ms += g_ascii_strtod (field + strlen (" ms="), NULL);
+    }
+  return ms;
+}

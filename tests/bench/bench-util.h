@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* tether-server's request log (one line per request, "... ms=F"), as the
+ * benchmarks read it: its own time, without the client or the loopback. */
+gsize  bench_log_size (const char *path);
+/* Milliseconds the server logged after @offset, on lines that contain
+ * @match (NULL: every line). */
+double bench_log_ms   (const char *path,
+                       gsize       offset,
+                       const char *match);
+
+G_END_DECLS
