@@ -21,6 +21,9 @@ struct _TetherItemRow
   GtkLabel  *snippet_label;
   GtkLabel  *due_label;
   GtkLabel  *tags_label;
+
+  TetherItemSlot *slot;
+  gulong          slot_handler;
 };
 
 G_DEFINE_FINAL_TYPE (TetherItemRow, tether_item_row, GTK_TYPE_WIDGET)
@@ -167,10 +170,37 @@ tether_item_row_set_record (TetherItemRow *self,
 }
 
 static void
+slot_record_changed (TetherItemSlot *slot,
+                     GParamSpec     *pspec,
+                     TetherItemRow  *self)
+{
+  tether_item_row_set_record (self, tether_item_slot_get_record (slot));
+}
+
+/* The row follows the slot's record until it is given another slot (or
+ * NULL, when the list view unbinds it). */
+void
+tether_item_row_set_slot (TetherItemRow  *self,
+                          TetherItemSlot *slot)
+{
+  g_return_if_fail (TETHER_IS_ITEM_ROW (self));
+  g_return_if_fail (slot == NULL || TETHER_IS_ITEM_SLOT (slot));
+
+  if (self->slot != NULL)
+    g_clear_signal_handler (&self->slot_handler, self->slot);
+  g_set_object (&self->slot, slot);
+  if (slot == NULL)
+    return;
+  self->slot_handler = g_signal_connect (slot, "notify::record", G_CALLBACK (slot_record_changed), self);
+  tether_item_row_set_record (self, tether_item_slot_get_record (slot));
+}
+
+static void
 tether_item_row_dispose (GObject *object)
 {
   GtkWidget *child;
 
+  tether_item_row_set_slot (TETHER_ITEM_ROW (object), NULL);
   gtk_widget_dispose_template (GTK_WIDGET (object), TETHER_TYPE_ITEM_ROW);
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (object))) != NULL)
     gtk_widget_unparent (child);

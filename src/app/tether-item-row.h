@@ -4,6 +4,7 @@
 #include <gtk/gtk.h>
 
 #include "tether.h"
+#include "tether-item-slot.h"
 
 G_BEGIN_DECLS
 
@@ -17,5 +18,8 @@ G_DECLARE_FINAL_TYPE (TetherItemRow, tether_item_row, TETHER, ITEM_ROW, GtkWidge
 GtkWidget *tether_item_row_new        (void);
 void       tether_item_row_set_record (TetherItemRow *self,
                                        TetherRecord  *record);
+/* Shows the slot's record, and the next one the slot takes. */
+void       tether_item_row_set_slot   (TetherItemRow  *self,
+                                       TetherItemSlot *slot);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "tether-item-row.h"
+#include "tether-slot-model.h"
 #include "tether-window-private.h"
 
 G_DEFINE_FINAL_TYPE (TetherWindow, tether_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -79,6 +80,15 @@ _tether_window_focus_list (TetherWindow *self)
     gtk_widget_grab_focus (GTK_WIDGET (self->search_entry));
 }
 
+/* The selection holds slots (tether-slot-model.c): the record in one. */
+static TetherRecord *
+selected_record (TetherWindow *self)
+{
+  TetherItemSlot *slot = gtk_single_selection_get_selected_item (self->selection);
+
+  return slot != NULL ? tether_item_slot_get_record (slot) : NULL;
+}
+
 static void
 selection_changed (TetherWindow *self)
 {
@@ -87,7 +97,7 @@ selection_changed (TetherWindow *self)
   /* Moves of the list are not the user's choice: sync_selection() follows. */
   if (self->model_changing > 0 || self->syncing_selection)
     return;
-  record = gtk_single_selection_get_selected_item (self->selection);
+  record = selected_record (self);
   if (record != NULL)
     _tether_window_open (self, tether_record_get_collection (record), tether_record_get_id (record));
 }
@@ -245,8 +255,15 @@ static void
 bind_row (GtkSignalListItemFactory *factory,
           GtkListItem              *item)
 {
-  tether_item_row_set_record (TETHER_ITEM_ROW (gtk_list_item_get_child (item)),
-                              gtk_list_item_get_item (item));
+  tether_item_row_set_slot (TETHER_ITEM_ROW (gtk_list_item_get_child (item)),
+                            gtk_list_item_get_item (item));
+}
+
+static void
+unbind_row (GtkSignalListItemFactory *factory,
+            GtkListItem              *item)
+{
+  tether_item_row_set_slot (TETHER_ITEM_ROW (gtk_list_item_get_child (item)), NULL);
 }
 
 static void
@@ -256,7 +273,9 @@ setup_list (TetherWindow *self)
 
   /* Connected before the selection model exists, so it runs first. */
   g_signal_connect_swapped (self->model, "items-changed", G_CALLBACK (model_changing), self);
-  self->selection = gtk_single_selection_new (g_object_ref (G_LIST_MODEL (self->model)));
+  /* The list view sees slots: a search that swaps records rebinds rows in
+   * place instead of making new ones. */
+  self->selection = gtk_single_selection_new (G_LIST_MODEL (tether_slot_model_new (G_LIST_MODEL (self->model))));
   gtk_single_selection_set_autoselect (self->selection, FALSE);
   gtk_single_selection_set_can_unselect (self->selection, TRUE);
   gtk_single_selection_set_selected (self->selection, GTK_INVALID_LIST_POSITION);
@@ -265,6 +284,7 @@ setup_list (TetherWindow *self)
 
   g_signal_connect (factory, "setup", G_CALLBACK (setup_row), NULL);
   g_signal_connect (factory, "bind", G_CALLBACK (bind_row), NULL);
+  g_signal_connect (factory, "unbind", G_CALLBACK (unbind_row), NULL);
   gtk_list_view_set_factory (self->list_view, factory);
   gtk_list_view_set_model (self->list_view, GTK_SELECTION_MODEL (self->selection));
 }
@@ -313,7 +333,7 @@ toggle_selected_done (GtkWidget *widget,
                       gpointer   data)
 {
   TetherWindow *self = TETHER_WINDOW (data);
-  TetherRecord *record = gtk_single_selection_get_selected_item (self->selection);
+  TetherRecord *record = selected_record (self);
 
   if (record == NULL || g_strcmp0 (tether_record_get_collection (record), "tasks") != 0)
     return FALSE;

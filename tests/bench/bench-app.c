@@ -535,6 +535,20 @@ type_keystroke (const char *text,
   *frame_ms = ms_between (start, child.last_paint_at);
 }
 
+/* With TETHER_BENCH_PERF_CTL naming the control fifo of
+ * `perf record --control fifo:FILE -D -1`, only the keystrokes are sampled. */
+static void
+perf_control (const char *command)
+{
+  const char *fifo = g_getenv ("TETHER_BENCH_PERF_CTL");
+  FILE *file;
+
+  if (fifo == NULL || (file = fopen (fifo, "w")) == NULL)
+    return;
+  fprintf (file, "%s\n", command);
+  fclose (file);
+}
+
 static void
 measure_search (void)
 {
@@ -549,15 +563,17 @@ measure_search (void)
   g_signal_connect_after (entry, "search-changed", G_CALLBACK (searched), NULL);
 
   count_statements (TRUE);
+  perf_control ("enable");
   for (guint i = 0; i < G_N_ELEMENTS (keystrokes); i++)
     {
       g_autofree char *label = NULL;
 
       type_keystroke (keystrokes[i], &model[i], &frame[i]);
-      label = g_strdup_printf ("%2u. \"%s\" -> frame (%u items)", i + 1, keystrokes[i],
-                               g_list_model_get_n_items (G_LIST_MODEL (child.window->model)));
+      label = g_strdup_printf ("%2u. \"%s\" -> frame (%u items, model %.0f ms)", i + 1, keystrokes[i],
+                               g_list_model_get_n_items (G_LIST_MODEL (child.window->model)), model[i]);
       report (label, frame[i], "ms", NULL);
     }
+  perf_control ("disable");
   count_statements (FALSE);
   total = statements_total (&poll);
   report ("keystroke -> frame, median", median (frame, G_N_ELEMENTS (keystrokes)), "ms", "< 50");
@@ -719,6 +735,32 @@ live_query (TetherDatabase *db,
 
 /* Where the first-frame time goes, without GTK: open, the two live queries,
  * and the item model over them (which runs both again and merges). */
+/* The keystrokes on the item model alone, in a fresh process's first
+ * database connection: what the search costs before GTK draws anything. */
+static void
+measure_search_alone (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherDatabase) db = tether_database_open (path, NULL, &error);
+  g_autoptr(TetherItemModel) item_model = NULL;
+
+  check (db != NULL, path, error);
+  item_model = tether_item_model_new (db, &error);
+  check (item_model != NULL, "item model", error);
+  g_print ("  search, model alone (no GTK), per keystroke:\n");
+  for (guint i = 0; i < G_N_ELEMENTS (keystrokes); i++)
+    {
+      gint64 start = g_get_monotonic_time ();
+
+      tether_item_model_set_search (item_model, keystrokes[i]);
+      g_print ("    %2u. %-12s %9.1f ms  (%u items)\n", i + 1, keystrokes[i],
+               ms_between (start, g_get_monotonic_time ()),
+               g_list_model_get_n_items (G_LIST_MODEL (item_model)));
+    }
+  g_clear_object (&item_model);
+  tether_database_close (db);
+}
+
 static void
 measure_model_alone (const char *path,
                      guint       runs)
@@ -757,6 +799,7 @@ measure_model_alone (const char *path,
   g_print ("  %-46s %9.1f ms\n", "live query: notes, pinned then newest", median (notes, runs));
   g_print ("  %-46s %9.1f ms\n", "live query: tasks, newest", median (tasks, runs));
   g_print ("  %-46s %9.1f ms\n", "TetherItemModel (both queries, merged)", median (model, runs));
+  measure_search_alone (path);
 }
 
 typedef struct {
