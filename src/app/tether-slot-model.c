@@ -6,11 +6,12 @@
 
 #include "tether-slot-model.h"
 
-/* GTK 4.8's list view keeps up to 200 row widgets around its anchor, and an
- * item it has not seen gets a new widget from the factory: a keystroke that
- * swaps the search results made and styled ~200 rows (120-200 ms). Slots
- * stay at their positions and take the new records in place, so the rows
- * stay too and only bind new text (README.md, "The app").
+/* GTK 4.8's list widgets give an item they have not seen a new row from
+ * the factory (a list view keeps 200 rows around its anchor, our one-column
+ * grid view about 30): a keystroke that swapped the search results made and
+ * styled them all again (120-200 ms with the list view). Slots stay at their
+ * positions and take the new records in place, so the rows stay too and
+ * only bind new text (README.md, "The app").
  *
  * Slots are made when the list view first asks for a position; a position
  * nobody asked for holds NULL, so a list of 100,000 records costs an array

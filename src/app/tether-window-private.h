@@ -30,7 +30,7 @@ struct _TetherWindow
   GtkSearchBar         *search_bar;
   GtkSearchEntry       *search_entry;
   GtkStack             *list_stack;
-  GtkListView          *list_view;
+  GtkGridView          *list_view;
   AdwStatusPage        *no_results_page;
   GtkStack             *editor_stack;
   TetherEditor         *editor;

@@ -221,7 +221,7 @@ update_navigation_now (gpointer data)
   self->navigation_idle = 0;
   gtk_widget_set_visible (self->back_button, folded && on_editor);
   /* Folded, a click on a row is the only way on to the editor. */
-  gtk_list_view_set_single_click_activate (self->list_view, folded);
+  gtk_grid_view_set_single_click_activate (self->list_view, folded);
   return G_SOURCE_REMOVE;
 }
 
@@ -285,8 +285,8 @@ setup_list (TetherWindow *self)
   g_signal_connect (factory, "setup", G_CALLBACK (setup_row), NULL);
   g_signal_connect (factory, "bind", G_CALLBACK (bind_row), NULL);
   g_signal_connect (factory, "unbind", G_CALLBACK (unbind_row), NULL);
-  gtk_list_view_set_factory (self->list_view, factory);
-  gtk_list_view_set_model (self->list_view, GTK_SELECTION_MODEL (self->selection));
+  gtk_grid_view_set_factory (self->list_view, factory);
+  gtk_grid_view_set_model (self->list_view, GTK_SELECTION_MODEL (self->selection));
 }
 
 /* Window ----------------------------------------------------------------------- */

@@ -612,9 +612,9 @@ scroll_to (GtkAdjustment *adj,
 static void
 measure_scroll (void)
 {
-  GtkListView *list_view = child.window->list_view;
+  GtkGridView *list_view = child.window->list_view;
   GtkAdjustment *adj = gtk_scrollable_get_vadjustment (GTK_SCROLLABLE (list_view));
-  GtkListItemFactory *factory = gtk_list_view_get_factory (list_view);
+  GtkListItemFactory *factory = gtk_grid_view_get_factory (list_view);
   guint n_items = g_list_model_get_n_items (G_LIST_MODEL (child.window->model));
   g_autoptr(GArray) frames = g_array_new (FALSE, FALSE, sizeof (double));
   gulong handler = g_signal_connect_after (factory, "bind", G_CALLBACK (bound), NULL);
