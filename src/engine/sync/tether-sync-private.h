@@ -105,6 +105,9 @@ gboolean    _tether_sync_store_delete_change   (TetherDatabase *db,
                                                 GError        **error);
 gboolean    _tether_sync_store_delete_committed (TetherDatabase *db,
                                                  GError        **error);
+gboolean    _tether_sync_store_any_failed      (TetherDatabase *db,
+                                                gboolean       *any,
+                                                GError        **error);
 /* The record's FAILED rows older than @seq → COMMITTED. */
 gboolean    _tether_sync_store_commit_failed_before (TetherDatabase *db,
                                                      const char     *collection,

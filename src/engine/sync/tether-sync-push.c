@@ -252,8 +252,11 @@ take_group (GHashTable *by_id,
 static gboolean
 commit_older_failed (TetherSyncEngine *self,
                      TetherPushGroup  *group,
+                     gboolean          any_failed,
                      GError          **error)
 {
+  if (!any_failed)
+    return TRUE;
   return _tether_sync_store_commit_failed_before (self->db, group->collection, group->record_id,
                                                   group_first (group)->seq, error);
 }
@@ -262,13 +265,14 @@ static gboolean
 apply_accepted (TetherSyncEngine   *self,
                 TetherPushGroup    *group,
                 TetherPushAccepted *accepted,
+                gboolean            any_failed,
                 GError            **error)
 {
   TetherChangeRow *last = group_last (group);
   const char *data = group->type == TETHER_CHANGE_DELETE ? NULL : last->data;
 
   if (!mark_rows (self, group, TETHER_CHANGE_COMMITTED, NULL, FALSE, error) ||
-      !commit_older_failed (self, group, error))
+      !commit_older_failed (self, group, any_failed, error))
     return FALSE;
   if (accepted->rev < 0)
     {
@@ -342,7 +346,10 @@ apply_answer (TetherSyncEngine   *self,
   g_autoptr(GHashTable) by_id = g_hash_table_new (g_str_hash, g_str_equal);
   GHashTableIter iter;
   gpointer group;
+  gboolean any_failed = FALSE;
 
+  if (!_tether_sync_store_any_failed (self->db, &any_failed, error))
+    return FALSE;
   for (guint i = 0; i < op->sent->len; i++)
     g_hash_table_insert (by_id, ((TetherPushGroup *) g_ptr_array_index (op->sent, i))->push_id,
                          g_ptr_array_index (op->sent, i));
@@ -352,7 +359,7 @@ apply_answer (TetherSyncEngine   *self,
 
       if ((group = take_group (by_id, accepted->id)) != NULL)
         {
-          if (!apply_accepted (self, group, accepted, error))
+          if (!apply_accepted (self, group, accepted, any_failed, error))
             return FALSE;
           op->report.accepted++;
         }
