@@ -131,9 +131,9 @@ set_tags (TetherItemRow *self,
   gtk_label_set_text (self->tags_label, text);
 }
 
-void
-tether_item_row_set_record (TetherItemRow *self,
-                            TetherRecord  *record)
+static void
+show_record (TetherItemRow *self,
+             TetherRecord  *record)
 {
   gboolean task, done;
   const char *title;
@@ -174,7 +174,7 @@ slot_record_changed (TetherItemSlot *slot,
                      GParamSpec     *pspec,
                      TetherItemRow  *self)
 {
-  tether_item_row_set_record (self, tether_item_slot_get_record (slot));
+  show_record (self, tether_item_slot_get_record (slot));
 }
 
 /* The row follows the slot's record until it is given another slot (or
@@ -192,7 +192,7 @@ tether_item_row_set_slot (TetherItemRow  *self,
   if (slot == NULL)
     return;
   self->slot_handler = g_signal_connect (slot, "notify::record", G_CALLBACK (slot_record_changed), self);
-  tether_item_row_set_record (self, tether_item_slot_get_record (slot));
+  show_record (self, tether_item_slot_get_record (slot));
 }
 
 static void

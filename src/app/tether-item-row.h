@@ -16,8 +16,6 @@ G_DECLARE_FINAL_TYPE (TetherItemRow, tether_item_row, TETHER, ITEM_ROW, GtkWidge
  * line of the body/notes, a pin icon, the due date and tags. Binding reads
  * only the record in memory: no SQL. */
 GtkWidget *tether_item_row_new        (void);
-void       tether_item_row_set_record (TetherItemRow *self,
-                                       TetherRecord  *record);
 /* Shows the slot's record, and the next one the slot takes. */
 void       tether_item_row_set_slot   (TetherItemRow  *self,
                                        TetherItemSlot *slot);
