@@ -547,10 +547,12 @@ load_schema (TetherDatabase  *self,
 
   if (stored != NULL && !_tether_database_check_versions (self, stored, self->schema, error))
     return FALSE;
-  if (stored != NULL && tether_schema_get_version (stored) == tether_schema_get_version (self->schema))
-    return _tether_database_upgrade_fts (self, error);
-  return _tether_database_apply_schema (self, stored, self->schema, error) &&
-         _tether_database_meta_set (self, "schema", tether_schema_get_json (self->schema), error);
+  if ((stored == NULL || tether_schema_get_version (stored) != tether_schema_get_version (self->schema)) &&
+      (!_tether_database_apply_schema (self, stored, self->schema, error) ||
+       !_tether_database_meta_set (self, "schema", tether_schema_get_json (self->schema), error)))
+    return FALSE;
+  /* After a migration too: it makes only the indexes whose fields changed. */
+  return _tether_database_upgrade_fts (self, error);
 }
 
 static gboolean

@@ -430,13 +430,7 @@ tether_query_rank_within (TetherQuery *self,
 
 /* Accessors for the compiler and the live query ----------------------------- */
 
-guint
-_tether_query_get_rank_within (TetherQuery *self)
-{
-  return self->rank_within;
-}
-
-
+guint _tether_query_get_rank_within (TetherQuery *self) { return self->rank_within; }
 GPtrArray *_tether_query_get_where (TetherQuery *self) { return self->where; }
 GPtrArray *_tether_query_get_or_groups (TetherQuery *self) { return self->or_groups; }
 GArray *_tether_query_get_sorts (TetherQuery *self) { return self->sorts; }
