@@ -13,6 +13,7 @@
 #include "tether-item-model.h"
 #include "tether-item-row.h"
 #include "tether-private.h"
+#include "bench-util.h"
 #include "tether-window-private.h"
 
 /* Measures the app on a database of 100,000 notes and a few thousand tasks:
@@ -535,20 +536,6 @@ type_keystroke (const char *text,
   *frame_ms = ms_between (start, child.last_paint_at);
 }
 
-/* With TETHER_BENCH_PERF_CTL naming the control fifo of
- * `perf record --control fifo:FILE -D -1`, only the keystrokes are sampled. */
-static void
-perf_control (const char *command)
-{
-  const char *fifo = g_getenv ("TETHER_BENCH_PERF_CTL");
-  FILE *file;
-
-  if (fifo == NULL || (file = fopen (fifo, "w")) == NULL)
-    return;
-  fprintf (file, "%s\n", command);
-  fclose (file);
-}
-
 static void
 measure_search (void)
 {
@@ -563,7 +550,7 @@ measure_search (void)
   g_signal_connect_after (entry, "search-changed", G_CALLBACK (searched), NULL);
 
   count_statements (TRUE);
-  perf_control ("enable");
+  bench_perf_control ("enable");
   for (guint i = 0; i < G_N_ELEMENTS (keystrokes); i++)
     {
       g_autofree char *label = NULL;
@@ -573,7 +560,7 @@ measure_search (void)
                                g_list_model_get_n_items (G_LIST_MODEL (child.window->model)));
       report (label, frame[i], "ms", NULL);
     }
-  perf_control ("disable");
+  bench_perf_control ("disable");
   count_statements (FALSE);
   total = statements_total (&poll);
   report ("keystroke -> frame, median", median (frame, G_N_ELEMENTS (keystrokes)), "ms", "< 50");

@@ -798,21 +798,16 @@ print_writes (Job *job)
 
 /* ---- 3. push and pull ---------------------------------------------------- */
 
-/* With TETHER_BENCH_PERF_CTL naming the control fifo of
- * `perf record --control fifo:FILE -D -1`, only the syncs are sampled;
- * TETHER_BENCH_PERF_SYNC=push or pull picks one of them. */
+/* bench_perf_control for one sync: TETHER_BENCH_PERF_SYNC=push or pull
+ * picks it, else both are sampled. */
 static void
 perf_control (const char *sync,
               const char *command)
 {
-  const char *fifo = g_getenv ("TETHER_BENCH_PERF_CTL");
   const char *only = g_getenv ("TETHER_BENCH_PERF_SYNC");
-  FILE *file;
 
-  if (fifo == NULL || (only != NULL && !g_str_equal (only, sync)) || (file = fopen (fifo, "w")) == NULL)
-    return;
-  fprintf (file, "%s\n", command);
-  fclose (file);
+  if (only == NULL || g_str_equal (only, sync))
+    bench_perf_control (command);
 }
 
 typedef struct {

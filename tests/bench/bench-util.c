@@ -1,9 +1,22 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "bench-util.h"
+
+void
+bench_perf_control (const char *command)
+{
+  const char *fifo = g_getenv ("TETHER_BENCH_PERF_CTL");
+  FILE *file;
+
+  if (fifo == NULL || (file = fopen (fifo, "w")) == NULL)
+    return;
+  fprintf (file, "%s\n", command);
+  fclose (file);
+}
 
 gsize
 bench_log_size (const char *path)

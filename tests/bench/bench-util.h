@@ -14,4 +14,9 @@ double bench_log_ms   (const char *path,
                        gsize       offset,
                        const char *match);
 
+/* With TETHER_BENCH_PERF_CTL naming the control fifo of
+ * `perf record --control fifo:FILE -D -1`, sends it @command ("enable",
+ * "disable"), so that only the measured part is sampled. */
+void   bench_perf_control (const char *command);
+
 G_END_DECLS
