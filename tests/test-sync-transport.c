@@ -7,6 +7,7 @@
 #include "tether-faulty-transport.h"
 #include "tether-http-transport.h"
 #include "tether-ws-transport.h"
+#include "tether-test-cut.h"
 #include "tether-test-server.h"
 
 /* The transports against a real tether-server, and against a small
@@ -403,6 +404,31 @@ test_http_not_json (Fixture *f)
 
   call_fails (f, TETHER_TRANSPORT (http), "push", body, TETHER_SYNC_ERROR_PROTOCOL, base);
   call_fails (f, TETHER_TRANSPORT (http), "pull", PULL_NOTES, TETHER_SYNC_ERROR_PROTOCOL, base);
+}
+
+/* A server killed between its headers and the end of its body: libsoup
+ * reads the body up to the closed connection without an error, so the
+ * transport must compare it with the Content-Length itself. Each way of
+ * being cut off is a network failure, to be retried; none is taken for
+ * the answer of a server that is not Tether. */
+static void
+test_http_cut_off (Fixture *f)
+{
+  const gsize sent[] = { 0, 20 };
+
+  for (guint i = 0; i < G_N_ELEMENTS (sent); i++)
+    {
+      g_autoptr(TetherTestCut) cut = tether_test_cut_start (sent[i]);
+      g_autoptr(TetherHttpTransport) http = tether_http_transport_new (tether_test_cut_url (cut), f->alice);
+      g_autofree char *body = note_push ("c1", "n1", "Hello");
+      g_autofree char *said = g_strdup_printf ("closed after %zu of the %zu bytes", sent[i],
+                                               tether_test_cut_size (cut));
+
+      call_fails (f, TETHER_TRANSPORT (http), "push", body, TETHER_SYNC_ERROR_NETWORK, said);
+      g_assert_false (tether_transport_is_connected (TETHER_TRANSPORT (http)));
+      call_fails (f, TETHER_TRANSPORT (http), "pull", PULL_NOTES, TETHER_SYNC_ERROR_NETWORK, said);
+      call_fails (f, TETHER_TRANSPORT (http), "info", NULL, TETHER_SYNC_ERROR_NETWORK, tether_test_cut_url (cut));
+    }
 }
 
 static void
@@ -918,6 +944,7 @@ main (int    argc,
     { "http/unreachable", test_http_unreachable },
     { "http/not-tether", test_http_not_tether },
     { "http/not-json", test_http_not_json },
+    { "http/cut-off", test_http_cut_off },
     { "http/statuses", test_http_statuses },
     { "http/rate-limited", test_http_rate_limited },
     { "http/timeout", test_http_timeout },
