@@ -134,6 +134,30 @@ status_mib (const char *field)
   return g_ascii_strtod (line + strlen (field) + 1, NULL) / 1024.0;
 }
 
+/* Resident MiB of this process's mappings of the software GL stack: mesa's
+ * drivers and the LLVM that llvmpipe compiles shaders with. Only the
+ * libraries; llvmpipe's heap (compiled shaders, tiles) is not told apart. */
+static double
+software_gl_mib (void)
+{
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  gboolean gl = FALSE;
+  double kib = 0;
+
+  if (!g_file_get_contents ("/proc/self/smaps", &text, NULL, NULL))
+    return -1;
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      if (g_ascii_isxdigit (lines[i][0]) && strchr (lines[i], '-') != NULL && strchr (lines[i], ' ') != NULL)
+        gl = strstr (lines[i], "/libLLVM") != NULL || strstr (lines[i], "_dri.so") != NULL;
+      else if (gl && g_str_has_prefix (lines[i], "Rss:"))
+        kib += g_ascii_strtod (lines[i] + 4, NULL);
+    }
+  return kib / 1024.0;
+}
+
 /* ---- the data -------------------------------------------------------- */
 
 static void
@@ -656,6 +680,7 @@ run_measurements (gpointer data)
   report_section ("memory");
   report ("peak RSS at the end (VmHWM)", status_mib ("VmHWM:"), "MiB", "< 150");
   report ("RSS at the end (VmRSS)", status_mib ("VmRSS:"), "MiB", NULL);
+  report ("  of it the software GL libraries (libLLVM, mesa)", software_gl_mib (), "MiB", NULL);
 
   sqlite3_trace_v2 (_tether_database_get_handle (db), 0, NULL, NULL);
   g_clear_pointer (&child.statements, g_hash_table_unref);
@@ -839,6 +864,7 @@ results_add_line (Results    *results,
 static void
 spawn_run (const char *db_path,
            guint       run,
+           char      **envp,
            Results    *results)
 {
   g_autofree char *self_path = g_file_read_link ("/proc/self/exe", NULL);
@@ -853,7 +879,7 @@ spawn_run (const char *db_path,
     char *argv[] = { self_path, (char *) "--child", (char *) db_path,
                      (char *) "--spawned-at", spawned_at, NULL };
 
-    if (!g_spawn_sync (NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, &error) ||
+    if (!g_spawn_sync (NULL, argv, envp, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL, &status, &error) ||
         !g_spawn_check_wait_status (status, &error))
       die ("run", error->message);
   }
@@ -893,6 +919,56 @@ print_results (Results *results,
     }
   for (guint i = 0; i < results->notes->len; i++)
     g_print ("  SQL %s\n", (char *) g_ptr_array_index (results->notes, i));
+}
+
+static Results *
+results_new (void)
+{
+  Results *results = g_new0 (Results, 1);
+
+  results->labels = g_ptr_array_new_with_free_func (g_free);
+  results->units = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  results->goals = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  results->values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_array_unref);
+  results->notes = g_ptr_array_new_with_free_func (g_free);
+  return results;
+}
+
+static void
+results_free (Results *results)
+{
+  g_ptr_array_unref (results->labels);
+  g_hash_table_unref (results->units);
+  g_hash_table_unref (results->goals);
+  g_hash_table_unref (results->values);
+  g_ptr_array_unref (results->notes);
+  g_free (results);
+}
+
+/* Under Xvfb GTK draws with llvmpipe, whose LLVM library and JIT take about
+ * 110 MiB before the app shows anything. One more run with GL off (GTK then
+ * draws with cairo) tells the app's own memory apart from that. */
+static void
+measure_without_gl (const char *db_path)
+{
+  g_auto(GStrv) envp = g_environ_setenv (g_get_environ (), "GDK_DEBUG", "gl-disable", TRUE);
+  Results *results = results_new ();
+
+  spawn_run (db_path, 0, envp, results);
+  g_print ("\nOne more run with GL off (GDK_DEBUG=gl-disable: cairo, no llvmpipe)\n");
+  for (guint i = 0; i < results->labels->len; i++)
+    {
+      const char *label = g_ptr_array_index (results->labels, i);
+      GArray *values = g_hash_table_lookup (results->values, label);
+      const char *goal;
+
+      if (label[0] == '#' || (strstr (label, "RSS") == NULL && strstr (label, "first frame") == NULL))
+        continue;
+      goal = g_hash_table_lookup (results->goals, label);
+      g_print ("  %-50.50s  %8.1f %-4s%s%s\n", label, g_array_index (values, double, 0),
+               (char *) g_hash_table_lookup (results->units, label), *goal ? "  goal " : "", goal);
+    }
+  results_free (results);
 }
 
 static void
@@ -972,7 +1048,7 @@ main (int   argc,
   g_autoptr(GOptionContext) context = g_option_context_new ("- benchmark the Tether app");
   g_autoptr(GError) error = NULL;
   g_autofree char *path = NULL;
-  Results results;
+  Results *results;
   GTestDBus *bus;
 
   g_option_context_add_main_entries (context, entries, NULL);
@@ -1007,22 +1083,15 @@ main (int   argc,
   measure_model_alone (path, runs);
 
   bus = start_bus ();
-  results.labels = g_ptr_array_new_with_free_func (g_free);
-  results.units = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  results.goals = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  results.values = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_array_unref);
-  results.notes = g_ptr_array_new_with_free_func (g_free);
+  results = results_new ();
   for (int r = 0; r < runs; r++)
-    spawn_run (path, r, &results);
-  print_results (&results, runs);
+    spawn_run (path, r, NULL, results);
+  print_results (results, runs);
+  measure_without_gl (path);
 
   g_test_dbus_down (bus);
   g_object_unref (bus);
-  g_ptr_array_unref (results.labels);
-  g_hash_table_unref (results.units);
-  g_hash_table_unref (results.goals);
-  g_hash_table_unref (results.values);
-  g_ptr_array_unref (results.notes);
+  results_free (results);
   cleanup ();
   return EXIT_SUCCESS;
 }
