@@ -6,6 +6,7 @@
 
 #include <adwaita.h>
 
+#include "tether-renderer.h"
 #include "tether-test-app.h"
 #include "tether-test-util.h"
 
@@ -102,6 +103,8 @@ tether_test_app_start (TetherApplication **app)
   g_autoptr(GError) error = NULL;
 
   *app = NULL;
+  /* As main() does; scripts/test's GDK_DEBUG keeps GL on in the plain run. */
+  tether_renderer_choose ();
   /* g_test_dbus_up() unsets DISPLAY, against X11 autolaunch: put it back. */
   bus = g_test_dbus_new (G_TEST_DBUS_NONE);
   g_test_dbus_up (bus);

@@ -6,6 +6,7 @@
 #include <locale.h>
 
 #include "tether-application.h"
+#include "tether-renderer.h"
 
 int
 main (int    argc,
@@ -13,6 +14,7 @@ main (int    argc,
 {
   g_autoptr(TetherApplication) app = NULL;
 
+  tether_renderer_choose ();
   setlocale (LC_ALL, "");
   bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
