@@ -418,17 +418,23 @@ test_http_cut_off (Fixture *f)
 
   for (guint i = 0; i < G_N_ELEMENTS (sent); i++)
     {
-      g_autoptr(TetherTestCut) cut = tether_test_cut_start (sent[i]);
+      g_autoptr(TetherTestCut) cut = tether_test_cut_start (SOUP_STATUS_OK, sent[i]);
       g_autoptr(TetherHttpTransport) http = tether_http_transport_new (tether_test_cut_url (cut), f->alice);
       g_autofree char *body = note_push ("c1", "n1", "Hello");
-      g_autofree char *said = g_strdup_printf ("closed after %zu of the %zu bytes", sent[i],
-                                               tether_test_cut_size (cut));
+      g_autofree char *said = g_strdup_printf ("closed the connection after %" G_GSIZE_FORMAT " of the %"
+                                               G_GSIZE_FORMAT " bytes", sent[i], tether_test_cut_size (cut));
 
       call_fails (f, TETHER_TRANSPORT (http), "push", body, TETHER_SYNC_ERROR_NETWORK, said);
-      g_assert_false (tether_transport_is_connected (TETHER_TRANSPORT (http)));
       call_fails (f, TETHER_TRANSPORT (http), "pull", PULL_NOTES, TETHER_SYNC_ERROR_NETWORK, said);
       call_fails (f, TETHER_TRANSPORT (http), "info", NULL, TETHER_SYNC_ERROR_NETWORK, tether_test_cut_url (cut));
     }
+  /* A refusal cut short still refuses: the token is what is wrong. */
+  {
+    g_autoptr(TetherTestCut) cut = tether_test_cut_start (SOUP_STATUS_UNAUTHORIZED, 10);
+    g_autoptr(TetherHttpTransport) http = tether_http_transport_new (tether_test_cut_url (cut), f->alice);
+
+    call_fails (f, TETHER_TRANSPORT (http), "pull", PULL_NOTES, TETHER_SYNC_ERROR_UNAUTHORIZED, NULL);
+  }
 }
 
 static void

@@ -1,18 +1,20 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
+#define G_LOG_DOMAIN "tether-test-cut"
 #include "config.h"
 
 #include <string.h>
 #include <gio/gio.h>
+#include <libsoup/soup.h>
 
 #include "tether-test-cut.h"
 
-/* What a push answer looks like; the server sends only its first bytes. */
+/* What a push answer looks like; the server sends only its first bytes
+ * (fewer than 64 KiB: they share the handler's data with the status). */
 static const char answer[] = "{\"accepted\":[],\"conflicts\":[],\"errors\":[],\"cursor\":null}";
 
 struct _TetherTestCut {
   GSocketService *service;
   char           *url;
-  gsize           sent;
 };
 
 /* Reads the request's headers and body, so that closing the connection
@@ -53,22 +55,25 @@ on_run (GThreadedSocketService *service,
         GObject                *source,
         gpointer                user_data)
 {
-  TetherTestCut *cut = user_data;
+  gsize sent = GPOINTER_TO_SIZE (user_data) & 0xffff;
+  guint status = GPOINTER_TO_SIZE (user_data) >> 16;
   GOutputStream *output = g_io_stream_get_output_stream (G_IO_STREAM (connection));
   g_autofree char *head = NULL;
 
   if (!read_request (g_io_stream_get_input_stream (G_IO_STREAM (connection))))
     return TRUE;
-  head = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                          "Content-Length: %zu\r\nConnection: close\r\n\r\n", strlen (answer));
+  head = g_strdup_printf ("HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %" G_GSIZE_FORMAT "\r\nConnection: close\r\n\r\n",
+                          status, soup_status_get_phrase (status), strlen (answer));
   if (g_output_stream_write_all (output, head, strlen (head), NULL, NULL, NULL))
-    g_output_stream_write_all (output, answer, cut->sent, NULL, NULL, NULL);
+    g_output_stream_write_all (output, answer, sent, NULL, NULL, NULL);
   g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
   return TRUE;
 }
 
 TetherTestCut *
-tether_test_cut_start (gsize sent)
+tether_test_cut_start (guint status,
+                       gsize sent)
 {
   TetherTestCut *cut = g_new0 (TetherTestCut, 1);
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
@@ -77,14 +82,17 @@ tether_test_cut_start (gsize sent)
   g_autoptr(GError) error = NULL;
 
   g_assert_cmpuint (sent, <, strlen (answer));
-  cut->sent = sent;
-  cut->service = g_threaded_socket_service_new (2);
+  /* Threads without limit: with a limit the service stops itself while
+   * all are busy and restarts from a worker thread, whose accepts then
+   * wait on a main context nobody runs. Workers get @sent alone, not
+   * @cut, which is gone when the last of them may still be closing. */
+  cut->service = g_threaded_socket_service_new (-1);
   g_socket_listener_add_address (G_SOCKET_LISTENER (cut->service), any_port, G_SOCKET_TYPE_STREAM,
                                  G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
   g_assert_no_error (error);
   cut->url = g_strdup_printf ("http://127.0.0.1:%u/sync",
                               g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
-  g_signal_connect (cut->service, "run", G_CALLBACK (on_run), cut);
+  g_signal_connect (cut->service, "run", G_CALLBACK (on_run), GSIZE_TO_POINTER (((gsize) status << 16) | sent));
   g_socket_service_start (cut->service);
   return cut;
 }

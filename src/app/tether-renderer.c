@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-3.0-or-later */
-#define G_LOG_DOMAIN "tether-app"
+#define G_LOG_DOMAIN "tether-renderer"
 #include "config.h"
 
 #include <gtk/gtk.h>
@@ -8,24 +8,49 @@
 
 /* GTK before 4.14 draws with its GL renderer even when the only GL is
  * mesa's llvmpipe, which rasterizes on the CPU and keeps LLVM and its
- * compiled shaders in memory. GTK 4.14 stopped using GL renderers on
- * llvmpipe (commit 6c4739a2f16, "gsk: Don't use gpu renderers with
- * llvmpipe"). Measured with bench-app on 100,000 notes under Xvfb (no GPU):
- * GL on llvmpipe 249 MiB and a 59 ms worst keystroke, cairo with GL off
- * 109 MiB and 33 ms. So where no GPU device exists there is no GL to gain
- * and the app turns it off before GTK starts, as newer GTK would. */
+ * compiled shaders in memory; GTK 4.14 picks cairo there itself (commit
+ * 6c4739a2f16), after loading the driver to find out. Without a GPU the
+ * app turns GL off before GTK starts: less memory and faster frames,
+ * measured in docs/app.md ("Drawing without a GPU"). */
 
-/* TRUE when the machine offers no GL but a software one: no device node
- * under @dev_dir ("/dev" but in tests) that a GPU driver opens, or mesa
- * told to render in software. */
+/* Device nodes a GPU driver opens: DRM render nodes, WSL's d3d12 bridge,
+ * NVIDIA's own driver, and vendor drivers of ARM boards. A DRM card0
+ * without a render node is a display-only driver (simpledrm, bochs, a
+ * VM's), which leaves mesa with llvmpipe. */
+static const char * const gpu_nodes[] = {
+  "dxg", "nvidiactl", "nvidia0", "mali0", "galcore", "kgsl-3d0",
+};
+
+/* mesa's reading of a boolean variable (env_var_as_boolean) */
+static gboolean
+env_true (const char *name)
+{
+  const char *value = g_getenv (name);
+
+  return value != NULL && (g_ascii_strcasecmp (value, "1") == 0 || g_ascii_strcasecmp (value, "true") == 0 ||
+                           g_ascii_strcasecmp (value, "y") == 0 || g_ascii_strcasecmp (value, "yes") == 0);
+}
+
+static gboolean
+has_render_node (const char *dev_dir)
+{
+  g_autofree char *dri = g_build_filename (dev_dir, "dri", NULL);
+  g_autoptr(GDir) dir = g_dir_open (dri, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, "renderD"))
+      return TRUE;
+  return FALSE;
+}
+
 gboolean
 tether_renderer_is_software_only (const char *dev_dir)
 {
-  static const char * const gpu_nodes[] = { "dri", "nvidiactl", "nvidia0" };
-  const char *software = g_getenv ("LIBGL_ALWAYS_SOFTWARE");
-
-  if (software != NULL && *software != '\0' && !g_str_equal (software, "0"))
+  if (env_true ("LIBGL_ALWAYS_SOFTWARE"))
     return TRUE;
+  if (has_render_node (dev_dir))
+    return FALSE;
   for (guint i = 0; i < G_N_ELEMENTS (gpu_nodes); i++)
     {
       g_autofree char *path = g_build_filename (dev_dir, gpu_nodes[i], NULL);
@@ -36,22 +61,28 @@ tether_renderer_is_software_only (const char *dev_dir)
   return TRUE;
 }
 
-/* Call first thing in main(), before any thread and before GTK starts: it
- * sets environment variables GTK reads once. A renderer or GDK debug flags
- * the user chose win. TRUE when it turned GL off. */
 gboolean
-tether_renderer_choose (void)
+tether_renderer_choose_for (const char *dev_dir,
+                            guint       gtk_major,
+                            guint       gtk_minor)
 {
-  if (gtk_get_major_version () > 4 || gtk_get_minor_version () >= 14)
+  if (gtk_major > 4 || gtk_minor >= 14)
     return FALSE;
+  /* someone chose already: a person debugging GTK gets GTK as it is */
   if (g_getenv ("GSK_RENDERER") != NULL || g_getenv ("GDK_DEBUG") != NULL)
     return FALSE;
-  if (!tether_renderer_is_software_only ("/dev"))
+  if (!tether_renderer_is_software_only (dev_dir))
     return FALSE;
   /* gl-disable keeps GDK from loading the GL driver at all; naming cairo
    * spares GSK a failed attempt at GL, and its message. */
   g_setenv ("GDK_DEBUG", "gl-disable", TRUE);
   g_setenv ("GSK_RENDERER", "cairo", TRUE);
-  g_debug ("no GPU device and GTK %u.%u: drawing with cairo, GL off", gtk_get_major_version (), gtk_get_minor_version ());
+  g_debug ("no GPU device and GTK %u.%u: drawing with cairo, GL off", gtk_major, gtk_minor);
   return TRUE;
+}
+
+gboolean
+tether_renderer_choose (void)
+{
+  return tether_renderer_choose_for ("/dev", gtk_get_major_version (), gtk_get_minor_version ());
 }

@@ -513,7 +513,7 @@ report_first_frame (void)
   report ("first frame with rows, from main()", ms_between (child.main_at, child.rows_paint_at), "ms", "< 1000");
   report ("items in the list", g_list_model_get_n_items (G_LIST_MODEL (child.window->model)), "", NULL);
   report ("rows on screen", child.rows_on_screen, "", NULL);
-  report ("GL off, drawn with cairo (1: no GPU device)", child.gl_off, "", NULL);
+  report ("GL off by the app, drawn with cairo (1: yes)", child.gl_off, "", NULL);
 }
 
 static void
@@ -958,8 +958,16 @@ measure_with_gl (const char *db_path)
   g_auto(GStrv) envp = g_environ_setenv (g_get_environ (), "GSK_RENDERER", "gl", TRUE);
   Results *results;
 
-  if (!tether_renderer_is_software_only ("/dev") || g_getenv ("GSK_RENDERER") != NULL || g_getenv ("GDK_DEBUG") != NULL)
-    return;
+  if (g_getenv ("GSK_RENDERER") != NULL || g_getenv ("GDK_DEBUG") != NULL)
+    {
+      g_print ("\nNo run with GL for comparison: GSK_RENDERER or GDK_DEBUG chose already\n");
+      return;
+    }
+  if (!tether_renderer_is_software_only ("/dev"))
+    {
+      g_print ("\nNo run with GL for comparison: this machine has a GPU device, the runs above used GL\n");
+      return;
+    }
   results = results_new ();
   spawn_run (db_path, 0, envp, results);
   g_print ("\nOne more run with GTK's GL renderer on llvmpipe (GSK_RENDERER=gl)\n");

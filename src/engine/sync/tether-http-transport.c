@@ -140,28 +140,32 @@ _tether_http_transport_new_message (TetherHttpTransport  *self,
  * Content-Length promised more ("servers that send wrong lengths",
  * soup-client-message-io-http1.c). So a server killed between its headers
  * and the end of its body hands us a short or empty body and no error.
- * Such an answer was cut off on the way: a network error, retried later
- * (a push is idempotent by change id), never "not a Tether server". */
+ * A success cut off like that is a network error, retried later (a push is
+ * idempotent by change id), never "not a Tether server". Refusals keep
+ * their status: a cut 401 still means the token. */
 static GError *
 cut_short (TetherHttpTransport *self,
            SoupMessage         *msg)
 {
   SoupMessageHeaders *headers = soup_message_get_response_headers (msg);
   SoupMessageMetrics *metrics = soup_message_get_metrics (msg);
+  guint status = soup_message_get_status (msg);
   goffset promised;
   guint64 received;
 
-  if (metrics == NULL || soup_message_headers_get_encoding (headers) != SOUP_ENCODING_CONTENT_LENGTH)
+  if (!SOUP_STATUS_IS_SUCCESSFUL (status) || status == SOUP_STATUS_NO_CONTENT ||
+      soup_message_get_method (msg) == SOUP_METHOD_HEAD || metrics == NULL ||
+      soup_message_headers_get_encoding (headers) != SOUP_ENCODING_CONTENT_LENGTH)
     return NULL;
   promised = soup_message_headers_get_content_length (headers);
   received = soup_message_metrics_get_response_body_bytes_received (metrics);
   if (received >= (guint64) promised)
     return NULL;
   return g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
-                      "the answer of %s to %s %s was cut off: the connection closed after %"
-                      G_GUINT64_FORMAT " of the %" G_GOFFSET_FORMAT " bytes; it will be asked again",
-                      self->base_url, soup_message_get_method (msg), g_uri_get_path (soup_message_get_uri (msg)),
-                      received, promised);
+                      "the server at %s closed the connection after %" G_GUINT64_FORMAT " of the %"
+                      G_GOFFSET_FORMAT " bytes of its answer to %s %s: check the network or try again later",
+                      self->base_url, received, promised,
+                      soup_message_get_method (msg), g_uri_get_path (soup_message_get_uri (msg)));
 }
 
 static GError *
@@ -190,7 +194,6 @@ answer_object (TetherHttpTransport  *self,
   g_autofree char *what = NULL;
   TetherSyncError code;
 
-  self->retry_after_ms = 0;
   if (SOUP_STATUS_IS_SUCCESSFUL (status))
     {
       if (object == NULL)
@@ -225,6 +228,8 @@ on_read (GObject      *source,
   g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
   JsonObject *answer;
 
+  /* a Retry-After counts only beside the 429 that brought it */
+  self->retry_after_ms = 0;
   if (body == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
