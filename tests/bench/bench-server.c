@@ -41,6 +41,7 @@ typedef struct {
   SoupSession  *session;
   char         *token;
   gint64        revs[N_CREATES];
+  char         *record_ids[N_CREATES];   /* UUIDv7, in the order of the creates */
 } Bench;
 
 static TetherTestPg *pg_cluster;
@@ -415,22 +416,25 @@ append_note (GString *body,
                           version % 2 ? "true" : "false", version, n);
 }
 
+/* Record and change ids are UUIDv7, as the Tether client makes them: a
+ * client's new ids sort in the order it made them. */
 static void
 append_change (GString    *body,
-               const char *id_prefix,
+               const char *record_id,
                guint       n,
                const char *type,
                gint64      base_rev,
                guint       version)
 {
+  g_autofree char *change_id = tether_uuid_v7_new ();
   gint64 ms = tether_time_now_ms ();
 
   if (body->str[body->len - 1] != '[')
     g_string_append_c (body, ',');
-  g_string_append_printf (body, "{\"id\":\"%s-%u\",\"collection\":\"notes\",\"recordId\":\"note-%u\","
+  g_string_append_printf (body, "{\"id\":\"%s\",\"collection\":\"notes\",\"recordId\":\"%s\","
                           "\"type\":\"%s\",\"baseRev\":%" G_GINT64_FORMAT ","
                           "\"hlc\":\"%013" G_GINT64_FORMAT "-%04x-bench\",\"data\":",
-                          id_prefix, n, n, type, base_rev, ms, n & 0xffff);
+                          change_id, record_id, type, base_rev, ms, n & 0xffff);
   if (g_str_equal (type, "delete"))
     g_string_append (body, "null");
   else
@@ -501,7 +505,12 @@ phase_creates (Bench      *bench,
       GString *body = start_body ("bench");
 
       for (guint i = 0; i < PUSH_BATCH; i++)
-        append_change (body, "c", batch * PUSH_BATCH + i, "create", 0, 0);
+        {
+          guint n = batch * PUSH_BATCH + i;
+
+          bench->record_ids[n] = tether_uuid_v7_new ();
+          append_change (body, bench->record_ids[n], n, "create", 0, 0);
+        }
       g_ptr_array_add (bodies, finish_body (body));
     }
   offset = log_size (bench);
@@ -511,14 +520,16 @@ phase_creates (Bench      *bench,
       JsonArray *accepted = json_object_get_array_member (response, "accepted");
 
       expect_accepted (bench, response, PUSH_BATCH);
+      /* accepted in the order sent: each a new rev, one more than the last */
       for (guint i = 0; i < PUSH_BATCH; i++)
         {
           JsonObject *entry = json_array_get_object_element (accepted, i);
-          guint64 n = g_ascii_strtoull (json_object_get_string_member (entry, "id") + 2, NULL, 10);
+          guint n = batch * PUSH_BATCH + i;
 
-          if (n >= N_CREATES)
-            fail (bench, "unexpected accepted id %s", json_object_get_string_member (entry, "id"));
           bench->revs[n] = json_object_get_int_member (entry, "rev");
+          if (n > 0 && bench->revs[n] != bench->revs[n - 1] + 1)
+            fail (bench, "change %u got rev %" G_GINT64_FORMAT " after %" G_GINT64_FORMAT,
+                  n, bench->revs[n], bench->revs[n - 1]);
         }
     }
   figure ("push 10,000 creates (batches of 1,000)", N_CREATES / request_seconds (latencies), 0,
@@ -541,7 +552,7 @@ phase_updates (Bench      *bench,
       GString *body = start_body ("bench");
 
       for (guint n = first; n < MIN (first + PUSH_BATCH, total); n++)
-        append_change (body, "u", n, n < N_UPDATES ? "update" : "delete", bench->revs[n], 1);
+        append_change (body, bench->record_ids[n], n, n < N_UPDATES ? "update" : "delete", bench->revs[n], 1);
       g_ptr_array_add (bodies, finish_body (body));
     }
   offset = log_size (bench);
@@ -666,7 +677,6 @@ phase_clients (Bench       *bench,
   for (guint c = 0; c < N_CLIENTS; c++)
     {
       g_autofree char *client_id = g_strdup_printf ("client-%u", c);
-      g_autofree char *prefix = g_strdup_printf ("r%u-k%u", round, c);
 
       clients[c] = (Client) { bench, g_strdup (users ? users[c] : bench->token),
                               g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref),
@@ -676,7 +686,11 @@ phase_clients (Bench       *bench,
           GString *body = start_body (client_id);
 
           for (guint n = first; n < first + CLIENT_BATCH; n++)
-            append_change (body, prefix, N_CREATES + round * 100000 + c * CLIENT_CHANGES + n, "create", 0, 0);
+            {
+              g_autofree char *record_id = tether_uuid_v7_new ();
+
+              append_change (body, record_id, N_CREATES + round * 100000 + c * CLIENT_CHANGES + n, "create", 0, 0);
+            }
           g_ptr_array_add (clients[c].bodies, finish_body (body));
         }
     }
@@ -776,6 +790,8 @@ bench_clear (Bench *bench)
   g_free (bench->log);
   g_free (bench->base);
   g_free (bench->token);
+  for (guint n = 0; n < N_CREATES; n++)
+    g_free (bench->record_ids[n]);
 }
 
 static void
