@@ -762,10 +762,17 @@ run_storage (Bench       *bench,
   bench_start (bench);
 
   g_print ("\n%s\n", bench->title);
+  /* TETHER_BENCH_PERF_PHASE=push or pull samples that phase alone */
+  bench_perf_phase ("TETHER_BENCH_PERF_PHASE", "push", "enable");
   phase_creates (bench, goals->push);
+  bench_perf_phase ("TETHER_BENCH_PERF_PHASE", "push", "disable");
   rss_loaded = server_memory (bench, "VmRSS");
+  bench_perf_phase ("TETHER_BENCH_PERF_PHASE", "push", "enable");
   phase_updates (bench, goals->push);
+  bench_perf_phase ("TETHER_BENCH_PERF_PHASE", "push", "disable");
+  bench_perf_phase ("TETHER_BENCH_PERF_PHASE", "pull", "enable");
   phase_pull (bench, goals->pull);
+  bench_perf_phase ("TETHER_BENCH_PERF_PHASE", "pull", "disable");
   phase_clients (bench, "50 clients x 200 changes (batches of 20), 50 users", users, NULL);
   phase_clients (bench, "50 clients x 200 changes (batches of 20), one user", NULL, NULL);
   figure ("server RSS with 10,000 records loaded", rss_loaded, 1, "MiB", "< 30");

@@ -804,10 +804,7 @@ static void
 perf_control (const char *sync,
               const char *command)
 {
-  const char *only = g_getenv ("TETHER_BENCH_PERF_SYNC");
-
-  if (only == NULL || g_str_equal (only, sync))
-    bench_perf_control (command);
+  bench_perf_phase ("TETHER_BENCH_PERF_SYNC", sync, command);
 }
 
 typedef struct {

@@ -18,6 +18,17 @@ bench_perf_control (const char *command)
   fclose (file);
 }
 
+void
+bench_perf_phase (const char *variable,
+                  const char *phase,
+                  const char *command)
+{
+  const char *only = g_getenv (variable);
+
+  if (only == NULL || g_str_equal (only, phase))
+    bench_perf_control (command);
+}
+
 gsize
 bench_log_size (const char *path)
 {

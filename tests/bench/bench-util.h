@@ -18,5 +18,10 @@ double bench_log_ms   (const char *path,
  * `perf record --control fifo:FILE -D -1`, sends it @command ("enable",
  * "disable"), so that only the measured part is sampled. */
 void   bench_perf_control (const char *command);
+/* bench_perf_control() for one phase: with $@variable naming a phase,
+ * only that one is sampled; unset, every phase is. */
+void   bench_perf_phase   (const char *variable,
+                           const char *phase,
+                           const char *command);
 
 G_END_DECLS
