@@ -6,6 +6,7 @@
 
 #include "tether-app-resources.h"
 #include "tether-conflict-inbox.h"
+#include "tether-conflict-text.h"
 
 struct _TetherConflictInbox
 {
@@ -38,186 +39,6 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
-/* Words for people */
-
-static const char *
-field_label (const char *field)
-{
-  static const struct { const char *field, *label; } labels[] = {
-    { "title", N_("Title") }, { "body", N_("Body") }, { "notes", N_("Notes") },
-    { "tags", N_("Tags") }, { "pinned", N_("Pinned") }, { "done", N_("Done") },
-    { "due", N_("Due Date") }, { "priority", N_("Priority") },
-  };
-
-  for (guint i = 0; i < G_N_ELEMENTS (labels); i++)
-    if (g_str_equal (field, labels[i].field))
-      return _(labels[i].label);
-  return field;
-}
-
-static const char *
-kind_label (const char *collection)
-{
-  if (g_str_equal (collection, "notes"))
-    return _("Note");
-  if (g_str_equal (collection, "tasks"))
-    return _("Task");
-  return collection;
-}
-
-static const char *
-status_label (TetherConflictStatus status)
-{
-  switch (status)
-    {
-    case TETHER_CONFLICT_OPEN:     return _("Open");
-    case TETHER_CONFLICT_RESOLVED: return _("Resolved");
-    case TETHER_CONFLICT_RESTORED: return _("Restored");
-    default:                       return "";
-    }
-}
-
-static const char *
-strategy_label (TetherConflictStrategy strategy)
-{
-  switch (strategy)
-    {
-    case TETHER_CONFLICT_STRATEGY_MERGE:       return _("Merge");
-    case TETHER_CONFLICT_STRATEGY_LWW:         return _("Latest Edit Wins");
-    case TETHER_CONFLICT_STRATEGY_CLIENT_WINS: return _("This Device Wins");
-    case TETHER_CONFLICT_STRATEGY_SERVER_WINS: return _("Server Wins");
-    case TETHER_CONFLICT_STRATEGY_CUSTOM:      return _("Custom");
-    case TETHER_CONFLICT_STRATEGY_MANUAL:      return _("Manual");
-    default:                                   return "";
-    }
-}
-
-static char *
-format_time (gint64 ms)
-{
-  g_autoptr(GDateTime) when = g_date_time_new_from_unix_local (ms / 1000);
-  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
-
-  if (when == NULL)
-    return g_strdup ("");
-  if (g_date_time_get_year (when) == g_date_time_get_year (now) &&
-      g_date_time_get_day_of_year (when) == g_date_time_get_day_of_year (now))
-    /* Translators: a time today; see g_date_time_format() */
-    return g_date_time_format (when, _("%H:%M"));
-  /* Translators: a date and time; see g_date_time_format() */
-  return g_date_time_format (when, _("%-d %b %Y, %H:%M"));
-}
-
-static const char *
-conflict_title (TetherConflict *conflict)
-{
-  /* What the record is called now, when decided. */
-  JsonObject *sides[] = { tether_conflict_get_result (conflict), tether_conflict_get_local (conflict),
-                          tether_conflict_get_remote (conflict) };
-
-  for (guint i = 0; i < G_N_ELEMENTS (sides); i++)
-    if (sides[i] != NULL && json_object_has_member (sides[i], "title"))
-      {
-        const char *title = json_object_get_string_member_with_default (sides[i], "title", "");
-
-        if (*title != '\0')
-          return title;
-      }
-  return _("Untitled");
-}
-
-/* A field's value as text; NULL when the field is not set. */
-static char *
-format_value (JsonNode *node)
-{
-  GString *text;
-  JsonArray *array;
-
-  if (node == NULL || JSON_NODE_HOLDS_NULL (node))
-    return NULL;
-  if (JSON_NODE_HOLDS_VALUE (node))
-    switch (json_node_get_value_type (node))
-      {
-      case G_TYPE_STRING:
-        /* A text's final newline would only show as an empty line. */
-        if (*json_node_get_string (node) != '\0')
-          {
-            char *shown = g_strdup (json_node_get_string (node));
-            gsize len = strlen (shown);
-
-            if (len > 1 && shown[len - 1] == '\n')
-              shown[len - 1] = '\0';
-            return shown;
-          }
-        return g_strdup (_("Empty"));
-      case G_TYPE_BOOLEAN:
-        return g_strdup (json_node_get_boolean (node) ? _("Yes") : _("No"));
-      default:
-        return json_to_string (node, FALSE);
-      }
-  if (!JSON_NODE_HOLDS_ARRAY (node))
-    return json_to_string (node, TRUE);
-  array = json_node_get_array (node);
-  if (json_array_get_length (array) == 0)
-    return g_strdup (_("None"));
-  text = g_string_new (NULL);
-  for (guint i = 0; i < json_array_get_length (array); i++)
-    {
-      JsonNode *item = json_array_get_element (array, i);
-      g_autofree char *shown = JSON_NODE_HOLDS_VALUE (item) && json_node_get_value_type (item) == G_TYPE_STRING
-        ? g_strdup (json_node_get_string (item)) : json_to_string (item, FALSE);
-
-      g_string_append_printf (text, "%s%s", i ? ", " : "", shown);
-    }
-  return g_string_free (text, FALSE);
-}
-
-static JsonNode *
-member (JsonObject *object,
-        const char *field)
-{
-  return object ? json_object_get_member (object, field) : NULL;
-}
-
-static gboolean
-same_member (JsonObject *a,
-             JsonObject *b,
-             const char *field)
-{
-  JsonNode *na = member (a, field), *nb = member (b, field);
-
-  if (na == NULL || nb == NULL)
-    return na == nb;
-  return json_node_equal (na, nb);
-}
-
-/* The fields of both sides, title first, then mine in order, then theirs. */
-static GPtrArray *
-list_fields (TetherConflict *conflict)
-{
-  JsonObject *sides[] = { tether_conflict_get_local (conflict), tether_conflict_get_remote (conflict) };
-  GPtrArray *fields = g_ptr_array_new_with_free_func (g_free);
-
-  g_ptr_array_add (fields, g_strdup ("title"));
-  for (guint i = 0; i < G_N_ELEMENTS (sides); i++)
-    {
-      g_autoptr(GList) names = sides[i] ? json_object_get_members (sides[i]) : NULL;
-
-      for (GList *l = names; l != NULL; l = l->next)
-        if (!g_str_equal (l->data, "id") &&
-            !g_ptr_array_find_with_equal_func (fields, l->data, g_str_equal, NULL))
-          g_ptr_array_add (fields, g_strdup (l->data));
-    }
-  return fields;
-}
-
-static gboolean
-strv_has (const char * const *strv,
-          const char         *field)
-{
-  return strv != NULL && g_strv_contains (strv, field);
-}
-
 /* The list */
 
 static GtkWidget *
@@ -228,15 +49,15 @@ create_row (gpointer item,
   TetherConflictStatus status = tether_conflict_get_status (conflict);
   gint64 when = status == TETHER_CONFLICT_OPEN ? tether_conflict_get_created (conflict)
                                                : tether_conflict_get_resolved (conflict);
-  g_autofree char *time = format_time (when);
-  g_autofree char *subtitle = g_strdup_printf ("%s · %s · %s", kind_label (tether_conflict_get_collection (conflict)),
-                                               status_label (status), strategy_label (tether_conflict_get_strategy (conflict)));
+  g_autofree char *time = _tether_conflict_format_time (when);
+  g_autofree char *subtitle = g_strdup_printf ("%s · %s · %s", _tether_conflict_kind_label (tether_conflict_get_collection (conflict)),
+                                               _tether_conflict_status_label (status), _tether_conflict_strategy_label (tether_conflict_get_strategy (conflict)));
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
   GtkWidget *texts = gtk_box_new (GTK_ORIENTATION_VERTICAL, 3);
   GtkWidget *icon = gtk_image_new_from_icon_name (status == TETHER_CONFLICT_OPEN ? "dialog-warning-symbolic"
                                                   : status == TETHER_CONFLICT_RESTORED ? "edit-undo-symbolic"
                                                   : "emblem-ok-symbolic");
-  GtkWidget *title = gtk_label_new (conflict_title (conflict));
+  GtkWidget *title = gtk_label_new (_tether_conflict_title (conflict));
   GtkWidget *line = gtk_label_new (subtitle);
   GtkWidget *at = gtk_label_new (time);
 
@@ -348,9 +169,9 @@ side_badge (TetherConflict *conflict,
 
   if (tether_conflict_get_status (conflict) == TETHER_CONFLICT_OPEN)
     return BADGE_NONE;
-  if (strv_has (lost, field) || (side == NULL && tether_conflict_get_winner (conflict) != own))
+  if (_tether_conflict_strv_has (lost, field) || (side == NULL && tether_conflict_get_winner (conflict) != own))
     return BADGE_LOST;
-  if (result != NULL && side != NULL && same_member (result, side, field))
+  if (result != NULL && side != NULL && _tether_conflict_same_member (result, side, field))
     return BADGE_KEPT;
   return BADGE_NONE;
 }
@@ -401,10 +222,10 @@ result_card (TetherConflict *conflict,
   GtkWidget *card;
 
   if (result == NULL || tether_conflict_get_status (conflict) == TETHER_CONFLICT_OPEN ||
-      same_member (result, tether_conflict_get_local (conflict), field) ||
-      same_member (result, tether_conflict_get_remote (conflict), field))
+      _tether_conflict_same_member (result, tether_conflict_get_local (conflict), field) ||
+      _tether_conflict_same_member (result, tether_conflict_get_remote (conflict), field))
     return NULL;
-  text = format_value (member (result, field));
+  text = _tether_conflict_format_value (_tether_conflict_member (result, field));
   card = card_new ();
   fill_card (card, caption (_("Merged Result"), "accent"), value_label (text, TRUE));
   return card;
@@ -421,7 +242,7 @@ side_card (TetherConflictInbox *self,
   TetherConflict *conflict = self->shown;
   JsonObject *side = mine ? tether_conflict_get_local (conflict) : tether_conflict_get_remote (conflict);
   gboolean choosable = tether_conflict_get_status (conflict) == TETHER_CONFLICT_OPEN && side != NULL;
-  g_autofree char *text = side == NULL ? g_strdup (_("Deleted")) : format_value (member (side, field));
+  g_autofree char *text = side == NULL ? g_strdup (_("Deleted")) : _tether_conflict_format_value (_tether_conflict_member (side, field));
   Badge badge = side_badge (conflict, field, mine);
   const char *name = mine ? _("Mine") : _("Theirs");
   GtkWidget *card = card_new ();
@@ -430,7 +251,7 @@ side_card (TetherConflictInbox *self,
   if (choosable)
     {
       GtkWidget *check = gtk_check_button_new_with_label (name);
-      g_autofree char *what = g_strdup_printf (mine ? _("Keep my %s") : _("Keep their %s"), field_label (field));
+      g_autofree char *what = g_strdup_printf (mine ? _("Keep my %s") : _("Keep their %s"), _tether_conflict_field_label (field));
       GtkGesture *click = gtk_gesture_click_new ();
 
       gtk_check_button_set_group (GTK_CHECK_BUTTON (check), group);
@@ -463,7 +284,7 @@ field_heading (const char *field,
                gboolean    both_changed)
 {
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
-  GtkWidget *name = gtk_label_new (field_label (field));
+  GtkWidget *name = gtk_label_new (_tether_conflict_field_label (field));
 
   gtk_label_set_xalign (GTK_LABEL (name), 0);
   gtk_widget_add_css_class (name, "heading");
@@ -483,7 +304,7 @@ add_field (TetherConflictInbox *self,
   GtkWidget *mine, *merged;
 
   gtk_box_set_homogeneous (GTK_BOX (sides), TRUE);
-  gtk_box_append (GTK_BOX (block), field_heading (field, strv_has (tether_conflict_get_fields (conflict), field)));
+  gtk_box_append (GTK_BOX (block), field_heading (field, _tether_conflict_strv_has (tether_conflict_get_fields (conflict), field)));
   mine = side_card (self, field, TRUE, NULL);
   gtk_box_append (GTK_BOX (sides), mine);
   gtk_box_append (GTK_BOX (sides), side_card (self, field, FALSE, g_hash_table_lookup (self->choices, field)));
@@ -499,67 +320,15 @@ add_same_field (TetherConflictInbox *self,
                 const char          *field,
                 JsonObject          *side)
 {
-  g_autofree char *text = format_value (member (side, field));
+  g_autofree char *text = _tether_conflict_format_value (_tether_conflict_member (side, field));
   GtkWidget *block = gtk_box_new (GTK_ORIENTATION_VERTICAL, 3);
   GtkWidget *value = value_label (text, TRUE);
 
-  gtk_box_append (GTK_BOX (block), caption (field_label (field), "dim-label"));
+  gtk_box_append (GTK_BOX (block), caption (_tether_conflict_field_label (field), "dim-label"));
   gtk_label_set_lines (GTK_LABEL (value), 4);
   gtk_label_set_ellipsize (GTK_LABEL (value), PANGO_ELLIPSIZE_END);
   gtk_box_append (GTK_BOX (block), value);
   gtk_box_append (self->fields_box, block);
-}
-
-static char *
-lost_fields_text (const char * const *fields)
-{
-  g_autoptr(GString) text = g_string_new (NULL);
-
-  for (guint i = 0; fields != NULL && fields[i] != NULL; i++)
-    g_string_append_printf (text, "%s%s", i ? ", " : "", field_label (fields[i]));
-  return text->len ? g_strdup (text->str) : NULL;
-}
-
-static char *
-summary_text (TetherConflict *conflict)
-{
-  g_autofree char *when = format_time (tether_conflict_get_resolved (conflict));
-  g_autofree char *mine_lost = lost_fields_text (tether_conflict_get_local_lost (conflict));
-  g_autofree char *theirs_lost = lost_fields_text (tether_conflict_get_remote_lost (conflict));
-  GString *text = g_string_new (NULL);
-
-  switch (tether_conflict_get_status (conflict))
-    {
-    case TETHER_CONFLICT_OPEN:
-      g_string_append (text, _("Changed on this device and on the server. Choose what to keep for each field, or keep one version whole."));
-      return g_string_free (text, FALSE);
-    case TETHER_CONFLICT_RESTORED:
-      g_string_append_printf (text, _("The version that lost was restored at %s."), when);
-      return g_string_free (text, FALSE);
-    case TETHER_CONFLICT_RESOLVED:
-    default:
-      break;
-    }
-  switch (tether_conflict_get_winner (conflict))
-    {
-    case TETHER_CONFLICT_WINNER_LOCAL:
-      g_string_append_printf (text, _("Decided at %s (%s): your version was kept."), when,
-                              strategy_label (tether_conflict_get_strategy (conflict)));
-      break;
-    case TETHER_CONFLICT_WINNER_REMOTE:
-      g_string_append_printf (text, _("Decided at %s (%s): the server’s version was kept."), when,
-                              strategy_label (tether_conflict_get_strategy (conflict)));
-      break;
-    default:
-      g_string_append_printf (text, _("Decided at %s (%s): the versions were merged."), when,
-                              strategy_label (tether_conflict_get_strategy (conflict)));
-      break;
-    }
-  if (mine_lost != NULL)
-    g_string_append_printf (text, " %s %s.", _("Lost from your version:"), mine_lost);
-  if (theirs_lost != NULL)
-    g_string_append_printf (text, " %s %s.", _("Lost from the server’s version:"), theirs_lost);
-  return g_string_free (text, FALSE);
 }
 
 static void
@@ -609,17 +378,17 @@ show_conflict (TetherConflictInbox *self,
 
   local = tether_conflict_get_local (conflict);
   remote = tether_conflict_get_remote (conflict);
-  summary = summary_text (conflict);
-  gtk_label_set_label (self->detail_title, conflict_title (conflict));
+  summary = _tether_conflict_summary_text (conflict);
+  gtk_label_set_label (self->detail_title, _tether_conflict_title (conflict));
   gtk_label_set_label (self->detail_summary, summary);
-  fields = list_fields (conflict);
+  fields = _tether_conflict_list_fields (conflict);
   for (guint i = 0; i < fields->len; i++)
     {
       const char *field = fields->pdata[i];
 
-      if (local != NULL && remote != NULL && same_member (local, remote, field))
+      if (local != NULL && remote != NULL && _tether_conflict_same_member (local, remote, field))
         g_ptr_array_add (same, fields->pdata[i]);
-      else if (member (local, field) != NULL || member (remote, field) != NULL)
+      else if (_tether_conflict_member (local, field) != NULL || _tether_conflict_member (remote, field) != NULL)
         add_field (self, field);
     }
   if (same->len > 0)
@@ -743,7 +512,7 @@ keep_selected (GtkWidget  *widget,
   JsonObject *local = tether_conflict_get_local (self->shown);
   JsonObject *remote = tether_conflict_get_remote (self->shown);
   g_autoptr(JsonObject) chosen = json_object_new ();
-  g_autoptr(GPtrArray) fields = list_fields (self->shown);
+  g_autoptr(GPtrArray) fields = _tether_conflict_list_fields (self->shown);
 
   /* Field by field; a field absent on the chosen side stays absent. */
   for (guint i = 0; i < fields->len; i++)
@@ -751,7 +520,7 @@ keep_selected (GtkWidget  *widget,
       const char *field = fields->pdata[i];
       GtkCheckButton *mine = g_hash_table_lookup (self->choices, field);
       JsonObject *side = mine == NULL || gtk_check_button_get_active (mine) ? local : remote;
-      JsonNode *value = member (side, field);
+      JsonNode *value = _tether_conflict_member (side, field);
 
       if (value != NULL)
         json_object_set_member (chosen, field, json_node_copy (value));

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-3.0-or-later */
+#pragma once
+
+#include "tether.h"
+
+G_BEGIN_DECLS
+
+/* The conflict inbox's words for people (tether-conflict-text.c). */
+
+const char *_tether_conflict_field_label    (const char             *field);
+const char *_tether_conflict_kind_label     (const char             *collection);
+const char *_tether_conflict_status_label   (TetherConflictStatus    status);
+const char *_tether_conflict_strategy_label (TetherConflictStrategy  strategy);
+/* a time today as its hour, another as its date and hour */
+char       *_tether_conflict_format_time    (gint64                  ms);
+/* what the record is called now: the result's title, else a side's */
+const char *_tether_conflict_title          (TetherConflict         *conflict);
+/* a field's value as text; NULL when the field is not set */
+char       *_tether_conflict_format_value   (JsonNode               *node);
+/* a member of @object; NULL when @object is NULL or lacks it */
+JsonNode   *_tether_conflict_member         (JsonObject             *object,
+                                             const char             *field);
+gboolean    _tether_conflict_same_member    (JsonObject             *a,
+                                             JsonObject             *b,
+                                             const char             *field);
+/* the fields of both sides, title first, then mine in order, then theirs */
+GPtrArray  *_tether_conflict_list_fields    (TetherConflict         *conflict);
+gboolean    _tether_conflict_strv_has       (const char * const     *strv,
+                                             const char             *field);
+/* what happened to the conflict, in a sentence or two */
+char       *_tether_conflict_summary_text   (TetherConflict         *conflict);
+
+G_END_DECLS
