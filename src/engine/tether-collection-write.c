@@ -60,14 +60,12 @@ set_constraint_error (TetherCollection *self,
   return _tether_database_set_error (db_of (self), rc, error, name);
 }
 
-/* @data as JSON text within the size limit; @text when the caller has it. */
 static char *
 serialize_checked (TetherCollection *self,
                    JsonObject       *data,
-                   const char       *text_made,
                    GError          **error)
 {
-  char *text = text_made != NULL ? g_strdup (text_made) : _tether_json_object_to_string (data);
+  char *text = _tether_json_object_to_string (data);
   gsize len = strlen (text);
 
   if (len > TETHER_MAX_RECORD_BYTES)
@@ -235,7 +233,7 @@ _tether_collection_insert (TetherCollection *self,
   sqlite3_stmt *stmt;
   gint64 now = tether_time_now_ms ();
 
-  if (object == NULL || (text = serialize_checked (self, object, NULL, error)) == NULL)
+  if (object == NULL || (text = serialize_checked (self, object, error)) == NULL)
     return NULL;
   if ((stmt = _tether_database_prepare_cached (db, _tether_collection_sql (self, TETHER_SQL_INSERT),
                                                error)) == NULL)
@@ -270,7 +268,7 @@ _tether_collection_replace (TetherCollection *self,
   gint64 now = MAX (tether_time_now_ms (), tether_record_get_updated_at (old_record));
 
   object = prepare (self, data, id, flags, error);
-  if (object == NULL || (text = serialize_checked (self, object, NULL, error)) == NULL)
+  if (object == NULL || (text = serialize_checked (self, object, error)) == NULL)
     return NULL;
   if ((stmt = _tether_database_prepare_cached (db, _tether_collection_sql (self, TETHER_SQL_UPDATE),
                                                error)) == NULL)
@@ -314,7 +312,6 @@ _tether_bulk_write_free (TetherBulkWrite *write)
 {
   g_clear_object (&write->old_record);
   g_clear_pointer (&write->data, json_object_unref);
-  g_free (write->text);
   g_free (write);
 }
 
@@ -417,7 +414,7 @@ _tether_collection_write_many (TetherCollection *self,
         append_item (items->pdata[DELETES], tether_record_get_id (write->old_record), TRUE);
       if (write->data == NULL)
         continue;
-      if ((text = serialize_checked (self, write->data, write->text, error)) == NULL)
+      if ((text = serialize_checked (self, write->data, error)) == NULL)
         return FALSE;
       append_item (items->pdata[write->old_record != NULL ? UPDATES : INSERTS], text, FALSE);
     }

@@ -68,17 +68,6 @@ page_write_for (TetherSyncEngine *self,
   return write;
 }
 
-/* Whether the record's local data serializes to the text of the server's:
- * it carries its own id already, which _tether_sync_local_data() sets. */
-static gboolean
-same_text_as_local (TetherPullChange *change)
-{
-  JsonNode *id = json_object_get_member (change->data, "id");
-
-  return id != NULL && JSON_NODE_HOLDS_VALUE (id) && json_node_get_value_type (id) == G_TYPE_STRING &&
-         g_strcmp0 (json_node_get_string (id), change->record_id) == 0;
-}
-
 static gboolean
 write_remote (TetherSyncEngine *self,
               PageWrites       *writes,
@@ -91,15 +80,8 @@ write_remote (TetherSyncEngine *self,
   if (write == NULL)
     return FALSE;
   g_clear_pointer (&write->data, json_object_unref);
-  g_clear_pointer (&write->text, g_free);
   if (change->data != NULL)
-    {
-      write->data = _tether_sync_local_data (self, change->collection, change->record_id, change->data);
-      /* the record's text is the shadow's: one serialization, not two
-       * (each was 8% of a pull) */
-      if (same_text_as_local (change))
-        write->text = g_strdup (text);
-    }
+    write->data = _tether_sync_local_data (self, change->collection, change->record_id, change->data);
   return _tether_sync_store_shadow_set (self->db, change->collection, change->record_id,
                                         MAX (change->rev, 0), text, change->hlc, error);
 }

@@ -69,10 +69,8 @@ _tether_sync_local_data (TetherSyncEngine *self,
 
   json_object_set_string_member (copy, "id", record_id);
   /* Written by a client with another schema: the server's copy is the
-   * truth, keep it as it is rather than stop syncing. Checked only for the
-   * debug log, so only when that log is on (it was 2% of a pull). */
-  if (!g_log_writer_default_would_drop (G_LOG_LEVEL_DEBUG, G_LOG_DOMAIN) &&
-      !tether_schema_validate (tether_database_get_schema (self->db), collection, copy, &error))
+   * truth, keep it as it is rather than stop syncing. */
+  if (!tether_schema_validate (tether_database_get_schema (self->db), collection, copy, &error))
     g_debug ("%s/%s does not pass this schema (%s); stored as received", collection, record_id,
              error->message);
   return copy;
