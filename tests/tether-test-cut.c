@@ -8,14 +8,20 @@
 
 #include "tether-test-cut.h"
 
-/* What a push answer looks like; the server sends only its first bytes
- * (fewer than 64 KiB: they share the handler's data with the status). */
+/* What a push answer looks like; the server sends only its first bytes. */
 static const char answer[] = "{\"accepted\":[],\"conflicts\":[],\"errors\":[],\"cursor\":null}";
 
 struct _TetherTestCut {
   GSocketService *service;
   char           *url;
 };
+
+/* What the workers answer: owned by the "run" handler, so it lives as long
+ * as the service, which each running worker holds. */
+typedef struct {
+  guint status;
+  gsize sent;
+} Answer;
 
 /* Reads the request's headers and body, so that closing the connection
  * sends a FIN after the partial answer, not a reset before it. */
@@ -55,8 +61,7 @@ on_run (GThreadedSocketService *service,
         GObject                *source,
         gpointer                user_data)
 {
-  gsize sent = GPOINTER_TO_SIZE (user_data) & 0xffff;
-  guint status = GPOINTER_TO_SIZE (user_data) >> 16;
+  const Answer *cut_answer = user_data;
   GOutputStream *output = g_io_stream_get_output_stream (G_IO_STREAM (connection));
   g_autofree char *head = NULL;
 
@@ -64,11 +69,18 @@ on_run (GThreadedSocketService *service,
     return TRUE;
   head = g_strdup_printf ("HTTP/1.1 %u %s\r\nContent-Type: application/json\r\n"
                           "Content-Length: %" G_GSIZE_FORMAT "\r\nConnection: close\r\n\r\n",
-                          status, soup_status_get_phrase (status), strlen (answer));
+                          cut_answer->status, soup_status_get_phrase (cut_answer->status), strlen (answer));
   if (g_output_stream_write_all (output, head, strlen (head), NULL, NULL, NULL))
-    g_output_stream_write_all (output, answer, sent, NULL, NULL, NULL);
+    g_output_stream_write_all (output, answer, cut_answer->sent, NULL, NULL, NULL);
   g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
   return TRUE;
+}
+
+static void
+answer_free (gpointer  data,
+             GClosure *closure)
+{
+  g_free (data);
 }
 
 TetherTestCut *
@@ -80,19 +92,22 @@ tether_test_cut_start (guint status,
   g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
   g_autoptr(GSocketAddress) bound = NULL;
   g_autoptr(GError) error = NULL;
+  Answer *cut_answer;
 
   g_assert_cmpuint (sent, <, strlen (answer));
   /* Threads without limit: with a limit the service stops itself while
    * all are busy and restarts from a worker thread, whose accepts then
-   * wait on a main context nobody runs. Workers get @sent alone, not
-   * @cut, which is gone when the last of them may still be closing. */
+   * wait on a main context nobody runs. Workers get an Answer, not @cut,
+   * which is gone when the last of them may still be closing. */
   cut->service = g_threaded_socket_service_new (-1);
   g_socket_listener_add_address (G_SOCKET_LISTENER (cut->service), any_port, G_SOCKET_TYPE_STREAM,
                                  G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
   g_assert_no_error (error);
   cut->url = g_strdup_printf ("http://127.0.0.1:%u/sync",
                               g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
-  g_signal_connect (cut->service, "run", G_CALLBACK (on_run), GSIZE_TO_POINTER (((gsize) status << 16) | sent));
+  cut_answer = g_new (Answer, 1);
+  *cut_answer = (Answer) { status, sent };
+  g_signal_connect_data (cut->service, "run", G_CALLBACK (on_run), cut_answer, answer_free, 0);
   g_socket_service_start (cut->service);
   return cut;
 }

@@ -145,15 +145,15 @@ _tether_conflict_format_value (JsonNode *node)
 
 JsonNode *
 _tether_conflict_member (JsonObject *object,
-        const char *field)
+                         const char *field)
 {
   return object ? json_object_get_member (object, field) : NULL;
 }
 
 gboolean
 _tether_conflict_same_member (JsonObject *a,
-             JsonObject *b,
-             const char *field)
+                              JsonObject *b,
+                              const char *field)
 {
   JsonNode *na = _tether_conflict_member (a, field), *nb = _tether_conflict_member (b, field);
 
@@ -184,7 +184,7 @@ _tether_conflict_list_fields (TetherConflict *conflict)
 
 gboolean
 _tether_conflict_strv_has (const char * const *strv,
-          const char         *field)
+                           const char         *field)
 {
   return strv != NULL && g_strv_contains (strv, field);
 }

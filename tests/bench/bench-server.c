@@ -741,6 +741,14 @@ remove_dir (const char *path)
   g_rmdir (path);
 }
 
+/* TETHER_BENCH_PERF_PHASE=push or pull samples that phase alone. */
+static void
+perf_phase (const char *phase,
+            const char *command)
+{
+  bench_perf_phase ("TETHER_BENCH_PERF_PHASE", phase, command);
+}
+
 static void
 run_storage (Bench       *bench,
              const Goals *goals)
@@ -762,17 +770,16 @@ run_storage (Bench       *bench,
   bench_start (bench);
 
   g_print ("\n%s\n", bench->title);
-  /* TETHER_BENCH_PERF_PHASE=push or pull samples that phase alone */
-  bench_perf_phase ("TETHER_BENCH_PERF_PHASE", "push", "enable");
+  perf_phase ("push", "enable");
   phase_creates (bench, goals->push);
-  bench_perf_phase ("TETHER_BENCH_PERF_PHASE", "push", "disable");
+  perf_phase ("push", "disable");
   rss_loaded = server_memory (bench, "VmRSS");
-  bench_perf_phase ("TETHER_BENCH_PERF_PHASE", "push", "enable");
+  perf_phase ("push", "enable");
   phase_updates (bench, goals->push);
-  bench_perf_phase ("TETHER_BENCH_PERF_PHASE", "push", "disable");
-  bench_perf_phase ("TETHER_BENCH_PERF_PHASE", "pull", "enable");
+  perf_phase ("push", "disable");
+  perf_phase ("pull", "enable");
   phase_pull (bench, goals->pull);
-  bench_perf_phase ("TETHER_BENCH_PERF_PHASE", "pull", "disable");
+  perf_phase ("pull", "disable");
   phase_clients (bench, "50 clients x 200 changes (batches of 20), 50 users", users, NULL);
   phase_clients (bench, "50 clients x 200 changes (batches of 20), one user", NULL, NULL);
   figure ("server RSS with 10,000 records loaded", rss_loaded, 1, "MiB", "< 30");
