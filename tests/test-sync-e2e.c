@@ -61,6 +61,8 @@ assert_absent (Client     *c,
 }
 
 static gboolean server_has (Client *c, const char *text);
+static void     push_from_elsewhere (Client *c, const char *collection, const char *type,
+                                     const char *record_id, const char *data, gint64 rev);
 
 static guint
 count_changes (Client *c,
@@ -141,6 +143,32 @@ test_create_pull (Fixture *f)
   client_sync (other);
   dump_other = client_dump (other);
   g_assert_cmpstr (dump_other, ==, "{\"notes\":[],\"tasks\":[]}");
+}
+
+/* Another client may write 2.0 for an integer or a datetime without
+ * milliseconds: the pulled record is stored in this schema's normal form,
+ * as a local write would be, although the parsed answer it comes from is
+ * immutable. */
+static void
+test_pull_normalises (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new (f, s, "b", f->alice);
+  g_autoptr(JsonObject) task = NULL;
+  JsonNode *priority;
+
+  push_from_elsewhere (a, "tasks", "create", "t-1",
+                       "{\"id\":\"t-1\",\"title\":\"Call Ann\",\"priority\":2.0,"
+                       "\"due\":\"2026-11-22T11:04:05+01:00\",\"tags\":[\"family\"]}", 0);
+  client_sync (b);
+  task = client_get (b, "tasks", "t-1");
+  g_assert_nonnull (task);
+  priority = json_object_get_member (task, "priority");
+  g_assert_cmpint (json_node_get_value_type (priority), ==, G_TYPE_INT64);
+  g_assert_cmpint (json_node_get_int (priority), ==, 2);
+  assert_string (b, "tasks", "t-1", "due", "2026-11-22T10:04:05.000Z");
+  assert_string (b, "tasks", "t-1", "title", "Call Ann");
 }
 
 static guint
@@ -883,20 +911,21 @@ typedef struct {
   guint   bumps_left;
 } Mover;
 
-/* Another device writes @record_id on the server right now, on top of
- * @rev: a plain push over a session of its own (blocking is fine here, the
- * server is another process). */
+/* Another device pushes one change straight to the server, the way any
+ * client may word it (blocking is fine here, the server is another
+ * process). */
 static void
-bump_on_server (Client     *c,
-                const char *record_id,
-                gint64      rev,
-                guint       n)
+push_from_elsewhere (Client     *c,
+                     const char *collection,
+                     const char *type,
+                     const char *record_id,
+                     const char *data,
+                     gint64      rev)
 {
   g_autoptr(SoupSession) session = soup_session_new ();
   g_autofree char *change_id = g_uuid_string_random ();
   g_autofree char *key = g_strdup_printf ("\"%s\"", record_id);
-  g_autofree char *data = g_strdup_printf ("{\"id\":\"%s\",\"title\":\"moved %u\"}", record_id, n);
-  g_autofree char *body = push_body (NULL, change_new (change_id, "notes", key, "update", data, rev, NULL), NULL);
+  g_autofree char *body = push_body (NULL, change_new (change_id, collection, key, type, data, rev, NULL), NULL);
   g_autofree char *url = g_strconcat (c->url, "/push", NULL);
   g_autofree char *authorization = bearer (c->token);
   g_autoptr(SoupMessage) msg = soup_message_new ("POST", url);
@@ -912,6 +941,18 @@ bump_on_server (Client     *c,
   g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
   response = tether_test_object (g_bytes_get_data (answer, NULL));
   assert_counts (response, 1, 0, 0);
+}
+
+/* Another device writes @record_id on the server right now, on top of @rev. */
+static void
+bump_on_server (Client     *c,
+                const char *record_id,
+                gint64      rev,
+                guint       n)
+{
+  g_autofree char *data = g_strdup_printf ("{\"id\":\"%s\",\"title\":\"moved %u\"}", record_id, n);
+
+  push_from_elsewhere (c, "notes", "update", record_id, data, rev);
 }
 
 /* custom: keep ours, while the record moves on the server each time */
@@ -1783,6 +1824,7 @@ test_two_processes (Fixture *f)
 
 static const NamedTest tests[] = {
   { "create-pull", test_create_pull },
+  { "pull-normalises", test_pull_normalises },
   { "update-delete", test_update_delete },
   { "pull-page-writes", test_pull_page_writes },
   { "create-delete-unsent", test_create_delete_unsent },

@@ -86,6 +86,8 @@ gboolean    _tether_field_spec_check     (const TetherFieldSpec *spec,
                                           JsonNode              *value,
                                           const TetherValuePath *path,
                                           GError               **error);
+gboolean    _tether_field_spec_normalises (const TetherFieldSpec *spec,
+                                           JsonNode              *node);
 /* Sets a validation error "<path>: <message>" (when @error is not NULL);
  * returns FALSE. */
 gboolean    _tether_schema_fail          (GError               **error,

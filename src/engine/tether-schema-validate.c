@@ -169,6 +169,11 @@ check_field (const TetherFieldSpec  *spec,
   JsonNode *node = json_object_get_member (record, spec->name);
 
   *present = node != NULL;
+  if (node != NULL && json_node_is_immutable (node) && _tether_field_spec_normalises (spec, node))
+    {
+      node = _tether_json_deep_copy (node);
+      json_object_set_member (record, spec->name, node);
+    }
   if (node != NULL && !JSON_NODE_HOLDS_NULL (node))
     return _tether_field_spec_check (spec, node, path, error);
 

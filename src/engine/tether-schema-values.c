@@ -528,6 +528,35 @@ check_items (const TetherFieldSpec  *spec,
   return TRUE;
 }
 
+/* Whether checking @node would rewrite it in place (2.0 stored as 2, a
+ * datetime in its normal form). A record of pulled data shares the parsed
+ * answer's nodes, which are immutable: such a member must be copied before
+ * it is checked. Mirrors check_type() and check_datetime(). */
+gboolean
+_tether_field_spec_normalises (const TetherFieldSpec *spec,
+                               JsonNode              *node)
+{
+  gint64 integer;
+
+  if (JSON_NODE_HOLDS_ARRAY (node) && spec->type == TETHER_FIELD_ARRAY && spec->items != NULL)
+    {
+      JsonArray *array = json_node_get_array (node);
+
+      for (guint i = 0; i < json_array_get_length (array); i++)
+        if (_tether_field_spec_normalises (spec->items, json_array_get_element (array, i)))
+          return TRUE;
+      return FALSE;
+    }
+  if (!JSON_NODE_HOLDS_VALUE (node))
+    return FALSE;
+  if (spec->type == TETHER_FIELD_INTEGER)
+    return json_node_get_value_type (node) == G_TYPE_DOUBLE && _tether_json_get_integer (node, &integer);
+  if (spec->type == TETHER_FIELD_DATETIME)
+    return json_node_get_value_type (node) == G_TYPE_STRING &&
+           !is_normal_datetime (json_node_get_string (node));
+  return FALSE;
+}
+
 gboolean
 _tether_field_spec_check (const TetherFieldSpec  *spec,
                           JsonNode               *value,
