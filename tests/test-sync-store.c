@@ -842,6 +842,67 @@ test_change_snapshot (Fixture *f, gconstpointer data)
   g_assert_cmpstr (status, ==, row->hlc);
 }
 
+static gint64
+count_sql (const char *path, const char *sql)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 n;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  n = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return n;
+}
+
+/* A file from before the payload moved to _tether_change_data: opening it
+ * moves every entry's data and prev_data, and the log reads as before. */
+static void
+test_old_layout (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db = NULL;
+
+  close_store (f);
+  g_assert_cmpint (sqlite3_open (f->path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db,
+    "DROP TRIGGER _tether_changes_ad; DROP TABLE _tether_change_data; DROP TABLE _tether_changes;"
+    "CREATE TABLE _tether_changes (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
+    " collection TEXT NOT NULL, record_id TEXT NOT NULL, type INTEGER NOT NULL,"
+    " data TEXT, prev_data TEXT, base_rev INTEGER NOT NULL DEFAULT 0,"
+    " hlc TEXT NOT NULL, timestamp INTEGER NOT NULL, status INTEGER NOT NULL,"
+    " retries INTEGER NOT NULL DEFAULT 0, error TEXT, push_id TEXT,"
+    " created INTEGER NOT NULL, updated INTEGER NOT NULL);"
+    "CREATE INDEX _tether_changes_record ON _tether_changes (collection, record_id);"
+    "INSERT INTO _tether_changes VALUES (1, 'c-1', 'notes', 'a', 0, '{\"title\":\"one\"}', NULL,"
+    " 0, 'h1', 1, 0, 0, NULL, NULL, 1, 1);"
+    "INSERT INTO _tether_changes VALUES (2, 'c-2', 'notes', 'a', 1, '{\"title\":\"two\"}',"
+    " '{\"title\":\"one\"}', 3, 'h2', 2, 2, 0, NULL, 'c-2', 2, 2);",
+    NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  open_store (f);
+  rows = list (f, -1);
+  g_assert_cmpuint (rows->len, ==, 2);
+  g_assert_cmpstr (row_at (rows, 0)->data, ==, "{\"title\":\"one\"}");
+  g_assert_null (row_at (rows, 0)->prev_data);
+  g_assert_cmpstr (row_at (rows, 1)->data, ==, "{\"title\":\"two\"}");
+  g_assert_cmpstr (row_at (rows, 1)->prev_data, ==, "{\"title\":\"one\"}");
+  g_assert_cmpint (row_at (rows, 1)->base_rev, ==, 3);
+  g_assert_cmpstr (row_at (rows, 1)->push_id, ==, "c-2");
+  g_assert_cmpint (count_sql (f->path, "SELECT count(*) FROM pragma_table_info ('_tether_changes')"
+                              " WHERE name IN ('data', 'prev_data')"), ==, 0);
+
+  /* an entry removed takes its payload with it */
+  g_assert_true (_tether_sync_store_delete_committed (f->db, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (count_sql (f->path, "SELECT count(*) FROM _tether_change_data"), ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -859,6 +920,7 @@ main (int argc, char **argv)
   ADD ("log/discard", test_discard);
   ADD ("log/compact", test_compact);
   ADD ("log/snapshot", test_change_snapshot);
+  ADD ("log/old-layout", test_old_layout);
   ADD ("shadow", test_shadow);
   ADD ("conflicts/round-trip", test_conflict_round_trip);
   ADD ("events/ring", test_event_ring);

@@ -519,6 +519,7 @@ typedef struct {
   sqlite3_stmt *begin;
   sqlite3_stmt *commit;
   sqlite3_stmt *change;
+  sqlite3_stmt *payload;
   char         *client_id;
   guint         tick;
 } Floor;
@@ -559,9 +560,11 @@ floor_open (Floor      *floor_,
   floor_->begin = floor_prepare (floor_, "BEGIN IMMEDIATE");
   floor_->commit = floor_prepare (floor_, "COMMIT");
   floor_->change = floor_prepare (floor_,
-    "INSERT INTO _tether_changes (id, collection, record_id, created, type, data, prev_data, base_rev,"
+    "INSERT INTO _tether_changes (id, collection, record_id, created, type, base_rev,"
     " hlc, timestamp, status, retries, error, push_id, updated)"
-    " VALUES (?1, 'notes', ?2, ?3, ?4, ?5, ?6, 0, ?7, ?3, 0, 0, NULL, NULL, ?3)");
+    " VALUES (?1, 'notes', ?2, ?3, ?4, 0, ?5, ?3, 0, 0, NULL, NULL, ?3)");
+  floor_->payload = floor_prepare (floor_,
+    "INSERT INTO _tether_change_data (seq, data, prev_data) VALUES (last_insert_rowid (), ?1, ?2)");
 }
 
 static void
@@ -570,6 +573,7 @@ floor_close (Floor *floor_)
   sqlite3_finalize (floor_->begin);
   sqlite3_finalize (floor_->commit);
   sqlite3_finalize (floor_->change);
+  sqlite3_finalize (floor_->payload);
   sqlite3_close (floor_->db);
   g_free (floor_->client_id);
 }
@@ -598,11 +602,13 @@ floor_step (Floor            *floor_,
   sqlite3_bind_text (floor_->change, 2, id, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (floor_->change, 3, now);
   sqlite3_bind_int (floor_->change, 4, type);
-  sqlite3_bind_text (floor_->change, 5, data, -1, SQLITE_STATIC);
-  sqlite3_bind_text (floor_->change, 6, prev, -1, SQLITE_STATIC);
-  sqlite3_bind_text (floor_->change, 7, hlc, -1, SQLITE_STATIC);
+  sqlite3_bind_text (floor_->change, 5, hlc, -1, SQLITE_STATIC);
   check_sqlite (floor_->db, sqlite3_step (floor_->change), SQLITE_DONE, "change log");
   sqlite3_reset (floor_->change);
+  sqlite3_bind_text (floor_->payload, 1, data, -1, SQLITE_STATIC);
+  sqlite3_bind_text (floor_->payload, 2, prev, -1, SQLITE_STATIC);
+  check_sqlite (floor_->db, sqlite3_step (floor_->payload), SQLITE_DONE, "change payload");
+  sqlite3_reset (floor_->payload);
   check_sqlite (floor_->db, sqlite3_step (floor_->commit), SQLITE_DONE, "COMMIT");
   sqlite3_reset (floor_->commit);
 }

@@ -15,11 +15,15 @@ G_BEGIN_DECLS
  *
  *   _tether_changes (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,
  *       collection TEXT NOT NULL, record_id TEXT NOT NULL, type INTEGER NOT NULL,
- *       data TEXT, prev_data TEXT, base_rev INTEGER NOT NULL DEFAULT 0,
+ *       base_rev INTEGER NOT NULL DEFAULT 0,
  *       hlc TEXT NOT NULL, timestamp INTEGER NOT NULL, status INTEGER NOT NULL,
  *       retries INTEGER NOT NULL DEFAULT 0, error TEXT, push_id TEXT,
  *       created INTEGER NOT NULL, updated INTEGER NOT NULL)
- *     index (collection, record_id)
+ *     index (collection, record_id); partial indexes for failed entries and
+ *     the outbox (status 0 or 1) in log order
+ *   _tether_change_data (seq INTEGER PRIMARY KEY, data TEXT, prev_data TEXT):
+ *       each entry's payload, apart so that changing an entry's state
+ *       rewrites small rows; deleted with its entry by a trigger
  *   _tether_shadow (collection, record_id, rev, data /- NULL: tombstone -/, hlc,
  *       PRIMARY KEY (collection, record_id)) WITHOUT ROWID
  *   _tether_conflicts (id TEXT PRIMARY KEY, collection, record_id, local, remote,

@@ -8,6 +8,11 @@
 
 G_BEGIN_DECLS
 
+/* tether-sync-store-schema.c: creates the sync tables and brings an older
+ * file's up to date, in the caller's transaction. */
+gboolean    _tether_sync_store_create_tables (TetherDatabase  *db,
+                                              GError         **error);
+
 /* tether-sync-store.c */
 /* Step @stmt (bound by the caller) once, expecting no row; resets it. */
 gboolean    _tether_sync_store_step    (TetherDatabase  *db,

@@ -8,54 +8,11 @@
  * that a local write and its entry commit or roll back together; see the
  * table layouts in tether-sync-private.h. */
 
-static const char schema_sql[] =
-  "CREATE TABLE IF NOT EXISTS _tether_changes ("
-  " seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE,"
-  " collection TEXT NOT NULL, record_id TEXT NOT NULL, type INTEGER NOT NULL,"
-  " data TEXT, prev_data TEXT, base_rev INTEGER NOT NULL DEFAULT 0,"
-  " hlc TEXT NOT NULL, timestamp INTEGER NOT NULL, status INTEGER NOT NULL,"
-  " retries INTEGER NOT NULL DEFAULT 0, error TEXT, push_id TEXT,"
-  " created INTEGER NOT NULL, updated INTEGER NOT NULL);"
-  /* A record's entries. Not status: a push changes the status of every
-   * entry it sends twice, and each change moved the entry in an index that
-   * held it (25% of the push's updates); counting reads the rows instead,
-   * ten times a second at most while syncing (an older file's index with
-   * status goes). */
-  "DROP INDEX IF EXISTS _tether_changes_record_status;"
-  "CREATE INDEX IF NOT EXISTS _tether_changes_record"
-  " ON _tether_changes (collection, record_id);"
-  /* Failed entries, rare: a push asks whether there are any at all before
-   * it looks for those of each record it got accepted. */
-  "CREATE INDEX IF NOT EXISTS _tether_changes_failed"
-  " ON _tether_changes (collection, record_id) WHERE status = 3;"
-  /* The outbox in log order: only entries to send (0 pending, 1 syncing). */
-  "CREATE INDEX IF NOT EXISTS _tether_changes_outbox"
-  " ON _tether_changes (seq, collection, record_id, status) WHERE status IN (0, 1);"
-  "CREATE TABLE IF NOT EXISTS _tether_shadow ("
-  " collection TEXT NOT NULL, record_id TEXT NOT NULL,"
-  " rev INTEGER NOT NULL, data TEXT, hlc TEXT,"
-  " PRIMARY KEY (collection, record_id)) WITHOUT ROWID;"
-  "CREATE TABLE IF NOT EXISTS _tether_conflicts ("
-  " id TEXT PRIMARY KEY, collection TEXT NOT NULL, record_id TEXT NOT NULL,"
-  " local TEXT, remote TEXT, base TEXT, result TEXT,"
-  " local_hlc TEXT, remote_hlc TEXT, remote_rev INTEGER NOT NULL DEFAULT 0,"
-  " strategy INTEGER NOT NULL, status INTEGER NOT NULL, winner INTEGER NOT NULL,"
-  " fields TEXT NOT NULL, local_lost TEXT NOT NULL, remote_lost TEXT NOT NULL,"
-  " local_deleted INTEGER NOT NULL, remote_deleted INTEGER NOT NULL,"
-  " created INTEGER NOT NULL, resolved INTEGER NOT NULL DEFAULT 0);"
-  "CREATE INDEX IF NOT EXISTS _tether_conflicts_record"
-  " ON _tether_conflicts (collection, record_id, status);"
-  "CREATE TABLE IF NOT EXISTS _tether_sync_events ("
-  " seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, phase INTEGER NOT NULL,"
-  " pushed INTEGER NOT NULL, accepted INTEGER NOT NULL,"
-  " conflicts INTEGER NOT NULL, rejected INTEGER NOT NULL,"
-  " pulled INTEGER NOT NULL, applied INTEGER NOT NULL,"
-  " skipped INTEGER NOT NULL, merged INTEGER NOT NULL,"
-  " duration INTEGER NOT NULL, error TEXT);";
-
 #define CHANGE_COLUMNS \
   "seq, id, collection, record_id, type, data, prev_data, base_rev, hlc," \
   " timestamp, status, retries, error, push_id, created, updated"
+/* An entry with its payload (c is the entry). */
+#define CHANGE_ROWS "_tether_changes c JOIN _tether_change_data USING (seq)"
 
 /* One string per record, for hash tables keyed by record. */
 char *
@@ -134,7 +91,7 @@ ensure_in_transaction (TetherDatabase  *db,
 {
   g_autofree char *id = NULL;
 
-  return _tether_database_exec (db, schema_sql, error) &&
+  return _tether_sync_store_create_tables (db, error) &&
          client_id_in_transaction (db, &id, error);
 }
 
@@ -247,7 +204,7 @@ _tether_sync_store_list (TetherDatabase  *db,
                          GError         **error)
 {
   sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
-    "SELECT " CHANGE_COLUMNS " FROM _tether_changes"
+    "SELECT " CHANGE_COLUMNS " FROM " CHANGE_ROWS
     " WHERE ?1 < 0 OR status = ?1 ORDER BY seq LIMIT ?2", error);
 
   if (stmt == NULL)
@@ -320,7 +277,7 @@ _tether_sync_store_outbox (TetherDatabase  *db,
   if (n == 0)
     return g_ptr_array_new_with_free_func ((GDestroyNotify) _tether_change_row_free);
   stmt = _tether_database_prepare_cached (db,
-    "SELECT " CHANGE_COLUMNS " FROM _tether_changes WHERE status IN (?2, ?3)"
+    "SELECT " CHANGE_COLUMNS " FROM " CHANGE_ROWS " WHERE status IN (?2, ?3)"
     " AND (collection, record_id) IN (SELECT json_extract (value, '$[0]'), json_extract (value, '$[1]')"
     "   FROM json_each (?1)) ORDER BY seq", error);
   if (stmt == NULL)
@@ -338,7 +295,7 @@ _tether_sync_store_record_changes (TetherDatabase  *db,
                                    GError         **error)
 {
   sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
-    "SELECT " CHANGE_COLUMNS " FROM _tether_changes"
+    "SELECT " CHANGE_COLUMNS " FROM " CHANGE_ROWS
     " WHERE collection = ?1 AND record_id = ?2 AND status IN (?3, ?4, ?5) ORDER BY seq", error);
 
   if (stmt == NULL)
@@ -356,16 +313,17 @@ _tether_sync_store_get_change (TetherDatabase  *db,
                                const char      *change_id,
                                GError         **error)
 {
-  return _tether_sync_store_get_by_id (db, "SELECT " CHANGE_COLUMNS " FROM _tether_changes WHERE id = ?1",
+  return _tether_sync_store_get_by_id (db, "SELECT " CHANGE_COLUMNS " FROM " CHANGE_ROWS " WHERE id = ?1",
                                        change_id, row_from_stmt,
                                        (GDestroyNotify) _tether_change_row_free, "change", error);
 }
 
 /* Writing rows --------------------------------------------------------------- */
 
-/* The columns update_change writes, bound from ?@first on in this order. */
+/* The columns of an entry update_change writes, bound from ?@first on in
+ * this order. */
 #define MUTABLE_COLUMNS \
-  "type, data, prev_data, base_rev, hlc, timestamp, status, retries, error, push_id, updated"
+  "type, base_rev, hlc, timestamp, status, retries, error, push_id, updated"
 
 static void
 bind_mutable (sqlite3_stmt    *stmt,
@@ -373,19 +331,35 @@ bind_mutable (sqlite3_stmt    *stmt,
               TetherChangeRow *row)
 {
   sqlite3_bind_int (stmt, first, row->type);
-  sqlite3_bind_text (stmt, first + 1, row->data, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, first + 2, row->prev_data, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, first + 3, row->base_rev);
-  sqlite3_bind_text (stmt, first + 4, row->hlc, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, first + 5, row->timestamp);
-  sqlite3_bind_int (stmt, first + 6, row->status);
-  sqlite3_bind_int (stmt, first + 7, row->retries);
-  sqlite3_bind_text (stmt, first + 8, row->error, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, first + 9, row->push_id, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, first + 10, row->updated);
+  sqlite3_bind_int64 (stmt, first + 1, row->base_rev);
+  sqlite3_bind_text (stmt, first + 2, row->hlc, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, first + 3, row->timestamp);
+  sqlite3_bind_int (stmt, first + 4, row->status);
+  sqlite3_bind_int (stmt, first + 5, row->retries);
+  sqlite3_bind_text (stmt, first + 6, row->error, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, first + 7, row->push_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, first + 8, row->updated);
 }
 
-/* Runs once per local write, inside its transaction: one cached INSERT. */
+/* The entry's payload, inserted or replaced. */
+static gboolean
+write_payload (TetherDatabase   *db,
+               TetherChangeRow  *row,
+               const char       *context,
+               GError          **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "INSERT OR REPLACE INTO _tether_change_data (seq, data, prev_data) VALUES (?1, ?2, ?3)", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, row->seq);
+  sqlite3_bind_text (stmt, 2, row->data, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 3, row->prev_data, -1, SQLITE_STATIC);
+  return _tether_sync_store_step (db, stmt, context, error);
+}
+
+/* Runs once per local write, inside its transaction: two cached INSERTs. */
 gboolean
 _tether_sync_store_append (TetherDatabase   *db,
                            TetherChangeRow  *row,
@@ -393,7 +367,7 @@ _tether_sync_store_append (TetherDatabase   *db,
 {
   sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
     "INSERT INTO _tether_changes (id, collection, record_id, created, " MUTABLE_COLUMNS ")"
-    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)", error);
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)", error);
 
   if (stmt == NULL)
     return FALSE;
@@ -405,7 +379,7 @@ _tether_sync_store_append (TetherDatabase   *db,
   if (!_tether_sync_store_step (db, stmt, "appending to the change log", error))
     return FALSE;
   row->seq = sqlite3_last_insert_rowid (_tether_database_get_handle (db));
-  return TRUE;
+  return write_payload (db, row, "appending to the change log", error);
 }
 
 /* The row was updated; another process may have discarded or compacted
@@ -434,18 +408,19 @@ _tether_sync_store_update_change (TetherDatabase   *db,
 {
   sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
     "UPDATE _tether_changes SET (" MUTABLE_COLUMNS ")"
-    " = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) WHERE seq = ?12", error);
+    " = (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) WHERE seq = ?10", error);
 
   if (stmt == NULL)
     return FALSE;
   row->updated = tether_time_now_ms ();
   bind_mutable (stmt, 1, row);
-  sqlite3_bind_int64 (stmt, 12, row->seq);
-  return step_row_update (db, stmt, row, error);
+  sqlite3_bind_int64 (stmt, 10, row->seq);
+  return step_row_update (db, stmt, row, error) &&
+         write_payload (db, row, "updating the change log", error);
 }
 
-/* A push marks every row two or three times: binding the texts it leaves
- * alone (data, prev_data) would cost more than the update itself. */
+/* A push marks every row two or three times: the state alone, never the
+ * payload beside it. */
 gboolean
 _tether_sync_store_update_state (TetherDatabase   *db,
                                  TetherChangeRow  *row,
@@ -654,7 +629,7 @@ compactable_rows (TetherDatabase  *db,
                   GError         **error)
 {
   g_autoptr(sqlite3_stmt) stmt = _tether_database_prepare (db,
-    "SELECT " CHANGE_COLUMNS " FROM _tether_changes c WHERE status = ?1"
+    "SELECT " CHANGE_COLUMNS " FROM " CHANGE_ROWS " WHERE status = ?1"
     " AND NOT EXISTS (SELECT 1 FROM _tether_changes s"
     "   WHERE s.collection = c.collection AND s.record_id = c.record_id"
     "   AND (s.status = ?2 OR (s.status = ?1 AND s.push_id IS NOT NULL)))"
