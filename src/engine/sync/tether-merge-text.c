@@ -274,16 +274,22 @@ diff_range (Diff *d,
       return;
     }
 
-  for (guint k = 0; k < anchors->len; k++)
-    {
-      int ai = a0 + g_array_index (anchors, Anchor, k).pos[0];
-      int bi = b0 + g_array_index (anchors, Anchor, k).pos[1];
+  /* Anchor positions are within the slices, which start at a0 and b0 as
+   * they are now; the walk below moves a0 and b0 on. */
+  {
+    int slice_a = a0, slice_b = b0;
 
-      diff_range (d, a0, ai, b0, bi);
-      d->match[ai] = bi;
-      a0 = ai + 1;
-      b0 = bi + 1;
-    }
+    for (guint k = 0; k < anchors->len; k++)
+      {
+        int ai = slice_a + g_array_index (anchors, Anchor, k).pos[0];
+        int bi = slice_b + g_array_index (anchors, Anchor, k).pos[1];
+
+        diff_range (d, a0, ai, b0, bi);
+        d->match[ai] = bi;
+        a0 = ai + 1;
+        b0 = bi + 1;
+      }
+  }
   diff_range (d, a0, a1, b0, b1);
 }
 
