@@ -276,7 +276,7 @@ test_log_order_and_outbox (Fixture *f, gconstpointer data)
 
   /* Pending and syncing, log order, without the record in conflict. */
   save_open_conflict (f, "k1", "d");
-  outbox = _tether_sync_store_outbox (f->db, 0, &error);
+  outbox = _tether_sync_store_outbox (f->db, 0, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (outbox->len, ==, 3);
   g_assert_cmpstr (row_at (outbox, 0)->record_id, ==, "a");
@@ -284,11 +284,11 @@ test_log_order_and_outbox (Fixture *f, gconstpointer data)
   g_assert_cmpint (row_at (outbox, 1)->status, ==, TETHER_CHANGE_SYNCING);
   g_assert_cmpstr (row_at (outbox, 2)->record_id, ==, "b");
   g_clear_pointer (&outbox, g_ptr_array_unref);
-  outbox = _tether_sync_store_outbox (f->db, 1, &error);
+  outbox = _tether_sync_store_outbox (f->db, 1, NULL, &error);
   g_assert_cmpuint (outbox->len, ==, 1);
   g_clear_pointer (&outbox, g_ptr_array_unref);
   /* the limit counts records: both of b's rows come with it */
-  outbox = _tether_sync_store_outbox (f->db, 2, &error);
+  outbox = _tether_sync_store_outbox (f->db, 2, NULL, &error);
   g_assert_cmpuint (outbox->len, ==, 3);
   g_assert_true (_tether_sync_store_has_open_conflict (f->db, "notes", "d"));
   g_assert_false (_tether_sync_store_has_open_conflict (f->db, "notes", "a"));

@@ -449,6 +449,10 @@ converge_faults_on (ConvergeWriter *w)
   const guint *row = faults[w->index % G_N_ELEMENTS (faults)];
 
   client_set_faults (w->client, row[0], row[1], row[2], row[3]);
+  /* Batches of one to three changes: a sync of a few writes then has two
+   * batches in flight at once, and the faults hit one while the other is
+   * still out. */
+  tether_sync_engine_set_batch_size (w->client->engine, 1 + w->index % 3);
 }
 
 static void

@@ -54,7 +54,10 @@ typedef struct {
   guint             pull_pages;
   guint             cycles;        /* push+pull rounds (merges may leave new changes) */
   gboolean          cursor_reset;  /* a 410 was answered with a pull from null */
-  GPtrArray        *sent;          /* TetherPushGroup* of the batch in flight */
+  GPtrArray        *sent;          /* TetherPushGroup* claimed, not yet sent */
+  guint             in_flight;     /* push requests awaiting their answer */
+  GHashTable       *busy;          /* "collection\x1fid" of the groups in flight */
+  GError           *push_error;    /* the first failure while others were in flight */
   guint             pending_at_start;
   guint             batch_limit;   /* lowered when the server finds a batch too large */
   gint64            counted_us;    /* when a batch last refreshed the counts */

@@ -81,9 +81,11 @@ GPtrArray  *_tether_sync_store_list            (TetherDatabase *db,
                                                 guint           limit,
                                                 GError        **error);
 /* The PENDING and SYNCING rows, in log order, of the first @limit records
- * (by their oldest such row), leaving out records with an open conflict. */
+ * (by their oldest such row), leaving out records with an open conflict
+ * and those whose key (_tether_sync_record_key()) is in @busy, if given. */
 GPtrArray  *_tether_sync_store_outbox          (TetherDatabase *db,
                                                 guint           limit,
+                                                GHashTable     *busy,
                                                 GError        **error);
 /* The record's local edits the server does not have: PENDING, SYNCING and
  * FAILED rows (a failed edit is still not to be overwritten), log order. */

@@ -276,7 +276,7 @@ store_page (TetherSyncEngine   *self,
 static gboolean
 outbox_empty (TetherSyncEngine *self)
 {
-  g_autoptr(GPtrArray) rows = _tether_sync_store_outbox (self->db, 1, NULL);
+  g_autoptr(GPtrArray) rows = _tether_sync_store_outbox (self->db, 1, NULL, NULL);
 
   return rows == NULL || rows->len == 0;
 }

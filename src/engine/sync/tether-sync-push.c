@@ -95,9 +95,10 @@ row_joins (TetherPushGroup *group,
 static GPtrArray *
 build_groups (TetherSyncEngine *self,
               guint             limit,
+              GHashTable       *busy,
               GError          **error)
 {
-  g_autoptr(GPtrArray) rows = _tether_sync_store_outbox (self->db, limit, error);
+  g_autoptr(GPtrArray) rows = _tether_sync_store_outbox (self->db, limit, busy, error);
   g_autoptr(GHashTable) by_record = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr(GPtrArray) groups = g_ptr_array_new_with_free_func ((GDestroyNotify) _tether_push_group_free);
 
@@ -200,7 +201,7 @@ claim_next (TetherSyncEngine *self,
             gboolean         *only_skipped,
             GError          **error)
 {
-  g_autoptr(GPtrArray) groups = build_groups (self, op->batch_limit, error);
+  g_autoptr(GPtrArray) groups = build_groups (self, op->batch_limit, op->busy, error);
 
   if (groups == NULL || (op->sent = claim_groups (self, groups, error)) == NULL)
     return FALSE;
@@ -340,6 +341,7 @@ apply_unanswered (TetherSyncEngine *self,
 static gboolean
 apply_answer (TetherSyncEngine   *self,
               TetherSyncOp       *op,
+              GPtrArray          *sent,
               TetherPushResponse *response,
               GError            **error)
 {
@@ -350,9 +352,9 @@ apply_answer (TetherSyncEngine   *self,
 
   if (!_tether_sync_store_any_failed (self->db, &any_failed, error))
     return FALSE;
-  for (guint i = 0; i < op->sent->len; i++)
-    g_hash_table_insert (by_id, ((TetherPushGroup *) g_ptr_array_index (op->sent, i))->push_id,
-                         g_ptr_array_index (op->sent, i));
+  for (guint i = 0; i < sent->len; i++)
+    g_hash_table_insert (by_id, ((TetherPushGroup *) g_ptr_array_index (sent, i))->push_id,
+                         g_ptr_array_index (sent, i));
   for (guint i = 0; i < response->accepted->len; i++)
     {
       TetherPushAccepted *accepted = g_ptr_array_index (response->accepted, i);
@@ -392,11 +394,14 @@ apply_answer (TetherSyncEngine   *self,
 
 /* The answer and the claim of the next batch share one transaction: one
  * commit per round trip instead of two. Either both are stored or
- * neither, and then the batch sent keeps its push id for the next sync. */
+ * neither, and then the batch sent keeps its push id for the next sync.
+ * Without @claim (the push is stopping) only the answer is stored. */
 static gboolean
 store_answer (TetherSyncEngine *self,
               TetherSyncOp     *op,
+              GPtrArray        *sent,
               JsonObject       *answer,
+              gboolean          claim,
               gboolean         *only_skipped,
               GError          **error)
 {
@@ -404,12 +409,13 @@ store_answer (TetherSyncEngine *self,
 
   if (response == NULL || !tether_database_begin (self->db, error))
     return FALSE;
-  if (!apply_answer (self, op, response, error))
+  if (!apply_answer (self, op, sent, response, error))
     {
       tether_database_rollback (self->db);
       return FALSE;
     }
-  g_clear_pointer (&op->sent, g_ptr_array_unref);
+  if (!claim)
+    return tether_database_commit (self->db, error);
   return claim_and_commit (self, op, only_skipped, error);
 }
 
@@ -418,16 +424,17 @@ store_answer (TetherSyncEngine *self,
 static gboolean
 shrink_batch (TetherSyncEngine *self,
               TetherSyncOp     *op,
+              GPtrArray        *sent,
               const GError     *refusal,
               GError          **error)
 {
-  gboolean single = op->sent->len == 1;
+  gboolean single = sent->len == 1;
   g_autofree char *message = g_strdup_printf ("too large for the server: %s", refusal->message);
 
   if (!tether_database_begin (self->db, error))
     return FALSE;
-  for (guint i = 0; i < op->sent->len; i++)
-    if (!mark_rows (self, g_ptr_array_index (op->sent, i),
+  for (guint i = 0; i < sent->len; i++)
+    if (!mark_rows (self, g_ptr_array_index (sent, i),
                     single ? TETHER_CHANGE_FAILED : TETHER_CHANGE_PENDING,
                     single ? message : NULL, single, error))
       {
@@ -438,40 +445,134 @@ shrink_batch (TetherSyncEngine *self,
     return FALSE;
   if (single)
     op->report.rejected++;
-  op->report.pushed -= single ? 0 : op->sent->len;
-  op->batch_limit = MAX (op->sent->len / 2, 1);
-  g_clear_pointer (&op->sent, g_ptr_array_unref);
+  op->report.pushed -= single ? 0 : sent->len;
+  op->batch_limit = MIN (op->batch_limit, MAX (sent->len / 2, 1));
   return TRUE;
+}
+
+/* ------------------------------------------------------------ flights */
+
+/* Two batches are in flight at a time, so that the server stores one while
+ * this side stores the answer to the other and claims the next. They never
+ * share a record (op->busy), so the order in which the server applies them
+ * does not matter. */
+#define MAX_IN_FLIGHT 2
+
+typedef struct {
+  GTask     *task;
+  GPtrArray *groups;   /* TetherPushGroup* sent */
+} TetherPushFlight;
+
+static void
+flight_free (TetherPushFlight *flight)
+{
+  g_ptr_array_unref (flight->groups);
+  g_object_unref (flight->task);
+  g_free (flight);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherPushFlight, flight_free)
+
+static TetherPushFlight *
+take_off (GTask *task)
+{
+  TetherSyncOp *op = g_task_get_task_data (task);
+  TetherPushFlight *flight = g_new0 (TetherPushFlight, 1);
+
+  flight->task = g_object_ref (task);
+  flight->groups = g_steal_pointer (&op->sent);
+  for (guint i = 0; i < flight->groups->len; i++)
+    {
+      TetherPushGroup *group = g_ptr_array_index (flight->groups, i);
+
+      g_hash_table_add (op->busy, _tether_sync_record_key (group->collection, group->record_id));
+    }
+  op->in_flight++;
+  return flight;
+}
+
+static void
+land (TetherPushFlight *flight)
+{
+  TetherSyncOp *op = g_task_get_task_data (flight->task);
+
+  for (guint i = 0; i < flight->groups->len; i++)
+    {
+      TetherPushGroup *group = g_ptr_array_index (flight->groups, i);
+      g_autofree char *key = _tether_sync_record_key (group->collection, group->record_id);
+
+      g_hash_table_remove (op->busy, key);
+    }
+  op->in_flight--;
+}
+
+/* The push stops with @error (NULL: with the one kept before). The last
+ * answer to land fails the sync: answers still in flight are stored first,
+ * as the server has applied those changes. Takes @task and @error. */
+static void
+stop (GTask  *task,
+      GError *error)
+{
+  TetherSyncOp *op = g_task_get_task_data (task);
+
+  if (op->push_error == NULL)
+    op->push_error = error;
+  else if (error != NULL)
+    g_error_free (error);
+  g_clear_pointer (&op->sent, g_ptr_array_unref);
+  if (op->in_flight > 0)
+    {
+      g_object_unref (task);
+      return;
+    }
+  _tether_sync_op_fail (task, g_steal_pointer (&op->push_error));
 }
 
 static void send_claimed (GTask    *task,
                           gboolean  only_skipped);
+
+/* A refused batch was put back: claim again once nothing is in flight. */
+static void
+after_shrink (GTask *task)
+{
+  TetherSyncOp *op = g_task_get_task_data (task);
+
+  if (op->in_flight > 0)
+    g_object_unref (task);
+  else
+    _tether_sync_push_next (task);
+}
 
 static void
 on_pushed (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
 {
-  g_autoptr(GTask) task = user_data;
+  g_autoptr(TetherPushFlight) flight = user_data;
+  GTask *task = flight->task;
   TetherSyncOp *op = g_task_get_task_data (task);
   TetherSyncEngine *self = op->engine;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) answer = tether_transport_push_finish (TETHER_TRANSPORT (source), result, &error);
   gboolean only_skipped = FALSE;
 
-  if (answer == NULL && g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_TOO_LARGE))
+  land (flight);
+  if (answer == NULL && op->push_error == NULL &&
+      g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_TOO_LARGE))
     {
       g_autoptr(GError) refusal = g_steal_pointer (&error);
 
-      if (shrink_batch (self, op, refusal, &error))
+      if (shrink_batch (self, op, flight->groups, refusal, &error))
         {
-          _tether_sync_push_next (g_steal_pointer (&task));
+          after_shrink (g_object_ref (task));
           return;
         }
     }
-  if (answer == NULL || !store_answer (self, op, answer, &only_skipped, &error))
+  if (answer == NULL ||
+      !store_answer (self, op, flight->groups, answer, op->push_error == NULL, &only_skipped, &error) ||
+      op->push_error != NULL)
     {
-      _tether_sync_op_fail (g_steal_pointer (&task), g_steal_pointer (&error));
+      stop (g_object_ref (task), g_steal_pointer (&error));
       return;
     }
   /* Counting is a scan of the log and each "queue-changed" makes the
@@ -484,60 +585,85 @@ on_pushed (GObject      *source,
     }
   _tether_sync_engine_emit_phase (self, TETHER_SYNC_PHASE_PUSH, op->report.pushed,
                                   MAX (op->pending_at_start, op->report.pushed));
-  send_claimed (g_steal_pointer (&task), only_skipped);
+  send_claimed (g_object_ref (task), only_skipped);
 }
 
-/* op->sent is claimed: send it, or go on when there is nothing to send. */
+/* Sends op->sent (claimed). Returns FALSE, with the push stopped, when it
+ * cannot. */
+static gboolean
+send_one (GTask *task)
+{
+  TetherSyncOp *op = g_task_get_task_data (task);
+  TetherSyncEngine *self = op->engine;
+  GError *error = NULL;
+  g_autoptr(GBytes) request = NULL;
+
+  if (op->push_rounds++ >= MAX_PUSH_ROUNDS)
+    error = g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_SERVER,
+                         "push did not finish after %d batches", MAX_PUSH_ROUNDS);
+  else if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "sync cancelled");
+  else
+    request = _tether_sync_push_request_bytes (self, op->sent, &error);
+  if (request == NULL)
+    {
+      stop (task, error);
+      return FALSE;
+    }
+  op->report.pushed += op->sent->len;
+  tether_transport_push_bytes_async (self->transport, request, g_task_get_cancellable (task),
+                                     on_pushed, take_off (task));
+  return TRUE;
+}
+
+/* op->sent is claimed: send it and claim more until MAX_IN_FLIGHT batches
+ * are in flight. With nothing left to send, the last answer to land goes
+ * on to the pull. Takes @task. */
 static void
 send_claimed (GTask    *task,
               gboolean  only_skipped)
 {
   TetherSyncOp *op = g_task_get_task_data (task);
-  TetherSyncEngine *self = op->engine;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) request = NULL;
+  GError *error = NULL;
 
-  if (op->push_rounds++ >= MAX_PUSH_ROUNDS)
+  while (op->sent->len > 0)
     {
-      _tether_sync_op_fail (task, g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_SERVER,
-                                               "push did not finish after %d batches", MAX_PUSH_ROUNDS));
-      return;
+      if (!send_one (task))
+        return;
+      if (op->in_flight >= MAX_IN_FLIGHT)
+        {
+          g_object_unref (task);
+          return;
+        }
+      if (!next_batch (op->engine, op, &only_skipped, &error))
+        {
+          stop (task, error);
+          return;
+        }
     }
-  if (op->sent->len == 0)
-    {
-      g_clear_pointer (&op->sent, g_ptr_array_unref);
-      if (only_skipped)   /* look again */
-        _tether_sync_push_next (task);
-      else
-        _tether_sync_pull_next (task);
-      return;
-    }
-  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
-    {
-      _tether_sync_op_fail (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "sync cancelled"));
-      return;
-    }
-  if ((request = _tether_sync_push_request_bytes (self, op->sent, &error)) == NULL)
-    {
-      _tether_sync_op_fail (task, g_steal_pointer (&error));
-      return;
-    }
-  op->report.pushed += op->sent->len;
-  tether_transport_push_bytes_async (self->transport, request, g_task_get_cancellable (task), on_pushed, task);
+  g_clear_pointer (&op->sent, g_ptr_array_unref);
+  if (op->in_flight > 0)
+    g_object_unref (task);   /* an answer in flight goes on */
+  else if (only_skipped)
+    _tether_sync_push_next (task);   /* look again */
+  else
+    _tether_sync_pull_next (task);
 }
 
 void
 _tether_sync_push_next (GTask *task)
 {
   TetherSyncOp *op = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
+  GError *error = NULL;
   gboolean only_skipped = FALSE;
 
   if (op->batch_limit == 0)
     op->batch_limit = op->engine->batch_size;
+  if (op->busy == NULL)
+    op->busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   if (!next_batch (op->engine, op, &only_skipped, &error))
     {
-      _tether_sync_op_fail (task, g_steal_pointer (&error));
+      stop (task, error);
       return;
     }
   send_claimed (task, only_skipped);

@@ -221,6 +221,7 @@ _tether_sync_store_list (TetherDatabase  *db,
 static char *
 outbox_records (TetherDatabase  *db,
                 guint            limit,
+                GHashTable      *busy,
                 guint           *n_records,
                 GError         **error)
 {
@@ -243,6 +244,11 @@ outbox_records (TetherDatabase  *db,
       const char *record_id = (const char *) sqlite3_column_text (stmt, 1);
       char *key = _tether_sync_record_key (collection, record_id);
 
+      if (busy != NULL && g_hash_table_contains (busy, key))
+        {
+          g_free (key);
+          continue;
+        }
       if (!g_hash_table_add (seen, key))
         continue;
       g_string_append (keys, keys->len > 1 ? ",[" : "[");
@@ -264,6 +270,7 @@ outbox_records (TetherDatabase  *db,
 GPtrArray *
 _tether_sync_store_outbox (TetherDatabase  *db,
                            guint            limit,
+                           GHashTable      *busy,
                            GError         **error)
 {
   /* Whole records, so that all of a record's changes go out as one even
@@ -272,7 +279,7 @@ _tether_sync_store_outbox (TetherDatabase  *db,
   sqlite3_stmt *stmt;
   guint n = 0;
 
-  if ((records = outbox_records (db, limit, &n, error)) == NULL)
+  if ((records = outbox_records (db, limit, busy, &n, error)) == NULL)
     return NULL;
   if (n == 0)
     return g_ptr_array_new_with_free_func ((GDestroyNotify) _tether_change_row_free);
