@@ -78,6 +78,57 @@ typedef struct {
 void _tether_push_group_free (TetherPushGroup *group);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherPushGroup, _tether_push_group_free)
 
+static inline TetherChangeRow *
+_tether_push_group_first (TetherPushGroup *group)
+{
+  return g_ptr_array_index (group->rows, 0);
+}
+
+static inline TetherChangeRow *
+_tether_push_group_last (TetherPushGroup *group)
+{
+  return g_ptr_array_index (group->rows, group->rows->len - 1);
+}
+
+/* tether-sync-push-claim.c: batches read and claimed from the outbox. */
+gboolean _tether_push_mark_rows        (TetherSyncEngine    *self,
+                                        TetherPushGroup     *group,
+                                        TetherChangeStatus   status,
+                                        const char          *message,
+                                        gboolean             count_retry,
+                                        GError             **error);
+/* Claims the next batch into op->sent (records in op->busy left out) in
+ * the open transaction and commits it; on failure nothing is claimed and
+ * the transaction is over. *@only_skipped: the batch had groups, none of
+ * which needs sending. */
+gboolean _tether_push_claim_and_commit (TetherSyncEngine    *self,
+                                        TetherSyncOp        *op,
+                                        gboolean            *only_skipped,
+                                        GError             **error);
+/* The same in a transaction of its own. */
+gboolean _tether_push_next_batch       (TetherSyncEngine    *self,
+                                        TetherSyncOp        *op,
+                                        gboolean            *only_skipped,
+                                        GError             **error);
+
+/* tether-sync-push-answer.c */
+/* Stores the answer to @sent and, with @claim, claims the next batch, in
+ * one transaction. */
+gboolean _tether_push_store_answer     (TetherSyncEngine    *self,
+                                        TetherSyncOp        *op,
+                                        GPtrArray           *sent,
+                                        JsonObject          *answer,
+                                        gboolean             claim,
+                                        gboolean            *only_skipped,
+                                        GError             **error);
+/* @sent was refused as too large: its rows go back to pending (a single
+ * change fails) and later batches are half as large. */
+gboolean _tether_push_shrink_batch     (TetherSyncEngine    *self,
+                                        TetherSyncOp        *op,
+                                        GPtrArray           *sent,
+                                        const GError        *refusal,
+                                        GError             **error);
+
 /* tether-sync-protocol.c: requests out, answers checked in full before
  * anything is written (a malformed answer changes nothing locally). */
 typedef struct {
