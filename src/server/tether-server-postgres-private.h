@@ -83,6 +83,9 @@ typedef struct {
 void      _tether_pg_params_clear (Params                     *p);
 void      _tether_pg_param_text   (Params                     *p,
                                    const char                 *text);
+/* Adds @text and frees it with the parameters. */
+void      _tether_pg_param_take   (Params                     *p,
+                                   char                       *text);
 void      _tether_pg_param_int    (Params                     *p,
                                    gint64                      value);
 void      _tether_pg_param_bytes  (Params                     *p,
@@ -110,5 +113,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Params, _tether_pg_params_clear)
 
 /* tether-server-store-postgres-users.c */
 void      _tether_pg_users_iface_init (TetherServerStoreInterface *iface);
+
+/* tether-server-store-postgres-records.c */
+void      _tether_pg_records_iface_init (TetherServerStoreInterface *iface);
 
 G_END_DECLS
