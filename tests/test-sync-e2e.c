@@ -281,6 +281,21 @@ test_create_delete_unsent (Fixture *f)
   dump = server_dump (f, s, f->alice, &feed_end);
   g_assert_cmpint (feed_end, ==, 0);
   g_assert_cmpuint (count_changes (a, -1), ==, 0);
+
+  /* Many of them in batches of one, then a note that is sent: the push
+   * looks again after each batch with nothing to send, in a loop. */
+  tether_sync_engine_set_batch_size (a->engine, 1);
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autofree char *id = client_create (a, "notes", "{\"title\":\"brief\"}");
+
+      client_delete (a, "notes", id);
+    }
+  g_free (client_create (a, "notes", "{\"title\":\"kept\"}"));
+  report = client_sync (a);
+  g_assert_cmpuint (report.pushed, ==, 1);
+  g_assert_cmpuint (report.accepted, ==, 1);
+  g_assert_cmpuint (count_changes (a, -1), ==, 0);
 }
 
 /* A record's pending changes go out as one, even when other records'

@@ -182,12 +182,14 @@ pulled_changes (JsonObject *answer)
 /* --------------------------------------------------------------- the fake */
 
 /* A SoupServer on 127.0.0.1 answering under /fake/MODE: "html", "json"
- * (an object that is not a Tether answer), "hang" (never), or a status
- * ("503", "429", "429-date"); /fake/silent/ws accepts WebSockets and
- * never answers on them. */
+ * (an object that is not a Tether answer), "hang" (never), "429-first" (a
+ * 429 with Retry-After: 7 to the first request, "json" to the others), or
+ * a status ("503", "429", "429-date"); /fake/silent/ws accepts WebSockets
+ * and never answers on them. */
 typedef struct {
   SoupServer *server;
   char       *url;       /* http://127.0.0.1:PORT */
+  guint       requests;  /* seen by "429-first" */
   GPtrArray  *paused;    /* SoupServerMessage */
   GPtrArray  *sockets;   /* SoupWebsocketConnection */
 } Fake;
@@ -214,6 +216,13 @@ fake_status (SoupServerMessage *msg,
   soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body, strlen (body));
 }
 
+static gboolean
+fake_unpause (gpointer data)
+{
+  soup_server_message_unpause (data);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 fake_handle (SoupServer        *server,
              SoupServerMessage *msg,
@@ -233,6 +242,20 @@ fake_handle (SoupServer        *server,
       g_ptr_array_add (fake->paused, g_object_ref (msg));
       return;
     }
+  if (g_str_equal (mode, "429-first") && fake->requests++ > 0)
+    {
+      /* answered after the 429, whichever request that went to */
+      g_autoptr(GSource) timer = g_timeout_source_new (100);
+
+      soup_server_message_set_status (msg, 200, NULL);
+      soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_STATIC, json, strlen (json));
+      soup_server_message_pause (msg);
+      g_source_set_callback (timer, fake_unpause, g_object_ref (msg), g_object_unref);
+      g_source_attach (timer, g_main_context_get_thread_default ());
+      return;
+    }
+  if (g_str_equal (mode, "429-first"))
+    mode = "429";
   if (g_str_equal (mode, "html") || g_str_equal (mode, "json"))
     {
       const char *body = g_str_equal (mode, "html") ? html : json;
@@ -483,6 +506,28 @@ test_http_rate_limited (Fixture *f)
   wait_ms = tether_transport_get_retry_after_ms (TETHER_TRANSPORT (http_date));
   g_assert_cmpint (wait_ms, >, 100 * 1000);
   g_assert_cmpint (wait_ms, <=, 120 * 1000);
+}
+
+/* Two requests in flight (a push keeps two batches out): the 429 of the
+ * first keeps its Retry-After when the other's answer lands after it. */
+static void
+test_http_rate_limited_in_flight (Fixture *f)
+{
+  g_autoptr(Fake) fake = fake_start ();
+  g_autofree char *base = fake_base (fake, "429-first");
+  g_autoptr(TetherHttpTransport) http = tether_http_transport_new (base, f->alice);
+  g_autoptr(GError) first_error = NULL;
+  g_autoptr(GError) second_error = NULL;
+  g_autoptr(JsonObject) first_answer = NULL;
+  g_autoptr(JsonObject) second_answer = NULL;
+  Result first = { 0 }, second = { 0 };
+
+  call_async (TETHER_TRANSPORT (http), "pull", PULL_NOTES, NULL, &first);
+  call_async (TETHER_TRANSPORT (http), "pull", PULL_NOTES, NULL, &second);
+  first_answer = result_wait (f, &first, &first_error);
+  second_answer = result_wait (f, &second, &second_error);
+  g_assert_true ((first_error != NULL) != (second_error != NULL));
+  g_assert_cmpint (tether_transport_get_retry_after_ms (TETHER_TRANSPORT (http)), ==, 7000);
 }
 
 static void
@@ -953,6 +998,7 @@ main (int    argc,
     { "http/cut-off", test_http_cut_off },
     { "http/statuses", test_http_statuses },
     { "http/rate-limited", test_http_rate_limited },
+    { "http/rate-limited-in-flight", test_http_rate_limited_in_flight },
     { "http/timeout", test_http_timeout },
     { "http/too-large", test_http_too_large },
     { "ws/round-trip", test_ws_round_trip },

@@ -228,8 +228,6 @@ on_read (GObject      *source,
   g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
   JsonObject *answer;
 
-  /* a Retry-After counts only beside the 429 that brought it */
-  self->retry_after_ms = 0;
   if (body == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -275,6 +273,10 @@ request_start (TetherHttpTransport *self,
   g_autoptr(GError) error = NULL;
   Request *request = g_new0 (Request, 1);
 
+  /* A Retry-After counts until the next request starts, not until the
+   * next answer: with two pushes in flight, the other one's answer must
+   * not erase the 429's. */
+  self->retry_after_ms = 0;
   g_task_set_source_tag (task, source_tag);
   g_task_set_task_data (task, request, request_free);
   request->probe = probe;

@@ -78,8 +78,15 @@ stop (GTask  *task,
 {
   TetherSyncOp *op = g_task_get_task_data (task);
 
-  if (op->push_error == NULL)
-    op->push_error = error;
+  /* A refused token outranks whatever else failed: it stops auto-sync
+   * until the user acts, where a network error would retry in vain. */
+  if (op->push_error == NULL ||
+      (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_UNAUTHORIZED) &&
+       !g_error_matches (op->push_error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_UNAUTHORIZED)))
+    {
+      g_clear_error (&op->push_error);
+      op->push_error = error;
+    }
   else if (error != NULL)
     g_error_free (error);
   g_clear_pointer (&op->sent, g_ptr_array_unref);
@@ -151,6 +158,13 @@ on_pushed (GObject      *source,
   send_claimed (g_object_ref (task), only_skipped);
 }
 
+static GError *
+too_many_rounds (void)
+{
+  return g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_SERVER,
+                      "push did not finish after %d batches", MAX_PUSH_ROUNDS);
+}
+
 /* Sends op->sent (claimed). Returns FALSE, with the push stopped, when it
  * cannot. */
 static gboolean
@@ -162,8 +176,7 @@ send_one (GTask *task)
   g_autoptr(GBytes) request = NULL;
 
   if (op->push_rounds++ >= MAX_PUSH_ROUNDS)
-    error = g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_SERVER,
-                         "push did not finish after %d batches", MAX_PUSH_ROUNDS);
+    error = too_many_rounds ();
   else if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
     error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "sync cancelled");
   else
@@ -180,7 +193,9 @@ send_one (GTask *task)
 }
 
 /* op->sent is claimed: send it and claim more until MAX_IN_FLIGHT batches
- * are in flight. With nothing left to send, the last answer to land goes
+ * are in flight. A batch whose groups all needed no sending (created and
+ * deleted offline) is done already: look again, in this loop and within
+ * MAX_PUSH_ROUNDS. With nothing left to send, the last answer to land goes
  * on to the pull. Takes @task. */
 static void
 send_claimed (GTask    *task,
@@ -189,15 +204,26 @@ send_claimed (GTask    *task,
   TetherSyncOp *op = g_task_get_task_data (task);
   GError *error = NULL;
 
-  while (op->sent->len > 0)
+  for (;;)
     {
-      if (!send_one (task))
-        return;
-      if (op->in_flight >= MAX_IN_FLIGHT)
+      if (op->sent->len > 0)
         {
-          g_object_unref (task);
+          if (!send_one (task))
+            return;
+          if (op->in_flight >= MAX_IN_FLIGHT)
+            {
+              g_object_unref (task);
+              return;
+            }
+        }
+      else if (op->in_flight > 0 || !only_skipped)
+        break;
+      else if (op->push_rounds++ >= MAX_PUSH_ROUNDS)
+        {
+          stop (task, too_many_rounds ());
           return;
         }
+      g_clear_pointer (&op->sent, g_ptr_array_unref);
       if (!_tether_push_next_batch (op->engine, op, &only_skipped, &error))
         {
           stop (task, error);
@@ -207,8 +233,6 @@ send_claimed (GTask    *task,
   g_clear_pointer (&op->sent, g_ptr_array_unref);
   if (op->in_flight > 0)
     g_object_unref (task);   /* an answer in flight goes on */
-  else if (only_skipped)
-    _tether_sync_push_next (task);   /* look again */
   else
     _tether_sync_pull_next (task);
 }

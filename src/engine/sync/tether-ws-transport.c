@@ -260,6 +260,8 @@ request_async (TetherWsTransport   *self,
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
   Pending *p;
 
+  /* Until the next request, not the next answer: see the HTTP transport. */
+  self->retry_after_ms = 0;
   g_task_set_source_tag (task, source_tag);
   if (self->refusal != NULL)
     {
@@ -300,7 +302,6 @@ answer_pending (TetherWsTransport *self,
   g_autoptr(GTask) task = pending_take (self, p);
   g_autofree char *what = NULL;
 
-  self->retry_after_ms = 0;
   if (g_strcmp0 (type, "error") == 0)
     {
       GError *error = frame_error (self, payload);
