@@ -248,6 +248,11 @@ test_text_anchors (void)
    * wrote past its table here, found by ASan in a convergence soak). */
   assert_text_merge ("x\nA\n1\nB\n2\nC\ny\n", "x\nA\n1\nB\nB\n2\nC\nC\ny\n",
                      "x\nA\n1R\nB\n2R\nC\nz\n", FALSE, "x\nA\n1R\nB\nB\n2R\nC\nC\nz\n", TRUE);
+  /* One side deletes one of two blank lines, the other replaces one: the
+   * diffs pick different blank lines, so as neighbours they merged to no
+   * blank line at all, clean. Between equal lines they conflict. */
+  assert_text_merge ("p\n\n\nq\n", "p\n\nq\n", "p\nR\n\nq\n", FALSE, "p\nR\n\nq\n", FALSE);
+  assert_text_merge ("p\n\n\nq\n", "p\n\nq\n", "p\nR\n\nq\n", TRUE, "p\n\nq\n", FALSE);
 }
 
 static void

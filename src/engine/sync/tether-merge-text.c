@@ -385,6 +385,21 @@ ranges_overlap (int s1, int e1,
   return s1 < e2 && s2 < e1;
 }
 
+/* Edits that meet between two equal lines may be one edit aligned two
+ * ways (which of two blank lines did each side delete?): merged as
+ * neighbours they could drop or double a line and still look clean, so
+ * they conflict. */
+static gboolean
+meets_between_equal_lines (const Merge *merge,
+                           const Chunk *chunk,
+                           const Hunk  *h)
+{
+  const Text *base = merge->base;
+  int at = h->s == chunk->ce ? h->s : h->e == chunk->cs ? h->e : -1;
+
+  return at > 0 && at < base->n && base->ids[at - 1] == base->ids[at];
+}
+
 static const Hunk *
 next_hunk (Merge *merge,
            int    side)
@@ -451,7 +466,8 @@ chunk_collect (Merge *merge,
         {
           const Hunk *h = next_hunk (merge, side);
 
-          if (h != NULL && ranges_overlap (chunk->cs, chunk->ce, h->s, h->e))
+          if (h != NULL && (ranges_overlap (chunk->cs, chunk->ce, h->s, h->e) ||
+                            meets_between_equal_lines (merge, chunk, h)))
             {
               chunk_take (merge, chunk, side);
               grew = TRUE;
