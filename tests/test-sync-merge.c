@@ -255,6 +255,32 @@ test_text_anchors (void)
   assert_text_merge ("p\n\n\nq\n", "p\n\nq\n", "p\nR\n\nq\n", TRUE, "p\n\nq\n", FALSE);
 }
 
+/* A long text of repeated lines would take the diff seconds: past its
+ * budget the region conflicts instead, decided for the preferred side. */
+static void
+test_text_budget (void)
+{
+  g_autoptr(GString) base = g_string_new (NULL);
+  g_autofree char *local = NULL, *remote = NULL, *merged = NULL;
+  gboolean clean = TRUE;
+
+  for (guint i = 0; i < 12000; i++)
+    g_string_append (base, i % 2 ? "b\n" : "a\n");
+  /* local changes both ends, so nothing trims its diff; remote one line
+   * in the middle, which would merge cleanly with it */
+  local = g_strconcat ("L\n", base->str + 2, NULL);
+  local[strlen (local) - 2] = 'M';
+  remote = g_strdup (base->str);
+  remote[12000] = 'R';
+  merged = tether_merge_text (base->str, local, remote, FALSE, &clean);
+  g_assert_false (clean);
+  g_assert_cmpstr (merged, ==, remote);
+  g_clear_pointer (&merged, g_free);
+  merged = tether_merge_text (base->str, local, remote, TRUE, &clean);
+  g_assert_false (clean);
+  g_assert_cmpstr (merged, ==, local);
+}
+
 static void
 test_text_ends (void)
 {
@@ -654,6 +680,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/tether/sync/merge/text/conflict", test_text_conflict);
   g_test_add_func ("/tether/sync/merge/text/ends", test_text_ends);
   g_test_add_func ("/tether/sync/merge/text/anchors", test_text_anchors);
+  g_test_add_func ("/tether/sync/merge/text/budget", test_text_budget);
   g_test_add_func ("/tether/sync/merge/text/trailing-newline", test_text_trailing_newline);
   g_test_add_func ("/tether/sync/merge/text/empty-base", test_text_empty_base);
   g_test_add_func ("/tether/sync/merge/text/large", test_text_large);

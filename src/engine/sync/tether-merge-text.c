@@ -180,7 +180,15 @@ typedef struct {
   const Text *a;
   const Text *b;
   int        *match;
+  gint64     *budget;   /* LCS cells left for the whole merge */
 } Diff;
+
+/* Lines found once let the diff align in linear time; a long text of
+ * repeated lines leaves it the quadratic LCS (3.3 s for 30,000 alternating
+ * lines, on the main loop). Past this many cells, about 100 ms, the region
+ * is not merged line by line: it conflicts, decided by hlc with both sides
+ * logged. */
+#define LCS_BUDGET_CELLS ((gint64) 100 * 1000 * 1000)
 
 static void diff_range (Diff *d, int a0, int a1, int b0, int b1);
 
@@ -220,9 +228,14 @@ diff_split (Diff *d,
             int   b1)
 {
   int n = a1 - a0, m = b1 - b0, mid = n / 2;
-  g_autofree int *fwd = g_new (int, m + 1);
-  g_autofree int *bwd = g_new (int, m + 1);
+  g_autofree int *fwd = NULL;
+  g_autofree int *bwd = NULL;
   int best = 0, best_len = -1;
+
+  if ((*d->budget -= (gint64) n * m) < 0)
+    return;
+  fwd = g_new (int, m + 1);
+  bwd = g_new (int, m + 1);
 
   lcs_row (d->a->ids + a0, mid, d->b->ids + b0, m, FALSE, fwd);
   lcs_row (d->a->ids + a0 + mid, n - mid, d->b->ids + b0, m, TRUE, bwd);
@@ -249,6 +262,9 @@ diff_range (Diff *d,
   const int *a = d->a->ids, *b = d->b->ids;
   g_autoptr(GArray) anchors = NULL;
   Text views[2];
+
+  if (*d->budget < 0)
+    return;
 
   /* Notes mostly change in one place: trimming makes that case linear. */
   for (; a0 < a1 && b0 < b1 && a[a0] == b[b0]; a0++, b0++)
@@ -314,19 +330,24 @@ slide_hunks (GArray     *hunks,
 }
 
 /* The hunks turning @base into @side, in base order; two hunks of one side
- * are always separated by at least one unchanged line. */
+ * are always separated by at least one unchanged line. NULL when the
+ * alignment would cost more than is left of *@budget. */
 static GArray *
 diff_hunks (const Text *base,
-            const Text *side)
+            const Text *side,
+            gint64     *budget)
 {
   g_autofree int *match = g_new (int, MAX (base->n, 1));
-  Diff diff = { base, side, match };
-  GArray *hunks = g_array_new (FALSE, FALSE, sizeof (Hunk));
+  Diff diff = { base, side, match, budget };
+  GArray *hunks;
   int i = 0, j = 0;
 
   for (int k = 0; k < base->n; k++)
     match[k] = -1;
   diff_range (&diff, 0, base->n, 0, side->n);
+  if (*budget < 0)
+    return NULL;
+  hunks = g_array_new (FALSE, FALSE, sizeof (Hunk));
 
   while (i < base->n || j < side->n)
     {
@@ -359,6 +380,7 @@ typedef struct {
   GString    *out;
   gboolean    prefer_local;
   gboolean    clean;
+  gint64      budget;    /* LCS cells left */
 } Merge;
 
 /* Base lines [cs, ce) changed by one or both sides, with the hunks of
@@ -518,8 +540,19 @@ merge_region (Merge *merge)
 {
   int pos = 0;
 
-  merge->hunks[0] = diff_hunks (merge->base, merge->side[0]);
-  merge->hunks[1] = diff_hunks (merge->base, merge->side[1]);
+  merge->hunks[0] = diff_hunks (merge->base, merge->side[0], &merge->budget);
+  merge->hunks[1] = diff_hunks (merge->base, merge->side[1], &merge->budget);
+  if (merge->hunks[0] == NULL || merge->hunks[1] == NULL)
+    {
+      const Text *take = merge->side[merge->prefer_local ? 0 : 1];
+
+      /* too costly to align: the whole region is one conflict */
+      merge->clean = FALSE;
+      append_lines (merge, take, 0, take->n);
+      g_clear_pointer (&merge->hunks[0], g_array_unref);
+      g_clear_pointer (&merge->hunks[1], g_array_unref);
+      return;
+    }
   merge->next[0] = merge->next[1] = 0;
   for (;;)
     {
@@ -620,6 +653,7 @@ tether_merge_text (const char *base,
   merge.out = g_string_new (NULL);
   merge.prefer_local = prefer_local;
   merge.clean = TRUE;
+  merge.budget = LCS_BUDGET_CELLS;
   merge_texts (&merge, texts);
 
   if (clean != NULL)
