@@ -56,6 +56,7 @@ typedef struct {
   gboolean          cursor_reset;  /* a 410 was answered with a pull from null */
   GPtrArray        *sent;          /* TetherPushGroup* claimed, not yet sent */
   guint             in_flight;     /* push requests awaiting their answer */
+  guint             landed;        /* push answers received */
   GHashTable       *busy;          /* "collection\x1fid" of the groups in flight */
   GError           *push_error;    /* the first failure while others were in flight */
   guint             pending_at_start;

@@ -67,6 +67,7 @@ land (TetherPushFlight *flight)
       g_hash_table_remove (op->busy, key);
     }
   op->in_flight--;
+  op->landed++;
 }
 
 /* The push stops with @error (NULL: with the one kept before). The last
@@ -210,7 +211,9 @@ send_claimed (GTask    *task,
         {
           if (!send_one (task))
             return;
-          if (op->in_flight >= MAX_IN_FLIGHT)
+          /* One until the first answer: it tells the transport whether
+           * the server takes gzip bodies, which the second then gets. */
+          if (op->in_flight >= (op->landed > 0 ? MAX_IN_FLIGHT : 1))
             {
               g_object_unref (task);
               return;
