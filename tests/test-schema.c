@@ -880,6 +880,22 @@ test_validate_value (void)
   assert_value (schema, "rules", "colour", "\"red\"",
                 "rules.colour: unknown field (not in the schema; set additionalFields to allow)");
   assert_value (schema, "open", "colour", "\"red\"", "\"red\"");
+
+  /* An immutable value is checked as it is and left alone (no critical). */
+  {
+    g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+    g_autoptr(GError) error = NULL;
+    JsonNode *value;
+
+    g_assert_true (json_parser_load_from_data (parser, "\"2026-11-22\"", -1, NULL));
+    value = json_parser_get_root (parser);
+    g_assert_true (tether_schema_validate_value (schema, "rules", "when", value, &error));
+    g_assert_no_error (error);
+    g_assert_cmpstr (json_node_get_string (value), ==, "2026-11-22");
+    g_assert_true (json_parser_load_from_data (parser, "\"never\"", -1, NULL));
+    g_assert_false (tether_schema_validate_value (schema, "rules", "when", json_parser_get_root (parser), &error));
+    g_assert_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION);
+  }
 }
 
 /* A failing megabyte of text must still give a message a person can read. */

@@ -858,13 +858,11 @@ count_sql (const char *path, const char *sql)
   return n;
 }
 
-/* A file from before the payload moved to _tether_change_data: opening it
- * moves every entry's data and prev_data, and the log reads as before. */
+/* Turns the fixture's file into one from before the payload moved to
+ * _tether_change_data, with two entries. */
 static void
-test_old_layout (Fixture *f, gconstpointer data)
+make_old_layout (Fixture *f)
 {
-  g_autoptr(GPtrArray) rows = NULL;
-  g_autoptr(GError) error = NULL;
   sqlite3 *db = NULL;
 
   close_store (f);
@@ -884,7 +882,17 @@ test_old_layout (Fixture *f, gconstpointer data)
     " '{\"title\":\"one\"}', 3, 'h2', 2, 2, 0, NULL, 'c-2', 2, 2);",
     NULL, NULL, NULL), ==, SQLITE_OK);
   sqlite3_close (db);
+}
 
+/* Opening such a file moves every entry's data and prev_data, and the log
+ * reads as before. */
+static void
+test_old_layout (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GError) error = NULL;
+
+  make_old_layout (f);
   open_store (f);
   rows = list (f, -1);
   g_assert_cmpuint (rows->len, ==, 2);
@@ -901,6 +909,32 @@ test_old_layout (Fixture *f, gconstpointer data)
   g_assert_true (_tether_sync_store_delete_committed (f->db, &error));
   g_assert_no_error (error);
   g_assert_cmpint (count_sql (f->path, "SELECT count(*) FROM _tether_change_data"), ==, 1);
+}
+
+/* The same file opened as the CLI and the app open one, without a sync
+ * engine: the tracker is attached on open and its first write must find
+ * the new layout. */
+static void
+test_old_layout_plain_open (Fixture *f, gconstpointer data)
+{
+  make_old_layout (f);
+  {
+    g_autoptr(TetherSchema) schema = tether_test_schema (SCHEMA);
+    g_autoptr(TetherDatabase) db = tether_test_open (f->path, schema);
+    TetherCollection *notes = tether_database_get_collection (db, "notes", NULL);
+    g_autoptr(TetherRecord) created = tether_test_create (notes, "{\"id\": \"n9\", \"title\": \"new\"}");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) rows = _tether_sync_store_list (db, -1, 0, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (rows->len, ==, 3);
+    g_assert_cmpstr (row_at (rows, 0)->data, ==, "{\"title\":\"one\"}");
+    g_assert_nonnull (strstr (row_at (rows, 2)->data, "\"new\""));
+    g_assert_finalize_object (g_steal_pointer (&created));
+    tether_database_close (db);
+  }
+  g_assert_cmpint (count_sql (f->path, "SELECT count(*) FROM _tether_change_data"), ==, 3);
+  open_store (f);
 }
 
 int
@@ -921,6 +955,7 @@ main (int argc, char **argv)
   ADD ("log/compact", test_compact);
   ADD ("log/snapshot", test_change_snapshot);
   ADD ("log/old-layout", test_old_layout);
+  ADD ("log/old-layout-plain-open", test_old_layout_plain_open);
   ADD ("shadow", test_shadow);
   ADD ("conflicts/round-trip", test_conflict_round_trip);
   ADD ("events/ring", test_event_ring);

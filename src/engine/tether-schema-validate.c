@@ -282,5 +282,11 @@ tether_schema_validate_value (TetherSchema  *self,
                                 "set additionalFields to allow)");
   if (field_spec == NULL || JSON_NODE_HOLDS_NULL (value))
     return TRUE;
+  if (json_node_is_immutable (value) && _tether_field_spec_normalises (field_spec, value))
+    {
+      g_autoptr(JsonNode) copy = _tether_json_deep_copy (value);
+
+      return _tether_field_spec_check (field_spec, copy, &path, error);
+    }
   return _tether_field_spec_check (field_spec, value, &path, error);
 }

@@ -105,7 +105,8 @@ gboolean      tether_schema_validate             (TetherSchema  *self,
                                                   GError       **error);
 
 /* Check one value against one field's rules (used for query values);
- * does not apply defaults. */
+ * does not apply defaults. A mutable @value is normalised in place like a
+ * record's; an immutable one is checked as it is and left alone. */
 gboolean      tether_schema_validate_value       (TetherSchema  *self,
                                                   const char    *collection,
                                                   const char    *field,

@@ -80,11 +80,21 @@ _tether_sync_attach (TetherDatabase *db,
   return tracker;
 }
 
+/* A file from an older version gets its sync tables brought up to date
+ * here, whoever opens it, not only when a sync engine is made: the tracker
+ * attached below writes them at the next local write. */
 gboolean
 _tether_sync_attach_if_enabled (TetherDatabase *db,
                                 GError        **error)
 {
-  return !sync_tables_exist (db) || _tether_sync_attach (db, error) != NULL;
+  gboolean current = TRUE;
+
+  if (!sync_tables_exist (db))
+    return TRUE;
+  if (!_tether_sync_store_is_current (db, &current, error) ||
+      (!current && !_tether_sync_store_ensure (db, error)))
+    return FALSE;
+  return _tether_sync_attach (db, error) != NULL;
 }
 
 /* Records written before sync was set up still have to reach the server. */

@@ -66,6 +66,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherChangeRow, _tether_change_row_free)
 TetherSyncChange *_tether_sync_change_new      (const TetherChangeRow *row);
 
 /* Tables (idempotent) and the client id (made once). */
+/* Whether the sync tables have this version's layout (read only: no write
+ * lock taken when they do). */
+gboolean    _tether_sync_store_is_current      (TetherDatabase *db,
+                                                gboolean       *current,
+                                                GError        **error);
 gboolean    _tether_sync_store_ensure          (TetherDatabase *db,
                                                 GError        **error);
 char       *_tether_sync_store_client_id       (TetherDatabase *db,

@@ -90,6 +90,25 @@ has_old_layout (TetherDatabase  *db,
 }
 
 gboolean
+_tether_sync_store_is_current (TetherDatabase  *db,
+                               gboolean        *current,
+                               GError         **error)
+{
+  g_autoptr(sqlite3_stmt) stmt = _tether_database_prepare (db,
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_tether_change_data'", error);
+  gboolean old = FALSE;
+  int rc;
+
+  if (stmt == NULL || !has_old_layout (db, &old, error))
+    return FALSE;
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return _tether_database_set_error (db, rc, error, "reading the sync tables"), FALSE;
+  *current = rc == SQLITE_ROW && !old;
+  return TRUE;
+}
+
+gboolean
 _tether_sync_store_create_tables (TetherDatabase  *db,
                                   GError         **error)
 {
