@@ -228,6 +228,7 @@ test_seed (Fixture *f)
   g_autofree char *future = timestamp_at (now_ms () + 60 * 1000);
   g_autoptr(JsonObject) first = NULL;
   g_autoptr(JsonObject) again = NULL;
+  g_autoptr(JsonObject) own = NULL;
   g_autoptr(JsonObject) later = NULL;
   g_autoptr(JsonObject) retry = NULL;
   g_autoptr(JsonObject) gone = NULL;
@@ -251,6 +252,14 @@ test_seed (Fixture *f)
   assert_conflict (again, "s3");
   assert_conflict (again, "s4");
 
+  /* a create and an edit of the client's own in one batch: its write
+   * times are older than the create's server time, yet nothing is stale */
+  own = push (f, s, f->alice, NULL,
+              change_new ("s20", "notes", "\"b\"", "create", "{\"v\":1}", -1, past),
+              change_new ("s21", "notes", "\"b\"", "update", "{\"v\":2}", -1, past),
+              NULL);
+  assert_counts (own, 2, 0, 0);
+
   /* newer than the stored write, or no timestamp at all: applied */
   later = push (f, s, f->alice, NULL,
                 change_new ("s5", "notes", "\"a\"", "update", "{\"v\":5}", -1, future),
@@ -272,9 +281,12 @@ test_seed (Fixture *f)
   assert_counts (revived, 1, 0, 0);
 
   changes = pull_all (f, s, f->alice, NULL, NULL);
-  g_assert_cmpuint (json_array_get_length (changes), ==, 1);
-  data = change_data (json_array_get_object_element (changes, 0));
+  g_assert_cmpuint (json_array_get_length (changes), ==, 2);
+  data = change_data (find_change (changes, "notes", "\"a\""));
   g_assert_cmpstr (data, ==, "{\"v\":8}");
+  g_clear_pointer (&data, g_free);
+  data = change_data (find_change (changes, "notes", "\"b\""));
+  g_assert_cmpstr (data, ==, "{\"v\":2}");
 }
 
 static const char *retry_body =
@@ -652,6 +664,7 @@ test_hlc (Fixture *f)
   g_autofree char *near = g_strdup_printf ("%013" G_GINT64_FORMAT "-0002-phone", before + 60 * 1000);
   g_autofree char *near_member = g_strdup_printf ("\"hlc\":\"%s\"", near);
   g_autoptr(JsonObject) pushed = NULL;
+  g_autoptr(JsonObject) retried = NULL;
   g_autoptr(JsonObject) stale = NULL;
   g_autoptr(JsonArray) changes = NULL;
   JsonObject *entry;
@@ -678,6 +691,15 @@ test_hlc (Fixture *f)
   g_assert_true (g_str_has_suffix (clamped, "-0001-phone"));
   /* within the hour: kept as sent */
   entry = assert_accepted (pushed, "h2");
+  g_assert_false (json_object_get_boolean_member_with_default (entry, "hlcClamped", FALSE));
+  /* a retry gets the first answer, hlcClamped included */
+  retried = push (f, s, f->alice, "phone",
+                  change_new ("h1", "notes", "\"x\"", "create", "{}", 0, ahead),
+                  change_new ("h2", "notes", "\"y\"", "create", "{}", 0, near_member), NULL);
+  entry = assert_accepted (retried, "h1");
+  g_assert_true (json_object_get_boolean_member_with_default (entry, "hlcClamped", FALSE));
+  g_assert_cmpstr (json_object_get_string_member (entry, "hlc"), ==, clamped);
+  entry = assert_accepted (retried, "h2");
   g_assert_false (json_object_get_boolean_member_with_default (entry, "hlcClamped", FALSE));
 
   changes = pull_all (f, s, f->alice, NULL, NULL);

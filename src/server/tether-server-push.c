@@ -59,9 +59,7 @@ push_start (Push *push)
   guint n = push->request->n_changes;
 
   push_reset (push);
-  push->now_ms = tether_time_now_ms ();
   push->now_text = g_string_new (NULL);
-  _tether_server_append_time (push->now_text, push->now_ms);
   push->current = g_hash_table_new (g_str_hash, g_str_equal);
   push->batch_applied = g_hash_table_new (g_str_hash, g_str_equal);
   push->puts = g_ptr_array_new_full (n, g_free);
@@ -248,10 +246,14 @@ add_conflict (Push                     *push,
   g_string_append_c (out, '}');
 }
 
-/* baseRev decides alone; without it, the seed's rules. */
+/* baseRev decides alone; without it, the seed's rules. A version written
+ * earlier in this batch is the same client's own (a batch comes from one
+ * client), and is stamped with the server's now, later than the client's
+ * own write times: it never makes a later change of the batch stale. */
 static gboolean
 is_conflict (const TetherServerChange *change,
-             const TetherServerRecord *current)
+             const TetherServerRecord *current,
+             gboolean                  from_batch)
 {
   if (change->base_rev >= 0)
     return (current != NULL ? current->rev : 0) != change->base_rev;
@@ -259,7 +261,7 @@ is_conflict (const TetherServerChange *change,
     return FALSE;
   if (change->type == TETHER_CHANGE_CREATE)
     return current->data != NULL;
-  return change->timestamp != NULL && current->server_ms > change->timestamp_ms;
+  return !from_batch && change->timestamp != NULL && current->server_ms > change->timestamp_ms;
 }
 
 /* An hlc more than an hour ahead keeps its counter and client but gets the
@@ -308,29 +310,38 @@ accept (Push                     *push,
   add_accepted (push, change->id, applied, clamped);
 }
 
+/* A new, well-formed change: accepted or a conflict. */
+static void
+judge (Push                     *push,
+       const TetherServerChange *change)
+{
+  TetherServerRecord *current = g_hash_table_lookup (push->current, change->ref);
+  gboolean from_batch = current != NULL;
+
+  if (current == NULL)
+    current = g_hash_table_lookup (push->stored, change->ref);
+  if (is_conflict (change, current, from_batch))
+    add_conflict (push, change, current);
+  else
+    accept (push, change);
+}
+
 static void
 decide (Push                     *push,
         const TetherServerChange *change)
 {
   TetherServerApplied *applied = g_hash_table_lookup (push->applied, change->id);
-  TetherServerRecord *current;
 
   if (applied == NULL)
     applied = g_hash_table_lookup (push->batch_applied, change->id);
   if (applied != NULL)
-    add_accepted (push, change->id, applied, FALSE);
+    /* answered as the first time: the stored hlc differs only if clamped */
+    add_accepted (push, change->id, applied,
+                  change->hlc != NULL && applied->hlc != NULL && strcmp (change->hlc, applied->hlc) != 0);
   else if (change->error_code != NULL)
     add_error (push, change);
   else
-    {
-      current = g_hash_table_lookup (push->current, change->ref);
-      if (current == NULL)
-        current = g_hash_table_lookup (push->stored, change->ref);
-      if (is_conflict (change, current))
-        add_conflict (push, change, current);
-      else
-        accept (push, change);
-    }
+    judge (push, change);
 }
 
 /* The states of the records the batch's new, well-formed changes touch. */
@@ -385,6 +396,10 @@ push_once (Push    *push,
   if (!tether_server_store_begin (push->store, error))
     return FALSE;
   push->last_rev = tether_server_store_lock_user (push->store, push->user->id, error);
+  /* Read under the user's lock: a later rev never gets an earlier time,
+   * even from another server process on the same PostgreSQL. */
+  push->now_ms = tether_time_now_ms ();
+  _tether_server_append_time (push->now_text, push->now_ms);
   if (push->last_rev < 0 ||
       (push->applied = tether_server_store_find_applied (push->store, push->user->id, push->ids,
                                                          request->n_changes, error)) == NULL ||
