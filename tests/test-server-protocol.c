@@ -504,6 +504,10 @@ test_purge (Fixture *f)
   g_autoptr(JsonObject) current = NULL;
   g_autoptr(Reply) old = NULL;
   g_autoptr(Reply) older = NULL;
+  g_autoptr(Reply) not_resync = NULL;
+  g_autoptr(Reply) bad_resync = NULL;
+  g_autoptr(Reply) resync_query = NULL;
+  g_autoptr(JsonObject) resync = NULL;
   JsonArray *changes;
 
   pushed = push (f, s, f->alice, "A",
@@ -519,6 +523,16 @@ test_purge (Fixture *f)
   assert_error (old, 410, "cursor-expired");
   older = request (f, s, "GET", "/pull?cursor=1", f->alice, NULL);
   assert_error (older, 410, "cursor-expired");
+  /* a resync (from null after a 410) goes on from its own older cursors */
+  resync = pull (f, s, f->alice, "{\"cursor\":\"2\",\"resync\":true}");
+  g_assert_cmpstr (json_object_get_string_member (resync, "cursor"), ==, "3");
+  g_clear_pointer (&resync, json_object_unref);
+  not_resync = request (f, s, "POST", "/pull", f->alice, "{\"cursor\":\"2\",\"resync\":false}");
+  assert_error (not_resync, 410, "cursor-expired");
+  bad_resync = request (f, s, "POST", "/pull", f->alice, "{\"cursor\":\"2\",\"resync\":1}");
+  assert_error (bad_resync, 400, "bad-request");
+  resync_query = request (f, s, "GET", "/pull?cursor=1&resync=true", f->alice, NULL);
+  assert_status (resync_query, 200);
 
   /* The way back: pull again from null. */
   fresh = pull (f, s, f->alice, "{\"cursor\":null}");

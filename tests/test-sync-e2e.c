@@ -1349,6 +1349,96 @@ test_cursor_expired (Fixture *f)
   assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
 }
 
+#define N_FILLERS 1100   /* more than a pull page (1,000 records) */
+
+static void
+add_fillers (Client *a)
+{
+  for (guint i = 0; i < N_FILLERS; i++)
+    g_free (client_create (a, "notes", "{\"title\":\"filler\"}"));
+  client_sync (a);
+}
+
+/* After its resync @b has the fillers and not @gone. */
+static void
+assert_resynced (Client     *b,
+                 const char *gone)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) all = tether_collection_get_all (b->notes, &error);
+
+  g_assert_no_error (error);
+  assert_absent (b, "notes", gone);
+  g_assert_cmpuint (all->len, ==, N_FILLERS);
+}
+
+/* A resync longer than one page, with the purged tombstone past its first
+ * page: the server must take its cursors (older than the purge) as the
+ * resync's, or it could never end. */
+static void
+test_cursor_expired_long (Fixture *f)
+{
+  const char *extra[] = { "--tombstone-days", "0", NULL };
+  Server *s = server_start (f, extra);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new (f, s, "b", f->alice);
+  g_autofree char *gone = shared_record (a, b, "notes", "{\"title\":\"to be deleted\"}");
+
+  server_pin_port (s);
+  add_fillers (a);
+  client_delete (a, "notes", gone);
+  client_sync (a);
+  server_restart (f, s);   /* the tombstone, past 1,000 revs, is purged at start */
+  client_sync (b);
+  assert_resynced (b, gone);
+}
+
+/* Goes offline once the first page of a pull is stored. */
+static void
+offline_after_a_page (TetherSyncEngine *engine,
+                      TetherSyncPhase   phase,
+                      guint             done,
+                      guint             total,
+                      gpointer          data)
+{
+  if (phase == TETHER_SYNC_PHASE_PULL)
+    client_set_offline (data, TRUE);
+}
+
+/* The resync after a 410 cut off after its first page (a crash or a lost
+ * connection would do the same): the next sync must start it over, not go
+ * on from the middle without ever forgetting what the server purged. */
+static void
+test_cursor_expired_interrupted (Fixture *f)
+{
+  const char *extra[] = { "--tombstone-days", "0", NULL };
+  Server *s = server_start (f, extra);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new_full (f, s, "b", f->alice, CLIENT_FAULTY, 3);
+  g_autofree char *gone = shared_record (a, b, "notes", "{\"title\":\"to be deleted\"}");
+  g_autoptr(GError) error = NULL;
+  gulong handler;
+
+  server_pin_port (s);
+  client_delete (a, "notes", gone);
+  client_sync (a);
+  /* then more than one page, so that the resync's first page already goes
+   * past the purged tombstone: the server would not refuse its cursor */
+  add_fillers (a);
+  server_restart (f, s);   /* the tombstone is purged at start */
+  client_set_faults (b, 0, 0, 0, 0);
+
+  handler = g_signal_connect (b->engine, "phase", G_CALLBACK (offline_after_a_page), b);
+  g_assert_false (client_try_sync (b, NULL, &error));
+  g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK);
+  g_clear_error (&error);
+  g_signal_handler_disconnect (b->engine, handler);
+  client_set_offline (b, FALSE);
+
+  client_sync (b);
+  assert_resynced (b, gone);
+}
+
 /* An edit the server refused (failed, kept for a retry) of a record that
  * another device deleted, with the tombstone purged before this client
  * pulled it: the resync must not silently drop the record and the edit. */
@@ -1868,6 +1958,8 @@ static const NamedTest tests[] = {
   { "offline-auto-sync", test_offline_auto_sync },
   { "cursor-expired", test_cursor_expired },
   { "cursor-expired-failed-edit", test_cursor_expired_failed_edit },
+  { "cursor-expired-interrupted", test_cursor_expired_interrupted },
+  { "cursor-expired-long", test_cursor_expired_long },
   { "properties-notify", test_properties_notify },
   { "phase-signal", test_phase_signal },
   { "devtools", test_devtools },

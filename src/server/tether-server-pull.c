@@ -18,6 +18,7 @@ typedef struct {
   char   **collections;   /* NULL for all */
   char    *skip_client;   /* clientId: leave out its own writes; NULL for none */
   guint    batch_size;
+  gboolean resync;        /* a pull from null after a 410, going on */
 } PullRequest;
 
 static void
@@ -159,8 +160,11 @@ pull_page (TetherServerCore        *self,
                                    request->skip_client, request->batch_size + 1, &last_rev, &purged_rev, &store_error);
   if (rows == NULL)
     return _tether_server_store_failed (error, g_steal_pointer (&store_error)), NULL;
-  /* Cursor 0 has seen nothing, so no purged tombstone can be missing from it. */
-  if (request->cursor > 0 && request->cursor < purged_rev)
+  /* Cursor 0 has seen nothing, so no purged tombstone can be missing from
+   * it. Nor from a resync: it started from null after a 410 and forgets
+   * what it does not see, so its pages go on past purged deletions (else
+   * a resync longer than one page could never end). */
+  if (request->cursor > 0 && request->cursor < purged_rev && !request->resync)
     return _tether_server_fail (error, TETHER_SERVER_ERROR_CURSOR_EXPIRED,
                                 "The cursor %" G_GINT64_FORMAT " is older than purged deletions; "
                                 "pull again from null", request->cursor), NULL;
@@ -250,10 +254,14 @@ parse_body (const char   *body,
             GError      **error)
 {
   g_autoptr(JsonNode) root = _tether_server_parse_object (body, length, error);
-  JsonNode *cursor, *batch, *client;
+  JsonNode *cursor, *batch, *client, *resync;
 
   if (root == NULL)
     return FALSE;
+  resync = json_object_get_member (json_node_get_object (root), "resync");
+  if (resync != NULL && !JSON_NODE_HOLDS_NULL (resync) && !holds_type (resync, G_TYPE_BOOLEAN))
+    return _tether_server_fail (error, TETHER_SERVER_ERROR_BAD_REQUEST, "\"resync\" must be true, false or null");
+  out->resync = resync != NULL && !JSON_NODE_HOLDS_NULL (resync) && json_node_get_boolean (resync);
   cursor = json_object_get_member (json_node_get_object (root), "cursor");
   batch = json_object_get_member (json_node_get_object (root), "batchSize");
   client = json_object_get_member (json_node_get_object (root), "clientId");
@@ -286,7 +294,10 @@ parse_query (GHashTable   *query,
   const char *collections = query != NULL ? g_hash_table_lookup (query, "collections") : NULL;
   const char *batch = query != NULL ? g_hash_table_lookup (query, "batchSize") : NULL;
   const char *client = query != NULL ? g_hash_table_lookup (query, "clientId") : NULL;
+  const char *resync = query != NULL ? g_hash_table_lookup (query, "resync") : NULL;
   gint64 size;
+
+  out->resync = g_strcmp0 (resync, "true") == 0 || g_strcmp0 (resync, "1") == 0;
 
   if (cursor != NULL && cursor[0] != '\0' && !parse_cursor (cursor, &out->cursor, error))
     return FALSE;

@@ -63,6 +63,7 @@ typedef struct {
   guint             batch_limit;   /* lowered when the server finds a batch too large */
   gint64            counted_us;    /* when a batch last refreshed the counts */
   GHashTable       *seen;          /* after a 410: "collection\x1fid" of every record pulled */
+  char             *resync_cursor; /* after a 410: the resync's cursor, stored at its end */
 } TetherSyncOp;
 
 /* A record's pending changes, sent as one change (docs/sync.md, "Push"). */
@@ -184,9 +185,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherPullChange, _tether_pull_change_free)
 GBytes             *_tether_sync_push_request_bytes (TetherSyncEngine *self,
                                                      GPtrArray        *groups,
                                                      GError          **error);
+/* @resync: a pull from null after a 410, going on (docs/protocol.md). */
 JsonObject         *_tether_sync_pull_request   (const char       *cursor,
                                                  guint             batch_size,
-                                                 const char       *skip_client);
+                                                 const char       *skip_client,
+                                                 gboolean          resync);
 TetherPushResponse *_tether_sync_parse_push     (JsonObject       *object,
                                                  GError          **error);
 TetherPullResponse *_tether_sync_parse_pull     (JsonObject       *object,

@@ -205,10 +205,14 @@ _tether_sync_engine_set_cursor (TetherSyncEngine *self,
       sqlite3_stmt *stmt = _tether_database_prepare_cached (self->db,
         "DELETE FROM _tether_meta WHERE key = 'sync.cursor'", error);
 
+      int rc;
+
       if (stmt == NULL)
         return FALSE;
-      sqlite3_step (stmt);
+      rc = sqlite3_step (stmt);
       sqlite3_reset (stmt);
+      if (rc != SQLITE_DONE)
+        return _tether_database_set_error (self->db, rc, error, "forgetting the pull cursor"), FALSE;
       return TRUE;
     }
   return _tether_database_meta_set (self->db, "sync.cursor", cursor, error);

@@ -100,7 +100,8 @@ _tether_sync_push_request_bytes (TetherSyncEngine *self,
 JsonObject *
 _tether_sync_pull_request (const char *cursor,
                            guint       batch_size,
-                           const char *skip_client)
+                           const char *skip_client,
+                           gboolean    resync)
 {
   JsonObject *request = json_object_new ();
 
@@ -111,6 +112,8 @@ _tether_sync_pull_request (const char *cursor,
   json_object_set_int_member (request, "batchSize", batch_size);
   if (skip_client != NULL)
     json_object_set_string_member (request, "clientId", skip_client);
+  if (resync)
+    json_object_set_boolean_member (request, "resync", TRUE);
   return request;
 }
 

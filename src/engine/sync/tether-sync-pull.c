@@ -254,6 +254,29 @@ forget_purged (TetherSyncEngine *self,
   return TRUE;
 }
 
+/* The page's cursor, in its transaction. A resync after a 410 keeps its
+ * cursor in memory until its last page, stored there with forget_purged:
+ * a crash or a lost connection halfway leaves the expired cursor stored,
+ * so the next sync starts the resync over instead of going on from the
+ * middle and never forgetting what the server purged. */
+static gboolean
+store_cursor (TetherSyncEngine   *self,
+              TetherSyncOp       *op,
+              TetherPullResponse *page,
+              GError            **error)
+{
+  if (op->seen == NULL)
+    return page->cursor == NULL || _tether_sync_engine_set_cursor (self, page->cursor, error);
+  if (page->cursor != NULL)
+    {
+      g_free (op->resync_cursor);
+      op->resync_cursor = g_strdup (page->cursor);
+    }
+  if (page->has_more)
+    return TRUE;
+  return _tether_sync_engine_set_cursor (self, op->resync_cursor, error) && forget_purged (self, op, error);
+}
+
 static gboolean
 store_page (TetherSyncEngine   *self,
             TetherSyncOp       *op,
@@ -264,8 +287,7 @@ store_page (TetherSyncEngine   *self,
   if (!tether_database_begin (self->db, error))
     return FALSE;
   if (!_tether_sync_apply_changes (self, page->changes, &op->report, error) ||
-      (page->cursor != NULL && !_tether_sync_engine_set_cursor (self, page->cursor, error)) ||
-      (op->seen != NULL && !page->has_more && !forget_purged (self, op, error)))
+      !store_cursor (self, op, page, error))
     {
       tether_database_rollback (self->db);
       return FALSE;
@@ -312,12 +334,9 @@ on_pulled (GObject      *source,
       /* Tombstones we never saw were purged: start over; pending changes stay. */
       op->cursor_reset = TRUE;
       op->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      g_clear_error (&error);
-      if (_tether_sync_engine_set_cursor (self, NULL, &error))
-        {
-          _tether_sync_pull_next (g_steal_pointer (&task));
-          return;
-        }
+      g_clear_pointer (&op->resync_cursor, g_free);
+      _tether_sync_pull_next (g_steal_pointer (&task));
+      return;
     }
   if (answer == NULL || (page = _tether_sync_parse_pull (answer, &error)) == NULL ||
       !store_page (self, op, page, &error))
@@ -338,11 +357,13 @@ _tether_sync_pull_next (GTask *task)
 {
   TetherSyncOp *op = g_task_get_task_data (task);
   TetherSyncEngine *self = op->engine;
-  g_autofree char *cursor = _tether_sync_engine_get_cursor (self);
+  g_autofree char *cursor = op->seen != NULL ? g_strdup (op->resync_cursor)
+                                              : _tether_sync_engine_get_cursor (self);
   /* A resync after a 410 must see every record the server has, ours too:
    * forget_purged takes a record it did not see for deleted. */
   g_autoptr(JsonObject) request = _tether_sync_pull_request (cursor, PULL_BATCH,
-                                                             op->seen == NULL ? self->client_id : NULL);
+                                                             op->seen == NULL ? self->client_id : NULL,
+                                                             op->seen != NULL);
 
   op->pull_pages++;
   tether_transport_pull_async (self->transport, request, g_task_get_cancellable (task), on_pulled, task);
