@@ -71,41 +71,36 @@ static const char split_sql[] =
   "ALTER TABLE _tether_changes DROP COLUMN data;"
   "ALTER TABLE _tether_changes DROP COLUMN prev_data;";
 
+/* Whether @sql (a SELECT about the layout) returns a row. */
 static gboolean
-has_old_layout (TetherDatabase  *db,
-                gboolean        *old,
-                GError         **error)
+any_row (TetherDatabase  *db,
+         const char      *sql,
+         gboolean        *found,
+         GError         **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = _tether_database_prepare (db,
-    "SELECT 1 FROM pragma_table_info ('_tether_changes') WHERE name = 'data'", error);
+  g_autoptr(sqlite3_stmt) stmt = _tether_database_prepare (db, sql, error);
   int rc;
 
   if (stmt == NULL)
     return FALSE;
   rc = sqlite3_step (stmt);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return _tether_database_set_error (db, rc, error, "reading the change log's layout"), FALSE;
-  *old = rc == SQLITE_ROW;
+    return _tether_database_set_error (db, rc, error, "reading the sync tables' layout"), FALSE;
+  *found = rc == SQLITE_ROW;
   return TRUE;
 }
+
+#define OLD_LAYOUT_SQL "SELECT 1 FROM pragma_table_info ('_tether_changes') WHERE name = 'data'"
 
 gboolean
 _tether_sync_store_is_current (TetherDatabase  *db,
                                gboolean        *current,
                                GError         **error)
 {
-  g_autoptr(sqlite3_stmt) stmt = _tether_database_prepare (db,
-    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_tether_change_data'", error);
-  gboolean old = FALSE;
-  int rc;
-
-  if (stmt == NULL || !has_old_layout (db, &old, error))
-    return FALSE;
-  rc = sqlite3_step (stmt);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return _tether_database_set_error (db, rc, error, "reading the sync tables"), FALSE;
-  *current = rc == SQLITE_ROW && !old;
-  return TRUE;
+  return any_row (db,
+                  "SELECT 1 WHERE EXISTS (SELECT 1 FROM sqlite_master"
+                  "   WHERE type = 'table' AND name = '_tether_change_data')"
+                  " AND NOT EXISTS (" OLD_LAYOUT_SQL ")", current, error);
 }
 
 gboolean
@@ -114,7 +109,7 @@ _tether_sync_store_create_tables (TetherDatabase  *db,
 {
   gboolean old = FALSE;
 
-  if (!_tether_database_exec (db, schema_sql, error) || !has_old_layout (db, &old, error))
+  if (!_tether_database_exec (db, schema_sql, error) || !any_row (db, OLD_LAYOUT_SQL, &old, error))
     return FALSE;
   return !old || _tether_database_exec (db, split_sql, error);
 }
