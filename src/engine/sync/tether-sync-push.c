@@ -24,12 +24,14 @@
 typedef struct {
   GTask     *task;
   GPtrArray *groups;   /* TetherPushGroup* sent */
+  GPtrArray *keys;     /* their record keys, lent to op->busy while in flight */
 } TetherPushFlight;
 
 static void
 flight_free (TetherPushFlight *flight)
 {
   g_ptr_array_unref (flight->groups);
+  g_ptr_array_unref (flight->keys);
   g_object_unref (flight->task);
   g_free (flight);
 }
@@ -44,11 +46,14 @@ take_off (GTask *task)
 
   flight->task = g_object_ref (task);
   flight->groups = g_steal_pointer (&op->sent);
+  flight->keys = g_ptr_array_new_full (flight->groups->len, g_free);
   for (guint i = 0; i < flight->groups->len; i++)
     {
       TetherPushGroup *group = g_ptr_array_index (flight->groups, i);
+      char *key = _tether_sync_record_key (group->collection, group->record_id);
 
-      g_hash_table_add (op->busy, _tether_sync_record_key (group->collection, group->record_id));
+      g_ptr_array_add (flight->keys, key);
+      g_hash_table_add (op->busy, key);
     }
   op->in_flight++;
   return flight;
@@ -59,13 +64,8 @@ land (TetherPushFlight *flight)
 {
   TetherSyncOp *op = g_task_get_task_data (flight->task);
 
-  for (guint i = 0; i < flight->groups->len; i++)
-    {
-      TetherPushGroup *group = g_ptr_array_index (flight->groups, i);
-      g_autofree char *key = _tether_sync_record_key (group->collection, group->record_id);
-
-      g_hash_table_remove (op->busy, key);
-    }
+  for (guint i = 0; i < flight->keys->len; i++)
+    g_hash_table_remove (op->busy, g_ptr_array_index (flight->keys, i));
   op->in_flight--;
   op->landed++;
 }
@@ -250,7 +250,7 @@ _tether_sync_push_next (GTask *task)
   if (op->batch_limit == 0)
     op->batch_limit = op->engine->batch_size;
   if (op->busy == NULL)
-    op->busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    op->busy = g_hash_table_new (g_str_hash, g_str_equal);   /* keys owned by the flights */
   if (!_tether_push_next_batch (op->engine, op, &only_skipped, &error))
     {
       stop (task, error);
