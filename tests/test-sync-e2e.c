@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <sqlite3.h>
 
 #include "tether-test-sync.h"
 
@@ -698,6 +699,50 @@ test_strategy_server_wins (Fixture *f)
   strategy_finish (f, a, b);
 }
 
+/* Another process reads the conflict log: a handler of "conflict" must
+ * find the conflict already committed there. */
+typedef struct {
+  Client *client;
+  guint   seen;
+} Watch;
+
+static void
+count_committed (TetherSyncEngine *engine,
+                 TetherConflict   *conflict,
+                 gpointer          data)
+{
+  Watch *watch = data;
+  Client *c = watch->client;
+  g_autofree char *sql = g_strdup_printf ("SELECT count(*) FROM _tether_conflicts WHERE id = '%s'",
+                                          tether_conflict_get_id (conflict));
+  sqlite3 *other = NULL;
+  sqlite3_stmt *stmt = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (c->path, &other, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (other, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  g_assert_cmpint (sqlite3_column_int (stmt, 0), ==, 1);
+  sqlite3_finalize (stmt);
+  sqlite3_close (other);
+  watch->seen++;
+}
+
+static void
+test_conflict_signal_after_commit (Fixture *f)
+{
+  Client *a, *b;
+  g_autofree char *note = NULL;
+  Watch watch = { NULL, 0 };
+
+  strategy_setup (f, TETHER_CONFLICT_STRATEGY_LWW, &a, &b, &note);
+  watch.client = b;
+  g_signal_connect (b->engine, "conflict", G_CALLBACK (count_committed), &watch);
+  client_sync (b);
+  g_assert_cmpuint (watch.seen, ==, 1);
+  g_signal_handlers_disconnect_by_func (b->engine, count_committed, &watch);
+  strategy_finish (f, a, b);
+}
+
 static JsonObject *
 join_titles (TetherConflict *conflict,
              gpointer        data)
@@ -774,6 +819,59 @@ test_strategy_manual (Fixture *f)
   g_assert_true (tether_conflict_get_status (decided) == TETHER_CONFLICT_RESOLVED);
   strategy_finish (f, a, b);
   assert_string (a, "notes", note, "title", "chosen by hand");
+}
+
+/* The server's copy moves on while a conflict waits for the user: the
+ * one conflict follows it, on the base the local edits were made on, so
+ * a field only the server changed is neither reverted nor a second
+ * conflict. */
+static void
+test_strategy_manual_moves (Fixture *f)
+{
+  Client *a, *b;
+  g_autofree char *note = NULL;
+  g_autoptr(TetherConflict) first = NULL;
+  g_autoptr(TetherConflict) moved = NULL;
+  g_autoptr(TetherConflict) again = NULL;
+  g_autoptr(JsonObject) chosen = NULL;
+  g_autoptr(JsonObject) on_a = NULL;
+  g_autoptr(GError) error = NULL;
+
+  strategy_setup (f, TETHER_CONFLICT_STRATEGY_MANUAL, &a, &b, &note);
+  client_sync (b);
+  first = only_conflict (b);
+
+  client_update (a, "notes", note, "{\"pinned\":true}");
+  client_sync (a);
+  client_sync (b);
+  moved = only_conflict (b);
+  g_assert_cmpstr (tether_conflict_get_id (moved), ==, tether_conflict_get_id (first));
+  g_assert_cmpint (tether_conflict_get_remote_rev (moved), >, tether_conflict_get_remote_rev (first));
+  g_assert_true (json_object_get_boolean_member (tether_conflict_get_remote (moved), "pinned"));
+  g_assert_cmpstr (object_string (tether_conflict_get_base (moved), "title"), ==, "base");
+  assert_string (b, "notes", note, "title", "title from B");
+
+  later ();
+  client_update (a, "notes", note, "{\"title\":\"title from A again\"}");
+  client_sync (a);
+  client_sync (b);
+  again = only_conflict (b);
+  g_assert_cmpstr (tether_conflict_get_id (again), ==, tether_conflict_get_id (first));
+  g_assert_cmpstr (object_string (tether_conflict_get_remote (again), "title"), ==, "title from A again");
+  g_assert_cmpstr (object_string (tether_conflict_get_base (again), "title"), ==, "base");
+  g_assert_cmpstr (object_string (tether_conflict_get_local (again), "title"), ==, "title from B");
+  g_assert_true (tether_conflict_get_status (again) == TETHER_CONFLICT_OPEN);
+
+  chosen = json_object_ref (tether_conflict_get_remote (again));
+  json_object_set_string_member (chosen, "title", "chosen by hand");
+  g_assert_true (tether_sync_engine_resolve_conflict (b->engine, tether_conflict_get_id (again), chosen, &error));
+  g_assert_no_error (error);
+  strategy_finish (f, a, b);
+  on_a = client_get (a, "notes", note);
+  g_assert_cmpstr (object_string (on_a, "title"), ==, "chosen by hand");
+  g_assert_cmpstr (object_string (on_a, "body"), ==, A_BODY);
+  g_assert_true (json_object_get_boolean_member (on_a, "pinned"));
+  g_object_unref (only_conflict (b));
 }
 
 /* ----------------------------------------------------------------- errors */
@@ -1947,6 +2045,8 @@ static const NamedTest tests[] = {
   { "strategy-server-wins", test_strategy_server_wins },
   { "strategy-custom", test_strategy_custom },
   { "strategy-manual", test_strategy_manual },
+  { "strategy-manual-moves", test_strategy_manual_moves },
+  { "conflict-signal-after-commit", test_conflict_signal_after_commit },
   { "rejected-change", test_rejected_change },
   { "max-retries", test_max_retries },
   { "too-large-batch", test_too_large_batch },

@@ -167,11 +167,26 @@ _tether_sync_engine_emit_phase (TetherSyncEngine *self,
   g_signal_emit (self, signals[PHASE], 0, phase, done, total);
 }
 
+/* Conflicts are met inside a page's transaction; they are announced once
+ * it commits, so no handler reads a conflict that a rollback undid. */
 void
-_tether_sync_engine_emit_conflict (TetherSyncEngine *self,
+_tether_sync_engine_note_conflict (TetherSyncEngine *self,
                                    TetherConflict   *conflict)
 {
-  g_signal_emit (self, signals[CONFLICT], 0, conflict);
+  g_ptr_array_add (self->unannounced, g_object_ref (conflict));
+}
+
+/* Call after the transaction ends; returns @committed. */
+gboolean
+_tether_sync_engine_announce (TetherSyncEngine *self,
+                              gboolean          committed)
+{
+  g_autoptr(GPtrArray) met = g_steal_pointer (&self->unannounced);
+
+  self->unannounced = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; committed && i < met->len; i++)
+    g_signal_emit (self, signals[CONFLICT], 0, g_ptr_array_index (met, i));
+  return committed;
 }
 
 void
@@ -295,6 +310,7 @@ tether_sync_engine_finalize (GObject *object)
 
   g_free (self->client_id);
   g_free (self->last_error);
+  g_ptr_array_unref (self->unannounced);
   G_OBJECT_CLASS (tether_sync_engine_parent_class)->finalize (object);
 }
 
@@ -402,6 +418,7 @@ tether_sync_engine_init (TetherSyncEngine *self)
   self->batch_size = 500;
   self->max_retries = 5;
   self->interval = 60;
+  self->unannounced = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 /* A crashed process may have left changes `syncing`; when no live process

@@ -165,6 +165,10 @@ GPtrArray      *_tether_sync_store_list_conflicts (TetherDatabase *db,
 TetherConflict *_tether_sync_store_get_conflict   (TetherDatabase *db,
                                                    const char     *conflict_id,
                                                    GError        **error);   /* NOT_FOUND */
+TetherConflict *_tether_sync_store_open_conflict  (TetherDatabase *db,
+                                                   const char     *collection,
+                                                   const char     *record_id,
+                                                   GError        **error);   /* NULL: none or error */
 gboolean        _tether_sync_store_has_open_conflict (TetherDatabase *db,
                                                       const char     *collection,
                                                       const char     *record_id);

@@ -312,38 +312,64 @@ newest_hlc (TetherSyncEngine *self,
   return g_strdup (((TetherChangeRow *) g_ptr_array_index (rows, rows->len - 1))->hlc);
 }
 
+/* A record's first conflict takes the stored server copy as its base. */
 static TetherConflict *
-conflict_new (TetherSyncEngine *self,
+conflict_fresh (TetherSyncEngine *self,
+                const char       *collection,
+                const char       *record_id,
+                GError          **error)
+{
+  g_autofree char *id = tether_uuid_v7_new ();
+  g_autoptr(TetherConflict) conflict = tether_conflict_new (id, collection, record_id);
+  g_autoptr(JsonObject) base = NULL;
+  g_autofree char *base_text = NULL;
+  gint64 base_rev;
+
+  if (!_tether_sync_store_shadow_get (self->db, collection, record_id, &base_rev, &base_text, NULL, error) ||
+      (base_text != NULL && (base = _tether_json_parse_object (base_text, -1, error)) == NULL))
+    return NULL;
+  tether_conflict_set_base (conflict, base);
+  tether_conflict_set_created (conflict, tether_time_now_ms ());
+  return g_steal_pointer (&conflict);
+}
+
+/* A record with an open conflict keeps that conflict and its base, with
+ * the new remote version in it: the stored copy has already moved on to
+ * the remote version the conflict holds, which the local edits never saw,
+ * so merging on it would take the server's changes for local ones and
+ * revert them. */
+static TetherConflict *
+conflict_for (TetherSyncEngine *self,
               const char       *collection,
               const char       *record_id,
               const char       *local_hlc,
               JsonObject       *remote,
               gint64            remote_rev,
               const char       *remote_hlc,
+              gboolean         *reopened,
               GError          **error)
 {
-  g_autofree char *id = tether_uuid_v7_new ();
-  g_autoptr(TetherConflict) conflict = tether_conflict_new (id, collection, record_id);
   g_autoptr(GError) local_error = NULL;
-  g_autoptr(JsonObject) local = _tether_sync_read_local (self, collection, record_id, &local_error);
-  g_autoptr(JsonObject) base = NULL;
-  g_autofree char *base_text = NULL;
-  g_autofree char *hlc = local_hlc != NULL ? g_strdup (local_hlc) : newest_hlc (self, collection, record_id);
-  gint64 base_rev;
+  g_autoptr(TetherConflict) conflict = _tether_sync_store_open_conflict (self->db, collection, record_id,
+                                                                         &local_error);
+  g_autoptr(JsonObject) local = NULL;
+  g_autofree char *hlc = NULL;
 
-  if (local_error != NULL ||
-      !_tether_sync_store_shadow_get (self->db, collection, record_id, &base_rev, &base_text, NULL, &local_error) ||
-      (base_text != NULL && (base = _tether_json_parse_object (base_text, -1, &local_error)) == NULL))
+  *reopened = conflict != NULL;
+  if (local_error == NULL && conflict == NULL)
+    conflict = conflict_fresh (self, collection, record_id, &local_error);
+  if (conflict != NULL)
+    local = _tether_sync_read_local (self, collection, record_id, &local_error);
+  if (local_error != NULL)
     {
       g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
+  hlc = local_hlc != NULL ? g_strdup (local_hlc) : newest_hlc (self, collection, record_id);
   tether_conflict_set_local (conflict, local, hlc);
   tether_conflict_set_remote (conflict, remote, remote_hlc, remote_rev);
-  tether_conflict_set_base (conflict, base);
   tether_conflict_set_strategy (conflict, self->strategy);
   tether_conflict_set_deleted (conflict, local == NULL, remote == NULL);
-  tether_conflict_set_created (conflict, tether_time_now_ms ());
   return g_steal_pointer (&conflict);
 }
 
@@ -375,8 +401,9 @@ _tether_sync_resolve (TetherSyncEngine *self,
                       TetherSyncReport *report,
                       GError          **error)
 {
-  g_autoptr(TetherConflict) conflict = conflict_new (self, collection, record_id, local_hlc,
-                                                     remote, remote_rev, remote_hlc, error);
+  gboolean reopened = FALSE;
+  g_autoptr(TetherConflict) conflict = conflict_for (self, collection, record_id, local_hlc,
+                                                     remote, remote_rev, remote_hlc, &reopened, error);
   g_autofree char *remote_text = text_or_null (remote);
   Decision decision = { NULL, FALSE };
   gboolean ok;
@@ -392,18 +419,19 @@ _tether_sync_resolve (TetherSyncEngine *self,
       g_clear_pointer (&decision.result, json_object_unref);
       ok = keep_for_user (self, conflict, error);
       if (ok)
-        _tether_sync_engine_emit_conflict (self, conflict);
+        _tether_sync_engine_note_conflict (self, conflict);
       return ok;
     }
   ok = (_tether_json_object_equal (decision.result, tether_conflict_get_local (conflict)) ||
         _tether_sync_write_local (self, collection, record_id, decision.result, error)) &&
        rebase_rows (self, conflict, decision.result, carry_retries, error);
-  if (ok && decision.lost)
+  /* An open conflict that the new version settles is closed too. */
+  if (ok && (decision.lost || reopened))
     {
       tether_conflict_set_status (conflict, TETHER_CONFLICT_RESOLVED, tether_time_now_ms ());
       ok = _tether_sync_store_save_conflict (self->db, conflict, error);
       if (ok)
-        _tether_sync_engine_emit_conflict (self, conflict);
+        _tether_sync_engine_note_conflict (self, conflict);
     }
   g_clear_pointer (&decision.result, json_object_unref);
   return ok;

@@ -161,6 +161,29 @@ _tether_sync_store_get_conflict (TetherDatabase  *db,
                                        conflict_id, conflict_from_stmt, g_object_unref, "conflict", error);
 }
 
+/* The record's open conflict, or NULL without an error when it has none:
+ * a record has at most one, updated by each later pull of the record. */
+TetherConflict *
+_tether_sync_store_open_conflict (TetherDatabase  *db,
+                                  const char      *collection,
+                                  const char      *record_id,
+                                  GError         **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "SELECT " CONFLICT_COLUMNS " FROM _tether_conflicts"
+    " WHERE collection = ?1 AND record_id = ?2 AND status = ?3 ORDER BY created, id LIMIT 1", error);
+  g_autoptr(GPtrArray) items = NULL;
+
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, collection, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, record_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 3, TETHER_CONFLICT_OPEN);
+  items = _tether_sync_store_collect (db, stmt, conflict_from_stmt, g_object_unref,
+                                      "reading the conflict log", error);
+  return items != NULL && items->len > 0 ? g_ptr_array_steal_index (items, 0) : NULL;
+}
+
 /* Used to hold a record's changes back from a push; a read error counts as
  * "no conflict" (with a warning) since the push itself will report it. */
 gboolean
