@@ -699,6 +699,31 @@ test_strategy_server_wins (Fixture *f)
   strategy_finish (f, a, b);
 }
 
+/* Switched away from manual while a conflict is open: the next version
+ * decides it by the new strategy, without the old merge's field lists. */
+static void
+test_strategy_manual_switched (Fixture *f)
+{
+  Client *a, *b;
+  g_autofree char *note = NULL;
+  g_autoptr(TetherConflict) decided = NULL;
+
+  strategy_setup (f, TETHER_CONFLICT_STRATEGY_MANUAL, &a, &b, &note);
+  client_sync (b);
+  g_object_unref (only_conflict (b));
+  tether_sync_engine_set_strategy (b->engine, TETHER_CONFLICT_STRATEGY_SERVER_WINS);
+  client_update (a, "notes", note, "{\"pinned\":true}");
+  client_sync (a);
+  client_sync (b);
+  decided = only_conflict (b);
+  g_assert_true (tether_conflict_get_status (decided) == TETHER_CONFLICT_RESOLVED);
+  g_assert_true (tether_conflict_get_winner (decided) == TETHER_CONFLICT_WINNER_REMOTE);
+  g_assert_cmpuint (g_strv_length ((GStrv) tether_conflict_get_fields (decided)), ==, 0);
+  g_assert_cmpuint (g_strv_length ((GStrv) tether_conflict_get_local_lost (decided)), ==, 0);
+  assert_string (b, "notes", note, "title", "title from A");
+  strategy_finish (f, a, b);
+}
+
 /* Another process reads the conflict log: a handler of "conflict" must
  * find the conflict already committed there. */
 typedef struct {
@@ -734,9 +759,24 @@ test_conflict_signal_after_commit (Fixture *f)
   g_autofree char *note = NULL;
   Watch watch = { NULL, 0 };
 
+  g_autoptr(GPtrArray) logged = NULL;
+  g_autoptr(GError) error = NULL;
+
   strategy_setup (f, TETHER_CONFLICT_STRATEGY_LWW, &a, &b, &note);
   watch.client = b;
   g_signal_connect (b->engine, "conflict", G_CALLBACK (count_committed), &watch);
+
+  /* inside a caller's transaction: nothing is announced until it commits,
+   * and nothing at all when it rolls back */
+  g_assert_true (tether_database_begin (b->db, &error));
+  g_assert_no_error (error);
+  client_sync (b);
+  g_assert_cmpuint (watch.seen, ==, 0);
+  tether_database_rollback (b->db);
+  g_assert_cmpuint (watch.seen, ==, 0);
+  logged = client_conflicts (b, FALSE);
+  g_assert_cmpuint (logged->len, ==, 0);
+
   client_sync (b);
   g_assert_cmpuint (watch.seen, ==, 1);
   g_signal_handlers_disconnect_by_func (b->engine, count_committed, &watch);
@@ -2046,6 +2086,7 @@ static const NamedTest tests[] = {
   { "strategy-custom", test_strategy_custom },
   { "strategy-manual", test_strategy_manual },
   { "strategy-manual-moves", test_strategy_manual_moves },
+  { "strategy-manual-switched", test_strategy_manual_switched },
   { "conflict-signal-after-commit", test_conflict_signal_after_commit },
   { "rejected-change", test_rejected_change },
   { "max-retries", test_max_retries },

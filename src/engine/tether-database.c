@@ -4,12 +4,18 @@
 
 #include "tether-private.h"
 
+/* A change to announce, or (collection NULL) a call to make, once the
+ * outermost transaction commits. */
 typedef struct {
-  TetherCollection *collection;
-  TetherChangeType  type;
-  char             *id;
-  TetherRecord     *old_record;
-  TetherRecord     *new_record;
+  TetherCollection   *collection;
+  TetherChangeType    type;
+  char               *id;
+  TetherRecord       *old_record;
+  TetherRecord       *new_record;
+  GObject            *target;
+  TetherDatabaseCall  call;
+  gpointer            data;
+  GDestroyNotify      destroy;
 } PendingChange;
 
 struct _TetherDatabase
@@ -62,6 +68,9 @@ pending_change_clear (gpointer data)
   g_clear_pointer (&change->id, g_free);
   g_clear_object (&change->old_record);
   g_clear_object (&change->new_record);
+  if (change->destroy != NULL)
+    g_clear_pointer (&change->data, change->destroy);
+  g_clear_object (&change->target);
 }
 
 void
@@ -340,6 +349,11 @@ emit_pending (TetherDatabase *self)
     {
       PendingChange *c = &g_array_index (pending, PendingChange, i);
 
+      if (c->call != NULL)
+        {
+          c->call (c->target, c->data);
+          continue;
+        }
       _tether_collection_emit_changed (c->collection, c->type, c->id,
                                        c->old_record, c->new_record);
       g_signal_emit (self, signals[SIGNAL_CHANGED], 0,
@@ -457,6 +471,29 @@ _tether_database_queue_change (TetherDatabase   *self,
   };
 
   g_assert (self->savepoints->len > 0);
+  g_array_append_val (self->pending, change);
+}
+
+void
+_tether_database_queue_call (TetherDatabase     *self,
+                             GObject            *target,
+                             TetherDatabaseCall  call,
+                             gpointer            data,
+                             GDestroyNotify      destroy)
+{
+  PendingChange change = {
+    .target = g_object_ref (target),
+    .call = call,
+    .data = data,
+    .destroy = destroy,
+  };
+
+  if (self->savepoints->len == 0)
+    {
+      call (target, data);
+      pending_change_clear (&change);
+      return;
+    }
   g_array_append_val (self->pending, change);
 }
 

@@ -102,6 +102,17 @@ void          _tether_database_queue_change (TetherDatabase   *self,
                                              const char       *id,
                                              TetherRecord     *old_record,
                                              TetherRecord     *new_record);
+/* Call @call (@target, @data) when the outermost transaction commits, or
+ * now outside one; dropped (only @destroy runs) if the level it was
+ * queued in rolls back. For signals that must not announce what a
+ * rollback undoes. */
+typedef void (*TetherDatabaseCall) (GObject *target,
+                                    gpointer data);
+void          _tether_database_queue_call  (TetherDatabase     *self,
+                                            GObject            *target,
+                                            TetherDatabaseCall  call,
+                                            gpointer            data,
+                                            GDestroyNotify      destroy);
 /* The hooks, in order (borrowed array of TetherWriteHook*). */
 GPtrArray    *_tether_database_get_hooks   (TetherDatabase *self);
 

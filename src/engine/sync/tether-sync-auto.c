@@ -189,11 +189,10 @@ apply_pushed (TetherSyncEngine *self,
       !_tether_sync_engine_set_cursor (self, cursor, &error))
     {
       tether_database_rollback (self->db);
-      _tether_sync_engine_announce (self, FALSE);
       g_warning ("applying a server_push: %s", error->message);
       return FALSE;
     }
-  if (!_tether_sync_engine_announce (self, tether_database_commit (self->db, &error)))
+  if (!tether_database_commit (self->db, &error))
     {
       g_warning ("applying a server_push: %s", error->message);
       return FALSE;

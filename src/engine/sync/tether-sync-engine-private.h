@@ -43,7 +43,7 @@ struct _TetherSyncEngine
   guint                   interval;
   GTask                  *running;     /* the sync in progress, borrowed */
   GPtrArray              *parked_push; /* JsonArray* server_push payloads met while syncing */
-  GPtrArray              *unannounced; /* TetherConflict* met in the open transaction */
+  GHashTable             *unannounced; /* conflict id → its queued Announce (borrowed) */
 };
 
 /* One sync in progress (the GTask's data). */
@@ -216,8 +216,6 @@ void     _tether_sync_engine_emit_phase  (TetherSyncEngine *self,
                                           guint             total);
 void     _tether_sync_engine_note_conflict (TetherSyncEngine *self,
                                             TetherConflict   *conflict);
-gboolean _tether_sync_engine_announce   (TetherSyncEngine *self,
-                                          gboolean          committed);
 void     _tether_sync_engine_queue_changed (TetherSyncEngine *self);
 void     _tether_sync_engine_mark_synced (TetherSyncEngine *self,
                                           gint64            at_ms);

@@ -167,26 +167,59 @@ _tether_sync_engine_emit_phase (TetherSyncEngine *self,
   g_signal_emit (self, signals[PHASE], 0, phase, done, total);
 }
 
+typedef struct {
+  TetherSyncEngine *engine;   /* alive: the queued call holds a reference */
+  char             *id;
+} Announce;
+
+static void
+announce_free (gpointer data)
+{
+  Announce *announce = data;
+
+  if (g_hash_table_lookup (announce->engine->unannounced, announce->id) == announce)
+    g_hash_table_remove (announce->engine->unannounced, announce->id);
+  g_free (announce->id);
+  g_free (announce);
+}
+
+/* The conflict as the commit left it: a record met twice in one
+ * transaction is announced once, in its last state. */
+static void
+announce (GObject  *target,
+          gpointer  data)
+{
+  TetherSyncEngine *self = TETHER_SYNC_ENGINE (target);
+  Announce *queued = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherConflict) conflict = NULL;
+
+  g_hash_table_remove (self->unannounced, queued->id);
+  if (self->db == NULL)
+    return;   /* disposed meanwhile */
+  conflict = _tether_sync_store_get_conflict (self->db, queued->id, &error);
+  if (conflict == NULL)
+    g_warning ("announcing a conflict: %s", error->message);
+  else
+    g_signal_emit (self, signals[CONFLICT], 0, conflict);
+}
+
 /* Conflicts are met inside a page's transaction; they are announced once
- * it commits, so no handler reads a conflict that a rollback undid. */
+ * the outermost transaction commits, so no handler reads a conflict that a
+ * rollback undid, and none if it is rolled back. */
 void
 _tether_sync_engine_note_conflict (TetherSyncEngine *self,
                                    TetherConflict   *conflict)
 {
-  g_ptr_array_add (self->unannounced, g_object_ref (conflict));
-}
+  Announce *queued;
 
-/* Call after the transaction ends; returns @committed. */
-gboolean
-_tether_sync_engine_announce (TetherSyncEngine *self,
-                              gboolean          committed)
-{
-  g_autoptr(GPtrArray) met = g_steal_pointer (&self->unannounced);
-
-  self->unannounced = g_ptr_array_new_with_free_func (g_object_unref);
-  for (guint i = 0; committed && i < met->len; i++)
-    g_signal_emit (self, signals[CONFLICT], 0, g_ptr_array_index (met, i));
-  return committed;
+  if (g_hash_table_contains (self->unannounced, tether_conflict_get_id (conflict)))
+    return;
+  queued = g_new (Announce, 1);
+  queued->engine = self;
+  queued->id = g_strdup (tether_conflict_get_id (conflict));
+  g_hash_table_insert (self->unannounced, g_strdup (queued->id), queued);
+  _tether_database_queue_call (self->db, G_OBJECT (self), announce, queued, announce_free);
 }
 
 void
@@ -310,7 +343,7 @@ tether_sync_engine_finalize (GObject *object)
 
   g_free (self->client_id);
   g_free (self->last_error);
-  g_ptr_array_unref (self->unannounced);
+  g_hash_table_unref (self->unannounced);
   G_OBJECT_CLASS (tether_sync_engine_parent_class)->finalize (object);
 }
 
@@ -418,7 +451,7 @@ tether_sync_engine_init (TetherSyncEngine *self)
   self->batch_size = 500;
   self->max_retries = 5;
   self->interval = 60;
-  self->unannounced = g_ptr_array_new_with_free_func (g_object_unref);
+  self->unannounced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 /* A crashed process may have left changes `syncing`; when no live process

@@ -290,9 +290,9 @@ store_page (TetherSyncEngine   *self,
       !store_cursor (self, op, page, error))
     {
       tether_database_rollback (self->db);
-      return _tether_sync_engine_announce (self, FALSE);
+      return FALSE;
     }
-  return _tether_sync_engine_announce (self, tether_database_commit (self->db, error));
+  return tether_database_commit (self->db, error);
 }
 
 static gboolean

@@ -183,11 +183,11 @@ _tether_push_store_answer (TetherSyncEngine *self,
   if (!apply_answer (self, op, sent, response, error))
     {
       tether_database_rollback (self->db);
-      return _tether_sync_engine_announce (self, FALSE);
+      return FALSE;
     }
   if (!claim)
-    return _tether_sync_engine_announce (self, tether_database_commit (self->db, error));
-  return _tether_sync_engine_announce (self, _tether_push_claim_and_commit (self, op, only_skipped, error));
+    return tether_database_commit (self->db, error);
+  return _tether_push_claim_and_commit (self, op, only_skipped, error);
 }
 
 /* The server refused the batch as too large: send half as many changes,

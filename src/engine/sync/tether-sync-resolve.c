@@ -171,6 +171,8 @@ decide_side (TetherConflict       *conflict,
 
   out->result = copy_or_null (winner == TETHER_CONFLICT_WINNER_LOCAL ? local : remote);
   out->lost = !_tether_json_object_equal (local, remote);
+  /* a reopened conflict may carry an earlier merge's field lists */
+  tether_conflict_set_fields (conflict, NULL, NULL, NULL);
   tether_conflict_set_result (conflict, out->result, winner);
 }
 
@@ -197,6 +199,7 @@ decide_custom (TetherSyncEngine *self,
     winner = TETHER_CONFLICT_WINNER_LOCAL;
   else if (_tether_json_object_equal (out->result, remote))
     winner = TETHER_CONFLICT_WINNER_REMOTE;
+  tether_conflict_set_fields (conflict, NULL, NULL, NULL);
   tether_conflict_set_result (conflict, out->result, winner);
 }
 
