@@ -96,13 +96,13 @@ add_accepted (Push                      *push,
     _tether_server_append_time (out, applied->server_ms);
   g_string_append (out, ",\"rev\":");
   _tether_server_append_int (out, applied->rev);
-  if (applied->hlc != NULL)
+  /* The client's own hlc needs no echo: only a clamped one is news. */
+  if (clamped)
     {
       g_string_append (out, ",\"hlc\":");
       _tether_server_append_string (out, applied->hlc);
+      g_string_append (out, ",\"hlcClamped\":true");
     }
-  if (clamped)
-    g_string_append (out, ",\"hlcClamped\":true");
   g_string_append_c (out, '}');
 }
 
@@ -300,7 +300,9 @@ accept (Push                     *push,
   record->hlc = (char *) clamp_hlc (push, change->hlc, &clamped);
   record->change_id = (char *) change->id;
   record->client_id = (char *) push->request->client_id;
-  *applied = (TetherServerApplied) { record->rev, record->server_ms, record->hlc };
+  /* A retry is answered with its own hlc unless this one was clamped:
+   * only a clamped hlc needs remembering, which keeps the rows small. */
+  *applied = (TetherServerApplied) { record->rev, record->server_ms, clamped ? record->hlc : NULL };
   g_ptr_array_add (push->puts, record);
   g_ptr_array_add (push->put_ids, (gpointer) change->id);
   g_ptr_array_add (push->put_applied, applied);

@@ -44,7 +44,7 @@ typedef struct {
 typedef struct {
   gint64  rev;
   gint64  server_ms;
-  char   *hlc;          /* the hlc stored (after clamping), may be NULL */
+  char   *hlc;          /* the stored hlc when the server clamped it, else NULL */
 } TetherServerApplied;
 
 #define TETHER_TYPE_SERVER_STORE (tether_server_store_get_type ())
