@@ -136,21 +136,32 @@ records_new (void)
 }
 
 static GHashTable *
+get_full (TetherServerStore  *store,
+          gint64              user_id,
+          const char * const *collections,
+          const char * const *keys,
+          guint               n,
+          gboolean            with_data)
+{
+  g_autoptr(GError) error = NULL;
+  GHashTable *found;
+
+  g_assert_true (tether_server_store_begin (store, &error));
+  found = tether_server_store_get_records (store, user_id, collections, keys, n, with_data, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (found);
+  g_assert_true (tether_server_store_commit (store, &error));
+  return found;
+}
+
+static GHashTable *
 get (TetherServerStore  *store,
      gint64              user_id,
      const char * const *collections,
      const char * const *keys,
      guint               n)
 {
-  g_autoptr(GError) error = NULL;
-  GHashTable *found;
-
-  g_assert_true (tether_server_store_begin (store, &error));
-  found = tether_server_store_get_records (store, user_id, collections, keys, n, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (found);
-  g_assert_true (tether_server_store_commit (store, &error));
-  return found;
+  return get_full (store, user_id, collections, keys, n, TRUE);
 }
 
 static GPtrArray *
@@ -404,6 +415,23 @@ assert_record (GHashTable *found,
 }
 
 static void
+assert_state (GHashTable       *found,
+              const char       *collection,
+              const char       *key,
+              gint64            rev,
+              gint64            server_ms,
+              TetherChangeType  type)
+{
+  g_autofree char *ref = tether_server_record_ref (collection, key);
+  TetherServerRecord *record = g_hash_table_lookup (found, ref);
+
+  g_assert_nonnull (record);
+  g_assert_cmpint (record->rev, ==, rev);
+  g_assert_cmpint (record->server_ms, ==, server_ms);
+  g_assert_cmpint (record->type, ==, type);
+}
+
+static void
 test_records_batches (Fixture       *f,
                       gconstpointer  data)
 {
@@ -433,6 +461,14 @@ test_records_batches (Fixture       *f,
   assert_record (found, "tasks", "\"a\"", 4, "{\"back\":true}");
   assert_record (found, "notes", "\"a\"", 5, NULL);
   assert_record (found, "notes", "42", 2, "{\"id\":42}");
+
+  /* States alone still tell rev, time and a tombstone. */
+  g_clear_pointer (&found, g_hash_table_unref);
+  found = get_full (f->store, alice, collections, keys, G_N_ELEMENTS (keys), FALSE);
+  g_assert_cmpuint (g_hash_table_size (found), ==, 3);
+  assert_state (found, "tasks", "\"a\"", 4, 1004, TETHER_CHANGE_CREATE);
+  assert_state (found, "notes", "\"a\"", 5, 1005, TETHER_CHANGE_DELETE);
+  assert_state (found, "notes", "42", 2, 1002, TETHER_CHANGE_CREATE);
 }
 
 static void

@@ -28,8 +28,16 @@ typedef struct {
   GPtrArray               *put_ids;
   GPtrArray               *put_applied;   /* TetherServerApplied*, hlc borrowed */
   GPtrArray               *owned;         /* clamped hlc texts */
+  GArray                  *conflicted;    /* Conflicted, in change order */
   GString                 *accepted, *conflicts, *errors;   /* JSON array members */
 } Push;
+
+/* A change that met another version: described once the batch is judged,
+ * with one read of the stored versions' data for all of them. */
+typedef struct {
+  const TetherServerChange *change;
+  const TetherServerRecord *current;   /* a batch or stored state, or NULL */
+} Conflicted;
 
 static void
 push_reset (Push *push)
@@ -42,6 +50,7 @@ push_reset (Push *push)
   g_clear_pointer (&push->put_ids, g_ptr_array_unref);
   g_clear_pointer (&push->put_applied, g_ptr_array_unref);
   g_clear_pointer (&push->owned, g_ptr_array_unref);
+  g_clear_pointer (&push->conflicted, g_array_unref);
   if (push->accepted != NULL)
     g_string_free (g_steal_pointer (&push->accepted), TRUE);
   if (push->conflicts != NULL)
@@ -66,6 +75,7 @@ push_start (Push *push)
   push->put_ids = g_ptr_array_new_full (n, NULL);
   push->put_applied = g_ptr_array_new_full (n, g_free);
   push->owned = g_ptr_array_new_with_free_func (g_free);
+  push->conflicted = g_array_new (FALSE, FALSE, sizeof (Conflicted));
   push->accepted = g_string_sized_new (n * 128);
   push->conflicts = g_string_new (NULL);
   push->errors = g_string_new (NULL);
@@ -260,7 +270,7 @@ is_conflict (const TetherServerChange *change,
   if (current == NULL)
     return FALSE;
   if (change->type == TETHER_CHANGE_CREATE)
-    return current->data != NULL;
+    return current->type != TETHER_CHANGE_DELETE;
   return !from_batch && change->timestamp != NULL && current->server_ms > change->timestamp_ms;
 }
 
@@ -323,7 +333,7 @@ judge (Push                     *push,
   if (current == NULL)
     current = g_hash_table_lookup (push->stored, change->ref);
   if (is_conflict (change, current, from_batch))
-    add_conflict (push, change, current);
+    g_array_append_val (push->conflicted, ((Conflicted) { change, current }));
   else
     accept (push, change);
 }
@@ -366,8 +376,46 @@ load_records (Push    *push,
       keys[count++] = change->key;
     }
   push->stored = tether_server_store_get_records (push->store, push->user->id,
-                                                  collections, keys, count, error);
+                                                  collections, keys, count, FALSE, error);
   return push->stored != NULL;
+}
+
+/* The conflicts' entries, with the data of the stored versions they met
+ * (the batch's own versions carry theirs). */
+static gboolean
+describe_conflicts (Push    *push,
+                    GError **error)
+{
+  guint n = push->conflicted->len;
+  g_autofree const char **collections = g_new (const char *, n);
+  g_autofree const char **keys = g_new (const char *, n);
+  g_autoptr(GHashTable) full = NULL;
+  guint count = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      Conflicted *c = &g_array_index (push->conflicted, Conflicted, i);
+
+      if (c->current != NULL && c->current == g_hash_table_lookup (push->stored, c->change->ref))
+        {
+          collections[count] = c->change->collection;
+          keys[count++] = c->change->key;
+        }
+    }
+  if (count > 0 &&
+      (full = tether_server_store_get_records (push->store, push->user->id,
+                                               collections, keys, count, TRUE, error)) == NULL)
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    {
+      Conflicted *c = &g_array_index (push->conflicted, Conflicted, i);
+      const TetherServerRecord *stored = full != NULL ? g_hash_table_lookup (full, c->change->ref) : NULL;
+
+      add_conflict (push, c->change,
+                    stored != NULL && c->current == g_hash_table_lookup (push->stored, c->change->ref)
+                    ? stored : c->current);
+    }
+  return TRUE;
 }
 
 static gboolean
@@ -409,7 +457,8 @@ push_once (Push    *push,
     goto failed;
   for (guint i = 0; i < request->n_changes; i++)
     decide (push, &request->changes[i]);
-  if (!write_batch (push, error) || !tether_server_store_commit (push->store, error))
+  if (!describe_conflicts (push, error) || !write_batch (push, error) ||
+      !tether_server_store_commit (push->store, error))
     goto failed;
   return TRUE;
 

@@ -174,6 +174,7 @@ store_get_records (TetherServerStore   *store,
                    const char * const  *collections,
                    const char * const  *keys,
                    guint                n,
+                   gboolean             with_data,   /* one round trip either way: always */
                    GError             **error)
 {
   TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;

@@ -37,6 +37,8 @@ static const char * const sql[N_STMTS] = {
                        " VALUES (?1, ?2, ?3, ?4, ?5)",
   [GET_RECORD] = "SELECT " RECORD_COLUMNS " FROM records"
                  " WHERE user_id = ?1 AND collection = ?2 AND key = ?3",
+  [GET_STATE] = "SELECT rev, type, server_ms FROM records"
+                " WHERE user_id = ?1 AND collection = ?2 AND key = ?3",
   [PUT_RECORD] = "INSERT OR REPLACE INTO records (user_id, " RECORD_COLUMNS ")"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
   [PULL_ALL] = "SELECT " RECORD_COLUMNS " FROM records"
@@ -307,18 +309,32 @@ read_record (sqlite3_stmt *s)
   return record;
 }
 
+/* A row of GET_STATE: copying the texts was 40% of loading a batch's
+ * records when it updates them. */
+static TetherServerRecord *
+read_state (sqlite3_stmt *s)
+{
+  TetherServerRecord *record = g_new0 (TetherServerRecord, 1);
+
+  record->rev = sqlite3_column_int64 (s, 0);
+  record->type = sqlite3_column_int (s, 1);
+  record->server_ms = sqlite3_column_int64 (s, 2);
+  return record;
+}
+
 static GHashTable *
 store_get_records (TetherServerStore   *store,
                    gint64               user_id,
                    const char * const  *collections,
                    const char * const  *keys,
                    guint                n,
+                   gboolean             with_data,
                    GError             **error)
 {
   TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
   g_autoptr(GHashTable) found = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                                        (GDestroyNotify) tether_server_record_free);
-  sqlite3_stmt *s = _tether_sqlite_stmt (self, GET_RECORD);
+  sqlite3_stmt *s = _tether_sqlite_stmt (self, with_data ? GET_RECORD : GET_STATE);
 
   sqlite3_bind_int64 (s, 1, user_id);
   for (guint i = 0; i < n; i++)
@@ -330,7 +346,7 @@ store_get_records (TetherServerStore   *store,
       rc = sqlite3_step (s);
       if (rc == SQLITE_ROW)
         g_hash_table_replace (found, tether_server_record_ref (collections[i], keys[i]),
-                              read_record (s));
+                              with_data ? read_record (s) : read_state (s));
       sqlite3_reset (s);
       if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return _tether_sqlite_fail (self, rc, "reading records", error), NULL;

@@ -148,11 +148,12 @@ tether_server_store_get_records (TetherServerStore   *self,
                                  const char * const  *collections,
                                  const char * const  *keys,
                                  guint                n,
+                                 gboolean             with_data,
                                  GError             **error)
 {
   g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), NULL);
   g_return_val_if_fail (n == 0 || (collections != NULL && keys != NULL), NULL);
-  return IFACE (self)->get_records (self, user_id, collections, keys, n, error);
+  return IFACE (self)->get_records (self, user_id, collections, keys, n, with_data, error);
 }
 
 gboolean

@@ -88,10 +88,12 @@ struct _TetherServerStoreInterface
                                   TetherServerApplied * const *applied, guint n, GError **error);
   /* Current states (tombstones included) of the records named by
    * @collections[i]/@keys[i] that exist: tether_server_record_ref (c, k) →
-   * TetherServerRecord*. NULL on error. */
+   * TetherServerRecord*. NULL on error. Without @with_data the store may
+   * leave collection, key, data, hlc, change_id and client_id NULL (type
+   * still tells a tombstone): all a push needs to judge a change. */
   GHashTable *(*get_records)     (TetherServerStore *self, gint64 user_id,
                                   const char * const *collections, const char * const *keys,
-                                  guint n, GError **error);
+                                  guint n, gboolean with_data, GError **error);
   /* Insert or replace these states (revs already assigned, ascending). */
   gboolean   (*put_records)      (TetherServerStore *self, gint64 user_id,
                                   TetherServerRecord * const *records, guint n, GError **error);
@@ -143,7 +145,8 @@ gboolean   tether_server_store_remember_applied (TetherServerStore *self, gint64
                                                  GError **error);
 GHashTable *tether_server_store_get_records     (TetherServerStore *self, gint64 user_id,
                                                  const char * const *collections,
-                                                 const char * const *keys, guint n, GError **error);
+                                                 const char * const *keys, guint n,
+                                                 gboolean with_data, GError **error);
 gboolean   tether_server_store_put_records      (TetherServerStore *self, gint64 user_id,
                                                  TetherServerRecord * const *records, guint n,
                                                  GError **error);
