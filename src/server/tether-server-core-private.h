@@ -108,6 +108,11 @@ gboolean      _tether_server_check_depth          (const char *body,
 gboolean      _tether_server_check_body           (const char *body,
                                                    gsize       length,
                                                    GError    **error);
+/* Not empty, UTF-8: for a body only the scanner reads, which stops at
+ * TETHER_SERVER_MAX_DEPTH itself. */
+gboolean      _tether_server_check_text           (const char *body,
+                                                   gsize       length,
+                                                   GError    **error);
 gboolean      _tether_server_skip_space           (TetherServerScanner *s);
 gboolean      _tether_server_scan_error           (TetherServerScanner *s,
                                                    const char          *what);

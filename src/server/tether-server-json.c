@@ -49,7 +49,7 @@ is_utf8 (const char *body,
 }
 
 gboolean
-_tether_server_check_body (const char  *body,
+_tether_server_check_text (const char  *body,
                            gsize        length,
                            GError     **error)
 {
@@ -59,7 +59,16 @@ _tether_server_check_body (const char  *body,
   if (!is_utf8 (body, length))
     return _tether_server_fail (error, TETHER_SERVER_ERROR_BAD_REQUEST,
                                 "The request body is not valid UTF-8");
-  return _tether_server_check_depth (body, length, TETHER_SERVER_MAX_DEPTH, error);
+  return TRUE;
+}
+
+gboolean
+_tether_server_check_body (const char  *body,
+                           gsize        length,
+                           GError     **error)
+{
+  return _tether_server_check_text (body, length, error) &&
+         _tether_server_check_depth (body, length, TETHER_SERVER_MAX_DEPTH, error);
 }
 
 /* TRUE when it skipped something: whitespace inside a record makes it non-compact. */
@@ -291,7 +300,16 @@ scan_container (TetherServerScanner *s,
 
   v->kind = object ? TETHER_JSON_OBJECT : TETHER_JSON_ARRAY;
   if (++s->depth > TETHER_SERVER_MAX_DEPTH)
-    return _tether_server_scan_error (s, "nesting too deep");
+    {
+      /* the scanner is the first to read a push: it stops before json-glib
+       * would ever recurse that deep */
+      s->p = s->end;
+      if (!s->failed)
+        _tether_server_fail (s->error, TETHER_SERVER_ERROR_TOO_DEEP,
+                             "The JSON body is nested deeper than %u levels", TETHER_SERVER_MAX_DEPTH);
+      s->failed = TRUE;
+      return FALSE;
+    }
   s->p++;
   v->canonical = !_tether_server_skip_space (s);
   for (guint n = 0; !(n == 0 && s->p < s->end && *s->p == close); n++)

@@ -424,13 +424,23 @@ _tether_server_push_request_parse (const char    *body,
   g_autoptr(TetherServerPushRequest) request = g_new0 (TetherServerPushRequest, 1);
   g_autoptr(GArray) changes = g_array_new (FALSE, FALSE, sizeof (TetherServerChange));
   TetherServerScanner s = { 0 };
+  g_autoptr(GError) local_error = NULL;
   gboolean ok;
 
-  if (!_tether_server_check_body (body, length, error))
+  /* No pass for the depth: the scanner stops at it, counting the body's
+   * object, its changes array and the change around every value below. */
+  if (!_tether_server_check_text (body, length, error))
     return NULL;
   request->buffer = g_strndup (body, length);
-  s = (TetherServerScanner) { request->buffer, request->buffer, request->buffer + length, 0, FALSE, error };
+  s = (TetherServerScanner) { request->buffer, request->buffer, request->buffer + length, 3, FALSE, &local_error };
   ok = read_push (&s, request, changes, schema, max_changes);
+  /* A body both malformed and too deep is told it is too deep, whichever
+   * the scanner met first. */
+  if (!ok && !g_error_matches (local_error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_TOO_DEEP) &&
+      !_tether_server_check_depth (body, length, TETHER_SERVER_MAX_DEPTH, error))
+    return NULL;
+  if (!ok)
+    g_propagate_error (error, g_steal_pointer (&local_error));
   request->n_changes = changes->len;
   request->changes = (TetherServerChange *) (gpointer) g_array_free (g_steal_pointer (&changes), FALSE);
   return ok ? g_steal_pointer (&request) : NULL;
