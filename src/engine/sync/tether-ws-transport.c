@@ -2,32 +2,7 @@
 #define G_LOG_DOMAIN "tether-ws-transport"
 #include "config.h"
 
-#include "tether-ws-transport.h"
-#include "tether-transport-private.h"
-
-#define DEFAULT_TIMEOUT_S   30
-#define KEEPALIVE_S         30
-#define BACKOFF_FIRST_MS    1000
-#define BACKOFF_MAX_MS      60000
-
-struct _TetherWsTransport
-{
-  GObject                  parent_instance;
-  TetherHttpTransport     *http;        /* the session, address and token; info */
-  GMainContext            *context;     /* where the timers run */
-  SoupWebsocketConnection *conn;        /* open, or NULL */
-  GCancellable            *connecting;  /* while an upgrade is under way */
-  GSource                 *reconnect;   /* the backoff timer */
-  GHashTable              *pending;     /* request id → Pending, sent or waiting */
-  GQueue                   waiting;     /* Pending not sent yet, oldest first */
-  GRand                   *rand;        /* backoff jitter */
-  GError                  *refusal;     /* the 401 that stops reconnecting */
-  guint64                  last_id;
-  guint                    timeout_s;
-  guint                    attempts;    /* failed connections since the last open */
-  gint64                   retry_after_ms;
-  gboolean                 wanted;      /* connect() called, no disconnect() since */
-};
+#include "tether-ws-transport-private.h"
 
 static void transport_iface_init (TetherTransportInterface *iface);
 
@@ -39,315 +14,10 @@ enum {
   PROP_CONNECTED,
 };
 
-static void open_now (TetherWsTransport *self);
-
 static void
 notify_connected (TetherWsTransport *self)
 {
   g_object_notify (G_OBJECT (self), "connected");
-}
-
-/* ------------------------------------------------------------------ requests */
-
-/* Keeps a refused token's error: asking again with it would only feed the
- * server's failed-authentication limiter, so requests fail at once with it
- * and nothing reconnects until set_token(). */
-static void
-refuse (TetherWsTransport *self,
-        const GError      *error)
-{
-  if (!g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_UNAUTHORIZED))
-    return;
-  g_clear_error (&self->refusal);
-  self->refusal = g_error_copy (error);
-}
-
-typedef struct {
-  GTask      *task;
-  char       *id;
-  guint64     number;        /* the order of sending */
-  const char *answer_type;   /* "push_result" or "pull_result" */
-  GBytes     *frame;
-  GSource    *timeout;
-  GSource    *cancelled;
-} Pending;
-
-static void
-source_clear (GSource **source)
-{
-  if (*source != NULL)
-    g_source_destroy (*source);
-  g_clear_pointer (source, g_source_unref);
-}
-
-static void
-pending_free (gpointer data)
-{
-  Pending *p = data;
-
-  source_clear (&p->timeout);
-  source_clear (&p->cancelled);
-  g_clear_object (&p->task);
-  g_clear_pointer (&p->frame, g_bytes_unref);
-  g_free (p->id);
-  g_free (p);
-}
-
-/* Forgets @p and hands back its task, to be answered. */
-static GTask *
-pending_take (TetherWsTransport *self,
-              Pending           *p)
-{
-  GTask *task = g_steal_pointer (&p->task);
-
-  g_queue_remove (&self->waiting, p);
-  g_hash_table_remove (self->pending, p->id);
-  return task;
-}
-
-static void
-pending_fail (TetherWsTransport *self,
-              Pending           *p,
-              const GError      *error)
-{
-  g_autoptr(GTask) task = pending_take (self, p);
-
-  g_task_return_error (task, g_error_copy (error));
-}
-
-static gboolean
-is_sent (TetherWsTransport *self,
-         Pending           *p)
-{
-  return g_queue_find (&self->waiting, p) == NULL;
-}
-
-/* Fails the requests already sent (@sent) or those still waiting. */
-static void
-fail_requests (TetherWsTransport *self,
-               gboolean           sent,
-               const GError      *error)
-{
-  g_autoptr(GPtrArray) doomed = g_ptr_array_new ();
-  GHashTableIter iter;
-  gpointer p;
-
-  g_hash_table_iter_init (&iter, self->pending);
-  while (g_hash_table_iter_next (&iter, NULL, &p))
-    if (is_sent (self, p) == sent)
-      g_ptr_array_add (doomed, p);
-  for (guint i = 0; i < doomed->len; i++)
-    pending_fail (self, g_ptr_array_index (doomed, i), error);
-}
-
-/* The sent request that waited longest for its answer, or NULL. */
-static Pending *
-oldest_sent (TetherWsTransport *self)
-{
-  Pending *oldest = NULL;
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, self->pending);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      Pending *p = value;
-
-      if (is_sent (self, p) && (oldest == NULL || p->number < oldest->number))
-        oldest = p;
-    }
-  return oldest;
-}
-
-static gboolean
-on_request_timeout (gpointer data)
-{
-  Pending *p = data;
-  TetherWsTransport *self = g_task_get_source_object (p->task);
-  g_autoptr(GError) error = NULL;
-
-  error = g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
-                       "the server at %s did not answer within %u s: check the network "
-                       "or try again later", tether_http_transport_get_base_url (self->http),
-                       self->timeout_s);
-  pending_fail (self, p, error);
-  return G_SOURCE_REMOVE;
-}
-
-/* A GCancellableSource dispatches in our context whatever thread cancels. */
-static gboolean
-on_cancelled (GCancellable *cancellable,
-              gpointer      data)
-{
-  Pending *p = data;
-  TetherWsTransport *self = g_task_get_source_object (p->task);
-  g_autoptr(GTask) task = pending_take (self, p);
-
-  g_task_return_error_if_cancelled (task);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-pending_watch (TetherWsTransport *self,
-               Pending           *p,
-               GCancellable      *cancellable)
-{
-  if (self->timeout_s > 0)
-    {
-      p->timeout = g_timeout_source_new_seconds (self->timeout_s);
-      g_source_set_callback (p->timeout, on_request_timeout, p, NULL);
-      g_source_attach (p->timeout, self->context);
-    }
-  if (cancellable != NULL)
-    {
-      p->cancelled = g_cancellable_source_new (cancellable);
-      g_source_set_callback (p->cancelled, G_SOURCE_FUNC (on_cancelled), p, NULL);
-      g_source_attach (p->cancelled, self->context);
-    }
-}
-
-static Pending *
-pending_new (TetherWsTransport *self,
-             const char        *type,
-             JsonObject        *payload,
-             GTask             *task)
-{
-  g_autoptr(JsonObject) frame = json_object_new ();
-  Pending *p = g_new0 (Pending, 1);
-
-  p->task = task;
-  p->number = ++self->last_id;
-  p->id = g_strdup_printf ("%" G_GUINT64_FORMAT, p->number);
-  p->answer_type = g_str_equal (type, "push") ? "push_result" : "pull_result";
-  json_object_set_string_member (frame, "type", type);
-  json_object_set_string_member (frame, "requestId", p->id);
-  json_object_set_object_member (frame, "payload", json_object_ref (payload));
-  p->frame = _tether_transport_to_bytes (frame);
-  return p;
-}
-
-static gboolean
-is_open (TetherWsTransport *self)
-{
-  return self->conn != NULL &&
-         soup_websocket_connection_get_state (self->conn) == SOUP_WEBSOCKET_STATE_OPEN;
-}
-
-/* A socket that is closing takes no more frames: the request waits for
- * the next one. */
-static void
-send_or_wait (TetherWsTransport *self,
-              Pending           *p)
-{
-  if (is_open (self))
-    soup_websocket_connection_send_message (self->conn, SOUP_WEBSOCKET_DATA_TEXT, p->frame);
-  else
-    {
-      g_queue_push_tail (&self->waiting, p);
-      open_now (self);
-    }
-}
-
-static void
-request_async (TetherWsTransport   *self,
-               const char          *type,
-               JsonObject          *payload,
-               GCancellable        *cancellable,
-               gpointer             source_tag,
-               GAsyncReadyCallback  callback,
-               gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-  Pending *p;
-
-  /* Until the next request, not the next answer: see the HTTP transport. */
-  self->retry_after_ms = 0;
-  g_task_set_source_tag (task, source_tag);
-  if (self->refusal != NULL)
-    {
-      g_task_return_error (task, g_error_copy (self->refusal));
-      return;
-    }
-  p = pending_new (self, type, payload, g_steal_pointer (&task));
-  g_hash_table_insert (self->pending, p->id, p);
-  pending_watch (self, p, cancellable);
-  send_or_wait (self, p);
-}
-
-/* ------------------------------------------------------------------ messages */
-
-static GError *
-frame_error (TetherWsTransport *self,
-             JsonNode          *payload)
-{
-  JsonObject *object = payload != NULL && JSON_NODE_HOLDS_OBJECT (payload) ? json_node_get_object (payload) : NULL;
-  const char *name = _tether_transport_string_member (object, "code");
-  TetherSyncError code = _tether_transport_code_for_name (name);
-
-  /* An HTTP answer would carry Retry-After; a message carries it inside. */
-  if (code == TETHER_SYNC_ERROR_RATE_LIMITED && object != NULL)
-    self->retry_after_ms = 1000 * MAX (0, json_object_get_int_member_with_default (object, "retryAfter", 0));
-  return _tether_transport_refusal_new (code, tether_http_transport_get_base_url (self->http),
-                                        name != NULL ? name : "an error without a code",
-                                        _tether_transport_string_member (object, "error"));
-}
-
-static void
-answer_pending (TetherWsTransport *self,
-                Pending           *p,
-                const char        *type,
-                JsonNode          *payload)
-{
-  const char *expected = p->answer_type;
-  g_autoptr(GTask) task = pending_take (self, p);
-  g_autofree char *what = NULL;
-
-  if (g_strcmp0 (type, "error") == 0)
-    {
-      GError *error = frame_error (self, payload);
-
-      refuse (self, error);
-      g_task_return_error (task, error);
-    }
-  else if (g_strcmp0 (type, expected) == 0 && payload != NULL && JSON_NODE_HOLDS_OBJECT (payload))
-    g_task_return_pointer (task, json_object_ref (json_node_get_object (payload)),
-                           (GDestroyNotify) json_object_unref);
-  else
-    {
-      what = g_strdup_printf ("a \"%s\" message answered a request that expects \"%s\" with an object",
-                              type != NULL ? type : "untyped", expected);
-      g_task_return_error (task, _tether_transport_refusal_new (TETHER_SYNC_ERROR_PROTOCOL,
-                                                                tether_http_transport_get_base_url (self->http),
-                                                                what, NULL));
-    }
-}
-
-static void
-on_message (SoupWebsocketConnection *conn,
-            int                      data_type,
-            GBytes                  *message,
-            TetherWsTransport       *self)
-{
-  g_autoptr(JsonObject) frame = _tether_transport_parse_object (message);
-  const char *type = _tether_transport_string_member (frame, "type");
-  const char *id = _tether_transport_string_member (frame, "requestId");
-  JsonNode *payload = frame != NULL ? json_object_get_member (frame, "payload") : NULL;
-  Pending *p = id != NULL ? g_hash_table_lookup (self->pending, id) : NULL;
-
-  if (g_strcmp0 (type, "server_push") == 0 && payload != NULL && JSON_NODE_HOLDS_ARRAY (payload))
-    {
-      tether_transport_emit_server_push (TETHER_TRANSPORT (self), json_node_get_array (payload));
-      return;
-    }
-  /* tether-server answers a connection's frames in order, with a null
-   * requestId for a frame it could not read (too large, say): that frame
-   * is the oldest one still unanswered. */
-  if (id == NULL && g_strcmp0 (type, "error") == 0)
-    p = oldest_sent (self);
-  if (p != NULL)
-    answer_pending (self, p, type, payload);
-  else
-    g_debug ("ignored a message of type %s for request %s, which is no longer waiting", type, id);
 }
 
 /* ---------------------------------------------------------------- connection */
@@ -358,7 +28,7 @@ on_reconnect_due (gpointer data)
   TetherWsTransport *self = data;
 
   g_clear_pointer (&self->reconnect, g_source_unref);
-  open_now (self);
+  _tether_ws_open_now (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -395,7 +65,7 @@ on_closed (SoupWebsocketConnection *conn,
     {
       error = _tether_transport_refusal_new (TETHER_SYNC_ERROR_UNAUTHORIZED, base, "closed with 1008",
                                              soup_websocket_connection_get_close_data (conn));
-      refuse (self, error);
+      _tether_ws_refuse (self, error);
     }
   else if (soup_websocket_connection_get_close_code (conn) == SOUP_WEBSOCKET_CLOSE_TOO_BIG)
     error = _tether_transport_refusal_new (TETHER_SYNC_ERROR_TOO_LARGE, base, "closed with 1009",
@@ -412,11 +82,11 @@ on_closed (SoupWebsocketConnection *conn,
   g_signal_handlers_disconnect_by_data (conn, self);
   g_clear_object (&self->conn);
   notify_connected (self);
-  fail_requests (self, TRUE, error);
+  _tether_ws_fail_requests (self, TRUE, error);
   if (self->refusal != NULL)
-    fail_requests (self, FALSE, self->refusal);
+    _tether_ws_fail_requests (self, FALSE, self->refusal);
   else if (self->waiting.length > 0)
-    open_now (self);
+    _tether_ws_open_now (self);
   else
     schedule_reconnect (self);
 }
@@ -432,12 +102,12 @@ attach (TetherWsTransport       *self,
   soup_websocket_connection_set_keepalive_interval (conn, KEEPALIVE_S);
   /* Pull pages are far larger than libsoup's 128 KiB default. */
   soup_websocket_connection_set_max_incoming_payload_size (conn, 0);
-  g_signal_connect_object (conn, "message", G_CALLBACK (on_message), self, 0);
+  g_signal_connect_object (conn, "message", G_CALLBACK (_tether_ws_on_message), self, 0);
   g_signal_connect_object (conn, "closing", G_CALLBACK (notify_connected), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (conn, "closed", G_CALLBACK (on_closed), self, 0);
   notify_connected (self);
   while ((p = g_queue_pop_head (&self->waiting)) != NULL)
-    send_or_wait (self, p);
+    _tether_ws_send_or_wait (self, p);
 }
 
 static GError *
@@ -508,15 +178,15 @@ on_upgraded (GObject      *source,
     }
   self->retry_after_ms = 0;
   error = upgrade_error (self, upgrade->msg, cause);
-  refuse (self, error);
+  _tether_ws_refuse (self, error);
   g_debug ("no WebSocket: %s", error->message);
-  fail_requests (self, FALSE, error);
+  _tether_ws_fail_requests (self, FALSE, error);
   schedule_reconnect (self);
 }
 
 /* Starts an upgrade unless one is open or under way. */
-static void
-open_now (TetherWsTransport *self)
+void
+_tether_ws_open_now (TetherWsTransport *self)
 {
   g_autoptr(GError) error = NULL;
   Upgrade *upgrade;
@@ -524,11 +194,11 @@ open_now (TetherWsTransport *self)
 
   if (self->conn != NULL || self->connecting != NULL)
     return;
-  source_clear (&self->reconnect);
+  _tether_ws_source_clear (&self->reconnect);
   msg = _tether_http_transport_new_message (self->http, "GET", "/ws", TRUE, &error);
   if (msg == NULL)
     {
-      fail_requests (self, FALSE, error);
+      _tether_ws_fail_requests (self, FALSE, error);
       return;
     }
   self->connecting = g_cancellable_new ();
@@ -553,7 +223,7 @@ static void
 drop (TetherWsTransport *self,
       const GError      *error)
 {
-  source_clear (&self->reconnect);
+  _tether_ws_source_clear (&self->reconnect);
   if (self->connecting != NULL)
     g_cancellable_cancel (self->connecting);
   g_clear_object (&self->connecting);
@@ -568,8 +238,8 @@ drop (TetherWsTransport *self,
         soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
       notify_connected (self);
     }
-  fail_requests (self, TRUE, error);
-  fail_requests (self, FALSE, error);
+  _tether_ws_fail_requests (self, TRUE, error);
+  _tether_ws_fail_requests (self, FALSE, error);
 }
 
 /* ----------------------------------------------------------------- interface */
@@ -581,8 +251,8 @@ tether_ws_transport_push_async (TetherTransport     *transport,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
-  request_async (TETHER_WS_TRANSPORT (transport), "push", request, cancellable,
-                 tether_ws_transport_push_async, callback, user_data);
+  _tether_ws_request_async (TETHER_WS_TRANSPORT (transport), "push", request, cancellable,
+                            tether_ws_transport_push_async, callback, user_data);
 }
 
 static JsonObject *
@@ -600,8 +270,8 @@ tether_ws_transport_pull_async (TetherTransport     *transport,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
-  request_async (TETHER_WS_TRANSPORT (transport), "pull", request, cancellable,
-                 tether_ws_transport_pull_async, callback, user_data);
+  _tether_ws_request_async (TETHER_WS_TRANSPORT (transport), "pull", request, cancellable,
+                            tether_ws_transport_pull_async, callback, user_data);
 }
 
 static JsonObject *
@@ -657,7 +327,7 @@ tether_ws_transport_connect (TetherTransport *transport)
 
   self->wanted = TRUE;
   if (self->refusal == NULL)
-    open_now (self);
+    _tether_ws_open_now (self);
 }
 
 static void
@@ -676,7 +346,7 @@ tether_ws_transport_disconnect (TetherTransport *transport)
 static gboolean
 tether_ws_transport_is_connected (TetherTransport *transport)
 {
-  return is_open (TETHER_WS_TRANSPORT (transport));
+  return _tether_ws_is_open (TETHER_WS_TRANSPORT (transport));
 }
 
 static gint64
@@ -711,7 +381,7 @@ tether_ws_transport_get_property (GObject    *object,
   switch (prop_id)
     {
     case PROP_CONNECTED:
-      g_value_set_boolean (value, is_open (TETHER_WS_TRANSPORT (object)));
+      g_value_set_boolean (value, _tether_ws_is_open (TETHER_WS_TRANSPORT (object)));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -757,7 +427,7 @@ tether_ws_transport_class_init (TetherWsTransportClass *klass)
 static void
 tether_ws_transport_init (TetherWsTransport *self)
 {
-  self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, pending_free);
+  self->pending = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, _tether_ws_pending_free);
   g_queue_init (&self->waiting);
   self->context = g_main_context_ref_thread_default ();
   self->rand = g_rand_new ();
@@ -801,7 +471,7 @@ tether_ws_transport_set_token (TetherWsTransport *self,
   drop (self, error);
   self->attempts = 0;
   if (self->wanted || was_open)
-    open_now (self);
+    _tether_ws_open_now (self);
 }
 
 void
