@@ -39,26 +39,21 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherIndexSpec, index_spec_free)
 
 /* Helpers for "path.key: message" errors. */
 
-static char *
-path_join (const char *path,
-           const char *key)
+char *
+_tether_schema_path_join (const char *path,
+                          const char *key)
 {
   if (path == NULL || path[0] == '\0')
     return g_strdup (key);
   return g_strconcat (path, ".", key, NULL);
 }
 
-static gboolean set_invalid (GError     **error,
-                             const char  *path,
-                             const char  *format,
-                             ...) G_GNUC_PRINTF (3, 4);
-
-/* Returns FALSE so that parsers can `return set_invalid (…)`. */
-static gboolean
-set_invalid (GError     **error,
-             const char  *path,
-             const char  *format,
-             ...)
+/* Returns FALSE so that parsers can `return _tether_schema_invalid (…)`. */
+gboolean
+_tether_schema_invalid (GError     **error,
+                        const char  *path,
+                        const char  *format,
+                        ...)
 {
   g_autofree char *message = NULL;
   va_list args;
@@ -75,11 +70,11 @@ set_invalid (GError     **error,
 }
 
 /* Unknown keys are errors so that a typo ("requird") is not silently ignored. */
-static gboolean
-check_keys (JsonObject          *object,
-            const char          *path,
-            const char * const  *allowed,
-            GError             **error)
+gboolean
+_tether_schema_check_keys (JsonObject          *object,
+                           const char          *path,
+                           const char * const  *allowed,
+                           GError             **error)
 {
   JsonObjectIter iter;
   const char *name;
@@ -89,21 +84,21 @@ check_keys (JsonObject          *object,
   while (json_object_iter_next_ordered (&iter, &name, &member))
     if (!g_strv_contains (allowed, name))
       {
-        g_autofree char *key_path = path_join (path, name);
+        g_autofree char *key_path = _tether_schema_path_join (path, name);
         g_autofree char *expected = g_strjoinv (", ", (char **) allowed);
 
-        return set_invalid (error, key_path,
-                            "unknown key (expected one of %s)", expected);
+        return _tether_schema_invalid (error, key_path,
+                                       "unknown key (expected one of %s)", expected);
       }
   return TRUE;
 }
 
-static gboolean
-get_boolean (JsonObject  *object,
-             const char  *path,
-             const char  *key,
-             gboolean    *out,
-             GError     **error)
+gboolean
+_tether_schema_get_boolean (JsonObject  *object,
+                            const char  *path,
+                            const char  *key,
+                            gboolean    *out,
+                            GError     **error)
 {
   JsonNode *node = json_object_get_member (object, key);
 
@@ -111,385 +106,12 @@ get_boolean (JsonObject  *object,
     return TRUE;
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_BOOLEAN)
     {
-      g_autofree char *key_path = path_join (path, key);
+      g_autofree char *key_path = _tether_schema_path_join (path, key);
 
-      return set_invalid (error, key_path, "must be true or false");
+      return _tether_schema_invalid (error, key_path, "must be true or false");
     }
   *out = json_node_get_boolean (node);
   return TRUE;
-}
-
-/* Field specs. Each rule is checked against the field's type here, once, so
- * that validation never meets a rule it cannot apply. */
-
-#define ANY_TYPE 0x7fu
-#define TYPE_BIT(t) (1u << TETHER_FIELD_##t)
-
-static const struct {
-  const char *key;
-  guint       types;
-} rules[] = {
-  { "type", ANY_TYPE },
-  { "required", ANY_TYPE },
-  { "default", ANY_TYPE },
-  { "enum", ANY_TYPE },
-  { "min", TYPE_BIT (NUMBER) | TYPE_BIT (INTEGER) },
-  { "max", TYPE_BIT (NUMBER) | TYPE_BIT (INTEGER) },
-  { "minLength", TYPE_BIT (STRING) | TYPE_BIT (ARRAY) },
-  { "maxLength", TYPE_BIT (STRING) | TYPE_BIT (ARRAY) },
-  { "pattern", TYPE_BIT (STRING) },
-  { "format", TYPE_BIT (STRING) },
-  { "merge", TYPE_BIT (STRING) },
-  { "items", TYPE_BIT (ARRAY) },
-};
-
-static const char * const field_keys[] = {
-  "type", "required", "default", "enum", "min", "max", "minLength", "maxLength",
-  "pattern", "format", "merge", "items", NULL
-};
-
-static TetherFieldSpec *parse_field_spec (const char  *name,
-                                          JsonNode    *node,
-                                          const char  *path,
-                                          gboolean     is_items,
-                                          GError     **error);
-
-static void
-field_spec_free (TetherFieldSpec *spec)
-{
-  g_clear_pointer (&spec->pattern, g_regex_unref);
-  g_clear_pointer (&spec->enum_values, g_ptr_array_unref);
-  g_clear_pointer (&spec->default_value, json_node_unref);
-  g_clear_pointer (&spec->items, field_spec_free);
-  g_free (spec->enum_text);
-  g_free (spec->name);
-  g_free (spec);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherFieldSpec, field_spec_free)
-
-static gboolean
-is_string (JsonNode *node)
-{
-  return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING;
-}
-
-static gboolean
-is_number (JsonNode *node)
-{
-  return JSON_NODE_HOLDS_VALUE (node) &&
-         (json_node_get_value_type (node) == G_TYPE_INT64 ||
-          json_node_get_value_type (node) == G_TYPE_DOUBLE);
-}
-
-static gboolean
-check_rule_types (JsonObject       *object,
-                  const char       *path,
-                  TetherFieldType   type,
-                  gboolean          is_items,
-                  GError          **error)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (rules); i++)
-    {
-      g_autofree char *key_path = NULL;
-
-      if (!json_object_has_member (object, rules[i].key))
-        continue;
-      key_path = path_join (path, rules[i].key);
-      if (is_items && (g_str_equal (rules[i].key, "required") ||
-                       g_str_equal (rules[i].key, "default")))
-        return set_invalid (error, key_path, "not allowed inside items");
-      if ((rules[i].types & (1u << type)) == 0)
-        return set_invalid (error, key_path, "not allowed on %s fields",
-                            _tether_field_type_to_string (type));
-    }
-  return TRUE;
-}
-
-static gboolean
-parse_type (JsonObject       *object,
-            const char       *path,
-            TetherFieldType  *type,
-            GError          **error)
-{
-  g_autofree char *type_path = path_join (path, "type");
-  JsonNode *node = json_object_get_member (object, "type");
-  const char *name;
-
-  if (node == NULL)
-    return set_invalid (error, type_path, "required");
-  if (!is_string (node))
-    return set_invalid (error, type_path, "must be a string");
-  name = json_node_get_string (node);
-  for (TetherFieldType t = TETHER_FIELD_STRING; t <= TETHER_FIELD_DATETIME; t++)
-    if (g_str_equal (name, _tether_field_type_to_string (t)))
-      {
-        *type = t;
-        return TRUE;
-      }
-  return set_invalid (error, type_path,
-                      "unknown type '%s' (expected string, number, integer, "
-                      "boolean, array, object or datetime)", name);
-}
-
-static gboolean
-parse_bound (JsonObject  *object,
-             const char  *path,
-             const char  *key,
-             gboolean    *has,
-             double      *out,
-             GError     **error)
-{
-  JsonNode *node = json_object_get_member (object, key);
-  g_autofree char *key_path = NULL;
-
-  if (node == NULL)
-    return TRUE;
-  if (!is_number (node))
-    {
-      key_path = path_join (path, key);
-      return set_invalid (error, key_path, "must be a number");
-    }
-  *has = TRUE;
-  *out = json_node_get_double (node);
-  return TRUE;
-}
-
-static gboolean
-parse_length (JsonObject  *object,
-              const char  *path,
-              const char  *key,
-              gint64      *out,
-              GError     **error)
-{
-  JsonNode *node = json_object_get_member (object, key);
-  g_autofree char *key_path = NULL;
-
-  if (node == NULL)
-    return TRUE;
-  if (!_tether_json_get_integer (node, out) || *out < 0)
-    {
-      key_path = path_join (path, key);
-      return set_invalid (error, key_path, "must be a non-negative integer");
-    }
-  return TRUE;
-}
-
-static gboolean
-parse_limits (TetherFieldSpec  *spec,
-              JsonObject       *object,
-              const char       *path,
-              GError          **error)
-{
-  g_autofree char *min_path = path_join (path, "min");
-  g_autofree char *min_length_path = path_join (path, "minLength");
-
-  if (!parse_bound (object, path, "min", &spec->has_min, &spec->min, error) ||
-      !parse_bound (object, path, "max", &spec->has_max, &spec->max, error) ||
-      !parse_length (object, path, "minLength", &spec->min_length, error) ||
-      !parse_length (object, path, "maxLength", &spec->max_length, error))
-    return FALSE;
-  if (spec->has_min && spec->has_max && spec->min > spec->max)
-    return set_invalid (error, min_path, "is above max");
-  if (spec->min_length >= 0 && spec->max_length >= 0 && spec->min_length > spec->max_length)
-    return set_invalid (error, min_length_path, "is above maxLength");
-  return TRUE;
-}
-
-static gboolean
-parse_pattern (TetherFieldSpec  *spec,
-               JsonObject       *object,
-               const char       *path,
-               GError          **error)
-{
-  JsonNode *node = json_object_get_member (object, "pattern");
-  g_autofree char *key_path = NULL;
-  g_autoptr(GError) regex_error = NULL;
-
-  if (node == NULL)
-    return TRUE;
-  key_path = path_join (path, "pattern");
-  if (!is_string (node))
-    return set_invalid (error, key_path, "must be a string");
-  spec->pattern = g_regex_new (json_node_get_string (node), G_REGEX_OPTIMIZE, 0, &regex_error);
-  if (spec->pattern == NULL)
-    return set_invalid (error, key_path, "invalid regular expression: %s",
-                        regex_error->message);
-  return TRUE;
-}
-
-static gboolean
-parse_format (TetherFieldSpec  *spec,
-              JsonObject       *object,
-              const char       *path,
-              GError          **error)
-{
-  static const char * const names[] = { NULL, "email", "url", "uuid" };
-  JsonNode *node = json_object_get_member (object, "format");
-  g_autofree char *key_path = NULL;
-
-  if (node == NULL)
-    return TRUE;
-  for (TetherFieldFormat f = TETHER_FORMAT_EMAIL; f <= TETHER_FORMAT_UUID && is_string (node); f++)
-    if (g_str_equal (json_node_get_string (node), names[f]))
-      {
-        spec->format = f;
-        return TRUE;
-      }
-  key_path = path_join (path, "format");
-  return set_invalid (error, key_path, "must be one of email, url, uuid");
-}
-
-static gboolean
-parse_merge (TetherFieldSpec  *spec,
-             JsonObject       *object,
-             const char       *path,
-             GError          **error)
-{
-  JsonNode *node = json_object_get_member (object, "merge");
-  g_autofree char *key_path = NULL;
-
-  if (node == NULL)
-    return TRUE;
-  if (is_string (node) && g_str_equal (json_node_get_string (node), "text"))
-    {
-      spec->text_merge = TRUE;
-      return TRUE;
-    }
-  key_path = path_join (path, "merge");
-  return set_invalid (error, key_path, "must be \"text\"");
-}
-
-static gboolean
-parse_items (TetherFieldSpec  *spec,
-             JsonObject       *object,
-             const char       *path,
-             GError          **error)
-{
-  JsonNode *node = json_object_get_member (object, "items");
-  g_autofree char *items_path = NULL;
-
-  if (node == NULL)
-    return TRUE;
-  items_path = path_join (path, "items");
-  spec->items = parse_field_spec (spec->name, node, items_path, TRUE, error);
-  return spec->items != NULL;
-}
-
-/* Enum members and defaults must pass the field's own rules; the check runs
- * on a copy since it normalises datetimes in place. */
-static JsonNode *
-check_in_schema (TetherFieldSpec        *spec,
-                 JsonNode               *node,
-                 const TetherValuePath  *path,
-                 GError                **error)
-{
-  g_autoptr(JsonNode) copy = _tether_json_deep_copy (node);
-  g_autoptr(GError) local_error = NULL;
-
-  if (_tether_field_spec_check (spec, copy, path, &local_error))
-    return g_steal_pointer (&copy);
-  g_set_error_literal (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_INVALID,
-                       local_error->message);
-  return NULL;
-}
-
-static gboolean
-parse_enum (TetherFieldSpec  *spec,
-            JsonObject       *object,
-            const char       *path,
-            GError          **error)
-{
-  JsonNode *node = json_object_get_member (object, "enum");
-  TetherValuePath enum_path = { path, "enum", NULL, -1 };
-  g_autoptr(GPtrArray) values = NULL;
-  JsonArray *array;
-
-  if (node == NULL)
-    return TRUE;
-  if (!JSON_NODE_HOLDS_ARRAY (node) || json_array_get_length (json_node_get_array (node)) == 0)
-    {
-      g_autofree char *key_path = path_join (path, "enum");
-
-      return set_invalid (error, key_path, "must be a non-empty array");
-    }
-  array = json_node_get_array (node);
-  values = g_ptr_array_new_with_free_func ((GDestroyNotify) json_node_unref);
-  for (guint i = 0; i < json_array_get_length (array); i++)
-    {
-      TetherValuePath item_path = { .parent = &enum_path, .index = (int) i };
-      JsonNode *value = check_in_schema (spec, json_array_get_element (array, i),
-                                         &item_path, error);
-
-      if (value == NULL)
-        return FALSE;
-      g_ptr_array_add (values, value);
-    }
-  spec->enum_values = g_steal_pointer (&values);
-  spec->enum_text = json_to_string (node, FALSE);
-  return TRUE;
-}
-
-static gboolean
-parse_default (TetherFieldSpec  *spec,
-               JsonObject       *object,
-               const char       *path,
-               GError          **error)
-{
-  JsonNode *node = json_object_get_member (object, "default");
-  TetherValuePath default_path = { path, "default", NULL, -1 };
-
-  if (node == NULL)
-    return TRUE;
-  /* Not sealed: json_node_copy() of a sealed node is sealed too, and a
-   * caller copying the default that way would get a value it cannot edit. */
-  spec->default_value = check_in_schema (spec, node, &default_path, error);
-  return spec->default_value != NULL;
-}
-
-static TetherFieldSpec *
-field_spec_new (const char *name)
-{
-  TetherFieldSpec *spec = g_new0 (TetherFieldSpec, 1);
-
-  spec->name = g_strdup (name);
-  spec->min_length = -1;
-  spec->max_length = -1;
-  return spec;
-}
-
-static TetherFieldSpec *
-parse_field_spec (const char  *name,
-                  JsonNode    *node,
-                  const char  *path,
-                  gboolean     is_items,
-                  GError     **error)
-{
-  g_autoptr(TetherFieldSpec) spec = field_spec_new (name);
-  JsonObject *object;
-
-  if (!JSON_NODE_HOLDS_OBJECT (node))
-    {
-      set_invalid (error, path, "must be an object with a \"type\"");
-      return NULL;
-    }
-  object = json_node_get_object (node);
-  if (!check_keys (object, path, field_keys, error) ||
-      !parse_type (object, path, &spec->type, error) ||
-      !check_rule_types (object, path, spec->type, is_items, error))
-    return NULL;
-
-  /* The default is checked last: it must pass every other rule. */
-  if (!get_boolean (object, path, "required", &spec->required, error) ||
-      !parse_limits (spec, object, path, error) ||
-      !parse_pattern (spec, object, path, error) ||
-      !parse_format (spec, object, path, error) ||
-      !parse_merge (spec, object, path, error) ||
-      !parse_items (spec, object, path, error) ||
-      !parse_enum (spec, object, path, error) ||
-      !parse_default (spec, object, path, error))
-    return NULL;
-  return g_steal_pointer (&spec);
 }
 
 static gboolean
@@ -522,18 +144,18 @@ parse_field_list (JsonNode              *node,
   guint n;
 
   if (!JSON_NODE_HOLDS_ARRAY (node) || json_array_get_length (json_node_get_array (node)) == 0)
-    return set_invalid (error, path, "must be a non-empty array of field names");
+    return _tether_schema_invalid (error, path, "must be a non-empty array of field names");
   array = json_node_get_array (node);
   n = json_array_get_length (array);
   for (guint i = 0; i < n; i++)
     {
       JsonNode *element = json_array_get_element (array, i);
 
-      if (!is_string (element))
+      if (!_tether_json_is_string (element))
         {
           g_autofree char *item_path = g_strdup_printf ("%s[%u]", path, i);
 
-          return set_invalid (error, item_path, "must be a field name");
+          return _tether_schema_invalid (error, item_path, "must be a field name");
         }
       g_ptr_array_add (names, g_strdup (json_node_get_string (element)));
     }
@@ -551,11 +173,11 @@ check_index_fields (TetherCollectionSpec  *spec,
       const char *name = g_ptr_array_index (names, i);
 
       if (!has_field (spec, name))
-        return set_invalid (error, path, "no field '%s' in collection '%s'",
-                            name, spec->name);
+        return _tether_schema_invalid (error, path, "no field '%s' in collection '%s'",
+                                       name, spec->name);
       for (guint j = 0; j < i; j++)
         if (g_str_equal (name, g_ptr_array_index (names, j)))
-          return set_invalid (error, path, "'%s' appears twice", name);
+          return _tether_schema_invalid (error, path, "'%s' appears twice", name);
     }
   return TRUE;
 }
@@ -571,12 +193,12 @@ parse_index_fields (JsonObject   *object,
   JsonNode *fields = json_object_get_member (object, "fields");
 
   if ((field == NULL) == (fields == NULL))
-    return set_invalid (error, path, "needs either \"field\" or \"fields\"");
-  *list_path = path_join (path, field ? "field" : "fields");
+    return _tether_schema_invalid (error, path, "needs either \"field\" or \"fields\"");
+  *list_path = _tether_schema_path_join (path, field ? "field" : "fields");
   if (fields != NULL)
     return parse_field_list (fields, *list_path, names, error);
-  if (!is_string (field))
-    return set_invalid (error, *list_path, "must be a field name");
+  if (!_tether_json_is_string (field))
+    return _tether_schema_invalid (error, *list_path, "must be a field name");
   g_ptr_array_add (names, g_strdup (json_node_get_string (field)));
   return TRUE;
 }
@@ -593,12 +215,12 @@ parse_index (TetherCollectionSpec  *spec,
   JsonObject *object;
 
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return set_invalid (error, path, "must be an object");
+    return _tether_schema_invalid (error, path, "must be an object");
   object = json_node_get_object (node);
-  if (!check_keys (object, path, index_keys, error) ||
+  if (!_tether_schema_check_keys (object, path, index_keys, error) ||
       !parse_index_fields (object, path, names, &list_path, error) ||
       !check_index_fields (spec, names, list_path, error) ||
-      !get_boolean (object, path, "unique", &index->unique, error))
+      !_tether_schema_get_boolean (object, path, "unique", &index->unique, error))
     return FALSE;
 
   g_ptr_array_add (names, NULL);
@@ -616,7 +238,7 @@ parse_indexes (TetherCollectionSpec  *spec,
   JsonArray *array;
 
   if (!JSON_NODE_HOLDS_ARRAY (node))
-    return set_invalid (error, path, "must be an array");
+    return _tether_schema_invalid (error, path, "must be an array");
   array = json_node_get_array (node);
   for (guint i = 0; i < json_array_get_length (array); i++)
     {
@@ -633,8 +255,8 @@ parse_indexes (TetherCollectionSpec  *spec,
 
           if (g_strv_equal ((const char * const *) other->fields,
                             (const char * const *) index->fields))
-            return set_invalid (error, index_path,
-                                "same fields as indexes[%u]", j);
+            return _tether_schema_invalid (error, index_path,
+                                           "same fields as indexes[%u]", j);
         }
     }
   return TRUE;
@@ -652,13 +274,13 @@ check_searchable (TetherCollectionSpec  *spec,
       TetherFieldSpec *field = g_hash_table_lookup (spec->by_name, name);
 
       if (field == NULL)
-        return set_invalid (error, path, "no field '%s' in collection '%s'",
-                            name, spec->name);
+        return _tether_schema_invalid (error, path, "no field '%s' in collection '%s'",
+                                       name, spec->name);
       if (field->type != TETHER_FIELD_STRING)
-        return set_invalid (error, path, "'%s' is not a string field", name);
+        return _tether_schema_invalid (error, path, "'%s' is not a string field", name);
       for (guint j = 0; j < i; j++)
         if (g_str_equal (name, g_ptr_array_index (names, j)))
-          return set_invalid (error, path, "'%s' appears twice", name);
+          return _tether_schema_invalid (error, path, "'%s' appears twice", name);
     }
   return TRUE;
 }
@@ -674,7 +296,7 @@ parse_searchable (TetherCollectionSpec  *spec,
   if (node != NULL)
     {
       if (!JSON_NODE_HOLDS_ARRAY (node))
-        return set_invalid (error, path, "must be an array of field names");
+        return _tether_schema_invalid (error, path, "must be an array of field names");
       if (json_array_get_length (json_node_get_array (node)) > 0 &&
           !parse_field_list (node, path, names, error))
         return FALSE;
@@ -693,17 +315,17 @@ parse_field (TetherCollectionSpec  *spec,
              const char            *path,
              GError               **error)
 {
-  g_autofree char *field_path = path_join (path, name);
+  g_autofree char *field_path = _tether_schema_path_join (path, name);
   TetherFieldSpec *field;
 
   if (_tether_field_is_builtin (name))
-    return set_invalid (error, field_path,
-                        "'%s' is a built-in field and cannot be declared", name);
+    return _tether_schema_invalid (error, field_path,
+                                   "'%s' is a built-in field and cannot be declared", name);
   if (!_tether_identifier_is_valid (name))
-    return set_invalid (error, field_path,
-                        "invalid field name (letters, digits and _, not "
-                        "starting with a digit, at most 63 characters)");
-  field = parse_field_spec (name, node, field_path, FALSE, error);
+    return _tether_schema_invalid (error, field_path,
+                                   "invalid field name (letters, digits and _, not "
+                                   "starting with a digit, at most 63 characters)");
+  field = _tether_field_spec_parse (name, node, field_path, FALSE, error);
   if (field == NULL)
     return FALSE;
   g_ptr_array_add (spec->fields, field);
@@ -726,7 +348,7 @@ parse_fields (TetherCollectionSpec  *spec,
       JsonNode *member;
 
       if (!JSON_NODE_HOLDS_OBJECT (node))
-        return set_invalid (error, path, "must be an object");
+        return _tether_schema_invalid (error, path, "must be an object");
       json_object_iter_init_ordered (&iter, json_node_get_object (node));
       while (json_object_iter_next_ordered (&iter, &name, &member))
         {
@@ -746,7 +368,7 @@ collection_spec_new (const char *name)
   TetherCollectionSpec *spec = g_new0 (TetherCollectionSpec, 1);
 
   spec->name = g_strdup (name);
-  spec->fields = g_ptr_array_new_with_free_func ((GDestroyNotify) field_spec_free);
+  spec->fields = g_ptr_array_new_with_free_func ((GDestroyNotify) _tether_field_spec_free);
   spec->by_name = g_hash_table_new (g_str_hash, g_str_equal);
   spec->indexes = g_ptr_array_new_with_free_func ((GDestroyNotify) index_spec_free);
   return spec;
@@ -759,12 +381,12 @@ check_collection_node (const char  *name,
                        GError     **error)
 {
   if (!collection_name_is_valid (name))
-    return set_invalid (error, path,
-                        "invalid collection name (lowercase letters, digits "
-                        "and _, starting with a letter, at most 63 characters)");
+    return _tether_schema_invalid (error, path,
+                                   "invalid collection name (lowercase letters, digits "
+                                   "and _, starting with a letter, at most 63 characters)");
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return set_invalid (error, path, "must be an object");
-  return check_keys (json_node_get_object (node), path, collection_keys, error);
+    return _tether_schema_invalid (error, path, "must be an object");
+  return _tether_schema_check_keys (json_node_get_object (node), path, collection_keys, error);
 }
 
 TetherCollectionSpec *
@@ -785,8 +407,8 @@ _tether_schema_parse_collection (const char  *name,
   object = json_node_get_object (node);
   spec = collection_spec_new (name);
   if (!parse_fields (spec, json_object_get_member (object, "fields"), fields_path, error) ||
-      !get_boolean (object, path, "additionalFields",
-                    &spec->additional_fields, error) ||
+      !_tether_schema_get_boolean (object, path, "additionalFields",
+                                   &spec->additional_fields, error) ||
       !parse_searchable (spec, json_object_get_member (object, "searchable"),
                          searchable_path, error))
     return NULL;
@@ -805,22 +427,22 @@ _tether_schema_parse_root (JsonNode  *root,
   JsonNode *node;
 
   if (!JSON_NODE_HOLDS_OBJECT (root))
-    return set_invalid (error, NULL, "the schema must be a JSON object");
+    return _tether_schema_invalid (error, NULL, "the schema must be a JSON object");
   object = json_node_get_object (root);
-  if (!check_keys (object, NULL, root_keys, error))
+  if (!_tether_schema_check_keys (object, NULL, root_keys, error))
     return FALSE;
 
   node = json_object_get_member (object, "version");
   if (node == NULL)
-    return set_invalid (error, "version", "required (a positive integer)");
+    return _tether_schema_invalid (error, "version", "required (a positive integer)");
   if (!_tether_json_get_integer (node, version) || *version < 1)
-    return set_invalid (error, "version", "must be a positive integer");
+    return _tether_schema_invalid (error, "version", "must be a positive integer");
 
   node = json_object_get_member (object, "collections");
   if (node == NULL)
-    return set_invalid (error, "collections", "required");
+    return _tether_schema_invalid (error, "collections", "required");
   if (!JSON_NODE_HOLDS_OBJECT (node))
-    return set_invalid (error, "collections", "must be an object");
+    return _tether_schema_invalid (error, "collections", "must be an object");
   return TRUE;
 }
 

@@ -105,5 +105,30 @@ TetherCollectionSpec *_tether_schema_parse_collection (const char   *name,
                                                        JsonNode     *node,
                                                        GError      **error);
 void                  _tether_collection_spec_free    (TetherCollectionSpec *spec);
+/* Helpers for "path.key: message" errors, shared by the parsers. */
+char                 *_tether_schema_path_join        (const char   *path,
+                                                       const char   *key);
+gboolean              _tether_schema_invalid          (GError      **error,
+                                                       const char   *path,
+                                                       const char   *format,
+                                                       ...) G_GNUC_PRINTF (3, 4);
+gboolean              _tether_schema_check_keys       (JsonObject          *object,
+                                                       const char          *path,
+                                                       const char * const  *allowed,
+                                                       GError             **error);
+gboolean              _tether_schema_get_boolean      (JsonObject   *object,
+                                                       const char   *path,
+                                                       const char   *key,
+                                                       gboolean     *out,
+                                                       GError      **error);
+
+/* tether-schema-parse-field.c: one field's spec (is_items: an array's
+ * "items", which takes no "required" nor "default"). */
+TetherFieldSpec      *_tether_field_spec_parse        (const char   *name,
+                                                       JsonNode     *node,
+                                                       const char   *path,
+                                                       gboolean      is_items,
+                                                       GError      **error);
+void                  _tether_field_spec_free         (TetherFieldSpec *spec);
 
 G_END_DECLS
