@@ -3,6 +3,8 @@
 #include "config.h"
 
 #include <string.h>
+#include <sqlite3.h>
+#include <glib/gstdio.h>
 #include <libpq-fe.h>
 
 #include "tether-server-store.h"
@@ -612,6 +614,61 @@ test_isolation (Fixture       *f,
 }
 
 static void
+assert_sqlite_intact (const char *path)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA integrity_check", -1, &s, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (s), ==, SQLITE_ROW);
+  g_assert_cmpstr ((const char *) sqlite3_column_text (s, 0), ==, "ok");
+  sqlite3_finalize (s);
+  sqlite3_close (db);
+}
+
+/* Before serving, SQLite's log is written out to the size it checkpoints
+ * at; what it held and what is written after stays, across a reopen. */
+static void
+test_prepare (Fixture       *f,
+              gconstpointer  data)
+{
+  g_autoptr(GPtrArray) before = records_new ();
+  g_autoptr(GPtrArray) after = records_new ();
+  g_autoptr(GHashTable) found = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *collections[] = { "notes", "notes" };
+  const char *keys[] = { "\"before\"", "\"after\"" };
+  gint64 alice = add_user (f->store, "alice");
+
+  g_ptr_array_add (before, record_new ("notes", "\"before\"", 1, "{\"n\":1}", 1001));
+  put (f->store, alice, before);
+  g_assert_true (tether_server_store_prepare (f->store, &error));
+  g_assert_no_error (error);
+  g_assert_true (tether_server_store_prepare (f->store, &error));   /* twice: nothing more */
+  g_assert_no_error (error);
+  g_ptr_array_add (after, record_new ("notes", "\"after\"", 2, "{\"n\":2}", 1002));
+  put (f->store, alice, after);
+
+  if (f->dir != NULL)
+    {
+      g_autofree char *path = g_build_filename (f->dir, "server.db", NULL);
+      g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+      GStatBuf st;
+
+      g_assert_cmpint (g_stat (wal, &st), ==, 0);
+      g_assert_cmpint (st.st_size, >=, 32 + 1000 * (24 + 16384));
+      g_assert_finalize_object (f->store);
+      assert_sqlite_intact (path);
+      f->store = tether_server_store_sqlite_new (path, &error);
+      g_assert_no_error (error);
+    }
+  found = get (f->store, alice, collections, keys, 2);
+  assert_record (found, "notes", "\"before\"", 1, "{\"n\":1}");
+  assert_record (found, "notes", "\"after\"", 2, "{\"n\":2}");
+}
+
+static void
 add_tests (const char *kind)
 {
   static const struct {
@@ -630,6 +687,7 @@ add_tests (const char *kind)
     { "pull", test_pull },
     { "purge", test_purge },
     { "isolation", test_isolation },
+    { "prepare", test_prepare },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (tests); i++)

@@ -334,7 +334,8 @@ run_serve (Args     *args,
 
   if (!parse_serve_options (args, error))
     return 2;
-  if ((core = open_core (args, error)) == NULL)
+  if ((core = open_core (args, error)) == NULL ||
+      !tether_server_store_prepare (tether_server_core_get_store (core), error))
     return 1;
   purge (core);
   serve.server = tether_server_new (core, &args->server);

@@ -52,6 +52,10 @@ gboolean      _tether_sqlite_commit        (TetherServerStore        *store,
                                             GError                  **error);
 void          _tether_sqlite_rollback      (TetherServerStore        *store);
 
+/* tether-server-store-sqlite-log.c */
+gboolean      _tether_sqlite_prepare_log   (TetherServerStore        *store,
+                                            GError                  **error);
+
 /* tether-server-store-sqlite-users.c */
 void          _tether_sqlite_users_iface_init (TetherServerStoreInterface *iface);
 

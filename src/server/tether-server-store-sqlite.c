@@ -2,10 +2,7 @@
 #define G_LOG_DOMAIN "tether-server-store-sqlite"
 #include "config.h"
 
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
-#include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <json-glib/json-glib.h>
 
@@ -502,6 +499,7 @@ store_iface_init (TetherServerStoreInterface *iface)
   iface->pull = store_pull;
   iface->purge = store_purge;
   iface->notify = NULL;   /* one process owns the file: nobody to tell */
+  iface->prepare = _tether_sqlite_prepare_log;
 }
 
 static void
@@ -526,54 +524,6 @@ tether_server_store_sqlite_init (TetherServerStoreSqlite *self)
 {
 }
 
-/* The log SQLite checkpoints at (wal_autocheckpoint, 1000 frames of a
- * 24-byte header and a page) after its 32-byte header. */
-#define PAGE_SIZE 16384
-#define WAL_BYTES (32 + 1000 * (24 + PAGE_SIZE))
-
-static gboolean
-write_zeros (int fd)
-{
-  g_autofree char *zeros = g_malloc0 (1 << 20);
-
-  for (gsize done = 0; done < WAL_BYTES; )
-    {
-      gssize n = write (fd, zeros, MIN ((gsize) 1 << 20, WAL_BYTES - done));
-
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return FALSE;
-      done += n;
-    }
-  return fdatasync (fd) == 0;
-}
-
-/* The WAL, when there is none (a new file, or a clean shutdown removed
- * it), written out to its working size before SQLite opens it. A log that grows with each commit makes each commit's fdatasync
- * also write the file's new size and extents: a third of a push's commit
- * on ext4. Overwriting written blocks does not, which is why PostgreSQL
- * preallocates its WAL segments (fallocate would not do: its unwritten
- * extents cost the same). SQLite takes the zero header for an empty log,
- * and after a checkpoint starts over at the beginning of the same file,
- * so a server past its first 16 MiB is in this state anyway. Only a log
- * that does not exist is made, and atomically (link), so one with frames
- * in it is never touched. A failure only costs the speed. */
-static void
-preallocate_wal (const char *path)
-{
-  g_autofree char *wal = g_strconcat (path, "-wal", NULL);
-  g_autofree char *spare = g_strconcat (path, "-wal.XXXXXX", NULL);
-  int fd;
-
-  if (g_file_test (wal, G_FILE_TEST_EXISTS) || (fd = g_mkstemp (spare)) < 0)
-    return;
-  if (!write_zeros (fd) || link (spare, wal) != 0)
-    g_debug ("no preallocated log for %s: %s", path, g_strerror (errno));
-  close (fd);
-  g_unlink (spare);
-}
-
 /* WAL with synchronous=FULL: an acknowledged push survives power loss, and
  * a kill -9 mid-push leaves the whole batch or none of it. */
 static gboolean
@@ -583,11 +533,8 @@ open_db (TetherServerStoreSqlite  *self,
 {
   /* One thread uses a store, as its in_transaction flag already assumes. */
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  int rc;
+  int rc = sqlite3_open_v2 (path, &self->db, flags, NULL);
 
-  if (strcmp (path, ":memory:") != 0)
-    preallocate_wal (path);
-  rc = sqlite3_open_v2 (path, &self->db, flags, NULL);
   if (rc != SQLITE_OK)
     {
       g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_FAILED,
@@ -598,7 +545,7 @@ open_db (TetherServerStoreSqlite  *self,
   sqlite3_busy_timeout (self->db, 5000);
   /* 16 KiB pages (only for a new file) fit a record row several times over:
    * pushes run ~20% faster than with 4 KiB ones. */
-  rc = sqlite3_exec (self->db, "PRAGMA page_size = " G_STRINGIFY (PAGE_SIZE) "; PRAGMA journal_mode = WAL;"
+  rc = sqlite3_exec (self->db, "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;"
                      " PRAGMA synchronous = FULL; PRAGMA cache_size = -16384;", NULL, NULL, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_exec (self->db, schema_sql, NULL, NULL, NULL);

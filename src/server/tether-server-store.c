@@ -142,6 +142,14 @@ tether_server_store_remember_applied (TetherServerStore          *self,
   return IFACE (self)->remember_applied (self, user_id, change_ids, applied, n, error);
 }
 
+gboolean
+tether_server_store_prepare (TetherServerStore  *self,
+                             GError            **error)
+{
+  g_return_val_if_fail (TETHER_IS_SERVER_STORE (self), FALSE);
+  return IFACE (self)->prepare == NULL || IFACE (self)->prepare (self, error);
+}
+
 GHashTable *
 tether_server_store_get_records (TetherServerStore   *self,
                                  gint64               user_id,

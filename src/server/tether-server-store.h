@@ -116,12 +116,16 @@ struct _TetherServerStoreInterface
    * after commit. The "feed-changed" signal (gint64 user_id, gint64 rev) is
    * emitted on the main context for notifications from other processes. */
   void       (*notify)           (TetherServerStore *self, gint64 user_id, gint64 rev);
+
+  /* Optional: once, before serving (SQLite: writes its log out). */
+  gboolean   (*prepare)          (TetherServerStore *self, GError **error);
 };
 
 GQuark     tether_server_store_error_quark   (void);
 
 /* Wrappers for each vfunc, same names: tether_server_store_begin (), … */
 gboolean   tether_server_store_begin            (TetherServerStore *self, GError **error);
+gboolean   tether_server_store_prepare          (TetherServerStore *self, GError **error);
 gboolean   tether_server_store_commit           (TetherServerStore *self, GError **error);
 void       tether_server_store_rollback         (TetherServerStore *self);
 gboolean   tether_server_store_user_add         (TetherServerStore *self, const char *name,
