@@ -114,17 +114,32 @@ after_shrink (GTask *task)
     _tether_sync_push_next (task);
 }
 
+/* An answer that landed, kept for a moment. */
+typedef struct {
+  TetherPushFlight *flight;
+  JsonObject       *answer;
+  GError           *error;
+} TetherPushLanding;
+
 static void
-on_pushed (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
+landing_free (TetherPushLanding *landing)
 {
-  g_autoptr(TetherPushFlight) flight = user_data;
+  g_clear_pointer (&landing->flight, flight_free);
+  g_clear_pointer (&landing->answer, json_object_unref);
+  g_clear_error (&landing->error);
+  g_free (landing);
+}
+
+static gboolean
+store_landing (gpointer data)
+{
+  TetherPushLanding *landing = data;
+  TetherPushFlight *flight = landing->flight;
   GTask *task = flight->task;
   TetherSyncOp *op = g_task_get_task_data (task);
   TetherSyncEngine *self = op->engine;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) answer = tether_transport_push_finish (TETHER_TRANSPORT (source), result, &error);
+  g_autoptr(GError) error = g_steal_pointer (&landing->error);
+  JsonObject *answer = landing->answer;
   gboolean only_skipped = FALSE;
 
   land (flight);
@@ -136,7 +151,7 @@ on_pushed (GObject      *source,
       if (_tether_push_shrink_batch (self, op, flight->groups, refusal, &error))
         {
           after_shrink (g_object_ref (task));
-          return;
+          return G_SOURCE_REMOVE;
         }
     }
   if (answer == NULL ||
@@ -144,7 +159,7 @@ on_pushed (GObject      *source,
       op->push_error != NULL)
     {
       stop (g_object_ref (task), g_steal_pointer (&error));
-      return;
+      return G_SOURCE_REMOVE;
     }
   /* Counting is a scan of the log and each "queue-changed" makes the
    * inspector read the queue: ten times a second is live enough, and the
@@ -157,6 +172,26 @@ on_pushed (GObject      *source,
   _tether_sync_engine_emit_phase (self, TETHER_SYNC_PHASE_PUSH, op->report.pushed,
                                   MAX (op->pending_at_start, op->report.pushed));
   send_claimed (g_object_ref (task), only_skipped);
+  return G_SOURCE_REMOVE;
+}
+
+/* Storing an answer holds the main loop for a while; the other batch in
+ * flight may not be on the wire yet (its connection, its proxy lookup and
+ * its body each need the loop), and the server would wait for it. So the
+ * answer is stored once the loop has nothing more urgent. */
+static void
+on_pushed (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  TetherPushLanding *landing = g_new0 (TetherPushLanding, 1);
+  g_autoptr(GSource) idle = g_idle_source_new ();
+
+  landing->flight = user_data;
+  landing->answer = tether_transport_push_finish (TETHER_TRANSPORT (source), result, &landing->error);
+  g_source_set_priority (idle, G_PRIORITY_DEFAULT_IDLE);
+  g_source_set_callback (idle, store_landing, landing, (GDestroyNotify) landing_free);
+  g_source_attach (idle, g_task_get_context (landing->flight->task));
 }
 
 static GError *
