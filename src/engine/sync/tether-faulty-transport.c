@@ -129,11 +129,16 @@ on_inner_done (GObject      *source,
                gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
+  TetherFaultyTransport *self = g_task_get_source_object (task);
   Call *call = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) answer = finish_inner (TETHER_TRANSPORT (source), call->kind, result, &error);
 
-  if (call->fault == FAULT_DUPLICATE && !call->resent)
+  /* The network went away while the request was out: its answer is lost,
+   * whether or not the server acted on it. */
+  if (self->offline)
+    return_network_error (task, "went offline while waiting for the answer to");
+  else if (call->fault == FAULT_DUPLICATE && !call->resent)
     {
       call->resent = TRUE;
       send_inner (g_steal_pointer (&task));

@@ -16,7 +16,8 @@ G_DECLARE_FINAL_TYPE (TetherFaultyTransport, tether_faulty_transport, TETHER, FA
  * - duplicate every nth request: send it twice (the second after the first
  *   completed) and answer with the second answer;
  * - delay every request by a random time in [0, max_delay_ms];
- * - offline: every request fails with NETWORK without being sent.
+ * - offline: every request fails with NETWORK without being sent, and an
+ *   answer that lands while offline is lost (the server may have acted).
  * n = 0 turns a fault off. Counters are shared by push, pull and info.
  * server-push signals of the inner transport are passed on. */
 TetherFaultyTransport *tether_faulty_transport_new (TetherTransport *inner,

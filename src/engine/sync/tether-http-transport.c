@@ -43,7 +43,10 @@ static GParamSpec *properties[N_PROPS];
 
 typedef struct {
   SoupMessage *msg;
-  gboolean     probe;   /* GET base: any refusal but 401, 429 and 5xx means "not Tether" */
+  gboolean     probe;      /* GET base: any refusal but 401, 429 and 5xx means "not Tether" */
+  gboolean     threaded;   /* sent and parsed in a worker thread (pulls) */
+  GBytes      *response;   /* threaded: the body as read */
+  JsonObject  *answer;     /* threaded: the body parsed, when it is a JSON object */
 } Request;
 
 static void
@@ -52,6 +55,8 @@ request_free (gpointer data)
   Request *request = data;
 
   g_clear_object (&request->msg);
+  g_clear_pointer (&request->response, g_bytes_unref);
+  g_clear_pointer (&request->answer, json_object_unref);
   g_free (request);
 }
 
@@ -216,18 +221,84 @@ answer_object (TetherHttpTransport  *self,
   return NULL;
 }
 
+/* A page of a thousand records takes some 10 ms to parse: in a worker
+ * thread, while the engine stores the page before it (pulls ask for the
+ * next page before storing one). Smaller answers are not worth a thread. */
+#define THREAD_PARSE_MIN (64 * 1024)
+
 static void
-on_read (GObject      *source,
-         GAsyncResult *result,
-         gpointer      user_data)
+parse_in_thread (GTask        *parse,
+                 gpointer      source,
+                 gpointer      data,
+                 GCancellable *cancellable)
+{
+  JsonObject *object = _tether_transport_parse_object (data);
+
+  g_task_return_pointer (parse, object, object != NULL ? (GDestroyNotify) json_object_unref : NULL);
+}
+
+static void
+on_parsed (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
   TetherHttpTransport *self = g_task_get_source_object (task);
   Request *request = g_task_get_task_data (task);
+  JsonObject *answer = g_task_propagate_pointer (G_TASK (result), NULL);
+
+  if (answer == NULL)
+    g_task_return_error (task, not_an_object (self, request->msg, g_task_get_task_data (G_TASK (result))));
+  else
+    g_task_return_pointer (task, answer, (GDestroyNotify) json_object_unref);
+}
+
+static void
+parse_answer (GTask  *task,
+              GBytes *body)
+{
+  TetherHttpTransport *self = g_task_get_source_object (task);
+  Request *request = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+  g_autoptr(GTask) parse = NULL;
   JsonObject *answer;
 
+  if (request->answer != NULL)
+    {
+      g_task_return_pointer (task, g_steal_pointer (&request->answer), (GDestroyNotify) json_object_unref);
+      g_object_unref (task);
+      return;
+    }
+  if (!request->threaded && SOUP_STATUS_IS_SUCCESSFUL (soup_message_get_status (request->msg)) &&
+      g_bytes_get_size (body) >= THREAD_PARSE_MIN)
+    {
+      parse = g_task_new (self, NULL, on_parsed, task);
+      g_task_set_task_data (parse, g_bytes_ref (body), (GDestroyNotify) g_bytes_unref);
+      g_task_run_in_thread (parse, parse_in_thread);
+      return;
+    }
+  answer = answer_object (self, request, body, &error);
+  if (answer == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, answer, (GDestroyNotify) json_object_unref);
+  g_object_unref (task);
+}
+
+/* Takes @task and @error. */
+static void
+finish_request (GTask  *taken,
+                GBytes *body,
+                GError *read_error)
+{
+  g_autoptr(GTask) task = taken;
+  TetherHttpTransport *self = g_task_get_source_object (task);
+  Request *request = g_task_get_task_data (task);
+  g_autoptr(GError) error = read_error;
+
+  if (request->threaded)
+    self->bytes_sent += soup_message_metrics_get_request_body_bytes_sent (
+                          soup_message_get_metrics (request->msg));
   if (body == NULL)
     {
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -249,11 +320,73 @@ on_read (GObject      *source,
   self->gzip_bodies = _tether_gzip_listed (soup_message_headers_get_list (
                         soup_message_get_response_headers (request->msg), "Accept-Encoding"));
   set_connected (self, TRUE);
-  answer = answer_object (self, request, body, &error);
-  if (answer == NULL)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (task, answer, (GDestroyNotify) json_object_unref);
+  parse_answer (g_steal_pointer (&task), body);
+}
+
+static void
+on_read (GObject      *source,
+         GAsyncResult *result,
+         gpointer      user_data)
+{
+  GError *error = NULL;
+  g_autoptr(GBytes) body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, &error);
+
+  finish_request (user_data, body, error);
+}
+
+/* A pull is sent, read and parsed in a worker thread (libsoup 3.2 sends
+ * from any thread): the main loop is busy storing the page before while
+ * the next one comes in, and an answer read on it would wait for that. The
+ * answer is then handled on the main loop like any other. */
+static void
+send_in_thread (GTask        *sent,
+                gpointer      source,
+                gpointer      data,
+                GCancellable *cancellable)
+{
+  TetherHttpTransport *self = source;
+  Request *request = data;
+  GError *error = NULL;
+
+  request->response = soup_session_send_and_read (self->session, request->msg, cancellable, &error);
+  if (request->response == NULL)
+    {
+      g_task_return_error (sent, error);
+      return;
+    }
+  if (SOUP_STATUS_IS_SUCCESSFUL (soup_message_get_status (request->msg)))
+    request->answer = _tether_transport_parse_object (request->response);
+  g_task_return_boolean (sent, TRUE);
+}
+
+static void
+on_sent_in_thread (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  GTask *task = user_data;
+  Request *request = g_task_get_task_data (task);
+  GError *error = NULL;
+  g_autoptr(GBytes) body = NULL;
+
+  if (g_task_propagate_boolean (G_TASK (result), &error))
+    body = g_steal_pointer (&request->response);
+  finish_request (task, body, error);
+}
+
+static void
+send_threaded (GTask        *task,
+               GCancellable *cancellable)
+{
+  TetherHttpTransport *self = g_task_get_source_object (task);
+  Request *request = g_task_get_task_data (task);
+  g_autoptr(GTask) sent = g_task_new (self, cancellable, on_sent_in_thread, task);
+
+  /* counted from the metrics once sent: the signal would come from the thread */
+  g_signal_handlers_disconnect_by_func (request->msg, on_wrote_body_data, self);
+  g_task_set_task_data (sent, request, NULL);   /* the outer task keeps it */
+  g_task_set_return_on_cancel (sent, FALSE);
+  g_task_run_in_thread (sent, send_in_thread);
 }
 
 /* Sends <base><path> with @body (JSON text, may be NULL); the task answers
@@ -280,6 +413,7 @@ request_start (TetherHttpTransport *self,
   g_task_set_source_tag (task, source_tag);
   g_task_set_task_data (task, request, request_free);
   request->probe = probe;
+  request->threaded = g_str_equal (path, "/pull");   /* see send_in_thread() */
   request->msg = _tether_http_transport_new_message (self, method, path, FALSE, &error);
   if (request->msg == NULL)
     {
@@ -303,8 +437,11 @@ request_start (TetherHttpTransport *self,
         }
       soup_message_set_request_body_from_bytes (request->msg, "application/json", bytes);
     }
-  soup_session_send_and_read_async (self->session, request->msg, G_PRIORITY_DEFAULT, cancellable,
-                                    on_read, g_steal_pointer (&task));
+  if (request->threaded)
+    send_threaded (g_steal_pointer (&task), cancellable);
+  else
+    soup_session_send_and_read_async (self->session, request->msg, G_PRIORITY_DEFAULT, cancellable,
+                                      on_read, g_steal_pointer (&task));
 }
 
 /* --------------------------------------------------------------- push, pull */

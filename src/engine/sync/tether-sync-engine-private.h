@@ -65,6 +65,8 @@ typedef struct {
   gint64            counted_us;    /* when a batch last refreshed the counts */
   GHashTable       *seen;          /* after a 410: "collection\x1fid" of every record pulled */
   char             *resync_cursor; /* after a 410: the resync's cursor, stored at its end */
+  char             *pull_cursor;   /* the cursor of the pull request in flight */
+  GError           *pull_error;    /* a page failed while the next one was on its way */
 } TetherSyncOp;
 
 /* A record's pending changes, sent as one change (docs/sync.md, "Push"). */

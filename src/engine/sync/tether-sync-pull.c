@@ -316,6 +316,9 @@ pull_done (GTask *task)
     _tether_sync_op_finish (task);
 }
 
+static void request_page (GTask      *task,
+                          const char *cursor);
+
 static void
 on_pulled (GObject      *source,
            GAsyncResult *result,
@@ -327,7 +330,15 @@ on_pulled (GObject      *source,
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonObject) answer = tether_transport_pull_finish (TETHER_TRANSPORT (source), result, &error);
   g_autoptr(TetherPullResponse) page = NULL;
+  g_autofree char *next = NULL;
+  gboolean more;
 
+  if (op->pull_error != NULL)
+    {
+      /* the page before this one failed to store: this one is moot */
+      _tether_sync_op_fail (g_steal_pointer (&task), g_steal_pointer (&op->pull_error));
+      return;
+    }
   if (answer == NULL && g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CURSOR_EXPIRED) &&
       !op->cursor_reset)
     {
@@ -338,33 +349,57 @@ on_pulled (GObject      *source,
       _tether_sync_pull_next (g_steal_pointer (&task));
       return;
     }
-  if (answer == NULL || (page = _tether_sync_parse_pull (answer, &error)) == NULL ||
-      !store_page (self, op, page, &error))
+  if (answer == NULL || (page = _tether_sync_parse_pull (answer, &error)) == NULL)
     {
       _tether_sync_op_fail (g_steal_pointer (&task), g_steal_pointer (&error));
       return;
     }
+  /* The next page is asked for before this one is stored, with the cursor
+   * this page ends at: the server reads it out and the transport parses it
+   * while this side writes this one. */
+  more = page->has_more && op->pull_pages < MAX_PULL_PAGES;
+  next = g_strdup (page->cursor != NULL ? page->cursor : op->pull_cursor);
+  if (more)
+    request_page (g_object_ref (task), next);
+  if (!store_page (self, op, page, &error))
+    {
+      if (more)
+        op->pull_error = g_steal_pointer (&error);   /* failed when the next page lands */
+      else
+        _tether_sync_op_fail (g_steal_pointer (&task), g_steal_pointer (&error));
+      return;
+    }
   op->report.pulled += page->changes->len;
   _tether_sync_engine_emit_phase (self, TETHER_SYNC_PHASE_PULL, op->report.pulled, 0);
-  if (page->has_more && op->pull_pages < MAX_PULL_PAGES)
-    _tether_sync_pull_next (g_steal_pointer (&task));
-  else
+  if (!more)
     pull_done (g_steal_pointer (&task));
 }
 
-void
-_tether_sync_pull_next (GTask *task)
+/* Asks for the page after @cursor. Takes @task. */
+static void
+request_page (GTask      *task,
+              const char *cursor)
 {
   TetherSyncOp *op = g_task_get_task_data (task);
   TetherSyncEngine *self = op->engine;
-  g_autofree char *cursor = op->seen != NULL ? g_strdup (op->resync_cursor)
-                                              : _tether_sync_engine_get_cursor (self);
   /* A resync after a 410 must see every record the server has, ours too:
    * forget_purged takes a record it did not see for deleted. */
   g_autoptr(JsonObject) request = _tether_sync_pull_request (cursor, PULL_BATCH,
                                                              op->seen == NULL ? self->client_id : NULL,
                                                              op->seen != NULL);
 
+  g_free (op->pull_cursor);
+  op->pull_cursor = g_strdup (cursor);
   op->pull_pages++;
   tether_transport_pull_async (self->transport, request, g_task_get_cancellable (task), on_pulled, task);
+}
+
+void
+_tether_sync_pull_next (GTask *task)
+{
+  TetherSyncOp *op = g_task_get_task_data (task);
+  g_autofree char *cursor = op->seen != NULL ? g_strdup (op->resync_cursor)
+                                              : _tether_sync_engine_get_cursor (op->engine);
+
+  request_page (task, cursor);
 }

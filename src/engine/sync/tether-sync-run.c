@@ -17,6 +17,8 @@ op_free (TetherSyncOp *op)
   g_clear_error (&op->push_error);
   g_clear_pointer (&op->seen, g_hash_table_unref);
   g_free (op->resync_cursor);
+  g_free (op->pull_cursor);
+  g_clear_error (&op->pull_error);
   g_free (op);
 }
 
