@@ -1577,6 +1577,38 @@ test_cursor_expired_interrupted (Fixture *f)
   assert_resynced (b, gone);
 }
 
+/* The preferences take the server away once the first batch is stored. */
+static void
+remove_remote (TetherSyncEngine *engine,
+               TetherSyncPhase   phase,
+               guint             done,
+               guint             total,
+               gpointer          data)
+{
+  if (phase == TETHER_SYNC_PHASE_PUSH)
+    tether_sync_engine_set_transport (engine, NULL);
+}
+
+/* The server removed while a sync is between batches: the sync ends with
+ * a clear error instead of sending on nothing, and nothing is lost. */
+static void
+test_remote_removed_mid_sync (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  g_autoptr(GError) error = NULL;
+  gulong handler;
+
+  for (guint i = 0; i < 6; i++)
+    g_free (client_create (a, "notes", "{\"title\":\"queued\"}"));
+  tether_sync_engine_set_batch_size (a->engine, 2);
+  handler = g_signal_connect (a->engine, "phase", G_CALLBACK (remove_remote), NULL);
+  g_assert_false (client_try_sync (a, NULL, &error));
+  g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NOT_CONFIGURED);
+  g_signal_handler_disconnect (a->engine, handler);
+  g_assert_cmpuint (tether_sync_engine_get_pending_count (a->engine), >, 0);
+}
+
 /* An edit the server refused (failed, kept for a retry) of a record that
  * another device deleted, with the tombstone purged before this client
  * pulled it: the resync must not silently drop the record and the edit. */
@@ -2087,6 +2119,7 @@ static const NamedTest tests[] = {
   { "strategy-manual", test_strategy_manual },
   { "strategy-manual-moves", test_strategy_manual_moves },
   { "strategy-manual-switched", test_strategy_manual_switched },
+  { "remote-removed-mid-sync", test_remote_removed_mid_sync },
   { "conflict-signal-after-commit", test_conflict_signal_after_commit },
   { "rejected-change", test_rejected_change },
   { "max-retries", test_max_retries },

@@ -45,6 +45,7 @@ typedef struct {
   SoupMessage *msg;
   gboolean     probe;      /* GET base: any refusal but 401, 429 and 5xx means "not Tether" */
   gboolean     threaded;   /* sent and parsed in a worker thread (pulls) */
+  SoupSession *session;    /* threaded: the transport's, borrowed */
   GBytes      *response;   /* threaded: the body as read */
   JsonObject  *answer;     /* threaded: the body parsed, when it is a JSON object */
 } Request;
@@ -272,7 +273,9 @@ parse_answer (GTask  *task,
   if (!request->threaded && SOUP_STATUS_IS_SUCCESSFUL (soup_message_get_status (request->msg)) &&
       g_bytes_get_size (body) >= THREAD_PARSE_MIN)
     {
-      parse = g_task_new (self, NULL, on_parsed, task);
+      /* No source object: the worker drops its task last at times, and
+       * the transport must never be finalized there. */
+      parse = g_task_new (NULL, NULL, on_parsed, task);
       g_task_set_task_data (parse, g_bytes_ref (body), (GDestroyNotify) g_bytes_unref);
       g_task_run_in_thread (parse, parse_in_thread);
       return;
@@ -344,11 +347,10 @@ send_in_thread (GTask        *sent,
                 gpointer      data,
                 GCancellable *cancellable)
 {
-  TetherHttpTransport *self = source;
   Request *request = data;
   GError *error = NULL;
 
-  request->response = soup_session_send_and_read (self->session, request->msg, cancellable, &error);
+  request->response = soup_session_send_and_read (request->session, request->msg, cancellable, &error);
   if (request->response == NULL)
     {
       g_task_return_error (sent, error);
@@ -380,8 +382,12 @@ send_threaded (GTask        *task,
 {
   TetherHttpTransport *self = g_task_get_source_object (task);
   Request *request = g_task_get_task_data (task);
-  g_autoptr(GTask) sent = g_task_new (self, cancellable, on_sent_in_thread, task);
+  /* No source object: the worker drops its task last at times, and the
+   * transport (or its session) must never be finalized there. The
+   * session is the outer task's source's, alive until its callback. */
+  g_autoptr(GTask) sent = g_task_new (NULL, cancellable, on_sent_in_thread, task);
 
+  request->session = self->session;
   /* counted from the metrics once sent: the signal would come from the thread */
   g_signal_handlers_disconnect_by_func (request->msg, on_wrote_body_data, self);
   g_task_set_task_data (sent, request, NULL);   /* the outer task keeps it */

@@ -219,6 +219,8 @@ void     _tether_sync_engine_emit_phase  (TetherSyncEngine *self,
 void     _tether_sync_engine_note_conflict (TetherSyncEngine *self,
                                             TetherConflict   *conflict);
 void     _tether_sync_engine_queue_changed (TetherSyncEngine *self);
+/* tether-sync-run.c: NULL while the engine has a transport. */
+GError  *_tether_sync_remote_gone        (TetherSyncEngine *self);
 void     _tether_sync_engine_mark_synced (TetherSyncEngine *self,
                                           gint64            at_ms);
 char    *_tether_sync_engine_get_cursor  (TetherSyncEngine *self);

@@ -364,7 +364,10 @@ on_pulled (GObject      *source,
   if (!store_page (self, op, page, &error))
     {
       if (more)
-        op->pull_error = g_steal_pointer (&error);   /* failed when the next page lands */
+        {
+          g_clear_error (&op->pull_error);
+          op->pull_error = g_steal_pointer (&error);   /* failed when the next page lands */
+        }
       else
         _tether_sync_op_fail (g_steal_pointer (&task), g_steal_pointer (&error));
       return;
@@ -373,6 +376,17 @@ on_pulled (GObject      *source,
   _tether_sync_engine_emit_phase (self, TETHER_SYNC_PHASE_PULL, op->report.pulled, 0);
   if (!more)
     pull_done (g_steal_pointer (&task));
+}
+
+/* The sync ends with op->pull_error. Takes @data (the task). */
+static gboolean
+fail_later (gpointer data)
+{
+  GTask *task = data;
+  TetherSyncOp *op = g_task_get_task_data (task);
+
+  _tether_sync_op_fail (task, g_steal_pointer (&op->pull_error));
+  return G_SOURCE_REMOVE;
 }
 
 /* Asks for the page after @cursor. Takes @task. */
@@ -387,7 +401,17 @@ request_page (GTask      *task,
   g_autoptr(JsonObject) request = _tether_sync_pull_request (cursor, PULL_BATCH,
                                                              op->seen == NULL ? self->client_id : NULL,
                                                              op->seen != NULL);
+  GError *gone = _tether_sync_remote_gone (self);
 
+  if (gone != NULL)
+    {
+      if (op->pull_error == NULL)
+        op->pull_error = gone;   /* a page is being stored: it fails the sync */
+      else
+        g_error_free (gone);
+      g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, fail_later, task, NULL);
+      return;
+    }
   g_free (op->pull_cursor);
   op->pull_cursor = g_strdup (cursor);
   op->pull_pages++;

@@ -215,7 +215,7 @@ send_one (GTask *task)
     error = too_many_rounds ();
   else if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
     error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "sync cancelled");
-  else
+  else if ((error = _tether_sync_remote_gone (self)) == NULL)
     request = _tether_sync_push_request_bytes (self, op->sent, &error);
   if (request == NULL)
     {

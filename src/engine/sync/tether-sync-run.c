@@ -116,6 +116,17 @@ _tether_sync_op_fail (GTask  *task,
   g_object_unref (task);
 }
 
+/* The remote can be taken away while a sync waits on the main loop (the
+ * preferences change it): the next request must not go out on nothing. */
+GError *
+_tether_sync_remote_gone (TetherSyncEngine *self)
+{
+  if (self->transport != NULL)
+    return NULL;
+  return g_error_new_literal (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NOT_CONFIGURED,
+                              "the server was removed during the sync; set one to sync again");
+}
+
 static gboolean
 check_ready (TetherSyncEngine *self,
              GError          **error)
