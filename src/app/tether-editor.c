@@ -5,303 +5,12 @@
 #include <glib/gi18n.h>
 
 #include "tether-app-resources.h"
-#include "tether-editor.h"
+#include "tether-editor-private.h"
 
 #define SAVE_DELAY_MS 500
 #define RETRY_DELAY_MS 3000
 
-/* The fields the editor shows; a bit each in `dirty`. */
-typedef enum {
-  FIELD_TITLE    = 1 << 0,
-  FIELD_BODY     = 1 << 1,
-  FIELD_DONE     = 1 << 2,
-  FIELD_DUE      = 1 << 3,
-  FIELD_PRIORITY = 1 << 4,
-  FIELD_TAGS     = 1 << 5,
-  FIELD_PINNED   = 1 << 6,
-} EditorField;
-
-#define NOTE_FIELDS (FIELD_TITLE | FIELD_BODY | FIELD_TAGS | FIELD_PINNED)
-#define TASK_FIELDS (FIELD_TITLE | FIELD_BODY | FIELD_DONE | FIELD_DUE | FIELD_PRIORITY | FIELD_TAGS)
-
-struct _TetherEditor
-{
-  GtkWidget         parent_instance;
-
-  GtkStack         *stack;
-  GtkWidget        *deleted_bar;
-  GtkLabel         *deleted_label;
-  GtkWidget        *content;
-  GtkText          *title_text;
-  GtkLabel         *error_label;
-  GtkWidget        *task_box;
-  GtkCheckButton   *done_check;
-  GtkMenuButton    *due_button;
-  GtkLabel         *due_label;
-  GtkPopover       *due_popover;
-  GtkCalendar      *calendar;
-  GtkDropDown      *priority_dropdown;
-  GtkToggleButton  *pinned_toggle;
-  GtkEntry         *tags_entry;
-  GtkTextView      *body_view;
-
-  TetherDatabase   *db;
-  TetherCollection *collection;   /* owned by db */
-  char             *id;
-  TetherRecord     *record;       /* as last stored */
-  char             *due;          /* the due date shown, normal form, or NULL */
-  gboolean          is_task;
-  guint             dirty;        /* EditorField bits edited and not yet stored */
-  guint             save_source;
-  gulong            changed_handler;
-  gulong            external_handler;
-  gboolean          loading;      /* filling widgets: not an edit */
-  gboolean          writing;      /* our own update: its "changed" is no news */
-  gboolean          deleted;
-};
-
 G_DEFINE_FINAL_TYPE (TetherEditor, tether_editor, GTK_TYPE_WIDGET)
-
-static const char *
-field_name (TetherEditor *self,
-            EditorField   field)
-{
-  switch (field)
-    {
-    case FIELD_TITLE:    return "title";
-    case FIELD_BODY:     return self->is_task ? "notes" : "body";
-    case FIELD_DONE:     return "done";
-    case FIELD_DUE:      return "due";
-    case FIELD_PRIORITY: return "priority";
-    case FIELD_TAGS:     return "tags";
-    case FIELD_PINNED:   return "pinned";
-    default:             g_assert_not_reached ();
-    }
-}
-
-static guint
-shown_fields (TetherEditor *self)
-{
-  return self->is_task ? TASK_FIELDS : NOTE_FIELDS;
-}
-
-static char *
-dup_body_text (TetherEditor *self)
-{
-  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->body_view);
-  GtkTextIter start, end;
-
-  gtk_text_buffer_get_bounds (buffer, &start, &end);
-  return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
-}
-
-/* "work, home ,, work" → ["work", "home"] */
-static JsonNode *
-parse_tags (const char *text)
-{
-  g_auto(GStrv) parts = g_strsplit (text, ",", -1);
-  g_autoptr(JsonArray) array = json_array_new ();
-  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-
-  for (guint i = 0; parts[i] != NULL; i++)
-    {
-      char *tag = g_strstrip (parts[i]);
-
-      if (*tag != '\0' && g_hash_table_add (seen, tag))
-        json_array_add_string_element (array, tag);
-    }
-  return json_node_init_array (json_node_alloc (), array);
-}
-
-/* The value the widget of @field holds now, as the record would store it. */
-static JsonNode *
-read_field (TetherEditor *self,
-            EditorField   field)
-{
-  g_autofree char *body = NULL;
-
-  switch (field)
-    {
-    case FIELD_TITLE:
-      return json_node_init_string (json_node_alloc (), gtk_editable_get_text (GTK_EDITABLE (self->title_text)));
-    case FIELD_BODY:
-      body = dup_body_text (self);
-      return json_node_init_string (json_node_alloc (), body);
-    case FIELD_DONE:
-      return json_node_init_boolean (json_node_alloc (), gtk_check_button_get_active (self->done_check));
-    case FIELD_DUE:
-      return self->due ? json_node_init_string (json_node_alloc (), self->due) : json_node_init_null (json_node_alloc ());
-    case FIELD_PRIORITY:
-      return json_node_init_int (json_node_alloc (), MIN (gtk_drop_down_get_selected (self->priority_dropdown), 3));
-    case FIELD_TAGS:
-      return parse_tags (gtk_editable_get_text (GTK_EDITABLE (self->tags_entry)));
-    case FIELD_PINNED:
-      return json_node_init_boolean (json_node_alloc (), gtk_toggle_button_get_active (self->pinned_toggle));
-    default:
-      g_assert_not_reached ();
-    }
-}
-
-static gboolean
-same_value (JsonNode *stored,
-            JsonNode *shown)
-{
-  if (stored == NULL || JSON_NODE_HOLDS_NULL (stored))
-    return JSON_NODE_HOLDS_NULL (shown);
-  return json_node_equal (stored, shown);
-}
-
-/* A due date is a day: stored as UTC midnight, shown by its UTC date. */
-static void
-update_due_label (TetherEditor *self)
-{
-  g_autoptr(GDateTime) due = self->due ? g_date_time_new_from_iso8601 (self->due, NULL) : NULL;
-  g_autofree char *text = NULL;
-
-  /* Translators: a due date; see the strftime-like codes of g_date_time_format() */
-  text = due ? g_date_time_format (due, _("%-d %b %Y")) : NULL;
-  gtk_label_set_label (self->due_label, text ? text : _("No Due Date"));
-}
-
-/* Where the cursor goes when @before becomes @after: it stays put when the
- * change is after it, and moves with the text when the change is before. */
-static int
-moved_cursor (const char *before,
-              const char *after,
-              int         cursor)
-{
-  int prefix = 0;
-  int shift = (int) g_utf8_strlen (after, -1) - (int) g_utf8_strlen (before, -1);
-  const char *a = before, *b = after;
-
-  while (*a != '\0' && g_utf8_get_char (a) == g_utf8_get_char (b))
-    {
-      a = g_utf8_next_char (a);
-      b = g_utf8_next_char (b);
-      prefix++;
-    }
-  if (cursor <= prefix)
-    return cursor;
-  return CLAMP (cursor + shift, prefix, (int) g_utf8_strlen (after, -1));
-}
-
-static void
-set_title_text (TetherEditor *self,
-                const char   *text)
-{
-  GtkEditable *editable = GTK_EDITABLE (self->title_text);
-  g_autofree char *shown = g_strdup (gtk_editable_get_text (editable));
-  int position = gtk_editable_get_position (editable);
-
-  if (g_strcmp0 (shown, text) == 0)
-    return;
-  gtk_editable_set_text (editable, text);
-  gtk_editable_set_position (editable, moved_cursor (shown, text, position));
-}
-
-static void
-set_body_text (TetherEditor *self,
-               const char   *text)
-{
-  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->body_view);
-  g_autofree char *shown = dup_body_text (self);
-  GtkTextIter iter;
-  int offset;
-
-  if (g_strcmp0 (shown, text) == 0)
-    return;
-  gtk_text_buffer_get_iter_at_mark (buffer, &iter, gtk_text_buffer_get_insert (buffer));
-  offset = moved_cursor (shown, text, gtk_text_iter_get_offset (&iter));
-  gtk_text_buffer_set_text (buffer, text, -1);
-  gtk_text_buffer_get_iter_at_offset (buffer, &iter, offset);
-  gtk_text_buffer_place_cursor (buffer, &iter);
-}
-
-/* Show @field of @record in its widget, leaving the cursor where it was. */
-static void
-load_field (TetherEditor *self,
-            EditorField   field,
-            TetherRecord *record)
-{
-  g_auto(GStrv) tags = NULL;
-  g_autofree char *joined = NULL;
-  g_autoptr(JsonNode) shown = NULL;
-
-  self->loading = TRUE;
-  switch (field)
-    {
-    case FIELD_TITLE:
-      set_title_text (self, tether_record_get_string (record, "title", ""));
-      break;
-    case FIELD_BODY:
-      set_body_text (self, tether_record_get_string (record, field_name (self, field), ""));
-      break;
-    case FIELD_DONE:
-      gtk_check_button_set_active (self->done_check, tether_record_get_boolean (record, "done", FALSE));
-      break;
-    case FIELD_DUE:
-      g_free (self->due);
-      self->due = g_strdup (tether_record_get_string (record, "due", NULL));
-      update_due_label (self);
-      break;
-    case FIELD_PRIORITY:
-      gtk_drop_down_set_selected (self->priority_dropdown, CLAMP (tether_record_get_int (record, "priority", 0), 0, 3));
-      break;
-    case FIELD_TAGS:
-      /* "a, b," stays as typed while it means the stored tags. */
-      shown = read_field (self, field);
-      if (!same_value (tether_record_get_member (record, "tags"), shown))
-        {
-          tags = tether_record_dup_strv (record, "tags");
-          joined = g_strjoinv (", ", tags);
-          gtk_editable_set_text (GTK_EDITABLE (self->tags_entry), joined);
-        }
-      break;
-    case FIELD_PINNED:
-      gtk_toggle_button_set_active (self->pinned_toggle, tether_record_get_boolean (record, "pinned", FALSE));
-      break;
-    default:
-      g_assert_not_reached ();
-    }
-  self->loading = FALSE;
-}
-
-static gboolean
-contains_focus (GtkWidget *widget)
-{
-  GtkRoot *root = gtk_widget_get_root (widget);
-  GtkWidget *focus = root ? gtk_root_get_focus (root) : NULL;
-
-  return focus != NULL && (focus == widget || gtk_widget_is_ancestor (focus, widget));
-}
-
-/* Edited and not stored, or in the user's hands right now. */
-static gboolean
-field_is_busy (TetherEditor *self,
-               EditorField   field)
-{
-  if (self->dirty & field)
-    return TRUE;
-  switch (field)
-    {
-    case FIELD_TITLE: return contains_focus (GTK_WIDGET (self->title_text));
-    case FIELD_BODY:  return contains_focus (GTK_WIDGET (self->body_view));
-    case FIELD_TAGS:  return contains_focus (GTK_WIDGET (self->tags_entry));
-    case FIELD_DUE:   return gtk_widget_get_visible (GTK_WIDGET (self->due_popover));
-    default:          return FALSE;
-    }
-}
-
-static void
-load_fields (TetherEditor *self,
-             gboolean      all)
-{
-  guint fields = shown_fields (self);
-
-  for (guint field = 1; field <= FIELD_PINNED; field <<= 1)
-    if ((fields & field) && (all || !field_is_busy (self, field)))
-      load_field (self, field, self->record);
-}
 
 static void
 show_error (TetherEditor *self,
@@ -374,12 +83,12 @@ build_patch (TetherEditor *self,
   for (guint field = 1; field <= FIELD_PINNED; field <<= 1)
     {
       g_autoptr(JsonNode) value = NULL;
-      const char *name = field_name (self, field);
+      const char *name = _tether_editor_field_name (self, field);
 
       if (!(self->dirty & field))
         continue;
-      value = read_field (self, field);
-      if (same_value (tether_record_get_member (self->record, name), value))
+      value = _tether_editor_read_field (self, field);
+      if (_tether_editor_same_value (tether_record_get_member (self->record, name), value))
         continue;
       json_object_set_member (patch, name, g_steal_pointer (&value));
       *fields |= field;
@@ -398,7 +107,7 @@ save_one_by_one (TetherEditor  *self,
     {
       g_autoptr(JsonObject) single = json_object_new ();
       g_autoptr(GError) local_error = NULL;
-      const char *name = field_name (self, field);
+      const char *name = _tether_editor_field_name (self, field);
 
       if (!(fields & field))
         continue;
@@ -512,7 +221,7 @@ set_due (TetherEditor *self,
   self->due = day ? g_strdup_printf ("%04d-%02d-%02dT00:00:00.000Z", g_date_time_get_year (day),
                                      g_date_time_get_month (day), g_date_time_get_day_of_month (day))
                   : NULL;
-  update_due_label (self);
+  _tether_editor_update_due_label (self);
   gtk_popover_popdown (self->due_popover);
   field_edited (self, FIELD_DUE, TRUE);
 }
@@ -555,10 +264,10 @@ merge_text_field (TetherEditor *self,
                   TetherRecord *base,
                   TetherRecord *record)
 {
-  const char *name = field_name (self, field);
+  const char *name = _tether_editor_field_name (self, field);
   const char *was = tether_record_get_string (base, name, "");
   const char *now = tether_record_get_string (record, name, "");
-  g_autoptr(JsonNode) shown = read_field (self, field);
+  g_autoptr(JsonNode) shown = _tether_editor_read_field (self, field);
   const char *ours = json_node_get_string (shown);
   g_autofree char *merged = NULL;
   gboolean clean;
@@ -567,7 +276,7 @@ merge_text_field (TetherEditor *self,
     return;
   if (g_str_equal (ours, was))
     {
-      load_field (self, field, record);
+      _tether_editor_load_field (self, field, record);
       return;
     }
   merged = tether_merge_text (was, ours, now, TRUE, &clean);
@@ -575,9 +284,9 @@ merge_text_field (TetherEditor *self,
     g_debug ("%s of %s changed on the same lines here and elsewhere: kept ours there", name, self->id);
   self->loading = TRUE;
   if (field == FIELD_TITLE)
-    set_title_text (self, merged);
+    _tether_editor_set_title_text (self, merged);
   else
-    set_body_text (self, merged);
+    _tether_editor_set_body_text (self, merged);
   self->loading = FALSE;
   field_edited (self, field, FALSE);
 }
@@ -608,12 +317,12 @@ apply_outside_change (TetherEditor *self,
   self->record = g_object_ref (record);
   for (guint field = 1; field <= FIELD_PINNED; field <<= 1)
     {
-      if (!(shown_fields (self) & field))
+      if (!(_tether_editor_shown_fields (self) & field))
         continue;
       if (field == FIELD_TITLE || field == FIELD_BODY)
         merge_text_field (self, field, base, record);
-      else if (!field_is_busy (self, field))
-        load_field (self, field, record);
+      else if (!_tether_editor_field_is_busy (self, field))
+        _tether_editor_load_field (self, field, record);
     }
 }
 
@@ -653,7 +362,7 @@ catch_up (gpointer data)
   TetherEditor *self = data;
 
   if (self->record != NULL && !self->deleted)
-    load_fields (self, FALSE);
+    _tether_editor_load_fields (self, FALSE);
   return G_SOURCE_REMOVE;
 }
 
@@ -691,7 +400,7 @@ reset_widgets (TetherEditor *self)
   gtk_editable_set_enable_undo (GTK_EDITABLE (self->title_text), FALSE);
   gtk_editable_set_enable_undo (GTK_EDITABLE (self->title_text), TRUE);
   gtk_text_buffer_begin_irreversible_action (buffer);
-  load_fields (self, TRUE);
+  _tether_editor_load_fields (self, TRUE);
   gtk_text_buffer_end_irreversible_action (buffer);
   gtk_text_buffer_get_start_iter (buffer, &start);
   gtk_text_buffer_place_cursor (buffer, &start);
