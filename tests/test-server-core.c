@@ -520,6 +520,10 @@ test_request_errors (Fixture       *f,
   g_autofree char *long_id_body = g_strdup_printf ("{\"changes\":[{\"id\":\"%s\"}]}", long_id);
   g_autofree char *deep = nested_body (65);
   g_autofree char *deep_enough = nested_body (64);
+  g_autofree char *brackets = g_strnfill (80, '[');
+  g_autofree char *refused_then_broken = g_strdup_printf (
+    "{\"changes\":[{\"id\":\"e1\",\"collection\":\"notes\",\"recordId\":\"r\",\"type\":\"merge\"},"
+    "{\"id\":\"e2\",\"collection\"%s]}", brackets);
   g_autofree char *brackets_in_strings = NULL;
   JsonObject *r;
 
@@ -542,6 +546,12 @@ test_request_errors (Fixture       *f,
   push_fails (f, "{\"changes\": [{\"id\":\"a\",\"data\":{\"x\":01}}]}", TETHER_SERVER_ERROR_BAD_REQUEST);
   push_fails (f, "{\"changes\": [{\"id\":\"\xff\"}]}", TETHER_SERVER_ERROR_BAD_REQUEST);
   push_fails (f, deep, TETHER_SERVER_ERROR_TOO_DEEP);
+  /* A change refused on its own, then a body that breaks off (a fuzzer
+   * found the refused change's message leaked): too deep wins over
+   * malformed, whichever comes first. */
+  push_fails (f, refused_then_broken, TETHER_SERVER_ERROR_TOO_DEEP);
+  push_fails (f, "{\"changes\":[{\"id\":\"e1\",\"collection\":\"notes\",\"recordId\":\"r\","
+                 "\"type\":\"merge\"},{\"id\":\"e2\",\"collection\"[]", TETHER_SERVER_ERROR_BAD_REQUEST);
   r = push (f, g_strdup (deep_enough));
   assert_outcome (r, 1, 0, 0);
   /* Brackets inside strings are not nesting. */

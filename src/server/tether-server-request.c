@@ -434,14 +434,15 @@ _tether_server_push_request_parse (const char    *body,
   request->buffer = g_strndup (body, length);
   s = (TetherServerScanner) { request->buffer, request->buffer, request->buffer + length, 3, FALSE, &local_error };
   ok = read_push (&s, request, changes, schema, max_changes);
-  /* A body both malformed and too deep is told it is too deep, whichever
-   * the scanner met first. */
-  if (!ok && !g_error_matches (local_error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_TOO_DEEP) &&
-      !_tether_server_check_depth (body, length, TETHER_SERVER_MAX_DEPTH, error))
-    return NULL;
-  if (!ok)
-    g_propagate_error (error, g_steal_pointer (&local_error));
+  /* the request owns the changes read so far, whatever comes next */
   request->n_changes = changes->len;
   request->changes = (TetherServerChange *) (gpointer) g_array_free (g_steal_pointer (&changes), FALSE);
-  return ok ? g_steal_pointer (&request) : NULL;
+  if (ok)
+    return g_steal_pointer (&request);
+  /* A body both malformed and too deep is told it is too deep, whichever
+   * the scanner met first. */
+  if (g_error_matches (local_error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_TOO_DEEP) ||
+      _tether_server_check_depth (body, length, TETHER_SERVER_MAX_DEPTH, error))
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return NULL;
 }
