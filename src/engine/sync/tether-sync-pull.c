@@ -9,7 +9,7 @@
  * transaction; a change for a record with local edits not yet pushed is
  * merged, never applied blindly (docs/sync.md, "Pull"). */
 
-#define PULL_BATCH     1000     /* the server's cap */
+#define PULL_BATCH     500      /* one page in flight while one is stored: the memory of one 1,000-page */
 #define MAX_PULL_PAGES 100000   /* bounded loop */
 #define MAX_CYCLES     4        /* push → pull rounds when merges leave new changes */
 
