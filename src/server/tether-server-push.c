@@ -37,6 +37,7 @@ typedef struct {
 typedef struct {
   const TetherServerChange *change;
   const TetherServerRecord *current;   /* a batch or stored state, or NULL */
+  gboolean                  stored;    /* current is the stored state, without its data */
 } Conflicted;
 
 static void
@@ -333,7 +334,7 @@ judge (Push                     *push,
   if (current == NULL)
     current = g_hash_table_lookup (push->stored, change->ref);
   if (is_conflict (change, current, from_batch))
-    g_array_append_val (push->conflicted, ((Conflicted) { change, current }));
+    g_array_append_val (push->conflicted, ((Conflicted) { change, current, current != NULL && !from_batch }));
   else
     accept (push, change);
 }
@@ -396,7 +397,7 @@ describe_conflicts (Push    *push,
     {
       Conflicted *c = &g_array_index (push->conflicted, Conflicted, i);
 
-      if (c->current != NULL && c->current == g_hash_table_lookup (push->stored, c->change->ref))
+      if (c->stored)
         {
           collections[count] = c->change->collection;
           keys[count++] = c->change->key;
@@ -409,11 +410,9 @@ describe_conflicts (Push    *push,
   for (guint i = 0; i < n; i++)
     {
       Conflicted *c = &g_array_index (push->conflicted, Conflicted, i);
-      const TetherServerRecord *stored = full != NULL ? g_hash_table_lookup (full, c->change->ref) : NULL;
+      const TetherServerRecord *stored = c->stored ? g_hash_table_lookup (full, c->change->ref) : NULL;
 
-      add_conflict (push, c->change,
-                    stored != NULL && c->current == g_hash_table_lookup (push->stored, c->change->ref)
-                    ? stored : c->current);
+      add_conflict (push, c->change, stored != NULL ? stored : c->current);
     }
   return TRUE;
 }

@@ -188,38 +188,8 @@ answer_object (TetherHttpTransport  *self,
   return NULL;
 }
 
-/* A page of a thousand records takes some 10 ms to parse: in a worker
- * thread, while the engine stores the page before it (pulls ask for the
- * next page before storing one). Smaller answers are not worth a thread. */
-#define THREAD_PARSE_MIN (64 * 1024)
-
-static void
-parse_in_thread (GTask        *parse,
-                 gpointer      source,
-                 gpointer      data,
-                 GCancellable *cancellable)
-{
-  JsonObject *object = _tether_transport_parse_object (data);
-
-  g_task_return_pointer (parse, object, object != NULL ? (GDestroyNotify) json_object_unref : NULL);
-}
-
-static void
-on_parsed (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  TetherHttpTransport *self = g_task_get_source_object (task);
-  Request *request = g_task_get_task_data (task);
-  JsonObject *answer = g_task_propagate_pointer (G_TASK (result), NULL);
-
-  if (answer == NULL)
-    g_task_return_error (task, not_an_object (self, request->msg, g_task_get_task_data (G_TASK (result))));
-  else
-    g_task_return_pointer (task, answer, (GDestroyNotify) json_object_unref);
-}
-
+/* Answers @task (taken) with the object of @body, parsed already when the
+ * request was threaded. */
 static void
 parse_answer (GTask  *task,
               GBytes *body)
@@ -227,26 +197,10 @@ parse_answer (GTask  *task,
   TetherHttpTransport *self = g_task_get_source_object (task);
   Request *request = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GTask) parse = NULL;
-  JsonObject *answer;
+  JsonObject *answer = g_steal_pointer (&request->answer);
 
-  if (request->answer != NULL)
-    {
-      g_task_return_pointer (task, g_steal_pointer (&request->answer), (GDestroyNotify) json_object_unref);
-      g_object_unref (task);
-      return;
-    }
-  if (!request->threaded && SOUP_STATUS_IS_SUCCESSFUL (soup_message_get_status (request->msg)) &&
-      g_bytes_get_size (body) >= THREAD_PARSE_MIN)
-    {
-      /* No source object: the worker drops its task last at times, and
-       * the transport must never be finalized there. */
-      parse = g_task_new (NULL, NULL, on_parsed, task);
-      g_task_set_task_data (parse, g_bytes_ref (body), (GDestroyNotify) g_bytes_unref);
-      g_task_run_in_thread (parse, parse_in_thread);
-      return;
-    }
-  answer = answer_object (self, request, body, &error);
+  if (answer == NULL)
+    answer = answer_object (self, request, body, &error);
   if (answer == NULL)
     g_task_return_error (task, g_steal_pointer (&error));
   else
@@ -361,8 +315,6 @@ send_threaded (GTask        *task,
   g_task_run_in_thread (sent, send_in_thread);
 }
 
-/* Sends <base><path> with @body (JSON text, may be NULL); the task answers
- * a JsonObject. */
 void
 _tether_http_request_start (TetherHttpTransport *self,
                             const char          *method,
