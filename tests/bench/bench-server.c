@@ -741,7 +741,8 @@ remove_dir (const char *path)
   g_rmdir (path);
 }
 
-/* TETHER_BENCH_PERF_PHASE=push or pull samples that phase alone. */
+/* TETHER_BENCH_PERF_PHASE=push (creates), updates or pull samples that
+ * phase alone. */
 static void
 perf_phase (const char *phase,
             const char *command)
@@ -774,9 +775,9 @@ run_storage (Bench       *bench,
   phase_creates (bench, goals->push);
   perf_phase ("push", "disable");
   rss_loaded = server_memory (bench, "VmRSS");
-  perf_phase ("push", "enable");
+  perf_phase ("updates", "enable");
   phase_updates (bench, goals->push);
-  perf_phase ("push", "disable");
+  perf_phase ("updates", "disable");
   perf_phase ("pull", "enable");
   phase_pull (bench, goals->pull);
   perf_phase ("pull", "disable");
