@@ -851,7 +851,8 @@ test_strategy_manual (Fixture *f)
 
   chosen = client_get (b, "notes", note);
   json_object_set_string_member (chosen, "title", "chosen by hand");
-  g_assert_true (tether_sync_engine_resolve_conflict (b->engine, tether_conflict_get_id (conflict), chosen, &error));
+  g_assert_true (tether_sync_engine_resolve_conflict (b->engine, tether_conflict_get_id (conflict),
+                                                      tether_conflict_get_remote_rev (conflict), chosen, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (tether_sync_engine_get_conflict_count (b->engine), ==, 0);
   decided = tether_sync_engine_get_conflict (b->engine, tether_conflict_get_id (conflict), &error);
@@ -904,7 +905,17 @@ test_strategy_manual_moves (Fixture *f)
 
   chosen = json_object_ref (tether_conflict_get_remote (again));
   json_object_set_string_member (chosen, "title", "chosen by hand");
-  g_assert_true (tether_sync_engine_resolve_conflict (b->engine, tether_conflict_get_id (again), chosen, &error));
+  /* A choice made from the first server version it showed is refused:
+   * it would overwrite "title from A again" unseen. Nothing is written. */
+  g_assert_false (tether_sync_engine_resolve_conflict (b->engine, tether_conflict_get_id (again),
+                                                       tether_conflict_get_remote_rev (first), chosen, &error));
+  g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED);
+  g_assert_nonnull (strstr (error->message, tether_conflict_get_id (again)));
+  g_clear_error (&error);
+  g_object_unref (only_conflict (b));
+  assert_string (b, "notes", note, "title", "title from B");
+  g_assert_true (tether_sync_engine_resolve_conflict (b->engine, tether_conflict_get_id (again),
+                                                      tether_conflict_get_remote_rev (again), chosen, &error));
   g_assert_no_error (error);
   strategy_finish (f, a, b);
   on_a = client_get (a, "notes", note);

@@ -479,7 +479,8 @@ resolve (TetherConflictInbox *self,
   g_autoptr(GError) error = NULL;
   gboolean ok;
 
-  ok = tether_sync_engine_resolve_conflict (self->engine, tether_conflict_get_id (self->shown), chosen, &error);
+  ok = tether_sync_engine_resolve_conflict (self->engine, tether_conflict_get_id (self->shown),
+                                            tether_conflict_get_remote_rev (self->shown), chosen, &error);
   settled (self, ok, done, error);
 }
 

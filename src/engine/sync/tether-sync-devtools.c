@@ -165,6 +165,7 @@ settle (TetherSyncEngine     *self,
 gboolean
 tether_sync_engine_resolve_conflict (TetherSyncEngine *self,
                                      const char       *conflict_id,
+                                     gint64            remote_rev,
                                      JsonObject       *chosen,
                                      GError          **error)
 {
@@ -181,6 +182,15 @@ tether_sync_engine_resolve_conflict (TetherSyncEngine *self,
     {
       g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_INVALID,
                    "conflict %s was already decided; restore it instead", conflict_id);
+      return FALSE;
+    }
+  /* A pull updates an open conflict in place (tether-sync-resolve.c). */
+  if (tether_conflict_get_remote_rev (conflict) != remote_rev)
+    {
+      g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED,
+                   "conflict %s changed: the server's version is now rev %" G_GINT64_FORMAT
+                   ", not the rev %" G_GINT64_FORMAT " you chose from; look at it again",
+                   conflict_id, tether_conflict_get_remote_rev (conflict), remote_rev);
       return FALSE;
     }
   if (_tether_json_object_equal (chosen, tether_conflict_get_local (conflict)))

@@ -193,9 +193,14 @@ TetherConflict   *tether_sync_engine_get_conflict   (TetherSyncEngine *self,
                                                      const char       *conflict_id,
                                                      GError          **error);
 /* Decide an open conflict: write @chosen (NULL: delete) as a local change
- * based on the server's version, so the next sync pushes it. */
+ * based on the server's version, so the next sync pushes it. @remote_rev is
+ * tether_conflict_get_remote_rev() of the conflict @chosen was picked from:
+ * when a pull has since brought a newer server version into the conflict,
+ * nothing is written and the error is TETHER_SYNC_ERROR_CHANGED, so a
+ * choice never overwrites a version its maker has not seen. */
 gboolean          tether_sync_engine_resolve_conflict (TetherSyncEngine *self,
                                                        const char       *conflict_id,
+                                                       gint64            remote_rev,
                                                        JsonObject       *chosen,
                                                        GError          **error);
 /* Write the version that lost back as a new local change (it syncs like an

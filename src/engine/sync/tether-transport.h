@@ -23,6 +23,7 @@ typedef enum {
   TETHER_SYNC_ERROR_NOT_FOUND,      /* no such change or conflict */
   TETHER_SYNC_ERROR_INVALID,        /* bad argument */
   TETHER_SYNC_ERROR_TOO_LARGE,      /* 413: the request is over the server's limit; send less at once */
+  TETHER_SYNC_ERROR_CHANGED,        /* a conflict changed since it was read: read it again, then decide */
 } TetherSyncError;
 
 GQuark tether_sync_error_quark (void);
