@@ -724,6 +724,35 @@ test_strategy_manual_switched (Fixture *f)
   strategy_finish (f, a, b);
 }
 
+/* Switched away from manual, the open conflict is decided by the new
+ * strategy at the next sync, with no new server version needed: the held
+ * local edit is pushed instead of waiting. */
+static void
+test_strategy_manual_left (Fixture *f)
+{
+  Client *a, *b;
+  g_autofree char *note = NULL;
+  g_autoptr(TetherConflict) decided = NULL;
+  TetherSyncReport report;
+
+  strategy_setup (f, TETHER_CONFLICT_STRATEGY_MANUAL, &a, &b, &note);
+  client_sync (b);
+  g_object_unref (only_conflict (b));
+  client_sync (b);
+  g_assert_cmpuint (tether_sync_engine_get_conflict_count (b->engine), ==, 1);
+
+  tether_sync_engine_set_strategy (b->engine, TETHER_CONFLICT_STRATEGY_CLIENT_WINS);
+  report = client_sync (b);
+  g_assert_cmpuint (report.conflicts, ==, 1);
+  g_assert_cmpuint (report.accepted, ==, 1);
+  g_assert_cmpuint (tether_sync_engine_get_conflict_count (b->engine), ==, 0);
+  decided = only_conflict (b);
+  g_assert_true (tether_conflict_get_status (decided) == TETHER_CONFLICT_RESOLVED);
+  g_assert_true (tether_conflict_get_winner (decided) == TETHER_CONFLICT_WINNER_LOCAL);
+  strategy_finish (f, a, b);
+  assert_string (a, "notes", note, "title", "title from B");
+}
+
 /* Another process reads the conflict log: a handler of "conflict" must
  * find the conflict already committed there. */
 typedef struct {
@@ -2130,6 +2159,7 @@ static const NamedTest tests[] = {
   { "strategy-manual", test_strategy_manual },
   { "strategy-manual-moves", test_strategy_manual_moves },
   { "strategy-manual-switched", test_strategy_manual_switched },
+  { "strategy-manual-left", test_strategy_manual_left },
   { "remote-removed-mid-sync", test_remote_removed_mid_sync },
   { "conflict-signal-after-commit", test_conflict_signal_after_commit },
   { "rejected-change", test_rejected_change },

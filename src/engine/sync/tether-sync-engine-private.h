@@ -258,6 +258,10 @@ gboolean _tether_sync_resolve            (TetherSyncEngine *self,
                                           guint             carry_retries,
                                           TetherSyncReport *report,
                                           GError          **error);
+/* Decide the open conflicts by the strategy, unless it is `manual`. */
+gboolean _tether_sync_decide_open        (TetherSyncEngine *self,
+                                          TetherSyncReport *report,
+                                          GError          **error);
 /* Write @data (NULL: delete) as the local record without logging a change. */
 gboolean _tether_sync_write_local        (TetherSyncEngine *self,
                                           const char       *collection,

@@ -439,3 +439,37 @@ _tether_sync_resolve (TetherSyncEngine *self,
   g_clear_pointer (&decision.result, json_object_unref);
   return ok;
 }
+
+/* Open conflicts wait for the user under `manual` only. After a switch to
+ * another strategy the next sync decides them by it, before pushing: their
+ * held-back edits then go out instead of waiting for the server to change
+ * the record again. One transaction for all of them. */
+gboolean
+_tether_sync_decide_open (TetherSyncEngine *self,
+                          TetherSyncReport *report,
+                          GError          **error)
+{
+  g_autoptr(GPtrArray) open = NULL;
+
+  if (self->strategy == TETHER_CONFLICT_STRATEGY_MANUAL)
+    return TRUE;
+  if ((open = _tether_sync_store_list_conflicts (self->db, TRUE, error)) == NULL)
+    return FALSE;
+  if (open->len == 0)
+    return TRUE;
+  if (!tether_database_begin (self->db, error))
+    return FALSE;
+  for (guint i = 0; i < open->len; i++)
+    {
+      TetherConflict *c = g_ptr_array_index (open, i);
+
+      if (!_tether_sync_resolve (self, tether_conflict_get_collection (c), tether_conflict_get_record_id (c),
+                                 NULL, tether_conflict_get_remote (c), tether_conflict_get_remote_rev (c),
+                                 tether_conflict_get_remote_hlc (c), 0, report, error))
+        {
+          tether_database_rollback (self->db);
+          return FALSE;
+        }
+    }
+  return tether_database_commit (self->db, error);
+}

@@ -180,6 +180,11 @@ tether_sync_engine_sync_async (TetherSyncEngine    *self,
   self->running = task;
   _tether_sync_engine_set_state (self, TETHER_SYNC_STATE_SYNCING, NULL);
   _tether_sync_engine_emit_phase (self, TETHER_SYNC_PHASE_START, 0, op->pending_at_start);
+  if (!_tether_sync_decide_open (self, &op->report, &error))
+    {
+      _tether_sync_op_fail (g_steal_pointer (&task), g_steal_pointer (&error));
+      return;
+    }
   _tether_sync_push_next (g_steal_pointer (&task));
 }
 
