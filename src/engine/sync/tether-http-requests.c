@@ -11,7 +11,7 @@ typedef struct {
   SoupMessage *msg;
   gboolean     probe;      /* GET base: any refusal but 401, 429 and 5xx means "not Tether" */
   gboolean     threaded;   /* sent and parsed in a worker thread (pulls) */
-  SoupSession *session;    /* threaded: the transport's, borrowed */
+  SoupSession *session;    /* threaded: the transport's when sent (it may get a new one meanwhile) */
   GBytes      *response;   /* threaded: the body as read */
   JsonObject  *answer;     /* threaded: the body parsed, when it is a JSON object */
 } Request;
@@ -22,6 +22,7 @@ request_free (gpointer data)
   Request *request = data;
 
   g_clear_object (&request->msg);
+  g_clear_object (&request->session);
   g_clear_pointer (&request->response, g_bytes_unref);
   g_clear_pointer (&request->answer, json_object_unref);
   g_free (request);
@@ -303,11 +304,11 @@ send_threaded (GTask        *task,
   TetherHttpTransport *self = g_task_get_source_object (task);
   Request *request = g_task_get_task_data (task);
   /* No source object: the worker drops its task last at times, and the
-   * transport (or its session) must never be finalized there. The
-   * session is the outer task's source's, alive until its callback. */
+   * transport (or a session) must never be finalized there. The session
+   * is held by the request, which the outer task frees on this thread. */
   g_autoptr(GTask) sent = g_task_new (NULL, cancellable, on_sent_in_thread, task);
 
-  request->session = self->session;
+  request->session = g_object_ref (self->session);
   /* counted from the metrics once sent: the signal would come from the thread */
   g_signal_handlers_disconnect_by_func (request->msg, on_wrote_body_data, self);
   g_task_set_task_data (sent, request, NULL);   /* the outer task keeps it */

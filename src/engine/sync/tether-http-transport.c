@@ -234,6 +234,33 @@ tether_http_transport_get_property (GObject    *object,
     }
 }
 
+/* Pulls use the session from worker threads, and libsoup allows that
+ * only for sending: a session is configured once, before its first
+ * request. A new timeout or user agent therefore gets a new session;
+ * requests already under way finish on the old one, which they hold. */
+static SoupSession *
+new_session (guint       timeout,
+             const char *user_agent)
+{
+  SoupSession *session = soup_session_new_with_options ("timeout", timeout, "user-agent", user_agent, NULL);
+
+  /* sends Accept-Encoding and decodes gzip answers */
+  if (!soup_session_has_feature (session, SOUP_TYPE_CONTENT_DECODER))
+    soup_session_add_feature_by_type (session, SOUP_TYPE_CONTENT_DECODER);
+  return session;
+}
+
+static void
+replace_session (TetherHttpTransport *self,
+                 guint                timeout,
+                 const char          *user_agent)
+{
+  g_autofree char *agent = g_strdup (user_agent);   /* may be the old session's */
+
+  g_object_unref (self->session);
+  self->session = new_session (timeout, agent);
+}
+
 static void
 tether_http_transport_set_property (GObject      *object,
                                     guint         prop_id,
@@ -256,7 +283,7 @@ tether_http_transport_set_property (GObject      *object,
     case PROP_USER_AGENT:
       if (g_strcmp0 (soup_session_get_user_agent (self->session), g_value_get_string (value)) == 0)
         break;
-      soup_session_set_user_agent (self->session, g_value_get_string (value));
+      replace_session (self, soup_session_get_timeout (self->session), g_value_get_string (value));
       g_object_notify_by_pspec (object, properties[PROP_USER_AGENT]);
       break;
     default:
@@ -313,12 +340,7 @@ static void
 tether_http_transport_init (TetherHttpTransport *self)
 {
   /* The trailing space makes libsoup append its own product token. */
-  self->session = soup_session_new_with_options ("timeout", DEFAULT_TIMEOUT_S,
-                                                 "user-agent", "tether/" PACKAGE_VERSION " ",
-                                                 NULL);
-  /* sends Accept-Encoding and decodes gzip answers */
-  if (!soup_session_has_feature (self->session, SOUP_TYPE_CONTENT_DECODER))
-    soup_session_add_feature_by_type (self->session, SOUP_TYPE_CONTENT_DECODER);
+  self->session = new_session (DEFAULT_TIMEOUT_S, "tether/" PACKAGE_VERSION " ");
   self->headers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->base_url = g_strdup ("");
 }
@@ -355,7 +377,7 @@ tether_http_transport_set_timeout (TetherHttpTransport *self,
 
   if (soup_session_get_timeout (self->session) == seconds)
     return;
-  g_object_set (self->session, "timeout", seconds, NULL);
+  replace_session (self, seconds, soup_session_get_user_agent (self->session));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIMEOUT]);
 }
 
