@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "tether-test-util.h"
+#include "tether-private.h"
 
 #define SCHEMA_V1 \
   "{\"version\": 1, \"collections\": {\"notes\": {" \
@@ -78,6 +79,7 @@ test_open_memory (void)
   g_autoptr(TetherDatabase) db = tether_test_open (NULL, NULL);
   g_autoptr(TetherRecord) r = create (db, "notes", "{\"title\": \"in memory\"}");
 
+  g_assert_cmpuint (_tether_database_get_checkpoints (db), ==, 0);
   /* No schema given: a new database takes the app's default schema. */
   g_assert_true (tether_schema_has_collection (tether_database_get_schema (db), "tasks"));
   g_assert_cmpint (count (db, "notes"), ==, 1);
@@ -107,6 +109,47 @@ test_wal_mode (Fixture *f, gconstpointer data)
   g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
 
   g_assert_true (g_file_test (wal, G_FILE_TEST_EXISTS));
+}
+
+/* A commit that takes the log past 1,000 pages wakes the checkpoint
+ * thread; the main connection does not copy pages back in its COMMIT. */
+static void
+test_background_checkpoint (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) body = g_string_new (NULL);
+  TetherCollection *notes = tether_database_get_collection (db, "notes", &error);
+  GStatBuf before, after;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < 200; i++)
+    g_string_append_printf (body, "line %u ", i);
+  g_assert_cmpint (g_stat (f->path, &before), ==, 0);
+  g_assert_true (tether_database_begin (db, &error));
+  for (guint i = 0; i < 2500; i++)
+    {
+      g_autoptr(JsonObject) object = json_object_new ();
+      g_autoptr(TetherRecord) r = NULL;
+
+      json_object_set_string_member (object, "title", "checkpointed");
+      json_object_set_string_member (object, "body", body->str);
+      r = tether_collection_create (notes, object, &error);
+      g_assert_no_error (error);
+    }
+  g_assert_true (tether_database_commit (db, &error));
+  g_assert_cmpuint (_tether_database_get_checkpoints (db), <=, 1);
+  while (_tether_database_get_checkpoints (db) == 0 && g_get_monotonic_time () < deadline)
+    g_usleep (10 * 1000);
+  g_assert_cmpuint (_tether_database_get_checkpoints (db), ==, 1);
+  /* the pages are in the database file now */
+  g_assert_cmpint (g_stat (f->path, &after), ==, 0);
+  g_assert_cmpint (after.st_size, >, before.st_size + 4 * 1024 * 1024);
+  g_assert_cmpint (count (db, "notes"), ==, 2500);
+  g_clear_object (&db);
+  db = tether_test_open (f->path, NULL);
+  g_assert_cmpint (count (db, "notes"), ==, 2500);
 }
 
 static void
@@ -475,6 +518,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tether/database/open/memory", test_open_memory);
   ADD ("open/reopen-keeps-schema", test_reopen_keeps_schema_and_data);
   ADD ("open/wal", test_wal_mode);
+  ADD ("open/background-checkpoint", test_background_checkpoint);
   ADD ("open/not-sqlite", test_not_sqlite);
   ADD ("open/foreign-sqlite", test_foreign_sqlite);
   ADD ("open/corrupt", test_corrupt);

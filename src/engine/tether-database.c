@@ -31,6 +31,7 @@ struct _TetherDatabase
   GArray       *savepoints;   /* guint: pending->len when each level began */
   TetherRank   *rank;         /* owned by the connection */
   TetherDatabaseWatch *watch; /* other connections' commits; NULL for ":memory:" */
+  TetherCheckpointer  *checkpointer; /* NULL: SQLite checkpoints in COMMIT */
 };
 
 G_DEFINE_FINAL_TYPE (TetherDatabase, tether_database, G_TYPE_OBJECT)
@@ -88,12 +89,19 @@ tether_database_close (TetherDatabase *self)
       g_array_set_size (self->pending, 0);
     }
   g_clear_pointer (&self->watch, _tether_database_watch_free);
+  g_clear_pointer (&self->checkpointer, _tether_checkpointer_free);
   g_hash_table_remove_all (self->statements);
   /* Fold the WAL back so the file is self-contained when the program exits. */
   sqlite3_exec (self->handle, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
   sqlite3_close_v2 (self->handle);   /* frees the rank cache too */
   self->handle = NULL;
   self->rank = NULL;
+}
+
+guint
+_tether_database_get_checkpoints (TetherDatabase *self)
+{
+  return _tether_checkpointer_get_runs (self->checkpointer);
 }
 
 static void
@@ -650,6 +658,7 @@ tether_database_open (const char    *path,
   for (const char * const *c = tether_schema_get_collections (self->schema); *c; c++)
     g_hash_table_insert (self->collections, g_strdup (*c), _tether_collection_new (self, *c));
   self->watch = _tether_database_watch_new (self);
+  self->checkpointer = _tether_checkpointer_new (self->handle);
   /* Once sync is set up, every process logs its writes (docs/sync.md). */
   if (!_tether_sync_attach_if_enabled (self, error))
     return NULL;

@@ -126,6 +126,15 @@ void          _tether_database_watch_free  (TetherDatabaseWatch *watch);
 void          _tether_database_watch_poll  (TetherDatabaseWatch *watch);
 TetherDatabaseWatch *_tether_database_get_watch (TetherDatabase *self);
 
+/* tether-checkpointer.c: WAL checkpoints on a thread of their own. */
+typedef struct _TetherCheckpointer TetherCheckpointer;
+/* NULL when @main has no file or no WAL: SQLite's own checkpoints stay. */
+TetherCheckpointer *_tether_checkpointer_new      (sqlite3            *main);
+void                _tether_checkpointer_free     (TetherCheckpointer *self);
+/* Checkpoints run so far (tests). */
+guint               _tether_checkpointer_get_runs (TetherCheckpointer *self);
+guint               _tether_database_get_checkpoints (TetherDatabase *self);
+
 /* tether-database-meta.c: file checks and the _tether_meta table. */
 #define TETHER_FORMAT "1"
 gboolean      _tether_database_check_file  (const char     *path,
