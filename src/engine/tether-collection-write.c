@@ -60,25 +60,32 @@ set_constraint_error (TetherCollection *self,
   return _tether_database_set_error (db_of (self), rc, error, name);
 }
 
+static gboolean
+check_size (TetherCollection *self,
+            JsonObject       *data,
+            const char       *text,
+            GError          **error)
+{
+  gsize len = strlen (text);
+
+  if (len <= TETHER_MAX_RECORD_BYTES)
+    return TRUE;
+  g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_TOO_LARGE,
+               "%s/%s: the record is %.2f MiB, over the 1 MiB limit",
+               tether_collection_get_name (self),
+               json_object_get_string_member_with_default (data, "id", "?"),
+               len / (1024.0 * 1024.0));
+  return FALSE;
+}
+
 static char *
 serialize_checked (TetherCollection *self,
                    JsonObject       *data,
                    GError          **error)
 {
-  char *text = _tether_json_object_to_string (data);
-  gsize len = strlen (text);
+  g_autofree char *text = _tether_json_object_to_string (data);
 
-  if (len > TETHER_MAX_RECORD_BYTES)
-    {
-      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_TOO_LARGE,
-                   "%s/%s: the record is %.2f MiB, over the 1 MiB limit",
-                   tether_collection_get_name (self),
-                   json_object_get_string_member_with_default (data, "id", "?"),
-                   len / (1024.0 * 1024.0));
-      g_free (text);
-      return NULL;
-    }
-  return text;
+  return check_size (self, data, text, error) ? g_steal_pointer (&text) : NULL;
 }
 
 /* Copy @data (unless the caller hands it over with TAKE_DATA), give it @id
@@ -312,6 +319,7 @@ _tether_bulk_write_free (TetherBulkWrite *write)
 {
   g_clear_object (&write->old_record);
   g_clear_pointer (&write->data, json_object_unref);
+  g_free (write->text);
   g_free (write);
 }
 
@@ -408,13 +416,15 @@ _tether_collection_write_many (TetherCollection *self,
   for (guint i = 0; i < writes->len; i++)
     {
       TetherBulkWrite *write = g_ptr_array_index (writes, i);
-      g_autofree char *text = NULL;
+      g_autofree char *owned = NULL;
+      const char *text = write->text;
 
       if (write->data == NULL && write->old_record != NULL)
         append_item (items->pdata[DELETES], tether_record_get_id (write->old_record), TRUE);
       if (write->data == NULL)
         continue;
-      if ((text = serialize_checked (self, write->data, error)) == NULL)
+      if (text != NULL ? !check_size (self, write->data, text, error)
+                       : (text = owned = serialize_checked (self, write->data, error)) == NULL)
         return FALSE;
       append_item (items->pdata[write->old_record != NULL ? UPDATES : INSERTS], text, FALSE);
     }

@@ -243,6 +243,7 @@ gboolean      _tether_collection_remove    (TetherCollection *self,
 typedef struct {
   TetherRecord *old_record;   /* as stored now; NULL when there is none */
   JsonObject   *data;         /* the new data with its "id"; NULL deletes */
+  char         *text;         /* @data as JSON text when the caller has it; else NULL */
 } TetherBulkWrite;
 
 void          _tether_bulk_write_free      (TetherBulkWrite  *write);

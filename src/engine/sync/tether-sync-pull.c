@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "tether-sync-pull"
 #include "config.h"
 
+#include <string.h>
+
 #include "tether-sync-engine-private.h"
 
 /* The pull half of a sync, and applying pulled changes (also those that
@@ -68,6 +70,31 @@ page_write_for (TetherSyncEngine *self,
   return write;
 }
 
+/* Whether @local holds @remote's own member nodes in @remote's order: its
+ * text is then @remote's. The local copy shares the pulled nodes and
+ * validation replaces any node it changes (they are immutable). */
+static gboolean
+same_nodes (JsonObject *local,
+            JsonObject *remote)
+{
+  JsonObjectIter a, b;
+  const char *name_a, *name_b;
+  JsonNode *node_a, *node_b;
+
+  if (json_object_get_size (local) != json_object_get_size (remote))
+    return FALSE;
+  json_object_iter_init_ordered (&a, local);
+  json_object_iter_init_ordered (&b, remote);
+  while (json_object_iter_next_ordered (&a, &name_a, &node_a))
+    if (!json_object_iter_next_ordered (&b, &name_b, &node_b) || node_a != node_b ||
+        strcmp (name_a, name_b) != 0)
+      return FALSE;
+  return TRUE;
+}
+
+/* The record and its shadow get the same text when the local copy adds
+ * nothing (its "id" was there, no default was missing): one serialisation
+ * instead of two, 5% of a pull. */
 static gboolean
 write_remote (TetherSyncEngine *self,
               PageWrites       *writes,
@@ -80,10 +107,15 @@ write_remote (TetherSyncEngine *self,
   if (write == NULL)
     return FALSE;
   g_clear_pointer (&write->data, json_object_unref);
+  g_clear_pointer (&write->text, g_free);
   if (change->data != NULL)
     write->data = _tether_sync_local_data (self, change->collection, change->record_id, change->data);
-  return _tether_sync_store_shadow_set (self->db, change->collection, change->record_id,
-                                        MAX (change->rev, 0), text, change->hlc, error);
+  if (!_tether_sync_store_shadow_set (self->db, change->collection, change->record_id,
+                                      MAX (change->rev, 0), text, change->hlc, error))
+    return FALSE;
+  if (write->data != NULL && same_nodes (write->data, change->data))
+    write->text = g_steal_pointer (&text);
+  return TRUE;
 }
 
 static gboolean

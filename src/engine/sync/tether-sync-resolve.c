@@ -67,7 +67,9 @@ _tether_sync_local_data (TetherSyncEngine *self,
   JsonObject *copy = copy_members (data);
   g_autoptr(GError) error = NULL;
 
-  json_object_set_string_member (copy, "id", record_id);
+  /* An "id" already right keeps its node (see same_nodes(), tether-sync-pull.c). */
+  if (g_strcmp0 (json_object_get_string_member_with_default (copy, "id", NULL), record_id) != 0)
+    json_object_set_string_member (copy, "id", record_id);
   /* Written by a client with another schema: the server's copy is the
    * truth, keep it as it is rather than stop syncing. */
   if (!tether_schema_validate (tether_database_get_schema (self->db), collection, copy, &error))
