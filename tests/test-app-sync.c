@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "test-app-sync"
 #include "config.h"
 
+#include <string.h>
+
 #include "tether-application.h"
 #include "tether-conflict-inbox.h"
 #include "tether-test-app.h"
@@ -161,6 +163,28 @@ find_inbox (void)
 }
 
 static gboolean
+shows_text (GtkWidget  *widget,
+            const char *text)
+{
+  if (GTK_IS_LABEL (widget) && strstr (gtk_label_get_label (GTK_LABEL (widget)), text) != NULL)
+    return TRUE;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    if (shows_text (child, text))
+      return TRUE;
+  return FALSE;
+}
+
+/* The inbox shows the server's newer version of the open conflict. */
+static gboolean
+inbox_shows_rev (gpointer data)
+{
+  GtkWindow *inbox = find_inbox ();
+
+  return inbox != NULL && shows_text (GTK_WIDGET (inbox), "Dinner on Sunday");
+}
+
+static gboolean
 count_frame (GtkWidget     *widget,
              GdkFrameClock *clock,
              gpointer       data)
@@ -247,6 +271,7 @@ test_edit_sync_conflict (Fixture *f)
   g_autoptr(TetherRecord) theirs = NULL;
   g_autoptr(TetherRecord) settled = NULL;
   g_autoptr(JsonObject) patch = tether_test_object ("{\"title\": \"Dinner on Saturday\"}");
+  g_autoptr(JsonObject) later_patch = tether_test_object ("{\"title\": \"Dinner on Sunday\"}");
   g_autofree char *id = NULL;
   GtkWindow *inbox;
   GtkListBox *conflicts;
@@ -298,6 +323,18 @@ test_edit_sync_conflict (Fixture *f)
   g_assert_nonnull (gtk_list_box_get_row_at_index (conflicts, 0));
   gtk_list_box_select_row (conflicts, gtk_list_box_get_row_at_index (conflicts, 0));
   snapshot (GTK_WIDGET (inbox), "sync-conflict.png");
+
+  /* The other device moves on while the inbox is open: the pull updates
+   * the conflict, the inbox shows it as it is now, and the choice made
+   * there is taken (a choice from the older version would be refused). */
+  g_clear_object (&theirs);
+  theirs = tether_collection_update (tether_database_get_collection (w.other_db, "notes", NULL), id,
+                                     later_patch, NULL);
+  other_sync (&w);
+  sync_now (&w);
+  g_assert_cmpuint (tether_sync_engine_get_conflict_count (w.engine), ==, 1);
+  g_assert_true (tether_test_app_wait (inbox_shows_rev, &w, 5000));
+  snapshot (GTK_WIDGET (inbox), "sync-conflict-moved.png");
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (inbox), "inbox.keep-mine", NULL));
   g_assert_cmpuint (tether_sync_engine_get_conflict_count (w.engine), ==, 0);
 

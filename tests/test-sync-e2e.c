@@ -724,6 +724,79 @@ test_strategy_manual_switched (Fixture *f)
   strategy_finish (f, a, b);
 }
 
+/* The note is edited here while its conflict waits: a choice made from
+ * the conflict as first shown would write the older local side over the
+ * edit, so it is refused and the conflict shows the edit from then on. */
+static void
+test_strategy_manual_edited (Fixture *f)
+{
+  Client *a, *b;
+  g_autofree char *note = NULL;
+  g_autoptr(TetherConflict) shown = NULL;
+  g_autoptr(TetherConflict) now = NULL;
+  g_autoptr(GError) error = NULL;
+
+  strategy_setup (f, TETHER_CONFLICT_STRATEGY_MANUAL, &a, &b, &note);
+  client_sync (b);
+  shown = only_conflict (b);
+  later ();
+  client_update (b, "notes", note, "{\"title\":\"title from B, edited\"}");
+
+  g_assert_false (tether_sync_engine_resolve_conflict (b->engine, shown, tether_conflict_get_local (shown),
+                                                       &error));
+  g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED);
+  g_assert_nonnull (strstr (error->message, "edited on this device"));
+  g_clear_error (&error);
+  assert_string (b, "notes", note, "title", "title from B, edited");
+  now = only_conflict (b);
+  g_assert_true (tether_conflict_get_status (now) == TETHER_CONFLICT_OPEN);
+  g_assert_cmpstr (object_string (tether_conflict_get_local (now), "title"), ==, "title from B, edited");
+  g_assert_cmpstr (tether_conflict_get_local_hlc (now), !=, tether_conflict_get_local_hlc (shown));
+
+  g_assert_true (tether_sync_engine_resolve_conflict (b->engine, now, tether_conflict_get_local (now), &error));
+  g_assert_no_error (error);
+  strategy_finish (f, a, b);
+  assert_string (a, "notes", note, "title", "title from B, edited");
+}
+
+/* The strategy is the database's: another engine on the file (the CLI
+ * beside the app) keeps the conflicts the app keeps for the user. */
+static void
+test_strategy_stored (Fixture *f)
+{
+  Client *a, *b;
+  g_autofree char *note = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherDatabase) db = NULL;
+  g_autoptr(TetherSyncEngine) other = NULL;
+  g_autoptr(TetherConflict) conflict = NULL;
+  TetherSyncReport report = { 0 };
+
+  strategy_setup (f, TETHER_CONFLICT_STRATEGY_MANUAL, &a, &b, &note);
+  client_sync (b);
+  g_object_unref (only_conflict (b));
+
+  db = tether_database_open (b->path, NULL, &error);
+  g_assert_no_error (error);
+  other = tether_sync_engine_new (db, &error);
+  g_assert_no_error (error);
+  g_assert_true (tether_sync_engine_get_strategy (other) == TETHER_CONFLICT_STRATEGY_MANUAL);
+  tether_sync_engine_set_transport (other, tether_sync_engine_get_transport (b->engine));
+  tether_sync_engine_sync (other, &report, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (report.conflicts, ==, 0);
+  g_assert_cmpuint (tether_sync_engine_get_conflict_count (other), ==, 1);
+  g_clear_object (&other);
+  g_clear_object (&db);
+  g_assert_cmpuint (tether_sync_engine_get_conflict_count (b->engine), ==, 1);
+  /* the app's user decides it */
+  conflict = only_conflict (b);
+  g_assert_true (tether_sync_engine_resolve_conflict (b->engine, conflict, tether_conflict_get_remote (conflict),
+                                                      &error));
+  g_assert_no_error (error);
+  strategy_finish (f, a, b);
+}
+
 /* Switched away from manual, the open conflict is decided by the new
  * strategy at the next sync, with no new server version needed: the held
  * local edit is pushed instead of waiting. */
@@ -880,8 +953,7 @@ test_strategy_manual (Fixture *f)
 
   chosen = client_get (b, "notes", note);
   json_object_set_string_member (chosen, "title", "chosen by hand");
-  g_assert_true (tether_sync_engine_resolve_conflict (b->engine, tether_conflict_get_id (conflict),
-                                                      tether_conflict_get_remote_rev (conflict), chosen, &error));
+  g_assert_true (tether_sync_engine_resolve_conflict (b->engine, conflict, chosen, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (tether_sync_engine_get_conflict_count (b->engine), ==, 0);
   decided = tether_sync_engine_get_conflict (b->engine, tether_conflict_get_id (conflict), &error);
@@ -936,15 +1008,13 @@ test_strategy_manual_moves (Fixture *f)
   json_object_set_string_member (chosen, "title", "chosen by hand");
   /* A choice made from the first server version it showed is refused:
    * it would overwrite "title from A again" unseen. Nothing is written. */
-  g_assert_false (tether_sync_engine_resolve_conflict (b->engine, tether_conflict_get_id (again),
-                                                       tether_conflict_get_remote_rev (first), chosen, &error));
+  g_assert_false (tether_sync_engine_resolve_conflict (b->engine, first, chosen, &error));
   g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED);
   g_assert_nonnull (strstr (error->message, tether_conflict_get_id (again)));
   g_clear_error (&error);
   g_object_unref (only_conflict (b));
   assert_string (b, "notes", note, "title", "title from B");
-  g_assert_true (tether_sync_engine_resolve_conflict (b->engine, tether_conflict_get_id (again),
-                                                      tether_conflict_get_remote_rev (again), chosen, &error));
+  g_assert_true (tether_sync_engine_resolve_conflict (b->engine, again, chosen, &error));
   g_assert_no_error (error);
   strategy_finish (f, a, b);
   on_a = client_get (a, "notes", note);
@@ -2160,6 +2230,8 @@ static const NamedTest tests[] = {
   { "strategy-manual-moves", test_strategy_manual_moves },
   { "strategy-manual-switched", test_strategy_manual_switched },
   { "strategy-manual-left", test_strategy_manual_left },
+  { "strategy-stored", test_strategy_stored },
+  { "strategy-manual-edited", test_strategy_manual_edited },
   { "remote-removed-mid-sync", test_remote_removed_mid_sync },
   { "conflict-signal-after-commit", test_conflict_signal_after_commit },
   { "rejected-change", test_rejected_change },

@@ -99,13 +99,17 @@ compare_conflicts (gconstpointer a,
   return at_a < at_b ? 1 : at_a > at_b ? -1 : 0;
 }
 
+/* An open conflict changes in place: a pull brings a newer server version,
+ * an edit here a newer local side. */
 static gboolean
 same_state (TetherConflict *a,
             TetherConflict *b)
 {
   return g_str_equal (tether_conflict_get_id (a), tether_conflict_get_id (b)) &&
          tether_conflict_get_status (a) == tether_conflict_get_status (b) &&
-         tether_conflict_get_resolved (a) == tether_conflict_get_resolved (b);
+         tether_conflict_get_resolved (a) == tether_conflict_get_resolved (b) &&
+         tether_conflict_get_remote_rev (a) == tether_conflict_get_remote_rev (b) &&
+         g_strcmp0 (tether_conflict_get_local_hlc (a), tether_conflict_get_local_hlc (b)) == 0;
 }
 
 static gboolean
@@ -467,7 +471,12 @@ settled (TetherConflictInbox *self,
          const char          *done,
          GError              *error)
 {
-  adw_toast_overlay_add_toast (self->toasts, adw_toast_new (ok ? done : error->message));
+  const char *message = ok ? done : error->message;
+
+  /* The reload below shows the conflict as it is now. */
+  if (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED))
+    message = _("This conflict changed meanwhile: look at it again and choose");
+  adw_toast_overlay_add_toast (self->toasts, adw_toast_new (message));
   reload (self);
 }
 
@@ -479,8 +488,7 @@ resolve (TetherConflictInbox *self,
   g_autoptr(GError) error = NULL;
   gboolean ok;
 
-  ok = tether_sync_engine_resolve_conflict (self->engine, tether_conflict_get_id (self->shown),
-                                            tether_conflict_get_remote_rev (self->shown), chosen, &error);
+  ok = tether_sync_engine_resolve_conflict (self->engine, self->shown, chosen, &error);
   settled (self, ok, done, error);
 }
 

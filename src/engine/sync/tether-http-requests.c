@@ -14,6 +14,7 @@ typedef struct {
   SoupSession *session;    /* threaded: the transport's when sent (it may get a new one meanwhile) */
   GBytes      *response;   /* threaded: the body as read */
   JsonObject  *answer;     /* threaded: the body parsed, when it is a JSON object */
+  guint        timeout_s;  /* the session's when sent, for the error message */
 } Request;
 
 static void
@@ -228,7 +229,7 @@ finish_request (GTask  *taken,
       if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
         set_connected (self, FALSE);
       g_task_return_error (task, _tether_transport_network_error_new (
-                                   self->base_url, soup_session_get_timeout (self->session), error));
+                                   self->base_url, request->timeout_s, error));
       return;
     }
   self->bytes_received += soup_message_metrics_get_response_body_bytes_received (
@@ -338,6 +339,7 @@ _tether_http_request_start (TetherHttpTransport *self,
   g_task_set_source_tag (task, source_tag);
   g_task_set_task_data (task, request, request_free);
   request->probe = probe;
+  request->timeout_s = soup_session_get_timeout (self->session);
   request->threaded = g_str_equal (path, "/pull");   /* see send_in_thread() */
   request->msg = _tether_http_transport_new_message (self, method, path, FALSE, &error);
   if (request->msg == NULL)

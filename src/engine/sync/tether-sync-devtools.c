@@ -162,19 +162,52 @@ settle (TetherSyncEngine     *self,
   return TRUE;
 }
 
+/* Whether @seen is @stored as it stands: the same server version, and the
+ * record here still the local side it shows. A local side behind the
+ * record is brought up to date in the log. */
+static gboolean
+still_current (TetherSyncEngine *self,
+               TetherConflict   *seen,
+               TetherConflict   *stored,
+               GError          **error)
+{
+  const char *id = tether_conflict_get_id (stored);
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonObject) local = NULL;
+
+  if (tether_conflict_get_remote_rev (stored) != tether_conflict_get_remote_rev (seen))
+    return g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED,
+                        "conflict %s changed: the server's version is now rev %" G_GINT64_FORMAT
+                        ", not the rev %" G_GINT64_FORMAT " it was decided from; look at it again",
+                        id, tether_conflict_get_remote_rev (stored), tether_conflict_get_remote_rev (seen)), FALSE;
+  local = _tether_sync_read_local (self, tether_conflict_get_collection (stored),
+                                   tether_conflict_get_record_id (stored), &local_error);
+  if (local_error != NULL)
+    return g_propagate_error (error, g_steal_pointer (&local_error)), FALSE;
+  if (_tether_json_object_equal (local, tether_conflict_get_local (seen)))
+    return TRUE;
+  if (!_tether_json_object_equal (local, tether_conflict_get_local (stored)) &&
+      !_tether_sync_conflict_refresh_local (self, stored, local, error))
+    return FALSE;
+  return g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED,
+                      "conflict %s changed: the record was edited on this device since; look at it again",
+                      id), FALSE;
+}
+
 gboolean
 tether_sync_engine_resolve_conflict (TetherSyncEngine *self,
-                                     const char       *conflict_id,
-                                     gint64            remote_rev,
+                                     TetherConflict   *seen,
                                      JsonObject       *chosen,
                                      GError          **error)
 {
   g_autoptr(TetherConflict) conflict = NULL;
   TetherConflictWinner winner = TETHER_CONFLICT_WINNER_MERGED;
+  const char *conflict_id;
 
   g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), FALSE);
-  g_return_val_if_fail (conflict_id != NULL, FALSE);
+  g_return_val_if_fail (TETHER_IS_CONFLICT (seen), FALSE);
 
+  conflict_id = tether_conflict_get_id (seen);
   conflict = _tether_sync_store_get_conflict (self->db, conflict_id, error);
   if (conflict == NULL)
     return FALSE;
@@ -184,15 +217,10 @@ tether_sync_engine_resolve_conflict (TetherSyncEngine *self,
                    "conflict %s was already decided; restore it instead", conflict_id);
       return FALSE;
     }
-  /* A pull updates an open conflict in place (tether-sync-resolve.c). */
-  if (tether_conflict_get_remote_rev (conflict) != remote_rev)
-    {
-      g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED,
-                   "conflict %s changed: the server's version is now rev %" G_GINT64_FORMAT
-                   ", not the rev %" G_GINT64_FORMAT " you chose from; look at it again",
-                   conflict_id, tether_conflict_get_remote_rev (conflict), remote_rev);
-      return FALSE;
-    }
+  /* A pull updates an open conflict in place (tether-sync-resolve.c), and
+   * the record can be edited while the conflict waits. */
+  if (!still_current (self, seen, conflict, error))
+    return FALSE;
   if (_tether_json_object_equal (chosen, tether_conflict_get_local (conflict)))
     winner = TETHER_CONFLICT_WINNER_LOCAL;
   else if (_tether_json_object_equal (chosen, tether_conflict_get_remote (conflict)))

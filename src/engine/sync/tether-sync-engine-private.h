@@ -258,6 +258,11 @@ gboolean _tether_sync_resolve            (TetherSyncEngine *self,
                                           guint             carry_retries,
                                           TetherSyncReport *report,
                                           GError          **error);
+/* Bring an open conflict's local side to @local (NULL: deleted here). */
+gboolean _tether_sync_conflict_refresh_local (TetherSyncEngine *self,
+                                              TetherConflict   *conflict,
+                                              JsonObject       *local,
+                                              GError          **error);
 /* Decide the open conflicts by the strategy, unless it is `manual`. */
 gboolean _tether_sync_decide_open        (TetherSyncEngine *self,
                                           TetherSyncReport *report,

@@ -454,6 +454,30 @@ tether_sync_engine_init (TetherSyncEngine *self)
   self->unannounced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
+/* The strategy belongs to the database, like its server: the CLI syncing
+ * beside the app must not merge conflicts the app keeps for the user. */
+static void
+save_strategy (TetherSyncEngine *self)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (TETHER_TYPE_CONFLICT_STRATEGY);
+  GEnumValue *value = g_enum_get_value (klass, self->strategy);
+  g_autoptr(GError) error = NULL;
+
+  if (value != NULL && !_tether_database_meta_set (self->db, "sync.strategy", value->value_nick, &error))
+    g_warning ("cannot save the conflict strategy: %s", error->message);
+}
+
+static void
+load_strategy (TetherSyncEngine *self)
+{
+  g_autofree char *nick = _tether_database_meta_get (self->db, "sync.strategy", NULL);
+  g_autoptr(GEnumClass) klass = g_type_class_ref (TETHER_TYPE_CONFLICT_STRATEGY);
+  GEnumValue *value = nick != NULL ? g_enum_get_value_by_nick (klass, nick) : NULL;
+
+  if (value != NULL)
+    self->strategy = value->value;
+}
+
 /* A crashed process may have left changes `syncing`; when no live process
  * holds the sync lock, nobody is sending them, so they go back to pending. */
 static gboolean
@@ -493,6 +517,7 @@ tether_sync_engine_new (TetherDatabase  *db,
   connect_database (self);
   _tether_sync_auto_init (self);
   _tether_sync_engine_refresh_counts (self);
+  load_strategy (self);
   tether_sync_engine_load_remote (self, &url, &token);
   if (url != NULL)
     tether_sync_engine_set_remote (self, url, token);
@@ -625,6 +650,7 @@ tether_sync_engine_set_strategy (TetherSyncEngine       *self,
   if (self->strategy == strategy)
     return;
   self->strategy = strategy;
+  save_strategy (self);
   notify (self, PROP_STRATEGY);
 }
 

@@ -193,14 +193,16 @@ TetherConflict   *tether_sync_engine_get_conflict   (TetherSyncEngine *self,
                                                      const char       *conflict_id,
                                                      GError          **error);
 /* Decide an open conflict: write @chosen (NULL: delete) as a local change
- * based on the server's version, so the next sync pushes it. @remote_rev is
- * tether_conflict_get_remote_rev() of the conflict @chosen was picked from:
- * when a pull has since brought a newer server version into the conflict,
- * nothing is written and the error is TETHER_SYNC_ERROR_CHANGED, so a
- * choice never overwrites a version its maker has not seen. */
+ * based on the server's version, so the next sync pushes it. @seen is the
+ * conflict as the caller read it (from the list, the signal or
+ * tether_sync_engine_get_conflict()) and picked @chosen from. When it no
+ * longer is the conflict as it stands (a pull brought a newer server
+ * version, or the record was edited here since), nothing is written, the
+ * stored conflict is brought up to date (and announced), and the error is
+ * TETHER_SYNC_ERROR_CHANGED: a choice never overwrites a version its maker
+ * has not seen. */
 gboolean          tether_sync_engine_resolve_conflict (TetherSyncEngine *self,
-                                                       const char       *conflict_id,
-                                                       gint64            remote_rev,
+                                                       TetherConflict   *seen,
                                                        JsonObject       *chosen,
                                                        GError          **error);
 /* Write the version that lost back as a new local change (it syncs like an

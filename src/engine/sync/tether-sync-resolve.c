@@ -442,10 +442,37 @@ _tether_sync_resolve (TetherSyncEngine *self,
   return ok;
 }
 
+/* An open conflict's local side becomes @local (the record as it is now),
+ * with the newest pending change's hlc; saved and announced. */
+gboolean
+_tether_sync_conflict_refresh_local (TetherSyncEngine *self,
+                                     TetherConflict   *conflict,
+                                     JsonObject       *local,
+                                     GError          **error)
+{
+  g_autofree char *hlc = newest_hlc (self, tether_conflict_get_collection (conflict),
+                                     tether_conflict_get_record_id (conflict));
+
+  tether_conflict_set_local (conflict, local, hlc);
+  tether_conflict_set_deleted (conflict, local == NULL, tether_conflict_get_remote (conflict) == NULL);
+  if (!tether_database_begin (self->db, error))
+    return FALSE;
+  if (!_tether_sync_store_save_conflict (self->db, conflict, error))
+    {
+      tether_database_rollback (self->db);
+      return FALSE;
+    }
+  _tether_sync_engine_note_conflict (self, conflict);
+  return tether_database_commit (self->db, error);
+}
+
 /* Open conflicts wait for the user under `manual` only. After a switch to
  * another strategy the next sync decides them by it, before pushing: their
  * held-back edits then go out instead of waiting for the server to change
- * the record again. One transaction for all of them. */
+ * the record again. One transaction for all of them; each counts in this
+ * sync's report, and a custom resolver is called from within
+ * tether_sync_engine_sync_async(). The strategy is the database's
+ * (_tether_meta), so another process syncing the file decides alike. */
 gboolean
 _tether_sync_decide_open (TetherSyncEngine *self,
                           TetherSyncReport *report,
@@ -465,6 +492,9 @@ _tether_sync_decide_open (TetherSyncEngine *self,
     {
       TetherConflict *c = g_ptr_array_index (open, i);
 
+      /* a collection the schema has dropped: nothing to write it to */
+      if (!tether_schema_has_collection (tether_database_get_schema (self->db), tether_conflict_get_collection (c)))
+        continue;
       if (!_tether_sync_resolve (self, tether_conflict_get_collection (c), tether_conflict_get_record_id (c),
                                  NULL, tether_conflict_get_remote (c), tether_conflict_get_remote_rev (c),
                                  tether_conflict_get_remote_hlc (c), 0, report, error))
