@@ -723,6 +723,10 @@ add_two_conflicts (InboxFixture *f)
                        "{\"id\": \"n-open\", \"title\": \"Shopping\", \"body\": \"milk\\nbread\\n\", \"tags\": [\"home\"]}",
                        "{\"id\": \"n-open\", \"title\": \"Shopping for the party\", \"body\": \"milk\\nbread\\ncake\\n\", \"tags\": [\"home\"]}",
                        g_get_real_time () / 1000 - 60000);
+  /* An open conflict's local side is the record as stored (with its
+   * defaults), as the engine writes it: a choice from another is refused. */
+  tether_conflict_set_local (open, tether_record_get_data (open_note), "1700000000000-0000-aaaa");
+  save (f, open);
   merged = add_conflict (f, "c-merged", "n-merged",
                          "{\"id\": \"n-merged\", \"title\": \"Books\", \"body\": \"Dune\\nEmma\\n\"}",
                          "{\"id\": \"n-merged\", \"title\": \"Reading list\", \"body\": \"Dune\\nUlysses\\n\"}",
@@ -844,7 +848,6 @@ static void
 test_inbox_from_the_application (void)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonObject) local = tether_test_object ("{\"id\": \"n-app\", \"title\": \"Mine\"}");
   g_autoptr(JsonObject) remote = tether_test_object ("{\"id\": \"n-app\", \"title\": \"Theirs\"}");
   g_autoptr(TetherConflict) conflict = tether_conflict_new ("c-app", "notes", "n-app");
   g_autoptr(TetherConflict) decided = NULL;
@@ -856,7 +859,8 @@ test_inbox_from_the_application (void)
     return;
   db = tether_application_get_database (app);
   note = tether_test_create (tether_database_get_collection (db, "notes", NULL), "{\"id\": \"n-app\", \"title\": \"Mine\"}");
-  tether_conflict_set_local (conflict, local, NULL);
+  /* the record as stored, with its defaults: what the engine keeps as local */
+  tether_conflict_set_local (conflict, tether_record_get_data (note), NULL);
   tether_conflict_set_remote (conflict, remote, NULL, 2);
   tether_conflict_set_strategy (conflict, TETHER_CONFLICT_STRATEGY_MANUAL);
   g_assert_true (_tether_sync_store_save_conflict (db, conflict, &error));
