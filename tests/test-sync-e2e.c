@@ -745,7 +745,7 @@ test_strategy_manual_edited (Fixture *f)
   g_assert_false (tether_sync_engine_resolve_conflict (b->engine, shown, tether_conflict_get_local (shown),
                                                        &error));
   g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED);
-  g_assert_nonnull (strstr (error->message, "edited on this device"));
+  g_assert_nonnull (strstr (error->message, "edited since"));
   g_clear_error (&error);
   assert_string (b, "notes", note, "title", "title from B, edited");
   now = only_conflict (b);
@@ -963,6 +963,21 @@ test_strategy_manual (Fixture *f)
   assert_string (a, "notes", note, "title", "chosen by hand");
 }
 
+/* A choice is a new object: the conflict's own are not the caller's to change. */
+static JsonObject *
+copy_object (JsonObject *object)
+{
+  JsonObject *copy = json_object_new ();
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *node;
+
+  json_object_iter_init (&iter, object);
+  while (json_object_iter_next (&iter, &name, &node))
+    json_object_set_member (copy, name, json_node_copy (node));
+  return copy;
+}
+
 /* The server's copy moves on while a conflict waits for the user: the
  * one conflict follows it, on the base the local edits were made on, so
  * a field only the server changed is neither reverted nor a second
@@ -1004,7 +1019,7 @@ test_strategy_manual_moves (Fixture *f)
   g_assert_cmpstr (object_string (tether_conflict_get_local (again), "title"), ==, "title from B");
   g_assert_true (tether_conflict_get_status (again) == TETHER_CONFLICT_OPEN);
 
-  chosen = json_object_ref (tether_conflict_get_remote (again));
+  chosen = copy_object (tether_conflict_get_remote (again));
   json_object_set_string_member (chosen, "title", "chosen by hand");
   /* A choice made from the first server version it showed is refused:
    * it would overwrite "title from A again" unseen. Nothing is written. */

@@ -99,8 +99,15 @@ compare_conflicts (gconstpointer a,
   return at_a < at_b ? 1 : at_a > at_b ? -1 : 0;
 }
 
+static gboolean
+same_object (JsonObject *a,
+             JsonObject *b)
+{
+  return a == NULL || b == NULL ? a == b : json_object_equal (a, b);
+}
+
 /* An open conflict changes in place: a pull brings a newer server version,
- * an edit here a newer local side. */
+ * an edit here (or a schema migration) a newer local side. */
 static gboolean
 same_state (TetherConflict *a,
             TetherConflict *b)
@@ -109,7 +116,9 @@ same_state (TetherConflict *a,
          tether_conflict_get_status (a) == tether_conflict_get_status (b) &&
          tether_conflict_get_resolved (a) == tether_conflict_get_resolved (b) &&
          tether_conflict_get_remote_rev (a) == tether_conflict_get_remote_rev (b) &&
-         g_strcmp0 (tether_conflict_get_local_hlc (a), tether_conflict_get_local_hlc (b)) == 0;
+         g_strcmp0 (tether_conflict_get_remote_hlc (a), tether_conflict_get_remote_hlc (b)) == 0 &&
+         g_strcmp0 (tether_conflict_get_local_hlc (a), tether_conflict_get_local_hlc (b)) == 0 &&
+         same_object (tether_conflict_get_local (a), tether_conflict_get_local (b));
 }
 
 static gboolean
@@ -485,10 +494,13 @@ resolve (TetherConflictInbox *self,
          JsonObject          *chosen,
          const char          *done)
 {
+  /* The call reloads the inbox when it announces a change: keep ours. */
+  g_autoptr(TetherConflict) seen = g_object_ref (self->shown);
+  g_autoptr(JsonObject) kept = chosen != NULL ? json_object_ref (chosen) : NULL;
   g_autoptr(GError) error = NULL;
   gboolean ok;
 
-  ok = tether_sync_engine_resolve_conflict (self->engine, self->shown, chosen, &error);
+  ok = tether_sync_engine_resolve_conflict (self->engine, seen, kept, &error);
   settled (self, ok, done, error);
 }
 

@@ -162,6 +162,22 @@ settle (TetherSyncEngine     *self,
   return TRUE;
 }
 
+/* @seen's local side as the schema stores it now: a migration since may
+ * have added defaults to the record without anyone editing it. */
+static JsonObject *
+local_as_stored (TetherSyncEngine *self,
+                 TetherConflict   *seen)
+{
+  JsonObject *local = tether_conflict_get_local (seen);
+  JsonObject *copy;
+
+  if (local == NULL)
+    return NULL;
+  copy = _tether_json_object_deep_copy (local);
+  tether_schema_validate (tether_database_get_schema (self->db), tether_conflict_get_collection (seen), copy, NULL);
+  return copy;
+}
+
 /* Whether @seen is @stored as it stands: the same server version, and the
  * record here still the local side it shows. A local side behind the
  * record is brought up to date in the log. */
@@ -174,24 +190,32 @@ still_current (TetherSyncEngine *self,
   const char *id = tether_conflict_get_id (stored);
   g_autoptr(GError) local_error = NULL;
   g_autoptr(JsonObject) local = NULL;
+  g_autoptr(JsonObject) seen_local = NULL;
 
-  if (tether_conflict_get_remote_rev (stored) != tether_conflict_get_remote_rev (seen))
+  /* A rev names one server version; a seed-style server sends none (all
+   * are rev 0 here), so then the data tells. */
+  if (tether_conflict_get_remote_rev (stored) != tether_conflict_get_remote_rev (seen) ||
+      g_strcmp0 (tether_conflict_get_remote_hlc (stored), tether_conflict_get_remote_hlc (seen)) != 0 ||
+      (tether_conflict_get_remote_rev (stored) <= 0 &&
+       !_tether_json_object_equal (tether_conflict_get_remote (stored), tether_conflict_get_remote (seen))))
     return g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED,
-                        "conflict %s changed: the server's version is now rev %" G_GINT64_FORMAT
-                        ", not the rev %" G_GINT64_FORMAT " it was decided from; look at it again",
-                        id, tether_conflict_get_remote_rev (stored), tether_conflict_get_remote_rev (seen)), FALSE;
+                        "conflict %s changed: the server has sent a newer version (rev %" G_GINT64_FORMAT
+                        ") since the one this choice was made from (rev %" G_GINT64_FORMAT "); "
+                        "look at it again", id, tether_conflict_get_remote_rev (stored),
+                        tether_conflict_get_remote_rev (seen)), FALSE;
   local = _tether_sync_read_local (self, tether_conflict_get_collection (stored),
                                    tether_conflict_get_record_id (stored), &local_error);
   if (local_error != NULL)
     return g_propagate_error (error, g_steal_pointer (&local_error)), FALSE;
-  if (_tether_json_object_equal (local, tether_conflict_get_local (seen)))
+  seen_local = local_as_stored (self, seen);
+  if (_tether_json_object_equal (local, seen_local))
     return TRUE;
   if (!_tether_json_object_equal (local, tether_conflict_get_local (stored)) &&
       !_tether_sync_conflict_refresh_local (self, stored, local, error))
     return FALSE;
   return g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED,
-                      "conflict %s changed: the record was edited on this device since; look at it again",
-                      id), FALSE;
+                      "conflict %s changed: the record here is no longer the version this choice "
+                      "was made from (it was edited since); look at it again", id), FALSE;
 }
 
 gboolean

@@ -454,8 +454,10 @@ tether_sync_engine_init (TetherSyncEngine *self)
   self->unannounced = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
-/* The strategy belongs to the database, like its server: the CLI syncing
- * beside the app must not merge conflicts the app keeps for the user. */
+/* The strategy is kept in the database, like its server, so every process
+ * syncing the file decides alike: the CLI beside the app must not merge
+ * conflicts the app keeps for its user. The app sets it from its
+ * preference in each database it opens. */
 static void
 save_strategy (TetherSyncEngine *self)
 {
@@ -464,7 +466,8 @@ save_strategy (TetherSyncEngine *self)
   g_autoptr(GError) error = NULL;
 
   if (value != NULL && !_tether_database_meta_set (self->db, "sync.strategy", value->value_nick, &error))
-    g_warning ("cannot save the conflict strategy: %s", error->message);
+    g_warning ("cannot save the conflict strategy (%s): other programs syncing this file "
+               "keep deciding conflicts by the previous one", error->message);
 }
 
 static void

@@ -200,7 +200,8 @@ TetherConflict   *tether_sync_engine_get_conflict   (TetherSyncEngine *self,
  * version, or the record was edited here since), nothing is written, the
  * stored conflict is brought up to date (and announced), and the error is
  * TETHER_SYNC_ERROR_CHANGED: a choice never overwrites a version its maker
- * has not seen. */
+ * has not seen. Inside a caller's transaction, rolling it back undoes that
+ * update too. */
 gboolean          tether_sync_engine_resolve_conflict (TetherSyncEngine *self,
                                                        TetherConflict   *seen,
                                                        JsonObject       *chosen,

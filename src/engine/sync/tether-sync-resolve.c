@@ -58,6 +58,15 @@ copy_members (JsonObject *data)
   return copy;
 }
 
+/* A server may send anything as "id": objects and arrays are no strings. */
+static const char *
+string_or_null (JsonNode *node)
+{
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
 JsonObject *
 _tether_sync_local_data (TetherSyncEngine *self,
                          const char       *collection,
@@ -68,7 +77,7 @@ _tether_sync_local_data (TetherSyncEngine *self,
   g_autoptr(GError) error = NULL;
 
   /* An "id" already right keeps its node (see same_nodes(), tether-sync-pull.c). */
-  if (g_strcmp0 (json_object_get_string_member_with_default (copy, "id", NULL), record_id) != 0)
+  if (g_strcmp0 (string_or_null (json_object_get_member (copy, "id")), record_id) != 0)
     json_object_set_string_member (copy, "id", record_id);
   /* Written by a client with another schema: the server's copy is the
    * truth, keep it as it is rather than stop syncing. */

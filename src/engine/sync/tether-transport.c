@@ -299,6 +299,11 @@ _tether_transport_network_error_new (const char   *server,
 {
   if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return g_error_copy (cause);
+  /* 0: no timeout of ours; the system's connect timeout ran out */
+  if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) && timeout_s == 0)
+    return g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
+                        "the server at %s did not answer in time: check the network "
+                        "or try again later", server);
   if (g_error_matches (cause, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     return g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
                         "the server at %s did not answer within %u s: check the network "
