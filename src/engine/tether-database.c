@@ -611,11 +611,6 @@ configure (TetherDatabase  *self,
   return _tether_database_exec (self,
                                 "PRAGMA journal_mode = WAL;"
                                 "PRAGMA synchronous = NORMAL;"
-                                /* Checkpoints off the main thread let the log
-                                 * grow past 4 MB in a burst (tether-
-                                 * checkpointer.c); it goes back to that size
-                                 * when it starts over. */
-                                "PRAGMA journal_size_limit = 4194304;"
                                 "PRAGMA foreign_keys = ON;"
                                 /* statement journals and sorts stay off the disk */
                                 "PRAGMA temp_store = MEMORY;", error);
