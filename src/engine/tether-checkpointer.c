@@ -109,7 +109,8 @@ _tether_checkpointer_new (sqlite3 *main)
 
   /* Without a file or a log there is nothing to fold in; when the second
    * connection cannot be had, SQLite's own checkpoints stay. */
-  if (path == NULL || path[0] == '\0' || !in_wal_mode (main))
+  if (path == NULL || path[0] == '\0' || !in_wal_mode (main) ||
+      sqlite3_threadsafe () == 0)   /* an SQLite built without threads */
     return NULL;
   self = g_new0 (TetherCheckpointer, 1);
   self->main = main;
