@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "tether-sync-resolve"
 #include "config.h"
 
+#include "tether-schema-private.h"
 #include "tether-sync-engine-private.h"
 
 /* Conflicts: a remote version met local edits of the same record. The
@@ -58,15 +59,6 @@ copy_members (JsonObject *data)
   return copy;
 }
 
-/* A server may send anything as "id": objects and arrays are no strings. */
-static const char *
-string_or_null (JsonNode *node)
-{
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  return json_node_get_string (node);
-}
-
 JsonObject *
 _tether_sync_local_data (TetherSyncEngine *self,
                          const char       *collection,
@@ -74,10 +66,12 @@ _tether_sync_local_data (TetherSyncEngine *self,
                          JsonObject       *data)
 {
   JsonObject *copy = copy_members (data);
+  JsonNode *id = json_object_get_member (copy, "id");
   g_autoptr(GError) error = NULL;
 
-  /* An "id" already right keeps its node (see same_nodes(), tether-sync-pull.c). */
-  if (g_strcmp0 (string_or_null (json_object_get_member (copy, "id")), record_id) != 0)
+  /* An "id" already right keeps its node (see same_nodes(), tether-sync-pull.c);
+   * a server may send anything as "id". */
+  if (id == NULL || !_tether_json_is_string (id) || g_strcmp0 (json_node_get_string (id), record_id) != 0)
     json_object_set_string_member (copy, "id", record_id);
   /* Written by a client with another schema: the server's copy is the
    * truth, keep it as it is rather than stop syncing. */
