@@ -10,7 +10,9 @@
 typedef struct {
   SoupMessage *msg;
   gboolean     probe;      /* GET base: any refusal but 401, 429 and 5xx means "not Tether" */
-  gboolean     threaded;   /* sent and parsed in a worker thread (pulls) */
+  gboolean     threaded;   /* sent and parsed in a worker thread (pushes and pulls) */
+  GBytes      *body;       /* the request body, before any gzip */
+  gboolean     gzip;       /* send @body gzipped */
   SoupSession *session;    /* threaded: the transport's when sent (it may get a new one meanwhile) */
   GBytes      *response;   /* threaded: the body as read */
   JsonObject  *answer;     /* threaded: the body parsed, when it is a JSON object */
@@ -24,6 +26,7 @@ request_free (gpointer data)
 
   g_clear_object (&request->msg);
   g_clear_object (&request->session);
+  g_clear_pointer (&request->body, g_bytes_unref);
   g_clear_pointer (&request->response, g_bytes_unref);
   g_clear_pointer (&request->answer, json_object_unref);
   g_free (request);
@@ -259,10 +262,36 @@ on_read (GObject      *source,
   finish_request (user_data, body, error);
 }
 
-/* A pull is sent, read and parsed in a worker thread (libsoup 3.2 sends
- * from any thread): the main loop is busy storing the page before while
- * the next one comes in, and an answer read on it would wait for that. The
- * answer is then handled on the main loop like any other. */
+/* Gives the message its body, gzipped when the server takes that: in the
+ * worker thread for a threaded request, as packing a push batch takes a few
+ * milliseconds. */
+static void
+attach_body (Request *request)
+{
+  g_autoptr(GBytes) bytes = NULL;
+
+  if (request->body == NULL)
+    return;
+  bytes = g_steal_pointer (&request->body);
+  if (request->gzip)
+    {
+      gsize size;
+      const void *data = g_bytes_get_data (bytes, &size);
+      GBytes *packed = _tether_gzip (data, size);
+
+      g_bytes_unref (bytes);
+      bytes = packed;
+      soup_message_headers_replace (soup_message_get_request_headers (request->msg),
+                                    "Content-Encoding", "gzip");
+    }
+  soup_message_set_request_body_from_bytes (request->msg, "application/json", bytes);
+}
+
+/* Pushes and pulls are packed, sent, read and parsed in a worker thread
+ * (libsoup 3.2 sends from any thread): the main loop is busy storing one
+ * answer while the other request in flight goes out and comes back, and
+ * on the main loop that request would wait for it, as would its gzip and
+ * its parse. The answer is then handled on the main loop like any other. */
 static void
 send_in_thread (GTask        *sent,
                 gpointer      source,
@@ -272,6 +301,7 @@ send_in_thread (GTask        *sent,
   Request *request = data;
   GError *error = NULL;
 
+  attach_body (request);
   request->response = soup_session_send_and_read (request->session, request->msg, cancellable, &error);
   if (request->response == NULL)
     {
@@ -340,7 +370,7 @@ _tether_http_request_start (TetherHttpTransport *self,
   g_task_set_task_data (task, request, request_free);
   request->probe = probe;
   request->timeout_s = soup_session_get_timeout (self->session);
-  request->threaded = g_str_equal (path, "/pull");   /* see send_in_thread() */
+  request->threaded = body != NULL;   /* see send_in_thread() */
   request->msg = _tether_http_transport_new_message (self, method, path, FALSE, &error);
   if (request->msg == NULL)
     {
@@ -349,25 +379,16 @@ _tether_http_request_start (TetherHttpTransport *self,
     }
   if (body != NULL)
     {
-      g_autoptr(GBytes) bytes = g_bytes_ref (body);
-
-      if (self->gzip_bodies && g_bytes_get_size (bytes) >= TETHER_GZIP_MIN_SIZE)
-        {
-          gsize size;
-          const void *data = g_bytes_get_data (bytes, &size);
-          GBytes *packed = _tether_gzip (data, size);
-
-          g_bytes_unref (bytes);
-          bytes = packed;
-          soup_message_headers_replace (soup_message_get_request_headers (request->msg),
-                                        "Content-Encoding", "gzip");
-        }
-      soup_message_set_request_body_from_bytes (request->msg, "application/json", bytes);
+      request->body = g_bytes_ref (body);
+      request->gzip = self->gzip_bodies && g_bytes_get_size (body) >= TETHER_GZIP_MIN_SIZE;
     }
   if (request->threaded)
-    send_threaded (g_steal_pointer (&task), cancellable);
-  else
-    soup_session_send_and_read_async (self->session, request->msg, G_PRIORITY_DEFAULT, cancellable,
+    {
+      send_threaded (g_steal_pointer (&task), cancellable);
+      return;
+    }
+  attach_body (request);
+  soup_session_send_and_read_async (self->session, request->msg, G_PRIORITY_DEFAULT, cancellable,
                                       on_read, g_steal_pointer (&task));
 }
 
