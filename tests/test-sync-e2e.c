@@ -663,6 +663,44 @@ test_strategy_lww (Fixture *f)
 }
 
 static void
+type_title (Client   *c,
+            gpointer  data)
+{
+  later ();
+  client_update (c, "notes", data, "{\"title\":\"typed while A synced\"}");
+}
+
+/* A's title edit goes out and meets B's newer one; meanwhile A types a
+ * title newer than B's. Under lww that newest edit wins: the conflict
+ * judges the record as it is now by its newest entry, not by the older
+ * one that was sent. */
+static void
+test_strategy_lww_typing (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new (f, s, "b", f->alice);
+  Client *clients[] = { a, b };
+  g_autofree char *note = shared_record (a, b, "notes", NOTE_BASE);
+  g_autoptr(TetherConflict) conflict = NULL;
+
+  client_update (a, "notes", note, "{\"title\":\"first try by A\"}");
+  later ();
+  client_update (b, "notes", note, "{\"title\":\"title from B\"}");
+  client_sync (b);
+  tether_sync_engine_set_strategy (a->engine, TETHER_CONFLICT_STRATEGY_LWW);
+  client_sync_writing (a, type_title, note);
+  assert_string (a, "notes", note, "title", "typed while A synced");
+  conflict = only_conflict (a);
+  g_assert_true (tether_conflict_get_winner (conflict) == TETHER_CONFLICT_WINNER_LOCAL);
+  g_assert_cmpstr (object_string (tether_conflict_get_loser (conflict), "title"), ==, "title from B");
+  client_sync (a);
+  client_sync (b);
+  assert_string (b, "notes", note, "title", "typed while A synced");
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+}
+
+static void
 test_strategy_client_wins (Fixture *f)
 {
   Client *a, *b;
@@ -1207,6 +1245,57 @@ push_from_elsewhere (Client     *c,
   g_assert_cmpuint (soup_message_get_status (msg), ==, 200);
   response = tether_test_object (g_bytes_get_data (answer, NULL));
   assert_counts (response, 1, 0, 0);
+}
+
+/* The hlc the server's feed holds for @record_id. */
+static char *
+server_hlc (Client     *c,
+            const char *record_id)
+{
+  g_autoptr(JsonArray) changes = pull_all (c->f, c->s, c->token, NULL, NULL);
+
+  for (guint i = 0; i < json_array_get_length (changes); i++)
+    {
+      JsonObject *change = json_array_get_object_element (changes, i);
+      JsonNode *id = json_object_get_member (change, "recordId");
+
+      if (JSON_NODE_HOLDS_VALUE (id) && g_strcmp0 (json_node_get_string (id), record_id) == 0)
+        return g_strdup (json_object_get_string_member (change, "hlc"));
+    }
+  g_error ("%s is not in the server's feed", record_id);
+}
+
+/* A device whose clock runs 30 minutes fast (within the server's clamp)
+ * changes the title; A's body edit meets it as a push conflict, and the
+ * merge A pushes back is stamped after the fast device's edit: the clock
+ * moves past the hlcs of push answers too, not only of pulls. */
+static void
+test_hlc_from_push_answer (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  g_autofree char *note = client_create (a, "notes", NOTE_BASE);
+  g_autofree char *change_id = g_uuid_string_random ();
+  g_autofree char *ahead = g_strdup_printf ("%013" G_GINT64_FORMAT "-0000-fastdevice",
+                                            g_get_real_time () / 1000 + 30 * 60 * 1000);
+  g_autofree char *key = g_strdup_printf ("\"%s\"", note);
+  g_autofree char *data = g_strdup_printf ("{\"id\":\"%s\",\"title\":\"fast title\",\"body\":\"one\\ntwo\\nthree\\n\"}", note);
+  g_autofree char *extra = g_strdup_printf ("\"hlc\":\"%s\"", ahead);
+  g_autoptr(JsonObject) answer = NULL;
+  g_autofree char *merged_hlc = NULL;
+  gint64 rev = 0;
+
+  client_sync (a);
+  g_free (server_dump (f, s, f->alice, &rev));
+  answer = push (f, s, f->alice, NULL, change_new (change_id, "notes", key, "update", data, rev, extra), NULL);
+  assert_counts (answer, 1, 0, 0);
+  client_update (a, "notes", note, "{\"body\":\"one\\ntwo\\nthree by A\\n\"}");
+  client_sync (a);
+  assert_string (a, "notes", note, "title", "fast title");
+  assert_string (a, "notes", note, "body", "one\ntwo\nthree by A\n");
+  merged_hlc = server_hlc (a, note);
+  g_test_message ("fast device %s, merge pushed back %s", ahead, merged_hlc);
+  g_assert_cmpint (tether_hlc_compare (merged_hlc, ahead), >, 0);
 }
 
 /* Another device writes @record_id on the server right now, on top of @rev. */
@@ -2226,6 +2315,8 @@ static const NamedTest tests[] = {
   { "edit-then-delete", test_edit_then_delete },
   { "create-same-id", test_create_same_id },
   { "strategy-lww", test_strategy_lww },
+  { "strategy-lww-typing", test_strategy_lww_typing },
+  { "hlc-from-push-answer", test_hlc_from_push_answer },
   { "strategy-client-wins", test_strategy_client_wins },
   { "strategy-server-wins", test_strategy_server_wins },
   { "strategy-custom", test_strategy_custom },

@@ -209,6 +209,40 @@ client_sync (Client *c)
   return report;
 }
 
+static gboolean
+sending (gpointer data)
+{
+  Client *c = data;
+  TetherSyncStats stats = { 0, };
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_sync_engine_get_stats (c->engine, &stats, &error))
+    g_error ("client %s: stats: %s", c->name, error->message);
+  return stats.syncing > 0;
+}
+
+TetherSyncReport
+client_sync_writing (Client      *c,
+                     ClientWrite  write,
+                     gpointer     data)
+{
+  g_autofree SyncCall *call = g_new0 (SyncCall, 1);
+  g_autoptr(GError) error = NULL;
+
+  tether_sync_engine_sync_async (c->engine, NULL, sync_done, call);
+  /* the answer is stored on this context, so it cannot land in between */
+  if (!wait_until (c->f, sending, c, SYNC_TIMEOUT_MS))
+    g_error ("client %s: nothing was sent within %d ms", c->name, SYNC_TIMEOUT_MS);
+  g_assert_false (call->done);
+  write (c, data);
+  if (!wait_until (c->f, flag_ready, &call->done, SYNC_TIMEOUT_MS))
+    g_error ("client %s: the sync did not end within %d ms", c->name, SYNC_TIMEOUT_MS);
+  error = call->error;
+  if (!call->ok)
+    g_error ("client %s: sync failed: %s", c->name, error->message);
+  return call->report;
+}
+
 TetherSyncReport
 client_sync_blocking (Client *c)
 {

@@ -66,6 +66,12 @@ gboolean    client_try_sync   (Client           *c,
                                GError          **error);
 /* The same, asserting success. */
 TetherSyncReport client_sync  (Client      *c);
+/* A sync during which @write runs once, as soon as a change of @c is on
+ * its way to the server (the answer is not stored yet). */
+typedef void (*ClientWrite) (Client *c, gpointer data);
+TetherSyncReport client_sync_writing (Client      *c,
+                                      ClientWrite  write,
+                                      gpointer     data);
 /* tether_sync_engine_sync(): the blocking API on a private context. */
 TetherSyncReport client_sync_blocking (Client *c);
 void        client_sync_error (Client      *c,

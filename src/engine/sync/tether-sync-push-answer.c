@@ -43,6 +43,8 @@ apply_accepted (TetherSyncEngine   *self,
   TetherChangeRow *last = _tether_push_group_last (group);
   const char *data = group->type == TETHER_CHANGE_DELETE ? NULL : last->data;
 
+  if (accepted->hlc != NULL)
+    tether_hlc_observe (self->hlc, accepted->hlc);   /* the server clamped ours */
   if (!_tether_push_mark_rows (self, group, TETHER_CHANGE_COMMITTED, NULL, FALSE, error) ||
       !commit_older_failed (self, group, any_failed, error))
     return FALSE;
@@ -77,6 +79,10 @@ apply_conflict (TetherSyncEngine   *self,
 {
   g_autofree char *local_hlc = g_strdup (_tether_push_group_last (group)->hlc);
 
+  /* The clock moves past every hlc it receives (protocol.md): a push-back
+   * made now must come after the version it answers. */
+  if (conflict->remote_hlc != NULL)
+    tether_hlc_observe (self->hlc, conflict->remote_hlc);
   if (!_tether_push_mark_rows (self, group, TETHER_CHANGE_COMMITTED, NULL, FALSE, error))
     return FALSE;
   return _tether_sync_resolve (self, group->collection, group->record_id, local_hlc,

@@ -373,7 +373,14 @@ conflict_for (TetherSyncEngine *self,
       g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
-  hlc = local_hlc != NULL ? g_strdup (local_hlc) : newest_hlc (self, collection, record_id);
+  /* The local side is the record as it is now: edits made while the sent
+   * change was on its way are in it, and their entries are newer. */
+  hlc = newest_hlc (self, collection, record_id);
+  if (local_hlc != NULL && (hlc == NULL || tether_hlc_compare (local_hlc, hlc) > 0))
+    {
+      g_free (hlc);
+      hlc = g_strdup (local_hlc);
+    }
   tether_conflict_set_local (conflict, local, hlc);
   tether_conflict_set_remote (conflict, remote, remote_hlc, remote_rev);
   tether_conflict_set_strategy (conflict, self->strategy);
