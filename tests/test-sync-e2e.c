@@ -514,6 +514,42 @@ test_text_same_line (Fixture *f)
   g_free (seen.record_id);
 }
 
+/* A merge keeps B's one-sided body edit and loses A's title to B's newer
+ * one. Restoring brings A's title back and keeps B's body: only what lost
+ * comes back, and what nobody lost stays. */
+static void
+test_restore_merged (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new (f, s, "b", f->alice);
+  Client *clients[] = { a, b };
+  g_autofree char *note = shared_record (a, b, "notes", NOTE_BASE);
+  g_autoptr(TetherConflict) conflict = NULL;
+  g_autoptr(GError) error = NULL;
+
+  client_update (a, "notes", note, "{\"title\":\"title from A\"}");
+  later ();
+  client_update (b, "notes", note, "{\"title\":\"title from B\",\"body\":\"body from B\\n\"}");
+  client_sync (b);
+  client_sync (a);
+  conflict = only_conflict (a);
+  g_assert_true (tether_conflict_get_winner (conflict) == TETHER_CONFLICT_WINNER_REMOTE ||
+                 tether_conflict_get_winner (conflict) == TETHER_CONFLICT_WINNER_MERGED);
+  g_assert_true (strv_has (tether_conflict_get_local_lost (conflict), "title"));
+  assert_string (a, "notes", note, "title", "title from B");
+
+  g_assert_true (tether_sync_engine_restore_conflict (a->engine, tether_conflict_get_id (conflict), &error));
+  g_assert_no_error (error);
+  assert_string (a, "notes", note, "title", "title from A");
+  assert_string (a, "notes", note, "body", "body from B\n");
+  client_sync (a);
+  client_sync (b);
+  assert_string (b, "notes", note, "title", "title from A");
+  assert_string (b, "notes", note, "body", "body from B\n");
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+}
+
 /* A deletes and syncs first; B's offline edit wins and brings it back. */
 static void
 test_delete_then_edit (Fixture *f)
@@ -2317,6 +2353,7 @@ static const NamedTest tests[] = {
   { "strategy-lww", test_strategy_lww },
   { "strategy-lww-typing", test_strategy_lww_typing },
   { "hlc-from-push-answer", test_hlc_from_push_answer },
+  { "restore-merged", test_restore_merged },
   { "strategy-client-wins", test_strategy_client_wins },
   { "strategy-server-wins", test_strategy_server_wins },
   { "strategy-custom", test_strategy_custom },

@@ -252,6 +252,56 @@ tether_sync_engine_resolve_conflict (TetherSyncEngine *self,
   return settle (self, conflict, chosen, winner, TETHER_CONFLICT_RESOLVED, error);
 }
 
+/* Sets @names of @into to their values in @side (removed where @side has
+ * none). */
+static void
+take_fields (JsonObject         *into,
+             JsonObject         *side,
+             const char * const *names)
+{
+  for (guint i = 0; names != NULL && names[i] != NULL; i++)
+    {
+      JsonNode *value = side != NULL ? json_object_get_member (side, names[i]) : NULL;
+
+      if (value != NULL)
+        json_object_set_member (into, names[i], json_node_copy (value));
+      else if (json_object_has_member (into, names[i]))
+        json_object_remove_member (into, names[i]);
+    }
+}
+
+static gboolean
+merge_lost_fields (TetherConflict *conflict)
+{
+  const char * const *local_lost = tether_conflict_get_local_lost (conflict);
+  const char * const *remote_lost = tether_conflict_get_remote_lost (conflict);
+
+  return tether_conflict_get_strategy (conflict) == TETHER_CONFLICT_STRATEGY_MERGE &&
+         tether_conflict_get_result (conflict) != NULL &&
+         ((local_lost != NULL && local_lost[0] != NULL) || (remote_lost != NULL && remote_lost[0] != NULL));
+}
+
+/* What a restore writes back. A side that lost as a whole (lww, client- or
+ * server-wins, a choice, a delete) comes back whole. A merge lost only the
+ * fields it lists, and kept the one-sided edits of both sides, even when
+ * its result equals one of them: those fields come back, each from the
+ * side whose value lost, on top of the merged record, so that nothing
+ * nobody lost is reverted (local last: where both sides lost a field, the
+ * user's own value is the one they want back). */
+static JsonObject *
+restored_version (TetherConflict *conflict)
+{
+  JsonObject *loser = tether_conflict_get_loser (conflict);
+  JsonObject *restored;
+
+  if (!merge_lost_fields (conflict))
+    return loser != NULL ? json_object_ref (loser) : NULL;
+  restored = _tether_json_object_deep_copy (tether_conflict_get_result (conflict));
+  take_fields (restored, tether_conflict_get_remote (conflict), tether_conflict_get_remote_lost (conflict));
+  take_fields (restored, tether_conflict_get_local (conflict), tether_conflict_get_local_lost (conflict));
+  return restored;
+}
+
 gboolean
 tether_sync_engine_restore_conflict (TetherSyncEngine *self,
                                      const char       *conflict_id,
@@ -273,10 +323,12 @@ tether_sync_engine_restore_conflict (TetherSyncEngine *self,
                    "conflict %s is still open: choose a version to keep instead", conflict_id);
       return FALSE;
     }
-  loser = tether_conflict_get_loser (conflict);
-  if (loser != NULL)
-    json_object_ref (loser);
-  winner = tether_conflict_get_winner (conflict) == TETHER_CONFLICT_WINNER_LOCAL
-    ? TETHER_CONFLICT_WINNER_REMOTE : TETHER_CONFLICT_WINNER_LOCAL;
+  loser = restored_version (conflict);
+  if (merge_lost_fields (conflict))
+    winner = TETHER_CONFLICT_WINNER_MERGED;
+  else if (tether_conflict_get_winner (conflict) == TETHER_CONFLICT_WINNER_LOCAL)
+    winner = TETHER_CONFLICT_WINNER_REMOTE;
+  else
+    winner = TETHER_CONFLICT_WINNER_LOCAL;
   return settle (self, conflict, loser, winner, TETHER_CONFLICT_RESTORED, error);
 }
