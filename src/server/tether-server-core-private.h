@@ -26,7 +26,7 @@ typedef struct {
   TetherServerJsonKind  kind;
   char                 *start;
   gsize                 length;
-  gboolean              canonical;   /* json-glib would write this text byte for byte */
+  gboolean              compact;     /* no whitespace between tokens: stored as it is */
   gboolean              escaped;     /* a string with backslash escapes */
   gboolean              broken;      /* holds \u0000, a lone surrogate or an infinite number */
   gint64                integer;
@@ -129,6 +129,10 @@ gboolean      _tether_server_scan_member          (TetherServerScanner  *s,
                                                    char                **name,
                                                    TetherServerValue    *value);
 char         *_tether_server_value_decode         (TetherServerValue *value);
+/* Valid JSON text without whitespace between tokens, every token kept. */
+char         *_tether_server_compact              (const char *text,
+                                                   gsize       length,
+                                                   gsize      *out_length);
 /* json-glib's tree of a piece of JSON text known to be valid. */
 JsonNode     *_tether_server_parse_slice          (const char *text,
                                                    gsize       length);

@@ -176,19 +176,6 @@ validate (TetherServerChange *change,
     reject (change, "validation", g_strdup (error->message));
 }
 
-static char *
-compact (const TetherServerChange *change,
-         gsize                    *length)
-{
-  g_autoptr(JsonNode) node = _tether_server_parse_slice (change->data, change->data_length);
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
-
-  if (node == NULL)
-    return NULL;
-  json_generator_set_root (generator, node);
-  return json_generator_to_data (generator, length);
-}
-
 static void
 check_change (TetherServerChange *change,
               ChangeFields       *f,
@@ -212,10 +199,10 @@ check_change (TetherServerChange *change,
                                               "out of range, which the server cannot store"));
       return;
     }
-  change->data_json = f->data.canonical ? g_strndup (change->data, length) : compact (change, &length);
-  if (change->data_json == NULL)
-    unreadable (change);
-  else if (length > TETHER_MAX_RECORD_BYTES)
+  /* As sent: the text itself, never json-glib's rewriting of it. */
+  change->data_json = f->data.compact ? g_strndup (change->data, length)
+                                      : _tether_server_compact (change->data, length, &length);
+  if (length > TETHER_MAX_RECORD_BYTES)
     reject (change, "too-large",
             g_strdup_printf ("The record is %" G_GSIZE_FORMAT " bytes; the limit is %d",
                              length, TETHER_MAX_RECORD_BYTES));
