@@ -1725,6 +1725,57 @@ test_cursor_expired (Fixture *f)
   assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
 }
 
+/* The app's schema, one version on, without tasks. */
+static TetherSchema *
+schema_without_tasks (void)
+{
+  const char *root = g_getenv ("TETHER_SOURCE_ROOT");
+  g_autofree char *path = g_build_filename (root, "data", "tether-schema.json", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(JsonObject) schema = NULL;
+  g_autofree char *changed = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherSchema *without;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  schema = tether_test_object (text);
+  json_object_remove_member (json_object_get_object_member (schema, "collections"), "tasks");
+  json_object_set_int_member (schema, "version", json_object_get_int_member (schema, "version") + 1);
+  changed = canonical_object (schema);
+  without = tether_schema_new_from_json (changed, -1, &error);
+  g_assert_no_error (error);
+  return without;
+}
+
+/* B's app drops tasks while its cursor expires and a task it had synced
+ * is deleted and purged: the resync forgets that task's shadow copy and
+ * finishes, where it failed on the missing collection at every sync. */
+static void
+test_cursor_expired_dropped (Fixture *f)
+{
+  const char *extra[] = { "--tombstone-days", "0", NULL };
+  Server *s = server_start (f, extra);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new (f, s, "b", f->alice);
+  g_autofree char *task = shared_record (a, b, "tasks", "{\"title\":\"to be deleted\"}");
+  g_autofree char *kept = NULL;
+  g_autoptr(TetherSchema) without = schema_without_tasks ();
+  gint64 b_seen = 0;
+
+  g_free (server_dump (f, s, f->alice, &b_seen));
+  server_pin_port (s);
+  client_delete (a, "tasks", task);
+  client_sync (a);
+  kept = client_create (a, "notes", "{\"title\":\"written after\"}");
+  client_sync (a);
+  server_restart (f, s);
+  assert_cursor_expired (f, s, b_seen);
+  client_reopen_schema (b, without);
+  client_sync (b);
+  assert_string (b, "notes", kept, "title", "written after");
+  client_sync (b);
+}
+
 #define N_FILLERS 1100   /* more than a pull page (1,000 records) */
 
 static void
@@ -2375,6 +2426,7 @@ static const NamedTest tests[] = {
   { "offline", test_offline },
   { "offline-auto-sync", test_offline_auto_sync },
   { "cursor-expired", test_cursor_expired },
+  { "cursor-expired-dropped", test_cursor_expired_dropped },
   { "cursor-expired-failed-edit", test_cursor_expired_failed_edit },
   { "cursor-expired-interrupted", test_cursor_expired_interrupted },
   { "cursor-expired-long", test_cursor_expired_long },

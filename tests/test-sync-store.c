@@ -770,6 +770,12 @@ test_lock_live_other (Fixture *f, gconstpointer data)
   g_assert_cmpstr (after, ==, before);
   g_assert_cmpuint (tether_database_get_transaction_depth (f->db), ==, 0);
 
+  /* Past its expiry, a live process on this host still holds it: its
+   * sync may simply be long. */
+  set_lock (f, g_get_host_name (), parent, start_ticks (parent), tether_time_now_ms () - 1);
+  g_assert_true (_tether_sync_store_lock_held_elsewhere (f->db));
+  g_assert_false (try_lock (f));
+
   /* A live pid with another start time is a reused pid: the owner is gone. */
   set_lock (f, g_get_host_name (), parent, start_ticks (parent) + 1, tether_time_now_ms () + 60000);
   g_assert_false (_tether_sync_store_lock_held_elsewhere (f->db));

@@ -36,9 +36,9 @@ client_attach (Client *c)
 }
 
 static void
-client_open (Client *c)
+client_open_with (Client       *c,
+                  TetherSchema *schema)
 {
-  g_autoptr(TetherSchema) schema = tether_schema_new_default ();
   g_autoptr(GError) error = NULL;
 
   c->db = tether_database_open (c->path, schema, &error);
@@ -48,9 +48,18 @@ client_open (Client *c)
   g_assert_nonnull (c->engine);
   c->notes = tether_database_get_collection (c->db, "notes", &error);
   g_assert_no_error (error);
-  c->tasks = tether_database_get_collection (c->db, "tasks", &error);
+  c->tasks = tether_schema_has_collection (schema, "tasks")
+    ? tether_database_get_collection (c->db, "tasks", &error) : NULL;
   g_assert_no_error (error);
   client_attach (c);
+}
+
+static void
+client_open (Client *c)
+{
+  g_autoptr(TetherSchema) schema = tether_schema_new_default ();
+
+  client_open_with (c, schema);
 }
 
 static void
@@ -118,6 +127,14 @@ client_reopen (Client *c)
 {
   client_close (c);
   client_open (c);
+}
+
+void
+client_reopen_schema (Client       *c,
+                      TetherSchema *schema)
+{
+  client_close (c);
+  client_open_with (c, schema);
 }
 
 void

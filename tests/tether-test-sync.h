@@ -51,6 +51,9 @@ Client     *client_new_full   (Fixture     *f,
 void        client_reopen     (Client      *c);
 /* A new transport to c->s->base (after the server moved). Faults are off. */
 void        client_retarget   (Client      *c);
+/* Reopen with @schema instead of the default (c->tasks NULL without tasks). */
+void        client_reopen_schema (Client       *c,
+                                  TetherSchema *schema);
 void        client_set_faults (Client      *c,
                                guint        drop_every,
                                guint        lose_every,

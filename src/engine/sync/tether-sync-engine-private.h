@@ -67,6 +67,7 @@ typedef struct {
   char             *resync_cursor; /* after a 410: the resync's cursor, stored at its end */
   char             *pull_cursor;   /* the cursor of the pull request in flight */
   GError           *pull_error;    /* a page failed while the next one was on its way */
+  GSource          *renew;         /* keeps the cross-process lock from expiring */
 } TetherSyncOp;
 
 /* A record's pending changes, sent as one change (docs/sync.md, "Push"). */

@@ -277,9 +277,12 @@ forget_purged (TetherSyncEngine *self,
     {
       g_autoptr(GPtrArray) rows = _tether_sync_store_record_changes (self->db, gone->pdata[i],
                                                                      gone->pdata[i + 1], error);
+      /* a collection the schema dropped has no local record to delete */
+      gboolean known = tether_schema_has_collection (tether_database_get_schema (self->db), gone->pdata[i]);
 
       if (rows == NULL ||
-          (rows->len == 0 && !_tether_sync_write_local (self, gone->pdata[i], gone->pdata[i + 1], NULL, error)) ||
+          (rows->len == 0 && known &&
+           !_tether_sync_write_local (self, gone->pdata[i], gone->pdata[i + 1], NULL, error)) ||
           !_tether_sync_store_shadow_set (self->db, gone->pdata[i], gone->pdata[i + 1], 0, NULL, NULL, error))
         return FALSE;
     }
@@ -441,7 +444,14 @@ request_page (GTask      *task,
         op->pull_error = gone;   /* a page is being stored: it fails the sync */
       else
         g_error_free (gone);
-      g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, fail_later, task, NULL);
+      {
+        g_autoptr(GSource) idle = g_idle_source_new ();
+
+        /* the sync's own context: a blocking sync iterates only that one */
+        g_source_set_priority (idle, G_PRIORITY_DEFAULT_IDLE);
+        g_source_set_callback (idle, fail_later, task, NULL);
+        g_source_attach (idle, g_task_get_context (task));
+      }
       return;
     }
   g_free (op->pull_cursor);

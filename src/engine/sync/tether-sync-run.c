@@ -19,6 +19,9 @@ op_free (TetherSyncOp *op)
   g_free (op->resync_cursor);
   g_free (op->pull_cursor);
   g_clear_error (&op->pull_error);
+  if (op->renew != NULL)
+    g_source_destroy (op->renew);
+  g_clear_pointer (&op->renew, g_source_unref);
   g_free (op);
 }
 
@@ -67,6 +70,8 @@ op_end (GTask        *task,
   TetherSyncEngine *self = op->engine;
 
   op->report.duration_ms = (g_get_monotonic_time () - op->started_us) / 1000;
+  if (op->renew != NULL)
+    g_source_destroy (op->renew);
   save_clock (self);
   log_event (self, op, error);
   _tether_sync_store_unlock (self->db);
@@ -152,6 +157,32 @@ check_ready (TetherSyncEngine *self,
   return TRUE;
 }
 
+/* A sync can outlast the lock's expiry (a first push over a slow link);
+ * processes that cannot see ours alive would then take it. Every third
+ * of the expiry it is taken again, which moves the expiry on. */
+static gboolean
+renew_lock (gpointer data)
+{
+  TetherSyncOp *op = data;
+  g_autoptr(GError) error = NULL;
+
+  if (tether_database_get_transaction_depth (op->engine->db) > 0)
+    return G_SOURCE_CONTINUE;   /* a step is half done: next time */
+  if (!_tether_sync_store_lock (op->engine->db, LOCK_TTL_MS, &error))
+    g_warning ("renewing the sync lock: %s", error != NULL ? error->message : "another process holds it");
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+start_renewing (GTask *task)
+{
+  TetherSyncOp *op = g_task_get_task_data (task);
+
+  op->renew = g_timeout_source_new (LOCK_TTL_MS / 3);
+  g_source_set_callback (op->renew, renew_lock, op, NULL);
+  g_source_attach (op->renew, g_task_get_context (task));
+}
+
 void
 tether_sync_engine_sync_async (TetherSyncEngine    *self,
                                GCancellable        *cancellable,
@@ -178,6 +209,7 @@ tether_sync_engine_sync_async (TetherSyncEngine    *self,
   op->pending_at_start = self->pending_count;
   g_task_set_task_data (task, op, (GDestroyNotify) op_free);
   self->running = task;
+  start_renewing (task);
   _tether_sync_engine_set_state (self, TETHER_SYNC_STATE_SYNCING, NULL);
   _tether_sync_engine_emit_phase (self, TETHER_SYNC_PHASE_START, 0, op->pending_at_start);
   if (!_tether_sync_decide_open (self, &op->report, &error))

@@ -411,21 +411,25 @@ lock_is_ours (const LockOwner *owner)
          owner->start == process_start (getpid ());
 }
 
-/* Expired, or its process on this host is gone. A process we cannot see
- * (another host, or /proc hidden) holds it until it expires. */
+/* Its process on this host is gone (or the pid was reused). Only a
+ * process we cannot see (another host, or /proc hidden) is judged by the
+ * expiry: a live one on this host holds the lock however long its sync
+ * takes, since taking it from under a running sync would send its changes
+ * twice and put its claimed entries back. */
 static gboolean
 lock_is_stale (const LockOwner *owner)
 {
+  gboolean expired = owner->expiry <= tether_time_now_ms ();
   guint64 start;
 
-  if (owner->expiry <= tether_time_now_ms ())
-    return TRUE;
   if (!g_str_equal (owner->host, g_get_host_name ()))
-    return FALSE;
+    return expired;
   if (kill ((pid_t) owner->pid, 0) == -1 && errno == ESRCH)
     return TRUE;
   start = process_start (owner->pid);
-  return owner->start != 0 && start != 0 && start != owner->start;
+  if (owner->start != 0 && start != 0)
+    return start != owner->start;
+  return expired;
 }
 
 /* Whether a live process other than this one holds @value; FALSE when it is
