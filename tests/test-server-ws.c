@@ -126,6 +126,35 @@ test_ws_server_push (Fixture *f)
   assert_no_server_push (laptop);
 }
 
+/* Numbers and escapes json-glib 1.6 would rewrite (1e+20.0, a raw U+001F,
+ * a wrapped integer): user data stored and sent exactly as pushed. */
+#define UNUSUAL_DATA "{\"big\":1e20,\"huge\":12345678901234567890,\"s\":\"a\\u001fb\",\"neg\":-0}"
+
+static void
+assert_holds (const char *text,
+              const char *expected)
+{
+  g_assert_nonnull (text);
+  if (strstr (text, expected) == NULL)
+    g_error ("%s does not hold %s", text, expected);
+}
+
+static void
+test_ws_server_push_as_sent (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Ws *laptop = ws_open (f, s, f->alice);
+  g_autoptr(JsonObject) http = NULL;
+  g_autofree char *text = NULL;
+
+  http = push (f, s, f->alice, "desktop",
+               change_new ("u1", "notes", "\"r\"", "create", "{ \"big\" : 1e20 , \"huge\" : 12345678901234567890 ,"
+                           " \"s\" : \"a\\u001fb\" , \"neg\" : -0 }", 0, NULL), NULL);
+  assert_counts (http, 1, 0, 0);
+  text = ws_server_push_text (laptop, PUSH_TIMEOUT_MS);
+  assert_holds (text, "\"data\":" UNUSUAL_DATA);
+}
+
 typedef struct {
   Call **calls;
   guint  n;
@@ -285,6 +314,7 @@ main (int    argc,
     { "ws/auth", test_ws_auth },
     { "ws/requests", test_ws_requests },
     { "ws/server-push", test_ws_server_push },
+    { "ws/server-push-as-sent", test_ws_server_push_as_sent },
   };
 
   tether_test_server_init (&argc, &argv);

@@ -104,7 +104,7 @@ ws_next (Ws *ws)
 {
   if (!wait_until (ws->f, inbox_ready, ws, REQUEST_TIMEOUT_MS))
     g_error ("no WebSocket message within %d ms", REQUEST_TIMEOUT_MS);
-  return g_queue_pop_head (&ws->inbox);
+  return ws_pop (ws, NULL);
 }
 
 /* ------------------------------------------------------------ raw sockets */

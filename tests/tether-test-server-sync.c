@@ -305,6 +305,7 @@ ws_free (gpointer data)
     g_signal_handlers_disconnect_by_data (ws->conn, ws);
   g_clear_object (&ws->conn);
   g_queue_clear_full (&ws->inbox, (GDestroyNotify) json_object_unref);
+  g_queue_clear_full (&ws->texts, g_free);
   g_free (ws);
 }
 
@@ -317,10 +318,11 @@ ws_message (SoupWebsocketConnection *conn,
   Ws *ws = data;
   gsize length;
   const char *bytes = g_bytes_get_data (message, &length);
-  g_autofree char *text = g_strndup (bytes, length);
+  char *text = g_strndup (bytes, length);
 
   g_assert_cmpint (type, ==, SOUP_WEBSOCKET_DATA_TEXT);
   g_queue_push_tail (&ws->inbox, tether_test_object (text));
+  g_queue_push_tail (&ws->texts, text);
 }
 
 static void
@@ -369,6 +371,7 @@ ws_connect (Fixture    *f,
   ws->f = f;
   ws->conn = connect.conn;
   g_queue_init (&ws->inbox);
+  g_queue_init (&ws->texts);
   g_signal_connect (ws->conn, "message", G_CALLBACK (ws_message), ws);
   g_signal_connect (ws->conn, "closed", G_CALLBACK (ws_closed), ws);
   g_ptr_array_add (f->sockets, ws);
@@ -419,24 +422,54 @@ ws_found (gpointer data)
   return ws_find (data) != NULL || ((Wanted *) data)->ws->closed;
 }
 
-/* The first message matching (removed from the inbox), or NULL on timeout. */
+/* The first message matching (removed from the inbox), or NULL on timeout;
+ * its text in @text if not NULL. */
+static JsonObject *
+ws_take_text (Ws         *ws,
+              const char *type,
+              const char *request_id,
+              guint       timeout_ms,
+              char      **text)
+{
+  Wanted wanted = { ws, type, request_id };
+  GList *link;
+  JsonObject *message;
+  char *sent;
+
+  wait_until (ws->f, ws_found, &wanted, timeout_ms);
+  link = ws_find (&wanted);
+  if (link == NULL)
+    return NULL;
+  sent = g_queue_pop_nth (&ws->texts, g_queue_link_index (&ws->inbox, link));
+  message = link->data;
+  g_queue_delete_link (&ws->inbox, link);
+  if (text != NULL)
+    *text = sent;
+  else
+    g_free (sent);
+  return message;
+}
+
 static JsonObject *
 ws_take (Ws         *ws,
          const char *type,
          const char *request_id,
          guint       timeout_ms)
 {
-  Wanted wanted = { ws, type, request_id };
-  GList *link;
-  JsonObject *message;
+  return ws_take_text (ws, type, request_id, timeout_ms, NULL);
+}
 
-  wait_until (ws->f, ws_found, &wanted, timeout_ms);
-  link = ws_find (&wanted);
-  if (link == NULL)
-    return NULL;
-  message = link->data;
-  g_queue_delete_link (&ws->inbox, link);
-  return message;
+JsonObject *
+ws_pop (Ws    *ws,
+        char **text)
+{
+  char *sent = g_queue_pop_head (&ws->texts);
+
+  if (text != NULL)
+    *text = sent;
+  else
+    g_free (sent);
+  return g_queue_pop_head (&ws->inbox);
 }
 
 /* Sends {type, requestId, payload} and returns the answer with that requestId. */
@@ -467,6 +500,16 @@ ws_server_push (Ws    *ws,
   if (message == NULL)
     return NULL;
   return json_array_ref (json_object_get_array_member (message, "payload"));
+}
+
+char *
+ws_server_push_text (Ws    *ws,
+                     guint  timeout_ms)
+{
+  char *text = NULL;
+  g_autoptr(JsonObject) message = ws_take_text (ws, "server_push", NULL, timeout_ms, &text);
+
+  return text;
 }
 
 void

@@ -69,6 +69,7 @@ typedef struct {
   Fixture                 *f;
   SoupWebsocketConnection *conn;
   GQueue                   inbox;   /* JsonObject: messages not taken yet */
+  GQueue                   texts;   /* char*: the same messages as sent, to check bytes */
   gboolean                 closed;
 } Ws;
 
@@ -179,6 +180,10 @@ Ws *ws_connect (Fixture *f, Server *s, const char *token, guint *status);
 Ws *ws_open (Fixture *f, Server *s, const char *token);
 JsonObject *ws_request (Ws *ws, const char *type, const char *request_id, const char *payload);
 JsonArray *ws_server_push (Ws *ws, guint timeout_ms);
+/* The text of the next server_push message, as the server sent it. */
+char *ws_server_push_text (Ws *ws, guint timeout_ms);
+/* The head of the inbox, with its text in @text if not NULL. */
+JsonObject *ws_pop (Ws *ws, char **text);
 void assert_no_server_push (Ws *ws);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Command, command_free)

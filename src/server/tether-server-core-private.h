@@ -147,6 +147,17 @@ void          _tether_server_append_time          (GString    *out,
                                                    gint64      ms);
 void          _tether_server_append_int           (GString    *out,
                                                    gint64      value);
+/* The pull change objects of @rows[0..n), as a JSON array. */
+void          _tether_server_append_changes       (GString    *out,
+                                                   GPtrArray  *rows,
+                                                   guint       n);
+/* Every change of the user's feed after @after_rev (TetherServerRecord*),
+ * read in pages; @last_rev is the last one's rev, or @after_rev. */
+GPtrArray    *_tether_server_core_feed_since      (TetherServerCore  *self,
+                                                   gint64             user_id,
+                                                   gint64             after_rev,
+                                                   gint64            *last_rev,
+                                                   GError           **error);
 /* Parses and frees @text (NULL gives NULL). */
 JsonNode     *_tether_server_text_to_node         (char       *text,
                                                    GError    **error);

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "tether-server-core-private.h"
 #include "tether-server-private.h"
 
 /* server_push: the core's "feed-changed" only marks connections; they are
@@ -15,14 +16,11 @@
  * rev) and those of its client through any other route (by the hlc). */
 static gboolean
 is_own_change (TetherServerHubConnection *connection,
-               JsonObject                *change)
+               const TetherServerRecord  *row)
 {
-  gint64 rev = json_object_get_int_member_with_default (change, "rev", 0);
-  const char *hlc = json_object_get_string_member_with_default (change, "hlc", NULL);
-
-  if (g_hash_table_contains (connection->own_revs, &rev))
+  if (g_hash_table_contains (connection->own_revs, &row->rev))
     return TRUE;
-  return connection->hlc_suffix != NULL && hlc != NULL && g_str_has_suffix (hlc, connection->hlc_suffix);
+  return connection->hlc_suffix != NULL && row->hlc != NULL && g_str_has_suffix (row->hlc, connection->hlc_suffix);
 }
 
 static gboolean
@@ -57,17 +55,18 @@ only_own_revs (TetherServerHubConnection *connection)
   return n == connection->feed_rev - connection->last_rev;
 }
 
+/* The payload is written as text from the stored rows, like a pull page:
+ * records go out exactly as they were stored. */
 static void
 bring_up_to_date (TetherServerHubConnection *connection)
 {
   TetherServerState *state = connection->hub->state;
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) changes = NULL;
-  g_autoptr(JsonArray) others = json_array_new ();
-  g_autoptr(JsonNode) payload = json_node_new (JSON_NODE_ARRAY);
+  g_autoptr(GPtrArray) changes = NULL;
+  g_autoptr(GPtrArray) others = g_ptr_array_new ();
+  g_autoptr(GString) payload = g_string_new (NULL);
   gint64 start_us = g_get_monotonic_time ();
   gint64 last_rev = connection->last_rev;
-  JsonArray *array;
 
   if (connection->feed_rev <= connection->last_rev || only_own_revs (connection))
     {
@@ -81,25 +80,24 @@ bring_up_to_date (TetherServerHubConnection *connection)
       _tether_server_hub_close_if_unauthorized (connection, error);
       return;
     }
-  changes = tether_server_core_changes_since (state->core, connection->user.id, connection->last_rev,
-                                              &last_rev, &error);
+  changes = _tether_server_core_feed_since (state->core, connection->user.id, connection->last_rev,
+                                            &last_rev, &error);
   if (changes == NULL)
     {
       g_printerr ("tether-server: server_push for user %s: %s\n", connection->user.name, error->message);
       return;
     }
-  array = json_node_get_array (changes);
-  for (guint i = 0; i < json_array_get_length (array); i++)
-    if (!is_own_change (connection, json_array_get_object_element (array, i)))
-      json_array_add_element (others, json_node_ref (json_array_get_element (array, i)));
+  for (guint i = 0; i < changes->len; i++)
+    if (!is_own_change (connection, g_ptr_array_index (changes, i)))
+      g_ptr_array_add (others, g_ptr_array_index (changes, i));
   advance (connection, last_rev);
-  if (json_array_get_length (others) == 0)
+  if (others->len == 0)
     return;
-  connection->n_sent += json_array_get_length (others);
-  json_node_set_array (payload, others);
-  _tether_server_hub_send_message (connection, "server_push", NULL, payload);
+  connection->n_sent += others->len;
+  _tether_server_append_changes (payload, others, others->len);
+  _tether_server_hub_send_text (connection, "server_push", NULL, payload->str);
   _tether_server_log ("WS-SERVER-PUSH", connection->path, connection->user.name, SOUP_STATUS_OK,
-                      json_array_get_length (others), start_us);
+                      others->len, start_us);
 }
 
 static gboolean

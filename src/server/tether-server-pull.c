@@ -104,10 +104,10 @@ append_row_time (GString *out,
   g_string_append_len (out, last_time->str, last_time->len);
 }
 
-static void
-append_changes (GString   *out,
-                GPtrArray *rows,
-                guint      n)
+void
+_tether_server_append_changes (GString   *out,
+                               GPtrArray *rows,
+                               guint      n)
 {
   g_autoptr(GString) last_time = g_string_new (NULL);
   gint64 last_ms = 0;
@@ -172,7 +172,7 @@ pull_page (TetherServerCore        *self,
   n = more ? request->batch_size : rows->len;
   out = g_string_sized_new (256 + n * 256);
   g_string_append (out, "{\"changes\":");
-  append_changes (out, rows, n);
+  _tether_server_append_changes (out, rows, n);
   /* Without more rows everything up to last_rev was examined: the cursor
    * moves there even when the filter matched nothing. */
   g_string_append_printf (out, ",\"cursor\":\"%" G_GINT64_FORMAT "\",\"hasMore\":%s}",
@@ -391,18 +391,15 @@ tether_server_core_pull_query (TetherServerCore        *self,
                                                                           n_changes, error), error);
 }
 
-JsonNode *
-tether_server_core_changes_since (TetherServerCore  *self,
-                                  gint64             user_id,
-                                  gint64             after_rev,
-                                  gint64            *last_rev,
-                                  GError           **error)
+GPtrArray *
+_tether_server_core_feed_since (TetherServerCore  *self,
+                                gint64             user_id,
+                                gint64             after_rev,
+                                gint64            *last_rev,
+                                GError           **error)
 {
   g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func ((GDestroyNotify) tether_server_record_free);
-  g_autoptr(GString) out = g_string_new (NULL);
   gint64 feed_rev = 0, purged_rev = 0;
-
-  g_return_val_if_fail (TETHER_IS_SERVER_CORE (self), NULL);
 
   /* Each page starts past the last one, so the loop ends at the feed's end. */
   for (guint page = 0; page < CHANGES_SINCE_MAX_PAGES; page++)
@@ -424,6 +421,24 @@ tether_server_core_changes_since (TetherServerCore  *self,
     }
   if (last_rev != NULL)
     *last_rev = after_rev;
-  append_changes (out, all, all->len);
+  return g_steal_pointer (&all);
+}
+
+JsonNode *
+tether_server_core_changes_since (TetherServerCore  *self,
+                                  gint64             user_id,
+                                  gint64             after_rev,
+                                  gint64            *last_rev,
+                                  GError           **error)
+{
+  g_autoptr(GPtrArray) all = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  g_return_val_if_fail (TETHER_IS_SERVER_CORE (self), NULL);
+
+  all = _tether_server_core_feed_since (self, user_id, after_rev, last_rev, error);
+  if (all == NULL)
+    return NULL;
+  _tether_server_append_changes (out, all, all->len);
   return _tether_server_text_to_node (g_string_free (g_steal_pointer (&out), FALSE), error);
 }
