@@ -883,6 +883,45 @@ test_ws_timeout (Fixture *f)
   ws_close (f, TETHER_TRANSPORT (ws));
 }
 
+static gboolean
+has_socket (gpointer data)
+{
+  return ((Fake *) data)->sockets->len > 0;
+}
+
+/* A server that closes with 1009 names no frame: only the largest request
+ * sent fails as too large (its batch is halved, or a single change fails
+ * for good); a small one in flight beside it gets a network error and is
+ * sent again, like after any lost connection. (tether-server's libsoup
+ * resets the connection over a frame past twice --max-body, so this one
+ * closes by hand.) */
+static void
+test_ws_closed_too_big (Fixture *f)
+{
+  g_autoptr(Fake) fake = fake_start ();
+  g_autofree char *base = fake_base (fake, "silent");
+  g_autoptr(TetherWsTransport) ws = tether_ws_transport_new (base, f->alice);
+  TetherTransport *t = TETHER_TRANSPORT (ws);
+  g_autofree char *big = big_push ("c1", 10000);
+  g_autofree char *small = big_push ("c2", 100);
+  Result big_r = { 0 }, small_r = { 0 };
+  g_autoptr(GError) big_error = NULL;
+  g_autoptr(GError) small_error = NULL;
+
+  tether_ws_transport_set_timeout (ws, 5);
+  call_async (t, "push", small, NULL, &small_r);
+  call_async (t, "push", big, NULL, &big_r);
+  g_assert_true (wait_until (f, has_socket, fake, REQUEST_TIMEOUT_MS));
+  run_for (f, 200);   /* both frames go out */
+  soup_websocket_connection_close (g_ptr_array_index (fake->sockets, 0), SOUP_WEBSOCKET_CLOSE_TOO_BIG,
+                                   "message too big");
+  g_assert_null (result_wait (f, &big_r, &big_error));
+  g_assert_error (big_error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_TOO_LARGE);
+  g_assert_null (result_wait (f, &small_r, &small_error));
+  g_assert_error (small_error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK);
+  ws_close (f, t);
+}
+
 /* ------------------------------------------------------------------ faulty */
 
 static TetherFaultyTransport *
@@ -1005,6 +1044,7 @@ main (int    argc,
     { "ws/idle", test_ws_idle },
     { "ws/error-message", test_ws_error_message },
     { "ws/too-large", test_ws_too_large },
+    { "ws/closed-too-big", test_ws_closed_too_big },
     { "ws/rate-limited", test_ws_rate_limited },
     { "ws/server-push", test_ws_server_push },
     { "ws/reconnect", test_ws_reconnect },

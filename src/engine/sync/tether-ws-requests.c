@@ -87,6 +87,35 @@ _tether_ws_fail_requests (TetherWsTransport *self,
     pending_fail (self, g_ptr_array_index (doomed, i), error);
 }
 
+/* The server closed with 1009 for one frame it found too large, which it
+ * does not name: the largest frame sent is the one, and only it gets
+ * @too_large (a batch is then halved, a single change fails). The others
+ * were fine and are sent again, as after any lost connection. */
+void
+_tether_ws_fail_too_big (TetherWsTransport *self,
+                         const GError      *too_large)
+{
+  g_autoptr(GError) lost = g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
+                                        "the connection closed over another request that was too large; "
+                                        "sync sends this one again");
+  Pending *largest = NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->pending);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Pending *p = value;
+
+      if (is_sent (self, p) &&
+          (largest == NULL || g_bytes_get_size (p->frame) > g_bytes_get_size (largest->frame)))
+        largest = p;
+    }
+  if (largest != NULL)
+    pending_fail (self, largest, too_large);
+  _tether_ws_fail_requests (self, TRUE, lost);
+}
+
 /* The sent request that waited longest for its answer, or NULL. */
 static Pending *
 oldest_sent (TetherWsTransport *self)

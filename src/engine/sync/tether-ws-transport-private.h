@@ -52,6 +52,8 @@ void     _tether_ws_refuse        (TetherWsTransport *self,
                                    const GError      *error);
 void     _tether_ws_source_clear  (GSource          **source);
 void     _tether_ws_pending_free  (gpointer           data);
+void     _tether_ws_fail_too_big  (TetherWsTransport *self,
+                                   const GError      *too_large);
 void     _tether_ws_fail_requests (TetherWsTransport *self,
                                    gboolean           sent,
                                    const GError      *error);

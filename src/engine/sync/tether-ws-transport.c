@@ -82,7 +82,10 @@ on_closed (SoupWebsocketConnection *conn,
   g_signal_handlers_disconnect_by_data (conn, self);
   g_clear_object (&self->conn);
   notify_connected (self);
-  _tether_ws_fail_requests (self, TRUE, error);
+  if (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_TOO_LARGE))
+    _tether_ws_fail_too_big (self, error);
+  else
+    _tether_ws_fail_requests (self, TRUE, error);
   if (self->refusal != NULL)
     _tether_ws_fail_requests (self, FALSE, self->refusal);
   else if (self->waiting.length > 0)
