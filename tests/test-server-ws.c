@@ -155,6 +155,61 @@ test_ws_server_push_as_sent (Fixture *f)
   assert_holds (text, "\"data\":" UNUSUAL_DATA);
 }
 
+static gboolean
+inbox_ready (gpointer data)
+{
+  Ws *ws = data;
+
+  return ws->inbox.length > 0 || ws->closed;
+}
+
+/* The next message's text, as the server sent it; @message its parse. */
+static char *
+ws_next_text (Ws          *ws,
+              JsonObject **message)
+{
+  char *text = NULL;
+
+  if (!wait_until (ws->f, inbox_ready, ws, REQUEST_TIMEOUT_MS))
+    g_error ("no WebSocket message within %d ms", REQUEST_TIMEOUT_MS);
+  *message = ws_pop (ws, &text);
+  return text;
+}
+
+/* A WebSocket push is read as an HTTP push is: its payload's text, not a
+ * JSON library's rewriting of it. requestIds come back as sent. */
+static void
+test_ws_push_as_http (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Ws *ws = ws_open (f, s, f->alice);
+  g_autofree char *nul = change_new ("z1", "notes", "\"nul\"", "create", "{\"s\":\"a\\u0000b\"}", 0, NULL);
+  g_autofree char *unusual = change_new ("z2", "notes", "\"r\"", "create", "{ \"big\" : 1e20 , \"huge\" : "
+                                         "12345678901234567890 , \"s\" : \"a\\u001fb\" , \"neg\" : -0 }", 0, NULL);
+  g_autofree char *push_frame = g_strdup_printf ("{\"type\":\"push\",\"requestId\":1e20,\"payload\":"
+                                                 "{\"clientId\":\"ws\",\"changes\":[%s,%s]}}", nul, unusual);
+  g_autofree char *pushed_text = NULL, *pulled_text = NULL;
+  g_autoptr(JsonObject) pushed = NULL, pulled = NULL;
+  g_autoptr(Reply) page = NULL;
+  JsonObject *payload;
+
+  soup_websocket_connection_send_text (ws->conn, push_frame);
+  pushed_text = ws_next_text (ws, &pushed);
+  g_assert_true (g_str_has_prefix (pushed_text, "{\"type\":\"push_result\",\"requestId\":1e20,"));
+  payload = json_object_get_object_member (pushed, "payload");
+  assert_counts (payload, 1, 0, 1);
+  assert_accepted (payload, "z2");
+  assert_change_error (payload, "z1", "bad-change");
+  page = request (f, s, "POST", "/pull", f->alice, "{}");
+  assert_status (page, 200);
+  assert_holds (page->text, "\"data\":" UNUSUAL_DATA);
+
+  soup_websocket_connection_send_text (ws->conn, "{\"type\":\"pull\",\"requestId\":\"p\\u001f\",\"payload\":null}");
+  pulled_text = ws_next_text (ws, &pulled);
+  g_assert_true (g_str_has_prefix (pulled_text, "{\"type\":\"pull_result\",\"requestId\":\"p\\u001f\","));
+  assert_holds (pulled_text, "\"data\":" UNUSUAL_DATA);
+}
+
 typedef struct {
   Call **calls;
   guint  n;
@@ -315,6 +370,7 @@ main (int    argc,
     { "ws/requests", test_ws_requests },
     { "ws/server-push", test_ws_server_push },
     { "ws/server-push-as-sent", test_ws_server_push_as_sent },
+    { "ws/push-as-http", test_ws_push_as_http },
   };
 
   tether_test_server_init (&argc, &argv);

@@ -4,152 +4,170 @@
 
 #include <string.h>
 
+#include "tether-server-core-private.h"
 #include "tether-server-private.h"
 
 /* Messages from a WebSocket client: push and pull through the core. */
 
-/* json-glib's parser recurses: a frame nested too deep is refused unparsed.
- * The frame adds one level around the payload. */
-static gboolean
-depth_within (const char *text,
-              gsize       length,
-              guint       max)
+/* A message's members, found by the server's own scanner in a copy of the
+ * frame: the payload goes on to push or pull as its text, exactly as an
+ * HTTP body would, never rewritten by a JSON library. */
+typedef struct {
+  char              *buffer;
+  TetherServerValue  type, request_id, payload;
+} Frame;
+
+static void
+frame_clear (Frame *frame)
 {
-  gboolean in_string = FALSE;
-  guint depth = 0;
-
-  for (gsize i = 0; i < length; i++)
-    {
-      char c = text[i];
-
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            in_string = FALSE;
-        }
-      else if (c == '"')
-        in_string = TRUE;
-      else if ((c == '[' || c == '{') && ++depth > max)
-        return FALSE;
-      else if ((c == ']' || c == '}') && depth > 0)
-        depth--;
-    }
-  return TRUE;
+  g_clear_pointer (&frame->buffer, g_free);
 }
 
-static JsonNode *
-parse_frame (gint     type,
-             GBytes  *message,
-             gsize    max_body,
-             GError **error)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Frame, frame_clear)
+
+static gboolean
+check_frame (gint          type,
+             const char   *text,
+             gsize         length,
+             gsize         max_body,
+             GError      **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  if (type != SOUP_WEBSOCKET_DATA_TEXT)
+    return _tether_server_fail (error, TETHER_SERVER_ERROR_BAD_REQUEST,
+                                "messages must be JSON text frames, not binary ones");
+  if (length > max_body)
+    return _tether_server_fail (error, TETHER_SERVER_ERROR_TOO_LARGE,
+                                "the message is larger than the server's limit of %zu bytes", max_body);
+  if (!g_utf8_validate_len (text, length, NULL))
+    return _tether_server_fail (error, TETHER_SERVER_ERROR_BAD_REQUEST, "the message is not valid UTF-8");
+  /* The frame adds one level around the payload. */
+  return _tether_server_check_depth (text, length, TETHER_SERVER_MAX_DEPTH + 1, error);
+}
+
+static gboolean
+parse_frame (gint      type,
+             GBytes   *message,
+             gsize     max_body,
+             Frame    *frame,
+             GError  **error)
+{
   gsize length;
   const char *text = g_bytes_get_data (message, &length);
-  g_autoptr(GError) parse_error = NULL;
+  TetherServerScanner s;
+  TetherServerValue value;
+  char *name;
 
-  if (type != SOUP_WEBSOCKET_DATA_TEXT)
+  if (!check_frame (type, text, length, max_body, error))
+    return FALSE;
+  frame->buffer = g_strndup (text, length);
+  s = (TetherServerScanner) { frame->buffer, frame->buffer, frame->buffer + length, 0, FALSE, error };
+  _tether_server_skip_space (&s);
+  if (s.p < s.end && *s.p != '{')
+    return _tether_server_fail (error, TETHER_SERVER_ERROR_BAD_REQUEST,
+                                "a message must be a JSON object {type, requestId, payload}");
+  for (guint i = 0; _tether_server_scan_member (&s, i, &name, &value); i++)
     {
-      g_set_error_literal (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_BAD_REQUEST,
-                           "messages must be JSON text frames, not binary ones");
-      return NULL;
+      if (strcmp (name, "type") == 0)
+        frame->type = value;
+      else if (strcmp (name, "requestId") == 0)
+        frame->request_id = value;
+      else if (strcmp (name, "payload") == 0)
+        frame->payload = value;
     }
-  if (length > max_body)
-    {
-      g_set_error (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_TOO_LARGE,
-                   "the message is larger than the server's limit of %zu bytes", max_body);
-      return NULL;
-    }
-  if (!depth_within (text, length, TETHER_SERVER_MAX_DEPTH + 1))
-    {
-      g_set_error (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_TOO_DEEP,
-                   "the message is nested deeper than %d levels", TETHER_SERVER_MAX_DEPTH);
-      return NULL;
-    }
-  if (!json_parser_load_from_data (parser, text, length, &parse_error))
-    {
-      g_set_error (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_BAD_REQUEST,
-                   "the message is not valid JSON: %s", parse_error->message);
-      return NULL;
-    }
-  /* An empty or blank frame parses to no root at all. */
-  if (json_parser_get_root (parser) == NULL || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
-    {
-      g_set_error_literal (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_BAD_REQUEST,
-                           "a message must be a JSON object {type, requestId, payload}");
-      return NULL;
-    }
-  return json_node_ref (json_parser_get_root (parser));
+  _tether_server_skip_space (&s);
+  if (!s.failed && s.p < s.end)
+    _tether_server_scan_error (&s, "unexpected text after the object");
+  return !s.failed;
 }
 
-/* A string or a number, echoed as sent. */
-static JsonNode *
-frame_request_id (JsonObject  *frame,
-                  GError     **error)
+/* A string or a number, echoed as sent: its text, NUL-terminated. */
+static char *
+frame_request_id (Frame   *frame,
+                  GError **error)
 {
-  JsonNode *id = json_object_get_member (frame, "requestId");
-  GType type = id != NULL && JSON_NODE_HOLDS_VALUE (id) ? json_node_get_value_type (id) : G_TYPE_INVALID;
+  TetherServerJsonKind kind = frame->request_id.kind;
 
-  if (type == G_TYPE_STRING || type == G_TYPE_INT64 || type == G_TYPE_DOUBLE)
-    return id;
-  g_set_error_literal (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_BAD_REQUEST,
+  if (kind == TETHER_JSON_STRING || kind == TETHER_JSON_INT || kind == TETHER_JSON_DOUBLE)
+    return g_strndup (frame->request_id.start, frame->request_id.length);
+  _tether_server_fail (error, TETHER_SERVER_ERROR_BAD_REQUEST,
                        "the message has no requestId (a string or a number)");
   return NULL;
 }
 
 static const char *
-frame_type (JsonObject  *frame,
-            GError     **error)
+frame_type (Frame   *frame,
+            GError **error)
 {
-  const char *type = json_object_get_string_member_with_default (frame, "type", NULL);
+  const char *type = frame->type.kind == TETHER_JSON_STRING ? _tether_server_value_decode (&frame->type) : NULL;
 
   if (g_strcmp0 (type, "push") == 0 || g_strcmp0 (type, "pull") == 0)
     return type;
-  g_set_error (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_BAD_REQUEST,
-               "unknown message type '%s': expected \"push\" or \"pull\"", type != NULL ? type : "");
+  _tether_server_fail (error, TETHER_SERVER_ERROR_BAD_REQUEST,
+                       "\"type\" must be \"push\" or \"pull\"");
   return NULL;
+}
+
+/* The clientId of a push payload the core accepted (so valid JSON), decoded
+ * in place: the payload's text is not needed any more. */
+static const char *
+payload_client_id (Frame *frame)
+{
+  TetherServerScanner s = { frame->payload.start, frame->payload.start,
+                            frame->payload.start + frame->payload.length, 0, FALSE, NULL };
+  TetherServerValue value;
+  char *name;
+
+  if (frame->payload.kind != TETHER_JSON_OBJECT)
+    return NULL;
+  for (guint i = 0; _tether_server_scan_member (&s, i, &name, &value); i++)
+    if (strcmp (name, "clientId") == 0)
+      return value.kind == TETHER_JSON_STRING ? _tether_server_value_decode (&value) : NULL;
+  return NULL;
+}
+
+static gboolean
+admit (TetherServerHubConnection  *connection,
+       guint                      *retry_after,
+       GError                    **error)
+{
+  TetherServerState *state = connection->hub->state;
+  g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT, connection->user.id);
+
+  if (state->stopping)
+    return _tether_server_fail (error, TETHER_SERVER_ERROR_UNAVAILABLE,
+                                "the server is shutting down; reconnect in a moment");
+  if ((*retry_after = _tether_server_limiter_take (state->users, key)) > 0)
+    return _tether_server_fail (error, TETHER_SERVER_ERROR_RATE_LIMITED,
+                                "too many requests for user %s; retry in %u s",
+                                connection->user.name, *retry_after);
+  return _tether_server_hub_still_valid (connection, error);
 }
 
 /* The answer's payload as JSON text, or NULL with an error. */
 static char *
 run_frame (TetherServerHubConnection  *connection,
            const char                 *type,
-           JsonObject                 *frame,
+           Frame                      *frame,
            guint                      *n_changes,
            guint                      *retry_after,
            GError                    **error)
 {
-  TetherServerState *state = connection->hub->state;
-  JsonNode *payload = json_object_get_member (frame, "payload");
+  TetherServerCore *core = connection->hub->state->core;
   gboolean push = strcmp (type, "push") == 0;
-  g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT, connection->user.id);
-  g_autofree char *body = NULL;
+  const char *body = frame->payload.start;
+  gsize length = frame->payload.length;
   char *result;
 
-  if (state->stopping)
-    {
-      g_set_error_literal (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_UNAVAILABLE,
-                           "the server is shutting down; reconnect in a moment");
-      return NULL;
-    }
-  if ((*retry_after = _tether_server_limiter_take (state->users, key)) > 0)
-    {
-      g_set_error (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_RATE_LIMITED,
-                   "too many requests for user %s; retry in %u s", connection->user.name, *retry_after);
-      return NULL;
-    }
-  if (!_tether_server_hub_still_valid (connection, error))
+  if (!admit (connection, retry_after, error))
     return NULL;
   /* A pull without a payload is a pull from the start with the defaults. */
-  body = payload != NULL && !(JSON_NODE_HOLDS_NULL (payload) && !push) ? json_to_string (payload, FALSE)
-                                                                       : g_strdup (push ? "null" : "{}");
+  if (frame->payload.kind == TETHER_JSON_ABSENT || (frame->payload.kind == TETHER_JSON_NULL && !push))
+    body = push ? "null" : "{}", length = strlen (body);
   if (!push)
-    return tether_server_core_pull_text (state->core, &connection->user, body, strlen (body), n_changes, error);
-  result = tether_server_core_push_text (state->core, &connection->user, body, strlen (body), n_changes, error);
+    return tether_server_core_pull_text (core, &connection->user, body, length, n_changes, error);
+  result = tether_server_core_push_text (core, &connection->user, body, length, n_changes, error);
   if (result != NULL)
-    _tether_server_hub_note_own_push (connection, payload, result);
+    _tether_server_hub_note_own_push (connection, payload_client_id (frame), result);
   return result;
 }
 
@@ -161,15 +179,15 @@ _tether_server_hub_on_message (SoupWebsocketConnection   *conn,
 {
   gint64 start_us = g_get_monotonic_time ();
   g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) root = parse_frame (type, message, connection->hub->state->max_body, &error);
+  g_auto(Frame) frame = { 0 };
+  gboolean parsed = parse_frame (type, message, connection->hub->state->max_body, &frame, &error);
+  g_autofree char *request_id = parsed ? frame_request_id (&frame, &error) : NULL;
+  const char *kind = request_id != NULL ? frame_type (&frame, &error) : NULL;
   g_autofree char *result = NULL;
-  JsonObject *frame = root != NULL ? json_node_get_object (root) : NULL;
-  JsonNode *request_id = frame != NULL ? frame_request_id (frame, &error) : NULL;
-  const char *kind = request_id != NULL ? frame_type (frame, &error) : NULL;
   guint n_changes = 0, retry_after = 0;
 
   if (kind != NULL)
-    result = run_frame (connection, kind, frame, &n_changes, &retry_after, &error);
+    result = run_frame (connection, kind, &frame, &n_changes, &retry_after, &error);
   if (result != NULL)
     _tether_server_hub_send_text (connection, strcmp (kind, "push") == 0 ? "push_result" : "pull_result", request_id, result);
   else

@@ -153,12 +153,10 @@ _tether_server_hub_feed_changed (TetherServerCore *core,
 /* Remember what this connection wrote, so server_push does not echo it. */
 void
 _tether_server_hub_note_own_push (TetherServerHubConnection *connection,
-                                  JsonNode                  *payload,
+                                  const char                *client_id,
                                   const char                *result)
 {
   g_autoptr(JsonParser) parser = json_parser_new_immutable ();
-  JsonObject *request = payload != NULL && JSON_NODE_HOLDS_OBJECT (payload) ? json_node_get_object (payload) : NULL;
-  const char *client_id = request != NULL ? json_object_get_string_member_with_default (request, "clientId", NULL) : NULL;
   JsonArray *accepted;
 
   if (client_id != NULL && client_id[0] != '\0' && connection->hlc_suffix == NULL)

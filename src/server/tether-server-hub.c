@@ -30,11 +30,12 @@ connection_free (TetherServerHubConnection *connection)
 /* Sending ------------------------------------------------------------------------- */
 
 /* {type, requestId, payload} around a payload that is JSON text already;
- * @request_id may be NULL (null, or absent for server_push). */
+ * @request_id is the client's JSON text, or NULL (null, or absent for
+ * server_push). */
 void
 _tether_server_hub_send_text (TetherServerHubConnection *connection,
                               const char                *type,
-                              JsonNode                  *request_id,
+                              const char                *request_id,
                               const char                *payload)
 {
   g_autoptr(GString) text = g_string_sized_new (strlen (payload) + 64);
@@ -44,11 +45,7 @@ _tether_server_hub_send_text (TetherServerHubConnection *connection,
     return;
   g_string_append_printf (text, "{\"type\":\"%s\"", type);
   if (request_id != NULL)
-    {
-      g_autofree char *id = json_to_string (request_id, FALSE);
-
-      g_string_append_printf (text, ",\"requestId\":%s", id);
-    }
+    g_string_append_printf (text, ",\"requestId\":%s", request_id);
   else if (strcmp (type, "server_push") != 0)
     g_string_append (text, ",\"requestId\":null");
   g_string_append (text, ",\"payload\":");
@@ -58,28 +55,19 @@ _tether_server_hub_send_text (TetherServerHubConnection *connection,
 }
 
 void
-_tether_server_hub_send_message (TetherServerHubConnection *connection,
-                                 const char                *type,
-                                 JsonNode                  *request_id,
-                                 JsonNode                  *payload)
-{
-  g_autofree char *text = json_to_string (payload, FALSE);
-
-  _tether_server_hub_send_text (connection, type, request_id, text);
-}
-
-void
 _tether_server_hub_send_error (TetherServerHubConnection *connection,
-                               JsonNode                  *request_id,
+                               const char                *request_id,
                                const GError              *error,
                                guint                      retry_after)
 {
   g_autoptr(JsonNode) payload = tether_server_error_to_json (error);
+  g_autofree char *text = NULL;
 
   /* The HTTP answer would carry Retry-After; a message carries it inside. */
   if (retry_after > 0)
     json_object_set_int_member (json_node_get_object (payload), "retryAfter", retry_after);
-  _tether_server_hub_send_message (connection, "error", request_id, payload);
+  text = json_to_string (payload, FALSE);
+  _tether_server_hub_send_text (connection, "error", request_id, text);
 }
 
 /* The token may have been rotated, or the user removed, since the upgrade:

@@ -107,18 +107,14 @@ struct _TetherServerHub
 };
 
 /* tether-server-hub.c: sending. {type, requestId, payload} around a payload
- * that is JSON text already; @request_id may be NULL (null, or absent for
- * server_push). */
+ * that is JSON text already; @request_id is the JSON text the client sent,
+ * or NULL (null, or absent for server_push). */
 void     _tether_server_hub_send_text         (TetherServerHubConnection *connection,
                                                const char                *type,
-                                               JsonNode                  *request_id,
+                                               const char                *request_id,
                                                const char                *payload);
-void     _tether_server_hub_send_message      (TetherServerHubConnection *connection,
-                                               const char                *type,
-                                               JsonNode                  *request_id,
-                                               JsonNode                  *payload);
 void     _tether_server_hub_send_error        (TetherServerHubConnection *connection,
-                                               JsonNode                  *request_id,
+                                               const char                *request_id,
                                                const GError              *error,
                                                guint                      retry_after);
 /* FALSE with UNAUTHORIZED when the token was rotated or the user removed
@@ -136,7 +132,7 @@ void     _tether_server_hub_feed_changed      (TetherServerCore *core,
                                                TetherServerHub  *self);
 /* Remember what this connection wrote, so server_push does not echo it. */
 void     _tether_server_hub_note_own_push     (TetherServerHubConnection *connection,
-                                               JsonNode                  *payload,
+                                               const char                *client_id,
                                                const char                *result);
 
 /* tether-server-hub-messages.c: messages from the client. */
