@@ -142,6 +142,14 @@ test_ws_frames (Fixture *f)
     { "{\"type\":\"push\",\"payload\":{\"changes\":[]}}", NULL, "bad-request" },
     { "{\"type\":\"push\",\"requestId\":{\"$ne\":1},\"payload\":{\"changes\":[]}}", NULL, "bad-request" },
     { "{\"type\":\"admin\",\"requestId\":\"x\",\"payload\":{}}", "x", "bad-request" },
+    /* a type that is no string is a bad frame, not a crash */
+    { "{\"type\":{\"push\":1},\"requestId\":\"t1\",\"payload\":{}}", "t1", "bad-request" },
+    { "{\"type\":[\"push\"],\"requestId\":\"t2\",\"payload\":{}}", "t2", "bad-request" },
+    { "{\"type\":5,\"requestId\":\"t3\",\"payload\":{}}", "t3", "bad-request" },
+    { "{\"type\":null,\"requestId\":\"t4\",\"payload\":{}}", "t4", "bad-request" },
+    { "{\"requestId\":\"t5\",\"payload\":{}}", "t5", "bad-request" },
+    { "{\"type\":\"pu\\u0000sh\",\"requestId\":\"t6\",\"payload\":{}}", "t6", "bad-request" },
+    { "{\"type\":\"push\",\"requestId\":\"t7\",\"payload\":{\"changes\":[]}} x", NULL, "bad-request" },
     { "{\"type\":\"pull\",\"requestId\":\"c\",\"payload\":{\"cursor\":\"1 OR 1=1\"}}", "c", "bad-cursor" },
     { "{\"type\":\"push\",\"requestId\":\"p\",\"payload\":\"changes\"}", "p", "bad-request" },
   };
