@@ -278,6 +278,17 @@ fake_socket (SoupServer              *server,
   g_ptr_array_add (((Fake *) data)->sockets, g_object_ref (conn));
 }
 
+/* As tether-server does: the upgrade answer says how large a frame may be. */
+static void
+fake_announce_max (SoupServer        *server,
+                   SoupServerMessage *msg,
+                   const char        *path,
+                   GHashTable        *query,
+                   gpointer           data)
+{
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Tether-Max-Body", "5000");
+}
+
 static Fake *
 fake_start (void)
 {
@@ -290,6 +301,8 @@ fake_start (void)
   fake->sockets = g_ptr_array_new_with_free_func (g_object_unref);
   soup_server_add_handler (fake->server, "/fake", fake_handle, fake, NULL);
   soup_server_add_websocket_handler (fake->server, "/fake/silent/ws", NULL, NULL, fake_socket, fake, NULL);
+  soup_server_add_early_handler (fake->server, "/fake/limited/ws", fake_announce_max, NULL, NULL);
+  soup_server_add_websocket_handler (fake->server, "/fake/limited/ws", NULL, NULL, fake_socket, fake, NULL);
   soup_server_listen_local (fake->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
   g_assert_no_error (error);
   uris = soup_server_get_uris (fake->server);
@@ -922,6 +935,30 @@ test_ws_closed_too_big (Fixture *f)
   ws_close (f, t);
 }
 
+/* A frame over the size the server announced fails at once as too large
+ * (the engine halves its batch), without costing the connection. */
+static void
+test_ws_announced_max (Fixture *f)
+{
+  g_autoptr(Fake) fake = fake_start ();
+  g_autofree char *base = fake_base (fake, "limited");
+  g_autoptr(TetherWsTransport) ws = tether_ws_transport_new (base, f->alice);
+  TetherTransport *t = TETHER_TRANSPORT (ws);
+  g_autofree char *big = big_push ("c1", 10000);
+  g_autofree char *small = big_push ("c2", 100);
+  Result small_r = { 0 };
+
+  tether_ws_transport_set_timeout (ws, 5);
+  call_async (t, "push", small, NULL, &small_r);   /* opens the connection */
+  g_assert_true (wait_until (f, has_socket, fake, REQUEST_TIMEOUT_MS));
+  call_fails (f, t, "push", big, TETHER_SYNC_ERROR_TOO_LARGE, "5000 at most");
+  g_assert_true (tether_transport_is_connected (t));
+  g_assert_false (small_r.done);
+  ws_close (f, t);
+  g_assert_true (small_r.done);
+  g_clear_error (&small_r.error);
+}
+
 /* ------------------------------------------------------------------ faulty */
 
 static TetherFaultyTransport *
@@ -1045,6 +1082,7 @@ main (int    argc,
     { "ws/error-message", test_ws_error_message },
     { "ws/too-large", test_ws_too_large },
     { "ws/closed-too-big", test_ws_closed_too_big },
+    { "ws/announced-max", test_ws_announced_max },
     { "ws/rate-limited", test_ws_rate_limited },
     { "ws/server-push", test_ws_server_push },
     { "ws/reconnect", test_ws_reconnect },

@@ -215,7 +215,17 @@ void
 _tether_ws_send_or_wait (TetherWsTransport *self,
                          Pending           *p)
 {
-  if (_tether_ws_is_open (self))
+  if (_tether_ws_is_open (self) && self->max_frame > 0 && g_bytes_get_size (p->frame) > self->max_frame)
+    {
+      g_autofree char *what = g_strdup_printf ("%" G_GSIZE_FORMAT " bytes, where it reads %" G_GSIZE_FORMAT
+                                               " at most", g_bytes_get_size (p->frame), self->max_frame);
+      g_autoptr(GError) error = _tether_transport_refusal_new (TETHER_SYNC_ERROR_TOO_LARGE,
+                                                               tether_http_transport_get_base_url (self->http),
+                                                               what, NULL);
+
+      pending_fail (self, p, error);   /* before it costs the connection */
+    }
+  else if (_tether_ws_is_open (self))
     soup_websocket_connection_send_message (self->conn, SOUP_WEBSOCKET_DATA_TEXT, p->frame);
   else
     {

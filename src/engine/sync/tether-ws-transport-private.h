@@ -32,7 +32,13 @@ struct _TetherWsTransport
   guint                    attempts;    /* failed connections since the last open */
   gint64                   retry_after_ms;
   gboolean                 wanted;      /* connect() called, no disconnect() since */
+  gsize                    max_frame;   /* the server's Tether-Max-Body, 0 when it did not say */
 };
+
+/* The upgrade answer's header with the largest frame the server reads:
+ * past twice that, libsoup resets the connection unread, which a client
+ * cannot tell from a network failure and would resend for ever. */
+#define TETHER_WS_MAX_BODY_HEADER "Tether-Max-Body"
 
 typedef struct {
   GTask      *task;

@@ -156,6 +156,18 @@ upgrade_free (Upgrade *upgrade)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Upgrade, upgrade_free)
 
+static gsize
+announced_max (SoupMessage *msg)
+{
+  const char *text = soup_message_headers_get_one (soup_message_get_response_headers (msg),
+                                                   TETHER_WS_MAX_BODY_HEADER);
+  guint64 value = 0;
+
+  if (text == NULL || !g_ascii_string_to_unsigned (text, 10, 1, G_MAXSIZE, &value, NULL))
+    return 0;
+  return (gsize) value;
+}
+
 static void
 on_upgraded (GObject      *source,
              GAsyncResult *result,
@@ -176,6 +188,7 @@ on_upgraded (GObject      *source,
   g_clear_object (&self->connecting);
   if (conn != NULL)
     {
+      self->max_frame = announced_max (upgrade->msg);
       attach (self, conn);
       return;
     }
