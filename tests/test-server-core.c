@@ -770,6 +770,62 @@ test_record_ids (Fixture       *f,
   g_assert_cmpstr (json_object_get_string_member (change_object, "recordId"), ==, "q\"uote\\\xc3\xa9\n");
 }
 
+static JsonObject *
+error_entry (JsonObject *response,
+             const char *id)
+{
+  for (guint i = 0; i < count (response, "errors"); i++)
+    if (g_str_equal (json_object_get_string_member (entry (response, "errors", i), "id"), id))
+      return entry (response, "errors", i);
+  g_error ("no errors entry for %s", id);
+}
+
+/* Strings that are keys in the storage have limits both storages keep
+ * (a long recordId used to pass on SQLite and fail on PostgreSQL's btree
+ * forever); the others (hlc, clientId) are no keys and may be long. */
+static void
+test_key_limits (Fixture       *f,
+                 gconstpointer  data)
+{
+  g_autofree char *longest = g_strnfill (256, 'k');
+  g_autofree char *over = g_strnfill (257, 'k');
+  g_autofree char *huge = g_strnfill (10 * 1024, 'k');
+  g_autoptr(GString) escaped = g_string_new ("\"");
+  g_autofree char *long_client = g_strnfill (10 * 1024, 'c');
+  g_autofree char *hlc = g_strdup_printf (",\"hlc\":\"%013" G_GINT64_FORMAT "-0001-%s\"",
+                                          tether_time_now_ms (), long_client);
+  g_autofree char *id_longest = g_strdup_printf ("\"%s\"", longest);
+  g_autofree char *id_over = g_strdup_printf ("\"%s\"", over);
+  g_autofree char *id_huge = g_strdup_printf ("\"%s\"", huge);
+  g_autofree char *body = NULL;
+  JsonObject *r;
+
+  for (guint i = 0; i < 256; i++)
+    g_string_append (escaped, "\\u0001");
+  g_string_append_c (escaped, '"');
+  body = body_of (change ("k1", "notes", id_longest, "create", "{}", NULL),
+                  change ("k2", "notes", escaped->str, "create", "{}", NULL),
+                  change ("k3", "notes", id_over, "create", "{}", NULL),
+                  change ("k4", "notes", id_huge, "create", "{}", NULL),
+                  change ("k5", "notes", "\"h\"", "create", "{}", hlc), NULL);
+  /* with a clientId of 10 KiB too */
+  r = push (f, g_strdup_printf ("{\"clientId\":\"%s\",%s", long_client, strstr (body, "\"changes\"")));
+  assert_outcome (r, 3, 0, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      JsonObject *error = error_entry (r, i == 0 ? "k3" : "k4");
+      const char *message = json_object_get_string_member (error, "error");
+
+      g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, "bad-change");
+      g_assert_nonnull (strstr (message, "recordId"));
+      g_assert_nonnull (strstr (message, "256"));
+    }
+  r = pull (f, "{}");
+  g_assert_cmpuint (count (r, "changes"), ==, 3);
+  g_assert_nonnull (pulled (r, id_longest));
+  g_assert_nonnull (pulled (r, "\"h\""));
+}
+
 /* The pull page's text, which the client reads, not json-glib's idea of it. */
 static char *
 pull_page_text (Fixture    *f,
@@ -1246,6 +1302,7 @@ add_tests (const char *kind)
     { "push/hlc", test_hlc },
     { "push/field-conflicts", test_field_conflicts },
     { "push/record-ids", test_record_ids },
+    { "push/key-limits", test_key_limits },
     { "push/data-as-sent", test_data_as_sent },
     { "push/feed-changed", test_feed_changed },
     { "request-errors", test_request_errors },

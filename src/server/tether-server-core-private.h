@@ -7,6 +7,10 @@ G_BEGIN_DECLS
 
 #define TETHER_SERVER_MAX_CHANGE_ID    256
 #define TETHER_SERVER_MAX_COLLECTION   128
+/* Bytes of a string recordId. Its JSON text (six bytes for an escaped
+ * control character) and the collection must fit one entry of
+ * PostgreSQL's btree index (about 2,700 bytes), with room to spare. */
+#define TETHER_SERVER_MAX_RECORD_ID    256
 #define TETHER_SERVER_PUSH_TRIES       5
 
 typedef enum {

@@ -58,12 +58,15 @@ read_target (TetherServerChange *change,
     return reject (change, "bad-change",
                    g_strdup_printf ("\"collection\" must be a string of 1 to %d bytes "
                                     "without control characters", TETHER_SERVER_MAX_COLLECTION));
-  if (f->record_id.kind == TETHER_JSON_STRING && f->record_id.string != NULL)
+  if (f->record_id.kind == TETHER_JSON_STRING && f->record_id.string != NULL &&
+      strlen (f->record_id.string) <= TETHER_SERVER_MAX_RECORD_ID)
     change->key = string_key (f->record_id.string);
   else if (f->record_id.kind == TETHER_JSON_INT)
     change->key = g_strdup_printf ("%" G_GINT64_FORMAT, f->record_id.integer);
   else
-    return reject (change, "bad-change", g_strdup ("\"recordId\" must be a string or an integer"));
+    return reject (change, "bad-change",
+                   g_strdup_printf ("\"recordId\" must be an integer or a string of at most %d bytes",
+                                    TETHER_SERVER_MAX_RECORD_ID));
   change->ref = tether_server_record_ref (change->collection, change->key);
   return TRUE;
 }
