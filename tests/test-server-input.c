@@ -138,6 +138,31 @@ test_bad_pull (Fixture *f)
     }
 }
 
+/* A collection name no push can store (a control character in it) is a
+ * filter that matches nothing, on every storage: not a storage failure. */
+static void
+test_odd_collection_filter (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(JsonObject) pushed = push (f, s, f->alice, "A",
+                                       change_new ("o1", "notes", "\"r\"", "create", "{}", 0, NULL), NULL);
+  g_autoptr(Reply) posted = request (f, s, "POST", "/pull", f->alice, "{\"collections\":[\"a\\u001fb\"]}");
+  g_autoptr(Reply) both = request (f, s, "POST", "/pull", f->alice,
+                                   "{\"collections\":[\"a\\u001fb\",\"notes\",\"q\\\"\\\\\"]}");
+  g_autoptr(Reply) got = request (f, s, "GET", "/pull?collections=a%1Fb", f->alice, NULL);
+  Reply *nothing[] = { posted, got };
+
+  assert_counts (pushed, 1, 0, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (nothing); i++)
+    {
+      assert_status (nothing[i], 200);
+      g_assert_cmpuint (count_of (reply_object (nothing[i]), "changes"), ==, 0);
+      g_assert_cmpstr (json_object_get_string_member (reply_object (nothing[i]), "cursor"), ==, "1");
+    }
+  assert_status (both, 200);
+  g_assert_cmpuint (count_of (reply_object (both), "changes"), ==, 1);
+}
+
 static char *
 small_changes (guint n)
 {
@@ -532,6 +557,7 @@ main (int    argc,
     { "bad-push", test_bad_push },
     { "bad-change", test_bad_change },
     { "bad-pull", test_bad_pull },
+    { "odd-collection-filter", test_odd_collection_filter },
     { "limits", test_limits },
     { "gzip", test_gzip },
     { "auth", test_auth },

@@ -4,8 +4,8 @@
 
 #include <string.h>
 #include <sqlite3.h>
-#include <json-glib/json-glib.h>
 
+#include "tether-private.h"
 #include "tether-server-store-sqlite-private.h"
 
 /* The default storage: one SQLite file owned by one tether-server process.
@@ -381,18 +381,22 @@ store_put_records (TetherServerStore          *store,
   return TRUE;
 }
 
+/* For json_each: written by the engine's writer, which escapes every
+ * control character (json-glib 1.6 leaves U+001F raw, which SQLite's JSON
+ * refuses, so such a filter failed instead of matching nothing). */
 static char *
 collections_json (const char * const *collections)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
+  GString *out = g_string_new ("[");
 
-  json_builder_begin_array (builder);
   for (guint i = 0; collections[i] != NULL; i++)
-    json_builder_add_string_value (builder, collections[i]);
-  json_builder_end_array (builder);
-  root = json_builder_get_root (builder);
-  return json_to_string (root, FALSE);
+    {
+      if (i > 0)
+        g_string_append_c (out, ',');
+      _tether_json_append_string (out, collections[i]);
+    }
+  g_string_append_c (out, ']');
+  return g_string_free (out, FALSE);
 }
 
 static GPtrArray *
