@@ -826,6 +826,59 @@ test_key_limits (Fixture       *f,
   g_assert_nonnull (pulled (r, "\"h\""));
 }
 
+#define CONFLICT_BUDGET (8 * 1024 * 1024)   /* remote bytes in one answer, docs/protocol.md */
+#define STALE_UPDATES   40
+
+/* Many stale updates of one large record: each conflict carries the
+ * record, so the answer stops at the budget instead of growing to
+ * gigabytes; the changes left out were not applied and are answered when
+ * sent again. */
+static void
+test_conflict_budget (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autofree char *filler = g_strnfill (600 * 1024, 'x');
+  g_autofree char *big = g_strdup_printf ("{\"t\":\"%s\"}", filler);
+  g_autoptr(GString) body = g_string_new ("{\"clientId\":\"client-1\",\"changes\":[");
+  guint fit = CONFLICT_BUDGET / strlen (big);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *answer = NULL;
+  g_autoptr(JsonNode) parsed = NULL;
+  JsonObject *r, *conflict;
+
+  r = push (f, body_of (change ("b0", "notes", "\"big\"", "create", big, NULL), NULL));
+  assert_outcome (r, 1, 0, 0);
+  for (guint i = 0; i < STALE_UPDATES; i++)
+    g_string_append_printf (body, "{\"id\":\"s%u\",\"collection\":\"notes\",\"recordId\":\"big\","
+                            "\"type\":\"update\",\"data\":{\"t\":\"mine\"},\"baseRev\":0},", i);
+  g_string_append (body, "{\"id\":\"ok\",\"collection\":\"notes\",\"recordId\":\"other\","
+                         "\"type\":\"create\",\"data\":{}}]}");
+  answer = tether_server_core_push_text (f->core, &f->alice, body->str, body->len, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (strlen (answer), <, CONFLICT_BUDGET + 64 * 1024);
+  parsed = tether_test_node (answer);
+  r = json_node_get_object (parsed);
+  g_assert_cmpuint (fit, >, 1);
+  assert_outcome (r, 1, fit, 0);
+  for (guint i = 0; i < fit; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("s%u", i);
+      g_autofree char *remote = NULL, *fields = NULL;
+
+      conflict = entry (r, "conflicts", i);
+      g_assert_cmpstr (json_object_get_string_member (conflict, "changeId"), ==, id);
+      remote = data_text (conflict, "remote");
+      g_assert_cmpstr (remote, ==, big);
+      fields = data_text (conflict, "fieldConflicts");
+      g_assert_cmpstr (fields, ==, "[\"t\"]");
+    }
+
+  /* sent again, a change left out is answered */
+  r = push (f, body_of (change ("s39", "notes", "\"big\"", "update", "{\"t\":\"mine\"}", ",\"baseRev\":0"), NULL));
+  assert_outcome (r, 0, 1, 0);
+  g_assert_cmpint (json_object_get_int_member (entry (r, "conflicts", 0), "remoteRev"), ==, 1);
+}
+
 /* The pull page's text, which the client reads, not json-glib's idea of it. */
 static char *
 pull_page_text (Fixture    *f,
@@ -1303,6 +1356,7 @@ add_tests (const char *kind)
     { "push/field-conflicts", test_field_conflicts },
     { "push/record-ids", test_record_ids },
     { "push/key-limits", test_key_limits },
+    { "push/conflict-budget", test_conflict_budget },
     { "push/data-as-sent", test_data_as_sent },
     { "push/feed-changed", test_feed_changed },
     { "request-errors", test_request_errors },

@@ -12,6 +12,8 @@ G_BEGIN_DECLS
  * PostgreSQL's btree index (about 2,700 bytes), with room to spare. */
 #define TETHER_SERVER_MAX_RECORD_ID    256
 #define TETHER_SERVER_PUSH_TRIES       5
+/* Bytes of remote records in one push answer's conflicts. */
+#define TETHER_SERVER_MAX_CONFLICT_BYTES (8 * 1024 * 1024)
 
 typedef enum {
   TETHER_JSON_ABSENT,
@@ -69,6 +71,13 @@ typedef struct {
   char             *error;
 } TetherServerChange;
 
+/* The conflicts of a push answer, written as they are judged. */
+typedef struct {
+  GString    *out;            /* JSON array members */
+  gsize       remote_bytes;   /* of the remote records written so far */
+  GHashTable *remotes;        /* const TetherServerRecord* → its size and tree */
+} TetherServerConflicts;
+
 typedef struct {
   char               *buffer;     /* the body, decoded in place */
   const char         *client_id;
@@ -102,6 +111,16 @@ TetherServerPushRequest *_tether_server_push_request_parse (const char    *body,
 void          _tether_server_push_request_free    (TetherServerPushRequest *request);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TetherServerPushRequest, _tether_server_push_request_free)
 gboolean      _tether_server_hlc_is_valid         (const char *hlc);
+
+/* tether-server-push-conflicts.c */
+void          _tether_server_conflicts_init       (TetherServerConflicts    *self);
+void          _tether_server_conflicts_clear      (TetherServerConflicts    *self);
+/* Writes the entry of @change, which met @current (NULL: no record); FALSE
+ * when the answer has no room left for it and it is left out. */
+gboolean      _tether_server_conflicts_add        (TetherServerConflicts    *self,
+                                                   const TetherServerChange *change,
+                                                   const TetherServerRecord *current);
+void          _tether_server_conflicts_forget_records (TetherServerConflicts *self);
 
 /* tether-server-json.c */
 gboolean      _tether_server_check_depth          (const char *body,

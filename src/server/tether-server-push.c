@@ -29,7 +29,8 @@ typedef struct {
   GPtrArray               *put_applied;   /* TetherServerApplied*, hlc borrowed */
   GPtrArray               *owned;         /* clamped hlc texts */
   GArray                  *conflicted;    /* Conflicted, in change order */
-  GString                 *accepted, *conflicts, *errors;   /* JSON array members */
+  GString                 *accepted, *errors;   /* JSON array members */
+  TetherServerConflicts    conflicts;
 } Push;
 
 /* A change that met another version: described once the batch is judged,
@@ -54,8 +55,7 @@ push_reset (Push *push)
   g_clear_pointer (&push->conflicted, g_array_unref);
   if (push->accepted != NULL)
     g_string_free (g_steal_pointer (&push->accepted), TRUE);
-  if (push->conflicts != NULL)
-    g_string_free (g_steal_pointer (&push->conflicts), TRUE);
+  _tether_server_conflicts_clear (&push->conflicts);
   if (push->errors != NULL)
     g_string_free (g_steal_pointer (&push->errors), TRUE);
   if (push->now_text != NULL)
@@ -78,7 +78,7 @@ push_start (Push *push)
   push->owned = g_ptr_array_new_with_free_func (g_free);
   push->conflicted = g_array_new (FALSE, FALSE, sizeof (Conflicted));
   push->accepted = g_string_sized_new (n * 128);
-  push->conflicts = g_string_new (NULL);
+  _tether_server_conflicts_init (&push->conflicts);
   push->errors = g_string_new (NULL);
 }
 
@@ -129,131 +129,6 @@ add_error (Push                     *push,
   _tether_server_append_string (out, change->error);
   g_string_append (out, ",\"code\":");
   _tether_server_append_string (out, change->error_code);
-  g_string_append_c (out, '}');
-}
-
-static gboolean
-same_value (JsonNode *a,
-            JsonNode *b)
-{
-  if (a == NULL || b == NULL)
-    return a == b;
-  return json_node_equal (a, b);
-}
-
-static JsonNode *
-member (JsonObject *object,
-        const char *name)
-{
-  return object != NULL ? json_object_get_member (object, name) : NULL;
-}
-
-/* With a base: the fields both sides changed; without: those that differ. */
-static gboolean
-field_conflicts (JsonObject *local,
-                 JsonObject *remote,
-                 JsonObject *base,
-                 const char *name)
-{
-  if (base == NULL)
-    return !same_value (member (local, name), member (remote, name));
-  return !same_value (member (local, name), member (base, name)) &&
-         !same_value (member (remote, name), member (base, name));
-}
-
-static JsonObject *
-slice_object (JsonNode  **node,
-              const char *text,
-              gsize       length)
-{
-  if (text == NULL)
-    return NULL;
-  *node = _tether_server_parse_slice (text, length);
-  return *node != NULL && JSON_NODE_HOLDS_OBJECT (*node) ? json_node_get_object (*node) : NULL;
-}
-
-static void
-append_field_conflicts (GString                  *out,
-                        const TetherServerChange *change,
-                        const TetherServerRecord *current)
-{
-  g_autoptr(JsonNode) local_node = NULL, remote_node = NULL, base_node = NULL;
-  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-  JsonObject *local = slice_object (&local_node, change->data_is_object ? change->data : NULL,
-                                    change->data_length);
-  JsonObject *remote = slice_object (&remote_node, current != NULL ? current->data : NULL,
-                                     current != NULL && current->data ? strlen (current->data) : 0);
-  JsonObject *base = slice_object (&base_node, change->base_data, change->base_data_length);
-  JsonObject *sides[] = { local, remote, base };
-  guint n = 0;
-
-  g_string_append (out, ",\"fieldConflicts\":[");
-  for (guint i = 0; i < G_N_ELEMENTS (sides); i++)
-    {
-      JsonObjectIter iter;
-      const char *name;
-      JsonNode *node;
-
-      if (sides[i] == NULL)
-        continue;
-      json_object_iter_init_ordered (&iter, sides[i]);
-      while (json_object_iter_next_ordered (&iter, &name, &node))
-        if (g_hash_table_add (seen, (gpointer) name) && field_conflicts (local, remote, base, name))
-          {
-            g_string_append (out, n++ == 0 ? "" : ",");
-            _tether_server_append_string (out, name);
-          }
-    }
-  g_string_append_c (out, ']');
-}
-
-static void
-append_or_null (GString    *out,
-                const char *name,
-                const char *json,
-                gsize       length)
-{
-  g_string_append (out, name);
-  if (json != NULL)
-    g_string_append_len (out, json, length);
-  else
-    g_string_append (out, "null");
-}
-
-static void
-add_conflict (Push                     *push,
-              const TetherServerChange *change,
-              const TetherServerRecord *current)
-{
-  GString *out = open_entry (push->conflicts);
-  const char *remote = current != NULL ? current->data : NULL;
-
-  g_string_append (out, "\"changeId\":");
-  _tether_server_append_string (out, change->id);
-  g_string_append (out, ",\"collection\":");
-  _tether_server_append_string (out, change->collection);
-  append_or_null (out, ",\"recordId\":", change->key, strlen (change->key));
-  append_or_null (out, ",\"local\":", change->data_is_object ? change->data : NULL, change->data_length);
-  append_or_null (out, ",\"remote\":", remote, remote != NULL ? strlen (remote) : 0);
-  g_string_append (out, ",\"localTimestamp\":");
-  if (change->timestamp != NULL)
-    _tether_server_append_string (out, change->timestamp);
-  else
-    g_string_append (out, "null");
-  g_string_append (out, ",\"remoteTimestamp\":");
-  if (current != NULL)
-    _tether_server_append_time (out, current->server_ms);
-  else
-    g_string_append (out, "null");
-  g_string_append_printf (out, ",\"remoteRev\":%" G_GINT64_FORMAT ",\"remoteHlc\":",
-                          current != NULL ? current->rev : 0);
-  if (current != NULL && current->hlc != NULL)
-    _tether_server_append_string (out, current->hlc);
-  else
-    g_string_append (out, "null");
-  g_string_append_printf (out, ",\"remoteDeleted\":%s",
-                          current != NULL && current->data == NULL ? "true" : "false");
-  append_field_conflicts (out, change, current);
   g_string_append_c (out, '}');
 }
 
@@ -382,7 +257,8 @@ load_records (Push    *push,
 }
 
 /* The conflicts' entries, with the data of the stored versions they met
- * (the batch's own versions carry theirs). */
+ * (the batch's own versions carry theirs), each read once however many
+ * changes met it. */
 static gboolean
 describe_conflicts (Push    *push,
                     GError **error)
@@ -390,6 +266,7 @@ describe_conflicts (Push    *push,
   guint n = push->conflicted->len;
   g_autofree const char **collections = g_new (const char *, n);
   g_autofree const char **keys = g_new (const char *, n);
+  g_autoptr(GHashTable) wanted = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GHashTable) full = NULL;
   guint count = 0;
 
@@ -397,7 +274,7 @@ describe_conflicts (Push    *push,
     {
       Conflicted *c = &g_array_index (push->conflicted, Conflicted, i);
 
-      if (c->stored)
+      if (c->stored && g_hash_table_add (wanted, c->change->ref))
         {
           collections[count] = c->change->collection;
           keys[count++] = c->change->key;
@@ -412,8 +289,10 @@ describe_conflicts (Push    *push,
       Conflicted *c = &g_array_index (push->conflicted, Conflicted, i);
       const TetherServerRecord *stored = c->stored ? g_hash_table_lookup (full, c->change->ref) : NULL;
 
-      add_conflict (push, c->change, stored != NULL ? stored : c->current);
+      /* One left out was not applied: the client sends it again. */
+      _tether_server_conflicts_add (&push->conflicts, c->change, stored != NULL ? stored : c->current);
     }
+  _tether_server_conflicts_forget_records (&push->conflicts);
   return TRUE;
 }
 
@@ -470,7 +349,7 @@ static char *
 push_response (Push *push)
 {
   return g_strdup_printf ("{\"accepted\":[%s],\"conflicts\":[%s],\"errors\":[%s]}",
-                          push->accepted->str, push->conflicts->str, push->errors->str);
+                          push->accepted->str, push->conflicts.out->str, push->errors->str);
 }
 
 static gboolean
