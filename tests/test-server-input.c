@@ -113,12 +113,19 @@ test_bad_pull (Fixture *f)
     { "{\"batchSize\":\"5\"}", "bad-request" },
     { "{\"collections\":\"notes\"}", "bad-request" },
     { "{\"collections\":[5]}", "bad-request" },
+    /* json-glib would read these as "n" and "A" */
+    { "{\"collections\":[\"n\\u0000x\"]}", "bad-request" },
+    { "{\"clientId\":\"A\\u0000x\"}", "bad-request" },
+    { "{\"collections\":[\"n\x01\"]}", "bad-request" },
   };
   static const struct { const char *path; const char *code; } gets[] = {
     { "/pull?cursor=abc", "bad-cursor" },
     { "/pull?cursor=-3", "bad-cursor" },
     { "/pull?batchSize=0", "bad-request" },
     { "/pull?batchSize=many", "bad-request" },
+    /* libsoup would hand these on as "notes" and "A" */
+    { "/pull?collections=notes%00x", "bad-request" },
+    { "/pull?clientId=A%00x", "bad-request" },
   };
   Server *s = server_start (f, NULL);
 

@@ -136,6 +136,11 @@ gboolean      _tether_server_check_body           (const char *body,
 gboolean      _tether_server_check_text           (const char *body,
                                                    gsize       length,
                                                    GError    **error);
+/* Valid by the scanner's rules, without strings or numbers json-glib
+ * would change (see tether-server-json.c). */
+gboolean      _tether_server_check_strict         (const char *body,
+                                                   gsize       length,
+                                                   GError    **error);
 gboolean      _tether_server_skip_space           (TetherServerScanner *s);
 gboolean      _tether_server_scan_error           (TetherServerScanner *s,
                                                    const char          *what);

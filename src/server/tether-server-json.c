@@ -430,6 +430,32 @@ _tether_server_scan_member (TetherServerScanner  *s,
   return _tether_server_scan_name (s, index, name) && _tether_server_scan_value (s, value);
 }
 
+/* For a body json-glib reads: json-glib 1.6 cuts a string at \u0000 (a
+ * pull for collection "a\u0000b" would get collection "a") and takes raw
+ * control characters in strings, so the body is held to the scanner's
+ * rules first. */
+gboolean
+_tether_server_check_strict (const char  *body,
+                             gsize        length,
+                             GError     **error)
+{
+  g_autofree char *copy = g_strndup (body, length);
+  TetherServerScanner s = { copy, copy, copy + length, 0, FALSE, error };
+  TetherServerValue value = { 0 };
+
+  _tether_server_skip_space (&s);
+  if (!_tether_server_scan_value (&s, &value))
+    return FALSE;
+  _tether_server_skip_space (&s);
+  if (s.p < s.end)
+    return _tether_server_scan_error (&s, "unexpected text after the value");
+  if (value.broken)
+    return _tether_server_fail (error, TETHER_SERVER_ERROR_BAD_REQUEST,
+                                "The request body holds \\u0000, a lone surrogate or a number "
+                                "out of range, which the server cannot read");
+  return TRUE;
+}
+
 /* @text (scanned, so valid JSON) without the whitespace between its
  * tokens: strings and numbers are copied byte for byte, escapes, exponents
  * and integers past 64 bits included. */

@@ -39,7 +39,8 @@ _tether_server_parse_object (const char  *body,
   g_autoptr(GError) local_error = NULL;
   g_autoptr(JsonNode) root = NULL;
 
-  if (!_tether_server_check_body (body, length, error))
+  if (!_tether_server_check_body (body, length, error) ||
+      !_tether_server_check_strict (body, length, error))
     return NULL;
   parser = json_parser_new ();
   if (!json_parser_load_from_data (parser, body, length, &local_error))

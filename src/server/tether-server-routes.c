@@ -395,6 +395,27 @@ decode_body (TetherServerState  *state,
   return decoded;
 }
 
+/* libsoup decodes the query into C strings, which end at a %00: a filter
+ * "notes%00x" would read as "notes", so such a query is refused. */
+static char *
+pull_query (TetherServerState  *state,
+            SoupServerMessage  *msg,
+            Request            *request,
+            GHashTable         *query,
+            GError            **error)
+{
+  const char *raw = g_uri_get_query (soup_server_message_get_uri (msg));
+
+  if (raw != NULL && strstr (raw, "%00") != NULL)
+    {
+      g_set_error_literal (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_BAD_REQUEST,
+                           "The query holds %00 (a NUL character), which no parameter may contain");
+      return NULL;
+    }
+  return tether_server_core_pull_query_text (state->core, &request->user, query,
+                                             &request->n_changes, error);
+}
+
 /* The core's answers come as JSON text: record data goes out as stored. */
 static char *
 run_request (TetherServerState  *state,
@@ -423,8 +444,7 @@ run_request (TetherServerState  *state,
     return tether_server_core_push_text (state->core, &request->user, body, length,
                                          &request->n_changes, error);
   if (soup_server_message_get_method (msg) == SOUP_METHOD_GET)
-    return tether_server_core_pull_query_text (state->core, &request->user, query,
-                                               &request->n_changes, error);
+    return pull_query (state, msg, request, query, error);
   return tether_server_core_pull_text (state->core, &request->user, body, length,
                                        &request->n_changes, error);
 }
