@@ -520,6 +520,65 @@ test_inspector_and_size (Fixture       *f,
   g_assert_cmpint (g_settings_get_int (settings, "window-height"), ==, 600);
 }
 
+/* Due dates ------------------------------------------------------------------------ */
+
+/* Every label under @widget whose text starts with @prefix, joined by "|". */
+static void
+collect_labels (GtkWidget  *widget,
+                const char *prefix,
+                GString    *out)
+{
+  if (GTK_IS_LABEL (widget) && gtk_widget_get_visible (widget) &&
+      g_str_has_prefix (gtk_label_get_text (GTK_LABEL (widget)), prefix))
+    g_string_append_printf (out, "%s%s", out->len > 0 ? "|" : "", gtk_label_get_text (GTK_LABEL (widget)));
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    collect_labels (child, prefix, out);
+}
+
+/* A due date as the editor stores it: the day, at UTC midnight. */
+static char *
+due_json (const char *title,
+          GDateTime  *day)
+{
+  return g_strdup_printf ("{\"title\": \"%s\", \"due\": \"%04d-%02d-%02dT00:00:00.000Z\"}", title,
+                          g_date_time_get_year (day), g_date_time_get_month (day),
+                          g_date_time_get_day_of_month (day));
+}
+
+static void
+test_due_dates_west_of_utc (Fixture       *f,
+                            gconstpointer  data)
+{
+  g_autofree char *old_tz = g_strdup (g_getenv ("TZ"));
+  g_autoptr(GDateTime) today = NULL;
+  g_autoptr(GDateTime) tomorrow = NULL;
+  g_autoptr(GString) shown = g_string_new (NULL);
+  g_autofree char *today_json = NULL;
+  g_autofree char *tomorrow_json = NULL;
+
+  if (skip_without_display ())
+    return;
+  /* West of UTC, UTC midnight is the evening before here. */
+  g_setenv ("TZ", "America/New_York", TRUE);
+  today = g_date_time_new_now_local ();
+  g_assert_cmpint (g_date_time_get_utc_offset (today), <, 0);
+  tomorrow = g_date_time_add_days (today, 1);
+  today_json = due_json ("Today's", today);
+  tomorrow_json = due_json ("Tomorrow's", tomorrow);
+  g_object_unref (create (f->tasks, tomorrow_json));
+  g_usleep (2000);
+  g_object_unref (create (f->tasks, today_json));
+  tether_test_app_settle (200);
+  collect_labels (GTK_WIDGET (f->window->list_view), "Due", shown);
+  collect_labels (GTK_WIDGET (f->window->list_view), "Overdue", shown);
+  if (old_tz != NULL)
+    g_setenv ("TZ", old_tz, TRUE);
+  else
+    g_unsetenv ("TZ");
+  g_assert_cmpstr (shown->str, ==, "Due today|Due tomorrow");
+}
+
 /* Item model --------------------------------------------------------------------- */
 
 typedef struct {
@@ -768,6 +827,7 @@ main (int    argc,
   WINDOW_TEST ("delete-and-undo", test_delete_and_undo);
   WINDOW_TEST ("open-and-back", test_open_and_back);
   WINDOW_TEST ("inspector-and-size", test_inspector_and_size);
+  WINDOW_TEST ("due-dates-west-of-utc", test_due_dates_west_of_utc);
   g_test_add_func ("/tether/app/item-model/order-and-changes", test_model_order_and_changes);
   g_test_add_func ("/tether/app/item-model/random", test_model_random);
   g_test_add_func ("/tether/app/item-model/perf", test_model_perf);

@@ -67,15 +67,18 @@ days_between (GDateTime *from,
   return g_date_days_between (a, b);
 }
 
-/* "Due today", "Due tomorrow", "Due 3 Dec", "Overdue since 1 Dec". */
+/* "Due today", "Due tomorrow", "Due 3 Dec", "Overdue since 1 Dec".
+ * A due date is a day, stored as UTC midnight: its UTC date is the day,
+ * as the editor shows it, compared with today's date here. In local time
+ * west of UTC it would be the evening before. */
 static char *
 format_due (GDateTime *due,
             gboolean   done,
             gboolean  *overdue)
 {
-  g_autoptr(GDateTime) local = g_date_time_to_local (due);
+  g_autoptr(GDateTime) day = g_date_time_to_utc (due);
   g_autoptr(GDateTime) now = g_date_time_new_now_local ();
-  int days = days_between (now, local);
+  int days = days_between (now, day);
   g_autofree char *date = NULL;
 
   *overdue = !done && days < 0;
@@ -83,12 +86,12 @@ format_due (GDateTime *due,
     return g_strdup (_("Due today"));
   if (days == 1)
     return g_strdup (_("Due tomorrow"));
-  if (g_date_time_get_year (local) == g_date_time_get_year (now))
+  if (g_date_time_get_year (day) == g_date_time_get_year (now))
     /* Translators: a due date in the list, see strftime(3) */
-    date = g_date_time_format (local, _("%e %b"));
+    date = g_date_time_format (day, _("%e %b"));
   else
     /* Translators: a due date in another year, see strftime(3) */
-    date = g_date_time_format (local, _("%e %b %Y"));
+    date = g_date_time_format (day, _("%e %b %Y"));
   g_strstrip (date);
   if (*overdue)
     /* Translators: %s is a date */
