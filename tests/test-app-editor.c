@@ -244,7 +244,7 @@ open_note (Fixture *f, const char *json)
   g_autoptr(TetherRecord) record = tether_test_create (f->notes, json);
   char *id = g_strdup (tether_record_get_id (record));
 
-  tether_editor_set_record (f->editor, f->db, "notes", id);
+  tether_editor_set_record (f->editor, f->db, "notes", id, NULL);
   g_assert_cmpstr (tether_editor_get_record_id (f->editor), ==, id);
   return id;
 }
@@ -312,15 +312,47 @@ test_switching_saves_the_old_record (Fixture *f, gconstpointer data)
   second = tether_test_create (f->notes, "{\"title\": \"Second\", \"body\": \"two\"}");
   first = open_note (f, "{\"title\": \"First\"}");
   type_body (f, "typed just before switching");
-  tether_editor_set_record (f->editor, f->db, "notes", tether_record_get_id (second));
+  tether_editor_set_record (f->editor, f->db, "notes", tether_record_get_id (second), NULL);
 
   g_assert_cmpstr (stored_string (f->notes, first, "body"), ==, "typed just before switching");
   g_assert_cmpstr (gtk_editable_get_text (title_of (f)), ==, "Second");
   shown = body_text (f);
   g_assert_cmpstr (shown, ==, "two");
   /* Nothing is open: no editor fields to type into. */
-  tether_editor_set_record (f->editor, NULL, NULL, NULL);
+  tether_editor_set_record (f->editor, NULL, NULL, NULL, NULL);
   g_assert_null (tether_editor_get_record_id (f->editor));
+}
+
+static void
+test_switching_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherRecord) second = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) paste = g_string_new (NULL);
+  g_autofree char *first = NULL;
+  g_autofree char *shown = NULL;
+
+  if (skip_without_display ())
+    return;
+  second = tether_test_create (f->notes, "{\"title\": \"Second\"}");
+  first = open_note (f, "{\"title\": \"First\"}");
+  /* Within maxLength in characters, over the 1 MiB of a record in bytes. */
+  for (guint i = 0; i < 550000; i++)
+    g_string_append (paste, i % 100 == 99 ? "é\n" : "é");
+  type_body (f, paste->str);
+  g_assert_false (tether_editor_set_record (f->editor, f->db, "notes", tether_record_get_id (second), &error));
+  g_assert_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_TOO_LARGE);
+  g_assert_cmpstr (tether_editor_get_record_id (f->editor), ==, first);
+  shown = body_text (f);
+  g_assert_cmpstr (shown, ==, paste->str);
+
+  /* Discarded, the switch goes ahead. */
+  tether_editor_discard_changes (f->editor);
+  g_clear_pointer (&shown, g_free);
+  shown = body_text (f);
+  g_assert_cmpstr (shown, ==, "");
+  g_assert_true (tether_editor_set_record (f->editor, f->db, "notes", tether_record_get_id (second), NULL));
+  g_assert_cmpstr (tether_editor_get_record_id (f->editor), ==, tether_record_get_id (second));
 }
 
 static void
@@ -541,7 +573,7 @@ test_task_fields (Fixture *f, gconstpointer data)
     return;
   task = tether_test_create (f->tasks, "{\"title\": \"File taxes\", \"notes\": \"receipts\"}");
   id = tether_record_get_id (task);
-  tether_editor_set_record (f->editor, f->db, "tasks", id);
+  tether_editor_set_record (f->editor, f->db, "tasks", id, NULL);
   shown = body_text (f);
   g_assert_cmpstr (shown, ==, "receipts");
   g_assert_false (gtk_widget_get_visible (editor_part (f, "pinned")));
@@ -595,7 +627,7 @@ test_snapshots (Fixture *f, gconstpointer data)
   task = tether_test_create (f->tasks, "{\"title\": \"Renew the passport\", \"priority\": 3,"
                                        " \"due\": \"2026-05-02\", \"tags\": [\"admin\"],"
                                        " \"notes\": \"Photos from the shop on the corner. Bring the old one.\"}");
-  tether_editor_set_record (f->editor, f->db, "tasks", tether_record_get_id (task));
+  tether_editor_set_record (f->editor, f->db, "tasks", tether_record_get_id (task), NULL);
   tether_test_app_settle (300);
   tether_test_app_snapshot (GTK_WIDGET (f->window), task_png);
   g_test_message ("screenshots: %s %s", note_png, task_png);
@@ -904,6 +936,7 @@ main (int argc, char **argv)
   EDITOR_TEST ("outside-write-merges-with-typing", test_outside_write_merges_with_typing);
   EDITOR_TEST ("other-process-write-shows-up", test_other_process_write_shows_up);
   EDITOR_TEST ("deleted-elsewhere", test_deleted_elsewhere);
+  EDITOR_TEST ("switching-refused-when-save-fails", test_switching_refused);
   EDITOR_TEST ("refused-save-keeps-text", test_refused_save_keeps_text);
   EDITOR_TEST ("task-fields", test_task_fields);
   EDITOR_TEST ("snapshots", test_snapshots);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "tether-application.h"
+#include "tether-editor-private.h"
 #include "tether-item-model.h"
 #include "tether-test-app.h"
 #include "tether-test-util.h"
@@ -141,6 +142,41 @@ create (TetherCollection *collection,
         const char       *json)
 {
   return tether_test_create (collection, json);
+}
+
+static GtkTextBuffer *
+body_buffer (Fixture *f)
+{
+  return gtk_text_view_get_buffer (f->window->editor->body_view);
+}
+
+/* The editor's body text, valid until the next call. */
+static const char *
+body (Fixture *f)
+{
+  static char *last;
+  GtkTextIter start, end;
+
+  g_free (last);
+  gtk_text_buffer_get_bounds (body_buffer (f), &start, &end);
+  last = gtk_text_buffer_get_text (body_buffer (f), &start, &end, FALSE);
+  return last;
+}
+
+/* 550,000 "é" in lines of 100: within the body's maxLength in characters,
+ * but over the 1 MiB a record may take, so every save of it fails. */
+#define PASTED_CHARS (550000 + 5500)
+
+static void
+paste_too_much (Fixture *f)
+{
+  g_autoptr(GString) text = g_string_sized_new (1200000);
+  GtkTextIter end;
+
+  for (guint i = 0; i < 550000; i++)
+    g_string_append (text, i % 100 == 99 ? "é\n" : "é");
+  gtk_text_buffer_get_end_iter (body_buffer (f), &end);
+  gtk_text_buffer_insert (body_buffer (f), &end, text->str, (int) text->len);
 }
 
 /* Window ------------------------------------------------------------------------- */
@@ -579,6 +615,149 @@ test_due_dates_west_of_utc (Fixture       *f,
   g_assert_cmpstr (shown->str, ==, "Due today|Due tomorrow");
 }
 
+/* Edits that cannot be saved ---------------------------------------------------- */
+
+static gboolean
+count_frame (GtkWidget     *widget,
+             GdkFrameClock *clock,
+             gpointer       data)
+{
+  guint *frames = data;
+
+  return ++*frames < 3 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static gboolean
+three_frames (gpointer data)
+{
+  return *(guint *) data >= 3;
+}
+
+/* After a few frames: a window just changed may not have drawn yet. */
+static void
+snapshot (GtkWidget  *widget,
+          const char *name)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_BUILT, name, NULL);
+  guint frames = 0;
+
+  gtk_widget_add_tick_callback (widget, count_frame, &frames, NULL);
+  g_assert_true (tether_test_app_wait (three_frames, &frames, 10000));
+  tether_test_app_snapshot (widget, path);
+  g_test_message ("wrote %s", path);
+}
+
+static void
+test_switch_refused_when_save_fails (Fixture       *f,
+                                     gconstpointer  data)
+{
+  g_autoptr(TetherRecord) first = NULL;
+  g_autoptr(TetherRecord) second = NULL;
+  g_autoptr(TetherRecord) stored = NULL;
+  const char *id;
+
+  if (skip_without_display ())
+    return;
+  second = create (f->notes, "{\"title\": \"Second\"}");
+  g_usleep (2000);
+  first = create (f->notes, "{\"title\": \"First\", \"body\": \"kept\"}");
+  id = tether_record_get_id (first);
+  tether_window_select (f->window, "notes", id);
+  paste_too_much (f);
+
+  /* A click on the other note: the edit cannot be stored, so it stays. */
+  gtk_single_selection_set_selected (f->window->selection, 1);
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, id);
+  g_assert_cmpuint (gtk_single_selection_get_selected (f->window->selection), ==, 0);
+  g_assert_cmpint (g_utf8_strlen (body (f), -1), ==, 4 + PASTED_CHARS);
+  g_assert_nonnull (f->window->refusal_toast);
+  g_assert_cmpstr (adw_toast_get_title (f->window->refusal_toast), ==,
+                   "“First” is not saved: it is over the 1 MiB a note or task may take");
+  g_assert_cmpstr (adw_toast_get_action_name (f->window->refusal_toast), ==, "win.discard-changes");
+  /* Nor by the window's own way in. */
+  tether_window_select (f->window, "notes", tether_record_get_id (second));
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, id);
+  snapshot (GTK_WIDGET (f->window), "window-switch-refused.png");
+
+  /* Shortened, it is stored and the switch goes ahead. */
+  gtk_text_buffer_set_text (body_buffer (f), "kept, and more", -1);
+  gtk_single_selection_set_selected (f->window->selection, 1);
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, tether_record_get_id (second));
+  stored = tether_collection_get (f->notes, id, NULL);
+  g_assert_cmpstr (tether_record_get_string (stored, "body", NULL), ==, "kept, and more");
+
+  /* Or the toast's Discard Changes lets go of what cannot be stored. */
+  paste_too_much (f);
+  tether_window_select (f->window, "notes", id);
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, tether_record_get_id (second));
+  activate (f, "discard-changes", NULL);
+  g_assert_cmpstr (body (f), ==, "");
+  tether_window_select (f->window, "notes", id);
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, id);
+}
+
+static AdwMessageDialog *
+find_dialog (void)
+{
+  GListModel *toplevels = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+    {
+      g_autoptr(GObject) window = g_list_model_get_item (toplevels, i);
+
+      if (ADW_IS_MESSAGE_DIALOG (window) && gtk_widget_get_visible (GTK_WIDGET (window)))
+        return ADW_MESSAGE_DIALOG (window);
+    }
+  return NULL;
+}
+
+static void
+test_close_asks_when_save_fails (Fixture       *f,
+                                 gconstpointer  data)
+{
+  g_autoptr(TetherRecord) note = NULL;
+  g_autoptr(TetherRecord) stored = NULL;
+  AdwMessageDialog *dialog;
+  TetherWindow *window = f->window;
+
+  if (skip_without_display ())
+    return;
+  note = create (f->notes, "{\"title\": \"Essay\", \"body\": \"draft\"}");
+  tether_window_select (f->window, "notes", tether_record_get_id (note));
+  paste_too_much (f);
+  g_object_add_weak_pointer (G_OBJECT (window), (gpointer *) &window);
+
+  /* Closing the window: refused, with a dialog that says why. */
+  gtk_window_close (GTK_WINDOW (f->window));
+  g_assert_nonnull (window);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (f->window)));
+  dialog = find_dialog ();
+  g_assert_nonnull (dialog);
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), "1 MiB"));
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), "Essay"));
+  g_assert_cmpstr (adw_message_dialog_get_default_response (dialog), ==, "keep");
+  g_assert_cmpstr (adw_message_dialog_get_close_response (dialog), ==, "keep");
+  g_assert_cmpint (adw_message_dialog_get_response_appearance (dialog, "discard"), ==, ADW_RESPONSE_DESTRUCTIVE);
+  snapshot (GTK_WIDGET (f->window), "window-close-refused.png");
+  snapshot (GTK_WIDGET (dialog), "window-close-dialog.png");
+  adw_message_dialog_response (dialog, "keep");
+  tether_test_app_settle (50);
+  g_assert_nonnull (window);
+  g_assert_cmpint (g_utf8_strlen (body (f), -1), ==, 5 + PASTED_CHARS);
+
+  /* Ctrl+Q likewise; discarding then closes, and the stored note is as it was. */
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+  g_assert_nonnull (window);
+  dialog = find_dialog ();
+  g_assert_nonnull (dialog);
+  adw_message_dialog_response (dialog, "discard");
+  tether_test_app_settle (50);
+  g_assert_null (window);
+  f->window = NULL;
+  stored = tether_collection_get (f->notes, tether_record_get_id (note), NULL);
+  g_assert_cmpstr (tether_record_get_string (stored, "body", NULL), ==, "draft");
+}
+
 /* Item model --------------------------------------------------------------------- */
 
 typedef struct {
@@ -828,6 +1007,8 @@ main (int    argc,
   WINDOW_TEST ("open-and-back", test_open_and_back);
   WINDOW_TEST ("inspector-and-size", test_inspector_and_size);
   WINDOW_TEST ("due-dates-west-of-utc", test_due_dates_west_of_utc);
+  WINDOW_TEST ("switch-refused-when-save-fails", test_switch_refused_when_save_fails);
+  WINDOW_TEST ("close-asks-when-save-fails", test_close_asks_when_save_fails);
   g_test_add_func ("/tether/app/item-model/order-and-changes", test_model_order_and_changes);
   g_test_add_func ("/tether/app/item-model/random", test_model_random);
   g_test_add_func ("/tether/app/item-model/perf", test_model_perf);

@@ -211,13 +211,20 @@ quit_activated (GSimpleAction *action,
                 GVariant      *param,
                 gpointer       data)
 {
-  GtkApplication *app = GTK_APPLICATION (data);
-  g_autoptr(GList) windows = g_list_copy (gtk_application_get_windows (app));
+  TetherApplication *self = TETHER_APPLICATION (data);
+  g_autoptr(GList) windows = g_list_copy (gtk_application_get_windows (GTK_APPLICATION (self)));
 
   /* Closing (not destroying) saves each window's size and its editor. */
   for (GList *l = windows; l != NULL; l = l->next)
-    gtk_window_close (l->data);
-  g_application_quit (G_APPLICATION (app));
+    if (TETHER_IS_WINDOW (l->data))
+      _tether_window_close_for_quit (l->data);
+    else
+      gtk_window_close (l->data);
+  /* A window whose edit could not be saved stays and asks; its answer
+   * quits again. */
+  if (main_window (self) != NULL)
+    return;
+  g_application_quit (G_APPLICATION (self));
 }
 
 /* A window of its own kind, one at a time, over the window it came from. */

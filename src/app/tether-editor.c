@@ -377,7 +377,6 @@ on_focus_leave (TetherEditor *self)
 static void
 close_record (TetherEditor *self)
 {
-  save (self, NULL);
   g_clear_signal_handler (&self->changed_handler, self->collection);
   g_clear_signal_handler (&self->external_handler, self->db);
   g_clear_handle_id (&self->save_source, g_source_remove);
@@ -416,29 +415,34 @@ reset_widgets (TetherEditor *self)
   show_error (self, NULL);
 }
 
-void
-tether_editor_set_record (TetherEditor   *self,
-                          TetherDatabase *db,
-                          const char     *collection,
-                          const char     *id)
+gboolean
+tether_editor_set_record (TetherEditor    *self,
+                          TetherDatabase  *db,
+                          const char      *collection,
+                          const char      *id,
+                          GError         **error)
 {
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) local_error = NULL;
   g_autoptr(TetherRecord) record = NULL;
   TetherCollection *coll;
 
-  g_return_if_fail (TETHER_IS_EDITOR (self));
-  g_return_if_fail (id == NULL || TETHER_IS_DATABASE (db));
-  g_return_if_fail (id == NULL || collection != NULL);
+  g_return_val_if_fail (TETHER_IS_EDITOR (self), FALSE);
+  g_return_val_if_fail (id == NULL || TETHER_IS_DATABASE (db), FALSE);
+  g_return_val_if_fail (id == NULL || collection != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  /* An edit that cannot be stored keeps its record open, text and all. */
+  if (!save (self, error))
+    return FALSE;
   close_record (self);
-  coll = id ? tether_database_get_collection (db, collection, &error) : NULL;
-  record = coll ? tether_collection_get (coll, id, &error) : NULL;
+  coll = id ? tether_database_get_collection (db, collection, &local_error) : NULL;
+  record = coll ? tether_collection_get (coll, id, &local_error) : NULL;
   if (record == NULL)
     {
-      if (error != NULL)
-        g_debug ("cannot open %s %s: %s", collection, id, error->message);
+      if (local_error != NULL)
+        g_debug ("cannot open %s %s: %s", collection, id, local_error->message);
       gtk_stack_set_visible_child_name (self->stack, "empty");
-      return;
+      return TRUE;
     }
 
   self->db = g_object_ref (db);
@@ -454,6 +458,7 @@ tether_editor_set_record (TetherEditor   *self,
   /* Start the database's watch again if it had stopped for lack of listeners. */
   tether_database_check_external (db);
   gtk_stack_set_visible_child_name (self->stack, "editor");
+  return TRUE;
 }
 
 const char *
@@ -470,6 +475,19 @@ tether_editor_save_now (TetherEditor  *self,
   g_return_val_if_fail (TETHER_IS_EDITOR (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   return save (self, error);
+}
+
+void
+tether_editor_discard_changes (TetherEditor *self)
+{
+  g_return_if_fail (TETHER_IS_EDITOR (self));
+
+  g_clear_handle_id (&self->save_source, g_source_remove);
+  self->dirty = 0;
+  if (self->record == NULL || self->deleted)
+    return;
+  _tether_editor_load_fields (self, TRUE);
+  show_error (self, NULL);
 }
 
 void
@@ -497,8 +515,12 @@ static void
 tether_editor_dispose (GObject *object)
 {
   TetherEditor *self = TETHER_EDITOR (object);
+  g_autoptr(GError) error = NULL;
 
-  /* Closing never loses text: store it while the widgets still exist. */
+  /* Store the text while the widgets still exist. The window asks before
+   * it closes over an edit that cannot be stored (tether-window.c). */
+  if (!save (self, &error))
+    g_message ("Could not save %s: %s", self->id, error->message);
   close_record (self);
   gtk_widget_dispose_template (GTK_WIDGET (self), TETHER_TYPE_EDITOR);
   G_OBJECT_CLASS (tether_editor_parent_class)->dispose (object);

@@ -18,16 +18,21 @@ G_DECLARE_FINAL_TYPE (TetherEditor, tether_editor, TETHER, EDITOR, GtkWidget)
  * write to the same record from elsewhere (sync, another process) updates
  * the fields that are not being edited, keeping the cursor. */
 GtkWidget *tether_editor_new        (void);
-/* @id NULL: nothing open. */
-void       tether_editor_set_record (TetherEditor   *self,
-                                     TetherDatabase *db,
-                                     const char     *collection,
-                                     const char     *id);
+/* @id NULL: nothing open. Saves the open record first; when that fails
+ * (too large, database busy or read-only, a refused field) it stays open
+ * with its text, and FALSE comes back with the reason. */
+gboolean   tether_editor_set_record (TetherEditor    *self,
+                                     TetherDatabase  *db,
+                                     const char      *collection,
+                                     const char      *id,
+                                     GError         **error);
 const char *tether_editor_get_record_id (TetherEditor *self);
 /* Save now what is waiting for the debounce; FALSE with an error naming the
  * field when the record is refused (e.g. "notes.title: required"). */
 gboolean   tether_editor_save_now   (TetherEditor   *self,
                                      GError        **error);
+/* Forget the edits not stored yet: the fields show the stored record. */
+void       tether_editor_discard_changes (TetherEditor *self);
 /* Put the keyboard focus on the title. */
 void       tether_editor_focus_title (TetherEditor  *self);
 

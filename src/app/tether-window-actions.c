@@ -153,6 +153,18 @@ delete_activated (GSimpleAction *action,
 }
 
 static void
+discard_changes_activated (GSimpleAction *action,
+                           GVariant      *param,
+                           gpointer       data)
+{
+  TetherWindow *self = TETHER_WINDOW (data);
+
+  tether_editor_discard_changes (self->editor);
+  if (self->refusal_toast != NULL)
+    adw_toast_dismiss (self->refusal_toast);
+}
+
+static void
 undo_delete_activated (GSimpleAction *action,
                        GVariant      *param,
                        gpointer       data)
@@ -489,6 +501,7 @@ static const GActionEntry entries[] = {
   { "search", search_activated },
   { "delete", delete_activated },
   { "undo-delete", undo_delete_activated },
+  { "discard-changes", discard_changes_activated },
   { "sync-now", sync_now_activated },
   { "kind", NULL, "s", "'all'", kind_change_state },
   { "tag", NULL, "s", "''", tag_change_state },

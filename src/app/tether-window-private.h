@@ -63,12 +63,20 @@ struct _TetherWindow
   AdwToast             *undo_toast;
 
   GCancellable         *sync_cancellable;
+
+  /* An edit that could not be saved: the toast that says so on switching,
+   * the dialog that asks on closing, and whether a quit waits for it. */
+  AdwToast             *refusal_toast;
+  GtkWindow            *close_dialog;
+  gboolean              quit_after_close;
 };
 
 void          _tether_window_add_actions     (TetherWindow *self);
 void          _tether_window_update_actions  (TetherWindow *self);
-/* Show @id (NULL: nothing) in the editor and select it in the list. */
-void          _tether_window_open            (TetherWindow *self,
+/* Show @id (NULL: nothing) in the editor and select it in the list.
+ * FALSE when the open record could not be saved: it stays open, and a
+ * toast says why and offers to discard the changes. */
+gboolean      _tether_window_open            (TetherWindow *self,
                                               const char   *collection,
                                               const char   *id);
 /* The record the editor shows, or NULL. */
@@ -81,6 +89,9 @@ void          _tether_window_focus_list      (TetherWindow *self);
 void          _tether_window_update_empty    (TetherWindow *self);
 /* Save what the editor holds (on quit). */
 void          _tether_window_save            (TetherWindow *self);
+/* Close as app.quit does: if a dialog asks first, its "Discard Changes
+ * and Close" quits too. */
+void          _tether_window_close_for_quit  (TetherWindow *self);
 /* Cancel work in flight (sync now). */
 void          _tether_window_cancel          (TetherWindow *self);
 

@@ -32,22 +32,83 @@ sync_selection (TetherWindow *self)
   self->syncing_selection = FALSE;
 }
 
-void
+/* Why a save failed, short enough for a toast; the editor shows the
+ * database's own message in full. */
+static const char *
+save_error_reason (const GError *error)
+{
+  if (error->domain == TETHER_DATABASE_ERROR)
+    switch ((TetherDatabaseError) error->code)
+      {
+      case TETHER_DATABASE_ERROR_TOO_LARGE:
+        return _("it is over the 1 MiB a note or task may take");
+      case TETHER_DATABASE_ERROR_BUSY:
+        return _("another program is writing to the database");
+      case TETHER_DATABASE_ERROR_READ_ONLY:
+        return _("the database cannot be written");
+      case TETHER_DATABASE_ERROR_IO:
+        return _("the disk is full or failing");
+      default:
+        break;
+      }
+  return error->message;
+}
+
+/* The title of the open record, for messages about it. */
+static char *
+open_title (TetherWindow *self)
+{
+  g_autoptr(TetherRecord) record = _tether_window_dup_open_record (self);
+  const char *title = record != NULL ? tether_record_get_string (record, "title", "") : "";
+
+  return g_strdup (*title != '\0' ? title : _("Untitled"));
+}
+
+/* The open record could not be saved, so it stays open: say why. */
+static void
+refuse_to_leave (TetherWindow *self,
+                 const GError *error)
+{
+  g_autofree char *title = open_title (self);
+  /* Translators: %s is a title, then why it could not be saved */
+  g_autofree char *text = g_strdup_printf (_("“%s” is not saved: %s"), title, save_error_reason (error));
+
+  /* One at a time, however often the user clicks. */
+  if (self->refusal_toast != NULL)
+    adw_toast_dismiss (self->refusal_toast);
+  self->refusal_toast = adw_toast_new (text);
+  g_object_add_weak_pointer (G_OBJECT (self->refusal_toast), (gpointer *) &self->refusal_toast);
+  adw_toast_set_button_label (self->refusal_toast, _("_Discard Changes"));
+  adw_toast_set_action_name (self->refusal_toast, "win.discard-changes");
+  adw_toast_set_priority (self->refusal_toast, ADW_TOAST_PRIORITY_HIGH);
+  adw_toast_set_timeout (self->refusal_toast, 10);
+  adw_toast_overlay_add_toast (self->toast_overlay, self->refusal_toast);
+}
+
+gboolean
 _tether_window_open (TetherWindow *self,
                      const char   *collection,
                      const char   *id)
 {
   if (g_strcmp0 (id, self->open_id) != 0 || g_strcmp0 (collection, self->open_collection) != 0)
     {
+      g_autoptr(GError) error = NULL;
+
+      if (!tether_editor_set_record (self->editor, self->db, id != NULL ? collection : NULL, id, &error))
+        {
+          refuse_to_leave (self, error);
+          sync_selection (self);
+          return FALSE;
+        }
       g_free (self->open_collection);
       g_free (self->open_id);
       self->open_collection = id != NULL ? g_strdup (collection) : NULL;
       self->open_id = g_strdup (id);
-      tether_editor_set_record (self->editor, self->db, self->open_collection, self->open_id);
       gtk_stack_set_visible_child_name (self->editor_stack, id != NULL ? "editor" : "none");
       _tether_window_update_actions (self);
     }
   sync_selection (self);
+  return TRUE;
 }
 
 TetherRecord *
@@ -110,8 +171,8 @@ list_activated (TetherWindow *self,
 
   if (record == NULL)
     return;
-  _tether_window_open (self, tether_record_get_collection (record), tether_record_get_id (record));
-  _tether_window_focus_editor (self);
+  if (_tether_window_open (self, tether_record_get_collection (record), tether_record_get_id (record)))
+    _tether_window_focus_editor (self);
 }
 
 /* Empty states ---------------------------------------------------------------- */
@@ -302,9 +363,73 @@ load_size (TetherWindow *self)
 }
 
 static gboolean
+discard_and_close (gpointer data)
+{
+  TetherWindow *self = data;
+  GtkApplication *app = gtk_window_get_application (GTK_WINDOW (self));
+  gboolean quit = self->quit_after_close && app != NULL;
+
+  self->quit_after_close = FALSE;
+  tether_editor_discard_changes (self->editor);
+  if (quit)
+    g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+  else
+    gtk_window_close (GTK_WINDOW (self));
+  return G_SOURCE_REMOVE;
+}
+
+static void
+close_dialog_response (AdwMessageDialog *dialog,
+                       const char       *response,
+                       TetherWindow     *self)
+{
+  if (!g_str_equal (response, "discard"))
+    {
+      self->quit_after_close = FALSE;
+      return;
+    }
+  /* Once the dialog is gone: it goes with the window it belongs to. */
+  g_idle_add_full (G_PRIORITY_DEFAULT, discard_and_close, g_object_ref (self), g_object_unref);
+}
+
+/* The open record cannot be saved: closing would lose the edit, so ask. */
+static void
+ask_before_closing (TetherWindow *self,
+                    const GError *error)
+{
+  g_autofree char *title = open_title (self);
+  g_autofree char *body = NULL;
+  GtkWidget *dialog;
+
+  if (self->close_dialog != NULL)
+    {
+      gtk_window_present (self->close_dialog);
+      return;
+    }
+  /* Translators: the first %s is a title, the second why it could not be saved */
+  body = g_strdup_printf (_("Your changes to “%s” could not be saved: %s. Closing now loses them."),
+                          title, save_error_reason (error));
+  dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Discard Unsaved Changes?"), body);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "keep", _("_Keep Editing"),
+                                    "discard", _("_Discard Changes and Close"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "discard",
+                                              ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "keep");
+  gtk_window_set_destroy_with_parent (GTK_WINDOW (dialog), TRUE);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (close_dialog_response), self, 0);
+  self->close_dialog = GTK_WINDOW (dialog);
+  g_object_add_weak_pointer (G_OBJECT (dialog), (gpointer *) &self->close_dialog);
+  gtk_window_present (self->close_dialog);
+}
+
+static gboolean
 tether_window_close_request (GtkWindow *window)
 {
   TetherWindow *self = TETHER_WINDOW (window);
+  g_autoptr(GError) error = NULL;
   int width, height;
 
   gtk_window_get_default_size (window, &width, &height);
@@ -313,8 +438,19 @@ tether_window_close_request (GtkWindow *window)
   g_settings_set_int (self->settings, "window-height", height);
   g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
   g_settings_apply (self->settings);
-  _tether_window_save (self);
+  if (self->open_id != NULL && !tether_editor_save_now (self->editor, &error))
+    {
+      ask_before_closing (self, error);
+      return TRUE;
+    }
   return GTK_WINDOW_CLASS (tether_window_parent_class)->close_request (window);
+}
+
+void
+_tether_window_close_for_quit (TetherWindow *self)
+{
+  self->quit_after_close = TRUE;
+  gtk_window_close (GTK_WINDOW (self));
 }
 
 void
@@ -401,6 +537,12 @@ tether_window_dispose (GObject *object)
 
   _tether_window_cancel (self);
   g_clear_handle_id (&self->navigation_idle, g_source_remove);
+  if (self->refusal_toast != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (self->refusal_toast), (gpointer *) &self->refusal_toast);
+  self->refusal_toast = NULL;
+  if (self->close_dialog != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (self->close_dialog), (gpointer *) &self->close_dialog);
+  self->close_dialog = NULL;
   if (self->undo_toast != NULL)
     g_signal_handlers_disconnect_by_data (self->undo_toast, self);
   g_clear_object (&self->undo_toast);
