@@ -144,6 +144,18 @@ create (TetherCollection *collection,
   return tether_test_create (collection, json);
 }
 
+/* A real key press, through the display (tether_test_app_press_key()). */
+static gboolean
+type_key (Fixture         *f,
+          guint            keyval,
+          GdkModifierType  modifiers)
+{
+  if (tether_test_app_press_key (GTK_WINDOW (f->window), keyval, modifiers))
+    return TRUE;
+  g_test_skip ("no XTEST: keys cannot be pressed on this display");
+  return FALSE;
+}
+
 static GtkTextBuffer *
 body_buffer (Fixture *f)
 {
@@ -161,6 +173,15 @@ body (Fixture *f)
   gtk_text_buffer_get_bounds (body_buffer (f), &start, &end);
   last = gtk_text_buffer_get_text (body_buffer (f), &start, &end, FALSE);
   return last;
+}
+
+static gboolean
+focus_is_in (Fixture   *f,
+             GtkWidget *widget)
+{
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (f->window));
+
+  return focus != NULL && (focus == widget || gtk_widget_is_ancestor (focus, widget));
 }
 
 /* 550,000 "é" in lines of 100: within the body's maxLength in characters,
@@ -461,10 +482,22 @@ test_toggle_done (Fixture       *f,
   /* From the keyboard: Ctrl+D on the selected task. */
   tether_window_select (f->window, "tasks", id);
   gtk_widget_grab_focus (GTK_WIDGET (f->window->list_view));
-  press_key (GTK_WIDGET (f->window->list_view), GDK_KEY_d, GDK_CONTROL_MASK);
+  if (!type_key (f, GDK_KEY_d, GDK_CONTROL_MASK))
+    return;
   g_clear_object (&after);
   after = tether_collection_get (f->tasks, id, NULL);
   g_assert_true (tether_record_get_boolean (after, "done", FALSE));
+
+  /* And while typing in the task's notes: the text stays as it was. */
+  gtk_widget_grab_focus (GTK_WIDGET (f->window->editor->body_view));
+  gtk_text_buffer_set_text (body_buffer (f), "water the ficus", -1);
+  g_assert_true (type_key (f, GDK_KEY_d, GDK_CONTROL_MASK));
+  g_clear_object (&after);
+  after = tether_collection_get (f->tasks, id, NULL);
+  g_assert_false (tether_record_get_boolean (after, "done", TRUE));
+  g_assert_true (gtk_check_button_get_active (f->window->editor->done_check) == FALSE);
+  g_assert_cmpstr (body (f), ==, "water the ficus");
+  g_assert_true (gtk_widget_has_focus (GTK_WIDGET (f->window->editor->body_view)));
 }
 
 static void
@@ -758,6 +791,81 @@ test_close_asks_when_save_fails (Fixture       *f,
   g_assert_cmpstr (tether_record_get_string (stored, "body", NULL), ==, "draft");
 }
 
+/* Keys ------------------------------------------------------------------------------ */
+
+static void
+test_ctrl_delete_in_text (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(TetherRecord) keep = NULL;
+  g_autoptr(TetherRecord) note = NULL;
+  g_auto(GStrv) accels = NULL;
+  GtkEditable *title;
+  GtkTextIter start;
+
+  if (skip_without_display ())
+    return;
+  /* Not an application accelerator: those run before the text sees the key. */
+  accels = gtk_application_get_actions_for_accel (GTK_APPLICATION (app), "<Control>Delete");
+  g_assert_cmpstrv (accels, ((const char *[]) { NULL }));
+  keep = create (f->notes, "{\"title\": \"Keep\"}");
+  g_usleep (2000);
+  note = create (f->notes, "{\"title\": \"Two words\", \"body\": \"one two three\"}");
+  tether_window_select (f->window, "notes", tether_record_get_id (note));
+
+  /* In the body, the title and the search entry it deletes a word. */
+  gtk_widget_grab_focus (GTK_WIDGET (f->window->editor->body_view));
+  gtk_text_buffer_get_start_iter (body_buffer (f), &start);
+  gtk_text_buffer_place_cursor (body_buffer (f), &start);
+  if (!type_key (f, GDK_KEY_Delete, GDK_CONTROL_MASK))
+    return;
+  g_assert_cmpstr (body (f), ==, " two three");
+  title = GTK_EDITABLE (f->window->editor->title_text);
+  tether_editor_focus_title (f->window->editor);
+  gtk_editable_set_position (title, 0);
+  g_assert_true (type_key (f, GDK_KEY_Delete, GDK_CONTROL_MASK));
+  g_assert_cmpstr (gtk_editable_get_text (title), ==, " words");
+  activate (f, "search", NULL);
+  gtk_editable_set_text (GTK_EDITABLE (f->window->search_entry), "alpha beta");
+  gtk_editable_set_position (GTK_EDITABLE (f->window->search_entry), 0);
+  g_assert_true (type_key (f, GDK_KEY_Delete, GDK_CONTROL_MASK));
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (f->window->search_entry)), ==, " beta");
+  g_assert_cmpint (tether_collection_count (f->notes, NULL, NULL), ==, 2);
+  gtk_search_bar_set_search_mode (f->window->search_bar, FALSE);
+  wait_listed (f, 2);
+
+  /* Outside text it deletes the open note, and the focus goes to the list,
+   * not into the neighbour's text. */
+  tether_window_select (f->window, "notes", tether_record_get_id (note));
+  gtk_widget_grab_focus (GTK_WIDGET (f->window->editor->pinned_toggle));
+  g_assert_true (type_key (f, GDK_KEY_Delete, GDK_CONTROL_MASK));
+  g_assert_cmpint (tether_collection_count (f->notes, NULL, NULL), ==, 1);
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, tether_record_get_id (keep));
+  g_assert_true (focus_is_in (f, GTK_WIDGET (f->window->list_view)));
+}
+
+static void
+test_delete_from_editor_focus (Fixture       *f,
+                               gconstpointer  data)
+{
+  g_autoptr(TetherRecord) keep = NULL;
+  g_autoptr(TetherRecord) note = NULL;
+
+  if (skip_without_display ())
+    return;
+  keep = create (f->notes, "{\"title\": \"Neighbour\"}");
+  g_usleep (2000);
+  note = create (f->notes, "{\"title\": \"Doomed\"}");
+  tether_window_select (f->window, "notes", tether_record_get_id (note));
+  _tether_window_focus_editor (f->window);
+  g_assert_true (focus_is_in (f, GTK_WIDGET (f->window->editor)));
+  activate (f, "delete", NULL);
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, tether_record_get_id (keep));
+  /* The next keystroke must not edit the neighbour. */
+  g_assert_false (focus_is_in (f, GTK_WIDGET (f->window->editor)));
+  g_assert_true (focus_is_in (f, GTK_WIDGET (f->window->list_view)));
+}
+
 /* Item model --------------------------------------------------------------------- */
 
 typedef struct {
@@ -1008,6 +1116,8 @@ main (int    argc,
   WINDOW_TEST ("inspector-and-size", test_inspector_and_size);
   WINDOW_TEST ("due-dates-west-of-utc", test_due_dates_west_of_utc);
   WINDOW_TEST ("switch-refused-when-save-fails", test_switch_refused_when_save_fails);
+  WINDOW_TEST ("ctrl-delete-in-text", test_ctrl_delete_in_text);
+  WINDOW_TEST ("delete-from-editor-focus", test_delete_from_editor_focus);
   WINDOW_TEST ("close-asks-when-save-fails", test_close_asks_when_save_fails);
   g_test_add_func ("/tether/app/item-model/order-and-changes", test_model_order_and_changes);
   g_test_add_func ("/tether/app/item-model/random", test_model_random);

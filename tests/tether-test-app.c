@@ -95,6 +95,56 @@ park_pointer (void)
   flush (xdisplay);
 }
 
+/* A real key press and release through the XTEST extension, so that the
+ * event goes where GTK sends it (capture, target, bubble) as when a person
+ * types: GTK 4 has no API to synthesize one. The X input focus is put on
+ * @window first (Xvfb has no window manager to do it). FALSE where that is
+ * not possible (no X11, no libXtst). */
+gboolean
+tether_test_app_press_key (GtkWindow       *window,
+                           guint            keyval,
+                           GdkModifierType  modifiers)
+{
+  static void *xtst;
+  GdkDisplay *display = gtk_widget_get_display (GTK_WIDGET (window));
+  GdkSurface *surface = gtk_native_get_surface (GTK_NATIVE (window));
+  void *(*xdisplay_of) (GdkDisplay *) = dlsym (RTLD_DEFAULT, "gdk_x11_display_get_xdisplay");
+  unsigned long (*xid_of) (GdkSurface *) = dlsym (RTLD_DEFAULT, "gdk_x11_surface_get_xid");
+  unsigned char (*keycode_of) (void *, unsigned long) = dlsym (RTLD_DEFAULT, "XKeysymToKeycode");
+  int (*set_focus) (void *, unsigned long, int, unsigned long) = dlsym (RTLD_DEFAULT, "XSetInputFocus");
+  int (*flush) (void *) = dlsym (RTLD_DEFAULT, "XFlush");
+  int (*fake_key) (void *, unsigned, int, unsigned long);
+  unsigned codes[3];
+  guint n = 0;
+  void *xdisplay;
+
+  if (xtst == NULL)
+    xtst = dlopen ("libXtst.so.6", RTLD_NOW | RTLD_GLOBAL);
+  fake_key = xtst != NULL ? dlsym (xtst, "XTestFakeKeyEvent") : NULL;
+  if (g_strcmp0 (G_OBJECT_TYPE_NAME (display), "GdkX11Display") != 0 || surface == NULL ||
+      xdisplay_of == NULL || xid_of == NULL || keycode_of == NULL || set_focus == NULL ||
+      flush == NULL || fake_key == NULL)
+    return FALSE;
+  xdisplay = xdisplay_of (display);
+  /* RevertToParent, CurrentTime */
+  set_focus (xdisplay, xid_of (surface), 2, 0);
+  flush (xdisplay);
+  tether_test_app_settle (100);
+
+  if (modifiers & GDK_CONTROL_MASK)
+    codes[n++] = keycode_of (xdisplay, GDK_KEY_Control_L);
+  if (modifiers & GDK_SHIFT_MASK)
+    codes[n++] = keycode_of (xdisplay, GDK_KEY_Shift_L);
+  codes[n++] = keycode_of (xdisplay, keyval);
+  for (guint i = 0; i < n; i++)
+    fake_key (xdisplay, codes[i], TRUE, 0);
+  for (guint i = n; i > 0; i--)
+    fake_key (xdisplay, codes[i - 1], FALSE, 0);
+  flush (xdisplay);
+  tether_test_app_settle (150);
+  return TRUE;
+}
+
 gboolean
 tether_test_app_start (TetherApplication **app)
 {

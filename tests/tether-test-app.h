@@ -25,6 +25,12 @@ gboolean tether_test_app_wait      (gboolean (*ready) (gpointer data),
                                     guint      timeout_ms);
 /* Let pending events, layout and drawing happen (about @ms of iterations). */
 void     tether_test_app_settle    (guint      ms);
+/* Press and release @keyval with @modifiers (Control, Shift) as a person
+ * would, on the X display, with @window focused; FALSE where that cannot be
+ * done (no X11 or no libXtst), and the test should skip. */
+gboolean tether_test_app_press_key (GtkWindow       *window,
+                                    guint            keyval,
+                                    GdkModifierType  modifiers);
 /* Render @widget (mapped, in a realized window) to a PNG file; aborts the
  * test with the reason when it cannot. */
 void     tether_test_app_snapshot  (GtkWidget  *widget,

@@ -328,7 +328,6 @@ static const struct {
   { "win.new-note", { "<Control>n", NULL } },
   { "win.new-task", { "<Control>t", NULL } },
   { "win.search", { "<Control>f", NULL } },
-  { "win.delete", { "<Control>Delete", NULL } },
   { "win.sync-now", { "<Control>r", NULL } },
   { "win.inspector", { "<Control><Shift>i", NULL } },
 };

@@ -119,9 +119,6 @@ delete_activated (GSimpleAction *action,
   g_autoptr(GError) error = NULL;
   TetherCollection *collection;
   guint pos = gtk_single_selection_get_selected (self->selection);
-  gboolean list_focused = gtk_widget_has_focus (GTK_WIDGET (self->list_view)) ||
-                          gtk_widget_is_ancestor (gtk_root_get_focus (GTK_ROOT (self)),
-                                                  GTK_WIDGET (self->list_view));
   guint n;
 
   if (record == NULL)
@@ -148,8 +145,8 @@ delete_activated (GSimpleAction *action,
     }
   else
     _tether_window_open (self, NULL, NULL);
-  if (list_focused || self->open_id == NULL)
-    _tether_window_focus_list (self);
+  /* Never into the neighbour's text: the next keystrokes would edit it. */
+  _tether_window_focus_list (self);
 }
 
 static void

@@ -462,19 +462,49 @@ _tether_window_save (TetherWindow *self)
     g_message ("Could not save %s %s: %s", self->open_collection, self->open_id, error->message);
 }
 
-/* Ctrl+D in the list: the selected task done, or not done again. */
+/* Where the user types text, keys belong to the text first. */
 static gboolean
-toggle_selected_done (GtkWidget *widget,
-                      GVariant  *args,
-                      gpointer   data)
+focus_in_text (TetherWindow *self)
+{
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
+
+  return focus != NULL && (GTK_IS_EDITABLE (focus) || GTK_IS_TEXT_VIEW (focus));
+}
+
+/* Ctrl+Delete: GtkText and GtkTextView delete a word with it, and they see
+ * the key first (this runs in the bubble phase); elsewhere it deletes the
+ * open note or task. */
+static gboolean
+delete_pressed (GtkWidget *widget,
+                GVariant  *args,
+                gpointer   data)
 {
   TetherWindow *self = TETHER_WINDOW (data);
-  TetherRecord *record = selected_record (self);
 
-  if (record == NULL || g_strcmp0 (tether_record_get_collection (record), "tasks") != 0)
+  if (focus_in_text (self) || !g_action_group_get_action_enabled (G_ACTION_GROUP (self), "delete"))
     return FALSE;
-  g_action_group_activate_action (G_ACTION_GROUP (self), "toggle-done",
-                                  g_variant_new_string (tether_record_get_id (record)));
+  g_action_group_activate_action (G_ACTION_GROUP (self), "delete", NULL);
+  return TRUE;
+}
+
+/* Ctrl+D: the open task (or the selected one) done, or not done again,
+ * from the list or the editor; text widgets do not bind Ctrl+D. */
+static gboolean
+toggle_done_pressed (GtkWidget *widget,
+                     GVariant  *args,
+                     gpointer   data)
+{
+  TetherWindow *self = TETHER_WINDOW (data);
+  TetherRecord *selected = selected_record (self);
+  const char *id = NULL;
+
+  if (g_strcmp0 (self->open_collection, "tasks") == 0)
+    id = self->open_id;
+  else if (selected != NULL && g_strcmp0 (tether_record_get_collection (selected), "tasks") == 0)
+    id = tether_record_get_id (selected);
+  if (id == NULL)
+    return FALSE;
+  g_action_group_activate_action (G_ACTION_GROUP (self), "toggle-done", g_variant_new_string (id));
   return TRUE;
 }
 
@@ -517,7 +547,8 @@ setup (TetherWindow      *self,
   g_signal_connect_swapped (self->search_bar, "notify::search-mode-enabled",
                             G_CALLBACK (search_mode_changed), self);
   add_shortcut (self, GTK_WIDGET (self->editor_stack), GDK_KEY_Escape, 0, escape_pressed);
-  add_shortcut (self, GTK_WIDGET (self->list_view), GDK_KEY_d, GDK_CONTROL_MASK, toggle_selected_done);
+  add_shortcut (self, GTK_WIDGET (self), GDK_KEY_Delete, GDK_CONTROL_MASK, delete_pressed);
+  add_shortcut (self, GTK_WIDGET (self), GDK_KEY_d, GDK_CONTROL_MASK, toggle_done_pressed);
   update_navigation_now (self);
   _tether_window_update_empty (self);
   _tether_window_update_actions (self);
