@@ -488,6 +488,8 @@ test_deleted_elsewhere (Fixture *f, gconstpointer data)
   g_autoptr(TetherRecord) note = NULL;
   g_autofree char *id = NULL;
   g_autofree char *created_json = NULL;
+  g_autofree char *shown = NULL;
+  g_autofree char *png = screenshot_path ("editor-deleted.png");
   GtkWidget *deleted;
 
   if (skip_without_display ())
@@ -498,8 +500,15 @@ test_deleted_elsewhere (Fixture *f, gconstpointer data)
   g_assert_true (tether_collection_delete (f->notes, id, &error));
   deleted = editor_part (f, "deleted");
   g_assert_true (gtk_widget_get_visible (deleted));
-  g_assert_false (gtk_widget_is_sensitive (GTK_WIDGET (title_of (f))));
-  g_assert_false (gtk_widget_is_sensitive (editor_part (f, "body")));
+  /* What was typed stays readable and can be selected and copied. */
+  shown = body_text (f);
+  g_assert_cmpstr (shown, ==, "unsaved words");
+  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (title_of (f))));
+  g_assert_true (gtk_widget_is_sensitive (editor_part (f, "body")));
+  g_assert_false (gtk_editable_get_editable (title_of (f)));
+  g_assert_false (gtk_text_view_get_editable (GTK_TEXT_VIEW (editor_part (f, "body"))));
+  tether_test_app_settle (300);
+  tether_test_app_snapshot (GTK_WIDGET (f->window), png);
   /* Nothing to save into: no error, no resurrection. */
   g_assert_true (tether_editor_save_now (f->editor, &error));
   g_assert_no_error (error);
@@ -509,8 +518,38 @@ test_deleted_elsewhere (Fixture *f, gconstpointer data)
   g_clear_object (&note);
   note = tether_test_create (f->notes, created_json);
   g_assert_false (gtk_widget_get_visible (deleted));
-  g_assert_true (gtk_widget_is_sensitive (GTK_WIDGET (title_of (f))));
+  g_assert_true (gtk_editable_get_editable (title_of (f)));
+  g_assert_true (gtk_text_view_get_editable (GTK_TEXT_VIEW (editor_part (f, "body"))));
   g_assert_cmpstr (gtk_editable_get_text (title_of (f)), ==, "Back");
+}
+
+static void
+test_deleted_elsewhere_restore (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+  GtkWidget *restore;
+
+  if (skip_without_display ())
+    return;
+  id = open_note (f, "{\"title\": \"Letter\", \"tags\": [\"post\"], \"body\": \"Dear Ada,\\n\"}");
+  type_body (f, "typed just before the delete");
+  g_assert_true (tether_collection_delete (f->notes, id, &error));
+  restore = editor_part (f, "restore");
+  g_assert_true (gtk_widget_get_mapped (restore));
+  g_assert_cmpstr (gtk_actionable_get_action_name (GTK_ACTIONABLE (restore)), ==, "editor.restore");
+
+  /* Restore: the note again, as shown, the unsaved typing included. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->editor), "editor.restore", NULL));
+  g_assert_cmpstr (stored_string (f->notes, id, "title"), ==, "Letter");
+  g_assert_cmpstr (stored_string (f->notes, id, "body"), ==, "typed just before the deleteDear Ada,\n");
+  g_assert_false (gtk_widget_get_visible (editor_part (f, "deleted")));
+  g_assert_true (gtk_text_view_get_editable (GTK_TEXT_VIEW (editor_part (f, "body"))));
+  /* And it is edited and saved as before. */
+  type_body (f, "! ");
+  g_assert_true (tether_editor_save_now (f->editor, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (stored_string (f->notes, id, "body"), ==, "typed just before the delete! Dear Ada,\n");
 }
 
 /* Refused saves --------------------------------------------------------------- */
@@ -936,6 +975,7 @@ main (int argc, char **argv)
   EDITOR_TEST ("outside-write-merges-with-typing", test_outside_write_merges_with_typing);
   EDITOR_TEST ("other-process-write-shows-up", test_other_process_write_shows_up);
   EDITOR_TEST ("deleted-elsewhere", test_deleted_elsewhere);
+  EDITOR_TEST ("deleted-elsewhere-restore", test_deleted_elsewhere_restore);
   EDITOR_TEST ("switching-refused-when-save-fails", test_switching_refused);
   EDITOR_TEST ("refused-save-keeps-text", test_refused_save_keeps_text);
   EDITOR_TEST ("task-fields", test_task_fields);

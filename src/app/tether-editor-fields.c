@@ -246,3 +246,39 @@ _tether_editor_load_fields (TetherEditor *self,
     if ((fields & field) && (all || !_tether_editor_field_is_busy (self, field)))
       _tether_editor_load_field (self, field, self->record);
 }
+
+/* Read-only, not insensitive: the text can still be selected and copied. */
+void
+_tether_editor_set_read_only (TetherEditor *self,
+                              gboolean      read_only)
+{
+  gtk_editable_set_editable (GTK_EDITABLE (self->title_text), !read_only);
+  gtk_editable_set_editable (GTK_EDITABLE (self->tags_entry), !read_only);
+  gtk_text_view_set_editable (self->body_view, !read_only);
+  gtk_text_view_set_cursor_visible (self->body_view, !read_only);
+  gtk_widget_set_sensitive (self->task_box, !read_only);
+  gtk_widget_set_sensitive (GTK_WIDGET (self->pinned_toggle), !read_only);
+}
+
+/* The record as it is on screen: the stored one with the shown fields. */
+JsonObject *
+_tether_editor_dup_shown_data (TetherEditor *self)
+{
+  JsonObject *data = tether_record_dup_data (self->record);
+  guint fields = _tether_editor_shown_fields (self);
+
+  for (guint field = 1; field <= FIELD_PINNED; field <<= 1)
+    {
+      g_autoptr(JsonNode) value = NULL;
+      const char *name = _tether_editor_field_name (self, field);
+
+      if (!(fields & field))
+        continue;
+      value = _tether_editor_read_field (self, field);
+      if (JSON_NODE_HOLDS_NULL (value))
+        json_object_remove_member (data, name);
+      else
+        json_object_set_member (data, name, g_steal_pointer (&value));
+    }
+  return data;
+}

@@ -82,5 +82,10 @@ gboolean    _tether_editor_field_is_busy    (TetherEditor *self,
                                              EditorField   field);
 void        _tether_editor_load_fields      (TetherEditor *self,
                                              gboolean      all);
+/* Deleted elsewhere: the fields show their text but take no edits. */
+void        _tether_editor_set_read_only    (TetherEditor *self,
+                                             gboolean      read_only);
+/* The record's data with each shown field as its widget holds it. */
+JsonObject *_tether_editor_dup_shown_data   (TetherEditor *self);
 
 G_END_DECLS

@@ -43,6 +43,8 @@ show_error (TetherEditor *self,
     gtk_widget_remove_css_class (GTK_WIDGET (self->tags_entry), "error");
 }
 
+/* Deleted elsewhere: what is on screen, typed or not, stays readable and
+ * can be copied or restored, but is no longer saved. */
 static void
 show_deleted (TetherEditor *self)
 {
@@ -50,9 +52,10 @@ show_deleted (TetherEditor *self)
   self->deleted = TRUE;
   self->dirty = 0;
   gtk_label_set_label (self->deleted_label,
-                       self->is_task ? _("This task was deleted") : _("This note was deleted"));
+                       self->is_task ? _("This task was deleted elsewhere. Restore it to keep what is shown.")
+                                     : _("This note was deleted elsewhere. Restore it to keep what is shown."));
   gtk_widget_set_visible (self->deleted_bar, TRUE);
-  gtk_widget_set_sensitive (self->content, FALSE);
+  _tether_editor_set_read_only (self, TRUE);
 }
 
 /* One update of the fields in @patch; FALSE leaves them dirty. */
@@ -374,6 +377,36 @@ on_focus_leave (TetherEditor *self)
   g_idle_add_full (G_PRIORITY_DEFAULT, catch_up, g_object_ref (self), g_object_unref);
 }
 
+/* The banner's Restore: the record again, as it is on screen, typing
+ * that had not been saved yet included. */
+static void
+restore_activated (GtkWidget  *widget,
+                   const char *action_name,
+                   GVariant   *param)
+{
+  TetherEditor *self = TETHER_EDITOR (widget);
+  g_autoptr(JsonObject) data = NULL;
+  g_autoptr(TetherRecord) restored = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!self->deleted || self->record == NULL)
+    return;
+  data = _tether_editor_dup_shown_data (self);
+  self->writing = TRUE;
+  restored = tether_collection_create (self->collection, data, &error);
+  self->writing = FALSE;
+  if (restored == NULL)
+    {
+      show_error (self, error);
+      return;
+    }
+  self->deleted = FALSE;
+  g_set_object (&self->record, restored);
+  gtk_widget_set_visible (self->deleted_bar, FALSE);
+  _tether_editor_set_read_only (self, FALSE);
+  show_error (self, NULL);
+}
+
 static void
 close_record (TetherEditor *self)
 {
@@ -411,7 +444,7 @@ reset_widgets (TetherEditor *self)
                                   GTK_ACCESSIBLE_PROPERTY_LABEL, self->is_task ? _("Notes") : _("Body"),
                                   -1);
   gtk_widget_set_visible (self->deleted_bar, FALSE);
-  gtk_widget_set_sensitive (self->content, TRUE);
+  _tether_editor_set_read_only (self, FALSE);
   show_error (self, NULL);
 }
 
@@ -569,6 +602,8 @@ tether_editor_class_init (TetherEditorClass *klass)
   gtk_widget_class_bind_template_callback (widget_class, on_due_popover_show);
   gtk_widget_class_bind_template_callback (widget_class, on_day_selected);
   gtk_widget_class_bind_template_callback (widget_class, on_clear_due_clicked);
+
+  gtk_widget_class_install_action (widget_class, "editor.restore", NULL, restore_activated);
 }
 
 static void

@@ -16,7 +16,9 @@ G_DECLARE_FINAL_TYPE (TetherEditor, tether_editor, TETHER, EDITOR, GtkWidget)
  * tether_collection_update() of the changed fields only; saves at once on
  * set_record(), on unmap and on dispose, so closing never loses text. A
  * write to the same record from elsewhere (sync, another process) updates
- * the fields that are not being edited, keeping the cursor. */
+ * the fields that are not being edited, keeping the cursor; a delete from
+ * elsewhere leaves the text readable, with a banner that can restore the
+ * record as shown (editor.restore). */
 GtkWidget *tether_editor_new        (void);
 /* @id NULL: nothing open. Saves the open record first; when that fails
  * (too large, database busy or read-only, a refused field) it stays open
