@@ -215,6 +215,41 @@ snapshot (GtkWidget  *widget,
   g_test_message ("wrote %s", path);
 }
 
+static GtkMenuButton *
+status_button (World *w)
+{
+  return GTK_MENU_BUTTON (gtk_widget_get_template_child (GTK_WIDGET (w->window->sync_status),
+                                                         TETHER_TYPE_SYNC_STATUS, "button"));
+}
+
+static void
+status_popup (World    *w,
+              gboolean  up)
+{
+  if (up)
+    gtk_menu_button_popup (status_button (w));
+  else
+    gtk_menu_button_popdown (status_button (w));
+  tether_test_app_settle (200);
+}
+
+static GtkWidget *
+find_action_button (GtkWidget  *widget,
+                    const char *action)
+{
+  if (GTK_IS_BUTTON (widget) && g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (widget)), action) == 0)
+    return widget;
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_action_button (child, action);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
 static void
 world_set_up (World   *w,
               Fixture *f,
@@ -275,6 +310,7 @@ test_edit_sync_conflict (Fixture *f)
   g_autofree char *id = NULL;
   GtkWindow *inbox;
   GtkListBox *conflicts;
+  GtkWidget *review;
 
   if (!have_display)
     {
@@ -313,8 +349,18 @@ test_edit_sync_conflict (Fixture *f)
   sync_now (&w);
   g_assert_cmpuint (tether_sync_engine_get_conflict_count (w.engine), ==, 1);
 
+  /* The header says a decision is waiting, and its popover leads there. */
+  g_assert_cmpstr (tether_sync_status_get_text (w.window->sync_status), ==, "1 conflict");
+  status_popup (&w, TRUE);
+  g_assert_nonnull (find_label (GTK_WIDGET (w.window->sync_status), "A conflict needs your decision"));
+  review = find_action_button (GTK_WIDGET (w.window->sync_status), "app.conflicts");
+  g_assert_nonnull (review);
+  g_assert_true (gtk_widget_get_mapped (review));
+  snapshot (GTK_WIDGET (gtk_menu_button_get_popover (status_button (&w))), "sync-status-conflict.png");
+  g_signal_emit_by_name (review, "clicked");
+  status_popup (&w, FALSE);
+
   /* The inbox lists it; keeping mine writes it back, and the next sync sends it. */
-  g_action_group_activate_action (G_ACTION_GROUP (app), "conflicts", NULL);
   inbox = find_inbox ();
   g_assert_nonnull (inbox);
   g_assert_true (tether_test_app_wait (is_mapped, inbox, 5000));
@@ -337,6 +383,8 @@ test_edit_sync_conflict (Fixture *f)
   snapshot (GTK_WIDGET (inbox), "sync-conflict-moved.png");
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (inbox), "inbox.keep-mine", NULL));
   g_assert_cmpuint (tether_sync_engine_get_conflict_count (w.engine), ==, 0);
+  g_assert_false (gtk_widget_get_visible (review));
+  g_assert_null (strstr (tether_sync_status_get_text (w.window->sync_status), "conflict"));
 
   sync_now (&w);
   g_assert_cmpuint (tether_sync_engine_get_pending_count (w.engine), ==, 0);

@@ -29,6 +29,7 @@ struct _TetherSyncStatus
   GtkWidget        *details;
   GtkWidget        *sync_button;
   GtkWidget        *preferences_button;
+  GtkWidget        *conflicts_button;
 };
 
 G_DEFINE_FINAL_TYPE (TetherSyncStatus, tether_sync_status, GTK_TYPE_WIDGET)
@@ -68,8 +69,15 @@ idle_view (TetherSyncStatus *self)
 {
   guint pending = tether_sync_engine_get_pending_count (self->engine);
   guint failed = tether_sync_engine_get_failed_count (self->engine);
+  guint conflicts = tether_sync_engine_get_conflict_count (self->engine);
   gint64 last = tether_sync_engine_get_last_sync_at (self->engine);
 
+  /* Under "Ask me", nothing else brings these up: they come first. */
+  if (conflicts > 0)
+    return (View) { "dialog-warning-symbolic",
+                    g_strdup_printf (ngettext ("%u conflict", "%u conflicts", conflicts), conflicts),
+                    ngettext ("A conflict needs your decision", "Conflicts need your decision", conflicts),
+                    _("Changes made here and on another device clash. Choose what to keep in the conflict inbox.") };
   if (pending > 0)
     return (View) { "emblem-synchronizing-symbolic",
                     g_strdup_printf (ngettext ("%u pending", "%u pending", pending), pending),
@@ -174,19 +182,20 @@ render_buttons (TetherSyncStatus *self)
   gboolean remote = self->engine != NULL && tether_sync_engine_get_transport (self->engine) != NULL;
   gboolean needs_preferences = !remote ||
                                tether_sync_engine_get_state (self->engine) == TETHER_SYNC_STATE_AUTH_REQUIRED;
+  gboolean conflicts = self->engine != NULL && tether_sync_engine_get_conflict_count (self->engine) > 0;
+  GtkWidget *suggested = needs_preferences ? self->preferences_button
+                       : conflicts ? self->conflicts_button
+                       : self->sync_button;
+  GtkWidget *buttons[] = { self->preferences_button, self->sync_button, self->conflicts_button };
 
   gtk_widget_set_visible (self->details, remote);
   gtk_widget_set_visible (self->sync_button, remote);
-  if (needs_preferences)
-    {
-      gtk_widget_add_css_class (self->preferences_button, "suggested-action");
-      gtk_widget_remove_css_class (self->sync_button, "suggested-action");
-    }
-  else
-    {
-      gtk_widget_remove_css_class (self->preferences_button, "suggested-action");
-      gtk_widget_add_css_class (self->sync_button, "suggested-action");
-    }
+  gtk_widget_set_visible (self->conflicts_button, conflicts);
+  for (guint i = 0; i < G_N_ELEMENTS (buttons); i++)
+    if (buttons[i] == suggested)
+      gtk_widget_add_css_class (buttons[i], "suggested-action");
+    else
+      gtk_widget_remove_css_class (buttons[i], "suggested-action");
 }
 
 static void
@@ -284,6 +293,7 @@ tether_sync_status_class_init (TetherSyncStatusClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherSyncStatus, details);
   gtk_widget_class_bind_template_child (widget_class, TetherSyncStatus, sync_button);
   gtk_widget_class_bind_template_child (widget_class, TetherSyncStatus, preferences_button);
+  gtk_widget_class_bind_template_child (widget_class, TetherSyncStatus, conflicts_button);
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "tethersyncstatus");
 }
@@ -314,6 +324,7 @@ tether_sync_status_set_engine (TetherSyncStatus *self,
   static const char * const notifications[] = {
     "notify::state", "notify::pending-count", "notify::failed-count",
     "notify::last-sync-at", "notify::last-error", "notify::transport",
+    "notify::conflict-count",
   };
 
   g_return_if_fail (TETHER_IS_SYNC_STATUS (self));
