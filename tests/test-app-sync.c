@@ -398,6 +398,44 @@ test_edit_sync_conflict (Fixture *f)
   g_main_context_push_thread_default (f->context);
 }
 
+/* The inspector's Sync Now sends the edit still waiting for the editor's
+ * debounce, as the window's does. */
+static void
+test_inspector_sync_now_saves_first (Fixture *f)
+{
+  World w = { 0 };
+  Server *s;
+  g_autoptr(TetherRecord) theirs = NULL;
+  g_autofree char *id = NULL;
+  GtkWidget *focus;
+
+  if (!have_display)
+    {
+      g_test_skip ("no display (run under Xvfb: xvfb-run -a)");
+      return;
+    }
+  g_main_context_pop_thread_default (f->context);
+  s = server_start (f, NULL);
+  world_set_up (&w, f, s);
+  g_action_group_activate_action (G_ACTION_GROUP (w.window), "new-note", NULL);
+  id = g_strdup (tether_editor_get_record_id (w.window->editor));
+  sync_now (&w);
+
+  /* Typed, and Sync Now in the inspector before the debounce saves it. */
+  focus = gtk_root_get_focus (GTK_ROOT (w.window));
+  g_assert_true (GTK_IS_EDITABLE (focus));
+  gtk_editable_set_text (GTK_EDITABLE (focus), "Typed just before syncing");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (w.window->inspector), "inspector.sync-now", NULL));
+  g_assert_true (tether_test_app_wait (sync_finished, &w, SYNC_WAIT_MS));
+  g_assert_cmpstr (tether_sync_engine_get_last_error (w.engine), ==, NULL);
+  other_sync (&w);
+  theirs = other_get (&w, id);
+  g_assert_cmpstr (tether_record_get_string (theirs, "title", NULL), ==, "Typed just before syncing");
+
+  world_tear_down (&w);
+  g_main_context_push_thread_default (f->context);
+}
+
 /* Sync Now without a server says where to set one. */
 static void
 test_sync_not_configured (Fixture *f)
@@ -440,6 +478,7 @@ main (int    argc,
   have_display = tether_test_app_start (&app);
 
   tether_test_server_add ("edit-sync-conflict", test_edit_sync_conflict, FALSE);
+  tether_test_server_add ("inspector-sync-now-saves-first", test_inspector_sync_now_saves_first, FALSE);
   tether_test_server_add ("not-configured", test_sync_not_configured, FALSE);
   status = tether_test_server_run ();
 

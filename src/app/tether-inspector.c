@@ -439,6 +439,10 @@ sync_now_activated (GtkWidget  *widget,
 {
   TetherInspector *self = TETHER_INSPECTOR (widget);
 
+  /* In the window, its Sync Now first saves the edit waiting in the
+   * editor, and says how the sync went; alone, the inspector syncs. */
+  if (gtk_widget_activate_action (widget, "win.sync-now", NULL))
+    return;
   tether_sync_engine_sync_async (self->engine, self->cancellable, sync_done, g_object_ref (self));
 }
 
