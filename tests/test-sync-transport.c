@@ -723,9 +723,15 @@ test_ws_too_large (Fixture *f)
   g_autoptr(TetherTransport) t = ws_new (s->base, f->alice);
   g_autofree char *big = big_push ("c1", 3000);
   g_autofree char *small = big_push ("c2", 100);
+  g_autofree char *huge = big_push ("c3", 10000);
 
   json_object_unref (call_ok (f, t, "pull", PULL_NOTES));
   call_fails (f, t, "push", big, TETHER_SYNC_ERROR_TOO_LARGE, s->base);
+  g_assert_true (tether_transport_is_connected (t));
+  json_object_unref (call_ok (f, t, "push", small));
+  /* past twice the limit libsoup would reset the connection: the client
+   * knows the limit from the upgrade and refuses the frame itself */
+  call_fails (f, t, "push", huge, TETHER_SYNC_ERROR_TOO_LARGE, "2000 at most");
   g_assert_true (tether_transport_is_connected (t));
   json_object_unref (call_ok (f, t, "push", small));
   ws_close (f, t);

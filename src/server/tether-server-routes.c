@@ -344,6 +344,14 @@ early_handler (SoupServer        *soup,
   g_object_set_data_full (G_OBJECT (msg), REQUEST_KEY, request, (GDestroyNotify) request_free);
 
   decide_early (msg, request);
+  /* Past twice this, libsoup resets a WebSocket unread, which a client
+   * cannot tell from a network failure: it is told the limit up front. */
+  if (request->route == ROUTE_WS)
+    {
+      g_autofree char *limit = g_strdup_printf ("%" G_GSIZE_FORMAT, state->max_body);
+
+      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Tether-Max-Body", limit);
+    }
   if (!content_length_valid (headers))
     {
       reject_framing (msg, request);
