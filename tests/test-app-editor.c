@@ -6,7 +6,7 @@
 
 #include "tether-application.h"
 #include "tether-conflict-inbox.h"
-#include "tether-editor.h"
+#include "tether-editor-private.h"
 #include "tether-sync-private.h"
 #include "tether-test-app.h"
 #include "tether-test-util.h"
@@ -345,6 +345,23 @@ test_switching_refused (Fixture *f, gconstpointer data)
   g_assert_cmpstr (tether_editor_get_record_id (f->editor), ==, first);
   shown = body_text (f);
   g_assert_cmpstr (shown, ==, paste->str);
+  g_assert_true (gtk_widget_get_visible (editor_part (f, "error")));
+
+  /* Too large stays too large: no retry every few seconds (a copy of the
+   * whole text and the write lock each time), the same answer again. */
+  g_assert_cmpuint (f->editor->save_source, ==, 0);
+  g_clear_error (&error);
+  g_assert_false (tether_editor_save_now (f->editor, &error));
+  g_assert_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_TOO_LARGE);
+  g_assert_cmpuint (f->editor->save_source, ==, 0);
+  /* The next edit is saved again, after the usual pause. */
+  type_body (f, "!");
+  g_assert_cmpuint (f->editor->save_source, !=, 0);
+  g_assert_true (gtk_widget_get_visible (editor_part (f, "error")));
+  g_clear_error (&error);
+  g_assert_false (tether_editor_save_now (f->editor, &error));
+  g_assert_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_TOO_LARGE);
+  g_assert_cmpuint (f->editor->save_source, ==, 0);
 
   /* Discarded, the switch goes ahead. */
   tether_editor_discard_changes (f->editor);

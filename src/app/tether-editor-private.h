@@ -51,6 +51,7 @@ struct _TetherEditor
   char             *due;          /* the due date shown, normal form, or NULL */
   gboolean          is_task;
   guint             dirty;        /* EditorField bits edited and not yet stored */
+  GError           *refused;      /* why the edit shown cannot be stored, until the next edit */
   guint             save_source;
   gulong            changed_handler;
   gulong            external_handler;

@@ -125,6 +125,16 @@ save_one_by_one (TetherEditor  *self,
 
 static gboolean on_save_timeout (gpointer data);
 
+/* Busy, read-only or I/O: the same write may go through later. A record
+ * too large or a refused field fails the same way until it is edited. */
+static gboolean
+may_succeed_later (const GError *error)
+{
+  return g_error_matches (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_BUSY) ||
+         g_error_matches (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_READ_ONLY) ||
+         g_error_matches (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_IO);
+}
+
 static gboolean
 save (TetherEditor  *self,
       GError       **error)
@@ -136,6 +146,13 @@ save (TetherEditor  *self,
   g_clear_handle_id (&self->save_source, g_source_remove);
   if (self->record == NULL || self->deleted || self->dirty == 0)
     return TRUE;
+  /* Refused and not edited since: say so again without copying and
+   * serialising the whole text (over 1 MiB) for nothing. */
+  if (self->refused != NULL)
+    {
+      g_propagate_error (error, g_error_copy (self->refused));
+      return FALSE;
+    }
 
   patch = build_patch (self, &fields);
   self->dirty = fields;
@@ -148,9 +165,14 @@ save (TetherEditor  *self,
       g_clear_error (&local_error);
       save_one_by_one (self, patch, fields, &local_error);
     }
-  else
-    /* Busy or I/O: try again later even if no key is pressed. */
-    self->save_source = g_timeout_add (RETRY_DELAY_MS, on_save_timeout, self);
+  if (local_error != NULL && !self->deleted)
+    {
+      /* Tried again even if no key is pressed; the rest on the next edit. */
+      if (may_succeed_later (local_error))
+        self->save_source = g_timeout_add (RETRY_DELAY_MS, on_save_timeout, self);
+      else
+        self->refused = g_error_copy (local_error);
+    }
 
   show_error (self, self->deleted ? NULL : local_error);
   if (local_error != NULL)
@@ -180,6 +202,7 @@ field_edited (TetherEditor *self,
   if (self->loading || self->record == NULL || self->deleted)
     return;
   self->dirty |= field;
+  g_clear_error (&self->refused);
   g_clear_handle_id (&self->save_source, g_source_remove);
   if (at_once)
     save (self, NULL);
@@ -300,6 +323,8 @@ apply_outside_change (TetherEditor *self,
 {
   g_autoptr(TetherRecord) base = NULL;
 
+  /* The stored record changed: a refused edit may fit now. */
+  g_clear_error (&self->refused);
   if (record == NULL)
     {
       if (!self->deleted)
@@ -419,6 +444,7 @@ close_record (TetherEditor *self)
   g_clear_pointer (&self->due, g_free);
   self->collection = NULL;
   self->dirty = 0;
+  g_clear_error (&self->refused);
   self->deleted = FALSE;
 }
 
@@ -517,6 +543,7 @@ tether_editor_discard_changes (TetherEditor *self)
 
   g_clear_handle_id (&self->save_source, g_source_remove);
   self->dirty = 0;
+  g_clear_error (&self->refused);
   if (self->record == NULL || self->deleted)
     return;
   _tether_editor_load_fields (self, TRUE);
