@@ -157,8 +157,7 @@ discard_changes_activated (GSimpleAction *action,
   TetherWindow *self = TETHER_WINDOW (data);
 
   tether_editor_discard_changes (self->editor);
-  if (self->refusal_toast != NULL)
-    adw_toast_dismiss (self->refusal_toast);
+  _tether_window_dismiss_refusal (self);
 }
 
 static void

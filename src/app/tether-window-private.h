@@ -66,7 +66,7 @@ struct _TetherWindow
 
   /* An edit that could not be saved: the toast that says so on switching,
    * the dialog that asks on closing, and whether a quit waits for it. */
-  AdwToast             *refusal_toast;
+  AdwToast             *refusal_toast;  /* held until "dismissed" */
   GtkWindow            *close_dialog;
   gboolean              quit_after_close;
 };
@@ -79,6 +79,8 @@ void          _tether_window_update_actions  (TetherWindow *self);
 gboolean      _tether_window_open            (TetherWindow *self,
                                               const char   *collection,
                                               const char   *id);
+/* Take back the toast that said the open record could not be left. */
+void          _tether_window_dismiss_refusal (TetherWindow *self);
 /* The record the editor shows, or NULL. */
 TetherRecord *_tether_window_dup_open_record (TetherWindow *self);
 /* Show the editor pane (when folded) and put the focus on the title. */

@@ -64,6 +64,25 @@ open_title (TetherWindow *self)
   return g_strdup (*title != '\0' ? title : _("Untitled"));
 }
 
+static void
+refusal_dismissed (AdwToast     *toast,
+                   TetherWindow *self)
+{
+  if (toast == self->refusal_toast)
+    g_clear_object (&self->refusal_toast);
+}
+
+void
+_tether_window_dismiss_refusal (TetherWindow *self)
+{
+  g_autoptr(AdwToast) toast = g_steal_pointer (&self->refusal_toast);
+
+  if (toast == NULL)
+    return;
+  g_signal_handlers_disconnect_by_data (toast, self);
+  adw_toast_dismiss (toast);
+}
+
 /* The open record could not be saved, so it stays open: say why. */
 static void
 refuse_to_leave (TetherWindow *self,
@@ -72,17 +91,23 @@ refuse_to_leave (TetherWindow *self,
   g_autofree char *title = open_title (self);
   /* Translators: %s is a title, then why it could not be saved */
   g_autofree char *text = g_strdup_printf (_("“%s” is not saved: %s"), title, save_error_reason (error));
+  AdwToast *toast;
 
-  /* One at a time, however often the user clicks. */
-  if (self->refusal_toast != NULL)
-    adw_toast_dismiss (self->refusal_toast);
-  self->refusal_toast = adw_toast_new (text);
-  g_object_add_weak_pointer (G_OBJECT (self->refusal_toast), (gpointer *) &self->refusal_toast);
-  adw_toast_set_button_label (self->refusal_toast, _("_Discard Changes"));
-  adw_toast_set_action_name (self->refusal_toast, "win.discard-changes");
-  adw_toast_set_priority (self->refusal_toast, ADW_TOAST_PRIORITY_HIGH);
-  adw_toast_set_timeout (self->refusal_toast, 10);
-  adw_toast_overlay_add_toast (self->toast_overlay, self->refusal_toast);
+  /* One at a time, however often the user clicks: a double click or
+   * Enter on a row tries twice. */
+  if (self->refusal_toast != NULL && g_str_equal (adw_toast_get_title (self->refusal_toast), text))
+    return;
+  _tether_window_dismiss_refusal (self);
+  /* Held until it is dismissed: a replaced toast lingers in the overlay
+   * for its animation, and must not clear the field after that. */
+  toast = adw_toast_new (text);
+  self->refusal_toast = g_object_ref (toast);
+  adw_toast_set_button_label (toast, _("_Discard Changes"));
+  adw_toast_set_action_name (toast, "win.discard-changes");
+  adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
+  adw_toast_set_timeout (toast, 10);
+  g_signal_connect (toast, "dismissed", G_CALLBACK (refusal_dismissed), self);
+  adw_toast_overlay_add_toast (self->toast_overlay, toast);
 }
 
 gboolean
@@ -569,8 +594,8 @@ tether_window_dispose (GObject *object)
   _tether_window_cancel (self);
   g_clear_handle_id (&self->navigation_idle, g_source_remove);
   if (self->refusal_toast != NULL)
-    g_object_remove_weak_pointer (G_OBJECT (self->refusal_toast), (gpointer *) &self->refusal_toast);
-  self->refusal_toast = NULL;
+    g_signal_handlers_disconnect_by_data (self->refusal_toast, self);
+  g_clear_object (&self->refusal_toast);
   if (self->close_dialog != NULL)
     g_object_remove_weak_pointer (G_OBJECT (self->close_dialog), (gpointer *) &self->close_dialog);
   self->close_dialog = NULL;
