@@ -687,6 +687,7 @@ test_switch_refused_when_save_fails (Fixture       *f,
   g_autoptr(TetherRecord) first = NULL;
   g_autoptr(TetherRecord) second = NULL;
   g_autoptr(TetherRecord) stored = NULL;
+  g_autoptr(GVariant) first_target = NULL;
   AdwToast *toast;
   const char *id;
 
@@ -709,6 +710,7 @@ test_switch_refused_when_save_fails (Fixture       *f,
                    "“First” is not saved: it is over the 1 MiB a note or task may take");
   g_assert_cmpstr (adw_toast_get_action_name (f->window->refusal_toast), ==, "win.discard-changes");
   toast = f->window->refusal_toast;
+  first_target = g_variant_ref (adw_toast_get_action_target_value (toast));
   /* Nor by the window's own way in, which a double click takes right
    * after the selection: still one toast, and it stays known to the
    * window after the overlay has let go of any toast it replaced. */
@@ -719,18 +721,28 @@ test_switch_refused_when_save_fails (Fixture       *f,
   g_assert_true (f->window->refusal_toast == toast);
   snapshot (GTK_WIDGET (f->window), "window-switch-refused.png");
 
-  /* Shortened, it is stored and the switch goes ahead. */
+  /* Shortened, it is stored and the switch goes ahead; the toast, wrong
+   * now, goes. */
   gtk_text_buffer_set_text (body_buffer (f), "kept, and more", -1);
   gtk_single_selection_set_selected (f->window->selection, 1);
   g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, tether_record_get_id (second));
   stored = tether_collection_get (f->notes, id, NULL);
   g_assert_cmpstr (tether_record_get_string (stored, "body", NULL), ==, "kept, and more");
+  g_assert_null (f->window->refusal_toast);
 
-  /* Or the toast's Discard Changes lets go of what cannot be stored. */
+  /* Or the toast's Discard Changes lets go of what cannot be stored: of
+   * the note the toast names, not of whichever is open when it is
+   * clicked. */
   paste_too_much (f);
   tether_window_select (f->window, "notes", id);
   g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, tether_record_get_id (second));
-  activate (f, "discard-changes", NULL);
+  g_assert_nonnull (f->window->refusal_toast);
+  g_assert_cmpstr (adw_toast_get_title (f->window->refusal_toast), ==,
+                   "“Second” is not saved: it is over the 1 MiB a note or task may take");
+  activate (f, "discard-changes", first_target);
+  g_assert_cmpint (g_utf8_strlen (body (f), -1), ==, PASTED_CHARS);
+  g_assert_nonnull (f->window->refusal_toast);
+  activate (f, "discard-changes", adw_toast_get_action_target_value (f->window->refusal_toast));
   g_assert_cmpstr (body (f), ==, "");
   g_assert_null (f->window->refusal_toast);
   tether_window_select (f->window, "notes", id);

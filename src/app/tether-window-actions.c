@@ -155,7 +155,13 @@ discard_changes_activated (GSimpleAction *action,
                            gpointer       data)
 {
   TetherWindow *self = TETHER_WINDOW (data);
+  const char *collection, *id;
 
+  /* A toast of a record no longer open: its changes were saved meanwhile,
+   * and the ones open now are not what it offered to discard. */
+  g_variant_get (param, "(&s&s)", &collection, &id);
+  if (g_strcmp0 (collection, self->open_collection) != 0 || g_strcmp0 (id, self->open_id) != 0)
+    return;
   tether_editor_discard_changes (self->editor);
   _tether_window_dismiss_refusal (self);
 }
@@ -497,7 +503,7 @@ static const GActionEntry entries[] = {
   { "search", search_activated },
   { "delete", delete_activated },
   { "undo-delete", undo_delete_activated },
-  { "discard-changes", discard_changes_activated },
+  { "discard-changes", discard_changes_activated, "(ss)" },
   { "sync-now", sync_now_activated },
   { "kind", NULL, "s", "'all'", kind_change_state },
   { "tag", NULL, "s", "''", tag_change_state },

@@ -91,11 +91,13 @@ refuse_to_leave (TetherWindow *self,
   g_autofree char *title = open_title (self);
   /* Translators: %s is a title, then why it could not be saved */
   g_autofree char *text = g_strdup_printf (_("“%s” is not saved: %s"), title, save_error_reason (error));
+  g_autoptr(GVariant) target = g_variant_ref_sink (g_variant_new ("(ss)", self->open_collection, self->open_id));
   AdwToast *toast;
 
   /* One at a time, however often the user clicks: a double click or
    * Enter on a row tries twice. */
-  if (self->refusal_toast != NULL && g_str_equal (adw_toast_get_title (self->refusal_toast), text))
+  if (self->refusal_toast != NULL && g_str_equal (adw_toast_get_title (self->refusal_toast), text) &&
+      g_variant_equal (adw_toast_get_action_target_value (self->refusal_toast), target))
     return;
   _tether_window_dismiss_refusal (self);
   /* Held until it is dismissed: a replaced toast lingers in the overlay
@@ -103,7 +105,9 @@ refuse_to_leave (TetherWindow *self,
   toast = adw_toast_new (text);
   self->refusal_toast = g_object_ref (toast);
   adw_toast_set_button_label (toast, _("_Discard Changes"));
+  /* The changes of this record: another may be open when it is clicked. */
   adw_toast_set_action_name (toast, "win.discard-changes");
+  adw_toast_set_action_target_value (toast, target);
   adw_toast_set_priority (toast, ADW_TOAST_PRIORITY_HIGH);
   adw_toast_set_timeout (toast, 10);
   g_signal_connect (toast, "dismissed", G_CALLBACK (refusal_dismissed), self);
@@ -131,6 +135,8 @@ _tether_window_open (TetherWindow *self,
       self->open_id = g_strdup (id);
       gtk_stack_set_visible_child_name (self->editor_stack, id != NULL ? "editor" : "none");
       _tether_window_update_actions (self);
+      /* Whatever the toast said could not be saved now is. */
+      _tether_window_dismiss_refusal (self);
     }
   sync_selection (self);
   return TRUE;
