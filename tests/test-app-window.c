@@ -749,6 +749,47 @@ test_switch_refused_when_save_fails (Fixture       *f,
   g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, id);
 }
 
+/* Ctrl+N and Ctrl+T leave the open record too: refused before anything
+ * is created or a filter cleared, with the same toast. */
+static void
+test_new_refused_when_save_fails (Fixture       *f,
+                                  gconstpointer  data)
+{
+  g_autoptr(TetherRecord) note = NULL;
+  const char *id;
+
+  if (skip_without_display ())
+    return;
+  note = create (f->notes, "{\"title\": \"Essay\"}");
+  id = tether_record_get_id (note);
+  activate (f, "search", NULL);
+  gtk_editable_set_text (GTK_EDITABLE (f->window->search_entry), "essay");
+  wait_listed (f, 1);
+  tether_window_select (f->window, "notes", id);
+  paste_too_much (f);
+
+  activate (f, "new-note", NULL);
+  activate (f, "new-task", NULL);
+  g_assert_cmpint (tether_collection_count (f->notes, NULL, NULL), ==, 1);
+  g_assert_cmpint (tether_collection_count (f->tasks, NULL, NULL), ==, 0);
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, id);
+  g_assert_cmpint (g_utf8_strlen (body (f), -1), ==, PASTED_CHARS);
+  g_assert_nonnull (f->window->refusal_toast);
+  g_assert_cmpstr (adw_toast_get_title (f->window->refusal_toast), ==,
+                   "“Essay” is not saved: it is over the 1 MiB a note or task may take");
+  g_assert_true (gtk_search_bar_get_search_mode (f->window->search_bar));
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (f->window->search_entry)), ==, "essay");
+  g_assert_cmpuint (n_listed (f), ==, 1);
+
+  /* Once the edit is let go of, a new note is made and opened. */
+  activate (f, "discard-changes", adw_toast_get_action_target_value (f->window->refusal_toast));
+  activate (f, "new-note", NULL);
+  g_assert_cmpint (tether_collection_count (f->notes, NULL, NULL), ==, 2);
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), !=, id);
+  g_assert_cmpstr (gtk_editable_get_text (GTK_EDITABLE (f->window->editor->title_text)), ==, "New note");
+  g_assert_true (focus_is_in (f, GTK_WIDGET (f->window->editor)));
+}
+
 static AdwMessageDialog *
 find_dialog (void)
 {
@@ -1136,6 +1177,7 @@ main (int    argc,
   WINDOW_TEST ("inspector-and-size", test_inspector_and_size);
   WINDOW_TEST ("due-dates-west-of-utc", test_due_dates_west_of_utc);
   WINDOW_TEST ("switch-refused-when-save-fails", test_switch_refused_when_save_fails);
+  WINDOW_TEST ("new-refused-when-save-fails", test_new_refused_when_save_fails);
   WINDOW_TEST ("ctrl-delete-in-text", test_ctrl_delete_in_text);
   WINDOW_TEST ("delete-from-editor-focus", test_delete_from_editor_focus);
   WINDOW_TEST ("close-asks-when-save-fails", test_close_asks_when_save_fails);

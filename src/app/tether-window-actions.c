@@ -27,7 +27,12 @@ create_record (TetherWindow *self,
   g_autoptr(TetherRecord) record = NULL;
   g_autoptr(GError) error = NULL;
   TetherCollection *collection;
+  const char *id;
 
+  /* Before anything changes: a new record the editor cannot move on to
+   * would only clutter the list, with the filters cleared for nothing. */
+  if (!_tether_window_can_leave (self))
+    return;
   json_object_set_string_member (data, "title", title);
   collection = tether_database_get_collection (self->db, collection_name, &error);
   if (collection != NULL)
@@ -37,14 +42,21 @@ create_record (TetherWindow *self,
       show_error (self, _("Could not create it"), error);
       return;
     }
+  id = tether_record_get_id (record);
   /* A filter that hides the new record would leave the user wondering. */
-  if (tether_item_model_find (self->model, collection_name, tether_record_get_id (record)) < 0)
+  if (tether_item_model_find (self->model, collection_name, id) < 0)
     {
       gtk_search_bar_set_search_mode (self->search_bar, FALSE);
       g_action_group_change_action_state (G_ACTION_GROUP (self), "kind", g_variant_new_string ("all"));
       g_action_group_change_action_state (G_ACTION_GROUP (self), "tag", g_variant_new_string (""));
     }
-  tether_window_select (self, collection_name, tether_record_get_id (record));
+  if (!tether_window_select (self, collection_name, id))
+    {
+      /* Saved a moment ago, refused now: take the new one back. */
+      if (!tether_collection_delete (collection, id, &error))
+        g_message ("Could not delete the new %s %s: %s", collection_name, id, error->message);
+      return;
+    }
   _tether_window_focus_editor (self);
 }
 

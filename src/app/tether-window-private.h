@@ -81,6 +81,9 @@ gboolean      _tether_window_open            (TetherWindow *self,
                                               const char   *id);
 /* Take back the toast that said the open record could not be left. */
 void          _tether_window_dismiss_refusal (TetherWindow *self);
+/* Whether the open record can be left: its edit saved, or nothing open.
+ * FALSE shows the toast _tether_window_open() shows. */
+gboolean      _tether_window_can_leave       (TetherWindow *self);
 /* The record the editor shows, or NULL. */
 TetherRecord *_tether_window_dup_open_record (TetherWindow *self);
 /* Show the editor pane (when folded) and put the focus on the title. */

@@ -115,6 +115,17 @@ refuse_to_leave (TetherWindow *self,
 }
 
 gboolean
+_tether_window_can_leave (TetherWindow *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (tether_editor_save_now (self->editor, &error))
+    return TRUE;
+  refuse_to_leave (self, error);
+  return FALSE;
+}
+
+gboolean
 _tether_window_open (TetherWindow *self,
                      const char   *collection,
                      const char   *id)
@@ -733,19 +744,21 @@ tether_window_toast (TetherWindow *self,
   adw_toast_overlay_add_toast (self->toast_overlay, toast);
 }
 
-void
+gboolean
 tether_window_select (TetherWindow *self,
                       const char   *collection,
                       const char   *id)
 {
   gint pos;
 
-  g_return_if_fail (TETHER_IS_WINDOW (self));
-  g_return_if_fail (collection != NULL);
-  g_return_if_fail (id != NULL);
+  g_return_val_if_fail (TETHER_IS_WINDOW (self), FALSE);
+  g_return_val_if_fail (collection != NULL, FALSE);
+  g_return_val_if_fail (id != NULL, FALSE);
 
-  _tether_window_open (self, collection, id);
+  if (!_tether_window_open (self, collection, id))
+    return FALSE;
   pos = tether_item_model_find (self->model, collection, id);
   if (pos >= 0)
     gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", pos);
+  return TRUE;
 }

@@ -28,8 +28,9 @@ void          tether_window_toast  (TetherWindow      *self,
                                     const char        *button_label,
                                     const char        *action_name,
                                     GVariant          *target);
-/* Select and open a record in the editor. */
-void          tether_window_select (TetherWindow      *self,
+/* Select and open a record in the editor. FALSE when the open record
+ * cannot be saved: it stays open, and a toast says why. */
+gboolean      tether_window_select (TetherWindow      *self,
                                     const char        *collection,
                                     const char        *id);
 
