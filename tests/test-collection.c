@@ -352,6 +352,33 @@ test_typed_getters (Fixture *f, gconstpointer data)
   g_assert_cmpstr (tags[1], ==, "poet");
 }
 
+/* Text json-glib 1.6 would write as something that is not JSON (U+001F
+ * left raw, 1e20 as "1e+20.0"): stored, read back and written again. */
+static void
+test_json_text_round_trip (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherRecord) created = create_ok (f, "{\"name\": \"unit\\u001fsep\\u0007\\r\","
+                                                  " \"address\": {\"big\": 1e20, \"half\": 0.5,"
+                                                  " \"three\": 3.0, \"tiny\": -2.5e-300}}");
+  g_autoptr(TetherRecord) fetched = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  g_autoptr(JsonObject) again = NULL;
+  JsonObject *address;
+
+  fetched = tether_collection_get (f->people, tether_record_get_id (created), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (tether_record_get_string (fetched, "name", NULL), ==, "unit\x1fsep\x07\r");
+  text = tether_record_to_json (fetched);
+  g_assert_null (strchr (text, 0x1f));
+  again = tether_test_object (text);
+  address = json_object_get_object_member (again, "address");
+  g_assert_cmpfloat (json_object_get_double_member (address, "big"), ==, 1e20);
+  g_assert_cmpfloat (json_object_get_double_member (address, "half"), ==, 0.5);
+  g_assert_true (json_node_get_value_type (json_object_get_member (address, "three")) == G_TYPE_DOUBLE);
+  g_assert_cmpfloat (json_object_get_double_member (address, "tiny"), ==, -2.5e-300);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -371,6 +398,7 @@ main (int argc, char **argv)
   ADD ("delete-many-count", test_delete_many_and_count);
   ADD ("changed-signal", test_changed_signal);
   ADD ("typed-getters", test_typed_getters);
+  ADD ("json-text-round-trip", test_json_text_round_trip);
 #undef ADD
 
   return g_test_run ();

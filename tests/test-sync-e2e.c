@@ -514,6 +514,24 @@ test_text_same_line (Fixture *f)
   g_free (seen.record_id);
 }
 
+/* A title with control characters (pasted text can hold U+001F) goes to
+ * the server and to B as it was typed: json-glib 1.6 wrote U+001F raw,
+ * which is not JSON, and the push failed at every sync. */
+static void
+test_control_characters (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new (f, s, "b", f->alice);
+  Client *clients[] = { a, b };
+  g_autofree char *note = client_create (a, "notes", "{\"title\":\"unit\\u001fsep\\u0001\\r\"}");
+
+  client_sync (a);
+  client_sync (b);
+  assert_string (b, "notes", note, "title", "unit\x1fsep\x01\r");
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+}
+
 /* A merge keeps B's one-sided body edit and loses A's title to B's newer
  * one. Restoring brings A's title back and keeps B's body: only what lost
  * comes back, and what nobody lost stays. */
@@ -2405,6 +2423,7 @@ static const NamedTest tests[] = {
   { "strategy-lww-typing", test_strategy_lww_typing },
   { "hlc-from-push-answer", test_hlc_from_push_answer },
   { "restore-merged", test_restore_merged },
+  { "control-characters", test_control_characters },
   { "strategy-client-wins", test_strategy_client_wins },
   { "strategy-server-wins", test_strategy_server_wins },
   { "strategy-custom", test_strategy_custom },

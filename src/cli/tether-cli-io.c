@@ -32,7 +32,7 @@ _tether_cli_print_int (gint64 value)
 void
 _tether_cli_print_node (JsonNode *node)
 {
-  g_autofree char *text = json_to_string (node, FALSE);
+  g_autofree char *text = tether_json_node_to_string (node);
 
   _tether_cli_print_text (text);
 }
@@ -86,7 +86,7 @@ _tether_cli_json_string (const char *text)
   g_autoptr(JsonNode) node = json_node_new (JSON_NODE_VALUE);
 
   json_node_set_string (node, text);
-  return json_to_string (node, FALSE);
+  return tether_json_node_to_string (node);
 }
 
 /* Input -------------------------------------------------------------------- */

@@ -36,7 +36,11 @@ gboolean    _tether_identifier_is_valid (const char *name);
 JsonObject *_tether_json_parse_object (const char  *text,
                                        gssize       length,
                                        GError     **error);
+/* Compact JSON text (tether-json-write.c): not json-glib's generator,
+ * whose 1.6 output is not always JSON. */
 char       *_tether_json_to_string    (JsonNode    *node);
+void        _tether_json_append_node  (GString     *out,
+                                       JsonNode    *node);
 /* @text (UTF-8) as a JSON string literal, quotes included. */
 void        _tether_json_append_string (GString    *out,
                                         const char *text);

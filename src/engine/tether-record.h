@@ -53,6 +53,10 @@ JsonNode     *tether_record_get_member       (TetherRecord *self,
 
 /* The record as a JSON text (compact), user data only. */
 char         *tether_record_to_json          (TetherRecord *self);
+/* @node as compact JSON text with every control character escaped; use it
+ * instead of json_to_string(), whose json-glib 1.6 output is not always
+ * JSON (U+001F left raw, 1e20 written as 1e+20.0). */
+char         *tether_json_node_to_string     (JsonNode     *node);
 /* A deep copy of the record's object, safe to modify. */
 JsonObject   *tether_record_dup_data         (TetherRecord *self);
 

@@ -300,7 +300,7 @@ parse_enum (TetherFieldSpec  *spec,
       g_ptr_array_add (values, value);
     }
   spec->enum_values = g_steal_pointer (&values);
-  spec->enum_text = json_to_string (node, FALSE);
+  spec->enum_text = _tether_json_to_string (node);
   return TRUE;
 }
 

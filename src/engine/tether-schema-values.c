@@ -86,15 +86,15 @@ quote (JsonNode *node)
   g_autoptr(JsonNode) shown = NULL;
 
   if (!_tether_json_is_string (node))
-    return json_to_string (node, FALSE);
+    return _tether_json_to_string (node);
   text = end = json_node_get_string (node);
   for (guint i = 0; i < QUOTE_MAX_CHARS && *end != '\0'; i++)
     end = g_utf8_next_char (end);
   if (*end == '\0')
-    return json_to_string (node, FALSE);
+    return _tether_json_to_string (node);
   cut = g_strdup_printf ("%.*s…", (int) (end - text), text);
   shown = json_node_init_string (json_node_alloc (), cut);
-  return json_to_string (shown, FALSE);
+  return _tether_json_to_string (shown);
 }
 
 /* %.15g shows 0.1 as "0.1" and 3.0 as "3", as the person wrote them. */

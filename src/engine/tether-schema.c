@@ -86,7 +86,7 @@ load_document (TetherSchema  *self,
     }
   g_ptr_array_add (names, NULL);
   self->collection_names = (char **) g_ptr_array_steal (names, NULL);
-  self->json = json_to_string (root, FALSE);
+  self->json = _tether_json_to_string (root);
   return TRUE;
 }
 

@@ -158,24 +158,6 @@ _tether_json_append_string (GString    *out,
   g_string_append_c (out, '"');
 }
 
-char *
-_tether_json_to_string (JsonNode *node)
-{
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
-
-  json_generator_set_root (generator, node);
-  return json_generator_to_data (generator, NULL);
-}
-
-char *
-_tether_json_object_to_string (JsonObject *object)
-{
-  g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-
-  json_node_set_object (node, object);
-  return _tether_json_to_string (node);
-}
-
 static gboolean
 numbers_equal (JsonNode *a,
                JsonNode *b)

@@ -371,12 +371,9 @@ _tether_transport_parse_object (GBytes *bytes)
 GBytes *
 _tether_transport_to_bytes (JsonObject *object)
 {
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  GString *text = g_string_sized_new (1024);
   g_autoptr(JsonNode) root = json_node_init_object (json_node_alloc (), object);
-  gsize length = 0;
-  char *text;
 
-  json_generator_set_root (generator, root);
-  text = json_generator_to_data (generator, &length);
-  return g_bytes_new_take (text, length);
+  _tether_json_append_node (text, root);
+  return g_string_free_to_bytes (text);
 }
