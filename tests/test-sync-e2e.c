@@ -544,6 +544,7 @@ test_restore_merged (Fixture *f)
   Client *clients[] = { a, b };
   g_autofree char *note = shared_record (a, b, "notes", NOTE_BASE);
   g_autoptr(TetherConflict) conflict = NULL;
+  g_autoptr(JsonObject) stored = NULL;
   g_autoptr(GError) error = NULL;
 
   client_update (a, "notes", note, "{\"title\":\"title from A\"}");
@@ -556,6 +557,8 @@ test_restore_merged (Fixture *f)
                  tether_conflict_get_winner (conflict) == TETHER_CONFLICT_WINNER_MERGED);
   g_assert_true (strv_has (tether_conflict_get_local_lost (conflict), "title"));
   assert_string (a, "notes", note, "title", "title from B");
+  /* an edit after the merge stays too */
+  client_update (a, "notes", note, "{\"pinned\":true}");
 
   g_assert_true (tether_sync_engine_restore_conflict (a->engine, tether_conflict_get_id (conflict), &error));
   g_assert_no_error (error);
@@ -565,6 +568,8 @@ test_restore_merged (Fixture *f)
   client_sync (b);
   assert_string (b, "notes", note, "title", "title from A");
   assert_string (b, "notes", note, "body", "body from B\n");
+  stored = client_get (b, "notes", note);
+  g_assert_true (json_object_get_boolean_member (stored, "pinned"));
   assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
 }
 

@@ -276,7 +276,9 @@ merge_lost_fields (TetherConflict *conflict)
   const char * const *local_lost = tether_conflict_get_local_lost (conflict);
   const char * const *remote_lost = tether_conflict_get_remote_lost (conflict);
 
-  return tether_conflict_get_strategy (conflict) == TETHER_CONFLICT_STRATEGY_MERGE &&
+  /* only a merge lists lost fields (CUSTOM without a callback merges too);
+   * a user's choice in the inbox keeps whole versions */
+  return tether_conflict_get_strategy (conflict) != TETHER_CONFLICT_STRATEGY_MANUAL &&
          tether_conflict_get_result (conflict) != NULL &&
          ((local_lost != NULL && local_lost[0] != NULL) || (remote_lost != NULL && remote_lost[0] != NULL));
 }
@@ -285,18 +287,30 @@ merge_lost_fields (TetherConflict *conflict)
  * server-wins, a choice, a delete) comes back whole. A merge lost only the
  * fields it lists, and kept the one-sided edits of both sides, even when
  * its result equals one of them: those fields come back, each from the
- * side whose value lost, on top of the merged record, so that nothing
- * nobody lost is reverted (local last: where both sides lost a field, the
- * user's own value is the one they want back). */
+ * side whose value lost, on top of the record as it is now, so that
+ * nothing nobody lost is reverted, edits since the merge included (local
+ * last: where both sides lost a field, the user's own value is the one
+ * they want back). */
 static JsonObject *
-restored_version (TetherConflict *conflict)
+restored_version (TetherSyncEngine  *self,
+                  TetherConflict    *conflict,
+                  GError           **error)
 {
   JsonObject *loser = tether_conflict_get_loser (conflict);
+  g_autoptr(GError) local_error = NULL;
   JsonObject *restored;
 
   if (!merge_lost_fields (conflict))
     return loser != NULL ? json_object_ref (loser) : NULL;
-  restored = _tether_json_object_deep_copy (tether_conflict_get_result (conflict));
+  restored = _tether_sync_read_local (self, tether_conflict_get_collection (conflict),
+                                      tether_conflict_get_record_id (conflict), &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return NULL;
+    }
+  if (restored == NULL)   /* deleted since: the merged record comes back */
+    restored = _tether_json_object_deep_copy (tether_conflict_get_result (conflict));
   take_fields (restored, tether_conflict_get_remote (conflict), tether_conflict_get_remote_lost (conflict));
   take_fields (restored, tether_conflict_get_local (conflict), tether_conflict_get_local_lost (conflict));
   return restored;
@@ -309,6 +323,7 @@ tether_sync_engine_restore_conflict (TetherSyncEngine *self,
 {
   g_autoptr(TetherConflict) conflict = NULL;
   g_autoptr(JsonObject) loser = NULL;
+  g_autoptr(GError) local_error = NULL;
   TetherConflictWinner winner;
 
   g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), FALSE);
@@ -323,7 +338,12 @@ tether_sync_engine_restore_conflict (TetherSyncEngine *self,
                    "conflict %s is still open: choose a version to keep instead", conflict_id);
       return FALSE;
     }
-  loser = restored_version (conflict);
+  loser = restored_version (self, conflict, &local_error);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
   if (merge_lost_fields (conflict))
     winner = TETHER_CONFLICT_WINNER_MERGED;
   else if (tether_conflict_get_winner (conflict) == TETHER_CONFLICT_WINNER_LOCAL)

@@ -506,14 +506,16 @@ unlock_in_transaction (TetherDatabase  *db,
   return stmt != NULL && _tether_sync_store_step (db, stmt, "releasing the sync lock", error);
 }
 
-/* A lock we fail to release still expires: nothing to report beyond a note. */
+/* A lock we fail to release (another process held the write lock past the
+ * busy timeout) stays ours until this process syncs again, which releases
+ * it, or ends: a live process holds it however old it is. */
 void
 _tether_sync_store_unlock (TetherDatabase *db)
 {
   g_autoptr(GError) error = NULL;
 
   if (!tether_database_transaction (db, unlock_in_transaction, NULL, &error))
-    g_debug ("the sync lock stays until it expires: %s", error->message);
+    g_message ("the sync lock stays held until the next sync: %s", error->message);
 }
 
 gboolean
