@@ -126,6 +126,9 @@ test_bad_pull (Fixture *f)
     /* libsoup would hand these on as "notes" and "A" */
     { "/pull?collections=notes%00x", "bad-request" },
     { "/pull?clientId=A%00x", "bad-request" },
+    /* not UTF-8: PostgreSQL refused it (503 for ever), SQLite matched nothing */
+    { "/pull?collections=%FF", "bad-request" },
+    { "/pull?clientId=%C3", "bad-request" },
   };
   Server *s = server_start (f, NULL);
 

@@ -403,6 +403,24 @@ decode_body (TetherServerState  *state,
   return decoded;
 }
 
+/* The name of a parameter of @query that is not UTF-8, or NULL. libsoup
+ * decodes %FF as it is; PostgreSQL refuses such text (503 for ever), where
+ * SQLite matched nothing. */
+static const char *
+query_not_utf8 (GHashTable *query)
+{
+  GHashTableIter iter;
+  gpointer name, value;
+
+  if (query == NULL)
+    return NULL;
+  g_hash_table_iter_init (&iter, query);
+  while (g_hash_table_iter_next (&iter, &name, &value))
+    if (!g_utf8_validate (name, -1, NULL) || (value != NULL && !g_utf8_validate (value, -1, NULL)))
+      return g_utf8_validate (name, -1, NULL) ? name : "(a name)";
+  return NULL;
+}
+
 /* libsoup decodes the query into C strings, which end at a %00: a filter
  * "notes%00x" would read as "notes", so such a query is refused. */
 static char *
@@ -413,11 +431,18 @@ pull_query (TetherServerState  *state,
             GError            **error)
 {
   const char *raw = g_uri_get_query (soup_server_message_get_uri (msg));
+  const char *bad;
 
   if (raw != NULL && strstr (raw, "%00") != NULL)
     {
       g_set_error_literal (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_BAD_REQUEST,
                            "The query holds %00 (a NUL character), which no parameter may contain");
+      return NULL;
+    }
+  if ((bad = query_not_utf8 (query)) != NULL)
+    {
+      g_set_error (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_BAD_REQUEST,
+                   "The query parameter %s is not valid UTF-8", bad);
       return NULL;
     }
   return tether_server_core_pull_query_text (state->core, &request->user, query,
