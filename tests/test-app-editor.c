@@ -526,7 +526,22 @@ test_deleted_elsewhere (Fixture *f, gconstpointer data)
   g_assert_false (gtk_text_view_get_editable (GTK_TEXT_VIEW (editor_part (f, "body"))));
   tether_test_app_settle (300);
   tether_test_app_snapshot (GTK_WIDGET (f->window), png);
-  /* Nothing to save into: no error, no resurrection. */
+  /* Nothing to save into, and no resurrection; but the typing was never
+   * stored, so leaving it is refused as for any edit that cannot be saved. */
+  g_assert_false (tether_editor_save_now (f->editor, &error));
+  g_assert_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_false (tether_editor_set_record (f->editor, f->db, NULL, NULL, &error));
+  g_assert_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  g_assert_cmpstr (tether_editor_get_record_id (f->editor), ==, id);
+  g_assert_cmpint (tether_collection_count (f->notes, NULL, NULL), ==, 0);
+  /* Discarded, it shows the note as last stored, and can be left. */
+  tether_editor_discard_changes (f->editor);
+  g_clear_pointer (&shown, g_free);
+  shown = body_text (f);
+  g_assert_cmpstr (shown, ==, "");
+  g_assert_false (gtk_editable_get_editable (title_of (f)));
   g_assert_true (tether_editor_save_now (f->editor, &error));
   g_assert_no_error (error);
   g_assert_cmpint (tether_collection_count (f->notes, NULL, NULL), ==, 0);
@@ -538,6 +553,32 @@ test_deleted_elsewhere (Fixture *f, gconstpointer data)
   g_assert_true (gtk_editable_get_editable (title_of (f)));
   g_assert_true (gtk_text_view_get_editable (GTK_TEXT_VIEW (editor_part (f, "body"))));
   g_assert_cmpstr (gtk_editable_get_text (title_of (f)), ==, "Back");
+}
+
+/* Deleted elsewhere with nothing typed since the last save: nothing to
+ * lose, so it is left without a word, the empty fields it never stored
+ * (tags, pinned, body) included. */
+static void
+test_deleted_elsewhere_untouched (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *id = NULL;
+
+  if (skip_without_display ())
+    return;
+  id = open_note (f, "{\"title\": \"Old\"}");
+  type_body (f, "typed and stored");
+  g_assert_true (tether_editor_save_now (f->editor, &error));
+  type_title (f, "x");
+  gtk_editable_delete_text (title_of (f), 3, -1);
+  gtk_editable_set_text (GTK_EDITABLE (editor_part (f, "tags")), "");
+  g_assert_true (tether_collection_delete (f->notes, id, &error));
+  g_assert_true (gtk_widget_get_visible (editor_part (f, "deleted")));
+  g_assert_true (tether_editor_save_now (f->editor, &error));
+  g_assert_no_error (error);
+  g_assert_true (tether_editor_set_record (f->editor, f->db, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_null (tether_editor_get_record_id (f->editor));
 }
 
 static void
@@ -993,6 +1034,7 @@ main (int argc, char **argv)
   EDITOR_TEST ("outside-write-merges-with-typing", test_outside_write_merges_with_typing);
   EDITOR_TEST ("other-process-write-shows-up", test_other_process_write_shows_up);
   EDITOR_TEST ("deleted-elsewhere", test_deleted_elsewhere);
+  EDITOR_TEST ("deleted-elsewhere-untouched", test_deleted_elsewhere_untouched);
   EDITOR_TEST ("deleted-elsewhere-restore", test_deleted_elsewhere_restore);
   EDITOR_TEST ("switching-refused-when-save-fails", test_switching_refused);
   EDITOR_TEST ("refused-save-keeps-text", test_refused_save_keeps_text);

@@ -852,6 +852,70 @@ test_close_asks_when_save_fails (Fixture       *f,
   g_assert_cmpstr (tether_record_get_string (stored, "body", NULL), ==, "draft");
 }
 
+/* Deleted elsewhere while the user was typing: what was shown and never
+ * stored is not dropped by a switch or a close without asking. */
+static void
+test_deleted_elsewhere_asks (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autoptr(TetherRecord) letter = NULL;
+  g_autoptr(TetherRecord) other = NULL;
+  g_autoptr(TetherRecord) stored = NULL;
+  AdwMessageDialog *dialog;
+  TetherWindow *window = f->window;
+  GtkTextIter end;
+  const char *id;
+
+  if (skip_without_display ())
+    return;
+  other = create (f->notes, "{\"title\": \"Other\"}");
+  letter = create (f->notes, "{\"title\": \"Letter\", \"body\": \"Dear Ada,\"}");
+  id = tether_record_get_id (letter);
+  tether_window_select (f->window, "notes", id);
+  gtk_text_buffer_get_end_iter (body_buffer (f), &end);
+  gtk_text_buffer_insert (body_buffer (f), &end, " typed just now", -1);
+  g_assert_true (tether_collection_delete (f->notes, id, NULL));
+  g_assert_cmpuint (n_listed (f), ==, 1);
+
+  /* A click on the other note: refused, the text stays, the toast says why. */
+  gtk_single_selection_set_selected (f->window->selection, 0);
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, id);
+  g_assert_cmpstr (body (f), ==, "Dear Ada, typed just now");
+  g_assert_nonnull (f->window->refusal_toast);
+  g_assert_cmpstr (adw_toast_get_title (f->window->refusal_toast), ==,
+                   "“Letter” is not saved: it was deleted elsewhere");
+
+  /* Closing asks too; Keep Editing keeps it. */
+  gtk_window_close (GTK_WINDOW (f->window));
+  dialog = find_dialog ();
+  g_assert_nonnull (dialog);
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), "deleted elsewhere"));
+  adw_message_dialog_response (dialog, "keep");
+  tether_test_app_settle (50);
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (f->window)));
+  g_assert_cmpstr (body (f), ==, "Dear Ada, typed just now");
+
+  /* Discarded, the note shows as last stored and the switch goes ahead,
+   * without bringing it back. */
+  activate (f, "discard-changes", adw_toast_get_action_target_value (f->window->refusal_toast));
+  g_assert_cmpstr (body (f), ==, "Dear Ada,");
+  gtk_single_selection_set_selected (f->window->selection, 0);
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, tether_record_get_id (other));
+  g_assert_null (f->window->refusal_toast);
+  g_assert_cmpint (tether_collection_count (f->notes, NULL, NULL), ==, 1);
+
+  /* Deleted elsewhere with nothing typed since: left without a word. */
+  g_assert_true (tether_collection_delete (f->notes, tether_record_get_id (other), NULL));
+  g_object_add_weak_pointer (G_OBJECT (window), (gpointer *) &window);
+  gtk_window_close (GTK_WINDOW (f->window));
+  tether_test_app_settle (50);
+  g_assert_null (find_dialog ());
+  g_assert_null (window);
+  f->window = NULL;
+  stored = tether_collection_get (f->notes, id, NULL);
+  g_assert_null (stored);
+}
+
 /* Keys ------------------------------------------------------------------------------ */
 
 static void
@@ -1181,6 +1245,7 @@ main (int    argc,
   WINDOW_TEST ("ctrl-delete-in-text", test_ctrl_delete_in_text);
   WINDOW_TEST ("delete-from-editor-focus", test_delete_from_editor_focus);
   WINDOW_TEST ("close-asks-when-save-fails", test_close_asks_when_save_fails);
+  WINDOW_TEST ("deleted-elsewhere-asks", test_deleted_elsewhere_asks);
   g_test_add_func ("/tether/app/item-model/order-and-changes", test_model_order_and_changes);
   g_test_add_func ("/tether/app/item-model/random", test_model_random);
   g_test_add_func ("/tether/app/item-model/perf", test_model_perf);

@@ -50,7 +50,7 @@ show_deleted (TetherEditor *self)
 {
   g_clear_handle_id (&self->save_source, g_source_remove);
   self->deleted = TRUE;
-  self->dirty = 0;
+  /* self->dirty stays: what was not stored yet must not be left silently. */
   gtk_label_set_label (self->deleted_label,
                        self->is_task ? _("This task was deleted elsewhere. Restore it to keep what is shown.")
                                      : _("This note was deleted elsewhere. Restore it to keep what is shown."));
@@ -125,6 +125,56 @@ save_one_by_one (TetherEditor  *self,
 
 static gboolean on_save_timeout (gpointer data);
 
+/* A widget showing a member the record lacks: empty, unticked, zero. */
+static gboolean
+shows_nothing (JsonNode *shown)
+{
+  if (JSON_NODE_HOLDS_ARRAY (shown))
+    return json_array_get_length (json_node_get_array (shown)) == 0;
+  if (!JSON_NODE_HOLDS_VALUE (shown))
+    return JSON_NODE_HOLDS_NULL (shown);
+  switch (json_node_get_value_type (shown))
+    {
+    case G_TYPE_STRING:  return *json_node_get_string (shown) == '\0';
+    case G_TYPE_BOOLEAN: return !json_node_get_boolean (shown);
+    case G_TYPE_INT64:   return json_node_get_int (shown) == 0;
+    default:             return FALSE;
+    }
+}
+
+/* Deleted elsewhere: nothing can be stored any more, but an edit not
+ * stored yet (typed within the debounce, or refused) must not go without
+ * a word, so leaving is refused as for any unsaved edit. */
+static gboolean
+check_deleted (TetherEditor  *self,
+               GError       **error)
+{
+  for (guint field = 1; field <= FIELD_PINNED; field <<= 1)
+    {
+      g_autoptr(JsonNode) value = NULL;
+      const char *name = _tether_editor_field_name (self, field);
+      JsonNode *stored;
+      gboolean same;
+
+      if (!(self->dirty & field))
+        continue;
+      value = _tether_editor_read_field (self, field);
+      stored = tether_record_get_member (self->record, name);
+      if (stored == NULL || JSON_NODE_HOLDS_NULL (stored))
+        same = shows_nothing (value);
+      else
+        same = json_node_equal (stored, value);
+      if (!same)
+        {
+          g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_FOUND,
+                       "%s %s was deleted elsewhere; its %s as shown was never stored",
+                       tether_collection_get_name (self->collection), self->id, name);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 /* Busy, read-only or I/O: the same write may go through later. A record
  * too large or a refused field fails the same way until it is edited. */
 static gboolean
@@ -144,7 +194,11 @@ save (TetherEditor  *self,
   guint fields;
 
   g_clear_handle_id (&self->save_source, g_source_remove);
-  if (self->record == NULL || self->deleted || self->dirty == 0)
+  if (self->record == NULL)
+    return TRUE;
+  if (self->deleted)
+    return check_deleted (self, error);
+  if (self->dirty == 0)
     return TRUE;
   /* Refused and not edited since: say so again without copying and
    * serialising the whole text (over 1 MiB) for nothing. */
@@ -159,13 +213,17 @@ save (TetherEditor  *self,
   if (fields == 0 || write_patch (self, patch, &local_error))
     self->dirty = 0;
   else if (g_error_matches (local_error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_FOUND))
-    show_deleted (self);
+    {
+      show_deleted (self);
+      show_error (self, NULL);
+      return check_deleted (self, error);
+    }
   else if (g_error_matches (local_error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION))
     {
       g_clear_error (&local_error);
       save_one_by_one (self, patch, fields, &local_error);
     }
-  if (local_error != NULL && !self->deleted)
+  if (local_error != NULL)
     {
       /* Tried again even if no key is pressed; the rest on the next edit. */
       if (may_succeed_later (local_error))
@@ -174,7 +232,7 @@ save (TetherEditor  *self,
         self->refused = g_error_copy (local_error);
     }
 
-  show_error (self, self->deleted ? NULL : local_error);
+  show_error (self, local_error);
   if (local_error != NULL)
     {
       g_debug ("could not save %s: %s", self->id, local_error->message);
@@ -335,6 +393,7 @@ apply_outside_change (TetherEditor *self,
     {
       /* Back again (an undone delete): edit it as freshly opened. */
       self->deleted = FALSE;
+      self->dirty = 0;
       g_set_object (&self->record, record);
       reset_widgets (self);
       return;
@@ -426,6 +485,7 @@ restore_activated (GtkWidget  *widget,
       return;
     }
   self->deleted = FALSE;
+  self->dirty = 0;
   g_set_object (&self->record, restored);
   gtk_widget_set_visible (self->deleted_bar, FALSE);
   _tether_editor_set_read_only (self, FALSE);
@@ -544,10 +604,18 @@ tether_editor_discard_changes (TetherEditor *self)
   g_clear_handle_id (&self->save_source, g_source_remove);
   self->dirty = 0;
   g_clear_error (&self->refused);
-  if (self->record == NULL || self->deleted)
+  if (self->record == NULL)
     return;
+  /* Deleted elsewhere too: the text as last stored, still read-only. */
   _tether_editor_load_fields (self, TRUE);
   show_error (self, NULL);
+}
+
+TetherRecord *
+tether_editor_get_record (TetherEditor *self)
+{
+  g_return_val_if_fail (TETHER_IS_EDITOR (self), NULL);
+  return self->record;
 }
 
 void

@@ -21,8 +21,9 @@ G_DECLARE_FINAL_TYPE (TetherEditor, tether_editor, TETHER, EDITOR, GtkWidget)
  * record as shown (editor.restore). */
 GtkWidget *tether_editor_new        (void);
 /* @id NULL: nothing open. Saves the open record first; when that fails
- * (too large, database busy or read-only, a refused field) it stays open
- * with its text, and FALSE comes back with the reason. */
+ * (too large, database busy or read-only, a refused field, deleted
+ * elsewhere with unsaved text) it stays open with its text, and FALSE
+ * comes back with the reason. */
 gboolean   tether_editor_set_record (TetherEditor    *self,
                                      TetherDatabase  *db,
                                      const char      *collection,
@@ -30,10 +31,15 @@ gboolean   tether_editor_set_record (TetherEditor    *self,
                                      GError         **error);
 const char *tether_editor_get_record_id (TetherEditor *self);
 /* Save now what is waiting for the debounce; FALSE with an error naming the
- * field when the record is refused (e.g. "notes.title: required"). */
+ * field when the record is refused (e.g. "notes.title: required"), and
+ * TETHER_DATABASE_ERROR_NOT_FOUND when it was deleted elsewhere with text
+ * shown that was never stored. */
 gboolean   tether_editor_save_now   (TetherEditor   *self,
                                      GError        **error);
-/* Forget the edits not stored yet: the fields show the stored record. */
+/* The open record as last stored (still there once deleted elsewhere), or NULL. */
+TetherRecord *tether_editor_get_record (TetherEditor *self);
+/* Forget the edits not stored yet: the fields show the stored record (the
+ * last stored one, when it was deleted elsewhere). */
 void       tether_editor_discard_changes (TetherEditor *self);
 /* Put the keyboard focus on the title. */
 void       tether_editor_focus_title (TetherEditor  *self);

@@ -48,17 +48,20 @@ save_error_reason (const GError *error)
         return _("the database cannot be written");
       case TETHER_DATABASE_ERROR_IO:
         return _("the disk is full or failing");
+      case TETHER_DATABASE_ERROR_NOT_FOUND:
+        return _("it was deleted elsewhere");
       default:
         break;
       }
   return error->message;
 }
 
-/* The title of the open record, for messages about it. */
+/* The title of the open record, for messages about it; as last stored
+ * when it was deleted elsewhere. */
 static char *
 open_title (TetherWindow *self)
 {
-  g_autoptr(TetherRecord) record = _tether_window_dup_open_record (self);
+  TetherRecord *record = tether_editor_get_record (self->editor);
   const char *title = record != NULL ? tether_record_get_string (record, "title", "") : "";
 
   return g_strdup (*title != '\0' ? title : _("Untitled"));
