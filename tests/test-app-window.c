@@ -509,6 +509,7 @@ test_delete_and_undo (Fixture       *f,
   g_autoptr(TetherRecord) back = NULL;
   g_autofree char *before = NULL;
   g_autofree char *after = NULL;
+  AdwToast *toast;
 
   if (skip_without_display ())
     return;
@@ -525,8 +526,14 @@ test_delete_and_undo (Fixture       *f,
   g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, tether_record_get_id (keep));
   g_assert_nonnull (f->window->undo_toast);
   g_assert_cmpstr (adw_toast_get_title (f->window->undo_toast), ==, "Deleted “Letter”");
+  toast = f->window->undo_toast;
+  g_object_add_weak_pointer (G_OBJECT (toast), (gpointer *) &toast);
 
   activate (f, "undo-delete", NULL);
+  /* Its toast goes, and is freed once the overlay lets go of it. */
+  g_assert_null (f->window->undo_toast);
+  tether_test_app_settle (600);
+  g_assert_null (toast);
   back = tether_collection_get (f->notes, tether_record_get_id (note), NULL);
   g_assert_nonnull (back);
   before = tether_record_to_json (note);

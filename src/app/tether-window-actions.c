@@ -112,7 +112,8 @@ offer_undo (TetherWindow *self,
 
   /* Translators: %s is the title of what was deleted */
   text = g_strdup_printf (_("Deleted “%s”"), *title != '\0' ? title : _("Untitled"));
-  self->undo_toast = g_object_ref (adw_toast_new (text));
+  /* Ours until "dismissed"; the overlay takes a reference of its own. */
+  self->undo_toast = adw_toast_new (text);
   adw_toast_set_button_label (self->undo_toast, _("_Undo"));
   adw_toast_set_action_name (self->undo_toast, "win.undo-delete");
   adw_toast_set_priority (self->undo_toast, ADW_TOAST_PRIORITY_HIGH);
