@@ -379,6 +379,21 @@ test_json_text_round_trip (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (json_object_get_double_member (address, "tiny"), ==, -2.5e-300);
 }
 
+/* json-glib reads 1e999 as infinity, which JSON cannot write: refused,
+ * naming the member, where it was stored as null. */
+static void
+test_non_finite_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr(JsonObject) object = tether_test_object ("{\"name\": \"x\", \"address\": {\"far\": 1e999}}");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherRecord) record = tether_collection_create (f->people, object, &error);
+
+  g_assert_null (record);
+  g_assert_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION);
+  assert_error_message (error, "far");
+  g_assert_cmpint (tether_collection_count (f->people, NULL, NULL), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -399,6 +414,7 @@ main (int argc, char **argv)
   ADD ("changed-signal", test_changed_signal);
   ADD ("typed-getters", test_typed_getters);
   ADD ("json-text-round-trip", test_json_text_round_trip);
+  ADD ("non-finite-refused", test_non_finite_refused);
 #undef ADD
 
   return g_test_run ();

@@ -45,6 +45,11 @@ void        _tether_json_append_node  (GString     *out,
 void        _tether_json_append_string (GString    *out,
                                         const char *text);
 char       *_tether_json_object_to_string (JsonObject *object);
+/* NULL, with *@non_finite the member, when a number in @object is an
+ * infinity or NaN (json-glib's parser reads 1e999 as one): JSON has no way
+ * to write it. @non_finite points into @object. */
+char       *_tether_json_object_to_string_finite (JsonObject  *object,
+                                                  const char **non_finite);
 JsonNode   *_tether_json_deep_copy    (JsonNode    *node);
 JsonObject *_tether_json_object_deep_copy (JsonObject *object);
 gboolean    _tether_json_equal        (JsonNode    *a,
