@@ -129,6 +129,8 @@ test_bad_pull (Fixture *f)
     /* not UTF-8: PostgreSQL refused it (503 for ever), SQLite matched nothing */
     { "/pull?collections=%FF", "bad-request" },
     { "/pull?clientId=%C3", "bad-request" },
+    /* the error names the parameter, U+001F and all, in valid JSON */
+    { "/pull?a%1Fb=%FF", "bad-request" },
   };
   Server *s = server_start (f, NULL);
 

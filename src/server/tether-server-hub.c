@@ -66,7 +66,7 @@ _tether_server_hub_send_error (TetherServerHubConnection *connection,
   /* The HTTP answer would carry Retry-After; a message carries it inside. */
   if (retry_after > 0)
     json_object_set_int_member (json_node_get_object (payload), "retryAfter", retry_after);
-  text = json_to_string (payload, FALSE);
+  text = tether_json_node_to_string (payload);
   _tether_server_hub_send_text (connection, "error", request_id, text);
 }
 

@@ -49,7 +49,7 @@ _tether_server_set_json (SoupServerMessage *msg,
                          guint              status,
                          JsonNode          *body)
 {
-  char *text = json_to_string (body, FALSE);
+  char *text = tether_json_node_to_string (body);   /* json-glib 1.6 leaves U+001F raw */
 
   /* libsoup 3.2 has no phrase for 429. */
   soup_server_message_set_status (msg, status, status == 429 ? "Too Many Requests" : NULL);
