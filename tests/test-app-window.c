@@ -976,6 +976,32 @@ test_ctrl_delete_in_text (Fixture       *f,
   g_assert_true (focus_is_in (f, GTK_WIDGET (f->window->list_view)));
 }
 
+/* Deleting the open note whose edit cannot be stored deletes it: the edit
+ * goes with it, and the editor moves on to the neighbour without a
+ * refusal. A title with markup characters shows as typed in the toast. */
+static void
+test_delete_unsaved (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(TetherRecord) keep = NULL;
+  g_autoptr(TetherRecord) note = NULL;
+
+  if (skip_without_display ())
+    return;
+  keep = create (f->notes, "{\"title\": \"Keep\"}");
+  g_usleep (2000);
+  note = create (f->notes, "{\"title\": \"Q&A <b>\"}");
+  tether_window_select (f->window, "notes", tether_record_get_id (note));
+  paste_too_much (f);
+  activate (f, "delete", NULL);
+  g_assert_cmpint (tether_collection_count (f->notes, NULL, NULL), ==, 1);
+  g_assert_cmpstr (tether_editor_get_record_id (f->window->editor), ==, tether_record_get_id (keep));
+  g_assert_null (f->window->refusal_toast);
+  g_assert_nonnull (f->window->undo_toast);
+  /* a toast title is Pango markup in libadwaita 1.2 */
+  g_assert_cmpstr (adw_toast_get_title (f->window->undo_toast), ==, "Deleted “Q&amp;A &lt;b&gt;”");
+}
+
 static void
 test_delete_from_editor_focus (Fixture       *f,
                                gconstpointer  data)
@@ -1251,6 +1277,7 @@ main (int    argc,
   WINDOW_TEST ("new-refused-when-save-fails", test_new_refused_when_save_fails);
   WINDOW_TEST ("ctrl-delete-in-text", test_ctrl_delete_in_text);
   WINDOW_TEST ("delete-from-editor-focus", test_delete_from_editor_focus);
+  WINDOW_TEST ("delete-unsaved", test_delete_unsaved);
   WINDOW_TEST ("close-asks-when-save-fails", test_close_asks_when_save_fails);
   WINDOW_TEST ("deleted-elsewhere-asks", test_deleted_elsewhere_asks);
   g_test_add_func ("/tether/app/item-model/order-and-changes", test_model_order_and_changes);

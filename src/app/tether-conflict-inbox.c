@@ -481,11 +481,14 @@ settled (TetherConflictInbox *self,
          GError              *error)
 {
   const char *message = ok ? done : error->message;
+  g_autofree char *escaped = NULL;
 
   /* The reload below shows the conflict as it is now. */
   if (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED))
     message = _("This conflict changed meanwhile: look at it again and choose");
-  adw_toast_overlay_add_toast (self->toasts, adw_toast_new (message));
+  /* a toast title is Pango markup in libadwaita 1.2 */
+  escaped = g_markup_escape_text (message, -1);
+  adw_toast_overlay_add_toast (self->toasts, adw_toast_new (escaped));
   reload (self);
 }
 

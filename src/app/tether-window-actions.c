@@ -96,6 +96,7 @@ offer_undo (TetherWindow *self,
 {
   const char *title = tether_record_get_string (record, "title", "");
   g_autofree char *text = NULL;
+  g_autofree char *escaped = NULL;
   AdwToast *old = g_steal_pointer (&self->undo_toast);
 
   /* One undo at a time: the previous delete stays done. */
@@ -112,8 +113,9 @@ offer_undo (TetherWindow *self,
 
   /* Translators: %s is the title of what was deleted */
   text = g_strdup_printf (_("Deleted “%s”"), *title != '\0' ? title : _("Untitled"));
+  escaped = g_markup_escape_text (text, -1);   /* a toast title is markup in libadwaita 1.2 */
   /* Ours until "dismissed"; the overlay takes a reference of its own. */
-  self->undo_toast = adw_toast_new (text);
+  self->undo_toast = adw_toast_new (escaped);
   adw_toast_set_button_label (self->undo_toast, _("_Undo"));
   adw_toast_set_action_name (self->undo_toast, "win.undo-delete");
   adw_toast_set_priority (self->undo_toast, ADW_TOAST_PRIORITY_HIGH);
@@ -136,8 +138,16 @@ delete_activated (GSimpleAction *action,
 
   if (record == NULL)
     return;
-  /* Whatever waits for the debounce goes in first, so undo brings it back. */
-  _tether_window_save (self);
+  /* Whatever waits for the debounce goes in first, so undo brings it back.
+   * An edit that cannot be stored goes with the note the user deletes:
+   * kept, it would hold the editor on a note that is gone. */
+  if (!tether_editor_save_now (self->editor, &error))
+    {
+      g_message ("Deleting %s %s with an edit that could not be saved: %s",
+                 self->open_collection, self->open_id, error->message);
+      g_clear_error (&error);
+      tether_editor_discard_changes (self->editor);
+    }
   g_clear_object (&record);
   record = _tether_window_dup_open_record (self);
   collection = tether_database_get_collection (self->db, tether_record_get_collection (record), NULL);

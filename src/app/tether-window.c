@@ -93,7 +93,9 @@ refuse_to_leave (TetherWindow *self,
 {
   g_autofree char *title = open_title (self);
   /* Translators: %s is a title, then why it could not be saved */
-  g_autofree char *text = g_strdup_printf (_("“%s” is not saved: %s"), title, save_error_reason (error));
+  g_autofree char *plain = g_strdup_printf (_("“%s” is not saved: %s"), title, save_error_reason (error));
+  /* a toast title is Pango markup in libadwaita 1.2: "Q&A" would show nothing */
+  g_autofree char *text = g_markup_escape_text (plain, -1);
   g_autoptr(GVariant) target = g_variant_ref_sink (g_variant_new ("(ss)", self->open_collection, self->open_id));
   AdwToast *toast;
 
@@ -729,12 +731,14 @@ tether_window_toast (TetherWindow *self,
                      const char   *action_name,
                      GVariant     *target)
 {
+  g_autofree char *escaped = NULL;
   AdwToast *toast;
 
   g_return_if_fail (TETHER_IS_WINDOW (self));
   g_return_if_fail (title != NULL);
 
-  toast = adw_toast_new (title);
+  escaped = g_markup_escape_text (title, -1);   /* a toast title is markup in libadwaita 1.2 */
+  toast = adw_toast_new (escaped);
   if (action_name != NULL)
     {
       adw_toast_set_button_label (toast, button_label);
