@@ -84,6 +84,11 @@ void          _tether_window_dismiss_refusal (TetherWindow *self);
 /* Whether the open record can be left: its edit saved, or nothing open.
  * FALSE shows the toast _tether_window_open() shows. */
 gboolean      _tether_window_can_leave       (TetherWindow *self);
+/* tether-window-leave.c: the refusal toast, and the dialog before closing */
+void          _tether_window_refuse_to_leave (TetherWindow *self,
+                                              const GError *error);
+void          _tether_window_ask_before_closing (TetherWindow *self,
+                                                 const GError *error);
 /* The record the editor shows, or NULL. */
 TetherRecord *_tether_window_dup_open_record (TetherWindow *self);
 /* Show the editor pane (when folded) and put the focus on the title. */
