@@ -76,37 +76,6 @@ open_window (Fixture *f,
   tether_test_app_settle (300);
 }
 
-static gboolean
-count_frame (GtkWidget     *widget,
-             GdkFrameClock *clock,
-             gpointer       data)
-{
-  guint *frames = data;
-
-  return ++*frames < 3 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-}
-
-static gboolean
-three_frames (gpointer data)
-{
-  return *(guint *) data >= 3;
-}
-
-/* After a few frames: a window just mapped may not have drawn anything yet. */
-static void
-snapshot (GtkWidget  *widget,
-          const char *name)
-{
-  g_autofree char *path = g_test_build_filename (G_TEST_BUILT, name, NULL);
-  guint frames = 0;
-
-  tether_test_app_settle (200);
-  gtk_widget_add_tick_callback (widget, count_frame, &frames, NULL);
-  g_assert_true (tether_test_app_wait (three_frames, &frames, 5000));
-  tether_test_app_snapshot (widget, path);
-  g_test_message ("wrote %s", path);
-}
-
 static char *
 iso_in_days (int days)
 {
@@ -161,7 +130,7 @@ test_main_window (Fixture       *f,
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (f->window->model)), ==, 7);
   g_assert_cmpstr (gtk_stack_get_visible_child_name (f->window->main_stack), ==, "items");
   gtk_widget_grab_focus (GTK_WIDGET (f->window->list_view));
-  snapshot (GTK_WIDGET (f->window), "main-window.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (f->window), "main-window.png");
 }
 
 static void
@@ -177,7 +146,7 @@ test_inspector (Fixture       *f,
   tether_window_select (f->window, "notes", tether_record_get_id (open));
   g_action_group_activate_action (G_ACTION_GROUP (f->window), "inspector", NULL);
   g_assert_true (adw_flap_get_reveal_flap (f->window->flap));
-  snapshot (GTK_WIDGET (f->window), "inspector.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (f->window), "inspector.png");
 }
 
 static void
@@ -193,7 +162,7 @@ test_preferences (Fixture       *f,
   gtk_window_set_transient_for (GTK_WINDOW (preferences), GTK_WINDOW (f->window));
   gtk_window_present (GTK_WINDOW (preferences));
   g_assert_true (tether_test_app_wait (is_mapped, preferences, 5000));
-  snapshot (GTK_WIDGET (preferences), "preferences.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (preferences), "preferences.png");
   gtk_window_destroy (GTK_WINDOW (preferences));
 }
 
@@ -205,7 +174,7 @@ test_empty (Fixture       *f,
     return;
   open_window (f, 1000, 640);
   g_assert_cmpstr (gtk_stack_get_visible_child_name (f->window->main_stack), ==, "empty");
-  snapshot (GTK_WIDGET (f->window), "empty.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (f->window), "empty.png");
 }
 
 static gboolean
@@ -230,7 +199,7 @@ test_no_results (Fixture       *f,
   gtk_editable_set_text (GTK_EDITABLE (f->window->search_entry), "zeppelin");
   g_assert_true (tether_test_app_wait (no_results, f, 3000));
   g_assert_cmpstr (gtk_stack_get_visible_child_name (f->window->list_stack), ==, "no-results");
-  snapshot (GTK_WIDGET (f->window), "no-results.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (f->window), "no-results.png");
 }
 
 static void
@@ -245,11 +214,11 @@ test_narrow (Fixture       *f,
   open_window (f, 400, 700);
   g_assert_true (adw_leaflet_get_folded (f->window->leaflet));
   tether_test_app_settle (500);
-  snapshot (GTK_WIDGET (f->window), "narrow-list.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (f->window), "narrow-list.png");
   g_signal_emit_by_name (f->window->list_view, "activate", 0);
   tether_test_app_settle (500);
   g_assert_true (gtk_widget_get_visible (f->window->back_button));
-  snapshot (GTK_WIDGET (f->window), "narrow-editor.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (f->window), "narrow-editor.png");
 }
 
 static gboolean
@@ -273,7 +242,7 @@ test_shortcuts (Fixture       *f,
   g_action_group_activate_action (G_ACTION_GROUP (app), "shortcuts", NULL);
   g_assert_true (tether_test_app_wait (shortcuts_shown, f->window, 5000));
   shortcuts = gtk_application_window_get_help_overlay (GTK_APPLICATION_WINDOW (f->window));
-  snapshot (GTK_WIDGET (shortcuts), "shortcuts.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (shortcuts), "shortcuts.png");
   gtk_window_close (GTK_WINDOW (shortcuts));
 }
 
@@ -311,7 +280,7 @@ test_open_error (void)
   g_assert_true (ADW_IS_MESSAGE_DIALOG (dialog));
   g_assert_nonnull (strstr (adw_message_dialog_get_body (ADW_MESSAGE_DIALOG (dialog)), "is not a Tether database"));
   g_assert_true (tether_test_app_wait (is_mapped, dialog, 5000));
-  snapshot (GTK_WIDGET (dialog), "open-error.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (dialog), "open-error.png");
   adw_message_dialog_response (ADW_MESSAGE_DIALOG (dialog), "close");
   tether_test_app_settle (50);
   g_assert_null (gtk_application_get_windows (GTK_APPLICATION (broken)));

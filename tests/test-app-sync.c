@@ -184,37 +184,6 @@ inbox_shows_rev (gpointer data)
   return inbox != NULL && shows_text (GTK_WIDGET (inbox), "Dinner on Sunday");
 }
 
-static gboolean
-count_frame (GtkWidget     *widget,
-             GdkFrameClock *clock,
-             gpointer       data)
-{
-  guint *frames = data;
-
-  return ++*frames < 3 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-}
-
-static gboolean
-three_frames (gpointer data)
-{
-  return *(guint *) data >= 3;
-}
-
-/* After a few frames: a window just mapped may not have drawn anything yet. */
-static void
-snapshot (GtkWidget  *widget,
-          const char *name)
-{
-  g_autofree char *path = g_test_build_filename (G_TEST_BUILT, name, NULL);
-  guint frames = 0;
-
-  tether_test_app_settle (200);
-  gtk_widget_add_tick_callback (widget, count_frame, &frames, NULL);
-  g_assert_true (tether_test_app_wait (three_frames, &frames, 5000));
-  tether_test_app_snapshot (widget, path);
-  g_test_message ("wrote %s", path);
-}
-
 static GtkMenuButton *
 status_button (World *w)
 {
@@ -331,7 +300,7 @@ test_edit_sync_conflict (Fixture *f)
   g_assert_true (tether_test_app_wait (inspector_counts_pending, &w, 5000));
   g_assert_cmpuint (inspector_pending (&w), ==, tether_sync_engine_get_pending_count (w.engine));
   g_assert_true (g_str_has_suffix (tether_sync_status_get_text (w.window->sync_status), "pending"));
-  snapshot (GTK_WIDGET (w.window), "sync-pending.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (w.window), "sync-pending.png");
 
   /* Sync Now sends it; the other device gets it. */
   sync_now (&w);
@@ -356,7 +325,7 @@ test_edit_sync_conflict (Fixture *f)
   review = find_action_button (GTK_WIDGET (w.window->sync_status), "app.conflicts");
   g_assert_nonnull (review);
   g_assert_true (gtk_widget_get_mapped (review));
-  snapshot (GTK_WIDGET (gtk_menu_button_get_popover (status_button (&w))), "sync-status-conflict.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (gtk_menu_button_get_popover (status_button (&w))), "sync-status-conflict.png");
   g_signal_emit_by_name (review, "clicked");
   status_popup (&w, FALSE);
 
@@ -368,7 +337,7 @@ test_edit_sync_conflict (Fixture *f)
   g_assert_nonnull (conflicts);
   g_assert_nonnull (gtk_list_box_get_row_at_index (conflicts, 0));
   gtk_list_box_select_row (conflicts, gtk_list_box_get_row_at_index (conflicts, 0));
-  snapshot (GTK_WIDGET (inbox), "sync-conflict.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (inbox), "sync-conflict.png");
 
   /* The other device moves on while the inbox is open: the pull updates
    * the conflict, the inbox shows it as it is now, and the choice made
@@ -380,7 +349,7 @@ test_edit_sync_conflict (Fixture *f)
   sync_now (&w);
   g_assert_cmpuint (tether_sync_engine_get_conflict_count (w.engine), ==, 1);
   g_assert_true (tether_test_app_wait (inbox_shows_rev, &w, 5000));
-  snapshot (GTK_WIDGET (inbox), "sync-conflict-moved.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (inbox), "sync-conflict-moved.png");
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (inbox), "inbox.keep-mine", NULL));
   g_assert_cmpuint (tether_sync_engine_get_conflict_count (w.engine), ==, 0);
   g_assert_false (gtk_widget_get_visible (review));
@@ -458,7 +427,7 @@ test_sync_not_configured (Fixture *f)
   g_action_group_activate_action (G_ACTION_GROUP (window), "sync-now", NULL);
   tether_test_app_settle (300);
   g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "sync-now"));
-  snapshot (GTK_WIDGET (window), "sync-not-configured.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (window), "sync-not-configured.png");
   gtk_window_destroy (GTK_WINDOW (window));
   tether_test_app_settle (50);
   g_main_context_push_thread_default (f->context);

@@ -657,36 +657,6 @@ test_due_dates_west_of_utc (Fixture       *f,
 
 /* Edits that cannot be saved ---------------------------------------------------- */
 
-static gboolean
-count_frame (GtkWidget     *widget,
-             GdkFrameClock *clock,
-             gpointer       data)
-{
-  guint *frames = data;
-
-  return ++*frames < 3 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
-}
-
-static gboolean
-three_frames (gpointer data)
-{
-  return *(guint *) data >= 3;
-}
-
-/* After a few frames: a window just changed may not have drawn yet. */
-static void
-snapshot (GtkWidget  *widget,
-          const char *name)
-{
-  g_autofree char *path = g_test_build_filename (G_TEST_BUILT, name, NULL);
-  guint frames = 0;
-
-  gtk_widget_add_tick_callback (widget, count_frame, &frames, NULL);
-  g_assert_true (tether_test_app_wait (three_frames, &frames, 10000));
-  tether_test_app_snapshot (widget, path);
-  g_test_message ("wrote %s", path);
-}
-
 static void
 test_switch_refused_when_save_fails (Fixture       *f,
                                      gconstpointer  data)
@@ -726,7 +696,7 @@ test_switch_refused_when_save_fails (Fixture       *f,
   g_assert_true (f->window->refusal_toast == toast);
   tether_test_app_settle (600);
   g_assert_true (f->window->refusal_toast == toast);
-  snapshot (GTK_WIDGET (f->window), "window-switch-refused.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (f->window), "window-switch-refused.png");
 
   /* Shortened, it is stored and the switch goes ahead; the toast, wrong
    * now, goes. */
@@ -839,8 +809,8 @@ test_close_asks_when_save_fails (Fixture       *f,
   g_assert_cmpstr (adw_message_dialog_get_default_response (dialog), ==, "keep");
   g_assert_cmpstr (adw_message_dialog_get_close_response (dialog), ==, "keep");
   g_assert_cmpint (adw_message_dialog_get_response_appearance (dialog, "discard"), ==, ADW_RESPONSE_DESTRUCTIVE);
-  snapshot (GTK_WIDGET (f->window), "window-close-refused.png");
-  snapshot (GTK_WIDGET (dialog), "window-close-dialog.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (f->window), "window-close-refused.png");
+  tether_test_app_snapshot_drawn (GTK_WIDGET (dialog), "window-close-dialog.png");
   adw_message_dialog_response (dialog, "keep");
   tether_test_app_settle (50);
   g_assert_nonnull (window);

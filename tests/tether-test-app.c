@@ -196,3 +196,33 @@ tether_test_app_stop (TetherApplication **app)
    * the GTestDBus would wait for that connection to close. */
   g_test_dbus_stop (bus);
 }
+
+static gboolean
+count_frame (GtkWidget     *widget,
+             GdkFrameClock *clock,
+             gpointer       data)
+{
+  guint *frames = data;
+
+  return ++*frames < 3 ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static gboolean
+three_frames (gpointer data)
+{
+  return *(guint *) data >= 3;
+}
+
+void
+tether_test_app_snapshot_drawn (GtkWidget  *widget,
+                                const char *name)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_BUILT, name, NULL);
+  guint frames = 0;
+
+  tether_test_app_settle (200);
+  gtk_widget_add_tick_callback (widget, count_frame, &frames, NULL);
+  g_assert_true (tether_test_app_wait (three_frames, &frames, 10000));
+  tether_test_app_snapshot (widget, path);
+  g_test_message ("wrote %s", path);
+}

@@ -35,5 +35,9 @@ gboolean tether_test_app_press_key (GtkWindow       *window,
  * test with the reason when it cannot. */
 void     tether_test_app_snapshot  (GtkWidget  *widget,
                                     const char *png_path);
+/* The same once @widget has drawn a few frames (a window just mapped or
+ * changed may not have drawn yet), to @name in the build's test folder. */
+void     tether_test_app_snapshot_drawn (GtkWidget  *widget,
+                                         const char *name);
 
 G_END_DECLS
