@@ -7,6 +7,7 @@
 #include "tether-app-resources.h"
 #include "tether-conflict-inbox.h"
 #include "tether-conflict-text.h"
+#include "tether-window.h"
 
 struct _TetherConflictInbox
 {
@@ -481,14 +482,11 @@ settled (TetherConflictInbox *self,
          GError              *error)
 {
   const char *message = ok ? done : error->message;
-  g_autofree char *escaped = NULL;
 
   /* The reload below shows the conflict as it is now. */
   if (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED))
     message = _("This conflict changed meanwhile: look at it again and choose");
-  /* a toast title is Pango markup in libadwaita 1.2 */
-  escaped = g_markup_escape_text (message, -1);
-  adw_toast_overlay_add_toast (self->toasts, adw_toast_new (escaped));
+  adw_toast_overlay_add_toast (self->toasts, tether_toast_new_plain (message));
   reload (self);
 }
 

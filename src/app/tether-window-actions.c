@@ -96,7 +96,6 @@ offer_undo (TetherWindow *self,
 {
   const char *title = tether_record_get_string (record, "title", "");
   g_autofree char *text = NULL;
-  g_autofree char *escaped = NULL;
   AdwToast *old = g_steal_pointer (&self->undo_toast);
 
   /* One undo at a time: the previous delete stays done. */
@@ -113,9 +112,8 @@ offer_undo (TetherWindow *self,
 
   /* Translators: %s is the title of what was deleted */
   text = g_strdup_printf (_("Deleted “%s”"), *title != '\0' ? title : _("Untitled"));
-  escaped = g_markup_escape_text (text, -1);   /* a toast title is markup in libadwaita 1.2 */
   /* Ours until "dismissed"; the overlay takes a reference of its own. */
-  self->undo_toast = adw_toast_new (escaped);
+  self->undo_toast = tether_toast_new_plain (text);
   adw_toast_set_button_label (self->undo_toast, _("_Undo"));
   adw_toast_set_action_name (self->undo_toast, "win.undo-delete");
   adw_toast_set_priority (self->undo_toast, ADW_TOAST_PRIORITY_HIGH);

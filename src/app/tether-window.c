@@ -563,6 +563,14 @@ tether_window_new (TetherApplication *app)
   return self;
 }
 
+AdwToast *
+tether_toast_new_plain (const char *text)
+{
+  g_autofree char *escaped = g_markup_escape_text (text, -1);
+
+  return adw_toast_new (escaped);
+}
+
 void
 tether_window_toast (TetherWindow *self,
                      const char   *title,
@@ -570,14 +578,12 @@ tether_window_toast (TetherWindow *self,
                      const char   *action_name,
                      GVariant     *target)
 {
-  g_autofree char *escaped = NULL;
   AdwToast *toast;
 
   g_return_if_fail (TETHER_IS_WINDOW (self));
   g_return_if_fail (title != NULL);
 
-  escaped = g_markup_escape_text (title, -1);   /* a toast title is markup in libadwaita 1.2 */
-  toast = adw_toast_new (escaped);
+  toast = tether_toast_new_plain (title);
   if (action_name != NULL)
     {
       adw_toast_set_button_label (toast, button_label);

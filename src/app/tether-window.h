@@ -28,6 +28,9 @@ void          tether_window_toast  (TetherWindow      *self,
                                     const char        *button_label,
                                     const char        *action_name,
                                     GVariant          *target);
+/* A toast showing @text as written: a toast title is Pango markup in
+ * libadwaita 1.2 (use-markup came in 1.4), where "Q&A" shows nothing. */
+AdwToast     *tether_toast_new_plain (const char      *text);
 /* Select and open a record in the editor. FALSE when the open record
  * cannot be saved: it stays open, and a toast says why. */
 gboolean      tether_window_select (TetherWindow      *self,
