@@ -87,6 +87,36 @@ _tether_ws_fail_requests (TetherWsTransport *self,
     pending_fail (self, g_ptr_array_index (doomed, i), error);
 }
 
+/* The sent request that @first puts before all others, or NULL. */
+static Pending *
+first_sent (TetherWsTransport *self,
+            gboolean         (*first) (Pending *a, Pending *b))
+{
+  Pending *found = NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->pending);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (is_sent (self, value) && (found == NULL || first (value, found)))
+      found = value;
+  return found;
+}
+
+static gboolean
+larger (Pending *a,
+        Pending *b)
+{
+  return g_bytes_get_size (a->frame) > g_bytes_get_size (b->frame);
+}
+
+static gboolean
+older (Pending *a,
+       Pending *b)
+{
+  return a->number < b->number;
+}
+
 /* The server closed with 1009 for one frame it found too large, which it
  * does not name: the largest frame sent is the one, and only it gets
  * @too_large (a batch is then halved, a single change fails). The others
@@ -98,19 +128,8 @@ _tether_ws_fail_too_big (TetherWsTransport *self,
   g_autoptr(GError) lost = g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
                                         "the connection closed over another request that was too large; "
                                         "sync sends this one again");
-  Pending *largest = NULL;
-  GHashTableIter iter;
-  gpointer value;
+  Pending *largest = first_sent (self, larger);
 
-  g_hash_table_iter_init (&iter, self->pending);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      Pending *p = value;
-
-      if (is_sent (self, p) &&
-          (largest == NULL || g_bytes_get_size (p->frame) > g_bytes_get_size (largest->frame)))
-        largest = p;
-    }
   if (largest != NULL)
     pending_fail (self, largest, too_large);
   _tether_ws_fail_requests (self, TRUE, lost);
@@ -120,19 +139,7 @@ _tether_ws_fail_too_big (TetherWsTransport *self,
 static Pending *
 oldest_sent (TetherWsTransport *self)
 {
-  Pending *oldest = NULL;
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, self->pending);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      Pending *p = value;
-
-      if (is_sent (self, p) && (oldest == NULL || p->number < oldest->number))
-        oldest = p;
-    }
-  return oldest;
+  return first_sent (self, older);
 }
 
 static gboolean
