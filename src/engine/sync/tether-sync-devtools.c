@@ -294,13 +294,14 @@ merge_lost_fields (TetherConflict *conflict)
 static JsonObject *
 restored_version (TetherSyncEngine  *self,
                   TetherConflict    *conflict,
+                  gboolean           by_fields,
                   GError           **error)
 {
   JsonObject *loser = tether_conflict_get_loser (conflict);
   g_autoptr(GError) local_error = NULL;
   JsonObject *restored;
 
-  if (!merge_lost_fields (conflict))
+  if (!by_fields)
     return loser != NULL ? json_object_ref (loser) : NULL;
   restored = _tether_sync_read_local (self, tether_conflict_get_collection (conflict),
                                       tether_conflict_get_record_id (conflict), &local_error);
@@ -325,6 +326,7 @@ tether_sync_engine_restore_conflict (TetherSyncEngine *self,
   g_autoptr(JsonObject) loser = NULL;
   g_autoptr(GError) local_error = NULL;
   TetherConflictWinner winner;
+  gboolean by_fields;
 
   g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), FALSE);
   g_return_val_if_fail (conflict_id != NULL, FALSE);
@@ -338,13 +340,14 @@ tether_sync_engine_restore_conflict (TetherSyncEngine *self,
                    "conflict %s is still open: choose a version to keep instead", conflict_id);
       return FALSE;
     }
-  loser = restored_version (self, conflict, &local_error);
+  by_fields = merge_lost_fields (conflict);
+  loser = restored_version (self, conflict, by_fields, &local_error);
   if (local_error != NULL)
     {
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
-  if (merge_lost_fields (conflict))
+  if (by_fields)
     winner = TETHER_CONFLICT_WINNER_MERGED;
   else if (tether_conflict_get_winner (conflict) == TETHER_CONFLICT_WINNER_LOCAL)
     winner = TETHER_CONFLICT_WINNER_REMOTE;
