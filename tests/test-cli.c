@@ -483,6 +483,44 @@ test_export_import (Fixture       *f,
   }
 }
 
+/* `tether export | less`: while the reader is slow, the export blocks on a
+ * full pipe, and the app's saves must still go through. */
+static void
+test_export_slow_reader (Fixture       *f,
+                         gconstpointer  data)
+{
+  g_autoptr(GString) input = g_string_new (NULL);
+  g_autoptr(Result) imported = NULL, created = NULL;
+  g_autoptr(GSubprocess) export = NULL;
+  g_autoptr(GBytes) rest = NULL;
+  g_autoptr(GError) error = NULL;
+  char first;
+
+  /* far more than a pipe and stdio's buffer hold */
+  for (guint i = 0; i < 2000; i++)
+    g_string_append_printf (input, "{\"id\": \"task-%04u\", \"title\": \"%0200u\"}\n", i, i);
+  imported = run_with_input (f, input->str, "import", "tasks");
+  assert_ok (imported);
+
+  export = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                             g_getenv ("TETHER_CLI"), "--db", f->db, "export", NULL);
+  g_assert_no_error (error);
+  /* the export has started writing, and now waits for the reader */
+  g_assert_cmpint (g_input_stream_read (g_subprocess_get_stdout_pipe (export), &first, 1, NULL, &error),
+                   ==, 1);
+  g_assert_no_error (error);
+  created = run (f, "create", "notes", "{\"title\": \"saved during an export\"}");
+  assert_ok (created);
+
+  g_subprocess_communicate (export, NULL, NULL, &rest, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (export));
+  g_assert_cmpint (g_subprocess_get_exit_status (export), ==, 0);
+  /* a snapshot from before the note */
+  g_assert_cmpuint (g_bytes_get_size (rest), >, 2000 * 200);
+  g_assert_null (g_strstr_len (g_bytes_get_data (rest, NULL), g_bytes_get_size (rest), "during an export"));
+}
+
 static void
 test_import_bad_line (Fixture       *f,
                       gconstpointer  data)
@@ -758,6 +796,7 @@ main (int    argc,
   ADD ("query", test_query);
   ADD ("search", test_search);
   ADD ("export-import", test_export_import);
+  ADD ("export/slow-reader", test_export_slow_reader);
   ADD ("import/bad-line", test_import_bad_line);
   ADD ("import/large", test_import_large);
   ADD ("apply", test_apply);

@@ -14,15 +14,10 @@
 
 /* @tag: the collection's name as a JSON string for the tagged form, or NULL
  * for bare record lines. */
-static gboolean
-export_collection (TetherCollection  *collection,
-                   const char        *tag,
-                   GError           **error)
+static void
+print_records (GPtrArray  *records,
+               const char *tag)
 {
-  g_autoptr(GPtrArray) records = tether_collection_get_all (collection, error);
-
-  if (records == NULL)
-    return FALSE;
   for (guint i = 0; i < records->len; i++)
     {
       g_autofree char *text = tether_record_to_json (g_ptr_array_index (records, i));
@@ -32,23 +27,51 @@ export_collection (TetherCollection  *collection,
       else
         _tether_cli_print_text (text);
     }
-  return TRUE;
 }
 
+/* Every collection's records and its name as a JSON string (@tags), in
+ * schema order; the caller holds the transaction. */
 static gboolean
-export_all (TetherDatabase  *db,
-            GError         **error)
+read_all (TetherDatabase  *db,
+          GPtrArray       *tags,
+          GPtrArray       *batches,
+          GError         **error)
 {
   const char * const *names = tether_schema_get_collections (tether_database_get_schema (db));
 
   for (guint i = 0; names[i] != NULL; i++)
     {
       TetherCollection *collection = tether_database_get_collection (db, names[i], error);
-      g_autofree char *tag = _tether_cli_json_string (names[i]);
+      GPtrArray *records = collection ? tether_collection_get_all (collection, error) : NULL;
 
-      if (collection == NULL || !export_collection (collection, tag, error))
+      if (records == NULL)
         return FALSE;
+      g_ptr_array_add (tags, _tether_cli_json_string (names[i]));
+      g_ptr_array_add (batches, records);
     }
+  return TRUE;
+}
+
+/* The only transaction the engine offers is BEGIN IMMEDIATE, which holds the
+ * write lock: every record is read into memory inside it and written out
+ * after it ends, so a slow reader (`tether export | less`) never blocks the
+ * app's saves and syncs. The memory is that of the records themselves. */
+static gboolean
+export_all (TetherDatabase  *db,
+            GError         **error)
+{
+  g_autoptr(GPtrArray) tags = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) batches = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
+  gboolean ok;
+
+  if (!tether_database_begin (db, error))
+    return FALSE;
+  ok = read_all (db, tags, batches, error);
+  tether_database_rollback (db);
+  if (!ok)
+    return FALSE;
+  for (guint i = 0; i < batches->len; i++)
+    print_records (g_ptr_array_index (batches, i), g_ptr_array_index (tags, i));
   return TRUE;
 }
 
@@ -58,20 +81,19 @@ _tether_cli_export (TetherCli      *cli,
                     GError        **error)
 {
   TetherDatabase *db = _tether_cli_open (cli, error);
-  TetherCollection *collection = NULL;
-  gboolean ok;
+  TetherCollection *collection;
+  g_autoptr(GPtrArray) records = NULL;
 
   if (db == NULL)
     return FALSE;
-  if (args->positional->len > 0 &&
-      (collection = tether_database_get_collection (db, ARG (args, 0), error)) == NULL)
+  if (args->positional->len == 0)
+    return export_all (db, error);
+  /* One collection is one SELECT, itself a snapshot: no transaction, no lock. */
+  if ((collection = tether_database_get_collection (db, ARG (args, 0), error)) == NULL ||
+      (records = tether_collection_get_all (collection, error)) == NULL)
     return FALSE;
-  /* One transaction so the export is a snapshot of a single moment. */
-  if (!tether_database_begin (db, error))
-    return FALSE;
-  ok = collection ? export_collection (collection, NULL, error) : export_all (db, error);
-  tether_database_rollback (db);
-  return ok;
+  print_records (records, NULL);
+  return TRUE;
 }
 
 static gboolean
