@@ -338,6 +338,27 @@ test_migrate_reindexes_existing (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* The old schema's unique index must not judge records rewritten for the
+ * new one: v2 fills every missing slug with "" and drops the index. */
+static void
+test_migrate_drops_index_first (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherSchema) v1 = tether_test_schema (
+    "{\"version\": 1, \"collections\": {\"notes\": {\"fields\": {"
+    "  \"title\": {\"type\": \"string\"}, \"slug\": {\"type\": \"string\"}},"
+    "  \"indexes\": [{\"field\": \"slug\", \"unique\": true}]}}}");
+  g_autoptr(TetherSchema) v2 = tether_test_schema (
+    "{\"version\": 2, \"collections\": {\"notes\": {\"fields\": {"
+    "  \"title\": {\"type\": \"string\"}, \"slug\": {\"type\": \"string\", \"default\": \"\"}}}}}");
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, v1);
+
+  for (guint i = 0; i < 3; i++)
+    g_object_unref (create (db, "notes", "{\"title\": \"no slug\"}"));
+  g_clear_object (&db);
+  db = tether_test_open (f->path, v2);
+  g_assert_cmpint (count (db, "notes"), ==, 3);
+}
+
 static void
 test_older_schema_refused (Fixture *f, gconstpointer data)
 {
@@ -529,6 +550,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tether/database/open/missing-folder", test_missing_folder);
   ADD ("schema/migrate", test_migrate);
   ADD ("schema/migrate-reindexes", test_migrate_reindexes_existing);
+  ADD ("schema/migrate-drops-index-first", test_migrate_drops_index_first);
   ADD ("schema/older-refused", test_older_schema_refused);
   ADD ("schema/same-version-changed", test_same_version_changed_refused);
   ADD ("schema/failed-migration", test_failed_migration_changes_nothing);

@@ -77,21 +77,12 @@ index_sql (TetherSchema *schema,
   return g_string_free (g_steal_pointer (&sql), FALSE);
 }
 
-/* Drop indexes the schema no longer declares (or declares differently) and
- * create the new ones, comparing the SQL SQLite stored for each. */
-static gboolean
-sync_indexes (TetherDatabase  *db,
-              TetherSchema    *schema,
-              const char      *collection,
-              GError         **error)
+/* name → CREATE INDEX statement, for every index @schema declares. */
+static GHashTable *
+wanted_indexes (TetherSchema *schema,
+                const char   *collection)
 {
-  g_autoptr(GHashTable) wanted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_autoptr(GHashTable) existing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  g_autoptr(sqlite3_stmt) stmt = NULL;
-  g_autofree char *table = _tether_sql_table (collection);
-  GHashTableIter iter;
-  gpointer key, value;
-  int rc;
+  GHashTable *wanted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
   for (guint i = 0; i < tether_schema_get_n_indexes (schema, collection); i++)
     {
@@ -99,30 +90,82 @@ sync_indexes (TetherDatabase  *db,
       g_hash_table_insert (wanted, _tether_sql_index_name (collection, fields),
                            index_sql (schema, collection, i));
     }
+  return wanted;
+}
+
+/* name → the SQL SQLite stored, for every index on @collection's table. */
+static GHashTable *
+existing_indexes (TetherDatabase  *db,
+                  const char      *collection,
+                  GError         **error)
+{
+  g_autoptr(GHashTable) existing = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  g_autofree char *table = _tether_sql_table (collection);
+  int rc;
 
   stmt = _tether_database_prepare (db,
     "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", error);
   if (stmt == NULL)
-    return FALSE;
+    return NULL;
   sqlite3_bind_text (stmt, 1, table, -1, SQLITE_STATIC);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     g_hash_table_insert (existing, g_strdup ((const char *) sqlite3_column_text (stmt, 0)),
                          g_strdup ((const char *) sqlite3_column_text (stmt, 1)));
   if (rc != SQLITE_DONE)
-    return _tether_database_set_error (db, rc, error, "listing indexes");
+    {
+      _tether_database_set_error (db, rc, error, "listing indexes");
+      return NULL;
+    }
+  return g_steal_pointer (&existing);
+}
 
+/* Drop the indexes the schema no longer declares (or declares differently),
+ * comparing the SQL SQLite stored for each. This runs before the records
+ * are migrated: an old unique index must not judge records rewritten for
+ * the new schema. */
+static gboolean
+drop_stale_indexes (TetherDatabase  *db,
+                    TetherSchema    *schema,
+                    const char      *collection,
+                    GError         **error)
+{
+  g_autoptr(GHashTable) wanted = wanted_indexes (schema, collection);
+  g_autoptr(GHashTable) existing = existing_indexes (db, collection, error);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (existing == NULL)
+    return FALSE;
   g_hash_table_iter_init (&iter, existing);
   while (g_hash_table_iter_next (&iter, &key, &value))
     if (g_strcmp0 (g_hash_table_lookup (wanted, key), value) != 0 &&
         !exec_printf (db, error, "DROP INDEX %s", (const char *) key))
       return FALSE;
+  return TRUE;
+}
 
+/* Create the declared indexes that do not exist yet, after the records
+ * have been migrated. */
+static gboolean
+create_indexes (TetherDatabase  *db,
+                TetherSchema    *schema,
+                const char      *collection,
+                GError         **error)
+{
+  g_autoptr(GHashTable) wanted = wanted_indexes (schema, collection);
+  g_autoptr(GHashTable) existing = existing_indexes (db, collection, error);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (existing == NULL)
+    return FALSE;
   g_hash_table_iter_init (&iter, wanted);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
       g_autoptr(GError) local_error = NULL;
 
-      if (g_strcmp0 (g_hash_table_lookup (existing, key), value) == 0)
+      if (g_hash_table_contains (existing, key))
         continue;
       if (!_tether_database_exec (db, value, &local_error))
         {
@@ -269,9 +312,11 @@ apply_collection (TetherDatabase  *db,
 
   if (!create_table (db, collection, error))
     return FALSE;
+  if (!drop_stale_indexes (db, schema, collection, error))
+    return FALSE;
   if (existed && !migrate_records (db, schema, collection, error))
     return FALSE;
-  if (!sync_indexes (db, schema, collection, error))
+  if (!create_indexes (db, schema, collection, error))
     return FALSE;
   if (fts_changed &&
       (!drop_fts (db, collection, error) || !create_fts (db, schema, collection, error)))
