@@ -214,6 +214,20 @@ test_remote (Fixture *f)
   g_assert_true (json_object_get_boolean_member (json_object_get_object_member (inspected, "remote"), "token"));
 }
 
+/* The scheme is read in any case and stored in lower case, as the engine
+ * and the server expect it, rather than failing after the file was made. */
+static void
+test_remote_scheme_case (Fixture *f)
+{
+  g_autofree char *set = cli_ok (f, "a.db", "remote", "set", "HTTP://Sync.Example.org:8080/sync", NULL);
+  g_autofree char *shown = cli_ok (f, "a.db", "remote", "show", NULL);
+  g_autofree char *secure = cli_ok (f, "a.db", "remote", "set", "hTTpS://sync.example.org", NULL);
+
+  g_assert_cmpstr (set, ==, "remote set to http://Sync.Example.org:8080/sync (no token)\n");
+  g_assert_cmpstr (shown, ==, "url: http://Sync.Example.org:8080/sync\ntoken: none\n");
+  g_assert_cmpstr (secure, ==, "remote set to https://sync.example.org (no token)\n");
+}
+
 /* Records made with the CLI wait in the queue, a sync pushes them, and a
  * second database pulls them. */
 static void
@@ -427,6 +441,7 @@ main (int   argc,
 {
   static const NamedTest tests[] = {
     { "remote", test_remote },
+    { "remote/scheme-case", test_remote_scheme_case },
     { "push-pull", test_push_pull },
     { "failed", test_failed },
     { "compact", test_compact },

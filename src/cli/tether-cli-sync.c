@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "tether-cli-private.h"
 
@@ -32,22 +33,24 @@ usage_error (GError     **error,
 
 /* Remote ---------------------------------------------------------------------- */
 
-/* Checked before the database opens, so a typo creates no file. */
-static gboolean
-check_url (const char  *url,
-           GError     **error)
+/* Checked before the database opens, so a typo creates no file. GUri reads
+ * the scheme in any case; it comes back in lower case, as the engine and
+ * the server expect it. */
+static char *
+normalize_url (const char  *url,
+               GError     **error)
 {
   g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
   const char *scheme = uri ? g_uri_get_scheme (uri) : NULL;
   const char *host = uri ? g_uri_get_host (uri) : NULL;
 
-  if (scheme != NULL && (g_ascii_strcasecmp (scheme, "http") == 0 || g_ascii_strcasecmp (scheme, "https") == 0) &&
+  if (scheme != NULL && (g_str_equal (scheme, "http") || g_str_equal (scheme, "https")) &&
       host != NULL && host[0] != '\0')
-    return TRUE;
+    return g_strconcat (scheme, url + strlen (scheme), NULL);
   g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_USAGE,
                "remote set: '%s' is not a server address: give http://HOST[:PORT][/PATH] "
                "or https://HOST[:PORT][/PATH]", url);
-  return FALSE;
+  return NULL;
 }
 
 static gboolean
@@ -55,12 +58,12 @@ remote_set (TetherCli      *cli,
             TetherCliArgs  *args,
             GError        **error)
 {
-  const char *url = ARG (args, 1);
+  g_autofree char *url = normalize_url (ARG (args, 1), error);
   g_autoptr(TetherSyncEngine) engine = NULL;
   g_autofree char *token = NULL;
   g_autofree char *line = NULL;
 
-  if (!check_url (url, error) || (engine = _tether_cli_open_sync (cli, error)) == NULL ||
+  if (url == NULL || (engine = _tether_cli_open_sync (cli, error)) == NULL ||
       !tether_sync_engine_save_remote (engine, url, args->token, error))
     return FALSE;
   tether_sync_engine_load_remote (engine, NULL, &token);
