@@ -92,11 +92,14 @@ gboolean                _tether_cli_apply              (TetherCli      *cli,
 /* The database's sync engine (it creates the sync tables on first use). */
 TetherSyncEngine       *_tether_cli_open_sync          (TetherCli      *cli,
                                                         GError        **error);
+/* The stored remote; FALSE with "no remote: run tether remote set …" when
+ * there is none. */
+gboolean                _tether_cli_load_remote        (TetherSyncEngine *engine,
+                                                        char          **url,
+                                                        char          **token,
+                                                        GError        **error);
 /* "pushed 3 changes (3 accepted, …) in 42 ms" */
 char                   *_tether_cli_describe_report    (const TetherSyncReport *report);
-gboolean                _tether_cli_remote             (TetherCli      *cli,
-                                                        TetherCliArgs  *args,
-                                                        GError        **error);
 gboolean                _tether_cli_sync               (TetherCli      *cli,
                                                         TetherCliArgs  *args,
                                                         GError        **error);
@@ -110,6 +113,11 @@ gboolean                _tether_cli_compact            (TetherCli      *cli,
                                                         TetherCliArgs  *args,
                                                         GError        **error);
 gboolean                _tether_cli_conflicts          (TetherCli      *cli,
+                                                        TetherCliArgs  *args,
+                                                        GError        **error);
+
+/* tether-cli-remote.c */
+gboolean                _tether_cli_remote             (TetherCli      *cli,
                                                         TetherCliArgs  *args,
                                                         GError        **error);
 
