@@ -359,6 +359,57 @@ test_migrate_drops_index_first (Fixture *f, gconstpointer data)
   g_assert_cmpint (count (db, "notes"), ==, 3);
 }
 
+/* Replace the stored schema of a closed file, as another version wrote it. */
+static void
+store_schema (const char *path, const char *json)
+{
+  sqlite3 *handle = NULL;
+  sqlite3_stmt *stmt = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &handle), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (handle, "UPDATE _tether_meta SET value = ? WHERE key = 'schema'",
+                                       -1, &stmt, NULL), ==, SQLITE_OK);
+  sqlite3_bind_text (stmt, 1, json, -1, SQLITE_STATIC);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_DONE);
+  sqlite3_finalize (stmt);
+  g_assert_cmpint (sqlite3_close (handle), ==, SQLITE_OK);
+}
+
+#define CLASH_FIELDS \
+  "\"fields\": {\"a\": {\"type\": \"string\"}, \"b\": {\"type\": \"string\"}, \"a_b\": {\"type\": \"string\"}}"
+
+/* Index names that clash are refused now, but a file written before that
+ * (one index silently replaced the other) still opens and migrates. */
+static void
+test_stored_name_clash_opens (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherSchema) v1 = tether_test_schema (
+    "{\"version\": 1, \"collections\": {\"c\": {" CLASH_FIELDS ","
+    " \"indexes\": [{\"fields\": [\"a\", \"b\"]}]}}}");
+  g_autoptr(TetherSchema) v2 = tether_test_schema (
+    "{\"version\": 2, \"collections\": {\"c\": {" CLASH_FIELDS ","
+    " \"indexes\": [{\"field\": \"a_b\", \"unique\": true}]}}}");
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, v1);
+  g_autoptr(TetherRecord) r = create (db, "c", "{\"a_b\": \"x\"}");
+  g_autoptr(JsonObject) same = tether_test_object ("{\"a_b\": \"x\"}");
+  g_autoptr(TetherRecord) refused = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_clear_object (&db);
+  store_schema (f->path,
+    "{\"version\":1,\"collections\":{\"c\":{\"fields\":{\"a\":{\"type\":\"string\"},"
+    "\"b\":{\"type\":\"string\"},\"a_b\":{\"type\":\"string\"}},"
+    "\"indexes\":[{\"field\":\"a_b\",\"unique\":true},{\"fields\":[\"a\",\"b\"]}]}}}");
+  db = tether_test_open (f->path, NULL);
+  g_assert_cmpint (count (db, "c"), ==, 1);
+  g_clear_object (&db);
+
+  db = tether_test_open (f->path, v2);
+  refused = tether_collection_create (tether_database_get_collection (db, "c", NULL), same, &error);
+  g_assert_null (refused);
+  g_assert_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_UNIQUE);
+}
+
 static void
 test_older_schema_refused (Fixture *f, gconstpointer data)
 {
@@ -551,6 +602,7 @@ main (int argc, char **argv)
   ADD ("schema/migrate", test_migrate);
   ADD ("schema/migrate-reindexes", test_migrate_reindexes_existing);
   ADD ("schema/migrate-drops-index-first", test_migrate_drops_index_first);
+  ADD ("schema/stored-name-clash", test_stored_name_clash_opens);
   ADD ("schema/older-refused", test_older_schema_refused);
   ADD ("schema/same-version-changed", test_same_version_changed_refused);
   ADD ("schema/failed-migration", test_failed_migration_changes_nothing);

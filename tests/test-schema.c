@@ -502,6 +502,48 @@ test_parse_index_errors (void)
                       "fields, unique)");
 }
 
+/* SQL names join the collection and field names with '_', and SQLite
+ * ignores their case: two objects that would get one name are refused. */
+static void
+test_parse_name_clashes (void)
+{
+  assert_schema_error (
+    "{\"version\":1,\"collections\":{\"c\":{\"fields\":{\"a_b\":{\"type\":\"string\"},"
+    "\"a\":{\"type\":\"string\"},\"b\":{\"type\":\"string\"}},"
+    "\"indexes\":[{\"field\":\"a_b\",\"unique\":true},{\"fields\":[\"a\",\"b\"]}]}}}",
+    TETHER_SCHEMA_ERROR_INVALID,
+    "collections.c.indexes[1]: its SQL name i_c_a_b is also that of collections.c.indexes[0] "
+    "(index names join the collection and field names with '_' and ignore case); "
+    "rename a field or drop one of the indexes");
+  assert_schema_error (
+    "{\"version\":1,\"collections\":{\"c\":{\"fields\":{\"Tag\":{\"type\":\"string\"},"
+    "\"tag\":{\"type\":\"string\"}},\"indexes\":[{\"field\":\"Tag\"},{\"field\":\"tag\"}]}}}",
+    TETHER_SCHEMA_ERROR_INVALID,
+    "collections.c.indexes[1]: its SQL name i_c_tag is also that of collections.c.indexes[0] "
+    "(index names join the collection and field names with '_' and ignore case); "
+    "rename a field or drop one of the indexes");
+  assert_schema_error (
+    "{\"version\":1,\"collections\":{"
+    "\"a\":{\"fields\":{\"b_c\":{\"type\":\"string\"}},\"indexes\":[{\"field\":\"b_c\"}]},"
+    "\"a_b\":{\"fields\":{\"c\":{\"type\":\"string\"}},\"indexes\":[{\"field\":\"c\"}]}}}",
+    TETHER_SCHEMA_ERROR_INVALID,
+    "collections.a_b.indexes[0]: its SQL name i_a_b_c is also that of collections.a.indexes[0] "
+    "(index names join the collection and field names with '_' and ignore case); "
+    "rename a field or drop one of the indexes");
+  assert_schema_error (
+    "{\"version\":1,\"collections\":{"
+    "\"notes_data\":{\"fields\":{\"x\":{\"type\":\"string\"}}},"
+    "\"notes\":{\"fields\":{\"title\":{\"type\":\"string\"}},\"searchable\":[\"title\"]}}}",
+    TETHER_SCHEMA_ERROR_INVALID,
+    "collections.notes_data: the collection's tables would clash with the search index "
+    "of collection 'notes' (SQLite's table f_notes_data); rename the collection");
+  /* Without search on notes there are no such tables. */
+  g_object_unref (tether_test_schema (
+    "{\"version\":1,\"collections\":{"
+    "\"notes_data\":{\"fields\":{\"x\":{\"type\":\"string\"}},\"searchable\":[\"x\"]},"
+    "\"notes\":{\"fields\":{\"title\":{\"type\":\"string\"}}}}}"));
+}
+
 /* Validation */
 
 static void
@@ -957,6 +999,7 @@ main (int   argc,
   g_test_add_func ("/tether/schema/parse/bad-default", test_parse_bad_default);
   g_test_add_func ("/tether/schema/parse/searchable-errors", test_parse_searchable_errors);
   g_test_add_func ("/tether/schema/parse/index-errors", test_parse_index_errors);
+  g_test_add_func ("/tether/schema/parse/name-clashes", test_parse_name_clashes);
   g_test_add_func ("/tether/schema/validate/required", test_validate_required);
   g_test_add_func ("/tether/schema/validate/defaults", test_validate_defaults);
   g_test_add_func ("/tether/schema/validate/default-schema", test_validate_default_schema);

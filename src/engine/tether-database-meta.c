@@ -176,7 +176,7 @@ _tether_database_read_schema (TetherDatabase  *self,
   text = _tether_database_meta_get (self, "schema", error);
   if (text == NULL)
     return NULL;
-  stored = tether_schema_new_from_json (text, -1, &local_error);
+  stored = _tether_schema_new_stored (text, &local_error);
   if (stored == NULL)
     g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_CORRUPT,
                  "%s: the stored schema is damaged: %s", tether_database_get_path (self), local_error->message);

@@ -162,6 +162,10 @@ gboolean      _tether_database_meta_set    (TetherDatabase *self,
                                             const char     *key,
                                             const char     *value,
                                             GError        **error);
+/* tether-schema.c: the schema a file was written with, parsed without
+ * the checks added since (clashing SQL names), so that the file opens. */
+TetherSchema *_tether_schema_new_stored    (const char     *json,
+                                            GError        **error);
 TetherSchema *_tether_database_read_schema (TetherDatabase *self,
                                             GError        **error);
 gboolean      _tether_database_check_versions (TetherDatabase *self,

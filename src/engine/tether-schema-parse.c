@@ -418,6 +418,99 @@ _tether_schema_parse_collection (const char  *name,
   return g_steal_pointer (&spec);
 }
 
+/* SQL names ------------------------------------------------------------------ */
+
+/* The tables FTS5 makes beside f_<collection> (tether-database-migrate.c). */
+static const char * const fts_shadow_suffixes[] = {
+  "_data", "_idx", "_docsize", "_config", "_content", NULL
+};
+
+static TetherCollectionSpec *
+find_collection (GPtrArray  *collections,
+                 const char *name)
+{
+  for (guint i = 0; i < collections->len; i++)
+    {
+      TetherCollectionSpec *spec = g_ptr_array_index (collections, i);
+
+      if (g_str_equal (spec->name, name))
+        return spec;
+    }
+  return NULL;
+}
+
+/* A collection named like a search table of another would share its SQL
+ * names (f_notes_data is both notes' index data and notes_data's search
+ * table), and dropping one would break the other. */
+static gboolean
+check_search_tables (GPtrArray  *collections,
+                     GError    **error)
+{
+  for (guint i = 0; i < collections->len; i++)
+    {
+      TetherCollectionSpec *spec = g_ptr_array_index (collections, i);
+
+      if (spec->searchable == NULL || spec->searchable[0] == NULL)
+        continue;
+      for (guint s = 0; fts_shadow_suffixes[s] != NULL; s++)
+        {
+          g_autofree char *name = g_strconcat (spec->name, fts_shadow_suffixes[s], NULL);
+          g_autofree char *path = NULL;
+
+          if (find_collection (collections, name) == NULL)
+            continue;
+          path = g_strconcat ("collections.", name, NULL);
+          return _tether_schema_invalid (error, path,
+                                         "the collection's tables would clash with the search "
+                                         "index of collection '%s' (SQLite's table f_%s); "
+                                         "rename the collection", spec->name, name);
+        }
+    }
+  return TRUE;
+}
+
+/* Index names are global to the file and SQLite ignores their case, so
+ * "a_b" and ["a", "b"], "Tag" and "tag", or index b_c of collection a and
+ * index c of collection a_b would share one name, and one index would
+ * silently replace the other. */
+static gboolean
+check_index_names (GPtrArray  *collections,
+                   GError    **error)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+
+  for (guint c = 0; c < collections->len; c++)
+    {
+      TetherCollectionSpec *spec = g_ptr_array_index (collections, c);
+
+      for (guint i = 0; i < spec->indexes->len; i++)
+        {
+          TetherIndexSpec *index = g_ptr_array_index (spec->indexes, i);
+          g_autofree char *name = _tether_sql_index_name (spec->name, (const char * const *) index->fields);
+          g_autofree char *key = g_ascii_strdown (name, -1);
+          g_autofree char *path = g_strdup_printf ("collections.%s.indexes[%u]", spec->name, i);
+          const char *other = g_hash_table_lookup (seen, key);
+
+          if (other != NULL)
+            return _tether_schema_invalid (error, path,
+                                           "its SQL name %s is also that of %s (index names join "
+                                           "the collection and field names with '_' and ignore "
+                                           "case); rename a field or drop one of the indexes",
+                                           name, other);
+          g_hash_table_insert (seen, g_steal_pointer (&key), g_steal_pointer (&path));
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+_tether_schema_check_sql_names (GPtrArray  *collections,
+                                GError    **error)
+{
+  return check_index_names (collections, error) &&
+         check_search_tables (collections, error);
+}
+
 gboolean
 _tether_schema_parse_root (JsonNode  *root,
                            gint64    *version,

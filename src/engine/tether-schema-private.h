@@ -105,6 +105,10 @@ TetherCollectionSpec *_tether_schema_parse_collection (const char   *name,
                                                        JsonNode     *node,
                                                        GError      **error);
 void                  _tether_collection_spec_free    (TetherCollectionSpec *spec);
+/* Refuses collections (TetherCollectionSpec*) whose SQL objects would
+ * share a name. */
+gboolean              _tether_schema_check_sql_names  (GPtrArray    *collections,
+                                                       GError      **error);
 /* Helpers for "path.key: message" errors, shared by the parsers. */
 char                 *_tether_schema_path_join        (const char   *path,
                                                        const char   *key);

@@ -62,6 +62,7 @@ add_collection (TetherSchema         *self,
 static gboolean
 load_document (TetherSchema  *self,
                JsonNode      *root,
+               gboolean       check_names,
                GError       **error)
 {
   JsonObject *collections;
@@ -84,29 +85,24 @@ load_document (TetherSchema  *self,
       add_collection (self, spec);
       g_ptr_array_add (names, g_strdup (name));
     }
+  if (check_names && !_tether_schema_check_sql_names (self->collections, error))
+    return FALSE;
   g_ptr_array_add (names, NULL);
   self->collection_names = (char **) g_ptr_array_steal (names, NULL);
   self->json = _tether_json_to_string (root);
   return TRUE;
 }
 
-/**
- * tether_schema_new_from_json:
- *
- * Parses and checks a schema document; see tether-schema.h.
- */
-TetherSchema *
-tether_schema_new_from_json (const char  *json,
-                             gssize       length,
-                             GError     **error)
+static TetherSchema *
+schema_new (const char  *json,
+            gssize       length,
+            gboolean     check_names,
+            GError     **error)
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(TetherSchema) self = NULL;
   g_autoptr(GError) local_error = NULL;
   JsonNode *root;
-
-  g_return_val_if_fail (json != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (!json_parser_load_from_data (parser, json, length, &local_error))
     {
@@ -123,9 +119,35 @@ tether_schema_new_from_json (const char  *json,
     }
 
   self = g_object_new (TETHER_TYPE_SCHEMA, NULL);
-  if (!load_document (self, root, error))
+  if (!load_document (self, root, check_names, error))
     return NULL;
   return g_steal_pointer (&self);
+}
+
+/**
+ * tether_schema_new_from_json:
+ *
+ * Parses and checks a schema document; see tether-schema.h.
+ */
+TetherSchema *
+tether_schema_new_from_json (const char  *json,
+                             gssize       length,
+                             GError     **error)
+{
+  g_return_val_if_fail (json != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return schema_new (json, length, TRUE, error);
+}
+
+/* The schema a file was written with. Clashing SQL names were accepted
+ * before they were checked; such a file must still open (its indexes are
+ * what they are), and a new version can then fix the schema. */
+TetherSchema *
+_tether_schema_new_stored (const char  *json,
+                           GError     **error)
+{
+  return schema_new (json, -1, FALSE, error);
 }
 
 TetherSchema *
