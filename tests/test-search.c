@@ -668,6 +668,23 @@ test_rank_matches_bm25 (void)
   tether_test_dir_free (g_steal_pointer (&dir));
 }
 
+/* When the statistics the ranking reads are unreadable (here the row that
+ * holds them is gone), a ranked search fails with an error. */
+static void
+test_rank_damaged_index (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherQuery) query = tether_query_new (f->docs);
+  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(GError) error = NULL;
+
+  seed (f);
+  g_assert_cmpint (sqlite3_exec (_tether_database_get_handle (f->db),
+                                 "DELETE FROM f_docs_data WHERE id = 1", NULL, NULL, NULL), ==, SQLITE_OK);
+  records = tether_query_run (tether_query_search (query, "sync"), &error);
+  g_assert_null (records);
+  g_assert_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_CORRUPT);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -689,6 +706,7 @@ main (int argc, char *argv[])
   ADD ("/tether/search/index/rollback", test_rollback);
   ADD ("/tether/search/index/delete-many", test_delete_many);
   ADD ("/tether/search/error/no-searchable-fields", test_no_searchable_fields);
+  ADD ("/tether/search/error/damaged-rank-data", test_rank_damaged_index);
 #undef ADD
   g_test_add_func ("/tether/search/index/persists", test_persists);
   g_test_add_func ("/tether/search/index/upgrades-old-index", test_upgrades_old_index);

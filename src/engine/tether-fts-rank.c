@@ -159,10 +159,15 @@ tether_bm25 (const Fts5ExtensionApi *api,
       const char *table = n_args > 0 ? (const char *) sqlite3_value_text (args[0]) : NULL;
 
       q = query_data_new (api, fts, rank, table ? table : "", &rc);
-      if (rc == SQLITE_OK)
-        rc = api->xSetAuxdata (fts, q, query_data_free);
-      else
+      if (rc != SQLITE_OK)
         query_data_free (q);
+      else
+        rc = api->xSetAuxdata (fts, q, query_data_free);   /* frees q on failure */
+      if (rc != SQLITE_OK)
+        {
+          sqlite3_result_error_code (ctx, rc);
+          return;
+        }
     }
   freq = g_new0 (double, MAX (q->n_phrases, 1));
   if (rc == SQLITE_OK)
