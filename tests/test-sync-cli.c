@@ -228,6 +228,52 @@ test_remote_scheme_case (Fixture *f)
   g_assert_cmpstr (secure, ==, "remote set to https://sync.example.org (no token)\n");
 }
 
+/* A token is a password for one server: moving the remote to another
+ * server without --token drops it rather than sending it there. */
+static void
+test_remote_token (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autofree char *other = g_strdup_printf ("%s/other/path", s->base);
+  g_autofree char *kept = NULL, *moved = NULL, *shown = NULL, *back = NULL, *cleared = NULL;
+  g_autofree char *shown_cleared = NULL, *expected = NULL;
+  g_autofree char *b_path = g_build_filename (f->dir, "b.db", NULL);
+  g_autoptr(Command) unauthorized = NULL;
+  g_autoptr(Command) both = cli (f, "b.db", "remote", "set", s->base, "--token", "x", "--no-token", NULL);
+  g_autoptr(Command) empty = cli (f, "b.db", "remote", "set", s->base, "--token", "", NULL);
+  g_autoptr(Command) show_option = cli (f, "b.db", "remote", "show", "--no-token", NULL);
+
+  set_remote (f, "a.db", s);
+  /* another path on the same server keeps the token */
+  kept = cli_ok (f, "a.db", "remote", "set", other, NULL);
+  expected = g_strdup_printf ("remote set to %s (token stored)\n", other);
+  g_assert_cmpstr (kept, ==, expected);
+
+  moved = cli_ok (f, "a.db", "remote", "set", "https://elsewhere.example.org/sync", NULL);
+  g_assert_cmpstr (moved, ==, "remote set to https://elsewhere.example.org/sync (no token: the token of "
+                              "the previous server was dropped; give this server's with --token)\n");
+  shown = cli_ok (f, "a.db", "remote", "show", NULL);
+  g_assert_cmpstr (shown, ==, "url: https://elsewhere.example.org/sync\ntoken: none\n");
+  /* and it is gone for good, not only hidden */
+  back = cli_ok (f, "a.db", "remote", "set", s->base, NULL);
+  g_clear_pointer (&expected, g_free);
+  expected = g_strdup_printf ("remote set to %s (no token)\n", s->base);
+  g_assert_cmpstr (back, ==, expected);
+  unauthorized = cli (f, "a.db", "sync", NULL);
+  assert_fails (unauthorized, 1, "sync with");
+
+  set_remote (f, "a.db", s);
+  cleared = cli_ok (f, "a.db", "remote", "set", s->base, "--no-token", NULL);
+  g_assert_cmpstr (cleared, ==, expected);
+  shown_cleared = cli_ok (f, "a.db", "remote", "show", NULL);
+  assert_has (shown_cleared, "token: none\n");
+
+  assert_fails (both, 2, "give --token or --no-token, not both");
+  assert_fails (empty, 2, "--token is empty");
+  assert_fails (show_option, 2, "remote show takes no arguments or options");
+  g_assert_false (g_file_test (b_path, G_FILE_TEST_EXISTS));
+}
+
 /* Records made with the CLI wait in the queue, a sync pushes them, and a
  * second database pulls them. */
 static void
@@ -442,6 +488,7 @@ main (int   argc,
   static const NamedTest tests[] = {
     { "remote", test_remote },
     { "remote/scheme-case", test_remote_scheme_case },
+    { "remote/token", test_remote_token },
     { "push-pull", test_push_pull },
     { "failed", test_failed },
     { "compact", test_compact },

@@ -277,9 +277,11 @@ static const TetherCliCommand commands[] = {
     "Run create/update/put/delete operations given as JSON lines on standard input;\n"
     "      prints one result line per operation.",
     0, 0, TETHER_CLI_OPT_SINGLE_TRANSACTION, _tether_cli_apply },
-  { "remote", "remote set URL [--token TOKEN] | remote show",
-    "Store the sync server's address (http:// or https://) and token in the database\n"
-    "      (without --token the stored token is kept), or show them (never the token).",
+  { "remote", "remote set URL [--token TOKEN | --no-token] | remote show",
+    "Store the sync server's address (http:// or https://) and token in the database,\n"
+    "      or show them (never the token). Without --token the stored token is kept\n"
+    "      if URL is on the same server (scheme, host and port) and dropped if not;\n"
+    "      --no-token removes it.",
     1, 2, TETHER_CLI_OPT_TOKEN, _tether_cli_remote },
   { "sync", "sync",
     "Push every pending change to the remote, then pull; prints what it did.",

@@ -227,6 +227,9 @@ take_snapshot (TetherSyncEngine  *engine,
                GError           **error)
 {
   tether_sync_engine_load_remote (engine, &s->url, &s->token);
+  /* "" is how `remote set --no-token` removes a token. */
+  if (s->token != NULL && s->token[0] == '\0')
+    g_clear_pointer (&s->token, g_free);
   return tether_sync_engine_get_stats (engine, &s->stats, error) &&
          (s->changes = tether_sync_engine_list_changes (engine, -1, error)) != NULL &&
          (s->events = tether_sync_engine_list_events (engine, error)) != NULL &&

@@ -30,7 +30,7 @@ typedef enum {
   TETHER_CLI_OPT_PAGE               = 1 << 2, /* --limit, --offset */
   TETHER_CLI_OPT_FIRST              = 1 << 3, /* --first */
   TETHER_CLI_OPT_SINGLE_TRANSACTION = 1 << 4, /* --single-transaction */
-  TETHER_CLI_OPT_TOKEN              = 1 << 5, /* --token */
+  TETHER_CLI_OPT_TOKEN              = 1 << 5, /* --token, --no-token */
   TETHER_CLI_OPT_JSON               = 1 << 6, /* --json */
 } TetherCliOptions;
 
@@ -45,6 +45,7 @@ typedef struct {
   gboolean   first;
   gboolean   single_transaction;
   const char *token; /* NULL: not given */
+  gboolean   no_token;
   gboolean   json;
 } TetherCliArgs;
 
