@@ -974,6 +974,52 @@ test_inbox_follows_the_engine (InboxFixture *f, gconstpointer data)
   g_assert_cmpuint (count_rows (inbox_list (f)), ==, 1);
 }
 
+/* The heading of row @index in the inbox: what its conflict is called. */
+static const char *
+row_title (InboxFixture *f, guint index)
+{
+  GtkWidget *row = GTK_WIDGET (gtk_list_box_get_row_at_index (inbox_list (f), index));
+  GtkWidget *box, *texts;
+
+  g_assert_nonnull (row);
+  box = gtk_list_box_row_get_child (GTK_LIST_BOX_ROW (row));
+  texts = gtk_widget_get_next_sibling (gtk_widget_get_first_child (box));
+  return gtk_label_get_text (GTK_LABEL (gtk_widget_get_first_child (texts)));
+}
+
+/* A server's record need not follow the schema: a title that is a number,
+ * a yes/no or a list is no title, and the next side's shows instead. */
+static void
+test_inbox_title_not_text (InboxFixture *f, gconstpointer data)
+{
+  gint64 now = g_get_real_time () / 1000;
+  g_autoptr(TetherConflict) number = NULL;
+  g_autoptr(TetherConflict) flag = NULL;
+  g_autoptr(TetherConflict) list = NULL;
+  const char *expected[] = { "Theirs", "Untitled", "Untitled" };
+  g_autofree char *png = screenshot_path ("conflict-inbox-untitled.png");
+  GtkLabel *detail_title;
+
+  if (skip_without_display ())
+    return;
+  number = add_conflict (f, "c-number", "n-number", "{\"title\": 42}", "{\"title\": \"Theirs\"}", now - 1000);
+  flag = add_conflict (f, "c-flag", "n-flag", "{\"title\": true}", "{\"title\": 1.5}", now - 2000);
+  list = add_conflict (f, "c-list", "n-list", "{\"title\": [\"a\"]}", "{\"title\": {\"b\": 1}}", now - 3000);
+  open_inbox (f);
+  detail_title = GTK_LABEL (gtk_widget_get_template_child (GTK_WIDGET (f->inbox), TETHER_TYPE_CONFLICT_INBOX,
+                                                           "detail_title"));
+  g_assert_cmpuint (count_rows (inbox_list (f)), ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      g_assert_cmpstr (row_title (f, i), ==, expected[i]);
+      select_row (f, i);
+      tether_test_app_settle (50);
+      g_assert_cmpstr (gtk_label_get_text (detail_title), ==, expected[i]);
+    }
+  tether_test_app_snapshot (GTK_WIDGET (f->inbox), png);
+  g_test_message ("screenshot: %s", png);
+}
+
 static void
 test_inbox_from_the_application (void)
 {
@@ -1046,6 +1092,7 @@ main (int argc, char **argv)
   INBOX_TEST ("keep-selected", test_inbox_keep_selected);
   INBOX_TEST ("restore", test_inbox_restore);
   INBOX_TEST ("follows-the-engine", test_inbox_follows_the_engine);
+  INBOX_TEST ("title-not-text", test_inbox_title_not_text);
   g_test_add_func ("/tether/app/inbox/from-the-application", test_inbox_from_the_application);
 
   status = g_test_run ();

@@ -7,6 +7,7 @@
 #include "tether-app-resources.h"
 #include "tether-change-model.h"
 #include "tether-inspector.h"
+#include "tether-sync-private.h"
 #include "tether-test-app.h"
 #include "tether-test-util.h"
 
@@ -929,6 +930,49 @@ test_inspector_icon_buttons_named (Fixture       *f,
     }
 }
 
+static void
+save_conflict (Fixture    *f,
+               const char *id,
+               const char *local,
+               const char *remote)
+{
+  g_autoptr(TetherConflict) conflict = tether_conflict_new (id, "notes", id);
+  g_autoptr(JsonObject) mine = tether_test_object (local);
+  g_autoptr(JsonObject) theirs = tether_test_object (remote);
+  g_autoptr(GError) error = NULL;
+
+  tether_conflict_set_local (conflict, mine, "1700000000000-0000-aaaa");
+  tether_conflict_set_remote (conflict, theirs, "1700000000001-0000-bbbb", 3);
+  tether_conflict_set_base (conflict, mine);
+  tether_conflict_set_strategy (conflict, TETHER_CONFLICT_STRATEGY_MANUAL);
+  g_assert_true (_tether_sync_store_save_conflict (f->db, conflict, &error));
+  g_assert_no_error (error);
+}
+
+/* A server's record need not follow the schema: a title that is a number,
+ * a yes/no or a list is no title, and the next side's shows instead. */
+static void
+test_inspector_conflict_titles (Fixture       *f,
+                                gconstpointer  data)
+{
+  GtkWidget *list;
+
+  save_conflict (f, "c-number", "{\"title\": 42}", "{\"title\": \"Server title\"}");
+  save_conflict (f, "c-flag", "{\"title\": false}", "{\"title\": 1.5}");
+  save_conflict (f, "c-list", "{\"title\": [\"a\"]}", "{\"title\": {\"b\": 1}}");
+  show_inspector (f);
+  list = child (f, "conflict_list");
+  adw_view_stack_set_visible_child_name (child (f, "pages"), "conflicts");
+  wait_shows (list, "Server title");
+  g_assert_nonnull (gtk_list_box_get_row_at_index (GTK_LIST_BOX (list), 2));
+  for (guint i = 1; i < 3; i++)
+    {
+      g_autofree char *text = visible_text (GTK_WIDGET (gtk_list_box_get_row_at_index (GTK_LIST_BOX (list), i)));
+
+      g_assert_true (g_str_has_prefix (text, "Untitled\n"));
+    }
+}
+
 /* Screenshots --------------------------------------------------------------- */
 
 static void
@@ -1040,6 +1084,7 @@ main (int   argc,
       ADD ("row-menu", test_inspector_row_menu);
       ADD ("snapshot", test_inspector_snapshot);
       ADD ("icon-buttons-named", test_inspector_icon_buttons_named);
+      ADD ("conflict-titles", test_inspector_conflict_titles);
     }
   else
     g_test_add_func ("/tether/app/inspector/gui", skip_gui);

@@ -79,6 +79,19 @@ _tether_conflict_format_time (gint64 ms)
   return g_date_time_format (when, _("%-d %b %Y, %H:%M"));
 }
 
+/* A record from the server need not follow the schema: its title may be
+ * a number or a list, which is no title to show. */
+const char *
+_tether_conflict_side_title (JsonObject *side)
+{
+  JsonNode *node = side != NULL ? json_object_get_member (side, "title") : NULL;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING ||
+      *json_node_get_string (node) == '\0')
+    return NULL;
+  return json_node_get_string (node);
+}
+
 const char *
 _tether_conflict_title (TetherConflict *conflict)
 {
@@ -87,13 +100,8 @@ _tether_conflict_title (TetherConflict *conflict)
                           tether_conflict_get_remote (conflict) };
 
   for (guint i = 0; i < G_N_ELEMENTS (sides); i++)
-    if (sides[i] != NULL && json_object_has_member (sides[i], "title"))
-      {
-        const char *title = json_object_get_string_member_with_default (sides[i], "title", "");
-
-        if (*title != '\0')
-          return title;
-      }
+    if (_tether_conflict_side_title (sides[i]) != NULL)
+      return _tether_conflict_side_title (sides[i]);
   return _("Untitled");
 }
 

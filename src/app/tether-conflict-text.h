@@ -13,6 +13,8 @@ const char *_tether_conflict_status_label   (TetherConflictStatus    status);
 const char *_tether_conflict_strategy_label (TetherConflictStrategy  strategy);
 /* a time today as its hour, another as its date and hour */
 char       *_tether_conflict_format_time    (gint64                  ms);
+/* @side's "title" when it is a text that is not empty; NULL otherwise */
+const char *_tether_conflict_side_title     (JsonObject             *side);
 /* what the record is called now: the result's title, else a side's */
 const char *_tether_conflict_title          (TetherConflict         *conflict);
 /* a field's value as text; NULL when the field is not set */

@@ -4,6 +4,7 @@
 
 #include <glib/gi18n.h>
 
+#include "tether-conflict-text.h"
 #include "tether-inspector-private.h"
 
 /* What the inspector shows, as text and widgets: the header's state, one
@@ -417,12 +418,8 @@ conflict_title (TetherConflict *conflict)
                           tether_conflict_get_base (conflict) };
 
   for (guint i = 0; i < G_N_ELEMENTS (sides); i++)
-    {
-      const char *title = sides[i] != NULL ? json_object_get_string_member_with_default (sides[i], "title", "") : "";
-
-      if (*title != '\0')
-        return title;
-    }
+    if (_tether_conflict_side_title (sides[i]) != NULL)
+      return _tether_conflict_side_title (sides[i]);
   return _("Untitled");
 }
 
