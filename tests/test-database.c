@@ -410,6 +410,42 @@ test_stored_name_clash_opens (Fixture *f, gconstpointer data)
   g_assert_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_UNIQUE);
 }
 
+/* A new version may remove a field: its values go, unless the collection
+ * takes additional fields, in which case they stay. */
+static void
+test_migrate_removes_field (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherSchema) v1 = tether_test_schema (
+    "{\"version\": 1, \"collections\": {\"notes\": {\"fields\": {"
+    "  \"title\": {\"type\": \"string\"}, \"colour\": {\"type\": \"string\"}}}}}");
+  g_autoptr(TetherSchema) v2 = tether_test_schema (
+    "{\"version\": 2, \"collections\": {\"notes\": {\"fields\": {"
+    "  \"title\": {\"type\": \"string\"}}, \"additionalFields\": true}}}");
+  g_autoptr(TetherSchema) v3 = tether_test_schema (
+    "{\"version\": 3, \"collections\": {\"notes\": {\"fields\": {"
+    "  \"title\": {\"type\": \"string\"}}}}}");
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, v1);
+  g_autoptr(TetherRecord) r = create (db, "notes", "{\"title\": \"t\", \"colour\": \"red\"}");
+  g_autoptr(TetherRecord) kept = NULL;
+  g_autoptr(TetherRecord) dropped = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_clear_object (&db);
+  db = tether_test_open (f->path, v2);
+  kept = tether_collection_get (tether_database_get_collection (db, "notes", NULL),
+                                tether_record_get_id (r), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (tether_record_get_string (kept, "colour", NULL), ==, "red");
+  g_clear_object (&db);
+
+  db = tether_test_open (f->path, v3);
+  dropped = tether_collection_get (tether_database_get_collection (db, "notes", NULL),
+                                   tether_record_get_id (r), &error);
+  g_assert_no_error (error);
+  g_assert_false (tether_record_has_field (dropped, "colour"));
+  g_assert_cmpstr (tether_record_get_string (dropped, "title", NULL), ==, "t");
+}
+
 static void
 test_older_schema_refused (Fixture *f, gconstpointer data)
 {
@@ -603,6 +639,7 @@ main (int argc, char **argv)
   ADD ("schema/migrate-reindexes", test_migrate_reindexes_existing);
   ADD ("schema/migrate-drops-index-first", test_migrate_drops_index_first);
   ADD ("schema/stored-name-clash", test_stored_name_clash_opens);
+  ADD ("schema/migrate-removes-field", test_migrate_removes_field);
   ADD ("schema/older-refused", test_older_schema_refused);
   ADD ("schema/same-version-changed", test_same_version_changed_refused);
   ADD ("schema/failed-migration", test_failed_migration_changes_nothing);

@@ -250,6 +250,57 @@ create_fts (TetherDatabase  *db,
 
 /* Records ------------------------------------------------------------------- */
 
+/* A field the new schema no longer declares is removed from the records,
+ * or no record holding it could be written again; a collection that takes
+ * additional fields keeps it. @dropped counts the records per field. */
+static JsonObject *
+drop_undeclared (TetherSchema *schema,
+                 const char   *collection,
+                 JsonObject   *data,
+                 GHashTable   *dropped)
+{
+  g_autoptr(GPtrArray) names = g_ptr_array_new ();
+  JsonObject *copy;
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *member;
+
+  if (tether_schema_get_additional_fields (schema, collection))
+    return json_object_ref (data);
+  json_object_iter_init (&iter, data);
+  while (json_object_iter_next (&iter, &name, &member))
+    if (!tether_schema_has_field (schema, collection, name))
+      g_ptr_array_add (names, (gpointer) name);
+  if (names->len == 0)
+    return json_object_ref (data);
+
+  copy = _tether_json_object_deep_copy (data);   /* the parsed one is sealed */
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *field = g_ptr_array_index (names, i);
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (dropped, field));
+
+      g_hash_table_insert (dropped, g_strdup (field), GUINT_TO_POINTER (n + 1));
+      json_object_remove_member (copy, field);
+    }
+  return copy;
+}
+
+static void
+report_dropped (TetherSchema *schema,
+                const char   *collection,
+                GHashTable   *dropped)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, dropped);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_message ("Schema version %" G_GINT64_FORMAT " no longer has %s.%s: removed it from %u record(s)",
+               tether_schema_get_version (schema), collection, (const char *) key,
+               GPOINTER_TO_UINT (value));
+}
+
 /* Apply the new schema's defaults and rules to every stored record; a record
  * that cannot meet them stops the migration with its id in the message. */
 static gboolean
@@ -263,6 +314,7 @@ migrate_records (TetherDatabase  *db,
   g_autofree char *update_sql = g_strdup_printf ("UPDATE %s SET data = ? WHERE id = ?", table);
   g_autoptr(sqlite3_stmt) select = _tether_database_prepare (db, select_sql, error);
   g_autoptr(sqlite3_stmt) update = NULL;
+  g_autoptr(GHashTable) dropped = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   int rc;
 
   if (select == NULL || (update = _tether_database_prepare (db, update_sql, error)) == NULL)
@@ -271,10 +323,13 @@ migrate_records (TetherDatabase  *db,
     {
       const char *id = (const char *) sqlite3_column_text (select, 0);
       const char *text = (const char *) sqlite3_column_text (select, 1);
-      g_autoptr(JsonObject) data = _tether_json_parse_object (text, -1, NULL);
+      g_autoptr(JsonObject) parsed = _tether_json_parse_object (text, -1, NULL);
+      g_autoptr(JsonObject) data = NULL;
       g_autoptr(GError) local_error = NULL;
       g_autofree char *migrated = NULL;
 
+      if (parsed != NULL)
+        data = drop_undeclared (schema, collection, parsed, dropped);
       if (data == NULL || !tether_schema_validate (schema, collection, data, &local_error))
         {
           g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_MIGRATION,
@@ -295,6 +350,7 @@ migrate_records (TetherDatabase  *db,
     }
   if (rc != SQLITE_DONE)
     return _tether_database_set_error (db, rc, error, "reading records to migrate");
+  report_dropped (schema, collection, dropped);
   return TRUE;
 }
 
