@@ -974,6 +974,53 @@ test_inbox_follows_the_engine (InboxFixture *f, gconstpointer data)
   g_assert_cmpuint (count_rows (inbox_list (f)), ==, 1);
 }
 
+static GtkWidget *
+find_label (GtkWidget  *root,
+            const char *text)
+{
+  if (GTK_IS_LABEL (root) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (root)), text) == 0)
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_label (child, text);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* A server that sends no revs (seed-style: all are 0, no hlc) can change
+ * its version of a record without a new rev: the inbox shows the new
+ * "Theirs", and keeping it works. */
+static void
+test_inbox_follows_remote_data (InboxFixture *f, gconstpointer data)
+{
+  g_autoptr(TetherRecord) note = tether_test_create (f->base.notes, "{\"id\": \"n-seed\", \"title\": \"Mine\"}");
+  g_autoptr(TetherConflict) conflict = tether_conflict_new ("c-seed", "notes", "n-seed");
+  g_autoptr(JsonObject) old_remote = tether_test_object ("{\"id\": \"n-seed\", \"title\": \"Old theirs\"}");
+  g_autoptr(JsonObject) new_remote = tether_test_object ("{\"id\": \"n-seed\", \"title\": \"New theirs\"}");
+
+  if (skip_without_display ())
+    return;
+  tether_conflict_set_local (conflict, tether_record_get_data (note), NULL);
+  tether_conflict_set_remote (conflict, old_remote, NULL, 0);
+  tether_conflict_set_strategy (conflict, TETHER_CONFLICT_STRATEGY_MANUAL);
+  save (f, conflict);
+  open_inbox (f);
+  g_assert_nonnull (find_label (GTK_WIDGET (f->inbox), "Old theirs"));
+
+  tether_conflict_set_remote (conflict, new_remote, NULL, 0);
+  save (f, conflict);
+  g_signal_emit_by_name (f->engine, "conflict", conflict);
+  tether_test_app_settle (50);
+  g_assert_nonnull (find_label (GTK_WIDGET (f->inbox), "New theirs"));
+  g_assert_null (find_label (GTK_WIDGET (f->inbox), "Old theirs"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.keep-theirs", NULL));
+  g_assert_cmpint (status_of (f, "c-seed"), ==, TETHER_CONFLICT_RESOLVED);
+  g_assert_cmpstr (stored_string (f->base.notes, "n-seed", "title"), ==, "New theirs");
+}
+
 /* The heading of row @index in the inbox: what its conflict is called. */
 static const char *
 row_title (InboxFixture *f, guint index)
@@ -1093,6 +1140,7 @@ main (int argc, char **argv)
   INBOX_TEST ("restore", test_inbox_restore);
   INBOX_TEST ("follows-the-engine", test_inbox_follows_the_engine);
   INBOX_TEST ("title-not-text", test_inbox_title_not_text);
+  INBOX_TEST ("follows-remote-data", test_inbox_follows_remote_data);
   g_test_add_func ("/tether/app/inbox/from-the-application", test_inbox_from_the_application);
 
   status = g_test_run ();

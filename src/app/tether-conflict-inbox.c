@@ -108,7 +108,8 @@ same_object (JsonObject *a,
 }
 
 /* An open conflict changes in place: a pull brings a newer server version,
- * an edit here (or a schema migration) a newer local side. */
+ * an edit here (or a schema migration) a newer local side. A server that
+ * sends no revs changes its side with the same rev and hlc: the data tells. */
 static gboolean
 same_state (TetherConflict *a,
             TetherConflict *b)
@@ -119,7 +120,8 @@ same_state (TetherConflict *a,
          tether_conflict_get_remote_rev (a) == tether_conflict_get_remote_rev (b) &&
          g_strcmp0 (tether_conflict_get_remote_hlc (a), tether_conflict_get_remote_hlc (b)) == 0 &&
          g_strcmp0 (tether_conflict_get_local_hlc (a), tether_conflict_get_local_hlc (b)) == 0 &&
-         same_object (tether_conflict_get_local (a), tether_conflict_get_local (b));
+         same_object (tether_conflict_get_local (a), tether_conflict_get_local (b)) &&
+         same_object (tether_conflict_get_remote (a), tether_conflict_get_remote (b));
 }
 
 static gboolean
