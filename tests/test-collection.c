@@ -284,6 +284,36 @@ test_delete_many_and_count (Fixture *f, gconstpointer data)
   g_assert_cmpint (tether_collection_count (f->people, NULL, &error), ==, 0);
 }
 
+static void
+on_deleted_keep_old (TetherCollection *c, TetherChangeType type, const char *id,
+                     TetherRecord *old_record, TetherRecord *new_record, GPtrArray *olds)
+{
+  g_ptr_array_add (olds, g_object_ref (old_record));
+}
+
+/* A query that shows previews still deletes, and announces, whole records. */
+static void
+test_delete_many_preview (Fixture *f, gconstpointer data)
+{
+  static const char * const fields[] = { "name", NULL };
+  g_autoptr(TetherQuery) query = tether_query_new (f->people);
+  g_autoptr(GPtrArray) olds = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(TetherRecord) r = create_ok (f, "{\"name\": \"Ada Lovelace\", \"age\": 36, \"bio\": \"wrote the first program\"}");
+  g_autoptr(GError) error = NULL;
+  TetherRecord *old;
+
+  g_signal_connect (f->people, "changed", G_CALLBACK (on_deleted_keep_old), olds);
+  tether_query_preview (query, fields, 3);
+  g_assert_cmpint (tether_collection_delete_many (f->people, query, &error), ==, 1);
+  g_assert_no_error (error);
+  g_assert_cmpuint (olds->len, ==, 1);
+  old = g_ptr_array_index (olds, 0);
+  g_assert_cmpstr (tether_record_get_string (old, "name", NULL), ==, "Ada Lovelace");
+  g_assert_cmpstr (tether_record_get_string (old, "bio", NULL), ==, "wrote the first program");
+  g_assert_cmpint (tether_record_get_int (old, "age", 0), ==, 36);
+  g_signal_handlers_disconnect_by_data (f->people, olds);
+}
+
 typedef struct {
   int              n;
   TetherChangeType type;
@@ -411,6 +441,7 @@ main (int argc, char **argv)
   ADD ("put", test_put);
   ADD ("delete", test_delete);
   ADD ("delete-many-count", test_delete_many_and_count);
+  ADD ("delete-many-preview", test_delete_many_preview);
   ADD ("changed-signal", test_changed_signal);
   ADD ("typed-getters", test_typed_getters);
   ADD ("json-text-round-trip", test_json_text_round_trip);

@@ -362,15 +362,20 @@ tether_collection_delete_many (TetherCollection  *self,
                                GError           **error)
 {
   g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(TetherQuery) whole = NULL;
   gboolean ok;
 
   g_return_val_if_fail (TETHER_IS_COLLECTION (self), -1);
   g_return_val_if_fail (query == NULL || tether_query_get_collection (query) == self, -1);
 
+  /* Hooks, the change log and signals get the deleted records, not the
+   * previews the query may show. */
+  if (query != NULL)
+    whole = _tether_query_copy_whole (query);
   /* All or nothing, so a real (nested) transaction whatever the hooks. */
   if (!tether_database_begin (self->db, error))
     return -1;
-  records = query ? tether_query_run (query, error) : tether_collection_get_all (self, error);
+  records = whole ? tether_query_run (whole, error) : tether_collection_get_all (self, error);
   ok = records != NULL;
   for (guint i = 0; ok && i < records->len; i++)
     {

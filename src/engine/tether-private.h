@@ -312,6 +312,7 @@ gint64        _tether_query_get_offset     (TetherQuery *self);
 const char   *_tether_query_get_match      (TetherQuery *self);
 guint         _tether_query_get_rank_within (TetherQuery *self);  /* 0: all */
 TetherQuery  *_tether_query_copy           (TetherQuery *self);
+TetherQuery  *_tether_query_copy_whole     (TetherQuery *self);  /* without its preview */
 /* A record of the query from a row (id, data, created, updated), as a
  * preview when the query asks for one. */
 TetherRecord *_tether_query_record_from_row (TetherQuery  *self,

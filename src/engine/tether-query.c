@@ -486,6 +486,17 @@ _tether_query_copy (TetherQuery *self)
   return copy;
 }
 
+/* The same query returning whole records, previews or not. */
+TetherQuery *
+_tether_query_copy_whole (TetherQuery *self)
+{
+  TetherQuery *copy = _tether_query_copy (self);
+
+  g_clear_pointer (&copy->preview, g_strfreev);
+  g_clear_pointer (&copy->preview_cut, g_free);
+  return copy;
+}
+
 /* Running --------------------------------------------------------------------- */
 
 static sqlite3_stmt *
