@@ -503,6 +503,67 @@ test_model_compact_discard (Fixture       *f,
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (model)), ==, 1);
 }
 
+static void
+count_signal (guint *count)
+{
+  (*count)++;
+}
+
+static void
+sync_done (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  tether_sync_engine_sync_finish (TETHER_SYNC_ENGINE (source), result, NULL, NULL);
+  *(gboolean *) user_data = TRUE;
+}
+
+static gboolean
+flag_set (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+/* A sync reads the log when it says the queue moved (ten times a second at
+ * most, and at its end), not after every batch or page: with the
+ * inspector open, a large first push is not slowed down by it. */
+static void
+test_model_sync_reads (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(TetherChangeModel) model = NULL;
+  g_autoptr(Recorder) recorder = NULL;
+  guint queue_changed = 0;
+  gboolean done = FALSE;
+
+  for (guint i = 0; i < 40; i++)
+    {
+      g_autofree char *title = g_strdup_printf ("Note %u", i);
+
+      g_free (write_note (f, title));
+    }
+  model = tether_change_model_new (f->engine);
+  recorder = recorder_new (model);
+  tether_test_app_settle (30);
+  g_array_set_size (recorder->changes, 0);
+
+  /* One change a batch: forty answers on the main loop. */
+  tether_sync_engine_set_batch_size (f->engine, 1);
+  tether_sync_engine_set_transport (f->engine, TETHER_TRANSPORT (f->fake));
+  g_signal_connect_swapped (f->engine, "queue-changed", G_CALLBACK (count_signal), &queue_changed);
+  tether_sync_engine_sync_async (f->engine, NULL, sync_done, &done);
+  g_assert_true (tether_test_app_wait (flag_set, &done, WAIT_MS));
+  g_assert_null (tether_sync_engine_get_last_error (f->engine));
+  tether_test_app_settle (30);
+  g_signal_handlers_disconnect_by_data (f->engine, &queue_changed);
+
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (model)), ==, 0);
+  /* One range per read (the rows that moved are next to each other), and
+   * one read more for the start, which shows the first batch as sent. */
+  g_test_message ("%u queue-changed, %u items-changed", queue_changed, recorder->changes->len);
+  g_assert_cmpuint (recorder->changes->len, <=, queue_changed + 1);
+}
+
 /* The inspector ------------------------------------------------------------- */
 
 static void
@@ -986,21 +1047,6 @@ snapshot_page (Fixture    *f,
 }
 
 static void
-sync_done (GObject      *source,
-           GAsyncResult *result,
-           gpointer      user_data)
-{
-  tether_sync_engine_sync_finish (TETHER_SYNC_ENGINE (source), result, NULL, NULL);
-  *(gboolean *) user_data = TRUE;
-}
-
-static gboolean
-flag_set (gpointer data)
-{
-  return *(gboolean *) data;
-}
-
-static void
 test_inspector_snapshot (Fixture       *f,
                          gconstpointer  data)
 {
@@ -1076,6 +1122,7 @@ main (int   argc,
   ADD ("model/append", test_model_append);
   ADD ("model/status", test_model_status);
   ADD ("model/compact-discard", test_model_compact_discard);
+  ADD ("model/sync-reads", test_model_sync_reads);
   if (display)
     {
       ADD ("live", test_inspector_live);

@@ -201,6 +201,10 @@ queue_reload (TetherChangeModel *self)
     self->reload_id = g_idle_add (reload_idle, self);
 }
 
+/* A phase comes with every batch, page and conflict of a sync, and a read
+ * of the log is a read of all of it: the sync's "queue-changed" (ten times
+ * a second at most, and at its end) keeps the list live. The start only
+ * shows the first batch as sent, until its answer. */
 static void
 on_phase (TetherSyncEngine  *engine,
           TetherSyncPhase    phase,
@@ -208,7 +212,8 @@ on_phase (TetherSyncEngine  *engine,
           guint              total,
           TetherChangeModel *self)
 {
-  queue_reload (self);
+  if (phase == TETHER_SYNC_PHASE_START)
+    queue_reload (self);
 }
 
 static void
