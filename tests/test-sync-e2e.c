@@ -1060,6 +1060,50 @@ test_strategy_manual (Fixture *f)
   assert_string (a, "notes", note, "title", "chosen by hand");
 }
 
+/* A choice taken field by field (B's title, A's body) is restored field
+ * by field: each side's losing value comes back, and a field edited since
+ * stays. Restoring it a second time is refused: it would write back what
+ * the first restore replaced. */
+static void
+test_strategy_manual_restore_fields (Fixture *f)
+{
+  Client *a, *b;
+  g_autofree char *note = NULL;
+  g_autoptr(GPtrArray) open = NULL;
+  g_autoptr(JsonObject) chosen = NULL;
+  g_autoptr(JsonObject) stored = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherConflict *conflict;
+
+  strategy_setup (f, TETHER_CONFLICT_STRATEGY_MANUAL, &a, &b, &note);
+  client_sync (b);
+  open = client_conflicts (b, TRUE);
+  g_assert_cmpuint (open->len, ==, 1);
+  conflict = open->pdata[0];
+  chosen = client_get (b, "notes", note);
+  json_object_set_string_member (chosen, "body", A_BODY);
+  g_assert_true (tether_sync_engine_resolve_conflict (b->engine, conflict, chosen, &error));
+  g_assert_no_error (error);
+  assert_string (b, "notes", note, "title", "title from B");
+  assert_string (b, "notes", note, "body", A_BODY);
+  client_update (b, "notes", note, "{\"pinned\":true}");
+
+  g_assert_true (tether_sync_engine_restore_conflict (b->engine, tether_conflict_get_id (conflict), &error));
+  g_assert_no_error (error);
+  assert_string (b, "notes", note, "title", "title from A");
+  assert_string (b, "notes", note, "body", "one\ntwo\nthree\n");
+  stored = client_get (b, "notes", note);
+  g_assert_true (json_object_get_boolean_member (stored, "pinned"));
+
+  g_assert_false (tether_sync_engine_restore_conflict (b->engine, tether_conflict_get_id (conflict), &error));
+  g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "already restored"));
+  assert_string (b, "notes", note, "title", "title from A");
+  strategy_finish (f, a, b);
+  assert_string (a, "notes", note, "title", "title from A");
+  assert_string (a, "notes", note, "body", "one\ntwo\nthree\n");
+}
+
 /* The server's copy moves on while a conflict waits for the user: the
  * one conflict follows it, on the base the local edits were made on, so
  * a field only the server changed is neither reverted nor a second
@@ -1528,6 +1572,74 @@ sync_losing_answers (Client     *a,
   g_assert_cmpuint (tether_faulty_transport_get_lost (a->faulty), >=, 1);
   client_set_faults (a, 0, 0, 0, 0);
   client_sync (a);
+}
+
+/* The data of @c's shadow copy of note @id, read from its file. */
+static char *
+shadow_data (Client     *c,
+             const char *id)
+{
+  sqlite3 *other = NULL;
+  sqlite3_stmt *stmt = NULL;
+  char *data;
+
+  g_assert_cmpint (sqlite3_open_v2 (c->path, &other, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (other, "SELECT data FROM _tether_shadow WHERE record_id = ?1",
+                                       -1, &stmt, NULL), ==, SQLITE_OK);
+  sqlite3_bind_text (stmt, 1, id, -1, SQLITE_STATIC);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  data = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_finalize (stmt);
+  sqlite3_close (other);
+  return data;
+}
+
+/* Two edits pushed as one change whose answer was lost, then the newer
+ * one discarded: what is left is not what the server may hold under that
+ * change's id, so it goes out as a new change and is judged by its base.
+ * Before, the server replayed its answer to the first version and the
+ * client took its own older data for the server's. */
+static void
+test_discard_after_lost_response (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new_full (f, s, "a", f->alice, CLIENT_FAULTY, 1);
+  Client *b = client_new (f, s, "b", f->alice);
+  Client *clients[] = { a, b };
+  g_autofree char *note = client_create (a, "notes", "{\"title\":\"first\"}");
+  g_autoptr(GPtrArray) pending = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *shadow = NULL;
+  guint attempts = 0;
+
+  client_sync (a);
+  client_update (a, "notes", note, "{\"title\":\"second\"}");
+  later ();
+  client_update (a, "notes", note, "{\"body\":\"typed on A\\n\"}");
+  client_set_faults (a, 0, 1, 0, 0);
+  while (!server_has (a, "typed on A"))
+    {
+      g_clear_error (&error);
+      g_assert_cmpuint (attempts++, <, 5);
+      g_assert_false (client_try_sync (a, NULL, &error));
+    }
+  g_clear_error (&error);
+  client_set_faults (a, 0, 0, 0, 0);
+  pending = client_changes (a, TETHER_CHANGE_PENDING);
+  g_assert_cmpuint (pending->len, ==, 2);
+  g_assert_true (tether_sync_engine_discard (a->engine,
+                                                    tether_sync_change_get_id (pending->pdata[1]),
+                                                    &error));
+  g_assert_no_error (error);
+  client_sync (a);
+  client_sync (b);
+  /* the body reached the server before the discard: it stays, on both */
+  assert_string (b, "notes", note, "body", "typed on A\n");
+  assert_string (b, "notes", note, "title", "second");
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+  /* the base of A's next merge is the server's version */
+  shadow = shadow_data (a, note);
+  g_assert_nonnull (strstr (shadow, "typed on A"));
 }
 
 /* A push applied by the server whose answer was lost: the retry neither
@@ -2434,6 +2546,8 @@ static const NamedTest tests[] = {
   { "strategy-custom", test_strategy_custom },
   { "strategy-manual", test_strategy_manual },
   { "strategy-manual-moves", test_strategy_manual_moves },
+  { "discard-after-lost-response", test_discard_after_lost_response },
+  { "strategy-manual-restore-fields", test_strategy_manual_restore_fields },
   { "strategy-manual-switched", test_strategy_manual_switched },
   { "strategy-manual-left", test_strategy_manual_left },
   { "strategy-stored", test_strategy_stored },

@@ -400,6 +400,30 @@ test_retry_failed (Fixture *f, gconstpointer data)
   g_assert_cmpint (_tether_sync_store_retry_failed (f->db, &error), ==, 0);
 }
 
+/* A failed entry whose record has a newer entry on the wire (a sync in
+ * another process) is not revived: the answer to the newer one commits
+ * it, and sent after it, its older data would replace the newer on a
+ * server that does not check bases. One with nothing newer, or only a
+ * newer pending entry, is revived. */
+static void
+test_retry_failed_superseded (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherChangeRow) old = append (f, "a", TETHER_CHANGE_UPDATE, "{}", "{\"v\":1}", TETHER_CHANGE_FAILED);
+  g_autoptr(TetherChangeRow) lone = append (f, "b", TETHER_CHANGE_UPDATE, "{}", "{\"v\":1}", TETHER_CHANGE_FAILED);
+  g_autoptr(TetherChangeRow) read = NULL;
+
+  append_drop (f, "a", TETHER_CHANGE_UPDATE, "{\"v\":1}", "{\"v\":2}", TETHER_CHANGE_SYNCING);
+  append_drop (f, "b", TETHER_CHANGE_UPDATE, "{\"v\":1}", "{\"v\":2}", TETHER_CHANGE_PENDING);
+  g_assert_cmpint (_tether_sync_store_retry_failed (f->db, &error), ==, 1);
+  g_assert_no_error (error);
+  read = _tether_sync_store_get_change (f->db, old->id, &error);
+  g_assert_cmpint (read->status, ==, TETHER_CHANGE_COMMITTED);
+  g_clear_pointer (&read, _tether_change_row_free);
+  read = _tether_sync_store_get_change (f->db, lone->id, &error);
+  g_assert_cmpint (read->status, ==, TETHER_CHANGE_PENDING);
+}
+
 static void
 test_discard (Fixture *f, gconstpointer data)
 {
@@ -957,6 +981,7 @@ main (int argc, char **argv)
   ADD ("log/reset-syncing", test_reset_syncing_keeps_push_id);
   ADD ("log/stats", test_stats_and_committed);
   ADD ("log/retry-failed", test_retry_failed);
+  ADD ("log/retry-failed-superseded", test_retry_failed_superseded);
   ADD ("log/discard", test_discard);
   ADD ("log/compact", test_compact);
   ADD ("log/snapshot", test_change_snapshot);

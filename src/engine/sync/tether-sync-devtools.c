@@ -218,6 +218,55 @@ still_current (TetherSyncEngine *self,
                       "was made from (it was edited since); look at it again", id), FALSE;
 }
 
+/* The fields of @side whose value is not @chosen's (the id aside), added
+ * to @names. */
+static void
+add_lost_fields (GPtrArray  *names,
+                 JsonObject *side,
+                 JsonObject *chosen)
+{
+  JsonObject *objects[] = { side, chosen };
+
+  for (guint o = 0; o < G_N_ELEMENTS (objects); o++)
+    {
+      g_autoptr(GList) members = json_object_get_members (objects[o]);
+
+      for (GList *l = members; l != NULL; l = l->next)
+        {
+          const char *name = l->data;
+
+          if (g_str_equal (name, "id") ||
+              (o == 1 && json_object_has_member (side, name)) ||
+              _tether_json_equal (json_object_get_member (side, name),
+                                  json_object_get_member (chosen, name)))
+            continue;
+          g_ptr_array_add (names, g_strdup (name));
+        }
+    }
+  g_ptr_array_add (names, NULL);
+}
+
+/* A choice taken field by field in the inbox is a merge: the fields where
+ * each side lost are noted, so that a restore brings back those, and
+ * not the whole of one side over the fields the user took from the other. */
+static void
+note_chosen_fields (TetherConflict *conflict,
+                    JsonObject     *chosen)
+{
+  JsonObject *local = tether_conflict_get_local (conflict);
+  JsonObject *remote = tether_conflict_get_remote (conflict);
+  g_autoptr(GPtrArray) local_lost = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) remote_lost = g_ptr_array_new_with_free_func (g_free);
+
+  if (local == NULL || remote == NULL || chosen == NULL)
+    return;   /* a delete against an edit: whole versions */
+  add_lost_fields (local_lost, local, chosen);
+  add_lost_fields (remote_lost, remote, chosen);
+  tether_conflict_set_fields (conflict, tether_conflict_get_fields (conflict),
+                              (const char * const *) local_lost->pdata,
+                              (const char * const *) remote_lost->pdata);
+}
+
 gboolean
 tether_sync_engine_resolve_conflict (TetherSyncEngine *self,
                                      TetherConflict   *seen,
@@ -249,6 +298,8 @@ tether_sync_engine_resolve_conflict (TetherSyncEngine *self,
     winner = TETHER_CONFLICT_WINNER_LOCAL;
   else if (_tether_json_object_equal (chosen, tether_conflict_get_remote (conflict)))
     winner = TETHER_CONFLICT_WINNER_REMOTE;
+  else
+    note_chosen_fields (conflict, chosen);
   return settle (self, conflict, chosen, winner, TETHER_CONFLICT_RESOLVED, error);
 }
 
@@ -276,9 +327,11 @@ merge_lost_fields (TetherConflict *conflict)
   const char * const *local_lost = tether_conflict_get_local_lost (conflict);
   const char * const *remote_lost = tether_conflict_get_remote_lost (conflict);
 
-  /* only a merge lists lost fields (CUSTOM without a callback merges too);
-   * a user's choice in the inbox keeps whole versions */
-  return tether_conflict_get_strategy (conflict) != TETHER_CONFLICT_STRATEGY_MANUAL &&
+  /* a merge lists lost fields (CUSTOM without a callback merges too), and
+   * so does a user's choice taken field by field; a choice of one side
+   * keeps whole versions (the lists are then the preview's) */
+  return (tether_conflict_get_strategy (conflict) != TETHER_CONFLICT_STRATEGY_MANUAL ||
+          tether_conflict_get_winner (conflict) == TETHER_CONFLICT_WINNER_MERGED) &&
          tether_conflict_get_result (conflict) != NULL &&
          ((local_lost != NULL && local_lost[0] != NULL) || (remote_lost != NULL && remote_lost[0] != NULL));
 }
@@ -338,6 +391,14 @@ tether_sync_engine_restore_conflict (TetherSyncEngine *self,
     {
       g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_INVALID,
                    "conflict %s is still open: choose a version to keep instead", conflict_id);
+      return FALSE;
+    }
+  /* A second restore would write back the version the first one replaced,
+   * over every edit since. */
+  if (tether_conflict_get_status (conflict) == TETHER_CONFLICT_RESTORED)
+    {
+      g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_INVALID,
+                   "conflict %s was already restored: edit the record to change it again", conflict_id);
       return FALSE;
     }
   by_fields = merge_lost_fields (conflict);

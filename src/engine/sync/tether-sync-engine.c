@@ -481,15 +481,25 @@ load_strategy (TetherSyncEngine *self)
     self->strategy = value->value;
 }
 
+static gboolean
+recover_in_transaction (TetherDatabase  *db,
+                        gpointer         user_data,
+                        GError         **error)
+{
+  if (_tether_sync_store_lock_held_elsewhere (db))
+    return TRUE;
+  return _tether_sync_store_reset_syncing (db, error) >= 0;
+}
+
 /* A crashed process may have left changes `syncing`; when no live process
- * holds the sync lock, nobody is sending them, so they go back to pending. */
+ * holds the sync lock, nobody is sending them, so they go back to pending.
+ * Read and reset in one write transaction: between the two, another
+ * process could take the lock and claim rows this would put back. */
 static gboolean
 recover (TetherSyncEngine *self,
          GError          **error)
 {
-  if (_tether_sync_store_lock_held_elsewhere (self->db))
-    return TRUE;
-  return _tether_sync_store_reset_syncing (self->db, error) >= 0;
+  return tether_database_transaction (self->db, recover_in_transaction, NULL, error);
 }
 
 static void

@@ -549,15 +549,45 @@ _tether_sync_store_reset_syncing (TetherDatabase  *db,
                         TETHER_CHANGE_SYNCING, error);
 }
 
+typedef struct {
+  gint revived;
+} RetryFailed;
+
+static gboolean
+retry_failed_in_transaction (TetherDatabase  *db,
+                             gpointer         user_data,
+                             GError         **error)
+{
+  RetryFailed *retry = user_data;
+
+  G_STATIC_ASSERT (TETHER_CHANGE_SYNCING == 1 && TETHER_CHANGE_COMMITTED == 2);
+  /* A newer entry of the record on the wire (a sync here or in another
+   * process) carries its whole state: the answer to it commits the older
+   * failed ones, and revived now they would go out after it, older data
+   * over newer on a server that does not check bases. */
+  if (run_on_status (db,
+        "UPDATE _tether_changes AS c SET status = 2, updated = ?2 WHERE status = ?1"
+        " AND EXISTS (SELECT 1 FROM _tether_changes n WHERE n.collection = c.collection"
+        "   AND n.record_id = c.record_id AND n.seq > c.seq AND n.status = 1)",
+        TETHER_CHANGE_FAILED, error) < 0)
+    return FALSE;
+  retry->revived = run_on_status (db,
+    "UPDATE _tether_changes SET status = 0, retries = 0, error = NULL, updated = ?2"
+    " WHERE status = ?1", TETHER_CHANGE_FAILED, error);
+  return retry->revived >= 0;
+}
+
 /* push_id is kept for the same reason as in reset_syncing: a change that ran
  * out of retries may still have been applied by the server. */
 gint
 _tether_sync_store_retry_failed (TetherDatabase  *db,
                                  GError         **error)
 {
-  return run_on_status (db,
-    "UPDATE _tether_changes SET status = 0, retries = 0, error = NULL, updated = ?2"
-    " WHERE status = ?1", TETHER_CHANGE_FAILED, error);
+  RetryFailed retry = { 0 };
+
+  if (!tether_database_transaction (db, retry_failed_in_transaction, &retry, error))
+    return -1;
+  return retry.revived;
 }
 
 gboolean
@@ -596,6 +626,27 @@ _tether_sync_store_stats (TetherDatabase   *db,
 
 /* Discard and compact -------------------------------------------------------- */
 
+/* The rows sent under @push_id, less one, are no longer the change the
+ * server may have applied under that id: resent under it, the server
+ * would answer with the first version's rev and the shadow would take
+ * data the server does not hold. Sent under a new id instead, they are
+ * judged by their base like any edit: a conflict, decided by the
+ * strategy, when the first version did reach the server. */
+static gboolean
+forget_push_id (TetherDatabase  *db,
+                const char      *push_id,
+                GError         **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "UPDATE _tether_changes SET push_id = NULL, updated = ?2 WHERE push_id = ?1", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, push_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 2, tether_time_now_ms ());
+  return _tether_sync_store_step (db, stmt, "updating the change log", error);
+}
+
 static gboolean
 discard_in_transaction (TetherDatabase  *db,
                         gpointer         user_data,
@@ -612,7 +663,8 @@ discard_in_transaction (TetherDatabase  *db,
                    "change %s is being sent; wait for the sync to finish", change_id);
       return FALSE;
     }
-  return _tether_sync_store_delete_change (db, row->seq, error);
+  return _tether_sync_store_delete_change (db, row->seq, error) &&
+         (row->push_id == NULL || forget_push_id (db, row->push_id, error));
 }
 
 gboolean
