@@ -452,6 +452,91 @@ test_persists (void)
   tether_test_dir_free (dir);
 }
 
+/* Searchable fields may have any field name: SQL keywords, FTS5's own
+ * column names, the view's rowid alias, names equal but for case. */
+#define ODD_NAMES_SCHEMA \
+  "{\"version\": 1, \"collections\": {\"odd\": {\"fields\": {" \
+  "  \"order\": {\"type\": \"string\"}, \"from\": {\"type\": \"string\"}," \
+  "  \"group\": {\"type\": \"string\"}, \"rank\": {\"type\": \"string\"}," \
+  "  \"rowid\": {\"type\": \"string\"}, \"rid\": {\"type\": \"string\"}," \
+  "  \"Title\": {\"type\": \"string\"}, \"title\": {\"type\": \"string\"}}," \
+  "  \"searchable\": [\"order\", \"from\", \"group\", \"rank\", \"rowid\", \"rid\", \"Title\", \"title\"]}}}"
+
+static void
+assert_found (TetherCollection *collection, const char *text, gint64 expected)
+{
+  g_autoptr(TetherQuery) query = tether_query_new (collection);
+  g_autoptr(GError) error = NULL;
+
+  g_test_message ("search \"%s\"", text);
+  g_assert_cmpint (tether_query_count (tether_query_search (query, text), &error), ==, expected);
+  g_assert_no_error (error);
+}
+
+static void
+test_odd_field_names (void)
+{
+  static const char * const words[] = { "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel" };
+  g_autoptr(TetherSchema) schema = tether_test_schema (ODD_NAMES_SCHEMA);
+  char *dir = tether_test_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "odd.db", NULL);
+  TetherDatabase *db = tether_test_open (path, schema);
+  TetherCollection *odd = tether_database_get_collection (db, "odd", NULL);
+
+  g_object_unref (tether_test_create (odd,
+    "{\"order\": \"alpha\", \"from\": \"bravo\", \"group\": \"charlie\", \"rank\": \"delta\","
+    " \"rowid\": \"echo\", \"rid\": \"foxtrot\", \"Title\": \"golf\", \"title\": \"hotel\"}"));
+  for (guint i = 0; i < G_N_ELEMENTS (words); i++)
+    assert_found (odd, words[i], 1);
+  tether_database_close (db);
+  g_assert_finalize_object (db);
+
+  /* and after the index is made again from the records */
+  db = tether_test_open (path, schema);
+  odd = tether_database_get_collection (db, "odd", NULL);
+  g_assert_cmpint (sqlite3_exec (_tether_database_get_handle (db),
+                                 "INSERT INTO f_odd(f_odd) VALUES ('rebuild')", NULL, NULL, NULL), ==, SQLITE_OK);
+  for (guint i = 0; i < G_N_ELEMENTS (words); i++)
+    assert_found (odd, words[i], 1);
+  g_assert_finalize_object (db);
+  tether_test_dir_free (dir);
+}
+
+/* A file made when the view's rowid alias took the place of a field named
+ * rid: the index is made again on open, so the field can be found. */
+static void
+test_repairs_rid_field (void)
+{
+  g_autoptr(TetherSchema) schema = tether_test_schema (
+    "{\"version\": 1, \"collections\": {\"x\": {\"fields\": {"
+    "  \"rid\": {\"type\": \"string\"}}, \"searchable\": [\"rid\"]}}}");
+  char *dir = tether_test_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "rid.db", NULL);
+  TetherDatabase *db = tether_test_open (path, schema);
+  TetherCollection *x = tether_database_get_collection (db, "x", NULL);
+  sqlite3 *raw = NULL;
+
+  g_object_unref (tether_test_create (x, "{\"rid\": \"quartz\"}"));
+  tether_database_close (db);
+  g_assert_finalize_object (db);
+
+  /* the earlier layout, named after the fields, by hand */
+  g_assert_cmpint (sqlite3_open (path, &raw), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (raw,
+    "DROP TABLE f_x; DROP VIEW v_x;"
+    "CREATE VIEW v_x AS SELECT rowid AS rid, json_extract(data,'$.rid') AS rid FROM t_x;"
+    "CREATE VIRTUAL TABLE f_x USING fts5(rid, content='v_x', content_rowid='rid',"
+    " tokenize='unicode61 remove_diacritics 2', prefix='1 2 3');"
+    "INSERT INTO f_x(f_x) VALUES ('rebuild');", NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (raw);
+
+  db = tether_test_open (path, schema);
+  x = tether_database_get_collection (db, "x", NULL);
+  assert_found (x, "quartz", 1);
+  g_assert_finalize_object (db);
+  tether_test_dir_free (dir);
+}
+
 /* Errors -------------------------------------------------------------------------------- */
 
 /* A file whose search index has no one-letter prefixes (made before they
@@ -474,7 +559,9 @@ test_upgrades_old_index (void)
   /* the layout of the earlier index, by hand */
   g_assert_cmpint (sqlite3_open (path, &raw), ==, SQLITE_OK);
   g_assert_cmpint (sqlite3_exec (raw,
-    "DROP TABLE f_docs;"
+    "DROP TABLE f_docs; DROP VIEW v_docs;"
+    "CREATE VIEW v_docs AS SELECT rowid AS rid, json_extract(data,'$.title') AS title,"
+    " json_extract(data,'$.body') AS body FROM t_docs;"
     "CREATE VIRTUAL TABLE f_docs USING fts5(title, body, content='v_docs', content_rowid='rid',"
     " tokenize='unicode61 remove_diacritics 2', prefix='2 3');"
     "INSERT INTO f_docs(f_docs) VALUES ('rebuild');", NULL, NULL, NULL), ==, SQLITE_OK);
@@ -710,6 +797,8 @@ main (int argc, char *argv[])
 #undef ADD
   g_test_add_func ("/tether/search/index/persists", test_persists);
   g_test_add_func ("/tether/search/index/upgrades-old-index", test_upgrades_old_index);
+  g_test_add_func ("/tether/search/index/odd-field-names", test_odd_field_names);
+  g_test_add_func ("/tether/search/index/repairs-rid-field", test_repairs_rid_field);
   g_test_add_func ("/tether/search/default-schema", test_default_schema);
   g_test_add_func ("/tether/search/rank/matches-bm25", test_rank_matches_bm25);
 

@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "tether-migrate"
 #include "config.h"
 
+#include <string.h>
+
 #include "tether-private.h"
 
 /* Creating and migrating the tables of a schema. Every function here runs
@@ -211,6 +213,20 @@ fts_values (const char * const *fields,
  * index). */
 #define FTS_PREFIXES "prefix='1 2 3'"
 
+/* "c0, c1, …": the columns of the view and the FTS table are named by
+ * position, never after the fields, so a field may be called order, rank,
+ * rowid or rid (the view's rowid alias), or differ from another only in
+ * case. The field names appear only inside the JSON path strings. */
+static char *
+fts_columns (const char * const *fields)
+{
+  g_autoptr(GString) out = g_string_new (NULL);
+
+  for (guint i = 0; fields[i] != NULL; i++)
+    g_string_append_printf (out, "%sc%u", i ? ", " : "", i);
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
 /* An external-content FTS5 table over a view of the searchable fields, kept
  * in step by triggers: the text is stored once, in the records. */
 static gboolean
@@ -223,15 +239,17 @@ create_fts (TetherDatabase  *db,
   g_autofree char *fts = _tether_sql_fts_table (collection);
   g_autofree char *table = _tether_sql_table (collection);
   g_autofree char *columns = NULL;
-  g_autofree char *new_values = fts_values (fields, "new");
-  g_autofree char *old_values = fts_values (fields, "old");
+  g_autofree char *new_values = NULL;
+  g_autofree char *old_values = NULL;
   g_autoptr(GString) view_cols = g_string_new (NULL);
 
   if (fields == NULL || fields[0] == NULL)
     return TRUE;
-  columns = g_strjoinv (", ", (char **) fields);
+  columns = fts_columns (fields);
+  new_values = fts_values (fields, "new");
+  old_values = fts_values (fields, "old");
   for (guint i = 0; fields[i] != NULL; i++)
-    g_string_append_printf (view_cols, ", json_extract(data,'$.%s') AS %s", fields[i], fields[i]);
+    g_string_append_printf (view_cols, ", json_extract(data,'$.%s') AS c%u", fields[i], i);
 
   return exec_printf (db, error,
     "CREATE VIEW v_%1$s AS SELECT rowid AS rid%2$s FROM %3$s;"
@@ -380,10 +398,23 @@ apply_collection (TetherDatabase  *db,
   return TRUE;
 }
 
-/* Whether @collection's FTS table predates FTS_PREFIXES. */
+/* Whether a field of @fields is named like the view's rowid alias. */
 static gboolean
-fts_outdated (TetherDatabase *db,
-              const char     *collection)
+has_rid_field (const char * const *fields)
+{
+  for (guint i = 0; fields[i] != NULL; i++)
+    if (g_ascii_strcasecmp (fields[i], "rid") == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* Whether @collection's FTS table predates FTS_PREFIXES, or names its
+ * columns after the fields while one of them is called rid: the view's
+ * rowid alias then hid that field, and its text was never indexed. */
+static gboolean
+fts_outdated (TetherDatabase     *db,
+              const char         *collection,
+              const char * const *fields)
 {
   g_autofree char *fts = _tether_sql_fts_table (collection);
   g_autoptr(sqlite3_stmt) stmt = _tether_database_prepare (db,
@@ -394,12 +425,18 @@ fts_outdated (TetherDatabase *db,
     return FALSE;
   sqlite3_bind_text (stmt, 1, fts, -1, SQLITE_STATIC);
   if (sqlite3_step (stmt) == SQLITE_ROW)
-    outdated = strstr ((const char *) sqlite3_column_text (stmt, 0), FTS_PREFIXES) == NULL;
+    {
+      const char *sql = (const char *) sqlite3_column_text (stmt, 0);
+
+      outdated = strstr (sql, FTS_PREFIXES) == NULL ||
+                 (has_rid_field (fields) && strstr (sql, "fts5(c0") == NULL);
+    }
   return outdated;
 }
 
-/* A file made before the one-letter prefix index gets its search index
- * made again, once (a few seconds for 100,000 notes). */
+/* A file made before the one-letter prefix index, or hiding a field named
+ * rid, gets its search index made again, once (a few seconds for 100,000
+ * notes). */
 gboolean
 _tether_database_upgrade_fts (TetherDatabase  *self,
                               GError         **error)
@@ -410,9 +447,9 @@ _tether_database_upgrade_fts (TetherDatabase  *self,
     {
       const char * const *fields = tether_schema_get_searchable (schema, *c);
 
-      if (fields == NULL || fields[0] == NULL || !fts_outdated (self, *c))
+      if (fields == NULL || fields[0] == NULL || !fts_outdated (self, *c, fields))
         continue;
-      g_message ("Rebuilding the search index of %s for one-letter search", *c);
+      g_message ("Rebuilding the search index of %s", *c);
       if (!drop_fts (self, *c, error) || !create_fts (self, schema, *c, error))
         return FALSE;
     }
