@@ -446,6 +446,35 @@ test_migrate_removes_field (Fixture *f, gconstpointer data)
   g_assert_cmpstr (tether_record_get_string (dropped, "title", NULL), ==, "t");
 }
 
+/* A collection a version dropped (its table kept) and a later one brings
+ * back: the records it kept meet the new rules too. */
+static void
+test_migrate_readded_collection (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherSchema) v1 = tether_test_schema (
+    "{\"version\": 1, \"collections\": {\"notes\": {\"fields\": {\"title\": {\"type\": \"string\"}}},"
+    " \"tasks\": {\"fields\": {\"title\": {\"type\": \"string\"}}}}}");
+  g_autoptr(TetherSchema) v2 = tether_test_schema (
+    "{\"version\": 2, \"collections\": {\"notes\": {\"fields\": {\"title\": {\"type\": \"string\"}}}}}");
+  g_autoptr(TetherSchema) v3 = tether_test_schema (
+    "{\"version\": 3, \"collections\": {\"notes\": {\"fields\": {\"title\": {\"type\": \"string\"}}},"
+    " \"tasks\": {\"fields\": {\"title\": {\"type\": \"string\"},"
+    "   \"state\": {\"type\": \"string\", \"required\": true, \"default\": \"open\"}}}}}");
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, v1);
+  g_autoptr(TetherRecord) r = create (db, "tasks", "{\"title\": \"kept\"}");
+  g_autoptr(TetherRecord) back = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_clear_object (&db);
+  db = tether_test_open (f->path, v2);
+  g_clear_object (&db);
+  db = tether_test_open (f->path, v3);
+  back = tether_collection_get (tether_database_get_collection (db, "tasks", NULL),
+                                tether_record_get_id (r), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (tether_record_get_string (back, "state", NULL), ==, "open");
+}
+
 static void
 test_older_schema_refused (Fixture *f, gconstpointer data)
 {
@@ -640,6 +669,7 @@ main (int argc, char **argv)
   ADD ("schema/migrate-drops-index-first", test_migrate_drops_index_first);
   ADD ("schema/stored-name-clash", test_stored_name_clash_opens);
   ADD ("schema/migrate-removes-field", test_migrate_removes_field);
+  ADD ("schema/migrate-readded-collection", test_migrate_readded_collection);
   ADD ("schema/older-refused", test_older_schema_refused);
   ADD ("schema/same-version-changed", test_same_version_changed_refused);
   ADD ("schema/failed-migration", test_failed_migration_changes_nothing);

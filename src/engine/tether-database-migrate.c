@@ -388,7 +388,10 @@ apply_collection (TetherDatabase  *db,
     return FALSE;
   if (!drop_stale_indexes (db, schema, collection, error))
     return FALSE;
-  if (existed && !migrate_records (db, schema, collection, error))
+  /* Every migration goes over the records, even of a collection the stored
+   * schema lacks: one an earlier version dropped kept its table and records,
+   * and they must meet the new rules (a new table costs one empty scan). */
+  if (stored != NULL && !migrate_records (db, schema, collection, error))
     return FALSE;
   if (!create_indexes (db, schema, collection, error))
     return FALSE;
