@@ -4,15 +4,19 @@
 
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "tether-test-server.h"
 
 /* The sync commands of the real `tether` binary against a real
  * tether-server, as a user at a terminal or a script would run them. */
 
-/* Runs `tether --db DIR/DB ARGS…` (NULL-terminated). */
+/* Runs `tether --db DIR/DB ARGS…` (NULL-terminated) with @input, if any,
+ * on standard input. */
 static Command *
 cli_valist (Fixture    *f,
             const char *db,
+            const char *input,
             va_list     ap)
 {
   g_autoptr(GSubprocessLauncher) launcher = NULL;
@@ -29,11 +33,12 @@ cli_valist (Fixture    *f,
   while ((arg = va_arg (ap, const char *)) != NULL)
     g_ptr_array_add (argv, g_strdup (arg));
   g_ptr_array_add (argv, NULL);
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE |
+                                        (input != NULL ? G_SUBPROCESS_FLAGS_STDIN_PIPE : 0));
   g_subprocess_launcher_unsetenv (launcher, "TETHER_DB");
   process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (process, NULL, NULL, &command->out, &command->err, &error);
+  g_subprocess_communicate_utf8 (process, input, NULL, &command->out, &command->err, &error);
   g_assert_no_error (error);
   /* A crash (or a warning made fatal by G_DEBUG) is never a pass. */
   g_assert_true (g_subprocess_get_if_exited (process));
@@ -50,7 +55,22 @@ cli (Fixture    *f,
   va_list ap;
 
   va_start (ap, db);
-  command = cli_valist (f, db, ap);
+  command = cli_valist (f, db, NULL, ap);
+  va_end (ap);
+  return command;
+}
+
+static G_GNUC_NULL_TERMINATED Command *
+cli_input (Fixture    *f,
+           const char *db,
+           const char *input,
+           ...)
+{
+  Command *command;
+  va_list ap;
+
+  va_start (ap, input);
+  command = cli_valist (f, db, input, ap);
   va_end (ap);
   return command;
 }
@@ -65,7 +85,7 @@ cli_ok (Fixture    *f,
   va_list ap;
 
   va_start (ap, db);
-  command = cli_valist (f, db, ap);
+  command = cli_valist (f, db, NULL, ap);
   va_end (ap);
   if (command->status != 0)
     g_error ("tether failed (%d): %s", command->status, command->err);
@@ -169,6 +189,15 @@ sync_ok (Fixture *f, const char *db, const char *expected_start)
     g_error ("sync printed \"%s\", expected it to start with \"%s\"", out, expected_start);
 }
 
+static guint
+mode_of (const char *path)
+{
+  GStatBuf st;
+
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  return st.st_mode & 0777;
+}
+
 /* Tests ------------------------------------------------------------------------------ */
 
 static void
@@ -200,6 +229,8 @@ test_remote (Fixture *f)
   expected = g_strdup_printf ("remote set to %s (token stored)\n", s->base);
   g_assert_cmpstr (set, ==, expected);
   g_clear_pointer (&expected, g_free);
+  /* the token is a password: the file is its owner's alone */
+  g_assert_cmpuint (mode_of (db_path), ==, 0600);
 
   /* the token never shows */
   shown = cli_ok (f, "a.db", "remote", "show", NULL);
@@ -268,10 +299,61 @@ test_remote_token (Fixture *f)
   shown_cleared = cli_ok (f, "a.db", "remote", "show", NULL);
   assert_has (shown_cleared, "token: none\n");
 
-  assert_fails (both, 2, "give --token or --no-token, not both");
+  assert_fails (both, 2, "give one of --token, --token-file and --no-token");
   assert_fails (empty, 2, "--token is empty");
   assert_fails (show_option, 2, "remote show takes no arguments or options");
   g_assert_false (g_file_test (b_path, G_FILE_TEST_EXISTS));
+}
+
+/* The token can come from a file or standard input, never seen by ps or
+ * the shell's history, and the database holding it is private. */
+static void
+test_remote_token_file (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autofree char *db_path = g_build_filename (f->dir, "a.db", NULL);
+  g_autofree char *wal_path = g_strconcat (db_path, "-wal", NULL);
+  g_autofree char *file = g_build_filename (f->dir, "token", NULL);
+  g_autofree char *empty = g_build_filename (f->dir, "empty", NULL);
+  g_autofree char *contents = g_strdup_printf ("  %s \r\nsecond line\n", f->alice);
+  g_autofree char *line = g_strdup_printf ("%s\n", f->alice);
+  g_autofree char *missing = g_build_filename (f->dir, "missing", NULL);
+  g_autofree char *set = NULL, *expected = NULL, *id = NULL;
+  g_autoptr(Command) from_stdin = NULL, unreadable = NULL, blank = NULL, two = NULL, spaced = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (file, contents, -1, &error);
+  g_assert_no_error (error);
+  g_file_set_contents (empty, "\n", -1, &error);
+  g_assert_no_error (error);
+
+  /* a wrong file is found before the database is made */
+  unreadable = cli (f, "a.db", "remote", "set", s->base, "--token-file", missing, NULL);
+  assert_fails (unreadable, 1, "--token-file ");
+  blank = cli (f, "a.db", "remote", "set", s->base, "--token-file", empty, NULL);
+  assert_fails (blank, 1, "holds no token");
+  two = cli (f, "a.db", "remote", "set", s->base, "--token-file", file, "--token", "x", NULL);
+  assert_fails (two, 2, "give one of --token, --token-file and --no-token");
+  spaced = cli_input (f, "a.db", "two words\n", "remote", "set", s->base, "--token-file", "-", NULL);
+  assert_fails (spaced, 1, "one word");
+  g_assert_false (g_file_test (db_path, G_FILE_TEST_EXISTS));
+
+  /* made by a command that stores no token, with the umask's mode */
+  id = create_note (f, "a.db", "private");
+  g_assert_cmpint (g_chmod (db_path, 0644), ==, 0);
+  set = cli_ok (f, "a.db", "remote", "set", s->base, "--token-file", file, NULL);
+  expected = g_strdup_printf ("remote set to %s (token stored)\n", s->base);
+  g_assert_cmpstr (set, ==, expected);
+  g_assert_cmpuint (mode_of (db_path), ==, 0600);
+  if (g_file_test (wal_path, G_FILE_TEST_EXISTS))
+    g_assert_cmpuint (mode_of (wal_path), ==, 0600);
+  /* the right token: the server takes the note */
+  sync_ok (f, "a.db", "pushed 1 change (1 accepted, ");
+
+  from_stdin = cli_input (f, "b.db", line, "remote", "set", s->base, "--token-file", "-", NULL);
+  g_assert_cmpint (from_stdin->status, ==, 0);
+  g_assert_cmpstr (from_stdin->out, ==, expected);
+  sync_ok (f, "b.db", "pushed 0 changes (0 accepted, 0 conflicts, 0 rejected), pulled 1 (1 applied");
 }
 
 /* Records made with the CLI wait in the queue, a sync pushes them, and a
@@ -489,6 +571,7 @@ main (int   argc,
     { "remote", test_remote },
     { "remote/scheme-case", test_remote_scheme_case },
     { "remote/token", test_remote_token },
+    { "remote/token-file", test_remote_token_file },
     { "push-pull", test_push_pull },
     { "failed", test_failed },
     { "compact", test_compact },

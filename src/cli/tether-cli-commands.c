@@ -277,11 +277,13 @@ static const TetherCliCommand commands[] = {
     "Run create/update/put/delete operations given as JSON lines on standard input;\n"
     "      prints one result line per operation.",
     0, 0, TETHER_CLI_OPT_SINGLE_TRANSACTION, _tether_cli_apply },
-  { "remote", "remote set URL [--token TOKEN | --no-token] | remote show",
+  { "remote", "remote set URL [--token TOKEN | --token-file FILE | --no-token] | remote show",
     "Store the sync server's address (http:// or https://) and token in the database,\n"
-    "      or show them (never the token). Without --token the stored token is kept\n"
-    "      if URL is on the same server (scheme, host and port) and dropped if not;\n"
-    "      --no-token removes it.",
+    "      or show them (never the token). --token-file reads the token from the first\n"
+    "      line of FILE ('-': standard input), out of sight of ps and the shell history.\n"
+    "      Without either, the stored token is kept if URL is on the same server (scheme,\n"
+    "      host and port) and dropped if not; --no-token removes it. A database that\n"
+    "      holds a token is made readable by its owner only.",
     1, 2, TETHER_CLI_OPT_TOKEN, _tether_cli_remote },
   { "sync", "sync",
     "Push every pending change to the remote, then pull; prints what it did.",

@@ -30,7 +30,7 @@ typedef enum {
   TETHER_CLI_OPT_PAGE               = 1 << 2, /* --limit, --offset */
   TETHER_CLI_OPT_FIRST              = 1 << 3, /* --first */
   TETHER_CLI_OPT_SINGLE_TRANSACTION = 1 << 4, /* --single-transaction */
-  TETHER_CLI_OPT_TOKEN              = 1 << 5, /* --token, --no-token */
+  TETHER_CLI_OPT_TOKEN              = 1 << 5, /* --token, --token-file, --no-token */
   TETHER_CLI_OPT_JSON               = 1 << 6, /* --json */
 } TetherCliOptions;
 
@@ -44,7 +44,8 @@ typedef struct {
   gint64     offset; /* -1: not given */
   gboolean   first;
   gboolean   single_transaction;
-  const char *token; /* NULL: not given */
+  const char *token;      /* NULL: not given */
+  const char *token_file; /* NULL: not given; "-": standard input */
   gboolean   no_token;
   gboolean   json;
 } TetherCliArgs;

@@ -130,8 +130,8 @@ tether_cli_clear (TetherCli *cli)
 /* Command options ----------------------------------------------------------- */
 
 typedef enum {
-  OPT_WHERE, OPT_OR, OPT_SORT, OPT_LIMIT, OPT_OFFSET, OPT_FIRST, OPT_SINGLE, OPT_TOKEN, OPT_NO_TOKEN,
-  OPT_JSON
+  OPT_WHERE, OPT_OR, OPT_SORT, OPT_LIMIT, OPT_OFFSET, OPT_FIRST, OPT_SINGLE, OPT_TOKEN, OPT_TOKEN_FILE,
+  OPT_NO_TOKEN, OPT_JSON
 } OptionId;
 
 static const struct {
@@ -148,6 +148,7 @@ static const struct {
   { "--first", OPT_FIRST, TETHER_CLI_OPT_FIRST, FALSE },
   { "--single-transaction", OPT_SINGLE, TETHER_CLI_OPT_SINGLE_TRANSACTION, FALSE },
   { "--token", OPT_TOKEN, TETHER_CLI_OPT_TOKEN, TRUE },
+  { "--token-file", OPT_TOKEN_FILE, TETHER_CLI_OPT_TOKEN, TRUE },
   { "--no-token", OPT_NO_TOKEN, TETHER_CLI_OPT_TOKEN, FALSE },
   { "--json", OPT_JSON, TETHER_CLI_OPT_JSON, FALSE },
 };
@@ -223,6 +224,9 @@ store_option (TetherCliArgs  *args,
       return TRUE;
     case OPT_TOKEN:
       args->token = value;
+      return TRUE;
+    case OPT_TOKEN_FILE:
+      args->token_file = value;
       return TRUE;
     case OPT_NO_TOKEN:
       args->no_token = TRUE;
