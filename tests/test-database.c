@@ -612,6 +612,72 @@ test_transaction_func (void)
   g_assert_cmpuint (tether_database_get_transaction_depth (db), ==, 0);
 }
 
+/* Disk full inside a caller's transaction: FTS5 cannot undo one statement,
+ * so SQLite rolls the whole transaction back. Until the caller ends it,
+ * nothing may be written outside it, and nothing it did is announced. */
+static void
+test_transaction_lost_to_disk_full (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) body = g_string_new (NULL);
+  g_autoptr(JsonObject) small = tether_test_object ("{\"title\": \"after the failure\"}");
+  g_autoptr(TetherRecord) late = NULL;
+  Recorder rec = { g_ptr_array_new_with_free_func (g_free), 0 };
+  TetherCollection *notes = tether_database_get_collection (db, "notes", NULL);
+  sqlite3 *handle = _tether_database_get_handle (db);
+  g_autofree char *limit = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 pages;
+
+  g_signal_connect (db, "changed", G_CALLBACK (on_db_changed), &rec);
+  g_assert_cmpint (sqlite3_prepare_v2 (handle, "PRAGMA page_count", -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  pages = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  limit = g_strdup_printf ("PRAGMA max_page_count = %" G_GINT64_FORMAT, pages + 40);
+  g_assert_cmpint (sqlite3_exec (handle, limit, NULL, NULL, NULL), ==, SQLITE_OK);
+  for (guint i = 0; i < 300; i++)
+    g_string_append_printf (body, "word%u ", i);
+
+  g_assert_true (tether_database_begin (db, &error));
+  for (guint i = 0; i < 1000 && error == NULL; i++)
+    {
+      g_autoptr(JsonObject) object = json_object_new ();
+
+      json_object_set_string_member (object, "title", "filling the disk");
+      json_object_set_string_member (object, "body", body->str);
+      g_clear_object (&late);
+      late = tether_collection_create (notes, object, &error);
+    }
+  g_assert_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_IO);
+  g_clear_error (&error);
+  g_assert_cmpuint (tether_database_get_transaction_depth (db), ==, 1);
+
+  /* a write now would commit on its own, outside the caller's transaction */
+  g_clear_object (&late);
+  late = tether_collection_create (notes, small, &error);
+  g_assert_null (late);
+  g_assert_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (tether_database_begin (db, &error));
+  g_assert_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_false (tether_database_commit (db, &error));
+  g_assert_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_assert_cmpuint (tether_database_get_transaction_depth (db), ==, 0);
+  g_assert_cmpuint (rec.events->len, ==, 0);
+
+  /* the transaction over, the database works again */
+  g_assert_cmpint (count (db, "notes"), ==, 0);
+  g_clear_object (&late);
+  late = create (db, "notes", "{\"title\": \"a new start\"}");
+  g_assert_cmpuint (rec.events->len, ==, 1);
+  g_assert_cmpint (count (db, "notes"), ==, 1);
+  g_ptr_array_unref (rec.events);
+}
+
 static void
 test_commit_without_begin (void)
 {
@@ -676,6 +742,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tether/database/transaction/nested", test_nested_transactions);
   g_test_add_func ("/tether/database/transaction/rollback-silent", test_rollback_emits_nothing);
   g_test_add_func ("/tether/database/transaction/func", test_transaction_func);
+  ADD ("transaction/lost-to-disk-full", test_transaction_lost_to_disk_full);
   g_test_add_func ("/tether/database/transaction/commit-without-begin", test_commit_without_begin);
   g_test_add_func ("/tether/database/collection/unknown", test_unknown_collection);
 #undef ADD

@@ -29,6 +29,7 @@ struct _TetherDatabase
   GPtrArray    *hooks;
   GArray       *pending;      /* PendingChange, emitted on outermost commit */
   GArray       *savepoints;   /* guint: pending->len when each level began */
+  gboolean      lost;         /* SQLite rolled the transaction back by itself */
   TetherRank   *rank;         /* owned by the connection */
   TetherDatabaseWatch *watch; /* other connections' commits; NULL for ":memory:" */
   TetherCheckpointer  *checkpointer; /* NULL: SQLite checkpoints in COMMIT */
@@ -88,6 +89,7 @@ tether_database_close (TetherDatabase *self)
       g_array_set_size (self->savepoints, 0);
       g_array_set_size (self->pending, 0);
     }
+  self->lost = FALSE;
   g_clear_pointer (&self->watch, _tether_database_watch_free);
   g_clear_pointer (&self->checkpointer, _tether_checkpointer_free);
   g_hash_table_remove_all (self->statements);
@@ -162,6 +164,24 @@ tether_database_init (TetherDatabase *self)
   self->savepoints = g_array_new (FALSE, FALSE, sizeof (guint));
 }
 
+/* On some errors (disk full, I/O, out of memory; always when FTS5 was
+ * writing) SQLite rolls the whole transaction back, not just the statement.
+ * Our levels are then gone: what they queued never happened, and until the
+ * caller ends the outermost level nothing may run, or its writes would
+ * commit on their own. */
+static void
+note_lost_transaction (TetherDatabase *self)
+{
+  if (self->lost || self->handle == NULL || self->savepoints->len == 0 ||
+      !sqlite3_get_autocommit (self->handle))
+    return;
+  self->lost = TRUE;
+  g_array_set_size (self->pending, 0);
+  for (guint i = 0; i < self->savepoints->len; i++)
+    g_array_index (self->savepoints, guint, i) = 0;
+  _tether_rank_invalidate (self->rank);
+}
+
 /* Error mapping ------------------------------------------------------------ */
 
 static TetherDatabaseError
@@ -214,6 +234,7 @@ _tether_database_set_error (TetherDatabase *self,
 
   g_set_error (error, TETHER_DATABASE_ERROR, code, "%s: %s: %s%s",
                self->path, context, message, advice_for (code));
+  note_lost_transaction (self);
   return FALSE;
 }
 
@@ -229,11 +250,21 @@ static gboolean
 check_open (TetherDatabase  *self,
             GError         **error)
 {
-  if (self->handle != NULL)
-    return TRUE;
-  g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_INVALID,
-               "%s: the database is closed", self->path);
-  return FALSE;
+  if (self->handle == NULL)
+    {
+      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_INVALID,
+                   "%s: the database is closed", self->path);
+      return FALSE;
+    }
+  note_lost_transaction (self);
+  if (self->lost)
+    {
+      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_INVALID,
+                   "%s: SQLite rolled the transaction back after an error (disk full or "
+                   "I/O); nothing it wrote was kept: roll it back, then try again", self->path);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 sqlite3_stmt *
@@ -264,6 +295,8 @@ _tether_database_prepare_cached (TetherDatabase *self,
 
   if (stmt != NULL)
     {
+      if (!check_open (self, error))
+        return NULL;
       sqlite3_reset (stmt);
       sqlite3_clear_bindings (stmt);
       return stmt;
@@ -410,8 +443,9 @@ tether_database_rollback (TetherDatabase *self)
   g_return_if_fail (self->savepoints->len > 0);
 
   depth = self->savepoints->len;
+  note_lost_transaction (self);
   mark = g_array_index (self->savepoints, guint, depth - 1);
-  if (self->handle != NULL)
+  if (self->handle != NULL && !self->lost)
     {
       g_autoptr(GError) error = NULL;
       char buf[64];
@@ -428,6 +462,8 @@ tether_database_rollback (TetherDatabase *self)
     }
   g_array_set_size (self->pending, mark);
   g_array_set_size (self->savepoints, depth - 1);
+  if (depth == 1)
+    self->lost = FALSE;
   _tether_rank_invalidate (self->rank);
 }
 
