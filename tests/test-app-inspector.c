@@ -36,6 +36,7 @@ struct _FakeTransport
   GObject  parent_instance;
   gint64      rev;
   gboolean    hold;
+  gboolean    fail;      /* every push fails as if the answer were lost */
   GTask      *held;
   GHashTable *clashed;   /* record ids that conflicted once */
 };
@@ -150,6 +151,11 @@ fake_push_async (TetherTransport     *transport,
   g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_task_data (task, json_object_ref (request), (GDestroyNotify) json_object_unref);
+  if (self->fail)
+    {
+      g_task_return_new_error (task, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK, "the connection was lost");
+      return;
+    }
   if (self->hold)
     {
       g_assert_null (self->held);
@@ -842,6 +848,58 @@ test_inspector_actions (Fixture       *f,
   g_assert_cmpuint (changes->len, ==, 2);
 }
 
+/* A change sent before whose answer was lost goes again as it was sent
+ * (the server may have applied it): Compact cannot squash its record.
+ * Nothing in the queue tells it apart, so the first try says so, and the
+ * button stays off until that record can be compacted. */
+static void
+test_inspector_compact_sent_before (Fixture       *f,
+                                    gconstpointer  data)
+{
+  g_autofree char *draft = write_note (f, "Draft");
+  g_autofree char *other = NULL;
+  g_autoptr(GError) error = NULL;
+  GtkWidget *widget;
+
+  f->fake->fail = TRUE;
+  tether_sync_engine_set_transport (f->engine, TETHER_TRANSPORT (f->fake));
+  g_assert_false (tether_sync_engine_sync (f->engine, NULL, &error));
+  g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK);
+  f->fake->fail = FALSE;
+  update_note (f, draft, "Draft 2");
+  show_inspector (f);
+  widget = GTK_WIDGET (f->inspector);
+  wait_label (f, "pending_label", "2");
+
+  g_assert_true (can_click (f, "inspector.compact"));
+  g_assert_true (gtk_widget_activate_action (widget, "inspector.compact", NULL));
+  wait_shows (widget, "Nothing to compact");
+  tether_test_app_snapshot_drawn (widget, "inspector-nothing-to-compact.png");
+  g_assert_false (can_click (f, "inspector.compact"));
+  g_assert_cmpstr (gtk_label_get_text (child (f, "total_label")), ==, "2");
+
+  /* More edits of it queue up behind the one sent: still nothing to do. */
+  update_note (f, draft, "Draft 3");
+  wait_label (f, "total_label", "3");
+  tether_test_app_settle (100);
+  g_assert_false (can_click (f, "inspector.compact"));
+
+  /* Another record edited twice can be compacted. */
+  other = write_note (f, "Other");
+  update_note (f, other, "Other 2");
+  wait_label (f, "total_label", "5");
+  g_assert_true (can_click (f, "inspector.compact"));
+  g_assert_true (gtk_widget_activate_action (widget, "inspector.compact", NULL));
+  wait_label (f, "total_label", "4");
+  tether_test_app_settle (100);
+  g_assert_false (can_click (f, "inspector.compact"));
+
+  /* Once the sent change is answered, the queue empties. */
+  sync_blocking (f);
+  wait_label (f, "total_label", "0");
+  g_assert_false (can_click (f, "inspector.compact"));
+}
+
 static GtkGesture *
 secondary_click (GtkWidget *widget)
 {
@@ -1129,6 +1187,7 @@ main (int   argc,
     {
       ADD ("live", test_inspector_live);
       ADD ("actions", test_inspector_actions);
+      ADD ("compact-sent-before", test_inspector_compact_sent_before);
       ADD ("events", test_inspector_events);
       ADD ("row-menu", test_inspector_row_menu);
       ADD ("snapshot", test_inspector_snapshot);

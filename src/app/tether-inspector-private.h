@@ -8,7 +8,7 @@
 G_BEGIN_DECLS
 
 /* What tether-inspector.c shares with tether-inspector-rows.c, which makes
- * the text and widgets it shows. */
+ * the text and widgets it shows, and with tether-inspector-queue.c. */
 
 /* Object data on each cell of the queue: its GtkListItem, so a right click
  * can find the change under the pointer. */
@@ -47,6 +47,22 @@ AdwMessageDialog *_tether_inspector_discard_dialog_new  (GtkWindow             *
 void              _tether_inspector_describe_change     (TetherSyncChange      *change,
                                                          char                 **meta,
                                                          char                 **data);
+
+/* tether-inspector-queue.c: the queue counted by status into @counts
+ * (TETHER_CHANGE_FAILED + 1 of them), and by record (an opaque table). */
+GHashTable       *_tether_inspector_count_queue         (GListModel            *model,
+                                                         guint                 *counts);
+/* The records a Compact left as they were though they looked compactable
+ * (one of their changes was sent before): record key → its pending ids. */
+GHashTable       *_tether_inspector_held_back_new       (void);
+/* Whether Compact can do anything for @records (the held back aside);
+ * forgets the held back records whose changes moved since. */
+gboolean          _tether_inspector_find_compactable    (GHashTable            *held_back,
+                                                         GHashTable            *records);
+/* After a Compact that removed nothing: hold back every record of
+ * @records that looked compactable. */
+void              _tether_inspector_hold_back           (GHashTable            *held_back,
+                                                         GHashTable            *records);
 
 /* A GtkListBoxCreateWidgetFunc for TetherConflict items. */
 GtkWidget        *_tether_inspector_conflict_row_new    (gpointer               item,

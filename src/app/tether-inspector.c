@@ -7,6 +7,7 @@
 #include "tether-change-model.h"
 #include "tether-inspector.h"
 #include "tether-inspector-private.h"
+#include "tether-window.h"
 
 /* The sync inspector. It reads the engine only when the engine says
  * something moved: the queue through a TetherChangeModel (which reloads
@@ -35,8 +36,9 @@ struct _TetherInspector
   guint              phase_done;
   guint              phase_total;
   char              *selected_id;     /* the change in the details pane */
+  GHashTable        *held_back;       /* records Compact cannot squash */
 
-  GtkWidget         *content;
+  AdwToastOverlay   *toasts;
   GtkWidget         *row_menu;        /* the queue's context menu */
 
   GtkImage          *state_icon;
@@ -144,39 +146,6 @@ on_details_close (TetherInspector *self)
 
 /* Refreshing ---------------------------------------------------------------- */
 
-/* Count the queue by status, and find whether Compact can do anything: a
- * record with two pending changes and none in flight can be squashed. */
-static gboolean
-count_queue (GListModel *model,
-             guint      *counts)
-{
-  g_autoptr(GHashTable) pending = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr(GHashTable) busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  GHashTableIter iter;
-  gpointer key, value;
-
-  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
-    {
-      g_autoptr(TetherSyncChange) change = g_list_model_get_item (model, i);
-      TetherChangeStatus status = tether_sync_change_get_status (change);
-      char *record = g_strconcat (tether_sync_change_get_collection (change), "\n",
-                                  tether_sync_change_get_record_id (change), NULL);
-
-      counts[MIN (status, TETHER_CHANGE_FAILED)]++;
-      if (status == TETHER_CHANGE_PENDING)
-        g_hash_table_insert (pending, record, GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (pending, record)) + 1));
-      else if (status == TETHER_CHANGE_SYNCING)
-        g_hash_table_add (busy, record);
-      else
-        g_free (record);
-    }
-  g_hash_table_iter_init (&iter, pending);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    if (GPOINTER_TO_UINT (value) > 1 && !g_hash_table_contains (busy, key))
-      return TRUE;
-  return FALSE;
-}
-
 static void
 set_count (GtkLabel *label,
            guint     count)
@@ -193,7 +162,8 @@ refresh_queue (TetherInspector *self)
 {
   GListModel *model = G_LIST_MODEL (self->changes);
   guint counts[TETHER_CHANGE_FAILED + 1] = { 0 };
-  gboolean compactable = count_queue (model, counts);
+  g_autoptr(GHashTable) records = _tether_inspector_count_queue (model, counts);
+  gboolean compactable = _tether_inspector_find_compactable (self->held_back, records);
   guint n = g_list_model_get_n_items (model);
   guint failed = counts[TETHER_CHANGE_FAILED];
 
@@ -464,10 +434,20 @@ compact_activated (GtkWidget  *widget,
                    GVariant   *parameter)
 {
   TetherInspector *self = TETHER_INSPECTOR (widget);
+  guint counts[TETHER_CHANGE_FAILED + 1] = { 0 };
+  g_autoptr(GHashTable) records = NULL;
   g_autoptr(GError) error = NULL;
+  gint removed = tether_sync_engine_compact (self->engine, &error);
 
-  if (tether_sync_engine_compact (self->engine, &error) < 0)
+  if (removed < 0)
     show_error (self, _("Could not compact the queue"), error);
+  if (removed != 0 || self->changes == NULL)
+    return;
+  records = _tether_inspector_count_queue (G_LIST_MODEL (self->changes), counts);
+  _tether_inspector_hold_back (self->held_back, records);
+  /* Short: the toast is as wide as the inspector. */
+  adw_toast_overlay_add_toast (self->toasts, tether_toast_new_plain (_("Nothing to compact: already sent")));
+  queue_refresh (self, REFRESH_QUEUE);
 }
 
 static void
@@ -582,7 +562,7 @@ tether_inspector_measure (GtkWidget      *widget,
                           int            *minimum_baseline,
                           int            *natural_baseline)
 {
-  gtk_widget_measure (TETHER_INSPECTOR (widget)->content, orientation, for_size,
+  gtk_widget_measure (GTK_WIDGET (TETHER_INSPECTOR (widget)->toasts), orientation, for_size,
                       minimum, natural, minimum_baseline, natural_baseline);
 }
 
@@ -594,7 +574,7 @@ tether_inspector_size_allocate (GtkWidget *widget,
 {
   TetherInspector *self = TETHER_INSPECTOR (widget);
 
-  gtk_widget_allocate (self->content, width, height, baseline, NULL);
+  gtk_widget_allocate (GTK_WIDGET (self->toasts), width, height, baseline, NULL);
   gtk_popover_present (GTK_POPOVER (self->row_menu));
 }
 
@@ -666,6 +646,7 @@ disconnect_engine (TetherInspector *self)
   g_clear_object (&self->cancellable);
   g_clear_handle_id (&self->refresh_id, g_source_remove);
   self->refresh_due = 0;
+  g_hash_table_remove_all (self->held_back);
   g_clear_object (&self->engine);
 }
 
@@ -685,12 +666,22 @@ tether_inspector_dispose (GObject *object)
 }
 
 static void
+tether_inspector_finalize (GObject *object)
+{
+  TetherInspector *self = TETHER_INSPECTOR (object);
+
+  g_hash_table_unref (self->held_back);
+  G_OBJECT_CLASS (tether_inspector_parent_class)->finalize (object);
+}
+
+static void
 tether_inspector_class_init (TetherInspectorClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = tether_inspector_dispose;
+  object_class->finalize = tether_inspector_finalize;
 
   g_type_ensure (TETHER_TYPE_SYNC_CHANGE);
   gtk_widget_class_set_template_from_resource (widget_class, "/app/tether/Tether/tether-inspector.ui");
@@ -700,7 +691,7 @@ tether_inspector_class_init (TetherInspectorClass *klass)
   widget_class->size_allocate = tether_inspector_size_allocate;
   gtk_widget_class_set_css_name (widget_class, "inspector");
 #define CHILD(name) gtk_widget_class_bind_template_child (widget_class, TetherInspector, name)
-  CHILD (content);
+  CHILD (toasts);
   CHILD (state_icon); CHILD (state_label); CHILD (state_detail); CHILD (spinner);
   CHILD (banner); CHILD (banner_label);
   CHILD (total_label); CHILD (pending_label); CHILD (syncing_label); CHILD (committed_label); CHILD (failed_label);
@@ -736,6 +727,7 @@ tether_inspector_init (TetherInspector *self)
   GtkGesture *click = gtk_gesture_click_new ();
   GtkEventController *keys = gtk_shortcut_controller_new ();
 
+  self->held_back = _tether_inspector_held_back_new ();
   gtk_widget_init_template (GTK_WIDGET (self));
   self->row_menu = gtk_popover_menu_new_from_model (NULL);
   gtk_popover_set_has_arrow (GTK_POPOVER (self->row_menu), FALSE);
