@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 
 #include "tether-test-server.h"
 
@@ -356,6 +357,68 @@ test_remote_token_file (Fixture *f)
   sync_ok (f, "b.db", "pushed 0 changes (0 accepted, 0 conflicts, 0 rejected), pulled 1 (1 applied");
 }
 
+/* Whether the file has the sync tables, read beside the CLI. */
+static gboolean
+has_sync_tables (const char *path)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gboolean found;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT 1 FROM sqlite_master WHERE name = '_tether_changes'",
+                                       -1, &stmt, NULL), ==, SQLITE_OK);
+  found = sqlite3_step (stmt) == SQLITE_ROW;
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return found;
+}
+
+/* The devtools on a database never set up for sync say so, and leave it
+ * as it was: no sync tables, no change tracking, no records queued. */
+static void
+test_not_set_up (Fixture *f)
+{
+  const char *commands[][3] = {
+    { "inspect", NULL, NULL },
+    { "conflicts", NULL, NULL },
+    { "conflicts", "--json", NULL },
+    { "conflicts", "restore", "some-conflict" },
+    { "compact", NULL, NULL },
+    { "retry-failed", NULL, NULL },
+    { "discard", "some-change", NULL },
+  };
+  g_autofree char *db_path = g_build_filename (f->dir, "a.db", NULL);
+  g_autofree char *id = create_note (f, "a.db", "local only");
+  g_autoptr(Command) show = NULL, sync = NULL;
+  g_autoptr(JsonObject) inspected = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_autoptr(Command) command = cli (f, "a.db", commands[i][0], commands[i][1], commands[i][2], NULL);
+
+      assert_fails (command, 1, "sync is not set up for this database: run `tether remote set URL --token TOKEN` first");
+    }
+  show = cli (f, "a.db", "remote", "show", NULL);
+  assert_fails (show, 1, "no remote: run tether remote set URL --token TOKEN");
+  sync = cli (f, "a.db", "sync", NULL);
+  assert_fails (sync, 1, "no remote: run tether remote set URL --token TOKEN");
+  inspected = inspect (f, "a.db");
+  g_assert_false (json_object_get_boolean_member (inspected, "setUp"));
+  g_assert_cmpint (stat_of (inspected, "total"), ==, 0);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (inspected, "changes")), ==, 0);
+  g_assert_true (json_object_get_null_member (inspected, "remote"));
+  g_assert_false (has_sync_tables (db_path));
+
+  /* setting a remote up is what switches tracking on */
+  g_free (cli_ok (f, "a.db", "remote", "set", "http://127.0.0.1:1/sync", NULL));
+  g_assert_true (has_sync_tables (db_path));
+  json_object_unref (inspected);
+  inspected = inspect (f, "a.db");
+  g_assert_true (json_object_get_boolean_member (inspected, "setUp"));
+  g_assert_cmpint (stat_of (inspected, "pending"), ==, 1);
+}
+
 /* Records made with the CLI wait in the queue, a sync pushes them, and a
  * second database pulls them. */
 static void
@@ -572,6 +635,7 @@ main (int   argc,
     { "remote/scheme-case", test_remote_scheme_case },
     { "remote/token", test_remote_token },
     { "remote/token-file", test_remote_token_file },
+    { "not-set-up", test_not_set_up },
     { "push-pull", test_push_pull },
     { "failed", test_failed },
     { "compact", test_compact },

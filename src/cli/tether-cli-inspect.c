@@ -237,10 +237,12 @@ take_snapshot (TetherSyncEngine  *engine,
 }
 
 static void
-print_json (Snapshot *s)
+print_json (Snapshot *s,
+            gboolean  set_up)
 {
   g_autoptr(JsonObject) object = json_object_new ();
 
+  json_object_set_boolean_member (object, "setUp", set_up);
   json_object_set_object_member (object, "stats", stats_to_json (&s->stats));
   json_object_set_array_member (object, "changes", array_of (s->changes, (ToJsonFunc) tether_sync_change_to_json));
   json_object_set_array_member (object, "conflicts", array_of (s->conflicts, (ToJsonFunc) tether_conflict_to_json));
@@ -249,18 +251,34 @@ print_json (Snapshot *s)
   _tether_cli_print_object (object);
 }
 
+/* What a database never set up for sync has: nothing. */
+static void
+empty_snapshot (Snapshot *s)
+{
+  s->changes = g_ptr_array_new ();
+  s->events = g_ptr_array_new ();
+  s->conflicts = g_ptr_array_new ();
+}
+
 gboolean
 _tether_cli_inspect (TetherCli      *cli,
                      TetherCliArgs  *args,
                      GError        **error)
 {
-  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, error);
+  g_autoptr(TetherSyncEngine) engine = NULL;
   g_auto(Snapshot) snapshot = { { 0 } };
+  gboolean set_up;
 
-  if (engine == NULL || !take_snapshot (engine, &snapshot, error))
+  /* --json answers scripts with "setUp": false rather than an error. */
+  if (!_tether_cli_sync_is_set_up (cli, &set_up, error))
+    return FALSE;
+  if (!set_up && args->json)
+    empty_snapshot (&snapshot);
+  else if ((engine = _tether_cli_open_sync (cli, NULL, error)) == NULL ||
+           !take_snapshot (engine, &snapshot, error))
     return FALSE;
   if (args->json)
-    print_json (&snapshot);
+    print_json (&snapshot, set_up);
   else
     print_text (snapshot.url, snapshot.token != NULL, &snapshot.stats, snapshot.changes, snapshot.events);
   return TRUE;

@@ -91,11 +91,23 @@ gboolean                _tether_cli_apply              (TetherCli      *cli,
                                                         GError        **error);
 
 /* tether-cli-sync.c: the sync client (remote, sync, the queue, conflicts) */
-/* The database's sync engine (it creates the sync tables on first use). */
-TetherSyncEngine       *_tether_cli_open_sync          (TetherCli      *cli,
+#define TETHER_CLI_NO_REMOTE "no remote: run tether remote set URL --token TOKEN"
+
+/* Whether the database has the sync tables, found without creating them. */
+gboolean                _tether_cli_sync_is_set_up     (TetherCli      *cli,
+                                                        gboolean       *set_up,
                                                         GError        **error);
-/* The stored remote; FALSE with "no remote: run tether remote set …" when
- * there is none. */
+/* The sync engine of a database set up for sync; otherwise NULL with
+ * @not_set_up as the message (NULL: "sync is not set up …"), and the
+ * database stays as it was. */
+TetherSyncEngine       *_tether_cli_open_sync          (TetherCli      *cli,
+                                                        const char     *not_set_up,
+                                                        GError        **error);
+/* The database's sync engine, setting sync up (the sync tables, change
+ * tracking from now on, every record logged as a change) if it was not. */
+TetherSyncEngine       *_tether_cli_set_up_sync        (TetherCli      *cli,
+                                                        GError        **error);
+/* The stored remote; FALSE with TETHER_CLI_NO_REMOTE when there is none. */
 gboolean                _tether_cli_load_remote        (TetherSyncEngine *engine,
                                                         char          **url,
                                                         char          **token,

@@ -220,7 +220,7 @@ remote_set (TetherCli      *cli,
 
   if (url == NULL || !check_token_options (args, error) ||
       (args->token_file != NULL && (token = from_file = read_token_file (args->token_file, error)) == NULL) ||
-      (engine = _tether_cli_open_sync (cli, error)) == NULL)
+      (engine = _tether_cli_set_up_sync (cli, error)) == NULL)
     return FALSE;
   tether_sync_engine_load_remote (engine, &old_url, &old_token);
   /* A token is a password for one server: never send it to another. */
@@ -242,7 +242,7 @@ static gboolean
 remote_show (TetherCli  *cli,
              GError    **error)
 {
-  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, error);
+  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, TETHER_CLI_NO_REMOTE, error);
   g_autofree char *url = NULL;
   g_autofree char *token = NULL;
 

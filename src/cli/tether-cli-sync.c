@@ -4,17 +4,75 @@
 
 #include <stdio.h>
 
+#include <sqlite3.h>
+
 #include "tether-cli-private.h"
 
 /* The sync commands: one sync, and the devtools over the change log
  * (docs/sync.md). They print lines for people; inspect and conflicts print
  * JSON with --json. The remote is in tether-cli-remote.c. */
 
-#define NO_REMOTE "no remote: run tether remote set URL --token TOKEN"
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3, sqlite3_close)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
+
+#define NOT_SET_UP "sync is not set up for this database: run `tether remote set URL --token TOKEN` first"
+
+/* Asked on a read-only connection of our own, as the engine offers no way
+ * to ask: a sync engine would create the sync tables, switching change
+ * tracking on for good and logging every record as a change to push. */
+gboolean
+_tether_cli_sync_is_set_up (TetherCli  *cli,
+                            gboolean   *set_up,
+                            GError    **error)
+{
+  TetherDatabase *db = _tether_cli_open (cli, error);
+  g_autoptr(sqlite3) handle = NULL;
+  g_autoptr(sqlite3_stmt) stmt = NULL;
+  const char *path;
+  int rc;
+
+  if (db == NULL)
+    return FALSE;
+  path = tether_database_get_path (db);
+  *set_up = FALSE;
+  if (g_str_equal (path, ":memory:"))
+    return TRUE;
+  rc = sqlite3_open_v2 (path, &handle, SQLITE_OPEN_READONLY, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_busy_timeout (handle, 5000);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_prepare_v2 (handle, "SELECT 1 FROM sqlite_master "
+                                     "WHERE type = 'table' AND name = '_tether_changes'", -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step (stmt);
+  *set_up = rc == SQLITE_ROW;
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+    return TRUE;
+  g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+               "%s: cannot tell whether sync is set up: %s", path,
+               handle != NULL ? sqlite3_errmsg (handle) : sqlite3_errstr (rc));
+  return FALSE;
+}
 
 TetherSyncEngine *
-_tether_cli_open_sync (TetherCli  *cli,
-                       GError    **error)
+_tether_cli_open_sync (TetherCli   *cli,
+                       const char  *not_set_up,
+                       GError     **error)
+{
+  gboolean set_up;
+
+  if (!_tether_cli_sync_is_set_up (cli, &set_up, error))
+    return NULL;
+  if (set_up)
+    return tether_sync_engine_new (cli->db, error);
+  g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+                       not_set_up != NULL ? not_set_up : NOT_SET_UP);
+  return NULL;
+}
+
+TetherSyncEngine *
+_tether_cli_set_up_sync (TetherCli  *cli,
+                         GError    **error)
 {
   TetherDatabase *db = _tether_cli_open (cli, error);
 
@@ -40,7 +98,7 @@ _tether_cli_load_remote (TetherSyncEngine  *engine,
   tether_sync_engine_load_remote (engine, url, token);
   if (*url != NULL)
     return TRUE;
-  g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED, NO_REMOTE);
+  g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED, TETHER_CLI_NO_REMOTE);
   return FALSE;
 }
 
@@ -71,7 +129,7 @@ _tether_cli_sync (TetherCli      *cli,
                   TetherCliArgs  *args,
                   GError        **error)
 {
-  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, error);
+  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, TETHER_CLI_NO_REMOTE, error);
   g_autofree char *url = NULL;
   g_autofree char *token = NULL;
   g_autofree char *line = NULL;
@@ -106,7 +164,7 @@ count_with (TetherCli  *cli,
             CountFunc   func,
             GError    **error)
 {
-  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, error);
+  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, NULL, error);
 
   return engine != NULL ? func (engine, error) : -1;
 }
@@ -140,7 +198,7 @@ _tether_cli_discard (TetherCli      *cli,
                      TetherCliArgs  *args,
                      GError        **error)
 {
-  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, error);
+  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, NULL, error);
 
   if (engine == NULL || !tether_sync_engine_discard (engine, ARG (args, 0), error))
     return FALSE;
@@ -176,7 +234,7 @@ _tether_cli_conflicts (TetherCli      *cli,
     return usage_error (error, "conflicts: give no argument to list them, or restore ID");
   if (args->positional->len == 2 && args->json)
     return usage_error (error, "conflicts restore: --json is for the list");
-  if ((engine = _tether_cli_open_sync (cli, error)) == NULL)
+  if ((engine = _tether_cli_open_sync (cli, NULL, error)) == NULL)
     return FALSE;
   if (args->positional->len == 2)
     return conflicts_restore (engine, ARG (args, 1), error);

@@ -38,8 +38,10 @@ print_usage (FILE *out)
          "  --version       show the version\n"
          "\nOutput is JSON on standard output, except that the sync commands (remote,\n"
          "sync, inspect, retry-failed, discard, compact, conflicts) print lines for\n"
-         "people, or JSON with --json where they take it. Errors go to standard error\n"
-         "with exit status 1, or 2 for a wrong command line.\n", out);
+         "people, or JSON with --json where they take it. `remote set` sets a database\n"
+         "up for sync; until then the others change nothing and fail (inspect --json\n"
+         "prints \"setUp\": false). Errors go to standard error with exit status 1, or 2\n"
+         "for a wrong command line.\n", out);
 }
 
 static int
