@@ -475,6 +475,28 @@ test_migrate_readded_collection (Fixture *f, gconstpointer data)
   g_assert_cmpstr (tether_record_get_string (back, "state", NULL), ==, "open");
 }
 
+/* A schema written by a newer Tether may use rules this one does not know:
+ * that is a newer file, not a damaged one. */
+static void
+test_newer_stored_schema_is_too_old (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherSchema) v1 = tether_test_schema (SCHEMA_V1);
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, v1);
+
+  g_clear_object (&db);
+  store_schema (f->path,
+    "{\"version\":2,\"collections\":{\"notes\":{\"fields\":{"
+    "\"title\":{\"type\":\"string\",\"required\":true,\"collation\":\"fr\"}}}}}");
+  expect_open_error (f->path, v1, TETHER_DATABASE_ERROR_SCHEMA_TOO_OLD, "schema version 2");
+  /* opened with its own schema, against the one this program ships */
+  expect_open_error (f->path, NULL, TETHER_DATABASE_ERROR_SCHEMA_TOO_OLD, "schema version 2");
+  /* the same at a version this program knows is damage */
+  store_schema (f->path,
+    "{\"version\":1,\"collections\":{\"notes\":{\"fields\":{"
+    "\"title\":{\"type\":\"string\",\"required\":true,\"collation\":\"fr\"}}}}}");
+  expect_open_error (f->path, v1, TETHER_DATABASE_ERROR_CORRUPT, "the stored schema is damaged");
+}
+
 static void
 test_older_schema_refused (Fixture *f, gconstpointer data)
 {
@@ -736,6 +758,7 @@ main (int argc, char **argv)
   ADD ("schema/stored-name-clash", test_stored_name_clash_opens);
   ADD ("schema/migrate-removes-field", test_migrate_removes_field);
   ADD ("schema/migrate-readded-collection", test_migrate_readded_collection);
+  ADD ("schema/newer-stored-schema", test_newer_stored_schema_is_too_old);
   ADD ("schema/older-refused", test_older_schema_refused);
   ADD ("schema/same-version-changed", test_same_version_changed_refused);
   ADD ("schema/failed-migration", test_failed_migration_changes_nothing);

@@ -154,9 +154,65 @@ _tether_database_probe (TetherDatabase  *self,
   return has_meta ? 1 : 0;
 }
 
+static void
+set_too_old (TetherDatabase  *self,
+             gint64           have,
+             gint64           want,
+             GError         **error)
+{
+  g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_SCHEMA_TOO_OLD,
+               "%s was written with schema version %" G_GINT64_FORMAT
+               ", newer than this program's version %" G_GINT64_FORMAT
+               "; refusing to open it so no data is lost (use a newer Tether)",
+               tether_database_get_path (self), have, want);
+}
+
+/* The "version" of schema text, whatever else it holds. */
+static gboolean
+read_version (const char *text,
+              gint64     *version)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+  JsonNode *node;
+
+  if (!json_parser_load_from_data (parser, text, -1, NULL) ||
+      (root = json_parser_get_root (parser)) == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return FALSE;
+  node = json_object_get_member (json_node_get_object (root), "version");
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+    return FALSE;
+  *version = json_node_get_int (node);
+  return TRUE;
+}
+
+/* A stored schema this program cannot parse: written by a newer Tether
+ * (with rules this one does not know) when its version is above ours (the
+ * caller's schema, or the one we ship when opening with the stored one),
+ * else damaged. */
+static void
+set_unreadable (TetherDatabase  *self,
+                const char      *text,
+                TetherSchema    *wanted,
+                GError          *parse_error,
+                GError         **error)
+{
+  g_autoptr(TetherSchema) builtin = wanted ? NULL : tether_schema_new_default ();
+  gint64 want = tether_schema_get_version (wanted ? wanted : builtin);
+  gint64 have;
+
+  if (read_version (text, &have) && have > want)
+    set_too_old (self, have, want, error);
+  else
+    g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_CORRUPT,
+                 "%s: the stored schema is damaged: %s", tether_database_get_path (self),
+                 parse_error->message);
+}
+
 TetherSchema *
 _tether_database_read_schema (TetherDatabase  *self,
-                    GError         **error)
+                              TetherSchema    *wanted,
+                              GError         **error)
 {
   g_autofree char *format = NULL;
   g_autofree char *text = NULL;
@@ -178,8 +234,7 @@ _tether_database_read_schema (TetherDatabase  *self,
     return NULL;
   stored = _tether_schema_new_stored (text, &local_error);
   if (stored == NULL)
-    g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_CORRUPT,
-                 "%s: the stored schema is damaged: %s", tether_database_get_path (self), local_error->message);
+    set_unreadable (self, text, wanted, local_error, error);
   return stored;
 }
 
@@ -194,11 +249,7 @@ _tether_database_check_versions (TetherDatabase  *self,
 
   if (want < have)
     {
-      g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_SCHEMA_TOO_OLD,
-                   "%s was written with schema version %" G_GINT64_FORMAT
-                   ", newer than this program's version %" G_GINT64_FORMAT
-                   "; refusing to open it so no data is lost (use a newer Tether)",
-                   tether_database_get_path (self), have, want);
+      set_too_old (self, have, want, error);
       return FALSE;
     }
   if (want == have && g_strcmp0 (tether_schema_get_json (stored),

@@ -619,7 +619,7 @@ load_schema (TetherDatabase  *self,
           !_tether_database_meta_set (self, "format", TETHER_FORMAT, error))
         return FALSE;
     }
-  else if ((stored = _tether_database_read_schema (self, error)) == NULL)
+  else if ((stored = _tether_database_read_schema (self, wanted, error)) == NULL)
     return FALSE;
 
   if (wanted == NULL)

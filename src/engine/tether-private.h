@@ -166,7 +166,10 @@ gboolean      _tether_database_meta_set    (TetherDatabase *self,
  * the checks added since (clashing SQL names), so that the file opens. */
 TetherSchema *_tether_schema_new_stored    (const char     *json,
                                             GError        **error);
+/* @wanted (or NULL: the stored one is wanted) tells a newer file from a
+ * damaged one when the stored schema cannot be parsed. */
 TetherSchema *_tether_database_read_schema (TetherDatabase *self,
+                                            TetherSchema   *wanted,
                                             GError        **error);
 gboolean      _tether_database_check_versions (TetherDatabase *self,
                                                TetherSchema   *stored,
