@@ -498,6 +498,20 @@ test_newer_stored_schema_is_too_old (Fixture *f, gconstpointer data)
 }
 
 static void
+test_missing_stored_schema (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, NULL);
+  sqlite3 *handle = NULL;
+
+  g_clear_object (&db);
+  g_assert_cmpint (sqlite3_open (f->path, &handle), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (handle, "DELETE FROM _tether_meta WHERE key = 'schema'",
+                                 NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_close (handle), ==, SQLITE_OK);
+  expect_open_error (f->path, NULL, TETHER_DATABASE_ERROR_CORRUPT, "no stored schema");
+}
+
+static void
 test_older_schema_refused (Fixture *f, gconstpointer data)
 {
   g_autoptr(TetherSchema) v1 = tether_test_schema (SCHEMA_V1);
@@ -759,6 +773,7 @@ main (int argc, char **argv)
   ADD ("schema/migrate-removes-field", test_migrate_removes_field);
   ADD ("schema/migrate-readded-collection", test_migrate_readded_collection);
   ADD ("schema/newer-stored-schema", test_newer_stored_schema_is_too_old);
+  ADD ("schema/missing-stored-schema", test_missing_stored_schema);
   ADD ("schema/older-refused", test_older_schema_refused);
   ADD ("schema/same-version-changed", test_same_version_changed_refused);
   ADD ("schema/failed-migration", test_failed_migration_changes_nothing);

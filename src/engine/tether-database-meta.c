@@ -229,9 +229,17 @@ _tether_database_read_schema (TetherDatabase  *self,
                      format ? format : "unknown", TETHER_FORMAT);
       return NULL;
     }
-  text = _tether_database_meta_get (self, "schema", error);
+  text = _tether_database_meta_get (self, "schema", &local_error);
   if (text == NULL)
-    return NULL;
+    {
+      if (local_error != NULL)
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      else
+        g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_CORRUPT,
+                     "%s: no stored schema (the database's metadata is incomplete)",
+                     tether_database_get_path (self));
+      return NULL;
+    }
   stored = _tether_schema_new_stored (text, &local_error);
   if (stored == NULL)
     set_unreadable (self, text, wanted, local_error, error);
