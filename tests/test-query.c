@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tether-test-util.h"
+#include "tether-private.h"
 
 /* Records are named by their title, so a query's result reads as "a,b,c". */
 #define SCHEMA \
@@ -798,6 +799,31 @@ test_plan_uses_indexes (Fixture *f, gconstpointer data)
   assert_plan_uses (where (prefix_only, "title", TETHER_OP_PREFIX, "\"Wa\""), "i_tasks_title", FALSE);
 }
 
+/* The live query's one-record check looks the record up by its key: the
+ * range hint of a plain query would make it scan the range per change. */
+static void
+test_plan_match_one_by_key (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherQuery) range = tether_query_new (f->tasks);
+  TetherCompiledQuery *compiled = NULL;
+  g_autoptr(GString) plan = g_string_new (NULL);
+  g_autofree char *sql = NULL;
+  sqlite3_stmt *stmt = NULL;
+
+  where (range, "priority", TETHER_OP_GT, "1");
+  compiled = _tether_query_compile (range, TETHER_COMPILE_MATCH_ONE, NULL);
+  sql = g_strconcat ("EXPLAIN QUERY PLAN ", compiled->sql->str, NULL);
+  g_assert_cmpint (sqlite3_prepare_v2 (_tether_database_get_handle (f->db), sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  _tether_compiled_query_bind (compiled, stmt, NULL);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_string_append_printf (plan, "%s\n", (const char *) sqlite3_column_text (stmt, 3));
+  sqlite3_finalize (stmt);
+  _tether_compiled_query_free (compiled);
+  g_test_message ("plan:\n%s", plan->str);
+  g_assert_null (strstr (plan->str, "i_tasks_priority"));
+  g_assert_nonnull (strstr (plan->str, "(id=?)"));
+}
+
 static void
 test_plan_default_schema (void)
 {
@@ -871,6 +897,7 @@ main (int argc, char *argv[])
   ADD ("/tether/query/injection/field-names", test_injection_field_names);
   ADD ("/tether/query/injection/values", test_injection_values);
   ADD ("/tether/query/plan/indexes", test_plan_uses_indexes);
+  ADD ("/tether/query/plan/match-one-by-key", test_plan_match_one_by_key);
 #undef ADD
   g_test_add_func ("/tether/query/where/prefix-empty", test_prefix_empty_skips_absent);
   g_test_add_func ("/tether/query/plan/default-schema", test_plan_default_schema);

@@ -379,7 +379,9 @@ _tether_query_compile (TetherQuery        *self,
   append_select (&b, self, mode);
   if (_tether_query_get_match (self) != NULL)
     g_string_append_printf (b.sql, " FROM %1$s JOIN %2$s ON %2$s.rowid = %1$s.rowid", fts, table);
-  else if ((hint = range_index_hint (self, schema, name)) != NULL)
+  /* not for MATCH_ONE: the record's key finds it, a range would be scanned */
+  else if (mode != TETHER_COMPILE_MATCH_ONE &&
+           (hint = range_index_hint (self, schema, name)) != NULL)
     g_string_append_printf (b.sql, " FROM %s INDEXED BY %s", table, hint);
   else
     g_string_append_printf (b.sql, " FROM %s", table);
