@@ -129,7 +129,7 @@ append_field_conflicts (TetherServerConflicts    *self,
                         const TetherServerRecord *current)
 {
   g_autoptr(JsonNode) local_node = NULL, base_node = NULL;
-  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) seen = g_hash_table_new (_tether_server_str_hash, g_str_equal);
   JsonObject *local = slice_object (&local_node, change->data_is_object ? change->data : NULL,
                                     change->data_length);
   JsonObject *remote = remote_object (self, current);

@@ -70,8 +70,8 @@ push_start (Push *push)
 
   push_reset (push);
   push->now_text = g_string_new (NULL);
-  push->current = g_hash_table_new (g_str_hash, g_str_equal);
-  push->batch_applied = g_hash_table_new (g_str_hash, g_str_equal);
+  push->current = g_hash_table_new (_tether_server_str_hash, g_str_equal);
+  push->batch_applied = g_hash_table_new (_tether_server_str_hash, g_str_equal);
   push->puts = g_ptr_array_new_full (n, g_free);
   push->put_ids = g_ptr_array_new_full (n, NULL);
   push->put_applied = g_ptr_array_new_full (n, g_free);
@@ -266,7 +266,7 @@ describe_conflicts (Push    *push,
   guint n = push->conflicted->len;
   g_autofree const char **collections = g_new (const char *, n);
   g_autofree const char **keys = g_new (const char *, n);
-  g_autoptr(GHashTable) wanted = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) wanted = g_hash_table_new (_tether_server_str_hash, g_str_equal);
   g_autoptr(GHashTable) full = NULL;
   guint count = 0;
 

@@ -68,7 +68,7 @@ store_find_applied (TetherServerStore   *store,
                     GError             **error)
 {
   TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
-  g_autoptr(GHashTable) found = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+  g_autoptr(GHashTable) found = g_hash_table_new_full (_tether_server_str_hash, g_str_equal, g_free,
                                                        (GDestroyNotify) tether_server_applied_free);
   g_auto(Params) p = { 0 };
   g_autoptr(PGresult) res = NULL;
@@ -103,7 +103,7 @@ static gboolean *
 keep_last (const char * const *keys,
            guint               n)
 {
-  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GHashTable) seen = g_hash_table_new (_tether_server_str_hash, g_str_equal);
   gboolean *keep = g_new (gboolean, n);
 
   for (guint i = n; i-- > 0;)
@@ -178,7 +178,7 @@ store_get_records (TetherServerStore   *store,
                    GError             **error)
 {
   TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
-  g_autoptr(GHashTable) found = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+  g_autoptr(GHashTable) found = g_hash_table_new_full (_tether_server_str_hash, g_str_equal, g_free,
                                                        (GDestroyNotify) tether_server_record_free);
   g_auto(Params) p = { 0 };
   g_autoptr(PGresult) res = NULL;

@@ -237,7 +237,7 @@ store_find_applied (TetherServerStore   *store,
                     GError             **error)
 {
   TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
-  g_autoptr(GHashTable) found = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+  g_autoptr(GHashTable) found = g_hash_table_new_full (_tether_server_str_hash, g_str_equal, g_free,
                                                        (GDestroyNotify) tether_server_applied_free);
   sqlite3_stmt *s = _tether_sqlite_stmt (self, FIND_APPLIED);
 
@@ -329,7 +329,7 @@ store_get_records (TetherServerStore   *store,
                    GError             **error)
 {
   TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
-  g_autoptr(GHashTable) found = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+  g_autoptr(GHashTable) found = g_hash_table_new_full (_tether_server_str_hash, g_str_equal, g_free,
                                                        (GDestroyNotify) tether_server_record_free);
   sqlite3_stmt *s = _tether_sqlite_stmt (self, with_data ? GET_RECORD : GET_STATE);
 

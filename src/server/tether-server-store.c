@@ -8,6 +8,45 @@
 
 G_DEFINE_QUARK (tether-server-store-error-quark, tether_server_store_error)
 
+static inline guint64
+mix (guint64 h,
+     guint64 word)
+{
+  h = (h ^ word) * G_GUINT64_CONSTANT (0xff51afd7ed558ccd);
+  return h ^ (h >> 32);
+}
+
+guint
+_tether_server_str_hash (gconstpointer key)
+{
+  static gsize seed_once = 0;
+  static guint64 seed;
+  const char *p = key;
+  gsize n = strlen (p);
+  guint64 h, word = 0;
+
+  if (g_once_init_enter (&seed_once))
+    {
+      seed = ((guint64) g_random_int () << 32) | g_random_int ();
+      g_once_init_leave (&seed_once, 1);
+    }
+  h = seed ^ (n * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15));
+  for (; n >= 8; p += 8, n -= 8)
+    {
+      memcpy (&word, p, 8);
+      h = mix (h, word);
+    }
+  if (n > 0)
+    {
+      word = 0;
+      memcpy (&word, p, n);
+      h = mix (h, word);
+    }
+  h ^= h >> 29;
+  h *= G_GUINT64_CONSTANT (0xc4ceb9fe1a85ec53);
+  return (guint) (h ^ (h >> 32));
+}
+
 G_DEFINE_INTERFACE (TetherServerStore, tether_server_store, G_TYPE_OBJECT)
 
 static void
