@@ -929,6 +929,57 @@ test_data_as_sent (Fixture       *f,
   assert_page_holds (conflict, expected);
 }
 
+/* Strings are scanned eight bytes a step: a byte the scanner must stop at
+ * (a quote, a backslash, DEL, a control character, the start of UTF-8) is
+ * found at every place in and across those steps. */
+static void
+test_string_scan (Fixture       *f,
+                  gconstpointer  data)
+{
+  static const char * const specials[] = { "\\\"", "\\\\", "\x7f", "\xc3\xa9", "\\u00e9" };
+  g_autoptr(GString) body = g_string_new ("{\"changes\":[");
+  g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *page = NULL;
+  JsonObject *r;
+
+  for (guint length = 1; length <= 18; length++)
+    for (guint at = 0; at < length; at++)
+      for (guint k = 0; k < G_N_ELEMENTS (specials); k++)
+        {
+          GString *value = g_string_new (NULL);
+          g_autofree char *bad = NULL;
+          g_autoptr(GError) error = NULL;
+          g_autoptr(JsonNode) refused = NULL;
+
+          for (guint i = 0; i < length; i++)
+            g_string_append (value, i == at ? specials[k] : "a");
+          g_string_append_printf (body, "%s{\"id\":\"s%u\",\"collection\":\"notes\",\"recordId\":%u,"
+                                  "\"type\":\"create\",\"data\":{\"t\":\"%s\"}}",
+                                  values->len ? "," : "", values->len, values->len, value->str);
+          g_ptr_array_add (values, g_string_free (value, FALSE));
+          if (k > 0)
+            continue;
+          /* the same place holding a raw control character: not JSON */
+          bad = g_strdup_printf ("{\"changes\":[{\"id\":\"c\",\"collection\":\"notes\",\"recordId\":1,"
+                                 "\"type\":\"create\",\"data\":{\"t\":\"%.*s\x01%.*s\"}}]}",
+                                 (int) at, "aaaaaaaaaaaaaaaaaa", (int) (length - at - 1), "aaaaaaaaaaaaaaaaaa");
+          refused = tether_server_core_push (f->core, &f->alice, bad, strlen (bad), NULL, &error);
+          g_assert_null (refused);
+          g_assert_error (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_BAD_REQUEST);
+          g_assert_nonnull (strstr (error->message, "control character"));
+        }
+  g_string_append (body, "]}");
+  r = push (f, g_strdup (body->str));
+  assert_outcome (r, values->len, 0, 0);
+  page = pull_page_text (f, "{\"batchSize\":1000}");
+  for (guint i = 0; i < values->len; i++)
+    {
+      g_autofree char *stored = g_strdup_printf ("{\"t\":\"%s\"}", (const char *) values->pdata[i]);
+
+      assert_page_holds (page, stored);
+    }
+}
+
 static void
 push_many (Fixture    *f,
            const char *collection,
@@ -1358,6 +1409,7 @@ add_tests (const char *kind)
     { "push/key-limits", test_key_limits },
     { "push/conflict-budget", test_conflict_budget },
     { "push/data-as-sent", test_data_as_sent },
+    { "push/string-scan", test_string_scan },
     { "push/feed-changed", test_feed_changed },
     { "request-errors", test_request_errors },
     { "pull/pages", test_pull_pages },

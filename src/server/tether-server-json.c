@@ -152,6 +152,48 @@ static const guchar string_stop[256] = {
   [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
 };
 
+#define ONES G_GUINT64_CONSTANT (0x0101010101010101)
+#define HIGH G_GUINT64_CONSTANT (0x8080808080808080)
+
+/* The high bit of each of the eight bytes of @w that is a string_stop
+ * byte: under 0x20, or '"', '\\' or 0x7f (the tricks of "Bit Twiddling
+ * Hacks"). A borrow can mark bytes after a marked one too, never before,
+ * so the lowest mark is exact. Scanning strings a byte a step was 6% of a
+ * push's instructions. */
+static inline guint64
+stop_mask (guint64 w)
+{
+  guint64 quote = w ^ (ONES * '"');
+  guint64 backslash = w ^ (ONES * '\\');
+  guint64 del = w ^ (ONES * 0x7f);
+
+  return (((w - ONES * 0x20) & ~w) | ((quote - ONES) & ~quote) |
+          ((backslash - ONES) & ~backslash) | ((del - ONES) & ~del)) & HIGH;
+}
+
+/* To the next string_stop byte, or the end. */
+static void
+skip_plain (TetherServerScanner *s)
+{
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+  while (s->end - s->p >= 8)
+    {
+      guint64 w, mask;
+
+      memcpy (&w, s->p, 8);
+      mask = stop_mask (w);
+      if (mask != 0)
+        {
+          s->p += __builtin_ctzll (mask) / 8;
+          return;
+        }
+      s->p += 8;
+    }
+#endif
+  while (s->p < s->end && !string_stop[(guchar) *s->p])
+    s->p++;
+}
+
 static gboolean
 scan_string (TetherServerScanner *s,
              TetherServerValue   *v)
@@ -162,8 +204,7 @@ scan_string (TetherServerScanner *s,
     {
       guchar c;
 
-      while (s->p < s->end && !string_stop[(guchar) *s->p])
-        s->p++;
+      skip_plain (s);
       if (s->p >= s->end || *s->p == '"')
         break;
       c = *s->p;
