@@ -454,6 +454,41 @@ test_rollback (Fixture *f, gconstpointer data)
   recorder_clear (&rec);
 }
 
+/* A live query made inside a transaction shows what the transaction wrote
+ * (as any query there does); when it ends, the result is what it left. */
+static void
+test_loaded_in_transaction (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherQuery) query = open_by_rank (f);
+  g_autoptr(TetherLiveQuery) live = NULL;
+  g_autoptr(TetherLiveQuery) kept = NULL;
+  g_autofree char *a = create_id (f, "{\"title\": \"a\", \"rank\": 1}");
+  g_autoptr(GError) error = NULL;
+  Recorder rec;
+
+  g_assert_true (tether_database_begin (f->db, &error));
+  g_object_unref (create (f, "{\"title\": \"ghost\", \"rank\": 0}"));
+  update (f, a, "{\"rank\": 9}");
+  live = live_new (query);
+  assert_titles (live, "ghost,a");
+  recorder_init (&rec, live);
+  tether_database_rollback (f->db);
+  assert_titles (live, "a");
+  assert_matches_fresh (live);
+  recorder_clear (&rec);
+
+  /* committed, it keeps what it showed */
+  g_assert_true (tether_database_begin (f->db, &error));
+  g_object_unref (create (f, "{\"title\": \"real\", \"rank\": 0}"));
+  kept = live_new (query);
+  assert_titles (kept, "real,a");
+  g_assert_true (tether_database_commit (f->db, &error));
+  g_assert_no_error (error);
+  assert_titles (kept, "real,a");
+  assert_matches_fresh (kept);
+  assert_titles (live, "real,a");
+}
+
 static gboolean
 several_writes (TetherDatabase *db, gpointer user_data, GError **error)
 {
@@ -1256,6 +1291,7 @@ main (int argc, char *argv[])
   ADD ("/tether/live-query/change/n-items", test_n_items_notify);
   ADD ("/tether/live-query/transaction/rollback", test_rollback);
   ADD ("/tether/live-query/transaction/several-writes", test_transaction);
+  ADD ("/tether/live-query/transaction/loaded-inside", test_loaded_in_transaction);
   ADD ("/tether/live-query/set-query", test_set_query);
   ADD ("/tether/live-query/find", test_find);
   ADD ("/tether/live-query/bad-query", test_new_with_bad_query);

@@ -29,6 +29,7 @@ struct _TetherDatabase
   GPtrArray    *hooks;
   GArray       *pending;      /* PendingChange, emitted on outermost commit */
   GArray       *savepoints;   /* guint: pending->len when each level began */
+  GArray       *at_end;       /* PendingChange calls, when the outermost level ends */
   gboolean      lost;         /* SQLite rolled the transaction back by itself */
   TetherRank   *rank;         /* owned by the connection */
   TetherDatabaseWatch *watch; /* other connections' commits; NULL for ":memory:" */
@@ -88,6 +89,7 @@ tether_database_close (TetherDatabase *self)
       sqlite3_exec (self->handle, "ROLLBACK", NULL, NULL, NULL);
       g_array_set_size (self->savepoints, 0);
       g_array_set_size (self->pending, 0);
+      g_array_set_size (self->at_end, 0);
     }
   self->lost = FALSE;
   g_clear_pointer (&self->watch, _tether_database_watch_free);
@@ -127,6 +129,7 @@ tether_database_finalize (GObject *object)
   g_clear_pointer (&self->statements, g_hash_table_unref);
   g_clear_pointer (&self->pending, g_array_unref);
   g_clear_pointer (&self->savepoints, g_array_unref);
+  g_clear_pointer (&self->at_end, g_array_unref);
   G_OBJECT_CLASS (tether_database_parent_class)->finalize (object);
 }
 
@@ -162,6 +165,8 @@ tether_database_init (TetherDatabase *self)
   self->pending = g_array_new (FALSE, TRUE, sizeof (PendingChange));
   g_array_set_clear_func (self->pending, pending_change_clear);
   self->savepoints = g_array_new (FALSE, FALSE, sizeof (guint));
+  self->at_end = g_array_new (FALSE, TRUE, sizeof (PendingChange));
+  g_array_set_clear_func (self->at_end, pending_change_clear);
 }
 
 /* On some errors (disk full, I/O, out of memory; always when FTS5 was
@@ -404,6 +409,21 @@ emit_pending (TetherDatabase *self)
   g_object_unref (self);
 }
 
+static void
+run_at_end (TetherDatabase *self)
+{
+  g_autoptr(GArray) calls = self->at_end;
+
+  self->at_end = g_array_new (FALSE, TRUE, sizeof (PendingChange));
+  g_array_set_clear_func (self->at_end, pending_change_clear);
+  for (guint i = 0; i < calls->len; i++)
+    {
+      PendingChange *c = &g_array_index (calls, PendingChange, i);
+
+      c->call (c->target, c->data);
+    }
+}
+
 gboolean
 tether_database_commit (TetherDatabase  *self,
                         GError         **error)
@@ -429,7 +449,10 @@ tether_database_commit (TetherDatabase  *self,
     }
   g_array_set_size (self->savepoints, depth - 1);
   if (depth == 1)
-    emit_pending (self);
+    {
+      emit_pending (self);
+      run_at_end (self);
+    }
   return TRUE;
 }
 
@@ -462,9 +485,12 @@ tether_database_rollback (TetherDatabase *self)
     }
   g_array_set_size (self->pending, mark);
   g_array_set_size (self->savepoints, depth - 1);
-  if (depth == 1)
-    self->lost = FALSE;
   _tether_rank_invalidate (self->rank);
+  if (depth == 1)
+    {
+      self->lost = FALSE;
+      run_at_end (self);
+    }
 }
 
 TetherRank *
@@ -539,6 +565,29 @@ _tether_database_queue_call (TetherDatabase     *self,
       return;
     }
   g_array_append_val (self->pending, change);
+}
+
+void
+_tether_database_call_at_end (TetherDatabase     *self,
+                              GObject            *target,
+                              TetherDatabaseCall  call,
+                              gpointer            data,
+                              GDestroyNotify      destroy)
+{
+  PendingChange change = {
+    .target = g_object_ref (target),
+    .call = call,
+    .data = data,
+    .destroy = destroy,
+  };
+
+  if (self->savepoints->len == 0)
+    {
+      call (target, data);
+      pending_change_clear (&change);
+      return;
+    }
+  g_array_append_val (self->at_end, change);
 }
 
 /* Hooks and collections ----------------------------------------------------- */

@@ -31,6 +31,7 @@ struct _TetherLiveQuery
   gboolean         *descending;   /* per key, including the rowid tie-break */
   guint             n_keys;
   gboolean          incremental;
+  gboolean          refresh_at_end; /* loaded inside a transaction */
 };
 
 static void list_model_iface_init (GListModelInterface *iface);
@@ -520,6 +521,31 @@ reuse_records (TetherLiveQuery *self,
     }
 }
 
+/* Loaded inside a transaction, the result holds what the transaction wrote
+ * so far; if it rolls back no signal says so. When it ends, either way,
+ * re-run and diff. */
+static void
+refresh_after_transaction (GObject  *target,
+                           gpointer  data)
+{
+  TetherLiveQuery *self = TETHER_LIVE_QUERY (target);
+
+  self->refresh_at_end = FALSE;
+  if (self->query != NULL)   /* not disposed meanwhile */
+    refresh (self, NULL, NULL);
+}
+
+static void
+check_transaction (TetherLiveQuery *self)
+{
+  TetherDatabase *db = tether_collection_get_database (self->collection);
+
+  if (self->refresh_at_end || tether_database_get_transaction_depth (db) == 0)
+    return;
+  self->refresh_at_end = TRUE;
+  _tether_database_call_at_end (db, G_OBJECT (self), refresh_after_transaction, NULL, NULL);
+}
+
 /* Load @query's result; on success it replaces the current one. */
 static gboolean
 load (TetherLiveQuery  *self,
@@ -552,6 +578,7 @@ load (TetherLiveQuery  *self,
   if (removed > 0 || self->items->len > 0)
     emit (self, 0, removed, self->items->len);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_QUERY]);
+  check_transaction (self);
   return TRUE;
 }
 

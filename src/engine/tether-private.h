@@ -122,6 +122,13 @@ void          _tether_database_queue_call  (TetherDatabase     *self,
                                             TetherDatabaseCall  call,
                                             gpointer            data,
                                             GDestroyNotify      destroy);
+/* Call @call (@target, @data) when the outermost transaction ends, whether
+ * it commits (after its signals) or rolls back, or now outside one. */
+void          _tether_database_call_at_end (TetherDatabase     *self,
+                                            GObject            *target,
+                                            TetherDatabaseCall  call,
+                                            gpointer            data,
+                                            GDestroyNotify      destroy);
 /* The hooks, in order (borrowed array of TetherWriteHook*). */
 GPtrArray    *_tether_database_get_hooks   (TetherDatabase *self);
 
