@@ -171,8 +171,11 @@ _tether_inspector_discard_dialog_new (GtkWindow        *parent,
   g_autofree char *body = NULL;
   AdwMessageDialog *dialog;
 
-  body = g_strdup_printf (_("The change to “%s” will be removed from the queue and never sent to the server. "
-                            "The record keeps its data on this device."),
+  /* A change whose answer was lost may already be on the server: the
+   * engine cannot take it back there, only stop sending it. */
+  body = g_strdup_printf (_("The change to “%s” will be removed from the queue and not sent again. "
+                            "The record keeps its data on this device. If an earlier attempt reached "
+                            "the server, the server keeps that version."),
                           *title != '\0' ? title : _("Untitled"));
   dialog = ADW_MESSAGE_DIALOG (adw_message_dialog_new (parent, _("Discard Change?"), body));
   adw_message_dialog_add_responses (dialog, "cancel", _("_Cancel"), "discard", _("_Discard"), NULL);
