@@ -676,6 +676,30 @@ test_validate_bounds (void)
   assert_invalid (schema, "rules", "{\"ratio\":0.1e2}", "rules.ratio: 10 is above max 2.5");
 }
 
+/* Integers beyond 2^53 are compared as integers, not as the doubles they
+ * round to. */
+static void
+test_validate_large_bounds (void)
+{
+  g_autoptr(TetherSchema) schema = tether_test_schema (
+    "{\"version\":1,\"collections\":{\"c\":{\"fields\":{"
+    "\"big\":{\"type\":\"integer\",\"max\":9007199254740992},"
+    "\"low\":{\"type\":\"integer\",\"min\":-9007199254740992},"
+    "\"n\":{\"type\":\"number\",\"max\":9007199254740992}}}}}");
+  g_autoptr(JsonObject) ok = assert_valid (schema, "c", "{\"big\":9007199254740992,\"low\":-9007199254740992}");
+  g_autoptr(JsonObject) ok_n = assert_valid (schema, "c", "{\"n\":9007199254740992}");
+
+  assert_invalid (schema, "c", "{\"big\":9007199254740993}",
+                  "c.big: 9007199254740993 is above max 9007199254740992");
+  assert_invalid (schema, "c", "{\"low\":-9007199254740993}",
+                  "c.low: -9007199254740993 is below min -9007199254740992");
+  assert_invalid (schema, "c", "{\"n\":9007199254740993}",
+                  "c.n: 9007199254740993 is above max 9007199254740992");
+  assert_schema_error ("{\"version\":1,\"collections\":{\"c\":{\"fields\":{"
+                       "\"x\":{\"type\":\"integer\",\"min\":9007199254740993,\"max\":9007199254740992}}}}}",
+                       TETHER_SCHEMA_ERROR_INVALID, "collections.c.fields.x.min: is above max");
+}
+
 static void
 test_validate_length (void)
 {
@@ -1006,6 +1030,7 @@ main (int   argc,
   g_test_add_func ("/tether/schema/validate/types", test_validate_types);
   g_test_add_func ("/tether/schema/validate/null", test_validate_null);
   g_test_add_func ("/tether/schema/validate/bounds", test_validate_bounds);
+  g_test_add_func ("/tether/schema/validate/large-bounds", test_validate_large_bounds);
   g_test_add_func ("/tether/schema/validate/length", test_validate_length);
   g_test_add_func ("/tether/schema/validate/format", test_validate_format);
   g_test_add_func ("/tether/schema/validate/pattern", test_validate_pattern);

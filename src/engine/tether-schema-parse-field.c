@@ -112,6 +112,8 @@ parse_bound (JsonObject  *object,
              const char  *key,
              gboolean    *has,
              double      *out,
+             gboolean    *is_int,
+             gint64      *out_int,
              GError     **error)
 {
   JsonNode *node = json_object_get_member (object, key);
@@ -126,6 +128,8 @@ parse_bound (JsonObject  *object,
     }
   *has = TRUE;
   *out = json_node_get_double (node);
+  *is_int = json_node_get_value_type (node) == G_TYPE_INT64;
+  *out_int = *is_int ? json_node_get_int (node) : 0;
   return TRUE;
 }
 
@@ -158,12 +162,15 @@ parse_limits (TetherFieldSpec  *spec,
   g_autofree char *min_path = _tether_schema_path_join (path, "min");
   g_autofree char *min_length_path = _tether_schema_path_join (path, "minLength");
 
-  if (!parse_bound (object, path, "min", &spec->has_min, &spec->min, error) ||
-      !parse_bound (object, path, "max", &spec->has_max, &spec->max, error) ||
+  if (!parse_bound (object, path, "min", &spec->has_min, &spec->min,
+                    &spec->min_is_int, &spec->min_int, error) ||
+      !parse_bound (object, path, "max", &spec->has_max, &spec->max,
+                    &spec->max_is_int, &spec->max_int, error) ||
       !parse_length (object, path, "minLength", &spec->min_length, error) ||
       !parse_length (object, path, "maxLength", &spec->max_length, error))
     return FALSE;
-  if (spec->has_min && spec->has_max && spec->min > spec->max)
+  if (spec->has_min && spec->has_max &&
+      (spec->min_is_int && spec->max_is_int ? spec->min_int > spec->max_int : spec->min > spec->max))
     return _tether_schema_invalid (error, min_path, "is above max");
   if (spec->min_length >= 0 && spec->max_length >= 0 && spec->min_length > spec->max_length)
     return _tether_schema_invalid (error, min_length_path, "is above maxLength");

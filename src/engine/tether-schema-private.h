@@ -27,6 +27,10 @@ struct _TetherFieldSpec {
   gboolean           has_max;
   double             min;
   double             max;
+  gboolean           min_is_int;   /* then min_int is the exact bound */
+  gboolean           max_is_int;
+  gint64             min_int;
+  gint64             max_int;
   gint64             min_length;   /* -1 when unset */
   gint64             max_length;   /* -1 when unset */
   GRegex            *pattern;

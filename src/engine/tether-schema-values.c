@@ -187,25 +187,76 @@ check_type (const TetherFieldSpec  *spec,
   return TRUE;
 }
 
+/* <0, 0, >0 as @i is below, equal to or above @d, exactly: a double cannot
+ * hold every int64 (2^53 + 1 rounds to 2^53). */
+static int
+compare_int_double (gint64 i,
+                    double d)
+{
+  gint64 whole;
+  double fraction;
+
+  if (d >= 9223372036854775808.0)
+    return -1;
+  if (d < -9223372036854775808.0)
+    return 1;
+  whole = (gint64) d;               /* toward zero, exact in this range */
+  if (i != whole)
+    return i < whole ? -1 : 1;
+  fraction = d - (double) whole;    /* exact */
+  return fraction > 0 ? -1 : fraction < 0 ? 1 : 0;
+}
+
+/* @node against a bound, as integers when both are. */
+static int
+compare_to_bound (JsonNode *node,
+                  double    bound,
+                  gboolean  bound_is_int,
+                  gint64    bound_int)
+{
+  double value;
+
+  if (json_node_get_value_type (node) == G_TYPE_INT64)
+    {
+      gint64 integer = json_node_get_int (node);
+
+      if (bound_is_int)
+        return (integer > bound_int) - (integer < bound_int);
+      return compare_int_double (integer, bound);
+    }
+  value = json_node_get_double (node);
+  if (bound_is_int)
+    return -compare_int_double (bound_int, value);
+  return (value > bound) - (value < bound);
+}
+
+static char *
+format_bound (double   bound,
+              gboolean is_int,
+              gint64   bound_int)
+{
+  if (is_int)
+    return g_strdup_printf ("%" G_GINT64_FORMAT, bound_int);
+  return format_double (bound);
+}
+
 static gboolean
 check_bounds (const TetherFieldSpec  *spec,
               JsonNode               *node,
               const TetherValuePath  *path,
               GError                **error)
 {
-  double value = json_node_get_double (node);
-
-  if (spec->has_min && value < spec->min)
+  if (spec->has_min && compare_to_bound (node, spec->min, spec->min_is_int, spec->min_int) < 0)
     {
       g_autofree char *shown = format_number (node);
-      g_autofree char *bound = format_double (spec->min);
+      g_autofree char *bound = format_bound (spec->min, spec->min_is_int, spec->min_int);
 
       return _tether_schema_fail (error, path, "%s is below min %s", shown, bound);
     }
-  if (spec->has_max && value > spec->max)
+  if (spec->has_max && compare_to_bound (node, spec->max, spec->max_is_int, spec->max_int) > 0)
     {
       g_autofree char *shown = format_number (node);
-      g_autofree char *bound = format_double (spec->max);
+      g_autofree char *bound = format_bound (spec->max, spec->max_is_int, spec->max_int);
 
       return _tether_schema_fail (error, path, "%s is above max %s", shown, bound);
     }
