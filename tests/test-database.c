@@ -192,6 +192,43 @@ test_foreign_sqlite (Fixture *f, gconstpointer data)
   g_assert_cmpmem (before, len, after, len);
 }
 
+/* Another program's database in WAL mode, open in that program with pages
+ * still in its log: refusing it must change neither file. */
+static void
+test_foreign_wal_untouched (Fixture *f, gconstpointer data)
+{
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+  g_autofree char *before = NULL, *wal_before = NULL, *after = NULL, *wal_after = NULL;
+  gsize len, wal_len, after_len, wal_after_len;
+  sqlite3 *handle = NULL;
+
+  g_assert_cmpint (sqlite3_open (f->path, &handle), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (handle,
+    "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;"
+    "CREATE TABLE customers (name TEXT);"
+    "INSERT INTO customers VALUES ('Ada'), ('Grace');", NULL, NULL, NULL), ==, SQLITE_OK);
+  g_assert_true (g_file_get_contents (f->path, &before, &len, NULL));
+  g_assert_true (g_file_get_contents (wal, &wal_before, &wal_len, NULL));
+  g_assert_cmpuint (wal_len, >, 0);
+
+  expect_open_error (f->path, NULL, TETHER_DATABASE_ERROR_NOT_TETHER, "customers");
+  g_assert_true (g_file_get_contents (f->path, &after, &after_len, NULL));
+  g_assert_true (g_file_get_contents (wal, &wal_after, &wal_after_len, NULL));
+  g_assert_cmpmem (before, len, after, after_len);
+  g_assert_cmpmem (wal_before, wal_len, wal_after, wal_after_len);
+
+  /* and after that program is gone, its log left behind (as after a crash) */
+  g_assert_cmpint (sqlite3_db_config (handle, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_close (handle), ==, SQLITE_OK);
+  g_clear_pointer (&after, g_free);
+  g_clear_pointer (&wal_after, g_free);
+  expect_open_error (f->path, NULL, TETHER_DATABASE_ERROR_NOT_TETHER, "customers");
+  g_assert_true (g_file_get_contents (f->path, &after, &after_len, NULL));
+  g_assert_true (g_file_get_contents (wal, &wal_after, &wal_after_len, NULL));
+  g_assert_cmpmem (before, len, after, after_len);
+  g_assert_cmpmem (wal_before, wal_len, wal_after, wal_after_len);
+}
+
 static void
 test_corrupt (Fixture *f, gconstpointer data)
 {
@@ -762,6 +799,7 @@ main (int argc, char **argv)
   ADD ("open/background-checkpoint", test_background_checkpoint);
   ADD ("open/not-sqlite", test_not_sqlite);
   ADD ("open/foreign-sqlite", test_foreign_sqlite);
+  ADD ("open/foreign-wal", test_foreign_wal_untouched);
   ADD ("open/corrupt", test_corrupt);
   ADD ("open/read-only", test_read_only);
   ADD ("open/closed", test_closed);

@@ -31,6 +31,7 @@ struct _TetherDatabase
   GArray       *savepoints;   /* guint: pending->len when each level began */
   GArray       *at_end;       /* PendingChange calls, when the outermost level ends */
   gboolean      lost;         /* SQLite rolled the transaction back by itself */
+  gboolean      opened;       /* a Tether database, set up: ours to checkpoint */
   TetherRank   *rank;         /* owned by the connection */
   TetherDatabaseWatch *watch; /* other connections' commits; NULL for ":memory:" */
   TetherCheckpointer  *checkpointer; /* NULL: SQLite checkpoints in COMMIT */
@@ -95,8 +96,12 @@ tether_database_close (TetherDatabase *self)
   g_clear_pointer (&self->watch, _tether_database_watch_free);
   g_clear_pointer (&self->checkpointer, _tether_checkpointer_free);
   g_hash_table_remove_all (self->statements);
-  /* Fold the WAL back so the file is self-contained when the program exits. */
-  sqlite3_exec (self->handle, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+  /* Fold the WAL back so the file is self-contained when the program exits;
+   * never in a file we refused (another program's, maybe open in it). */
+  if (self->opened)
+    sqlite3_exec (self->handle, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+  else   /* the last connection to close would copy the log back and delete it */
+    sqlite3_db_config (self->handle, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
   sqlite3_close_v2 (self->handle);   /* frees the rank cache too */
   self->handle = NULL;
   self->rank = NULL;
@@ -742,6 +747,7 @@ tether_database_open (const char    *path,
 
   for (const char * const *c = tether_schema_get_collections (self->schema); *c; c++)
     g_hash_table_insert (self->collections, g_strdup (*c), _tether_collection_new (self, *c));
+  self->opened = TRUE;
   self->watch = _tether_database_watch_new (self);
   self->checkpointer = _tether_checkpointer_new (self->handle);
   /* Once sync is set up, every process logs its writes (docs/sync.md). */
