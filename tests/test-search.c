@@ -342,6 +342,21 @@ test_empty_text (Fixture *f, gconstpointer data)
     }
 }
 
+/* Text that is not UTF-8 (from a file, a pipe) is an error, not "no filter". */
+static void
+test_invalid_utf8 (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherQuery) query = tether_query_new (f->docs);
+  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(GError) error = NULL;
+
+  seed (f);
+  records = tether_query_run (tether_query_search (query, "caf\xe9"), &error);
+  g_assert_null (records);
+  g_assert_error (error, TETHER_QUERY_ERROR, TETHER_QUERY_ERROR_BAD_VALUE);
+  g_assert_cmpstr (error->message, ==, "docs: the search text is not valid UTF-8");
+}
+
 static void
 test_search_replaces (Fixture *f, gconstpointer data)
 {
@@ -784,6 +799,7 @@ main (int argc, char *argv[])
   ADD ("/tether/search/match/decomposed-records", test_decomposed_records);
   ADD ("/tether/search/match/syntax-is-words", test_syntax_is_words);
   ADD ("/tether/search/match/empty-text", test_empty_text);
+  ADD ("/tether/search/match/invalid-utf8", test_invalid_utf8);
   ADD ("/tether/search/match/replaced", test_search_replaces);
   ADD ("/tether/search/order/rank", test_rank);
   ADD ("/tether/search/order/rank-within", test_rank_within);

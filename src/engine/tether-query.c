@@ -405,8 +405,14 @@ tether_query_search (TetherQuery *self,
   name = tether_collection_get_name (self->collection);
   g_clear_pointer (&self->search, g_free);
   g_clear_pointer (&self->match, g_free);
-  if (text == NULL || !g_utf8_validate (text, -1, NULL))
+  if (text == NULL)
     return self;
+  if (!g_utf8_validate (text, -1, NULL))
+    {
+      keep_error (self, g_error_new (TETHER_QUERY_ERROR, TETHER_QUERY_ERROR_BAD_VALUE,
+                                     "%s: the search text is not valid UTF-8", name));
+      return self;
+    }
   if (tether_schema_get_searchable (schema, name)[0] == NULL)
     {
       keep_error (self, g_error_new (TETHER_QUERY_ERROR, TETHER_QUERY_ERROR_BAD_OPERATOR,
