@@ -226,6 +226,31 @@ test_rank_within (Fixture *f, gconstpointer data)
                  "Sync sync sync,Sync once,Meeting notes");
 }
 
+/* With other conditions too: the newest matches that meet them are ranked. */
+static void
+test_rank_within_filtered (Fixture *f, gconstpointer data)
+{
+  static const char * const docs[] = {
+    "{\"title\": \"Sync sync sync\", \"kind\": \"note\"}",
+    "{\"title\": \"Sync once\", \"body\": \"A short note.\", \"kind\": \"note\"}",
+    "{\"title\": \"Sync sync, a task\", \"kind\": \"task\"}",
+    "{\"title\": \"Meeting notes\", \"body\": \"Budgets, hiring, travel and, at the end, sync.\", \"kind\": \"note\"}",
+    NULL
+  };
+  g_autoptr(TetherQuery) newest = tether_query_new (f->docs);
+  g_autoptr(TetherQuery) one = tether_query_new (f->docs);
+  g_autoptr(TetherQuery) either = tether_query_new (f->docs);
+
+  tether_test_create_all (f->docs, docs);
+  tether_query_where_text (tether_query_search (newest, "sync"), "kind == note");
+  assert_titles (tether_query_rank_within (newest, 2), "Sync once,Meeting notes");
+  tether_query_where_text (tether_query_search (one, "sync"), "kind == note");
+  assert_titles (tether_query_limit (tether_query_rank_within (one, 2), 1), "Sync once");
+  tether_query_or_where_text (tether_query_search (either, "sync"), 0, "kind == note");
+  tether_query_or_where_text (either, 0, "kind == task");
+  assert_titles (tether_query_rank_within (either, 2), "Sync sync, a task,Meeting notes");
+}
+
 static void
 test_with_filters (Fixture *f, gconstpointer data)
 {
@@ -803,6 +828,7 @@ main (int argc, char *argv[])
   ADD ("/tether/search/match/replaced", test_search_replaces);
   ADD ("/tether/search/order/rank", test_rank);
   ADD ("/tether/search/order/rank-within", test_rank_within);
+  ADD ("/tether/search/order/rank-within-filtered", test_rank_within_filtered);
   ADD ("/tether/search/order/sort-overrides-rank", test_sort_overrides_rank);
   ADD ("/tether/search/filters", test_with_filters);
   ADD ("/tether/search/index/update-and-delete", test_update_and_delete);
