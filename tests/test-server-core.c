@@ -443,6 +443,54 @@ test_batch_sees_earlier (Fixture       *f,
   g_assert_cmpint (json_object_get_int_member (pulled (r, "\"a\""), "rev"), ==, 3);
 }
 
+/* A batch longer than the store's statements of several rows, touching
+ * one record in three of them: the rows go in in order (the last state
+ * and rev win), and the whole batch sent again is answered the same. */
+static void
+test_batch_many_rows (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GString) body = g_string_new ("{\"clientId\":\"client-1\",\"changes\":[");
+  g_autofree char *first = NULL, *again = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *r;
+
+  for (guint i = 0; i < 40; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("m%u", i);
+      g_autofree char *filler = g_strdup_printf ("\"f%u\"", i);
+      g_autofree char *item = NULL;
+
+      if (i == 0)
+        item = change (id, "notes", "\"a\"", "create", "{\"v\":0}", ",\"baseRev\":0");
+      else if (i == 17)
+        item = change (id, "notes", "\"a\"", "update", "{\"v\":17}", ",\"baseRev\":1");
+      else if (i == 34)
+        item = change (id, "notes", "\"a\"", "update", "{\"v\":34}", ",\"baseRev\":18");
+      else if (i == 39)
+        item = change (id, "notes", "\"a\"", "delete", "null", ",\"baseRev\":35");
+      else
+        item = change (id, "notes", filler, "create", "{\"v\":1}", ",\"baseRev\":0");
+      g_string_append_printf (body, "%s%s", i ? "," : "", item);
+    }
+  g_string_append (body, "]}");
+  first = tether_server_core_push_text (f->core, &f->alice, body->str, body->len, NULL, &error);
+  g_assert_no_error (error);
+  again = tether_server_core_push_text (f->core, &f->alice, body->str, body->len, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (again, ==, first);
+  r = push (f, g_strdup (body->str));
+  assert_outcome (r, 40, 0, 0);
+  for (guint i = 0; i < 40; i++)
+    g_assert_cmpint (accepted_rev (r, i), ==, i + 1);
+  r = pull (f, "{}");
+  g_assert_cmpuint (count (r, "changes"), ==, 37);
+  g_assert_cmpstr (json_object_get_string_member (pulled (r, "\"a\""), "type"), ==, "delete");
+  g_assert_cmpint (json_object_get_int_member (pulled (r, "\"a\""), "rev"), ==, 40);
+  g_assert_cmpint (json_object_get_int_member (pulled (r, "\"f16\""), "rev"), ==, 17);
+  g_assert_cmpint (json_object_get_int_member (pulled (r, "\"f38\""), "rev"), ==, 39);
+}
+
 static void
 test_bad_changes (Fixture       *f,
                   gconstpointer  data)
@@ -1400,6 +1448,7 @@ add_tests (const char *kind)
     { "push/idempotent-retry", test_idempotent_retry },
     { "push/batch-duplicates", test_batch_duplicates },
     { "push/batch-sees-earlier", test_batch_sees_earlier },
+    { "push/batch-many-rows", test_batch_many_rows },
     { "push/bad-changes", test_bad_changes },
     { "push/too-many-changes", test_too_many_changes },
     { "push/schema", test_schema },

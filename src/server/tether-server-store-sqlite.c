@@ -14,6 +14,17 @@
 
 #define RECORD_COLUMNS "collection, key, rev, type, data, server_ms, hlc, change_id, client_id"
 
+/* Rows a push writes go in statements of MANY_ROWS rows: each statement
+ * run has a fixed cost (binding, reset, opening cursors) that one row at a
+ * time paid per row. The rows go in in order, as one at a time did. */
+#define MANY_ROWS 16
+#define RECORD_ROW "(?,?,?,?,?,?,?,?,?,?)"
+#define APPLIED_ROW "(?,?,?,?,?)"
+#define FOUR(row) row "," row "," row "," row
+#define MANY(row) FOUR (row) "," FOUR (row) "," FOUR (row) "," FOUR (row)
+#define RECORD_PARAMS 10
+#define APPLIED_PARAMS 5
+
 static const char * const sql[N_STMTS] = {
   [BEGIN_WRITE] = "BEGIN IMMEDIATE",
   [BEGIN_READ] = "BEGIN",
@@ -32,12 +43,16 @@ static const char * const sql[N_STMTS] = {
   [FIND_APPLIED] = "SELECT rev, server_ms, hlc FROM applied WHERE user_id = ?1 AND change_id = ?2",
   [REMEMBER_APPLIED] = "INSERT OR REPLACE INTO applied (user_id, change_id, rev, server_ms, hlc)"
                        " VALUES (?1, ?2, ?3, ?4, ?5)",
+  [REMEMBER_APPLIED_MANY] = "INSERT OR REPLACE INTO applied (user_id, change_id, rev, server_ms, hlc)"
+                            " VALUES " MANY (APPLIED_ROW),
   [GET_RECORD] = "SELECT " RECORD_COLUMNS " FROM records"
                  " WHERE user_id = ?1 AND collection = ?2 AND key = ?3",
   [GET_STATE] = "SELECT rev, type, server_ms FROM records"
                 " WHERE user_id = ?1 AND collection = ?2 AND key = ?3",
   [PUT_RECORD] = "INSERT OR REPLACE INTO records (user_id, " RECORD_COLUMNS ")"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+  [PUT_RECORDS_MANY] = "INSERT OR REPLACE INTO records (user_id, " RECORD_COLUMNS ")"
+                       " VALUES " MANY (RECORD_ROW),
   [PULL_ALL] = "SELECT " RECORD_COLUMNS " FROM records"
                " WHERE user_id = ?1 AND rev > ?2 AND (?5 IS NULL OR client_id IS NOT ?5)"
                " ORDER BY rev LIMIT ?3",
@@ -264,6 +279,20 @@ store_find_applied (TetherServerStore   *store,
   return g_steal_pointer (&found);
 }
 
+static void
+bind_applied (sqlite3_stmt              *s,
+              int                        first,
+              gint64                     user_id,
+              const char                *change_id,
+              const TetherServerApplied *applied)
+{
+  sqlite3_bind_int64 (s, first + 1, user_id);
+  sqlite3_bind_text (s, first + 2, change_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (s, first + 3, applied->rev);
+  sqlite3_bind_int64 (s, first + 4, applied->server_ms);
+  _tether_sqlite_bind_text (s, first + 5, applied->hlc);
+}
+
 static gboolean
 store_remember_applied (TetherServerStore          *store,
                         gint64                      user_id,
@@ -273,15 +302,22 @@ store_remember_applied (TetherServerStore          *store,
                         GError                    **error)
 {
   TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
-  sqlite3_stmt *s = _tether_sqlite_stmt (self, REMEMBER_APPLIED);
+  guint i = 0;
 
-  sqlite3_bind_int64 (s, 1, user_id);
-  for (guint i = 0; i < n; i++)
+  for (; n - i >= MANY_ROWS; i += MANY_ROWS)
     {
-      sqlite3_bind_text (s, 2, change_ids[i], -1, SQLITE_STATIC);
-      sqlite3_bind_int64 (s, 3, applied[i]->rev);
-      sqlite3_bind_int64 (s, 4, applied[i]->server_ms);
-      _tether_sqlite_bind_text (s, 5, applied[i]->hlc);
+      sqlite3_stmt *s = _tether_sqlite_stmt (self, REMEMBER_APPLIED_MANY);
+
+      for (guint k = 0; k < MANY_ROWS; k++)
+        bind_applied (s, k * APPLIED_PARAMS, user_id, change_ids[i + k], applied[i + k]);
+      if (!_tether_sqlite_run (self, s, error))
+        return FALSE;
+    }
+  for (; i < n; i++)
+    {
+      sqlite3_stmt *s = _tether_sqlite_stmt (self, REMEMBER_APPLIED);
+
+      bind_applied (s, 0, user_id, change_ids[i], applied[i]);
       if (!_tether_sqlite_run (self, s, error))
         return FALSE;
     }
@@ -351,6 +387,24 @@ store_get_records (TetherServerStore   *store,
   return g_steal_pointer (&found);
 }
 
+static void
+bind_record (sqlite3_stmt             *s,
+             int                       first,
+             gint64                    user_id,
+             const TetherServerRecord *r)
+{
+  sqlite3_bind_int64 (s, first + 1, user_id);
+  sqlite3_bind_text (s, first + 2, r->collection, -1, SQLITE_STATIC);
+  sqlite3_bind_text (s, first + 3, r->key, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (s, first + 4, r->rev);
+  sqlite3_bind_int (s, first + 5, r->type);
+  _tether_sqlite_bind_text (s, first + 6, r->data);
+  sqlite3_bind_int64 (s, first + 7, r->server_ms);
+  _tether_sqlite_bind_text (s, first + 8, r->hlc);
+  sqlite3_bind_text (s, first + 9, r->change_id, -1, SQLITE_STATIC);
+  _tether_sqlite_bind_text (s, first + 10, r->client_id);
+}
+
 static gboolean
 store_put_records (TetherServerStore          *store,
                    gint64                      user_id,
@@ -359,22 +413,22 @@ store_put_records (TetherServerStore          *store,
                    GError                    **error)
 {
   TetherServerStoreSqlite *self = (TetherServerStoreSqlite *) store;
-  sqlite3_stmt *s = _tether_sqlite_stmt (self, PUT_RECORD);
+  guint i = 0;
 
-  sqlite3_bind_int64 (s, 1, user_id);
-  for (guint i = 0; i < n; i++)
+  for (; n - i >= MANY_ROWS; i += MANY_ROWS)
     {
-      const TetherServerRecord *r = records[i];
+      sqlite3_stmt *s = _tether_sqlite_stmt (self, PUT_RECORDS_MANY);
 
-      sqlite3_bind_text (s, 2, r->collection, -1, SQLITE_STATIC);
-      sqlite3_bind_text (s, 3, r->key, -1, SQLITE_STATIC);
-      sqlite3_bind_int64 (s, 4, r->rev);
-      sqlite3_bind_int (s, 5, r->type);
-      _tether_sqlite_bind_text (s, 6, r->data);
-      sqlite3_bind_int64 (s, 7, r->server_ms);
-      _tether_sqlite_bind_text (s, 8, r->hlc);
-      sqlite3_bind_text (s, 9, r->change_id, -1, SQLITE_STATIC);
-      _tether_sqlite_bind_text (s, 10, r->client_id);
+      for (guint k = 0; k < MANY_ROWS; k++)
+        bind_record (s, k * RECORD_PARAMS, user_id, records[i + k]);
+      if (!_tether_sqlite_run (self, s, error))
+        return FALSE;
+    }
+  for (; i < n; i++)
+    {
+      sqlite3_stmt *s = _tether_sqlite_stmt (self, PUT_RECORD);
+
+      bind_record (s, 0, user_id, records[i]);
       if (!_tether_sqlite_run (self, s, error))
         return FALSE;
     }
