@@ -227,7 +227,7 @@ test_errors (Fixture       *f,
              gconstpointer  data)
 {
   g_autoptr(Result) required = NULL, above = NULL, bad_json = NULL, array = NULL;
-  g_autoptr(Result) bad_patch = NULL, collection = NULL, missing = NULL;
+  g_autoptr(Result) bad_patch = NULL, collection = NULL, missing = NULL, empty = NULL;
   g_autoptr(JsonObject) ok = NULL;
 
   ok = output_object (run (f, "create", "tasks", "{\"title\": \"kept\"}"));
@@ -236,12 +236,16 @@ test_errors (Fixture       *f,
   assert_fails (required, 1, "tether: notes.title: required\n");
   above = run (f, "create", "tasks", "{\"title\": \"t\", \"priority\": 7}");
   assert_fails (above, 1, "tether: tasks.priority:");
-  bad_json = run (f, "create", "notes", "{\"title\": ");
-  assert_fails (bad_json, 1, "tether: create: the record must be a JSON object: ");
+  /* Cut-off JSON is not valid, and json-glib's line:column says where. */
+  bad_json = run (f, "create", "notes", "{\"title\": \"x\"");
+  assert_fails (bad_json, 1, "tether: create: the record is not valid JSON: ");
+  g_assert_nonnull (strstr (bad_json->err, ":1:"));
+  empty = run (f, "create", "notes", "");
+  assert_fails (empty, 1, "tether: create: the record is not valid JSON: the text is empty\n");
   array = run (f, "put", "notes", "[1, 2]");
-  assert_fails (array, 1, "tether: put: the record must be a JSON object: ");
+  assert_fails (array, 1, "tether: put: the record must be a JSON object: found an array\n");
   bad_patch = run (f, "update", "tasks", json_object_get_string_member (ok, "id"), "true");
-  assert_fails (bad_patch, 1, "tether: update: the record must be a JSON object: ");
+  assert_fails (bad_patch, 1, "tether: update: the record must be a JSON object: found a boolean\n");
   collection = run (f, "create", "books", "{\"title\": \"x\"}");
   assert_fails (collection, 1, "tether: no collection 'books'");
   missing = run (f, "update", "tasks", "no-such-id", "{\"done\": true}");

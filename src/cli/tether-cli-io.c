@@ -171,9 +171,10 @@ _tether_cli_parse_argument (const char  *command,
   g_autoptr(JsonParser) parser = json_parser_new ();
   JsonNode *root = parse_root (parser, text, -1, error);
 
+  /* json-glib's message keeps its "<data>:line:column" of where it broke. */
   if (root == NULL)
     {
-      g_prefix_error (error, "%s: the record must be a JSON object: ", command);
+      g_prefix_error (error, "%s: the record is not valid JSON: ", command);
       return NULL;
     }
   if (!JSON_NODE_HOLDS_OBJECT (root))
