@@ -668,6 +668,65 @@ test_prepare (Fixture       *f,
   assert_record (found, "notes", "\"after\"", 2, "{\"n\":2}");
 }
 
+/* The file of a SQLite store: a new one is its owner's only, a missing
+ * folder is named, and a file with other tables (a client's notes) or no
+ * SQLite at all is refused and left as it was. */
+static void
+test_sqlite_file (void)
+{
+  g_autofree char *dir = tether_test_dir_new ();
+  g_autofree char *fresh = g_build_filename (dir, "server.db", NULL);
+  g_autofree char *missing = g_build_filename (dir, "no", "such", "server.db", NULL);
+  g_autofree char *notes = g_build_filename (dir, "notes.db", NULL);
+  g_autofree char *text = g_build_filename (dir, "text.db", NULL);
+  g_autoptr(TetherServerStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+  sqlite3 *db = NULL;
+  GStatBuf st;
+
+  store = tether_server_store_sqlite_new (fresh, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_stat (fresh, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0600);
+  g_clear_object (&store);
+
+  store = tether_server_store_sqlite_new (missing, &error);
+  g_assert_null (store);
+  g_assert_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "does not exist"));
+  g_clear_error (&error);
+
+  g_assert_cmpint (sqlite3_open (notes, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db, "CREATE TABLE t_notes (id TEXT); CREATE TABLE _tether_meta (k TEXT)",
+                                 NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+  store = tether_server_store_sqlite_new (notes, &error);
+  g_assert_null (store);
+  g_assert_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "not a tether-server database"));
+  g_assert_nonnull (strstr (error->message, "_tether_meta, t_notes"));
+  g_clear_error (&error);
+  g_assert_cmpint (sqlite3_open (notes, &db), ==, SQLITE_OK);
+  {
+    sqlite3_stmt *stmt = NULL;
+
+    g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT count(*) FROM sqlite_master WHERE name = 'users'",
+                                         -1, &stmt, NULL), ==, SQLITE_OK);
+    g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+    g_assert_cmpint (sqlite3_column_int (stmt, 0), ==, 0);
+    sqlite3_finalize (stmt);
+  }
+  sqlite3_close (db);
+
+  g_assert_true (g_file_set_contents (text, "not a database, just some text that is long enough",
+                                      -1, NULL));
+  store = tether_server_store_sqlite_new (text, &error);
+  g_assert_null (store);
+  g_assert_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "not an SQLite database"));
+  tether_test_dir_free (g_steal_pointer (&dir));
+}
+
 static void
 add_tests (const char *kind)
 {
@@ -1088,6 +1147,7 @@ main (int    argc,
 
   g_test_init (&argc, &argv, NULL);
   add_tests ("sqlite");
+  g_test_add_func ("/tether/server/store/sqlite/file", test_sqlite_file);
   pg = tether_test_pg_start (&error);
   if (pg != NULL)
     {

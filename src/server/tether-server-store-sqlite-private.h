@@ -53,6 +53,13 @@ gboolean      _tether_sqlite_commit        (TetherServerStore        *store,
                                             GError                  **error);
 void          _tether_sqlite_rollback      (TetherServerStore        *store);
 
+/* tether-server-store-sqlite-file.c */
+gboolean      _tether_sqlite_prepare_file  (const char               *path,
+                                            GError                  **error);
+gboolean      _tether_sqlite_check_tables  (sqlite3                  *db,
+                                            const char               *path,
+                                            GError                  **error);
+
 /* tether-server-store-sqlite-log.c */
 gboolean      _tether_sqlite_prepare_log   (TetherServerStore        *store,
                                             GError                  **error);

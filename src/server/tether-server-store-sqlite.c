@@ -591,8 +591,11 @@ open_db (TetherServerStoreSqlite  *self,
 {
   /* One thread uses a store, as its in_transaction flag already assumes. */
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2 (path, &self->db, flags, NULL);
+  int rc;
 
+  if (!_tether_sqlite_prepare_file (path, error))
+    return FALSE;
+  rc = sqlite3_open_v2 (path, &self->db, flags, NULL);
   if (rc != SQLITE_OK)
     {
       g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_FAILED,
@@ -601,6 +604,8 @@ open_db (TetherServerStoreSqlite  *self,
       return FALSE;
     }
   sqlite3_busy_timeout (self->db, 5000);
+  if (!_tether_sqlite_check_tables (self->db, path, error))
+    return FALSE;
   /* 16 KiB pages (only for a new file) fit a record row several times over:
    * pushes run ~20% faster than with 4 KiB ones. */
   rc = sqlite3_exec (self->db, "PRAGMA page_size = 16384; PRAGMA journal_mode = WAL;"
