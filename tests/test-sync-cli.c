@@ -559,6 +559,7 @@ test_conflict (Fixture *f)
 {
   Server *s = server_start (f, NULL);
   g_autofree char *id = NULL, *out = NULL, *listed = NULL, *restored = NULL, *title = NULL;
+  g_autofree char *expected = NULL;
   g_autoptr(JsonArray) log = NULL;
   g_autoptr(JsonArray) after = NULL;
   g_autoptr(JsonObject) queue = NULL;
@@ -591,7 +592,9 @@ test_conflict (Fixture *f)
   assert_has (listed, "  merge  resolved  winner local  fields title\n");
 
   restored = cli_ok (f, "b.db", "conflicts", "restore", conflict_id, NULL);
-  assert_has (restored, "is a pending change");
+  expected = g_strdup_printf ("conflict %s: restored the version that lost; notes/%s is a pending change\n",
+                              conflict_id, id);
+  g_assert_cmpstr (restored, ==, expected);
   title = title_of (f, "b.db", id);
   g_assert_cmpstr (title, ==, "from a");
   queue = inspect (f, "b.db");

@@ -217,7 +217,7 @@ conflicts_restore (TetherSyncEngine  *engine,
 
   if (conflict == NULL || !tether_sync_engine_restore_conflict (engine, id, error))
     return FALSE;
-  fprintf (stdout, "restored the version that lost conflict %s: %s/%s is a pending change\n",
+  fprintf (stdout, "conflict %s: restored the version that lost; %s/%s is a pending change\n",
            id, tether_conflict_get_collection (conflict), tether_conflict_get_record_id (conflict));
   return TRUE;
 }
