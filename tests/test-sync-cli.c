@@ -199,6 +199,10 @@ mode_of (const char *path)
   return st.st_mode & 0777;
 }
 
+/* What every sync command says on a database never set up for sync. */
+#define NOT_SET_UP "sync is not set up for this database: run `tether remote set URL --token-file FILE` " \
+                   "first (safer than --token TOKEN, which ps and the shell history can see)\n"
+
 /* Tests ------------------------------------------------------------------------------ */
 
 static void
@@ -222,9 +226,9 @@ test_remote (Fixture *f)
   g_assert_false (g_file_test (db_path, G_FILE_TEST_EXISTS));
 
   show_none = cli (f, "a.db", "remote", "show", NULL);
-  assert_fails (show_none, 1, "no remote: run tether remote set URL --token TOKEN");
+  assert_fails (show_none, 1, NOT_SET_UP);
   sync_none = cli (f, "a.db", "sync", NULL);
-  assert_fails (sync_none, 1, "no remote: run tether remote set URL --token TOKEN");
+  assert_fails (sync_none, 1, NOT_SET_UP);
 
   set = cli_ok (f, "a.db", "remote", "set", s->base, "--token", f->alice, NULL);
   expected = g_strdup_printf ("remote set to %s (token stored)\n", s->base);
@@ -387,22 +391,19 @@ test_not_set_up (Fixture *f)
     { "compact", NULL, NULL },
     { "retry-failed", NULL, NULL },
     { "discard", "some-change", NULL },
+    { "remote", "show", NULL },
+    { "sync", NULL, NULL },
   };
   g_autofree char *db_path = g_build_filename (f->dir, "a.db", NULL);
   g_autofree char *id = create_note (f, "a.db", "local only");
-  g_autoptr(Command) show = NULL, sync = NULL;
   g_autoptr(JsonObject) inspected = NULL;
 
   for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
     {
       g_autoptr(Command) command = cli (f, "a.db", commands[i][0], commands[i][1], commands[i][2], NULL);
 
-      assert_fails (command, 1, "sync is not set up for this database: run `tether remote set URL --token TOKEN` first");
+      assert_fails (command, 1, NOT_SET_UP);
     }
-  show = cli (f, "a.db", "remote", "show", NULL);
-  assert_fails (show, 1, "no remote: run tether remote set URL --token TOKEN");
-  sync = cli (f, "a.db", "sync", NULL);
-  assert_fails (sync, 1, "no remote: run tether remote set URL --token TOKEN");
   inspected = inspect (f, "a.db");
   g_assert_false (json_object_get_boolean_member (inspected, "setUp"));
   g_assert_cmpint (stat_of (inspected, "total"), ==, 0);

@@ -64,7 +64,7 @@ print_text (const char      *url,
   if (url != NULL)
     fprintf (stdout, "remote     %s (%s)\n", url, has_token ? "token stored" : "no token");
   else
-    fputs ("remote     none (tether remote set URL --token TOKEN)\n", stdout);
+    fputs ("remote     none (tether remote set URL --token-file FILE)\n", stdout);
   fprintf (stdout, "changes    %u: %u pending, %u syncing, %u committed, %u failed\n",
            stats->total, stats->pending, stats->syncing, stats->committed, stats->failed);
   fprintf (stdout, "conflicts  %u open (tether conflicts lists them all)\n", stats->conflicts_open);
@@ -274,7 +274,7 @@ _tether_cli_inspect (TetherCli      *cli,
     return FALSE;
   if (!set_up && args->json)
     empty_snapshot (&snapshot);
-  else if ((engine = _tether_cli_open_sync (cli, NULL, error)) == NULL ||
+  else if ((engine = _tether_cli_open_sync (cli, error)) == NULL ||
            !take_snapshot (engine, &snapshot, error))
     return FALSE;
   if (args->json)

@@ -91,17 +91,20 @@ gboolean                _tether_cli_apply              (TetherCli      *cli,
                                                         GError        **error);
 
 /* tether-cli-sync.c: the sync client (remote, sync, the queue, conflicts) */
-#define TETHER_CLI_NO_REMOTE "no remote: run tether remote set URL --token TOKEN"
+/* What to run when there is no remote; --token-file keeps the token out of
+ * the process list and the shell history. */
+#define TETHER_CLI_SET_REMOTE "run `tether remote set URL --token-file FILE` first " \
+                              "(safer than --token TOKEN, which ps and the shell history can see)"
+#define TETHER_CLI_NOT_SET_UP "sync is not set up for this database: " TETHER_CLI_SET_REMOTE
+#define TETHER_CLI_NO_REMOTE  "no remote is stored in this database: " TETHER_CLI_SET_REMOTE
 
 /* Whether the database has the sync tables, found without creating them. */
 gboolean                _tether_cli_sync_is_set_up     (TetherCli      *cli,
                                                         gboolean       *set_up,
                                                         GError        **error);
 /* The sync engine of a database set up for sync; otherwise NULL with
- * @not_set_up as the message (NULL: "sync is not set up …"), and the
- * database stays as it was. */
+ * TETHER_CLI_NOT_SET_UP, and the database stays as it was. */
 TetherSyncEngine       *_tether_cli_open_sync          (TetherCli      *cli,
-                                                        const char     *not_set_up,
                                                         GError        **error);
 /* The database's sync engine, setting sync up (the sync tables, change
  * tracking from now on, every record logged as a change) if it was not. */

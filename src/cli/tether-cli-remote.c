@@ -242,7 +242,7 @@ static gboolean
 remote_show (TetherCli  *cli,
              GError    **error)
 {
-  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, TETHER_CLI_NO_REMOTE, error);
+  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, error);
   g_autofree char *url = NULL;
   g_autofree char *token = NULL;
 

@@ -15,8 +15,6 @@
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3, sqlite3_close)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (sqlite3_stmt, sqlite3_finalize)
 
-#define NOT_SET_UP "sync is not set up for this database: run `tether remote set URL --token TOKEN` first"
-
 /* Asked on a read-only connection of our own, as the engine offers no way
  * to ask: a sync engine would create the sync tables, switching change
  * tracking on for good and logging every record as a change to push. */
@@ -55,9 +53,8 @@ _tether_cli_sync_is_set_up (TetherCli  *cli,
 }
 
 TetherSyncEngine *
-_tether_cli_open_sync (TetherCli   *cli,
-                       const char  *not_set_up,
-                       GError     **error)
+_tether_cli_open_sync (TetherCli  *cli,
+                       GError    **error)
 {
   gboolean set_up;
 
@@ -65,8 +62,7 @@ _tether_cli_open_sync (TetherCli   *cli,
     return NULL;
   if (set_up)
     return tether_sync_engine_new (cli->db, error);
-  g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
-                       not_set_up != NULL ? not_set_up : NOT_SET_UP);
+  g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED, TETHER_CLI_NOT_SET_UP);
   return NULL;
 }
 
@@ -129,7 +125,7 @@ _tether_cli_sync (TetherCli      *cli,
                   TetherCliArgs  *args,
                   GError        **error)
 {
-  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, TETHER_CLI_NO_REMOTE, error);
+  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, error);
   g_autofree char *url = NULL;
   g_autofree char *token = NULL;
   g_autofree char *line = NULL;
@@ -164,7 +160,7 @@ count_with (TetherCli  *cli,
             CountFunc   func,
             GError    **error)
 {
-  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, NULL, error);
+  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, error);
 
   return engine != NULL ? func (engine, error) : -1;
 }
@@ -198,7 +194,7 @@ _tether_cli_discard (TetherCli      *cli,
                      TetherCliArgs  *args,
                      GError        **error)
 {
-  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, NULL, error);
+  g_autoptr(TetherSyncEngine) engine = _tether_cli_open_sync (cli, error);
 
   if (engine == NULL || !tether_sync_engine_discard (engine, ARG (args, 0), error))
     return FALSE;
@@ -234,7 +230,7 @@ _tether_cli_conflicts (TetherCli      *cli,
     return usage_error (error, "conflicts: give no argument to list them, or restore ID");
   if (args->positional->len == 2 && args->json)
     return usage_error (error, "conflicts restore: --json is for the list");
-  if ((engine = _tether_cli_open_sync (cli, NULL, error)) == NULL)
+  if ((engine = _tether_cli_open_sync (cli, error)) == NULL)
     return FALSE;
   if (args->positional->len == 2)
     return conflicts_restore (engine, ARG (args, 1), error);
