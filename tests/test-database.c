@@ -173,6 +173,14 @@ test_not_sqlite (Fixture *f, gconstpointer data)
   expect_open_error (f->path, NULL, TETHER_DATABASE_ERROR_NOT_TETHER, "not an SQLite file");
 }
 
+/* A folder given as the database file is named as one, not blamed on the disk. */
+static void
+test_folder_given (Fixture *f, gconstpointer data)
+{
+  g_assert_cmpint (g_mkdir (f->path, 0700), ==, 0);
+  expect_open_error (f->path, NULL, TETHER_DATABASE_ERROR_IO, "that is a folder");
+}
+
 static void
 test_foreign_sqlite (Fixture *f, gconstpointer data)
 {
@@ -798,6 +806,7 @@ main (int argc, char **argv)
   ADD ("open/wal", test_wal_mode);
   ADD ("open/background-checkpoint", test_background_checkpoint);
   ADD ("open/not-sqlite", test_not_sqlite);
+  ADD ("open/folder-given", test_folder_given);
   ADD ("open/foreign-sqlite", test_foreign_sqlite);
   ADD ("open/foreign-wal", test_foreign_wal_untouched);
   ADD ("open/corrupt", test_corrupt);

@@ -241,9 +241,16 @@ _tether_database_set_error (TetherDatabase *self,
 {
   TetherDatabaseError code = error_code_for (rc);
   const char *message = self->handle ? sqlite3_errmsg (self->handle) : sqlite3_errstr (rc);
+  const char *advice = advice_for (code);
 
+  /* Not the disk: a folder given as the file, a missing folder, a file or
+   * folder this user may not open. */
+  if ((rc & 0xff) == SQLITE_CANTOPEN)
+    advice = g_file_test (self->path, G_FILE_TEST_IS_DIR)
+             ? " (that is a folder: give the path of a database file)"
+             : " (check that its folder exists and that you may read and write it)";
   g_set_error (error, TETHER_DATABASE_ERROR, code, "%s: %s: %s%s",
-               self->path, context, message, advice_for (code));
+               self->path, context, message, advice);
   note_lost_transaction (self);
   return FALSE;
 }
