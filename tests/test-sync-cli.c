@@ -496,15 +496,24 @@ test_failed (Fixture *f)
   g_autoptr(JsonObject) failed = NULL;
   g_autoptr(JsonObject) again = NULL;
   g_autoptr(JsonObject) gone = NULL;
-  g_autoptr(Command) unknown = NULL;
+  g_autoptr(Command) unknown = NULL, rejected = NULL;
   const char *change_id;
 
   set_remote (f, "a.db", s);
   long_one = create_note (f, "a.db", "a title far too long");
   short_one = create_note (f, "a.db", "short");
+  /* a script sees the refusal in the exit status; the counts still print */
+  rejected = cli (f, "a.db", "sync", NULL);
+  g_assert_cmpint (rejected->status, ==, 1);
+  g_assert_true (g_str_has_prefix (rejected->out, "pushed 2 changes (1 accepted, 0 conflicts, 1 rejected)"));
+  g_assert_cmpstr (strchr (rejected->out, '\n'), ==, "\n");
+  g_assert_cmpstr (rejected->err, ==, "tether: the server rejected 1 change: see tether inspect; "
+                                      "tether retry-failed sends it again\n");
+  /* a later sync that is refused nothing succeeds, and still mentions it */
   out = cli_ok (f, "a.db", "sync", NULL);
-  assert_has (out, "pushed 2 changes (1 accepted, 0 conflicts, 1 rejected)");
-  assert_has (out, "\n1 change failed: see tether inspect; tether retry-failed sends it again\n");
+  assert_has (out, "pushed 0 changes (0 accepted, 0 conflicts, 0 rejected)");
+  assert_has (out, "\n1 change failed in an earlier sync: see tether inspect; "
+                   "tether retry-failed sends it again\n");
 
   failed = inspect (f, "a.db");
   g_assert_cmpint (stat_of (failed, "failed"), ==, 1);

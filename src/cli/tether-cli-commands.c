@@ -286,7 +286,8 @@ static const TetherCliCommand commands[] = {
     "      holds a token is made readable by its owner only.",
     1, 2, TETHER_CLI_OPT_TOKEN, _tether_cli_remote },
   { "sync", "sync",
-    "Push every pending change to the remote, then pull; prints what it did.",
+    "Push every pending change to the remote, then pull; prints what it did. Exits\n"
+    "      with status 1 when the server rejected a change (tether inspect says why).",
     0, 0, 0, _tether_cli_sync },
   { "inspect", "inspect [--json]",
     "Show the remote, the change queue, the conflict count and the last syncs.",

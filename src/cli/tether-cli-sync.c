@@ -142,9 +142,19 @@ _tether_cli_sync (TetherCli      *cli,
     }
   line = _tether_cli_describe_report (&report);
   _tether_cli_print_text (line);
+  /* A change refused in this sync fails the command, so a script can tell;
+   * one refused earlier and left in the queue is only mentioned. */
+  if (report.rejected > 0)
+    {
+      g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+                   "the server rejected %u %s: see tether inspect; tether retry-failed sends %s again",
+                   report.rejected, plural (report.rejected, "change", "changes"),
+                   plural (report.rejected, "it", "them"));
+      return FALSE;
+    }
   failed = tether_sync_engine_get_failed_count (engine);
   if (failed > 0)
-    fprintf (stdout, "%u %s failed: see tether inspect; tether retry-failed sends %s again\n",
+    fprintf (stdout, "%u %s failed in an earlier sync: see tether inspect; tether retry-failed sends %s again\n",
              failed, plural (failed, "change", "changes"), plural (failed, "it", "them"));
   return TRUE;
 }
