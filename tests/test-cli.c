@@ -265,6 +265,7 @@ test_usage (Fixture       *f,
   g_autoptr(GPtrArray) args = g_ptr_array_new ();
   g_autoptr(Result) help = NULL, unknown = NULL, missing = NULL, extra = NULL;
   g_autoptr(Result) option = NULL, late = NULL, limit = NULL, sort = NULL, global = NULL;
+  g_autoptr(Result) op = NULL, bare = NULL, no_value = NULL, no_field = NULL, no_op = NULL;
 
   g_ptr_array_add (args, (gpointer) "--help");
   help = run_argv (NULL, NULL, args);
@@ -291,6 +292,24 @@ test_usage (Fixture       *f,
   assert_fails (sort, 2, "tether: --sort title:up: the direction must be asc or desc\n");
   global = run (f, "--frob");
   assert_fails (global, 2, "tether: unknown option '--frob'");
+
+  /* A condition that does not read as FIELD OP VALUE is a wrong command
+   * line too, in every command that takes one. */
+  op = run (f, "query", "notes", "--where", "title ~~ x");
+  assert_fails (op, 2, "tether: --where \"title ~~ x\": unknown operator '~~' "
+                       "(use == != < <= > >= in contains prefix)\nUsage: tether query ");
+  bare = run (f, "count", "tasks", "--where", "done");
+  assert_fails (bare, 2, "tether: --where \"done\": the operator and the value are missing "
+                         "(write FIELD OP VALUE, e.g. \"priority >= 2\")\nUsage: tether count ");
+  no_value = run (f, "search", "notes", "milk", "--or", "title prefix ");
+  assert_fails (no_value, 2, "tether: --or \"title prefix \": the value is missing "
+                             "(write FIELD OP VALUE, e.g. \"priority >= 2\")\nUsage: tether search ");
+  no_field = run (f, "query", "notes", "--or=== x");
+  assert_fails (no_field, 2, "tether: --or \"== x\": it does not start with a field name "
+                             "(write FIELD OP VALUE, e.g. \"priority >= 2\")\n");
+  no_op = run (f, "count", "notes", "--where", "title 'x'");
+  assert_fails (no_op, 2, "tether: --where \"title 'x'\": an operator is missing after 'title' "
+                          "(write FIELD OP VALUE, e.g. \"priority >= 2\")\n");
 
   /* A wrong command line never creates the database. */
   g_assert_false (g_file_test (f->db, G_FILE_TEST_EXISTS));

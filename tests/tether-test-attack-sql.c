@@ -200,6 +200,19 @@ assert_cli (Command    *command,
     g_assert_cmpstr (command->out, ==, out);
 }
 
+/* Refused as a wrong command line (status 2), naming @what. */
+static void
+assert_cli_usage (Command    *command,
+                  const char *what)
+{
+  g_autoptr(Command) owned = command;
+
+  g_test_message ("tether → %d: %s%s", command->status, command->out, command->err);
+  g_assert_cmpint (command->status, ==, 2);
+  g_assert_true (command->out[0] == '\0' && g_str_has_prefix (command->err, "tether: ") &&
+                 strstr (command->err, what) != NULL);
+}
+
 void
 test_client_injection (Fixture *f)
 {
@@ -220,7 +233,7 @@ test_client_injection (Fixture *f)
   assert_cli (CLI (f, db, "count", name), name, NULL);
   assert_cli (CLI (f, db, "export", name), name, NULL);
   assert_cli (CLI (f, db, "query", "tasks", "--sort", sort), field, NULL);
-  assert_cli (CLI (f, db, "count", "tasks", "--where", where), field, NULL);
+  assert_cli_usage (CLI (f, db, "count", "tasks", "--where", where), field);
   assert_cli (CLI (f, db, "delete", "tasks", id), id, NULL);
   assert_cli (CLI (f, db, "update", "tasks", id, "{\"title\":\"pwned\"}"), id, NULL);
   assert_cli (CLI (f, db, "get", "tasks", id), id, NULL);

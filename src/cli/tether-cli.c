@@ -199,6 +199,65 @@ check_sort (const char  *value,
   return FALSE;
 }
 
+/* The engine's reading of "FIELD OP VALUE" (tether_query_where_text), up to
+ * the schema: an operator is a run of symbols, or a word; symbols that may
+ * start a value are not part of it. */
+static gboolean
+is_operator_char (char c)
+{
+  return c != '\0' && g_ascii_ispunct (c) && strchr ("\"'[{(-+._", c) == NULL;
+}
+
+static gboolean
+condition_error (GError     **error,
+                 const char  *option,
+                 const char  *condition,
+                 const char  *problem)
+{
+  g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_USAGE,
+               "%s \"%s\": %s (write FIELD OP VALUE, e.g. \"priority >= 2\")",
+               option, condition, problem);
+  return FALSE;
+}
+
+/* A condition that does not read as FIELD OP VALUE is a wrong command line,
+ * found before the database opens; whether the schema has the field and
+ * the value fits it is the engine's to say. */
+static gboolean
+check_condition (const char  *option,
+                 const char  *condition,
+                 GError     **error)
+{
+  const char *p = condition, *field, *op;
+  g_autofree char *op_text = NULL;
+  g_autofree char *problem = NULL;
+  TetherOp parsed;
+
+  while (g_ascii_isspace (*p)) p++;
+  for (field = p; g_ascii_isalnum (*p) || *p == '_'; p++);
+  if (p == field)
+    return condition_error (error, option, condition, "it does not start with a field name");
+  problem = g_strdup_printf ("an operator is missing after '%.*s'", (int) (p - field), field);
+  while (g_ascii_isspace (*p)) p++;
+  if (*p == '\0')
+    return condition_error (error, option, condition, "the operator and the value are missing");
+  for (op = p; is_operator_char (op[0]) ? is_operator_char (*p) : g_ascii_isalpha (*p); p++);
+  if (p == op)
+    return condition_error (error, option, condition, problem);
+  op_text = g_strndup (op, p - op);
+  if (!tether_op_from_string (op_text, &parsed))
+    {
+      g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_USAGE,
+                   "%s \"%s\": unknown operator '%s' (use == != < <= > >= in contains prefix)",
+                   option, condition, op_text);
+      return FALSE;
+    }
+  while (g_ascii_isspace (*p)) p++;
+  if (*p == '\0')
+    return condition_error (error, option, condition, "the value is missing");
+  return TRUE;
+}
+
 static gboolean
 store_option (TetherCliArgs  *args,
               OptionId        id,
@@ -210,10 +269,10 @@ store_option (TetherCliArgs  *args,
     {
     case OPT_WHERE:
       g_ptr_array_add (args->where, (gpointer) value);
-      return TRUE;
+      return check_condition (name, value, error);
     case OPT_OR:
       g_ptr_array_add (args->or_where, (gpointer) value);
-      return TRUE;
+      return check_condition (name, value, error);
     case OPT_SORT:
       g_ptr_array_add (args->sort, (gpointer) value);
       return check_sort (value, error);
