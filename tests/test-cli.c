@@ -799,6 +799,33 @@ test_database_location (Fixture       *f,
   g_assert_false (g_file_test (f->db, G_FILE_TEST_EXISTS));
 }
 
+/* A folder given as the database is named as one, not blamed on the disk,
+ * whichever way it came. */
+static void
+test_database_folder (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autofree char *expected = g_strdup_printf ("tether: %s: ", f->dir);
+  g_autofree char *tether_db = g_strdup_printf ("TETHER_DB=%s", f->dir);
+  const char *with_env[] = { tether_db, NULL };
+  g_autoptr(GPtrArray) summary = g_ptr_array_new ();
+  g_autoptr(GPtrArray) count = g_ptr_array_new ();
+  g_autoptr(Result) from_option = NULL, from_env = NULL;
+
+  g_ptr_array_add (summary, (gpointer) "--db");
+  g_ptr_array_add (summary, f->dir);
+  from_option = run_argv (NULL, NULL, summary);
+  assert_fails (from_option, 1, expected);
+  g_assert_nonnull (strstr (from_option->err, "(that is a folder: give the path of a database file)\n"));
+  g_assert_null (strstr (from_option->err, "disk"));
+
+  g_ptr_array_add (count, (gpointer) "count");
+  g_ptr_array_add (count, (gpointer) "notes");
+  from_env = run_argv (with_env, NULL, count);
+  assert_fails (from_env, 1, expected);
+  g_assert_nonnull (strstr (from_env->err, "(that is a folder: give the path of a database file)\n"));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -827,6 +854,7 @@ main (int    argc,
   ADD ("schema", test_schema);
   ADD ("summary", test_summary);
   ADD ("database-location", test_database_location);
+  ADD ("database-folder", test_database_folder);
 #undef ADD
 
   return g_test_run ();
