@@ -2428,6 +2428,140 @@ test_auto_sync_debounce (Fixture *f)
   assert_converged (f, s, f->alice, clients, 1);
 }
 
+#define REFUSED_TOKEN "not-a-token-of-this-server-at-all-000000000"
+
+/* Auto-sync on with nothing planned but what a test makes happen. */
+static void
+auto_sync_on (Client *c)
+{
+  tether_sync_engine_set_interval (c->engine, 3600);
+  tether_sync_engine_set_debounce (c->engine, 50);
+  tether_sync_engine_set_auto_sync (c->engine, TRUE);
+}
+
+/* A refused token stops auto-sync; the server and token set again from
+ * the preferences (set_remote) start it again, without a sync by hand. */
+static void
+test_auto_sync_new_remote (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new_full (f, s, "a", REFUSED_TOKEN, CLIENT_REMOTE, 0);
+  Client *clients[] = { a };
+  StateWanted refused = { a, TETHER_SYNC_STATE_AUTH_REQUIRED, 1 };
+  g_autofree char *note = NULL;
+
+  auto_sync_on (a);
+  note = client_create (a, "notes", "{\"title\":\"waiting for a token\"}");
+  g_assert_true (wait_until (f, state_reached, &refused, SETTLE_TIMEOUT_MS));
+
+  tether_sync_engine_set_remote (a->engine, s->base, f->alice);
+  g_assert_true (tether_sync_engine_get_state (a->engine) != TETHER_SYNC_STATE_AUTH_REQUIRED);
+  g_assert_true (wait_until (f, settled, a, SETTLE_TIMEOUT_MS));
+  tether_sync_engine_set_auto_sync (a->engine, FALSE);
+  assert_converged (f, s, f->alice, clients, 1);
+}
+
+static void
+flag_synced (GObject      *source,
+             GAsyncResult *result,
+             gpointer      data)
+{
+  GError **error = data;
+
+  g_assert_false (tether_sync_engine_sync_finish (TETHER_SYNC_ENGINE (source), result, NULL, error));
+  g_assert_nonnull (*error);
+}
+
+static gboolean
+error_set (gpointer data)
+{
+  return *(GError **) data != NULL;
+}
+
+/* The 401 to a push sent with the old token lands after the new token was
+ * set: it says nothing about the new one, and auto-sync carries on. */
+static void
+test_auto_sync_stale_refusal (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new_full (f, s, "a", REFUSED_TOKEN, CLIENT_REMOTE, 0);
+  Client *clients[] = { a };
+  g_autofree char *note = client_create (a, "notes", "{\"title\":\"sent twice\"}");
+  g_autoptr(GError) error = NULL;
+
+  tether_sync_engine_sync_async (a->engine, NULL, flag_synced, &error);   /* the push is out */
+  tether_sync_engine_set_token (a->engine, f->alice);
+  auto_sync_on (a);
+  g_assert_true (wait_until (f, error_set, &error, SYNC_TIMEOUT_MS));
+  g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_UNAUTHORIZED);
+  g_assert_true (tether_sync_engine_get_state (a->engine) != TETHER_SYNC_STATE_AUTH_REQUIRED);
+  g_assert_true (wait_until (f, settled, a, SETTLE_TIMEOUT_MS));
+  tether_sync_engine_set_auto_sync (a->engine, FALSE);
+  assert_converged (f, s, f->alice, clients, 1);
+}
+
+/* A sync by hand that fails is retried by auto-sync like its own: the
+ * scheduler hears of every sync. */
+static void
+test_auto_sync_manual_failed (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new (f, s, "b", f->alice);
+  Client *clients[] = { a, b };
+  g_autofree char *note = NULL;
+  RecordWanted wanted = { b, "notes", NULL };
+
+  server_pin_port (s);
+  client_sync (b);
+  auto_sync_on (b);
+  run_for (f, QUIET_MS);
+  server_kill (s);
+  client_sync_error (b, TETHER_SYNC_ERROR_NETWORK);
+  server_revive (f, s);
+  note = client_create (a, "notes", "{\"title\":\"after the outage\"}");
+  client_sync (a);
+  wanted.id = note;
+  g_assert_true (wait_until (f, record_arrived, &wanted, SETTLE_TIMEOUT_MS));
+  tether_sync_engine_set_auto_sync (b->engine, FALSE);
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+}
+
+static gboolean
+two_syncs_done (gpointer data)
+{
+  return ((SyncCount *) data)->done >= 2;
+}
+
+/* A server_push while a sync by hand runs asks for one more sync after it
+ * (the pushed change may be past what that sync pulled). */
+static void
+test_auto_sync_push_during_manual (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  g_autoptr(JsonArray) payload = json_array_new ();
+  g_autoptr(GError) error = NULL;
+  SyncCount count = { 0, };
+  gulong handler;
+
+  client_sync (a);
+  auto_sync_on (a);
+  run_for (f, QUIET_MS);
+  json_array_add_element (payload, json_from_string (
+    "{\"id\":\"c-far\",\"collection\":\"notes\",\"recordId\":\"far\",\"type\":\"create\","
+    "\"data\":{\"id\":\"far\",\"title\":\"far\"},\"rev\":1000}", &error));
+  g_assert_no_error (error);
+  handler = g_signal_connect (a->engine, "phase", G_CALLBACK (count_syncs), &count);
+  tether_sync_engine_sync_async (a->engine, NULL, NULL, NULL);
+  tether_transport_emit_server_push (a->inner, payload);
+  g_assert_true (wait_until (f, two_syncs_done, &count, SETTLE_TIMEOUT_MS));
+  run_for (f, QUIET_MS);
+  g_assert_cmpuint (count.started, ==, 2);
+  g_signal_handler_disconnect (a->engine, handler);
+  tether_sync_engine_set_auto_sync (a->engine, FALSE);
+}
+
 typedef struct {
   TetherLiveQuery *live;
   const char      *id;
@@ -2575,6 +2709,10 @@ static const NamedTest tests[] = {
   { "websocket-sync", test_websocket_sync },
   { "websocket-server-push", test_websocket_server_push },
   { "auto-sync-debounce", test_auto_sync_debounce },
+  { "auto-sync-new-remote", test_auto_sync_new_remote },
+  { "auto-sync-stale-refusal", test_auto_sync_stale_refusal },
+  { "auto-sync-manual-failed", test_auto_sync_manual_failed },
+  { "auto-sync-push-during-manual", test_auto_sync_push_during_manual },
   { "two-processes", test_two_processes },
 };
 

@@ -354,6 +354,35 @@ test_auth (Fixture *f, gconstpointer data)
   _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_OK, 0);
 }
 
+/* A sync started by hand: what comes in while it runs waits for its end,
+ * its failure plans a retry and its success lifts an auth stop. */
+static void
+test_started_by_hand (Fixture *f, gconstpointer data)
+{
+  _tether_sync_scheduler_set_enabled (f->scheduler, TRUE);
+  _tether_sync_scheduler_local_write (f->scheduler);
+  _tether_sync_scheduler_started (f->scheduler);
+  g_assert_true (_tether_sync_scheduler_is_running (f->scheduler));
+  _tether_sync_scheduler_server_push (f->scheduler);
+  assert_quiet (f);
+  _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_OFFLINE, 0);
+  g_assert_cmpuint (_tether_sync_scheduler_get_failures (f->scheduler), ==, 1);
+  wait_fires (f, 1);
+  _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_AUTH, 0);
+  _tether_sync_scheduler_local_write (f->scheduler);
+  assert_quiet (f);
+
+  /* That sync served the write held back; the next one fires. */
+  _tether_sync_scheduler_started (f->scheduler);
+  _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_OK, 0);
+  g_assert_cmpuint (_tether_sync_scheduler_get_failures (f->scheduler), ==, 0);
+  assert_quiet (f);
+  _tether_sync_scheduler_local_write (f->scheduler);
+  wait_fires (f, 2);
+  _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_OK, 0);
+  assert_quiet (f);
+}
+
 static void
 test_rate_limited (Fixture *f, gconstpointer data)
 {
@@ -480,6 +509,7 @@ main (int argc, char *argv[])
   ADD ("backoff-grows", test_backoff_grows);
   ADD ("breaker", test_breaker);
   ADD ("auth", test_auth);
+  ADD ("started-by-hand", test_started_by_hand);
   ADD ("rate-limited", test_rate_limited);
   ADD ("disabled", test_disabled);
   ADD ("interval", test_interval);

@@ -19,21 +19,20 @@ on_auto_done (GObject      *source,
     g_debug ("auto-sync: %s", error->message);
 }
 
+/* The scheduler knows of every sync (_tether_sync_auto_started), so it
+ * fires only when none runs; a refused token stops it until the
+ * credentials change, which it hears of too. */
 static void
 on_fire (TetherSyncScheduler *scheduler,
          TetherSyncEngine    *self)
 {
-  if (self->transport == NULL || self->state == TETHER_SYNC_STATE_AUTH_REQUIRED)
+  if (self->transport == NULL)
     {
       _tether_sync_scheduler_done (scheduler, TETHER_SYNC_OUTCOME_AUTH, 0);
       return;
     }
   if (self->running != NULL)
-    {
-      /* A sync started by hand covers this one. */
-      _tether_sync_scheduler_done (scheduler, TETHER_SYNC_OUTCOME_OK, 0);
-      return;
-    }
+    return;   /* its end is reported */
   tether_sync_engine_sync_async (self, NULL, on_auto_done, NULL);
   if (self->running == NULL && _tether_sync_scheduler_is_running (scheduler))
     _tether_sync_scheduler_done (scheduler, TETHER_SYNC_OUTCOME_FAILED, 0);   /* refused: busy elsewhere */
@@ -69,16 +68,28 @@ outcome_of (const GError *error)
 }
 
 void
+_tether_sync_auto_started (TetherSyncEngine *self)
+{
+  if (self->scheduler != NULL)
+    _tether_sync_scheduler_started (self->scheduler);
+}
+
+/* Every sync's end, whoever started it: a success clears the backoff and
+ * an auth stop, a failure plans the retry. @stale: a refusal of
+ * credentials replaced since, which says nothing of the new ones. */
+void
 _tether_sync_auto_report (TetherSyncEngine *self,
-                          const GError     *error)
+                          const GError     *error,
+                          gboolean          stale)
 {
   gint64 retry_after = 0;
+  TetherSyncOutcome outcome = stale ? TETHER_SYNC_OUTCOME_FAILED : outcome_of (error);
 
-  if (self->scheduler == NULL || !_tether_sync_scheduler_is_running (self->scheduler))
+  if (self->scheduler == NULL)
     return;
   if (self->transport != NULL)
     retry_after = tether_transport_get_retry_after_ms (self->transport);
-  _tether_sync_scheduler_done (self->scheduler, outcome_of (error), retry_after);
+  _tether_sync_scheduler_done (self->scheduler, outcome, retry_after);
 }
 
 void

@@ -42,6 +42,7 @@ struct _TetherSyncEngine
   gboolean                auto_sync;
   guint                   interval;
   GTask                  *running;     /* the sync in progress, borrowed */
+  guint                   credentials; /* bumped by every new transport or token */
   GPtrArray              *parked_push; /* JsonArray* server_push payloads met while syncing */
   GHashTable             *unannounced; /* conflict id → its queued Announce (borrowed) */
 };
@@ -55,6 +56,7 @@ typedef struct {
   guint             pull_pages;
   guint             cycles;        /* push+pull rounds (merges may leave new changes) */
   gboolean          cursor_reset;  /* a 410 was answered with a pull from null */
+  guint             credentials;   /* the engine's credentials when it started */
   GPtrArray        *sent;          /* TetherPushGroup* claimed, not yet sent */
   guint             in_flight;     /* push requests awaiting their answer */
   guint             landed;        /* push answers received */
@@ -289,8 +291,10 @@ JsonObject *_tether_sync_read_local      (TetherSyncEngine *self,
 /* tether-sync-auto.c */
 void     _tether_sync_auto_init          (TetherSyncEngine *self);
 void     _tether_sync_auto_dispose       (TetherSyncEngine *self);
+void     _tether_sync_auto_started       (TetherSyncEngine *self);
 void     _tether_sync_auto_report        (TetherSyncEngine *self,
-                                          const GError     *error);
+                                          const GError     *error,
+                                          gboolean          stale);
 void     _tether_sync_auto_local_write   (TetherSyncEngine *self);
 void     _tether_sync_auto_server_push   (TetherSyncEngine *self,
                                           JsonArray        *changes);

@@ -606,6 +606,18 @@ tether_sync_engine_set_remote (TetherSyncEngine *self,
   tether_sync_engine_set_transport (self, TETHER_TRANSPORT (http));
 }
 
+/* New credentials: a refused token no longer stops auto-sync, and a 401
+ * still on its way for the old ones is ignored (tether-sync-run.c). */
+static void
+credentials_changed (TetherSyncEngine *self)
+{
+  self->credentials++;
+  if (self->state == TETHER_SYNC_STATE_AUTH_REQUIRED)
+    _tether_sync_engine_set_state (self, TETHER_SYNC_STATE_IDLE, NULL);
+  if (self->scheduler != NULL)
+    _tether_sync_scheduler_credentials_changed (self->scheduler);
+}
+
 void
 tether_sync_engine_set_token (TetherSyncEngine *self,
                               const char       *token)
@@ -616,9 +628,7 @@ tether_sync_engine_set_token (TetherSyncEngine *self,
     tether_http_transport_set_token (TETHER_HTTP_TRANSPORT (self->transport), token);
   else if (TETHER_IS_WS_TRANSPORT (self->transport))
     tether_ws_transport_set_token (TETHER_WS_TRANSPORT (self->transport), token);
-  if (self->state == TETHER_SYNC_STATE_AUTH_REQUIRED)
-    _tether_sync_engine_set_state (self, TETHER_SYNC_STATE_IDLE, NULL);
-  _tether_sync_scheduler_credentials_changed (self->scheduler);
+  credentials_changed (self);
 }
 
 void
@@ -642,8 +652,7 @@ tether_sync_engine_set_transport (TetherSyncEngine *self,
       if (self->auto_sync)
         tether_transport_connect (transport);
     }
-  if (self->scheduler != NULL)
-    _tether_sync_scheduler_credentials_changed (self->scheduler);
+  credentials_changed (self);
   notify (self, PROP_TRANSPORT);
 }
 

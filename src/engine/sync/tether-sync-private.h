@@ -232,6 +232,9 @@ void     _tether_sync_scheduler_set_network_monitor (TetherSyncScheduler *self,
 void     _tether_sync_scheduler_local_write   (TetherSyncScheduler *self);  /* debounce */
 void     _tether_sync_scheduler_server_push   (TetherSyncScheduler *self);  /* soon (no debounce wait) */
 void     _tether_sync_scheduler_request_now   (TetherSyncScheduler *self);  /* also when disabled or backing off */
+/* Every sync, also one started by hand, is reported: _started() when it
+ * begins (a fire counts as started), _done() when it ends. */
+void     _tether_sync_scheduler_started       (TetherSyncScheduler *self);
 void     _tether_sync_scheduler_done          (TetherSyncScheduler *self,
                                                TetherSyncOutcome    outcome,
                                                gint64               retry_after_ms);

@@ -61,6 +61,16 @@ state_for (const GError *error)
   return TETHER_SYNC_STATE_ERROR;
 }
 
+/* A token refused after it was replaced (the preferences changed it while
+ * the request was out) says nothing about the new one. */
+static gboolean
+stale_refusal (TetherSyncOp *op,
+               const GError *error)
+{
+  return g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_UNAUTHORIZED) &&
+         op->credentials != op->engine->credentials;
+}
+
 /* Common end: the log, the lock, the state, the scheduler. */
 static void
 op_end (GTask        *task,
@@ -68,6 +78,7 @@ op_end (GTask        *task,
 {
   TetherSyncOp *op = g_task_get_task_data (task);
   TetherSyncEngine *self = op->engine;
+  gboolean stale = stale_refusal (op, error);
 
   op->report.duration_ms = (g_get_monotonic_time () - op->started_us) / 1000;
   if (op->renew != NULL)
@@ -81,12 +92,14 @@ op_end (GTask        *task,
       _tether_sync_engine_set_state (self, TETHER_SYNC_STATE_IDLE, NULL);
       _tether_sync_engine_mark_synced (self, tether_time_now_ms ());
     }
+  else if (stale)
+    _tether_sync_engine_set_state (self, TETHER_SYNC_STATE_IDLE, NULL);
   else
     _tether_sync_engine_set_state (self, state_for (error), error->message);
   _tether_sync_engine_queue_changed (self);
   _tether_sync_engine_emit_phase (self, error != NULL ? TETHER_SYNC_PHASE_FAILED : TETHER_SYNC_PHASE_DONE,
                                   op->report.pushed + op->report.pulled, op->report.pushed + op->report.pulled);
-  _tether_sync_auto_report (self, error);
+  _tether_sync_auto_report (self, error, stale);
 }
 
 void
@@ -207,8 +220,10 @@ tether_sync_engine_sync_async (TetherSyncEngine    *self,
   op->engine = self;
   op->started_us = g_get_monotonic_time ();
   op->pending_at_start = self->pending_count;
+  op->credentials = self->credentials;
   g_task_set_task_data (task, op, (GDestroyNotify) op_free);
   self->running = task;
+  _tether_sync_auto_started (self);
   start_renewing (task);
   _tether_sync_engine_set_state (self, TETHER_SYNC_STATE_SYNCING, NULL);
   _tether_sync_engine_emit_phase (self, TETHER_SYNC_PHASE_START, 0, op->pending_at_start);

@@ -89,12 +89,19 @@ clear_timer (TetherSyncScheduler *self)
   self->timer_due = 0;
 }
 
+/* One sync serves every reason waiting when it starts. */
 static void
-fire (TetherSyncScheduler *self)
+clear_reasons (TetherSyncScheduler *self)
 {
   self->forced = FALSE;
   self->write_first = self->write_due = 0;
   self->soon_due = self->interval_due = 0;
+}
+
+static void
+fire (TetherSyncScheduler *self)
+{
+  clear_reasons (self);
   self->running = TRUE;
 
   g_debug ("firing (failures: %u)", self->failures);
@@ -357,6 +364,20 @@ record_failure (TetherSyncScheduler *self,
 
   g_debug ("sync failed %u time(s) in a row, next attempt in %" G_GINT64_FORMAT " ms",
            self->failures, delay_ms);
+}
+
+/* A sync started elsewhere (by hand) serves every reason waiting now, and
+ * whatever comes in while it runs waits for its end, as after a fire. */
+void
+_tether_sync_scheduler_started (TetherSyncScheduler *self)
+{
+  g_return_if_fail (TETHER_IS_SYNC_SCHEDULER (self));
+
+  if (self->running)
+    return;
+  clear_reasons (self);
+  self->running = TRUE;
+  reschedule (self);
 }
 
 void
