@@ -419,6 +419,10 @@ test_search (Fixture       *f,
   g_clear_pointer (&found, json_array_unref);
   found = output_array (run (f, "search", "notes", "cafe", "--limit", "1"));
   g_assert_cmpuint (json_array_get_length (found), ==, 1);
+  /* --or and --offset, as README and --help say */
+  assert_titles (run (f, "search", "notes", "cafe", "--or", "pinned == true", "--or", "title == Tea"),
+                 "Tea,Cafeteria menu");
+  assert_titles (run (f, "search", "notes", "cafe", "--offset", "1", "--limit", "1"), "Cafeteria menu");
   unknown = run (f, "search", "notes", "cafe", "--where", "colour == red");
   assert_fails (unknown, 1, "tether: ");
 }
