@@ -222,6 +222,7 @@ main (int    argc,
     { "injection", test_injection },
     { "client-injection", test_client_injection },
     { "oversized", test_oversized },
+    { "read-timeout", test_read_timeout },
     { "ws-frames", test_ws_frames },
     { "ws-request-ids", test_ws_request_ids },
   };

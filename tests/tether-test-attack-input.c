@@ -112,6 +112,32 @@ test_oversized (Fixture *f)
   assert_unchanged (f, s, before);
 }
 
+/* Connections that send nothing, bytes that never make a request (a TLS
+ * hello to this plain-HTTP server) or half a body are closed after the read
+ * timeout, each logged with 408; a request that arrives is answered. */
+void
+test_read_timeout (Fixture *f)
+{
+  const char *extra[] = { "--read-timeout", "1", NULL };
+  Server *s = server_start (f, extra);
+  static const char tls_hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+  g_autofree char *silent = raw_exchange (s, "", 0);
+  g_autofree char *hello = raw_exchange (s, tls_hello, sizeof tls_hello - 1);
+  g_autofree char *half = raw_push (f, s, "Content-Length: 100\r\n", "{\"changes\":", 11);
+  g_autoptr(Reply) whole = request (f, s, "POST", "/pull", f->alice, "{}");
+  g_autofree char *log = NULL;
+  guint timeouts = 0;
+
+  g_assert_cmpstr (silent, ==, "");
+  g_assert_cmpstr (hello, ==, "");
+  g_assert_cmpstr (half, ==, "");
+  assert_status (whole, 200);
+  log = read_log (s);
+  for (const char *p = log; (p = strstr (p, " status=408 ")) != NULL; p++)
+    timeouts++;
+  g_assert_cmpuint (timeouts, ==, 3);
+}
+
 /* ---------------------------------------------------------------- WebSocket */
 
 /* An error answer naming @code, for the frame's requestId or null. */

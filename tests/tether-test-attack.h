@@ -64,6 +64,7 @@ void        test_ws_request_ids   (Fixture *f);
 void        test_injection        (Fixture *f);   /* tether-test-attack-sql.c */
 void        test_client_injection (Fixture *f);
 void        test_oversized        (Fixture *f);   /* tether-test-attack-input.c */
+void        test_read_timeout     (Fixture *f);
 void        test_ws_frames        (Fixture *f);
 
 G_END_DECLS

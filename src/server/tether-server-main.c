@@ -36,6 +36,7 @@ typedef struct {
   char     *rate;
   char     *burst;
   char     *tombstone_days;
+  char     *read_timeout;
   gboolean  trust_proxy;
   gboolean  version;
   /* parsed */
@@ -56,6 +57,7 @@ args_clear (Args *args)
   g_free (args->rate);
   g_free (args->burst);
   g_free (args->tombstone_days);
+  g_free (args->read_timeout);
   g_free (args->host);
 }
 
@@ -97,6 +99,8 @@ option_context (Args *args)
       "Requests per user allowed in a burst (default 100)", "N" },
     { "tombstone-days", 0, 0, G_OPTION_ARG_STRING, &args->tombstone_days,
       "Keep deletes this many days for clients to learn of them (default 30)", "N" },
+    { "read-timeout", 0, 0, G_OPTION_ARG_STRING, &args->read_timeout,
+      "Close a connection whose request sends nothing for this long (default 30; 0 never)", "SECONDS" },
     { "trust-proxy", 0, 0, G_OPTION_ARG_NONE, &args->trust_proxy,
       "Behind a reverse proxy on this machine: take the client's address from X-Real-IP", NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &args->version, "Show the version", NULL },
@@ -225,6 +229,14 @@ parse_serve_options (Args     *args,
   if (args->tombstone_days != NULL &&
       !parse_number ("--tombstone-days", args->tombstone_days, NULL, 0, &args->retention_days, error))
     return FALSE;
+  if (args->read_timeout != NULL)
+    {
+      double seconds;
+
+      if (!parse_number ("--read-timeout", args->read_timeout, NULL, 0, &seconds, error))
+        return FALSE;
+      args->server.read_timeout = (guint) MIN (seconds, 86400.0);
+    }
   args->server.rate = rate;
   args->server.burst = (guint) burst;
   args->server.trust_proxy = args->trust_proxy;
@@ -421,6 +433,7 @@ check_options (Args        *args,
 {
   gboolean serve_only = args->listen != NULL || args->base_path != NULL || args->max_body != NULL ||
                         args->rate != NULL || args->burst != NULL || args->tombstone_days != NULL ||
+                        args->read_timeout != NULL ||
                         args->schema != NULL || args->trust_proxy;
 
   if (args->db != NULL && args->postgres != NULL)

@@ -18,10 +18,16 @@ typedef struct {
   TetherServerLimiter *users;       /* one bucket per user */
   TetherServerLimiter *strangers;   /* one bucket per address, spent by failed auth */
   gboolean             trust_proxy; /* see TetherServerOptions */
+  guint                read_timeout; /* seconds; see TetherServerOptions */
   TetherServerHub     *hub;
   guint                n_busy;      /* requests between their headers and the end of their response */
   gboolean             stopping;
 } TetherServerState;
+
+/* tether-server-deadline.c: closes the connection of a request that sends
+ * nothing for @seconds before its body is in (0: never). */
+void     _tether_server_deadline_watch        (SoupServerMessage *msg,
+                                               guint              seconds);
 
 /* tether-server-response.c */
 void     _tether_server_log                   (const char *method,

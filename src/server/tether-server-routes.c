@@ -584,7 +584,10 @@ request_started (SoupServer        *soup,
                  SoupServerMessage *msg,
                  gpointer           user_data)
 {
+  TetherServerState *state = user_data;
+
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+  _tether_server_deadline_watch (msg, state->read_timeout);
 }
 
 static void

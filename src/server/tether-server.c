@@ -39,6 +39,7 @@ tether_server_options_init (TetherServerOptions *options)
   options->max_body = TETHER_SERVER_DEFAULT_MAX_BODY;
   options->rate = TETHER_SERVER_DEFAULT_RATE;
   options->burst = TETHER_SERVER_DEFAULT_BURST;
+  options->read_timeout = TETHER_SERVER_DEFAULT_READ_TIMEOUT;
 }
 
 static void
@@ -122,6 +123,7 @@ tether_server_new (TetherServerCore          *core,
   self->state.base = normalize_base (options->base_path);
   self->state.max_body = options->max_body;
   self->state.trust_proxy = options->trust_proxy;
+  self->state.read_timeout = options->read_timeout;
   self->state.users = _tether_server_limiter_new (options->rate, options->burst);
   self->state.strangers = _tether_server_limiter_new (options->rate * STRANGER_RATE_SHARE,
                                                       options->burst);

@@ -17,6 +17,7 @@ G_BEGIN_DECLS
 #define TETHER_SERVER_DEFAULT_MAX_BODY  (16 * 1024 * 1024)
 #define TETHER_SERVER_DEFAULT_RATE      50.0   /* requests per second per user */
 #define TETHER_SERVER_DEFAULT_BURST     100
+#define TETHER_SERVER_DEFAULT_READ_TIMEOUT 30  /* seconds */
 
 typedef struct {
   const char *address;     /* an IP address or a host name; only this address is listened on */
@@ -26,6 +27,8 @@ typedef struct {
   double      rate;        /* token refill per second per user; 0 turns the limits off */
   guint       burst;       /* bucket size */
   gboolean    trust_proxy; /* a loopback peer's X-Real-IP names the client (a proxy on this machine) */
+  guint       read_timeout; /* seconds a request may go without a byte before its headers and
+                             * body are in; then its connection is closed. 0: never */
 } TetherServerOptions;
 
 /* Fills @options with the defaults above. */
