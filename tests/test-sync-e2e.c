@@ -1543,6 +1543,71 @@ test_too_large_change (Fixture *f)
   g_assert_false (server_has (a, big));
 }
 
+static void
+notes_take_any_field (JsonObject *schema)
+{
+  JsonObject *notes = json_object_get_object_member (json_object_get_object_member (schema, "collections"),
+                                                     "notes");
+
+  json_object_set_boolean_member (notes, "additionalFields", TRUE);
+  json_object_set_int_member (schema, "version", 2);
+}
+
+/* A note with a member nested @depth arrays deep. */
+static char *
+deep_note (guint depth)
+{
+  g_autofree char *open = g_strnfill (depth, '[');
+  g_autofree char *close = g_strnfill (depth, ']');
+
+  return g_strdup_printf ("{\"title\":\"deep\",\"extra\":%s%s}", open, close);
+}
+
+/* A note nested deeper than the server reads makes its whole push a 400
+ * (too-deep): the batch is halved down to that change, which fails with
+ * the server's words; the changes around it reach the server, and the
+ * pull still brings the other device's notes. */
+static void
+test_too_deep_change (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new (f, s, "b", f->alice);
+  g_autofree char *json = deep_note (64);
+  g_autofree char *from_b = client_create (b, "notes", "{\"title\":\"from b\"}");
+  g_autofree char *before = NULL;
+  g_autofree char *deep = NULL;
+  g_autofree char *after = NULL;
+  g_autoptr(GPtrArray) failed = NULL;
+  g_autoptr(JsonObject) pulled = NULL;
+  g_autofree char *schema_path = schema_file_new (f->dir, notes_take_any_field);
+  g_autoptr(TetherSchema) schema = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherSyncReport report;
+
+  schema = tether_schema_new_from_file (schema_path, &error);
+  g_assert_no_error (error);
+  client_reopen_schema (a, schema);
+  client_sync (b);
+  before = client_create (a, "notes", "{\"title\":\"before the deep one\"}");
+  deep = client_create (a, "notes", json);
+  after = client_create (a, "notes", "{\"title\":\"after the deep one\"}");
+  report = client_sync (a);
+  g_assert_cmpuint (report.rejected, ==, 1);
+  failed = client_changes (a, TETHER_CHANGE_FAILED);
+  g_assert_cmpuint (failed->len, ==, 1);
+  g_assert_cmpstr (tether_sync_change_get_record_id (failed->pdata[0]), ==, deep);
+  g_assert_nonnull (strstr (tether_sync_change_get_error (failed->pdata[0]), "deep"));
+  g_assert_true (server_has (a, before));
+  g_assert_true (server_has (a, after));
+  g_assert_false (server_has (a, deep));
+  pulled = client_get (a, "notes", from_b);
+  g_assert_nonnull (pulled);
+  /* the next sync does not send it again */
+  report = client_sync (a);
+  g_assert_cmpuint (report.pushed, ==, 0);
+}
+
 static gboolean
 server_has (Client     *c,
             const char *text)
@@ -2692,6 +2757,7 @@ static const NamedTest tests[] = {
   { "max-retries", test_max_retries },
   { "too-large-batch", test_too_large_batch },
   { "too-large-change", test_too_large_change },
+  { "too-deep-change", test_too_deep_change },
   { "lost-response", test_lost_response },
   { "duplicate-requests", test_duplicate_requests },
   { "auth-required", test_auth_required },

@@ -17,6 +17,8 @@ typedef struct {
   SoupServer *server;
   char       *base;
   char       *push_answer;   /* body of the next POST /push answers */
+  guint       push_status;   /* 0: 200 */
+  const char *push_type;     /* NULL: application/json */
   char       *pull_answer;
   guint       pushes;
   guint       pulls;
@@ -34,19 +36,23 @@ handle (SoupServer        *server,
 {
   Fixture *f = data;
   const char *body = "{}";
+  const char *type = "application/json";
+  guint status = 200;
 
   if (g_str_has_suffix (path, "/push"))
     {
       f->pushes++;
       body = f->push_answer;
+      status = f->push_status != 0 ? f->push_status : 200;
+      type = f->push_type != NULL ? f->push_type : type;
     }
   else if (g_str_has_suffix (path, "/pull"))
     {
       f->pulls++;
       body = f->pull_answer;
     }
-  soup_server_message_set_status (msg, 200, NULL);
-  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, body, strlen (body));
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, type, SOUP_MEMORY_COPY, body, strlen (body));
 }
 
 static void
@@ -196,6 +202,64 @@ test_malformed_pull (Fixture       *f,
   g_clear_error (&outcome.error);
 }
 
+static TetherChangeStatus
+only_change_status (Fixture *f)
+{
+  g_autoptr(GPtrArray) changes = tether_sync_engine_list_changes (f->engine, -1, NULL);
+
+  g_assert_cmpuint (changes->len, ==, 1);
+  return tether_sync_change_get_status (changes->pdata[0]);
+}
+
+#define PULL_N2 "{\"changes\": [{\"collection\":\"notes\",\"recordId\":\"n2\",\"type\":\"create\"," \
+                "\"data\":{\"id\":\"n2\",\"title\":\"from elsewhere\"},\"rev\":1}]," \
+                "\"cursor\": \"1\", \"hasMore\": false}"
+
+/* A push refused as a whole for the client's schema: the pull still
+ * brings the others' changes, the change waits, the sync says why. */
+static void
+test_schema_refused_push (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(TetherRecord) record = tether_test_create (notes (f), "{\"id\":\"n1\",\"title\":\"mine\"}");
+  g_autofree char *title = NULL;
+  Outcome outcome = { FALSE };
+
+  f->push_status = 409;
+  f->push_answer = g_strdup ("{\"error\": \"schema version 2 is newer than the server's 1\", \"code\": \"schema-too-new\"}");
+  f->pull_answer = g_strdup (PULL_N2);
+  sync_once (f, &outcome);
+  g_assert_error (outcome.error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_SCHEMA);
+  g_assert_cmpuint (f->pushes, ==, 1);
+  g_assert_cmpuint (f->pulls, ==, 1);
+  title = title_of (f, "n2");
+  g_assert_cmpstr (title, ==, "from elsewhere");
+  g_assert_cmpint (only_change_status (f), ==, TETHER_CHANGE_PENDING);
+  g_clear_error (&outcome.error);
+}
+
+/* A 404 page at a wrong address is no refusal of the change by a Tether
+ * server: nothing is failed for it, and nothing is pulled. */
+static void
+test_not_tether_push (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(TetherRecord) record = tether_test_create (notes (f), "{\"id\":\"n1\",\"title\":\"mine\"}");
+  Outcome outcome = { FALSE };
+
+  f->push_status = 404;
+  f->push_type = "text/html";
+  f->push_answer = g_strdup ("<!doctype html><title>Not Found</title>");
+  f->pull_answer = g_strdup (PULL_N2);
+  sync_once (f, &outcome);
+  g_assert_error (outcome.error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_PROTOCOL);
+  g_assert_cmpuint (f->pushes, ==, 1);
+  g_assert_cmpuint (f->pulls, ==, 0);
+  g_assert_cmpint (only_change_status (f), ==, TETHER_CHANGE_PENDING);
+  g_assert_cmpuint (tether_sync_engine_get_failed_count (f->engine), ==, 0);
+  g_clear_error (&outcome.error);
+}
+
 /* The seed's server: accepted without rev, pulled changes without rev. The
  * engine says so and never loses a pending edit to a pulled change. */
 static void
@@ -246,6 +310,8 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/tether/sync/seed/malformed-push", Fixture, NULL, fixture_setup, test_malformed_push, fixture_teardown);
   g_test_add ("/tether/sync/seed/malformed-pull", Fixture, NULL, fixture_setup, test_malformed_pull, fixture_teardown);
+  g_test_add ("/tether/sync/seed/schema-refused-push", Fixture, NULL, fixture_setup, test_schema_refused_push, fixture_teardown);
+  g_test_add ("/tether/sync/seed/not-tether-push", Fixture, NULL, fixture_setup, test_not_tether_push, fixture_teardown);
   g_test_add ("/tether/sync/seed/seed-server", Fixture, NULL, fixture_setup, test_seed_server, fixture_teardown);
   return g_test_run ();
 }

@@ -185,7 +185,11 @@ answer_object (TetherHttpTransport  *self,
       self->retry_after_ms = MAX (0, tether_transport_parse_retry_after (
                                        soup_message_headers_get_one (headers, "Retry-After")));
     }
-  if (request->probe && code == TETHER_SYNC_ERROR_REJECTED)
+  /* A refusal without the protocol's error body is not a Tether server's
+   * (a web server's 404 at a wrong address): the engine fails a change
+   * the server refuses, and must not fail them all for that. */
+  if (code == TETHER_SYNC_ERROR_REJECTED &&
+      (request->probe || _tether_transport_string_member (object, "code") == NULL))
     code = TETHER_SYNC_ERROR_PROTOCOL;
   what = _tether_transport_describe_status (request->msg);
   g_propagate_error (error, _tether_transport_refusal_new (code, self->base_url, what,

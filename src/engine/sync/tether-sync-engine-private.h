@@ -62,6 +62,7 @@ typedef struct {
   guint             landed;        /* push answers received */
   GHashTable       *busy;          /* "collection\x1fid" of the groups in flight */
   GError           *push_error;    /* the first failure while others were in flight */
+  GError           *push_failed;   /* the push's failure, the pull going on (ends the sync) */
   guint             pending_at_start;
   guint             batch_limit;   /* lowered when the server finds a batch too large */
   gint64            counted_us;    /* when a batch last refreshed the counts */
@@ -129,8 +130,8 @@ gboolean _tether_push_store_answer     (TetherSyncEngine    *self,
                                         gboolean             claim,
                                         gboolean            *only_skipped,
                                         GError             **error);
-/* @sent was refused as too large: its rows go back to pending (a single
- * change fails) and later batches are half as large. */
+/* @sent was refused as a whole (too large, bad request): its rows go back
+ * to pending (a single change fails) and later batches are half as large. */
 gboolean _tether_push_shrink_batch     (TetherSyncEngine    *self,
                                         TetherSyncOp        *op,
                                         GPtrArray           *sent,

@@ -345,7 +345,9 @@ pull_done (GTask *task)
 {
   TetherSyncOp *op = g_task_get_task_data (task);
 
-  if (!outbox_empty (op->engine) && ++op->cycles < MAX_CYCLES)
+  if (op->push_failed != NULL)
+    _tether_sync_op_fail (task, g_steal_pointer (&op->push_failed));
+  else if (!outbox_empty (op->engine) && ++op->cycles < MAX_CYCLES)
     _tether_sync_push_next (task);
   else
     _tether_sync_op_finish (task);

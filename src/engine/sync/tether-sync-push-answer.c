@@ -196,8 +196,10 @@ _tether_push_store_answer (TetherSyncEngine *self,
   return _tether_push_claim_and_commit (self, op, only_skipped, error);
 }
 
-/* The server refused the batch as too large: send half as many changes,
- * down to one; a single change it refuses fails on its own. */
+/* The server refused the batch as a whole, as too large or as a bad
+ * request (JSON nested deeper than it reads, say): send half as many
+ * changes, down to one; a single change it refuses fails on its own with
+ * the server's words, and the changes after it go on. */
 gboolean
 _tether_push_shrink_batch (TetherSyncEngine *self,
               TetherSyncOp     *op,
@@ -206,7 +208,9 @@ _tether_push_shrink_batch (TetherSyncEngine *self,
               GError          **error)
 {
   gboolean single = sent->len == 1;
-  g_autofree char *message = g_strdup_printf ("too large for the server: %s", refusal->message);
+  g_autofree char *message = g_strdup_printf (
+    g_error_matches (refusal, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_TOO_LARGE)
+      ? "too large for the server: %s" : "refused by the server: %s", refusal->message);
 
   if (!tether_database_begin (self->db, error))
     return FALSE;

@@ -70,6 +70,45 @@ land (TetherPushFlight *flight)
   op->landed++;
 }
 
+/* A refusal need not keep this device from the others' changes: the pull
+ * runs, and the sync fails with the push's error at its end. Not after a
+ * network, auth or rate-limit failure (the pull would fail alike), nor
+ * after a 5xx or a malformed answer: the server may have applied that
+ * batch, and a client that cannot send it again must not pull past it
+ * (protocol.md, "Pull without one's own echoes"). */
+static gboolean
+pull_after (const GError *error)
+{
+  return g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_REJECTED) ||
+         g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_SCHEMA) ||
+         g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_TOO_LARGE);
+}
+
+/* Every answer has landed and the push failed with @error (taken). */
+static void
+push_failed (GTask  *task,
+             GError *error)
+{
+  TetherSyncOp *op = g_task_get_task_data (task);
+  g_autoptr(GError) local_error = NULL;
+
+  if (!pull_after (error) || tether_database_get_transaction_depth (op->engine->db) > 0)
+    {
+      _tether_sync_op_fail (task, error);
+      return;
+    }
+  /* What was sent keeps its push id and goes again next time. */
+  if (_tether_sync_store_reset_syncing (op->engine->db, &local_error) < 0)
+    {
+      g_error_free (error);
+      _tether_sync_op_fail (task, g_steal_pointer (&local_error));
+      return;
+    }
+  g_debug ("push failed, pulling all the same: %s", error->message);
+  op->push_failed = error;
+  _tether_sync_pull_next (task);
+}
+
 /* The push stops with @error (NULL: with the one kept before). The last
  * answer to land fails the sync: answers still in flight are stored first,
  * as the server has applied those changes. Takes @task and @error. */
@@ -96,7 +135,7 @@ stop (GTask  *task,
       g_object_unref (task);
       return;
     }
-  _tether_sync_op_fail (task, g_steal_pointer (&op->push_error));
+  push_failed (task, g_steal_pointer (&op->push_error));
 }
 
 static void send_claimed (GTask    *task,
@@ -144,7 +183,8 @@ store_landing (gpointer data)
 
   land (flight);
   if (answer == NULL && op->push_error == NULL &&
-      g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_TOO_LARGE))
+      (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_TOO_LARGE) ||
+       g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_REJECTED)))
     {
       g_autoptr(GError) refusal = g_steal_pointer (&error);
 

@@ -15,6 +15,7 @@ op_free (TetherSyncOp *op)
   g_clear_pointer (&op->sent, g_ptr_array_unref);
   g_clear_pointer (&op->busy, g_hash_table_unref);
   g_clear_error (&op->push_error);
+  g_clear_error (&op->push_failed);
   g_clear_pointer (&op->seen, g_hash_table_unref);
   g_free (op->resync_cursor);
   g_free (op->pull_cursor);
