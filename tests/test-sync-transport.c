@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 #include "tether-faulty-transport.h"
 #include "tether-http-transport.h"
@@ -192,6 +193,7 @@ typedef struct {
   guint       requests;  /* seen by "429-first" */
   GPtrArray  *paused;    /* SoupServerMessage */
   GPtrArray  *sockets;   /* SoupWebsocketConnection */
+  guint       resets;    /* upgrades reset under /fake/reset/ws */
 } Fake;
 
 static void
@@ -278,6 +280,24 @@ fake_socket (SoupServer              *server,
   g_ptr_array_add (((Fake *) data)->sockets, g_object_ref (conn));
 }
 
+/* Accepts the upgrade, then resets the connection (RST): the client's
+ * first frame on it fails as it is written. */
+static void
+fake_reset_socket (SoupServer              *server,
+                   SoupServerMessage       *msg,
+                   const char              *path,
+                   SoupWebsocketConnection *conn,
+                   gpointer                 data)
+{
+  GSocket *socket = soup_server_message_get_socket (msg);
+  struct linger linger = { 1, 0 };
+
+  ((Fake *) data)->resets++;
+  g_assert_nonnull (socket);
+  g_assert_cmpint (setsockopt (g_socket_get_fd (socket), SOL_SOCKET, SO_LINGER, &linger, sizeof linger), ==, 0);
+  g_socket_close (socket, NULL);
+}
+
 /* As tether-server does: the upgrade answer says how large a frame may be. */
 static void
 fake_announce_max (SoupServer        *server,
@@ -301,6 +321,7 @@ fake_start (void)
   fake->sockets = g_ptr_array_new_with_free_func (g_object_unref);
   soup_server_add_handler (fake->server, "/fake", fake_handle, fake, NULL);
   soup_server_add_websocket_handler (fake->server, "/fake/silent/ws", NULL, NULL, fake_socket, fake, NULL);
+  soup_server_add_websocket_handler (fake->server, "/fake/reset/ws", NULL, NULL, fake_reset_socket, fake, NULL);
   soup_server_add_early_handler (fake->server, "/fake/limited/ws", fake_announce_max, NULL, NULL);
   soup_server_add_websocket_handler (fake->server, "/fake/limited/ws", NULL, NULL, fake_socket, fake, NULL);
   soup_server_listen_local (fake->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
@@ -965,6 +986,32 @@ test_ws_announced_max (Fixture *f)
   g_clear_error (&small_r.error);
 }
 
+/* Requests waiting for the socket, which fails as the first of them is
+ * written: the rest wait for the next socket instead of spinning on the
+ * main loop, and all of them end with a network error. */
+static void
+test_ws_reset_on_open (Fixture *f)
+{
+  g_autoptr(Fake) fake = fake_start ();
+  g_autofree char *base = fake_base (fake, "reset");
+  g_autoptr(TetherWsTransport) ws = tether_ws_transport_new (base, f->alice);
+  TetherTransport *t = TETHER_TRANSPORT (ws);
+  Result r[3] = { { 0 } };
+
+  tether_ws_transport_set_timeout (ws, 2);
+  for (guint i = 0; i < G_N_ELEMENTS (r); i++)
+    call_async (t, "pull", PULL_NOTES, NULL, &r[i]);
+  for (guint i = 0; i < G_N_ELEMENTS (r); i++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_assert_null (result_wait (f, &r[i], &error));
+      g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK);
+    }
+  g_assert_cmpuint (fake->resets, >=, 1);
+  ws_close (f, t);
+}
+
 /* ------------------------------------------------------------------ faulty */
 
 static TetherFaultyTransport *
@@ -1096,6 +1143,7 @@ main (int    argc,
     { "ws/token-rotated", test_ws_token_rotated },
     { "ws/unreachable", test_ws_unreachable },
     { "ws/timeout", test_ws_timeout },
+    { "ws/reset-on-open", test_ws_reset_on_open },
     { "faulty/drop", test_faulty_drop },
     { "faulty/lose", test_faulty_lose },
     { "faulty/duplicate", test_faulty_duplicate },

@@ -109,7 +109,10 @@ attach (TetherWsTransport       *self,
   g_signal_connect_object (conn, "closing", G_CALLBACK (notify_connected), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (conn, "closed", G_CALLBACK (on_closed), self, 0);
   notify_connected (self);
-  while ((p = g_queue_pop_head (&self->waiting)) != NULL)
+  /* A frame that fails as it is written leaves the socket closing: the
+   * rest wait for the next one (popped here, they would go back to the
+   * queue's tail and round again for ever). */
+  while (_tether_ws_is_open (self) && (p = g_queue_pop_head (&self->waiting)) != NULL)
     _tether_ws_send_or_wait (self, p);
 }
 
