@@ -403,6 +403,18 @@ test_rate_limited (Fixture *f, gconstpointer data)
   assert_quiet (f);
 }
 
+/* A Retry-After past an hour counts as an hour; one past 64 bits of
+ * microseconds does not wrap round to "now". */
+static void
+test_rate_limited_bounded (Fixture *f, gconstpointer data)
+{
+  _tether_sync_scheduler_set_enabled (f->scheduler, TRUE);
+  sync_once (f, TETHER_SYNC_OUTCOME_RATE_LIMITED, G_MAXINT64);
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), >, 3590 * 1000);
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), <=, 3600 * 1000);
+  assert_quiet (f);
+}
+
 static void
 test_disabled (Fixture *f, gconstpointer data)
 {
@@ -511,6 +523,7 @@ main (int argc, char *argv[])
   ADD ("auth", test_auth);
   ADD ("started-by-hand", test_started_by_hand);
   ADD ("rate-limited", test_rate_limited);
+  ADD ("rate-limited-bounded", test_rate_limited_bounded);
   ADD ("disabled", test_disabled);
   ADD ("interval", test_interval);
   ADD ("network-back", test_network_back);

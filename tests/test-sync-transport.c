@@ -584,6 +584,8 @@ test_retry_after (void)
   g_autoptr(GDateTime) earlier = g_date_time_add_seconds (now, -90);
   g_autofree char *later_text = soup_date_time_to_string (later, SOUP_DATE_HTTP);
   g_autofree char *earlier_text = soup_date_time_to_string (earlier, SOUP_DATE_HTTP);
+  g_autoptr(GDateTime) far = g_date_time_add_days (now, 30);
+  g_autofree char *far_text = soup_date_time_to_string (far, SOUP_DATE_HTTP);
   gint64 ms;
 
   g_assert_cmpint (tether_transport_parse_retry_after ("120"), ==, 120000);
@@ -596,6 +598,13 @@ test_retry_after (void)
   g_assert_cmpint (ms, >, 85000);
   g_assert_cmpint (ms, <=, 90000);
   g_assert_cmpint (tether_transport_parse_retry_after (earlier_text), ==, 0);
+
+  /* At most an hour, however far the server says, without overflowing. */
+  g_assert_cmpint (tether_transport_parse_retry_after ("3600"), ==, 3600000);
+  g_assert_cmpint (tether_transport_parse_retry_after ("86400"), ==, TETHER_RETRY_AFTER_MAX_MS);
+  g_assert_cmpint (tether_transport_parse_retry_after ("9223372036854775807"), ==, TETHER_RETRY_AFTER_MAX_MS);
+  g_assert_cmpint (tether_transport_parse_retry_after ("99999999999999999999999"), ==, TETHER_RETRY_AFTER_MAX_MS);
+  g_assert_cmpint (tether_transport_parse_retry_after (far_text), ==, TETHER_RETRY_AFTER_MAX_MS);
 }
 
 /* 413: the engine halves its batch on TOO_LARGE. */

@@ -357,7 +357,8 @@ record_failure (TetherSyncScheduler *self,
   gint64 delay_ms;
 
   self->failures++;
-  delay_ms = MAX (backoff_delay_ms (self), retry_after_ms);
+  /* Bounded here too: a transport of someone else's may pass any figure. */
+  delay_ms = MAX (backoff_delay_ms (self), CLAMP (retry_after_ms, 0, TETHER_RETRY_AFTER_MAX_MS));
   self->backoff_until = g_get_monotonic_time () + delay_ms * 1000;
   /* The sync did not finish: try again once the backoff has passed. */
   self->soon_due = earliest (self->soon_due, g_get_monotonic_time ());
@@ -399,7 +400,7 @@ _tether_sync_scheduler_done (TetherSyncScheduler *self,
       record_failure (self, 0);
       break;
     case TETHER_SYNC_OUTCOME_RATE_LIMITED:
-      record_failure (self, MAX (retry_after_ms, 0));
+      record_failure (self, retry_after_ms);
       break;
     case TETHER_SYNC_OUTCOME_AUTH:
       self->auth_blocked = TRUE;

@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "tether-transport"
 #include "config.h"
 
+#include <string.h>
+
 #include "tether-transport.h"
 #include "tether-private.h"
 #include "tether-transport-private.h"
@@ -190,14 +192,18 @@ tether_transport_parse_retry_after (const char *value)
   if (value == NULL)
     return -1;
   text = g_strstrip (g_strdup (value));
-  if (g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT64 / 1000, &seconds, NULL))
-    return (gint64) seconds * 1000;
+  /* Digits past the limit, even past 64 bits, are the limit. */
+  if (*text != '\0' && strspn (text, "0123456789") == strlen (text))
+    {
+      seconds = g_ascii_strtoull (text, NULL, 10);   /* G_MAXUINT64 when too long */
+      return (gint64) MIN (seconds, TETHER_RETRY_AFTER_MAX_MS / 1000) * 1000;
+    }
   /* A date already past means "now", not an error. */
   date = soup_date_time_new_from_http_string (text);
   if (date == NULL)
     return -1;
   now = g_date_time_new_now_utc ();
-  return MAX (0, g_date_time_difference (date, now) / 1000);
+  return CLAMP (g_date_time_difference (date, now) / 1000, 0, TETHER_RETRY_AFTER_MAX_MS);
 }
 
 /* ----------------------------------------------------- shared with the transports */

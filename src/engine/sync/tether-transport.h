@@ -123,7 +123,13 @@ gint64      tether_transport_get_retry_after_ms (TetherTransport *self);
 /* For implementations: emit "server-push". */
 void        tether_transport_emit_server_push (TetherTransport *self,
                                                JsonArray       *changes);
-/* Parse a Retry-After value (seconds or HTTP date) into ms from now; -1 if bad. */
+/* The longest wait a server's Retry-After is taken for: past it, a
+ * misconfigured or hostile server would stop sync for days (or, with the
+ * figure overflowing, not at all). */
+#define TETHER_RETRY_AFTER_MAX_MS (60 * 60 * 1000)
+
+/* Parse a Retry-After value (seconds or HTTP date) into ms from now, at
+ * most TETHER_RETRY_AFTER_MAX_MS; -1 if bad. */
 gint64      tether_transport_parse_retry_after (const char *value);
 
 G_END_DECLS

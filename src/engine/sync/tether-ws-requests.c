@@ -279,7 +279,8 @@ frame_error (TetherWsTransport *self,
 
   /* An HTTP answer would carry Retry-After; a message carries it inside. */
   if (code == TETHER_SYNC_ERROR_RATE_LIMITED && object != NULL)
-    self->retry_after_ms = 1000 * MAX (0, json_object_get_int_member_with_default (object, "retryAfter", 0));
+    self->retry_after_ms = 1000 * CLAMP (json_object_get_int_member_with_default (object, "retryAfter", 0),
+                                         0, TETHER_RETRY_AFTER_MAX_MS / 1000);
   return _tether_transport_refusal_new (code, tether_http_transport_get_base_url (self->http),
                                         name != NULL ? name : "an error without a code",
                                         _tether_transport_string_member (object, "error"));
