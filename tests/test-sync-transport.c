@@ -298,6 +298,18 @@ fake_reset_socket (SoupServer              *server,
   g_socket_close (socket, NULL);
 }
 
+/* Accepts the upgrade and closes at once, normally. */
+static void
+fake_close_socket (SoupServer              *server,
+                   SoupServerMessage       *msg,
+                   const char              *path,
+                   SoupWebsocketConnection *conn,
+                   gpointer                 data)
+{
+  g_ptr_array_add (((Fake *) data)->sockets, g_object_ref (conn));
+  soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
+}
+
 /* As tether-server does: the upgrade answer says how large a frame may be. */
 static void
 fake_announce_max (SoupServer        *server,
@@ -322,6 +334,7 @@ fake_start (void)
   soup_server_add_handler (fake->server, "/fake", fake_handle, fake, NULL);
   soup_server_add_websocket_handler (fake->server, "/fake/silent/ws", NULL, NULL, fake_socket, fake, NULL);
   soup_server_add_websocket_handler (fake->server, "/fake/reset/ws", NULL, NULL, fake_reset_socket, fake, NULL);
+  soup_server_add_websocket_handler (fake->server, "/fake/closing/ws", NULL, NULL, fake_close_socket, fake, NULL);
   soup_server_add_early_handler (fake->server, "/fake/limited/ws", fake_announce_max, NULL, NULL);
   soup_server_add_websocket_handler (fake->server, "/fake/limited/ws", NULL, NULL, fake_socket, fake, NULL);
   soup_server_listen_local (fake->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
@@ -1021,6 +1034,25 @@ test_ws_reset_on_open (Fixture *f)
   ws_close (f, t);
 }
 
+/* A server that accepts the upgrade and closes at once: each such socket
+ * counts as a failed connection, so the waits grow (1 s, 2 s, 4 s …)
+ * instead of starting over at 1 s after every upgrade. */
+static void
+test_ws_accept_then_close (Fixture *f)
+{
+  g_autoptr(Fake) fake = fake_start ();
+  g_autofree char *base = fake_base (fake, "closing");
+  g_autoptr(TetherWsTransport) ws = tether_ws_transport_new (base, f->alice);
+  TetherTransport *t = TETHER_TRANSPORT (ws);
+
+  tether_transport_connect (t);
+  run_for (f, 4500);
+  g_test_message ("%u upgrades in 4.5 s", fake->sockets->len);
+  g_assert_cmpuint (fake->sockets->len, >=, 2);
+  g_assert_cmpuint (fake->sockets->len, <=, 3);
+  ws_close (f, t);
+}
+
 /* ------------------------------------------------------------------ faulty */
 
 static TetherFaultyTransport *
@@ -1153,6 +1185,7 @@ main (int    argc,
     { "ws/unreachable", test_ws_unreachable },
     { "ws/timeout", test_ws_timeout },
     { "ws/reset-on-open", test_ws_reset_on_open },
+    { "ws/accept-then-close", test_ws_accept_then_close },
     { "faulty/drop", test_faulty_drop },
     { "faulty/lose", test_faulty_lose },
     { "faulty/duplicate", test_faulty_duplicate },

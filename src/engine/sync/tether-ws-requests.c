@@ -328,6 +328,8 @@ _tether_ws_on_message (SoupWebsocketConnection *conn,
   JsonNode *payload = frame != NULL ? json_object_get_member (frame, "payload") : NULL;
   Pending *p = id != NULL ? g_hash_table_lookup (self->pending, id) : NULL;
 
+  if (frame != NULL)
+    self->healthy = TRUE;
   if (g_strcmp0 (type, "server_push") == 0 && payload != NULL && JSON_NODE_HOLDS_ARRAY (payload))
     {
       tether_transport_emit_server_push (TETHER_TRANSPORT (self), json_node_get_array (payload));

@@ -14,6 +14,10 @@ G_BEGIN_DECLS
 #define KEEPALIVE_S         30
 #define BACKOFF_FIRST_MS    1000
 #define BACKOFF_MAX_MS      60000
+/* A socket open this long, or that brought a message, was a working one:
+ * its loss starts the backoff over. One that closes sooner counts as a
+ * failed connection (a server that accepts and closes at once). */
+#define HEALTHY_S           10
 
 struct _TetherWsTransport
 {
@@ -29,7 +33,9 @@ struct _TetherWsTransport
   GError                  *refusal;     /* the 401 that stops reconnecting */
   guint64                  last_id;
   guint                    timeout_s;
-  guint                    attempts;    /* failed connections since the last open */
+  guint                    attempts;    /* failed connections since the last healthy one */
+  gint64                   opened_us;   /* when conn was attached (monotonic) */
+  gboolean                 healthy;     /* conn brought a message */
   gint64                   retry_after_ms;
   gboolean                 wanted;      /* connect() called, no disconnect() since */
   gsize                    max_frame;   /* the server's Tether-Max-Body, 0 when it did not say */

@@ -39,7 +39,7 @@ schedule_reconnect (TetherWsTransport *self)
 {
   guint delay_ms = BACKOFF_MAX_MS;
 
-  if (!self->wanted || self->refusal != NULL || self->conn != NULL ||
+  if ((!self->wanted && self->waiting.length == 0) || self->refusal != NULL || self->conn != NULL ||
       self->connecting != NULL || self->reconnect != NULL)
     return;
   if (self->attempts < 6)
@@ -59,6 +59,7 @@ on_closed (SoupWebsocketConnection *conn,
 {
   const char *base = tether_http_transport_get_base_url (self->http);
   g_autoptr(GError) error = NULL;
+  gboolean worked;
 
   /* tether-server closes with 1008 when the token was rotated or removed. */
   if (soup_websocket_connection_get_close_code (conn) == SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION)
@@ -82,14 +83,17 @@ on_closed (SoupWebsocketConnection *conn,
   g_signal_handlers_disconnect_by_data (conn, self);
   g_clear_object (&self->conn);
   notify_connected (self);
+  worked = self->healthy || g_get_monotonic_time () - self->opened_us >= HEALTHY_S * G_USEC_PER_SEC;
+  if (worked)
+    self->attempts = 0;
   if (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_TOO_LARGE))
     _tether_ws_fail_too_big (self, error);
   else
     _tether_ws_fail_requests (self, TRUE, error);
   if (self->refusal != NULL)
     _tether_ws_fail_requests (self, FALSE, self->refusal);
-  else if (self->waiting.length > 0)
-    _tether_ws_open_now (self);
+  else if (self->waiting.length > 0 && worked)
+    _tether_ws_open_now (self);   /* a working socket dropped: requests wait for the next */
   else
     schedule_reconnect (self);
 }
@@ -100,8 +104,10 @@ attach (TetherWsTransport       *self,
 {
   Pending *p;
 
+  /* The backoff starts over once the socket has proved it works (on_closed). */
   self->conn = conn;
-  self->attempts = 0;
+  self->opened_us = g_get_monotonic_time ();
+  self->healthy = FALSE;
   soup_websocket_connection_set_keepalive_interval (conn, KEEPALIVE_S);
   /* Pull pages are far larger than libsoup's 128 KiB default. */
   soup_websocket_connection_set_max_incoming_payload_size (conn, 0);
