@@ -1104,6 +1104,53 @@ test_pg_reconnect (PgFixture     *f,
   tether_server_store_rollback (f->store);
 }
 
+/* A connection of the test's own, for holding locks. */
+static PGconn *
+pg_connect (PgFixture *f)
+{
+  PGconn *conn = PQconnectdb (f->conninfo);
+
+  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
+  return conn;
+}
+
+static void
+pg_exec (PGconn     *conn,
+         const char *sql)
+{
+  PGresult *res = PQexec (conn, sql);
+
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_COMMAND_OK);
+  PQclear (res);
+}
+
+/* A reconnection whose statements could not all be prepared (here a lock
+ * held on records outlasts lock_timeout) leaves some prepared: the next
+ * call must still get the connection working, not fail for ever. */
+static void
+test_pg_prepare_fails_once (PgFixture     *f,
+                            gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) users = NULL;
+  PGconn *locker;
+
+  add_user (f->store, "alice");
+  pg_terminate_store_connections (f);
+  locker = pg_connect (f);
+  pg_exec (locker, "BEGIN; LOCK TABLE records IN ACCESS EXCLUSIVE MODE");
+  users = tether_server_store_user_list (f->store, &error);
+  g_assert_null (users);
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  pg_exec (locker, "COMMIT");
+  PQfinish (locker);
+
+  users = tether_server_store_user_list (f->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (users->len, ==, 1);
+}
+
 static void
 add_postgres_tests (void)
 {
@@ -1117,6 +1164,7 @@ add_postgres_tests (void)
     { "awkward-text", test_pg_awkward_text },
     { "repeats-in-batch", test_pg_repeats_in_batch },
     { "reconnect", test_pg_reconnect },
+    { "prepare-fails-once", test_pg_prepare_fails_once },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (tests); i++)

@@ -185,12 +185,19 @@ fail (TetherServerStorePostgres  *self,
   return FALSE;
 }
 
+/* A statement that failed to prepare (a lock wait past lock_timeout, a
+ * cancelled query) leaves the connection up with the earlier ones
+ * prepared: start over from none, or "s0" would exist for ever. */
 static gboolean
 prepare_all (TetherServerStorePostgres  *self,
              GError                    **error)
 {
-  g_autoptr(PGresult) res = PQexec (self->conn, session_sql);
+  g_autoptr(PGresult) res = PQexec (self->conn, "DEALLOCATE ALL");
 
+  if (PQresultStatus (res) != PGRES_COMMAND_OK)
+    return fail (self, res, "forgetting prepared statements", error);
+  g_clear_pointer (&res, PQclear);
+  res = PQexec (self->conn, session_sql);
   if (PQresultStatus (res) != PGRES_COMMAND_OK)
     return fail (self, res, "setting up the session", error);
   for (guint i = 0; i < N_STMTS; i++)
