@@ -146,14 +146,18 @@ static gboolean
 on_request_timeout (gpointer data)
 {
   Pending *p = data;
-  TetherWsTransport *self = g_task_get_source_object (p->task);
+  /* the task's reference goes with it */
+  g_autoptr(TetherWsTransport) self = g_object_ref (g_task_get_source_object (p->task));
   g_autoptr(GError) error = NULL;
+  gboolean sent = is_sent (self, p);
 
   error = g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
                        "the server at %s did not answer within %u s: check the network "
                        "or try again later", tether_http_transport_get_base_url (self->http),
                        self->timeout_s);
   pending_fail (self, p, error);
+  if (sent)
+    _tether_ws_abandon (self);
   return G_SOURCE_REMOVE;
 }
 

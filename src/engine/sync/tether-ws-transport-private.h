@@ -58,6 +58,7 @@ typedef struct {
 
 /* tether-ws-transport.c */
 void     _tether_ws_open_now      (TetherWsTransport *self);
+void     _tether_ws_abandon       (TetherWsTransport *self);
 
 /* tether-ws-requests.c */
 void     _tether_ws_refuse        (TetherWsTransport *self,

@@ -53,13 +53,15 @@ schedule_reconnect (TetherWsTransport *self)
   g_source_attach (self->reconnect, self->context);
 }
 
+static void lost (TetherWsTransport *self,
+                  const GError      *error);
+
 static void
 on_closed (SoupWebsocketConnection *conn,
            TetherWsTransport       *self)
 {
   const char *base = tether_http_transport_get_base_url (self->http);
   g_autoptr(GError) error = NULL;
-  gboolean worked;
 
   /* tether-server closes with 1008 when the token was rotated or removed. */
   if (soup_websocket_connection_get_close_code (conn) == SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION)
@@ -83,7 +85,17 @@ on_closed (SoupWebsocketConnection *conn,
   g_signal_handlers_disconnect_by_data (conn, self);
   g_clear_object (&self->conn);
   notify_connected (self);
-  worked = self->healthy || g_get_monotonic_time () - self->opened_us >= HEALTHY_S * G_USEC_PER_SEC;
+  lost (self, error);
+}
+
+/* The socket is gone with @error: the requests sent on it fail, and
+ * another is opened, at once for requests waiting if it had worked. */
+static void
+lost (TetherWsTransport *self,
+      const GError      *error)
+{
+  gboolean worked = self->healthy || g_get_monotonic_time () - self->opened_us >= HEALTHY_S * G_USEC_PER_SEC;
+
   if (worked)
     self->attempts = 0;
   if (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_TOO_LARGE))
@@ -241,6 +253,30 @@ on_closed_after_drop (SoupWebsocketConnection *conn,
                       gpointer                 data)
 {
   g_object_unref (conn);
+}
+
+/* A request sent on the socket went unanswered past its timeout: the
+ * socket is as good as half open (a peer gone without a FIN or RST, which
+ * TCP may not notice for many minutes). It is let go, the other requests
+ * sent on it fail, and another is opened. */
+void
+_tether_ws_abandon (TetherWsTransport *self)
+{
+  SoupWebsocketConnection *conn = g_steal_pointer (&self->conn);
+  g_autoptr(GError) error = NULL;
+
+  if (conn == NULL)
+    return;
+  g_debug ("a request timed out: opening another socket");
+  g_signal_handlers_disconnect_by_data (conn, self);
+  g_signal_connect (conn, "closed", G_CALLBACK (on_closed_after_drop), NULL);
+  if (soup_websocket_connection_get_state (conn) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+  notify_connected (self);
+  error = g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
+                       "the connection to %s stopped answering: sync retries when it is back",
+                       tether_http_transport_get_base_url (self->http));
+  lost (self, error);
 }
 
 /* Closes the socket and stops trying; requests under way fail with @error. */
