@@ -1608,6 +1608,37 @@ test_too_deep_change (Fixture *f)
   g_assert_cmpuint (report.pushed, ==, 0);
 }
 
+/* Over WebSocket the push is parsed before it is framed, and a record
+ * nested past what the client parses (256 levels) cannot be: that change
+ * fails like one the server refuses, and the sync goes on. */
+static void
+test_too_deep_websocket (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new_full (f, s, "a", f->alice, CLIENT_WS, 0);
+  g_autofree char *json = deep_note (300);
+  g_autofree char *schema_path = schema_file_new (f->dir, notes_take_any_field);
+  g_autoptr(TetherSchema) schema = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) failed = NULL;
+  g_autofree char *deep = NULL;
+  g_autofree char *plain = NULL;
+  TetherSyncReport report;
+
+  schema = tether_schema_new_from_file (schema_path, &error);
+  g_assert_no_error (error);
+  client_reopen_schema (a, schema);
+  deep = client_create (a, "notes", json);
+  plain = client_create (a, "notes", "{\"title\":\"plain\"}");
+  report = client_sync (a);
+  g_assert_cmpuint (report.rejected, ==, 1);
+  failed = client_changes (a, TETHER_CHANGE_FAILED);
+  g_assert_cmpuint (failed->len, ==, 1);
+  g_assert_cmpstr (tether_sync_change_get_record_id (failed->pdata[0]), ==, deep);
+  g_test_message ("%s", tether_sync_change_get_error (failed->pdata[0]));
+  g_assert_true (server_has (a, plain));
+}
+
 static gboolean
 server_has (Client     *c,
             const char *text)
@@ -2758,6 +2789,7 @@ static const NamedTest tests[] = {
   { "too-large-batch", test_too_large_batch },
   { "too-large-change", test_too_large_change },
   { "too-deep-change", test_too_deep_change },
+  { "too-deep-websocket", test_too_deep_websocket },
   { "lost-response", test_lost_response },
   { "duplicate-requests", test_duplicate_requests },
   { "auth-required", test_auth_required },

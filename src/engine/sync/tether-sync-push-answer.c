@@ -210,7 +210,7 @@ _tether_push_shrink_batch (TetherSyncEngine *self,
   gboolean single = sent->len == 1;
   g_autofree char *message = g_strdup_printf (
     g_error_matches (refusal, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_TOO_LARGE)
-      ? "too large for the server: %s" : "refused by the server: %s", refusal->message);
+      ? "too large for the server: %s" : "not accepted: %s", refusal->message);
 
   if (!tether_database_begin (self->db, error))
     return FALSE;

@@ -8,6 +8,11 @@
 #include "tether-private.h"
 #include "tether-transport-private.h"
 
+/* json-glib parses recursively: an answer nested some 100,000 levels deep
+ * (a hostile or broken server) overflowed the stack. The server refuses
+ * requests deeper than 64 levels, so its answers stay far below this. */
+#define TETHER_TRANSPORT_MAX_DEPTH 256
+
 G_DEFINE_QUARK (tether-sync-error-quark, tether_sync_error)
 
 G_DEFINE_INTERFACE (TetherTransport, tether_transport, G_TYPE_OBJECT)
@@ -69,7 +74,18 @@ tether_transport_push_bytes_async (TetherTransport     *self,
       return;
     }
   object = _tether_transport_parse_object (request);
-  g_return_if_fail (object != NULL);
+  if (object == NULL)
+    {
+      /* Text that json-glib would not read back (nested past the depth
+       * below; the engine's own text is valid JSON): no server reads it
+       * either. A refusal of this batch, which the engine halves down to
+       * the change that fails; the sync goes on. */
+      g_task_report_new_error (self, callback, user_data, tether_transport_push_bytes_async,
+                               TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_REJECTED,
+                               "the push is JSON nested deeper than %d levels, which no Tether server reads",
+                               TETHER_TRANSPORT_MAX_DEPTH);
+      return;
+    }
   iface->push_async (self, object, cancellable, callback, user_data);
 }
 
@@ -81,6 +97,8 @@ tether_transport_push_finish (TetherTransport  *self,
   g_return_val_if_fail (TETHER_IS_TRANSPORT (self), NULL);
   g_return_val_if_fail (G_IS_ASYNC_RESULT (result), NULL);
 
+  if (g_async_result_is_tagged (result, tether_transport_push_bytes_async))
+    return g_task_propagate_pointer (G_TASK (result), error);
   return TETHER_TRANSPORT_GET_IFACE (self)->push_finish (self, result, error);
 }
 
@@ -350,11 +368,6 @@ _tether_transport_string_member (JsonObject *object,
     return NULL;
   return json_node_get_string (node);
 }
-
-/* json-glib parses recursively: an answer nested some 100,000 levels deep
- * (a hostile or broken server) overflowed the stack. The server refuses
- * requests deeper than 64 levels, so its answers stay far below this. */
-#define TETHER_TRANSPORT_MAX_DEPTH 256
 
 JsonObject *
 _tether_transport_parse_object (GBytes *bytes)
