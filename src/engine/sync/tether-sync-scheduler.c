@@ -34,6 +34,7 @@ struct _TetherSyncScheduler
   gboolean         auth_blocked;
   guint            failures;
   gint64           backoff_until;
+  gint64           retry_until;     /* the server's Retry-After: outlives a backoff reset */
 
   /* Why a sync is wanted. One sync serves them all, so a fire clears them. */
   gboolean         forced;
@@ -77,7 +78,7 @@ next_due (TetherSyncScheduler *self)
     return 0;
 
   due = earliest (earliest (self->write_due, self->soon_due), self->interval_due);
-  return due != 0 ? MAX (due, self->backoff_until) : 0;
+  return due != 0 ? MAX (MAX (due, self->backoff_until), self->retry_until) : 0;
 }
 
 static void
@@ -175,8 +176,10 @@ on_network_changed (GNetworkMonitor     *monitor,
   gboolean was_available = self->network_available;
 
   self->network_available = available;
-  /* Route churn on a healthy link is no reason to sync. */
-  if (!available || (was_available && self->failures == 0))
+  /* Only a network that was gone and is back is news: route churn and
+   * address changes on a working link say nothing of why syncs failed.
+   * The server's Retry-After stands either way (next_due). */
+  if (!available || was_available)
     return;
 
   g_debug ("network is back, retrying");
@@ -357,9 +360,13 @@ record_failure (TetherSyncScheduler *self,
   gint64 delay_ms;
 
   self->failures++;
-  /* Bounded here too: a transport of someone else's may pass any figure. */
-  delay_ms = MAX (backoff_delay_ms (self), CLAMP (retry_after_ms, 0, TETHER_RETRY_AFTER_MAX_MS));
+  delay_ms = backoff_delay_ms (self);
   self->backoff_until = g_get_monotonic_time () + delay_ms * 1000;
+  /* Bounded here too: a transport of someone else's may pass any figure. */
+  retry_after_ms = CLAMP (retry_after_ms, 0, TETHER_RETRY_AFTER_MAX_MS);
+  if (retry_after_ms > 0)
+    self->retry_until = MAX (self->retry_until, g_get_monotonic_time () + retry_after_ms * 1000);
+  delay_ms = MAX (delay_ms, retry_after_ms);
   /* The sync did not finish: try again once the backoff has passed. */
   self->soon_due = earliest (self->soon_due, g_get_monotonic_time ());
 
@@ -393,6 +400,7 @@ _tether_sync_scheduler_done (TetherSyncScheduler *self,
     {
     case TETHER_SYNC_OUTCOME_OK:
       reset_backoff (self);
+      self->retry_until = 0;
       self->auth_blocked = FALSE;
       break;
     case TETHER_SYNC_OUTCOME_OFFLINE:
