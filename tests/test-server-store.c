@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 #include <libpq-fe.h>
 
+#include "tether-server-postgres-private.h"
 #include "tether-server-store.h"
 #include "tether-test-pg.h"
 #include "tether-test-util.h"
@@ -1053,7 +1054,7 @@ test_pg_repeats_in_batch (PgFixture     *f,
 static void
 pg_terminate_store_connections (PgFixture *f)
 {
-  g_autofree char *n = pg_query (f, "SELECT count (pg_terminate_backend (pid))"
+  g_autofree char *n = pg_query (f, "SELECT count (pg_terminate_backend (pid, 5000))"
                                     " FROM pg_stat_activity WHERE pid <> pg_backend_pid ()"
                                     " AND datname = current_database ()");
 
@@ -1151,6 +1152,88 @@ test_pg_prepare_fails_once (PgFixture     *f,
   g_assert_cmpuint (users->len, ==, 1);
 }
 
+static const char *
+conninfo_option (PGconn     *conn,
+                 const char *keyword)
+{
+  static char value[64];
+  PQconninfoOption *options = PQconninfo (conn);
+
+  value[0] = '\0';
+  for (PQconninfoOption *o = options; o->keyword != NULL; o++)
+    if (g_str_equal (o->keyword, keyword) && o->val != NULL)
+      g_strlcpy (value, o->val, sizeof value);
+  PQconninfoFree (options);
+  return value;
+}
+
+/* An unreachable database costs seconds: connections have timeouts and
+ * keepalives by default, and the conninfo can change them. */
+static void
+test_pg_connection_timeouts (PgFixture     *f,
+                             gconstpointer  data)
+{
+  g_autofree char *custom = g_strconcat (f->conninfo, " connect_timeout=3 keepalives_idle=7", NULL);
+  PGconn *conn = _tether_server_postgres_connect (f->conninfo, "tether-test", FALSE);
+
+  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
+  g_assert_cmpstr (conninfo_option (conn, "connect_timeout"), ==, "5");
+  g_assert_cmpstr (conninfo_option (conn, "keepalives"), ==, "1");
+  g_assert_cmpstr (conninfo_option (conn, "keepalives_idle"), ==, "15");
+  g_assert_cmpstr (conninfo_option (conn, "tcp_user_timeout"), ==, "30000");
+  g_assert_cmpstr (conninfo_option (conn, "client_encoding"), ==, "UTF8");
+  PQfinish (conn);
+
+  conn = _tether_server_postgres_connect (custom, "tether-test", FALSE);
+  g_assert_cmpint (PQstatus (conn), ==, CONNECTION_OK);
+  g_assert_cmpstr (conninfo_option (conn, "connect_timeout"), ==, "3");
+  g_assert_cmpstr (conninfo_option (conn, "keepalives_idle"), ==, "7");
+  g_assert_cmpstr (conninfo_option (conn, "keepalives_interval"), ==, "5");
+  PQfinish (conn);
+}
+
+/* After a failed connection attempt the store answers at once for a
+ * second instead of blocking on another attempt, then tries again. */
+static void
+test_pg_reconnect_pause (PgFixture     *f,
+                         gconstpointer  data)
+{
+  g_autofree char *admin_info = g_strconcat (f->conninfo, " dbname=postgres", NULL);
+  g_autofree char *name = pg_query (f, "SELECT current_database ()");
+  g_autofree char *refuse = g_strdup_printf ("ALTER DATABASE %s ALLOW_CONNECTIONS false", name);
+  g_autofree char *allow = g_strdup_printf ("ALTER DATABASE %s ALLOW_CONNECTIONS true", name);
+  g_autofree char *terminate = g_strdup_printf ("SELECT pg_terminate_backend (pid, 5000) FROM pg_stat_activity"
+                                                " WHERE datname = '%s'", name);
+  PGresult *res;
+  g_autoptr(GPtrArray) users = NULL;
+  g_autoptr(GError) error = NULL;
+  PGconn *admin = PQconnectdb (admin_info);
+
+  g_assert_cmpint (PQstatus (admin), ==, CONNECTION_OK);
+  add_user (f->store, "alice");
+  pg_exec (admin, refuse);
+  res = PQexec (admin, terminate);
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_TUPLES_OK);
+  PQclear (res);
+  users = tether_server_store_user_list (f->store, &error);
+  g_assert_null (users);
+  g_assert_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_FAILED);
+  g_clear_error (&error);
+
+  pg_exec (admin, allow);
+  PQfinish (admin);
+  users = tether_server_store_user_list (f->store, &error);
+  g_assert_null (users);
+  g_assert_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "trying again"));
+  g_clear_error (&error);
+
+  g_usleep (1100 * 1000);
+  users = tether_server_store_user_list (f->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (users->len, ==, 1);
+}
+
 static void
 add_postgres_tests (void)
 {
@@ -1165,6 +1248,8 @@ add_postgres_tests (void)
     { "repeats-in-batch", test_pg_repeats_in_batch },
     { "reconnect", test_pg_reconnect },
     { "prepare-fails-once", test_pg_prepare_fails_once },
+    { "connection-timeouts", test_pg_connection_timeouts },
+    { "reconnect-pause", test_pg_reconnect_pause },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (tests); i++)

@@ -61,17 +61,45 @@ log_notice (void       *user_data,
   g_debug ("PostgreSQL: %s", text);
 }
 
+/* A database that stops answering (a host gone, a cable pulled) must cost
+ * seconds, not the kernel's minutes: connect, keepalive and unacknowledged
+ * data limits, which the caller's conninfo may override. */
+static const char * const timeout_keys[] = {
+  "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+  "keepalives_count", "tcp_user_timeout",
+};
+static const char * const timeout_values[] = {
+  TETHER_SERVER_POSTGRES_CONNECT_TIMEOUT, "1", "15", "5", "3", "30000",
+};
+
 PGconn *
 _tether_server_postgres_connect (const char *conninfo,
                                  const char *application_name,
                                  gboolean    async)
 {
-  /* Later keywords win: the caller's conninfo may set application_name,
-   * but records are JSON text, so the encoding must be UTF-8. */
-  const char * const keys[] = { "application_name", "dbname", "client_encoding", NULL };
-  const char * const values[] = { application_name, conninfo, "UTF8", NULL };
+  const char *keys[G_N_ELEMENTS (timeout_keys) + 4];
+  const char *values[G_N_ELEMENTS (timeout_keys) + 4];
+  guint n = 0;
   PGconn *conn;
 
+  for (guint i = 0; i < G_N_ELEMENTS (timeout_keys); i++)
+    {
+      /* libpq reads PGCONNECT_TIMEOUT only when no value is given. */
+      if (i == 0 && g_getenv ("PGCONNECT_TIMEOUT") != NULL)
+        continue;
+      keys[n] = timeout_keys[i];
+      values[n++] = timeout_values[i];
+    }
+  /* Later keywords win: the caller's conninfo may set application_name
+   * and the timeouts, but records are JSON text, so the encoding must be
+   * UTF-8. */
+  keys[n] = "application_name";
+  values[n++] = application_name;
+  keys[n] = "dbname";
+  values[n++] = conninfo;
+  keys[n] = "client_encoding";
+  values[n++] = "UTF8";
+  keys[n] = values[n] = NULL;
   if (async)
     conn = PQconnectStartParams (keys, values, 1);
   else

@@ -14,9 +14,15 @@ G_BEGIN_DECLS
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PGresult, PQclear)
 
+/* Seconds a connection attempt may take, unless the conninfo or
+ * PGCONNECT_TIMEOUT says otherwise. */
+#define TETHER_SERVER_POSTGRES_CONNECT_TIMEOUT "5"
+
 /* Connection parameters for @conninfo (a libpq string or URI): the
- * client encoding is forced to UTF-8 (records are JSON text), the rest is
- * the caller's. Blocking when @async is FALSE; else PQconnectStartParams. */
+ * client encoding is forced to UTF-8 (records are JSON text); timeouts
+ * and TCP keepalives have defaults that @conninfo may override; the rest
+ * is the caller's. Blocking when @async is FALSE; else
+ * PQconnectStartParams. */
 PGconn *_tether_server_postgres_connect (const char *conninfo,
                                          const char *application_name,
                                          gboolean    async);

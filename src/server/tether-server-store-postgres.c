@@ -89,9 +89,22 @@ static const char schema_sql[] =
   "COMMIT;";
 
 /* A waiting push gives up after 5 s and is retried by the core. Generic
- * plans: a custom plan for 1,000 keys hash-joins a whole feed. */
+ * plans: a custom plan for 1,000 keys hash-joins a whole feed. A statement
+ * or a transaction left hanging is ended by the database, unless its
+ * administrator chose other limits (for the role, the database or in the
+ * conninfo's options). */
 static const char session_sql[] =
+  "SELECT set_config ('statement_timeout', '30s', false)"
+  " WHERE current_setting ('statement_timeout') = '0';"
+  "SELECT set_config ('idle_in_transaction_session_timeout', '30s', false)"
+  " WHERE current_setting ('idle_in_transaction_session_timeout') = '0';"
   "SET lock_timeout = '5s'; SET plan_cache_mode = force_generic_plan";
+
+/* After a failed connection attempt, calls fail at once for a while (1 s,
+ * doubling to 10 s while attempts keep failing): each attempt at an
+ * unreachable database blocks the process for up to connect_timeout. */
+#define RECONNECT_PAUSE_MIN_MS 1000
+#define RECONNECT_PAUSE_MAX_MS 10000
 
 struct _TetherServerStorePostgres
 {
@@ -100,6 +113,9 @@ struct _TetherServerStorePostgres
   PGconn                     *conn;
   gboolean                    prepared;        /* on this connection */
   gboolean                    in_transaction;
+  gint64                      reconnect_at_us; /* no attempt before, after one failed */
+  guint                       pause_ms;        /* until the next attempt, after a failure */
+  char                       *connect_error;   /* the last failed attempt's */
   char                       *instance_id;     /* tells our notifications from others' */
   TetherServerPostgresListen *listen;
   GMutex                      revs_lock;
@@ -218,11 +234,12 @@ static gboolean
 connect_failed (TetherServerStorePostgres  *self,
                 GError                    **error)
 {
-  g_autofree char *message = g_strdup (PQerrorMessage (self->conn));
-
+  g_free (self->connect_error);
+  self->connect_error = _tether_server_postgres_one_line (g_strdup (PQerrorMessage (self->conn)));
+  self->pause_ms = CLAMP (self->pause_ms * 2, RECONNECT_PAUSE_MIN_MS, RECONNECT_PAUSE_MAX_MS);
+  self->reconnect_at_us = g_get_monotonic_time () + self->pause_ms * G_GINT64_CONSTANT (1000);
   g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_FAILED,
-               "Cannot connect to PostgreSQL: %s",
-               _tether_server_postgres_one_line (message));
+               "Cannot connect to PostgreSQL: %s", self->connect_error);
   return FALSE;
 }
 
@@ -237,12 +254,21 @@ ensure_connected (TetherServerStorePostgres  *self,
   if (self->conn == NULL || PQstatus (self->conn) != CONNECTION_OK)
     {
       self->prepared = FALSE;
+      if (g_get_monotonic_time () < self->reconnect_at_us)
+        {
+          g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_FAILED,
+                       "Cannot connect to PostgreSQL: %s (trying again within %u s)",
+                       self->connect_error, self->pause_ms / 1000);
+          return FALSE;
+        }
       if (self->conn == NULL)
         self->conn = _tether_server_postgres_connect (self->conninfo, "tether-server", FALSE);
       else
         PQreset (self->conn);
       if (PQstatus (self->conn) != CONNECTION_OK)
         return connect_failed (self, error);
+      self->pause_ms = 0;
+      self->reconnect_at_us = 0;
     }
   return self->prepared || prepare_all (self, error);
 }
@@ -531,6 +557,7 @@ tether_server_store_postgres_finalize (GObject *object)
   g_mutex_clear (&self->revs_lock);
   g_free (self->conninfo);
   g_free (self->instance_id);
+  g_free (self->connect_error);
   G_OBJECT_CLASS (tether_server_store_postgres_parent_class)->finalize (object);
 }
 
