@@ -28,6 +28,7 @@ struct _TetherServerPostgresListen
   GSource                      *retry;     /* the reconnect timer */
   guint                         backoff_ms;
   gboolean                      connecting;
+  gboolean                      catch_up;  /* LISTEN done: read every user's last rev */
 };
 
 static void start_connect (TetherServerPostgresListen *self);
@@ -176,6 +177,7 @@ lose_connection (TetherServerPostgresListen *self,
   clear_source (&self->watch);
   g_clear_pointer (&self->conn, PQfinish);
   self->connecting = FALSE;
+  self->catch_up = FALSE;
   clear_source (&self->retry);
   self->retry = g_timeout_source_new (self->backoff_ms);
   g_source_set_callback (self->retry, on_retry, self, NULL);
@@ -196,23 +198,34 @@ start_connect (TetherServerPostgresListen *self)
   watch_socket (self, G_IO_OUT);
 }
 
-/* Listen again, and read every user's last rev to make up for what was
- * missed while disconnected. */
 static void
-send_listen (TetherServerPostgresListen *self)
+send_query (TetherServerPostgresListen *self,
+            const char                 *sql)
 {
   int flushed;
 
-  self->connecting = FALSE;
-  if (PQsetnonblocking (self->conn, 1) != 0 ||
-      !PQsendQuery (self->conn, "LISTEN " TETHER_SERVER_POSTGRES_CHANNEL ";"
-                                " SELECT id, last_rev FROM users") ||
-      (flushed = PQflush (self->conn)) < 0)
+  if (!PQsendQuery (self->conn, sql) || (flushed = PQflush (self->conn)) < 0)
     {
       lose_connection (self, PQerrorMessage (self->conn));
       return;
     }
   watch_socket (self, flushed == 1 ? G_IO_IN | G_IO_OUT : G_IO_IN);
+}
+
+/* Listen again, then read every user's last rev to make up for what was
+ * missed while disconnected. Not in one transaction: LISTEN takes effect
+ * when it commits, so a NOTIFY committed after the SELECT's snapshot but
+ * before that commit would be neither read nor delivered. */
+static void
+send_listen (TetherServerPostgresListen *self)
+{
+  self->connecting = FALSE;
+  if (PQsetnonblocking (self->conn, 1) != 0)
+    {
+      lose_connection (self, PQerrorMessage (self->conn));
+      return;
+    }
+  send_query (self, "LISTEN " TETHER_SERVER_POSTGRES_CHANNEL);
 }
 
 static void
@@ -246,6 +259,7 @@ handle_result (TetherServerPostgresListen *self,
     {
     case PGRES_COMMAND_OK:      /* LISTEN: from now on nothing is missed */
       self->backoff_ms = BACKOFF_MIN_MS;
+      self->catch_up = TRUE;
       return TRUE;
     case PGRES_TUPLES_OK:
       for (int row = 0; row < PQntuples (res); row++)
@@ -292,7 +306,16 @@ read_results (TetherServerPostgresListen *self,
       g_autoptr(PGresult) res = PQgetResult (self->conn);
 
       if (res == NULL)
-        break;
+        {
+          /* The query is over: the connection takes another. */
+          if (self->catch_up)
+            {
+              self->catch_up = FALSE;
+              send_query (self, "SELECT id, last_rev FROM users");
+              return self->conn != NULL;
+            }
+          break;
+        }
       if (!handle_result (self, res))
         return FALSE;
     }
