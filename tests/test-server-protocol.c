@@ -2,7 +2,11 @@
 #define G_LOG_DOMAIN "tether-test-server-protocol"
 #include "config.h"
 
+#include <fcntl.h>
+#include <libpq-fe.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tether-test-server.h"
 
@@ -434,62 +438,234 @@ big_push_ms (Fixture *f,
   return (guint) MAX (work / 1000, 4);
 }
 
-/* kill -9 while a push of 1000 large changes is in flight: after a restart
- * either the whole batch is there or none of it, and the client's retry is
- * then applied exactly once. The kills aim at a quarter, a half and three
- * quarters of the time the server takes for such a push. */
+/* Whether the server's push transaction is open, looked at from outside:
+ * on SQLite the WAL write lock (byte 120 of the -shm file, per SQLite's
+ * WAL format) is held by another process; on PostgreSQL a session other
+ * than ours has a transaction with an id, that is one that locked or wrote
+ * rows. */
+typedef struct {
+  Fixture *f;
+  Server  *s;
+  PGconn  *pg;
+  char    *shm;
+} Kill9;
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PGresult, PQclear)
+
+static gboolean
+kill9_sqlite_writing (Kill9 *k)
+{
+  struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 120, .l_len = 1 };
+  int fd = open (k->shm, O_RDONLY | O_CLOEXEC);
+  int rc;
+
+  if (fd < 0)
+    return FALSE;   /* no WAL index yet */
+  rc = fcntl (fd, F_GETLK, &lock);
+  close (fd);
+  g_assert_cmpint (rc, ==, 0);
+  return lock.l_type != F_UNLCK;
+}
+
+/* The state of the server's session in its transaction, "" with none. */
+static char *
+kill9_pg_writing (Kill9 *k)
+{
+  g_autoptr(PGresult) res = PQexec (k->pg, "SELECT state FROM pg_stat_activity WHERE datname = current_database ()"
+                                           " AND pid <> pg_backend_pid () AND backend_xid IS NOT NULL");
+
+  if (PQresultStatus (res) != PGRES_TUPLES_OK)
+    g_error ("looking at the server's sessions: %s", PQerrorMessage (k->pg));
+  g_assert_cmpint (PQntuples (res), <=, 1);
+  return g_strdup (PQntuples (res) == 1 ? PQgetvalue (res, 0, 0) : "");
+}
+
+static gboolean
+kill9_writing (Kill9 *k)
+{
+  g_autofree char *state = NULL;
+
+  if (k->pg == NULL)
+    return kill9_sqlite_writing (k);
+  state = kill9_pg_writing (k);
+  return state[0] != '\0';
+}
+
+/* With the server stopped: its transaction is open, and stays so until the
+ * kill. PostgreSQL may still be running the statement it was sent (which
+ * may be the COMMIT): its session is looked at once that is done. */
+static gboolean
+kill9_stopped_writing (Kill9 *k)
+{
+  if (k->pg == NULL)
+    return kill9_sqlite_writing (k);
+  for (guint waited = 0; waited < REQUEST_TIMEOUT_MS; waited++)
+    {
+      g_autofree char *state = kill9_pg_writing (k);
+
+      if (!g_str_equal (state, "active"))
+        return g_str_equal (state, "idle in transaction");
+      g_usleep (1000);
+    }
+  g_error ("the stopped server's session kept running a statement for %d ms", REQUEST_TIMEOUT_MS);
+}
+
+/* PostgreSQL ends the killed server's session once it sees the connection
+ * closed; until then the session holds the user's lock. */
+static void
+kill9_wait_ended (Kill9 *k)
+{
+  for (guint waited = 0; k->pg != NULL && waited < REQUEST_TIMEOUT_MS; waited++)
+    {
+      g_autofree char *state = kill9_pg_writing (k);
+
+      if (state[0] == '\0')
+        return;
+      g_usleep (1000);
+    }
+  if (k->pg != NULL)
+    g_error ("the killed server's PostgreSQL session lived on for %d ms", REQUEST_TIMEOUT_MS);
+}
+
+/* Waits @delay_ms after the body went, then stops the server whenever its
+ * transaction is open and kills it if it still is: TRUE then, FALSE when the
+ * push was answered first. */
+static gboolean
+kill9_in_transaction (Kill9 *k,
+                      Call  *call,
+                      guint  delay_ms)
+{
+  g_usleep (delay_ms * 1000);
+  for (guint waited = 0; waited < REQUEST_TIMEOUT_MS; waited++)
+    {
+      g_main_context_iteration (k->f->context, FALSE);
+      if (call->done)
+        return FALSE;
+      if (kill9_writing (k))
+        {
+          g_subprocess_send_signal (k->s->process, SIGSTOP);
+          if (kill9_stopped_writing (k))
+            {
+              server_kill (k->s);
+              kill9_wait_ended (k);
+              return TRUE;
+            }
+          g_subprocess_send_signal (k->s->process, SIGCONT);
+        }
+      g_usleep (1000);
+    }
+  g_error ("the big push was neither caught in its transaction nor answered within %d ms", REQUEST_TIMEOUT_MS);
+}
+
+/* One big push killed in its transaction. FALSE when the push was answered
+ * before a kill could land (it is then checked as applied); @total counts
+ * the changes the server holds. */
+static gboolean
+kill9_round (Kill9 *k,
+             guint  round,
+             guint  delay_ms,
+             guint  work_ms,
+             guint *total)
+{
+  Fixture *f = k->f;
+  Server *s = k->s;
+  g_autofree char *body = big_push_body (round);
+  g_autofree char *collection = g_strdup_printf ("big-%u", round);
+  g_autofree char *first_id = g_strdup_printf ("big-%u-0", round);
+  g_autofree char *cursor = NULL;
+  g_autofree char *expected = NULL;
+  g_autoptr(Call) call = call_start (f, s, "POST", "/push", f->alice, body);
+  g_autoptr(JsonArray) after_kill = NULL;
+  g_autoptr(JsonArray) after_retry = NULL;
+  g_autoptr(JsonObject) retry = NULL;
+  guint found;
+
+  if (!wait_until (f, call_wrote_or_done, call, REQUEST_TIMEOUT_MS))
+    g_error ("the big push was not sent within %d ms", REQUEST_TIMEOUT_MS);
+  if (!kill9_in_transaction (k, call, delay_ms))
+    {
+      g_autoptr(Reply) reply = call_finish (f, g_steal_pointer (&call));
+
+      g_test_message ("push %u (looking from %u ms after the body, a push takes %u ms): answered before a "
+                      "kill landed in its transaction; again", round, delay_ms, work_ms);
+      assert_status (reply, 200);
+      assert_counts (reply_object (reply), BIG_CHANGES, 0, 0);
+      *total += BIG_CHANGES;
+      return FALSE;
+    }
+  if (!wait_until (f, call_ready, call, REQUEST_TIMEOUT_MS))
+    g_error ("the big push neither failed nor finished after kill -9");
+  server_spawn (f, s);
+
+  after_kill = pull_all (f, s, f->alice, NULL, NULL);
+  found = count_collection (after_kill, collection);
+  g_test_message ("push %u (killed in its transaction, looking from %u ms after the body, a push takes %u ms): "
+                  "%u of %u changes survived, reply: %s", round, delay_ms, work_ms, found, BIG_CHANGES,
+                  call->error ? call->error->message : "received");
+  /* all or nothing; PostgreSQL's transaction was seen open and idle with
+   * the server stopped, so it cannot have committed */
+  if (k->pg != NULL)
+    g_assert_cmpuint (found, ==, 0);
+  g_assert_true (found == 0 || found == BIG_CHANGES);
+  /* an acknowledged push is durable */
+  if (call->error == NULL && soup_message_get_status (call->msg) == 200)
+    g_assert_cmpuint (found, ==, BIG_CHANGES);
+
+  retry = post_ok (f, s, "/push", f->alice, body);
+  assert_counts (retry, BIG_CHANGES, 0, 0);
+  *total += BIG_CHANGES;
+  after_retry = pull_all (f, s, f->alice, NULL, &cursor);
+  g_assert_cmpuint (count_collection (after_retry, collection), ==, BIG_CHANGES);
+  /* each change took exactly one rev */
+  expected = g_strdup_printf ("%u", *total);
+  g_assert_cmpstr (cursor, ==, expected);
+  /* answered from what was applied before the kill, not applied again */
+  if (found == BIG_CHANGES)
+    g_assert_cmpint (accepted_rev (retry, first_id), ==,
+                     json_object_get_int_member (find_change (after_kill, collection, "0"), "rev"));
+  return TRUE;
+}
+
+#define KILL9_ROUNDS   3
+#define KILL9_ATTEMPTS 4   /* per round; the last one looks from the start */
+
+/* kill -9 while the server's transaction for a push of 1000 large changes
+ * is open (seen with the server stopped): after a restart either the whole
+ * batch is there or none of it (on PostgreSQL: none), and the client's retry
+ * is then applied exactly once. The rounds start looking at a quarter, a
+ * half and three quarters of the time the server takes for such a push; a
+ * push answered before then is sent again, looking earlier. */
 static void
 test_kill9 (Fixture *f)
 {
-  Server *s = server_start (f, NULL);
-  guint work_ms = big_push_ms (f, s);
+  Kill9 k = { f, server_start (f, NULL), NULL, NULL };
+  guint work_ms = big_push_ms (f, k.s);
   guint total = BIG_CHANGES;
+  guint push = 0;
 
-  for (guint round = 0; round < 3; round++)
+  if (f->postgres)
     {
-      guint delay_ms = work_ms * (round + 1) / 4;
-      g_autofree char *body = big_push_body (round);
-      g_autofree char *collection = g_strdup_printf ("big-%u", round);
-      g_autofree char *first_id = g_strdup_printf ("big-%u-0", round);
-      g_autofree char *cursor = NULL;
-      g_autofree char *expected = NULL;
-      g_autoptr(Call) call = call_start (f, s, "POST", "/push", f->alice, body);
-      g_autoptr(JsonArray) after_kill = NULL;
-      g_autoptr(JsonArray) after_retry = NULL;
-      g_autoptr(JsonObject) retry = NULL;
-      guint found;
-
-      if (!wait_until (f, call_wrote_or_done, call, REQUEST_TIMEOUT_MS))
-        g_error ("the big push was not sent within %d ms", REQUEST_TIMEOUT_MS);
-      g_usleep (delay_ms * 1000);
-      server_kill (s);
-      if (!wait_until (f, call_ready, call, REQUEST_TIMEOUT_MS))
-        g_error ("the big push neither failed nor finished after kill -9");
-      server_spawn (f, s);
-
-      after_kill = pull_all (f, s, f->alice, NULL, NULL);
-      found = count_collection (after_kill, collection);
-      g_test_message ("round %u (kill %u ms after the body, a push takes %u ms): %u of %u changes survived, reply: %s",
-                      round, delay_ms, work_ms, found, BIG_CHANGES,
-                      call->error ? call->error->message : "received");
-      g_assert_true (found == 0 || found == BIG_CHANGES);
-      /* an acknowledged push is durable */
-      if (call->error == NULL && soup_message_get_status (call->msg) == 200)
-        g_assert_cmpuint (found, ==, BIG_CHANGES);
-
-      retry = post_ok (f, s, "/push", f->alice, body);
-      assert_counts (retry, BIG_CHANGES, 0, 0);
-      total += BIG_CHANGES;
-      after_retry = pull_all (f, s, f->alice, NULL, &cursor);
-      g_assert_cmpuint (count_collection (after_retry, collection), ==, BIG_CHANGES);
-      /* each change took exactly one rev */
-      expected = g_strdup_printf ("%u", total);
-      g_assert_cmpstr (cursor, ==, expected);
-      /* answered from what was applied before the kill, not applied again */
-      if (found == BIG_CHANGES)
-        g_assert_cmpint (accepted_rev (retry, first_id), ==,
-                         json_object_get_int_member (find_change (after_kill, collection, "0"), "rev"));
+      k.pg = PQconnectdb (f->storage[1]);
+      if (PQstatus (k.pg) != CONNECTION_OK)
+        g_error ("connecting to the server's PostgreSQL: %s", PQerrorMessage (k.pg));
     }
+  else
+    k.shm = g_strconcat (f->storage[1], "-shm", NULL);
+  for (guint round = 0; round < KILL9_ROUNDS; round++)
+    {
+      gboolean landed = FALSE;
+
+      for (guint attempt = 0; attempt < KILL9_ATTEMPTS && !landed; attempt++)
+        {
+          guint delay_ms = attempt + 1 < KILL9_ATTEMPTS ? (work_ms * (round + 1) / 4) >> attempt : 0;
+
+          landed = kill9_round (&k, push++, delay_ms, work_ms, &total);
+        }
+      if (!landed)
+        g_error ("round %u: no kill landed in the push's transaction in %u pushes", round, KILL9_ATTEMPTS);
+    }
+  g_clear_pointer (&k.pg, PQfinish);
+  g_free (k.shm);
 }
 
 /* Tombstones past the retention are purged (here at the restart, with a
