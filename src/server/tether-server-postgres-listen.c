@@ -11,10 +11,23 @@
 /* A second connection that LISTENs for other processes' feed changes,
  * driven by the main loop: never blocks it, except for the first connect.
  * After a reconnection every user's last rev is read once, since
- * notifications sent while it was away are lost. */
+ * notifications sent while it was away are lost. A connection that only
+ * listens never notices it died silently (TCP keepalives do not see past
+ * a proxy), so an idle one is asked "SELECT 1" every PING_SECONDS, and
+ * one that does not answer a query or finish connecting within
+ * ANSWER_SECONDS is given up. */
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
+#define PING_SECONDS   30
+#define ANSWER_SECONDS 10
+
+typedef enum {
+  QUERY_NONE,
+  QUERY_LISTEN,
+  QUERY_CATCH_UP,   /* every user's last rev */
+  QUERY_PING,
+} Query;
 
 struct _TetherServerPostgresListen
 {
@@ -26,12 +39,15 @@ struct _TetherServerPostgresListen
   PGconn                       *conn;
   GSource                      *watch;     /* on the connection's socket */
   GSource                      *retry;     /* the reconnect timer */
+  GSource                      *timer;     /* the next ping, or the answer's deadline */
   guint                         backoff_ms;
   gboolean                      connecting;
-  gboolean                      catch_up;  /* LISTEN done: read every user's last rev */
+  Query                         query;     /* the one in progress */
 };
 
 static void start_connect (TetherServerPostgresListen *self);
+static void lose_connection (TetherServerPostgresListen *self, const char *why);
+static void send_query (TetherServerPostgresListen *self, Query query, const char *sql);
 static gboolean on_socket (int fd, GIOCondition condition, gpointer user_data);
 
 char *
@@ -157,6 +173,33 @@ watch_socket (TetherServerPostgresListen *self,
 }
 
 static gboolean
+on_timer (gpointer user_data)
+{
+  TetherServerPostgresListen *self = user_data;
+
+  g_clear_pointer (&self->timer, g_source_unref);
+  if (self->connecting || self->query != QUERY_NONE)
+    lose_connection (self, "no answer in " G_STRINGIFY (ANSWER_SECONDS) " s");
+  else
+    send_query (self, QUERY_PING, "SELECT 1");
+  return G_SOURCE_REMOVE;
+}
+
+/* While connecting or waiting for an answer: its deadline; else the next
+ * ping. */
+static void
+arm_timer (TetherServerPostgresListen *self)
+{
+  gboolean waiting = self->connecting || self->query != QUERY_NONE;
+
+  clear_source (&self->timer);
+  self->timer = g_timeout_source_new_seconds (waiting ? ANSWER_SECONDS : PING_SECONDS);
+  g_source_set_callback (self->timer, on_timer, self, NULL);
+  g_source_set_static_name (self->timer, "[tether] postgres listen timer");
+  g_source_attach (self->timer, self->context);
+}
+
+static gboolean
 on_retry (gpointer user_data)
 {
   TetherServerPostgresListen *self = user_data;
@@ -175,9 +218,10 @@ lose_connection (TetherServerPostgresListen *self,
   g_message ("The PostgreSQL notification connection failed (%s); reconnecting in %u ms",
              reason, self->backoff_ms);
   clear_source (&self->watch);
+  clear_source (&self->timer);
   g_clear_pointer (&self->conn, PQfinish);
   self->connecting = FALSE;
-  self->catch_up = FALSE;
+  self->query = QUERY_NONE;
   clear_source (&self->retry);
   self->retry = g_timeout_source_new (self->backoff_ms);
   g_source_set_callback (self->retry, on_retry, self, NULL);
@@ -196,10 +240,12 @@ start_connect (TetherServerPostgresListen *self)
     }
   self->connecting = TRUE;
   watch_socket (self, G_IO_OUT);
+  arm_timer (self);
 }
 
 static void
 send_query (TetherServerPostgresListen *self,
+            Query                       query,
             const char                 *sql)
 {
   int flushed;
@@ -209,7 +255,9 @@ send_query (TetherServerPostgresListen *self,
       lose_connection (self, PQerrorMessage (self->conn));
       return;
     }
+  self->query = query;
   watch_socket (self, flushed == 1 ? G_IO_IN | G_IO_OUT : G_IO_IN);
+  arm_timer (self);
 }
 
 /* Listen again, then read every user's last rev to make up for what was
@@ -225,7 +273,7 @@ send_listen (TetherServerPostgresListen *self)
       lose_connection (self, PQerrorMessage (self->conn));
       return;
     }
-  send_query (self, "LISTEN " TETHER_SERVER_POSTGRES_CHANNEL);
+  send_query (self, QUERY_LISTEN, "LISTEN " TETHER_SERVER_POSTGRES_CHANNEL);
 }
 
 static void
@@ -259,10 +307,9 @@ handle_result (TetherServerPostgresListen *self,
     {
     case PGRES_COMMAND_OK:      /* LISTEN: from now on nothing is missed */
       self->backoff_ms = BACKOFF_MIN_MS;
-      self->catch_up = TRUE;
       return TRUE;
     case PGRES_TUPLES_OK:
-      for (int row = 0; row < PQntuples (res); row++)
+      for (int row = 0; self->query == QUERY_CATCH_UP && row < PQntuples (res); row++)
         self->func (g_ascii_strtoll (PQgetvalue (res, row, 0), NULL, 10),
                     g_ascii_strtoll (PQgetvalue (res, row, 1), NULL, 10), self->user_data);
       return TRUE;
@@ -308,13 +355,14 @@ read_results (TetherServerPostgresListen *self,
       if (res == NULL)
         {
           /* The query is over: the connection takes another. */
-          if (self->catch_up)
-            {
-              self->catch_up = FALSE;
-              send_query (self, "SELECT id, last_rev FROM users");
-              return self->conn != NULL;
-            }
-          break;
+          Query done = self->query;
+
+          self->query = QUERY_NONE;
+          if (done == QUERY_LISTEN)
+            send_query (self, QUERY_CATCH_UP, "SELECT id, last_rev FROM users");
+          else if (done != QUERY_NONE)
+            arm_timer (self);
+          return self->conn != NULL;
         }
       if (!handle_result (self, res))
         return FALSE;
@@ -377,6 +425,7 @@ _tether_server_postgres_listen_new (const char                    *conninfo,
       return NULL;
     }
   watch_socket (self, G_IO_IN);
+  arm_timer (self);
   return g_steal_pointer (&self);
 }
 
@@ -387,6 +436,7 @@ _tether_server_postgres_listen_free (TetherServerPostgresListen *self)
     return;
   clear_source (&self->watch);
   clear_source (&self->retry);
+  clear_source (&self->timer);
   g_clear_pointer (&self->conn, PQfinish);
   g_clear_pointer (&self->context, g_main_context_unref);
   g_free (self->conninfo);
