@@ -1234,6 +1234,37 @@ test_pg_reconnect_pause (PgFixture     *f,
   g_assert_cmpuint (users->len, ==, 1);
 }
 
+static gpointer
+commit_later (gpointer data)
+{
+  g_usleep (3 * G_USEC_PER_SEC);
+  pg_exec (data, "COMMIT");
+  return NULL;
+}
+
+/* A process that starts (or a user command) while another one purges or
+ * pushes waits for nothing once the tables exist: CREATE INDEX IF NOT
+ * EXISTS would lock out every push of every user until it got its lock. */
+static void
+test_pg_start_beside_writes (PgFixture     *f,
+                             gconstpointer  data)
+{
+  g_autoptr(TetherServerStore) third = NULL;
+  g_autoptr(GError) error = NULL;
+  PGconn *writer = pg_connect (f);
+  GThread *thread;
+  gint64 start;
+
+  pg_exec (writer, "BEGIN; DELETE FROM records WHERE data IS NULL AND server_ms < 0");
+  thread = g_thread_new ("commit-later", commit_later, writer);
+  start = g_get_monotonic_time ();
+  third = tether_server_store_postgres_new (f->conninfo, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+  g_thread_join (thread);
+  PQfinish (writer);
+}
+
 static void
 add_postgres_tests (void)
 {
@@ -1250,6 +1281,7 @@ add_postgres_tests (void)
     { "prepare-fails-once", test_pg_prepare_fails_once },
     { "connection-timeouts", test_pg_connection_timeouts },
     { "reconnect-pause", test_pg_reconnect_pause },
+    { "start-beside-writes", test_pg_start_beside_writes },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (tests); i++)

@@ -66,9 +66,20 @@ static const char * const sql[N_STMTS] = {
   [NOTIFY] = "SELECT pg_notify ('" TETHER_SERVER_POSTGRES_CHANNEL "', $1)",
 };
 
-/* Two processes may start on an empty database at once. */
+/* Whether every table and index exists: then no DDL runs at all, since
+ * CREATE INDEX IF NOT EXISTS takes its table's ShareLock before it looks,
+ * and would hold every push of every user behind a purge or a long push
+ * (and them behind it) until COMMIT. to_regclass() takes no lock. */
+static const char schema_present_sql[] =
+  "SELECT to_regclass ('users') IS NOT NULL AND to_regclass ('records') IS NOT NULL"
+  " AND to_regclass ('records_rev') IS NOT NULL AND to_regclass ('records_tombstones') IS NOT NULL"
+  " AND to_regclass ('applied') IS NOT NULL";
+
+/* Two processes may start on an empty database at once. A lock held
+ * elsewhere makes the start fail rather than wait for ever. */
 static const char schema_sql[] =
   "SET client_min_messages = warning;"   /* no "already exists, skipping" */
+  "SET lock_timeout = '5s';"
   "BEGIN;"
   "SELECT pg_advisory_xact_lock (7415161802);"
   "CREATE TABLE IF NOT EXISTS users ("
@@ -580,8 +591,14 @@ static gboolean
 create_tables (TetherServerStorePostgres  *self,
                GError                    **error)
 {
-  g_autoptr(PGresult) res = PQexec (self->conn, schema_sql);
+  g_autoptr(PGresult) res = PQexec (self->conn, schema_present_sql);
 
+  if (PQresultStatus (res) != PGRES_TUPLES_OK)
+    return fail (self, res, "looking for the tables", error);
+  if (g_str_equal (PQgetvalue (res, 0, 0), "t"))
+    return TRUE;
+  g_clear_pointer (&res, PQclear);
+  res = PQexec (self->conn, schema_sql);
   if (PQresultStatus (res) != PGRES_COMMAND_OK)
     {
       fail (self, res, "creating the tables", error);
