@@ -2402,6 +2402,83 @@ test_event_log (Fixture *f)
   g_assert_cmpuint (events->len, ==, 2);
 }
 
+/* --------------------------------------------------------- another remote */
+
+/* The database is pointed at another account (a new token) whose feed is
+ * shorter than the cursor it holds: the next sync pulls that account's
+ * records from the start instead of skipping those up to the old cursor,
+ * the records only this device has go up to it, and a pending edit made
+ * before the switch is kept and pushed. */
+static void
+test_other_account (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  g_autofree char *carol = user_add (f, "carol");
+  Client *c = client_new (f, s, "c", carol);
+  Client *clients[] = { a, c };
+  g_autofree char *mine = NULL;
+  g_autofree char *theirs = NULL;
+  g_autofree char *pending = NULL;
+  g_autofree char *dump = NULL;
+  gint64 feed_end = 0;
+
+  for (guint i = 0; i < 5; i++)
+    g_free (client_create (a, "notes", "{\"title\":\"alice's\"}"));
+  mine = client_create (a, "notes", "{\"title\":\"alice's last\"}");
+  client_sync (a);
+  theirs = client_create (c, "notes", "{\"title\":\"carol's\"}");
+  client_sync (c);
+
+  pending = client_create (a, "notes", "{\"title\":\"written before the switch\"}");
+  tether_sync_engine_set_remote (a->engine, s->base, carol);
+  g_free (a->token);
+  a->token = g_strdup (carol);
+  client_sync (a);
+  assert_string (a, "notes", theirs, "title", "carol's");
+  dump = server_dump (f, s, carol, &feed_end);
+  g_assert_nonnull (strstr (dump, mine));
+  g_assert_nonnull (strstr (dump, pending));
+  client_sync (c);
+  assert_converged (f, s, carol, clients, G_N_ELEMENTS (clients));
+}
+
+/* The same server under another address: the full pull that follows
+ * sends nothing again, and an edit made meanwhile is merged with its base
+ * (the other device's change to another field survives). */
+static void
+test_other_address (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new_full (f, s, "a", f->alice, CLIENT_REMOTE, 0);
+  Client *b = client_new (f, s, "b", f->alice);
+  Client *clients[] = { a, b };
+  g_autofree char *note = shared_record (a, b, "notes", NOTE_BASE);
+  g_autofree char *other = NULL;
+  g_autoptr(GUri) uri = g_uri_parse (s->base, G_URI_FLAGS_NONE, NULL);
+  g_autofree char *dump = NULL;
+  g_autoptr(GPtrArray) conflicts = NULL;
+  gint64 before = 0, after = 0;
+
+  g_free (server_dump (f, s, f->alice, &before));
+  client_update (b, "notes", note, "{\"title\":\"title from b\"}");
+  client_sync (b);
+  later ();
+  client_update (a, "notes", note, "{\"body\":\"body from a\\n\"}");
+  other = g_strdup_printf ("http://localhost:%d%s/", g_uri_get_port (uri), g_uri_get_path (uri));
+  tether_sync_engine_set_remote (a->engine, other, f->alice);
+  client_sync (a);
+  assert_string (a, "notes", note, "title", "title from b");
+  assert_string (a, "notes", note, "body", "body from a\n");
+  dump = server_dump (f, s, f->alice, &after);
+  g_assert_cmpint (after, ==, before + 2);   /* b's edit and a's: nothing sent again */
+  conflicts = client_conflicts (a, FALSE);
+  for (guint i = 0; i < conflicts->len; i++)
+    g_assert_cmpuint (tether_conflict_get_winner (conflicts->pdata[i]), ==, TETHER_CONFLICT_WINNER_MERGED);
+  client_sync (b);
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+}
+
 /* -------------------------------------------------------------- WebSocket */
 
 static void
@@ -2804,6 +2881,8 @@ static const NamedTest tests[] = {
   { "phase-signal", test_phase_signal },
   { "devtools", test_devtools },
   { "event-log", test_event_log },
+  { "other-account", test_other_account },
+  { "other-address", test_other_address },
   { "websocket-sync", test_websocket_sync },
   { "websocket-server-push", test_websocket_server_push },
   { "auto-sync-debounce", test_auto_sync_debounce },

@@ -71,6 +71,8 @@ typedef struct {
   char             *pull_cursor;   /* the cursor of the pull request in flight */
   GError           *pull_error;    /* a page failed while the next one was on its way */
   GSource          *renew;         /* keeps the cross-process lock from expiring */
+  char             *identity;      /* the remote's (_tether_transport_identity), or NULL */
+  gboolean          retarget;      /* another remote than the cursor's: a full resync */
 } TetherSyncOp;
 
 /* A record's pending changes, sent as one change (docs/sync.md, "Push"). */
@@ -287,6 +289,15 @@ JsonObject *_tether_sync_local_data      (TetherSyncEngine *self,
 JsonObject *_tether_sync_read_local      (TetherSyncEngine *self,
                                           const char       *collection,
                                           const char       *record_id,
+                                          GError          **error);
+
+/* tether-sync-retarget.c: a new server or account gets a full resync. */
+gboolean _tether_sync_retarget_check     (TetherSyncEngine *self,
+                                          TetherSyncOp     *op,
+                                          GError          **error);
+/* In the transaction of the pull's last page. */
+gboolean _tether_sync_retarget_finish    (TetherSyncEngine *self,
+                                          TetherSyncOp     *op,
                                           GError          **error);
 
 /* tether-sync-auto.c */

@@ -34,7 +34,8 @@ G_BEGIN_DECLS
  *       conflicts, rejected, pulled, applied, skipped, merged, duration, error):
  *       the newest TETHER_SYNC_EVENT_LOG_SIZE are kept.
  *   _tether_meta keys: sync.client_id, sync.hlc, sync.cursor, sync.remote_url,
- *       sync.remote_token, sync.lock (owner "host:pid:start", expiry ms).
+ *       sync.remote_token, sync.remote_identity (where the cursor came from),
+ *       sync.lock (owner "host:pid:start", expiry ms).
  * Times are ms since the epoch; type is TetherChangeType, status
  * TetherChangeStatus. All functions run in the caller's transaction (or in
  * autocommit); those that write several rows open their own (nested) one. */

@@ -301,7 +301,8 @@ store_cursor (TetherSyncEngine   *self,
               GError            **error)
 {
   if (op->seen == NULL)
-    return page->cursor == NULL || _tether_sync_engine_set_cursor (self, page->cursor, error);
+    return (page->cursor == NULL || _tether_sync_engine_set_cursor (self, page->cursor, error)) &&
+           (page->has_more || _tether_sync_retarget_finish (self, op, error));
   if (page->cursor != NULL)
     {
       g_free (op->resync_cursor);
@@ -309,7 +310,8 @@ store_cursor (TetherSyncEngine   *self,
     }
   if (page->has_more)
     return TRUE;
-  return _tether_sync_engine_set_cursor (self, op->resync_cursor, error) && forget_purged (self, op, error);
+  return _tether_sync_engine_set_cursor (self, op->resync_cursor, error) && forget_purged (self, op, error) &&
+         _tether_sync_retarget_finish (self, op, error);
 }
 
 static gboolean

@@ -19,6 +19,7 @@ op_free (TetherSyncOp *op)
   g_clear_pointer (&op->seen, g_hash_table_unref);
   g_free (op->resync_cursor);
   g_free (op->pull_cursor);
+  g_free (op->identity);
   g_clear_error (&op->pull_error);
   if (op->renew != NULL)
     g_source_destroy (op->renew);
@@ -228,7 +229,8 @@ tether_sync_engine_sync_async (TetherSyncEngine    *self,
   start_renewing (task);
   _tether_sync_engine_set_state (self, TETHER_SYNC_STATE_SYNCING, NULL);
   _tether_sync_engine_emit_phase (self, TETHER_SYNC_PHASE_START, 0, op->pending_at_start);
-  if (!_tether_sync_decide_open (self, &op->report, &error))
+  if (!_tether_sync_retarget_check (self, op, &error) ||
+      !_tether_sync_decide_open (self, &op->report, &error))
     {
       _tether_sync_op_fail (g_steal_pointer (&task), g_steal_pointer (&error));
       return;

@@ -4,6 +4,7 @@
 #include <libsoup/soup.h>
 
 #include "tether-http-transport.h"
+#include "tether-ws-transport.h"
 
 G_BEGIN_DECLS
 
@@ -37,6 +38,11 @@ JsonObject     *_tether_transport_task_finish     (gpointer       source,
 /* A string member, or NULL when absent or of another type. */
 const char     *_tether_transport_string_member   (JsonObject *object,
                                                    const char *name);
+/* Where @transport syncs to, as one string: the server's address
+ * (scheme, host, port, path) and a fingerprint of the token, which may
+ * name another account. Wrappers (faulty) are looked through; NULL for a
+ * transport that does not say. */
+char           *_tether_transport_identity        (TetherTransport *transport);
 /* The JSON object in @bytes, or NULL when it is not one. */
 JsonObject     *_tether_transport_parse_object    (GBytes     *bytes);
 /* Compact JSON text of @object. */
@@ -46,6 +52,7 @@ GBytes         *_tether_transport_to_bytes        (JsonObject *object);
  * and token: <base><path> with the token and the extra headers, with a
  * "ws:" or "wss:" scheme for @websocket; NULL with INVALID for a bad base. */
 SoupSession    *_tether_http_transport_get_session (TetherHttpTransport  *self);
+TetherHttpTransport *_tether_ws_transport_get_http (TetherWsTransport   *self);
 const char     *_tether_http_transport_get_token   (TetherHttpTransport  *self);
 SoupMessage    *_tether_http_transport_new_message (TetherHttpTransport  *self,
                                                     const char           *method,

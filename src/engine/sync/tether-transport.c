@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tether-transport.h"
+#include "tether-faulty-transport.h"
 #include "tether-private.h"
 #include "tether-transport-private.h"
 
@@ -225,6 +226,42 @@ tether_transport_parse_retry_after (const char *value)
 }
 
 /* ----------------------------------------------------- shared with the transports */
+
+char *
+_tether_transport_identity (TetherTransport *transport)
+{
+  TetherHttpTransport *http;
+  g_autoptr(GUri) uri = NULL;
+  g_autofree char *scheme = NULL;
+  g_autofree char *host = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *fingerprint = NULL;
+  const char *token;
+  int port;
+
+  while (TETHER_IS_FAULTY_TRANSPORT (transport))
+    transport = tether_faulty_transport_get_inner (TETHER_FAULTY_TRANSPORT (transport));
+  if (TETHER_IS_HTTP_TRANSPORT (transport))
+    http = TETHER_HTTP_TRANSPORT (transport);
+  else if (TETHER_IS_WS_TRANSPORT (transport))
+    http = _tether_ws_transport_get_http (TETHER_WS_TRANSPORT (transport));
+  else
+    return NULL;
+  uri = g_uri_parse (tether_http_transport_get_base_url (http), SOUP_HTTP_URI_FLAGS, NULL);
+  if (uri == NULL || g_uri_get_host (uri) == NULL)
+    return NULL;
+  scheme = g_ascii_strdown (g_uri_get_scheme (uri), -1);
+  host = g_ascii_strdown (g_uri_get_host (uri), -1);
+  port = g_uri_get_port (uri) > 0 ? g_uri_get_port (uri) : g_str_equal (scheme, "https") ? 443 : 80;
+  path = g_strdup (g_uri_get_path (uri));
+  while (g_str_has_suffix (path, "/"))
+    path[strlen (path) - 1] = '\0';
+  token = _tether_http_transport_get_token (http);
+  if (token != NULL && *token != '\0')
+    fingerprint = g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1);
+  return g_strdup_printf ("%s://%s:%d%s token:%.16s", scheme, host, port, path,
+                          fingerprint != NULL ? fingerprint : "none");
+}
 
 TetherSyncError
 _tether_transport_code_for_status (guint status)

@@ -535,6 +535,12 @@ tether_ws_transport_set_token (TetherWsTransport *self,
     _tether_ws_open_now (self);
 }
 
+TetherHttpTransport *
+_tether_ws_transport_get_http (TetherWsTransport *self)
+{
+  return self->http;
+}
+
 void
 tether_ws_transport_set_timeout (TetherWsTransport *self,
                                  guint              seconds)
