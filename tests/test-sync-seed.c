@@ -260,6 +260,40 @@ test_not_tether_push (Fixture       *f,
   g_clear_error (&outcome.error);
 }
 
+/* A pull answer saying there is more, with no cursor or the one it was
+ * asked from: asked again, the server would answer the same for ever.
+ * The sync fails with PROTOCOL instead of spinning through its page
+ * bound and calling that a success. */
+static void
+pull_stuck (Fixture    *f,
+            const char *answer,
+            guint       pulls)
+{
+  Outcome outcome = { FALSE };
+
+  f->push_answer = g_strdup ("{\"accepted\": [], \"conflicts\": [], \"errors\": []}");
+  f->pull_answer = g_strdup (answer);
+  sync_once (f, &outcome);
+  g_assert_error (outcome.error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_PROTOCOL);
+  g_assert_nonnull (strstr (outcome.error->message, "no cursor past it"));
+  g_assert_cmpuint (f->pulls, ==, pulls);
+  g_clear_error (&outcome.error);
+}
+
+static void
+test_pull_no_cursor (Fixture       *f,
+                     gconstpointer  data)
+{
+  pull_stuck (f, "{\"changes\": [], \"cursor\": null, \"hasMore\": true}", 1);
+}
+
+static void
+test_pull_same_cursor (Fixture       *f,
+                       gconstpointer  data)
+{
+  pull_stuck (f, "{\"changes\": [], \"cursor\": \"5\", \"hasMore\": true}", 2);
+}
+
 /* The seed's server: accepted without rev, pulled changes without rev. The
  * engine says so and never loses a pending edit to a pulled change. */
 static void
@@ -312,6 +346,8 @@ main (int    argc,
   g_test_add ("/tether/sync/seed/malformed-pull", Fixture, NULL, fixture_setup, test_malformed_pull, fixture_teardown);
   g_test_add ("/tether/sync/seed/schema-refused-push", Fixture, NULL, fixture_setup, test_schema_refused_push, fixture_teardown);
   g_test_add ("/tether/sync/seed/not-tether-push", Fixture, NULL, fixture_setup, test_not_tether_push, fixture_teardown);
+  g_test_add ("/tether/sync/seed/pull-no-cursor", Fixture, NULL, fixture_setup, test_pull_no_cursor, fixture_teardown);
+  g_test_add ("/tether/sync/seed/pull-same-cursor", Fixture, NULL, fixture_setup, test_pull_same_cursor, fixture_teardown);
   g_test_add ("/tether/sync/seed/seed-server", Fixture, NULL, fixture_setup, test_seed_server, fixture_teardown);
   return g_test_run ();
 }

@@ -358,6 +358,23 @@ pull_done (GTask *task)
 static void request_page (GTask      *task,
                           const char *cursor);
 
+/* A page with more to come must end past where it started: asked again
+ * from the same place, a server would answer the same page for ever. */
+static gboolean
+cursor_moves (TetherSyncOp        *op,
+              TetherPullResponse  *page,
+              GError             **error)
+{
+  g_autofree char *where = NULL;
+
+  if (!page->has_more || (page->cursor != NULL && g_strcmp0 (page->cursor, op->pull_cursor) != 0))
+    return TRUE;
+  where = op->pull_cursor != NULL ? g_strdup_printf ("cursor %s", op->pull_cursor) : g_strdup ("the start");
+  g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_PROTOCOL,
+               "the server said there was more to pull after %s but gave no cursor past it", where);
+  return FALSE;
+}
+
 static void
 on_pulled (GObject      *source,
            GAsyncResult *result,
@@ -388,7 +405,8 @@ on_pulled (GObject      *source,
       _tether_sync_pull_next (g_steal_pointer (&task));
       return;
     }
-  if (answer == NULL || (page = _tether_sync_parse_pull (answer, &error)) == NULL)
+  if (answer == NULL || (page = _tether_sync_parse_pull (answer, &error)) == NULL ||
+      !cursor_moves (op, page, &error))
     {
       _tether_sync_op_fail (g_steal_pointer (&task), g_steal_pointer (&error));
       return;
@@ -413,8 +431,18 @@ on_pulled (GObject      *source,
     }
   op->report.pulled += page->changes->len;
   _tether_sync_engine_emit_phase (self, TETHER_SYNC_PHASE_PULL, op->report.pulled, 0);
-  if (!more)
-    pull_done (g_steal_pointer (&task));
+  if (more)
+    return;
+  if (page->has_more)
+    {
+      /* What was pulled is kept; the next sync goes on from there. */
+      _tether_sync_op_fail (g_steal_pointer (&task),
+                            g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_SERVER,
+                                         "the pull did not reach the end after %d pages: sync again to go on",
+                                         MAX_PULL_PAGES));
+      return;
+    }
+  pull_done (g_steal_pointer (&task));
 }
 
 /* The sync ends with op->pull_error. Takes @data (the task). */
