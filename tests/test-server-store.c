@@ -1266,6 +1266,63 @@ test_pg_start_beside_writes (PgFixture     *f,
 }
 
 static void
+put_tombstone (TetherServerStore *store,
+               gint64             user_id,
+               gint64             rev)
+{
+  g_autoptr(GPtrArray) records = records_new ();
+  g_autofree char *key = g_strdup_printf ("\"gone-%" G_GINT64_FORMAT "\"", rev);
+
+  g_ptr_array_add (records, record_new ("notes", key, rev, NULL, 1000));
+  put (store, user_id, records);
+}
+
+/* A purge locks one user at a time: a user whose push holds their lock
+ * is left for the next purge, the others are purged; and while one
+ * process purges, another's purge does nothing. */
+static void
+test_pg_purge_per_user (PgFixture     *f,
+                        gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *lock_bob = NULL;
+  gint64 alice = add_user (f->store, "alice");
+  gint64 bob = add_user (f->store, "bob");
+  gint64 purged;
+  PGconn *pusher = pg_connect (f);
+  PGresult *res;
+
+  put_tombstone (f->store, alice, 1);
+  put_tombstone (f->store, bob, 1);
+  lock_bob = g_strdup_printf ("SELECT last_rev FROM users WHERE id = %" G_GINT64_FORMAT
+                              " FOR UPDATE", bob);
+  pg_exec (pusher, "BEGIN");
+  res = PQexec (pusher, lock_bob);
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_TUPLES_OK);
+  PQclear (res);
+
+  g_assert_cmpint (tether_server_store_purge (f->store, 500000, &error), ==, 1);
+  g_assert_no_error (error);
+  pg_exec (pusher, "COMMIT");
+
+  /* Another process purging: this one leaves it to them. */
+  res = PQexec (pusher, "SELECT pg_advisory_lock (7415161803)");
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_TUPLES_OK);
+  PQclear (res);
+  g_assert_cmpint (tether_server_store_purge (f->store, 500000, &error), ==, 0);
+  g_assert_no_error (error);
+  res = PQexec (pusher, "SELECT pg_advisory_unlock (7415161803)");
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_TUPLES_OK);
+  PQclear (res);
+  PQfinish (pusher);
+
+  g_assert_cmpint (tether_server_store_purge (f->store, 500000, &error), ==, 1);
+  g_assert_no_error (error);
+  g_ptr_array_unref (pull (f->store, bob, 0, NULL, 100, NULL, &purged));
+  g_assert_cmpint (purged, ==, 1);
+}
+
+static void
 add_postgres_tests (void)
 {
   static const struct {
@@ -1282,6 +1339,7 @@ add_postgres_tests (void)
     { "connection-timeouts", test_pg_connection_timeouts },
     { "reconnect-pause", test_pg_reconnect_pause },
     { "start-beside-writes", test_pg_start_beside_writes },
+    { "purge-per-user", test_pg_purge_per_user },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (tests); i++)

@@ -12,6 +12,7 @@
  * server. The user row's FOR UPDATE lock serialises one user's pushes
  * across processes. */
 
+#define PURGE_LOCK_KEY 7415161803
 #define RECORD_COLUMNS "collection, key, rev, type, data, server_ms, hlc, change_id, client_id"
 #define PULL_SQL(filter) \
   "SELECT u.last_rev, u.purged_rev, r.* FROM users u LEFT JOIN LATERAL (" \
@@ -51,17 +52,18 @@ static const char * const sql[N_STMTS] = {
                   " client_id = EXCLUDED.client_id",
   [PULL_ALL] = PULL_SQL (""),
   [PULL_SOME] = PULL_SQL (" AND collection = ANY ($5::text[])"),
-  /* Users first, in id order, as pushes do: purging must not deadlock
-   * with a push that rewrites a tombstone. */
-  [PURGE_LOCK] = "SELECT id FROM users WHERE id IN (SELECT user_id FROM records"
-                 " WHERE data IS NULL AND server_ms < $1) ORDER BY id FOR UPDATE",
-  [PURGE_RECORDS] = "WITH gone AS (DELETE FROM records WHERE data IS NULL AND server_ms < $1"
-                    "  RETURNING user_id, rev),"
-                    " top AS (SELECT user_id, max (rev) AS rev, count (*) AS n"
-                    "  FROM gone GROUP BY user_id),"
-                    " raised AS (UPDATE users u SET purged_rev = greatest (u.purged_rev, top.rev)"
-                    "  FROM top WHERE u.id = top.user_id)"
-                    " SELECT coalesce (sum (n), 0) FROM top",
+  /* One process purges at a time; the others skip their turn. */
+  [PURGE_TRY_LOCK] = "SELECT pg_try_advisory_lock (" G_STRINGIFY (PURGE_LOCK_KEY) ")",
+  [PURGE_UNLOCK] = "SELECT pg_advisory_unlock (" G_STRINGIFY (PURGE_LOCK_KEY) ")",
+  [PURGE_USERS] = "SELECT DISTINCT user_id FROM records WHERE data IS NULL AND server_ms < $1"
+                  " ORDER BY user_id",
+  /* After LOCK_USER, in the same transaction, as a push would. */
+  [PURGE_USER] = "WITH gone AS (DELETE FROM records WHERE user_id = $1 AND data IS NULL"
+                 "  AND server_ms < $2 RETURNING rev),"
+                 " top AS (SELECT max (rev) AS rev, count (*) AS n FROM gone),"
+                 " raised AS (UPDATE users SET purged_rev = greatest (purged_rev, top.rev)"
+                 "  FROM top WHERE id = $1 AND top.n > 0)"
+                 " SELECT n FROM top",
   [PURGE_APPLIED] = "DELETE FROM applied WHERE server_ms < $1",
   [NOTIFY] = "SELECT pg_notify ('" TETHER_SERVER_POSTGRES_CHANNEL "', $1)",
 };
@@ -447,48 +449,102 @@ store_set_last_rev (TetherServerStore  *store,
   return res != NULL;
 }
 
-static gint64
-purge_in_transaction (TetherServerStorePostgres  *self,
-                      gint64                      before_ms,
-                      GError                    **error)
+static gboolean
+purge_lock (TetherServerStorePostgres  *self,
+            Stmt                        which,
+            gboolean                   *got,
+            GError                    **error)
 {
-  static const Stmt steps[] = { PURGE_LOCK, PURGE_RECORDS, PURGE_APPLIED };
-  gint64 purged = 0;
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = _tether_pg_exec (self, which, &p, PGRES_TUPLES_OK,
+                                             "taking the purge's turn", error);
 
-  for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
-    {
-      g_auto(Params) p = { 0 };
-      g_autoptr(PGresult) res = NULL;
-
-      _tether_pg_param_int (&p, before_ms);
-      res = _tether_pg_exec (self, steps[i], &p,
-                             steps[i] == PURGE_APPLIED ? PGRES_COMMAND_OK : PGRES_TUPLES_OK,
-                             "purging tombstones", error);
-      if (res == NULL)
-        return -1;
-      if (steps[i] == PURGE_RECORDS)
-        purged = _tether_pg_value_int (res, 0, 0);
-    }
-  return purged;
+  if (res != NULL && got != NULL)
+    *got = g_str_equal (PQgetvalue (res, 0, 0), "t");
+  return res != NULL;
 }
 
+/* The number of tombstones purged, 0 when a push holds the user (it is
+ * purged next time), -1 on another error. */
+static gint64
+purge_user (TetherServerStorePostgres  *self,
+            gint64                      user_id,
+            gint64                      before_ms,
+            GError                    **error)
+{
+  TetherServerStore *store = TETHER_SERVER_STORE (self);
+  g_autoptr(GError) local_error = NULL;
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+
+  if (!_tether_pg_begin (store, error))
+    return -1;
+  _tether_pg_param_int (&p, user_id);
+  _tether_pg_param_int (&p, before_ms);
+  if (store_lock_user (store, user_id, &local_error) >= 0)
+    res = _tether_pg_exec (self, PURGE_USER, &p, PGRES_TUPLES_OK, "purging tombstones",
+                           &local_error);
+  if (res == NULL || !_tether_pg_commit (store, &local_error))
+    {
+      _tether_pg_rollback (store);
+      if (g_error_matches (local_error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_BUSY) ||
+          g_error_matches (local_error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_NOT_FOUND))
+        return 0;
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return -1;
+    }
+  return _tether_pg_value_int (res, 0, 0);
+}
+
+static gint64
+purge_users (TetherServerStorePostgres  *self,
+             gint64                      before_ms,
+             GError                    **error)
+{
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) users = NULL;
+  gint64 total = 0;
+
+  _tether_pg_param_int (&p, before_ms);
+  users = _tether_pg_exec (self, PURGE_USERS, &p, PGRES_TUPLES_OK, "purging tombstones", error);
+  if (users == NULL)
+    return -1;
+  for (int row = 0; row < PQntuples (users); row++)
+    {
+      gint64 n = purge_user (self, _tether_pg_value_int (users, row, 0), before_ms, error);
+
+      if (n < 0)
+        return -1;
+      total += n;
+    }
+  return total;
+}
+
+/* One user per transaction, so a purge holds one user's pushes at a
+ * time, and briefly; and one process at a time, so that purges do not
+ * queue behind each other on the same users. */
 static gint64
 store_purge (TetherServerStore  *store,
              gint64              before_ms,
              GError            **error)
 {
   TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
+  g_auto(Params) p = { 0 };
+  g_autoptr(PGresult) res = NULL;
+  gboolean mine = FALSE;
   gint64 purged;
 
-  if (!_tether_pg_begin (store, error))
+  if (!purge_lock (self, PURGE_TRY_LOCK, &mine, error))
     return -1;
-  purged = purge_in_transaction (self, before_ms, error);
-  if (purged < 0 || !_tether_pg_commit (store, error))
-    {
-      _tether_pg_rollback (store);
-      return -1;
-    }
-  return purged;
+  if (!mine)
+    return 0;
+  purged = purge_users (self, before_ms, error);
+  _tether_pg_param_int (&p, before_ms);
+  if (purged >= 0)
+    res = _tether_pg_exec (self, PURGE_APPLIED, &p, PGRES_COMMAND_OK, "purging applied ids", error);
+  /* A connection lost meanwhile took the lock with it. */
+  purge_lock (self, PURGE_UNLOCK, NULL, NULL);
+  return res != NULL ? purged : -1;
 }
 
 /* TRUE when @rev is news for @user_id; remembers it. */
