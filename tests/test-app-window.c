@@ -144,7 +144,8 @@ create (TetherCollection *collection,
   return tether_test_create (collection, json);
 }
 
-/* A real key press, through the display (tether_test_app_press_key()). */
+/* A real key press, through the display (tether_test_app_press_key());
+ * FALSE, the test skipped, only where the display need not be there. */
 static gboolean
 type_key (Fixture         *f,
           guint            keyval,

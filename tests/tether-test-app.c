@@ -95,11 +95,53 @@ park_pointer (void)
   flush (xdisplay);
 }
 
+/* Keys go to the focus widget, and GTK drops those of one not on screen
+ * (say, the editor of a folded window before it slid in). */
+static gboolean
+ready_for_keys (gpointer data)
+{
+  GtkWidget *focus = gtk_root_get_focus (data);
+
+  return gtk_window_is_active (data) && (focus == NULL || gtk_widget_get_mapped (focus));
+}
+
+typedef struct {
+  guint    keycode;
+  gboolean released;
+} KeyWait;
+
+static void
+on_key_released (GtkEventControllerKey *controller,
+                 guint                  keyval,
+                 guint                  keycode,
+                 GdkModifierType        state,
+                 KeyWait               *wait)
+{
+  if (keycode == wait->keycode)
+    wait->released = TRUE;
+}
+
+static gboolean
+key_released (gpointer data)
+{
+  return ((KeyWait *) data)->released;
+}
+
+/* Without XTEST no key can be pressed: a skip, unless the run needs the
+ * display (then nothing that claims keyboard behaviour may go unchecked). */
+static gboolean
+cannot_press_keys (const char *why)
+{
+  if (g_strcmp0 (g_getenv ("TETHER_TEST_DISPLAY_REQUIRED"), "1") == 0)
+    g_error ("keys cannot be pressed (%s), and TETHER_TEST_DISPLAY_REQUIRED=1", why);
+  return FALSE;
+}
+
 /* A real key press and release through the XTEST extension, so that the
  * event goes where GTK sends it (capture, target, bubble) as when a person
  * types: GTK 4 has no API to synthesize one. The X input focus is put on
- * @window first (Xvfb has no window manager to do it). FALSE where that is
- * not possible (no X11, no libXtst). */
+ * @window first (Xvfb has no window manager to do it); it returns once the
+ * window has seen the last key come up, so the press has been handled. */
 gboolean
 tether_test_app_press_key (GtkWindow       *window,
                            guint            keyval,
@@ -114,6 +156,8 @@ tether_test_app_press_key (GtkWindow       *window,
   int (*set_focus) (void *, unsigned long, int, unsigned long) = dlsym (RTLD_DEFAULT, "XSetInputFocus");
   int (*flush) (void *) = dlsym (RTLD_DEFAULT, "XFlush");
   int (*fake_key) (void *, unsigned, int, unsigned long);
+  GtkEventController *watch;
+  KeyWait wait = { 0 };
   unsigned codes[3];
   guint n = 0;
   void *xdisplay;
@@ -122,14 +166,16 @@ tether_test_app_press_key (GtkWindow       *window,
     xtst = dlopen ("libXtst.so.6", RTLD_NOW | RTLD_GLOBAL);
   fake_key = xtst != NULL ? dlsym (xtst, "XTestFakeKeyEvent") : NULL;
   if (g_strcmp0 (G_OBJECT_TYPE_NAME (display), "GdkX11Display") != 0 || surface == NULL ||
-      xdisplay_of == NULL || xid_of == NULL || keycode_of == NULL || set_focus == NULL ||
-      flush == NULL || fake_key == NULL)
-    return FALSE;
+      xdisplay_of == NULL || xid_of == NULL || keycode_of == NULL || set_focus == NULL || flush == NULL)
+    return cannot_press_keys ("not an X11 display");
+  if (fake_key == NULL)
+    return cannot_press_keys ("no libXtst");
   xdisplay = xdisplay_of (display);
   /* RevertToParent, CurrentTime */
   set_focus (xdisplay, xid_of (surface), 2, 0);
   flush (xdisplay);
-  tether_test_app_settle (100);
+  if (!tether_test_app_wait (ready_for_keys, window, 5000))
+    g_error ("keys cannot reach the window: it is not active, or its focus widget is not mapped");
 
   if (modifiers & GDK_CONTROL_MASK)
     codes[n++] = keycode_of (xdisplay, GDK_KEY_Control_L);
@@ -137,11 +183,24 @@ tether_test_app_press_key (GtkWindow       *window,
     codes[n++] = keycode_of (xdisplay, GDK_KEY_Shift_L);
   codes[n++] = keycode_of (xdisplay, keyval);
   for (guint i = 0; i < n; i++)
+    if (codes[i] == 0)
+      g_error ("no key on this display's keyboard makes %s", gdk_keyval_name (keyval));
+
+  /* The first key pressed comes up last: once the window saw it, every
+   * event of the press went through GTK. */
+  wait.keycode = codes[0];
+  watch = gtk_event_controller_key_new ();
+  gtk_event_controller_set_propagation_phase (watch, GTK_PHASE_CAPTURE);
+  g_signal_connect (watch, "key-released", G_CALLBACK (on_key_released), &wait);
+  gtk_widget_add_controller (GTK_WIDGET (window), watch);
+  for (guint i = 0; i < n; i++)
     fake_key (xdisplay, codes[i], TRUE, 0);
   for (guint i = n; i > 0; i--)
     fake_key (xdisplay, codes[i - 1], FALSE, 0);
   flush (xdisplay);
-  tether_test_app_settle (150);
+  if (!tether_test_app_wait (key_released, &wait, 5000))
+    g_error ("the window never saw %s come up", gdk_keyval_name (keyval));
+  gtk_widget_remove_controller (GTK_WIDGET (window), watch);
   return TRUE;
 }
 

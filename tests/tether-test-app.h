@@ -26,8 +26,10 @@ gboolean tether_test_app_wait      (gboolean (*ready) (gpointer data),
 /* Let pending events, layout and drawing happen (about @ms of iterations). */
 void     tether_test_app_settle    (guint      ms);
 /* Press and release @keyval with @modifiers (Control, Shift) as a person
- * would, on the X display, with @window focused; FALSE where that cannot be
- * done (no X11 or no libXtst), and the test should skip. */
+ * would, on the X display, with @window focused; returns once @window has
+ * handled the keys. Where that cannot be done (no X11 or no libXtst) it is
+ * fatal with TETHER_TEST_DISPLAY_REQUIRED=1, else FALSE and the test
+ * should skip. */
 gboolean tether_test_app_press_key (GtkWindow       *window,
                                     guint            keyval,
                                     GdkModifierType  modifiers);
