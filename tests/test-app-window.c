@@ -106,37 +106,6 @@ visible_page (GtkStack *stack)
   return gtk_stack_get_visible_child_name (stack);
 }
 
-/* Run the shortcut a key press on @widget would run: the same controller,
- * trigger and action, without synthesizing an event (GTK 4 has no API). */
-static void
-press_key (GtkWidget       *widget,
-           guint            keyval,
-           GdkModifierType  modifiers)
-{
-  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
-  g_autoptr(GtkShortcutTrigger) wanted = gtk_keyval_trigger_new (keyval, modifiers);
-
-  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
-    {
-      g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
-
-      if (!GTK_IS_SHORTCUT_CONTROLLER (controller))
-        continue;
-      for (guint j = 0; j < g_list_model_get_n_items (G_LIST_MODEL (controller)); j++)
-        {
-          g_autoptr(GtkShortcut) shortcut = g_list_model_get_item (G_LIST_MODEL (controller), j);
-
-          if (gtk_shortcut_trigger_equal (gtk_shortcut_get_trigger (shortcut), wanted))
-            {
-              g_assert_true (gtk_shortcut_action_activate (gtk_shortcut_get_action (shortcut), 0, widget,
-                                                           gtk_shortcut_get_arguments (shortcut)));
-              return;
-            }
-        }
-    }
-  g_error ("no shortcut for that key on %s", G_OBJECT_TYPE_NAME (widget));
-}
-
 static TetherRecord *
 create (TetherCollection *collection,
         const char       *json)
@@ -561,15 +530,14 @@ test_open_and_back (Fixture       *f,
   focus = gtk_root_get_focus (GTK_ROOT (f->window));
   g_assert_true (gtk_widget_is_ancestor (focus, GTK_WIDGET (f->window->editor)));
 
-  /* Escape: back to the list, the note still selected. */
-  press_key (GTK_WIDGET (f->window->editor_stack), GDK_KEY_Escape, 0);
-  focus = gtk_root_get_focus (GTK_ROOT (f->window));
-  g_assert_true (focus == GTK_WIDGET (f->window->list_view) ||
-                 gtk_widget_is_ancestor (focus, GTK_WIDGET (f->window->list_view)));
+  /* Escape, typed in the editor: back to the list, the note still selected. */
+  if (!type_key (f, GDK_KEY_Escape, 0))
+    return;
+  g_assert_true (focus_is_in (f, GTK_WIDGET (f->window->list_view)));
   g_assert_cmpuint (gtk_single_selection_get_selected (f->window->selection), ==, 0);
 
   /* Delete in the list deletes it. */
-  press_key (GTK_WIDGET (f->window->list_view), GDK_KEY_Delete, 0);
+  g_assert_true (type_key (f, GDK_KEY_Delete, 0));
   g_assert_cmpint (tether_collection_count (f->notes, NULL, NULL), ==, 0);
 }
 
