@@ -470,6 +470,12 @@ test_toggle_done (Fixture       *f,
   g_assert_true (gtk_widget_has_focus (GTK_WIDGET (f->window->editor->body_view)));
 }
 
+static gboolean
+pointer_cleared (gpointer data)
+{
+  return *(gpointer *) data == NULL;
+}
+
 static void
 test_delete_and_undo (Fixture       *f,
                       gconstpointer  data)
@@ -502,8 +508,7 @@ test_delete_and_undo (Fixture       *f,
   activate (f, "undo-delete", NULL);
   /* Its toast goes, and is freed once the overlay lets go of it. */
   g_assert_null (f->window->undo_toast);
-  tether_test_app_settle (600);
-  g_assert_null (toast);
+  g_assert_true (tether_test_app_wait (pointer_cleared, &toast, 5000));
   back = tether_collection_get (f->notes, tether_record_get_id (note), NULL);
   g_assert_nonnull (back);
   before = tether_record_to_json (note);
