@@ -19,6 +19,7 @@ typedef struct {
   char       *push_answer;   /* body of the next POST /push answers */
   guint       push_status;   /* 0: 200 */
   const char *push_type;     /* NULL: application/json */
+  const char *push_retry_after;
   char       *pull_answer;
   guint       pushes;
   guint       pulls;
@@ -45,6 +46,9 @@ handle (SoupServer        *server,
       body = f->push_answer;
       status = f->push_status != 0 ? f->push_status : 200;
       type = f->push_type != NULL ? f->push_type : type;
+      if (f->push_retry_after != NULL)
+        soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After",
+                                      f->push_retry_after);
     }
   else if (g_str_has_suffix (path, "/pull"))
     {
@@ -294,6 +298,53 @@ test_pull_same_cursor (Fixture       *f,
   pull_stuck (f, "{\"changes\": [], \"cursor\": \"5\", \"hasMore\": true}", 2);
 }
 
+static gboolean
+set_flag (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+run_for (guint ms)
+{
+  gboolean over = FALSE;
+
+  g_timeout_add (ms, set_flag, &over);
+  while (!over)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* A 429's Retry-After holds auto-sync back, also when the engine's
+ * transport was replaced while the push was out (the preferences saved
+ * the server again): the new transport never saw the 429. */
+static void
+test_retry_after_kept (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(TetherRecord) record = tether_test_create (notes (f), "{\"id\":\"n1\",\"title\":\"mine\"}");
+  Outcome outcome = { FALSE };
+  guint timeout = g_timeout_add (SYNC_TIMEOUT_MS, time_out, NULL);
+
+  f->push_status = 429;
+  f->push_retry_after = "30";
+  f->push_answer = g_strdup ("{\"error\": \"slow down\", \"code\": \"rate-limited\"}");
+  f->pull_answer = g_strdup ("{\"changes\": [], \"cursor\": null, \"hasMore\": false}");
+  tether_sync_engine_set_interval (f->engine, 3600);
+  tether_sync_engine_set_debounce (f->engine, 10);
+  tether_sync_engine_set_auto_sync (f->engine, TRUE);
+  tether_sync_engine_sync_async (f->engine, NULL, on_synced, &outcome);
+  tether_sync_engine_set_remote (f->engine, f->base, "token");
+  while (!outcome.done)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (timeout);
+  g_assert_error (outcome.error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_RATE_LIMITED);
+  run_for (2500);
+  g_assert_cmpuint (f->pushes, ==, 1);
+  tether_sync_engine_set_auto_sync (f->engine, FALSE);
+  g_clear_error (&outcome.error);
+}
+
 /* The seed's server: accepted without rev, pulled changes without rev. The
  * engine says so and never loses a pending edit to a pulled change. */
 static void
@@ -348,6 +399,7 @@ main (int    argc,
   g_test_add ("/tether/sync/seed/not-tether-push", Fixture, NULL, fixture_setup, test_not_tether_push, fixture_teardown);
   g_test_add ("/tether/sync/seed/pull-no-cursor", Fixture, NULL, fixture_setup, test_pull_no_cursor, fixture_teardown);
   g_test_add ("/tether/sync/seed/pull-same-cursor", Fixture, NULL, fixture_setup, test_pull_same_cursor, fixture_teardown);
+  g_test_add ("/tether/sync/seed/retry-after-kept", Fixture, NULL, fixture_setup, test_retry_after_kept, fixture_teardown);
   g_test_add ("/tether/sync/seed/seed-server", Fixture, NULL, fixture_setup, test_seed_server, fixture_teardown);
   return g_test_run ();
 }

@@ -80,16 +80,13 @@ _tether_sync_auto_started (TetherSyncEngine *self)
 void
 _tether_sync_auto_report (TetherSyncEngine *self,
                           const GError     *error,
-                          gboolean          stale)
+                          gboolean          stale,
+                          gint64            retry_after_ms)
 {
-  gint64 retry_after = 0;
   TetherSyncOutcome outcome = stale ? TETHER_SYNC_OUTCOME_FAILED : outcome_of (error);
 
-  if (self->scheduler == NULL)
-    return;
-  if (self->transport != NULL)
-    retry_after = tether_transport_get_retry_after_ms (self->transport);
-  _tether_sync_scheduler_done (self->scheduler, outcome, retry_after);
+  if (self->scheduler != NULL)
+    _tether_sync_scheduler_done (self->scheduler, outcome, retry_after_ms);
 }
 
 void

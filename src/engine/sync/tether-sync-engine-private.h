@@ -71,6 +71,7 @@ typedef struct {
   char             *pull_cursor;   /* the cursor of the pull request in flight */
   GError           *pull_error;    /* a page failed while the next one was on its way */
   GSource          *renew;         /* keeps the cross-process lock from expiring */
+  gint64            retry_after_ms; /* the longest Retry-After of a refusal met, kept as it came */
   char             *identity;      /* the remote's (_tether_transport_identity), or NULL */
   gboolean          retarget;      /* another remote than the cursor's: a full resync */
 } TetherSyncOp;
@@ -241,6 +242,12 @@ void     _tether_sync_pull_next          (GTask            *task);
 void     _tether_sync_op_finish          (GTask            *task);
 void     _tether_sync_op_fail            (GTask            *task,
                                           GError           *error);   /* takes it */
+/* An answer from @transport came with @error: a rate limit's Retry-After
+ * is kept with the sync as it came (another request may reset the
+ * transport's before the sync ends). */
+void     _tether_sync_op_note_error      (TetherSyncOp     *op,
+                                          TetherTransport  *transport,
+                                          const GError     *error);
 /* Apply pulled changes (a page or a server_push) in the caller's transaction. */
 gboolean _tether_sync_apply_changes      (TetherSyncEngine *self,
                                           GPtrArray        *changes,   /* TetherPullChange* */
@@ -306,7 +313,8 @@ void     _tether_sync_auto_dispose       (TetherSyncEngine *self);
 void     _tether_sync_auto_started       (TetherSyncEngine *self);
 void     _tether_sync_auto_report        (TetherSyncEngine *self,
                                           const GError     *error,
-                                          gboolean          stale);
+                                          gboolean          stale,
+                                          gint64            retry_after_ms);
 void     _tether_sync_auto_local_write   (TetherSyncEngine *self);
 void     _tether_sync_auto_server_push   (TetherSyncEngine *self,
                                           JsonArray        *changes);

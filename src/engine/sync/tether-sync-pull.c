@@ -389,6 +389,7 @@ on_pulled (GObject      *source,
   g_autofree char *next = NULL;
   gboolean more;
 
+  _tether_sync_op_note_error (op, TETHER_TRANSPORT (source), error);
   if (op->pull_error != NULL)
     {
       /* the page before this one failed to store: this one is moot */

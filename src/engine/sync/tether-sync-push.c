@@ -229,6 +229,8 @@ on_pushed (GObject      *source,
 
   landing->flight = user_data;
   landing->answer = tether_transport_push_finish (TETHER_TRANSPORT (source), result, &landing->error);
+  _tether_sync_op_note_error (g_task_get_task_data (landing->flight->task), TETHER_TRANSPORT (source),
+                              landing->error);
   g_source_set_priority (idle, G_PRIORITY_DEFAULT_IDLE);
   g_source_set_callback (idle, store_landing, landing, (GDestroyNotify) landing_free);
   g_source_attach (idle, g_task_get_context (landing->flight->task));

@@ -101,7 +101,7 @@ op_end (GTask        *task,
   _tether_sync_engine_queue_changed (self);
   _tether_sync_engine_emit_phase (self, error != NULL ? TETHER_SYNC_PHASE_FAILED : TETHER_SYNC_PHASE_DONE,
                                   op->report.pushed + op->report.pulled, op->report.pushed + op->report.pulled);
-  _tether_sync_auto_report (self, error, stale);
+  _tether_sync_auto_report (self, error, stale, op->retry_after_ms);
 }
 
 void
@@ -118,6 +118,15 @@ _tether_sync_op_finish (GTask *task)
   op_end (task, NULL);
   g_task_return_boolean (task, TRUE);
   g_object_unref (task);
+}
+
+void
+_tether_sync_op_note_error (TetherSyncOp    *op,
+                            TetherTransport *transport,
+                            const GError    *error)
+{
+  if (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_RATE_LIMITED))
+    op->retry_after_ms = MAX (op->retry_after_ms, tether_transport_get_retry_after_ms (transport));
 }
 
 void
