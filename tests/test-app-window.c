@@ -41,6 +41,7 @@ static void
 fixture_set_up (Fixture       *f,
                 gconstpointer  data)
 {
+  g_autoptr(GError) error = NULL;
   GSettings *settings;
 
   if (!have_display)
@@ -48,8 +49,13 @@ fixture_set_up (Fixture       *f,
   f->db = tether_application_get_database (app);
   f->notes = tether_database_get_collection (f->db, "notes", NULL);
   f->tasks = tether_database_get_collection (f->db, "tasks", NULL);
-  g_assert_cmpint (tether_collection_delete_many (f->notes, NULL, NULL), >=, 0);
-  g_assert_cmpint (tether_collection_delete_many (f->tasks, NULL, NULL), >=, 0);
+  /* Every test starts from no records (one database serves them all). */
+  tether_collection_delete_many (f->notes, NULL, &error);
+  g_assert_no_error (error);
+  tether_collection_delete_many (f->tasks, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (tether_collection_count (f->notes, NULL, NULL), ==, 0);
+  g_assert_cmpint (tether_collection_count (f->tasks, NULL, NULL), ==, 0);
   settings = tether_application_get_settings (app);
   g_settings_reset (settings, "inspector-visible");
   g_settings_reset (settings, "window-width");
