@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <libpq-fe.h>
 
 #include "tether-test-server.h"
 
@@ -358,6 +359,39 @@ test_two_servers_server_push (Fixture *f)
   assert_no_server_push (other);
 }
 
+/* A push that cannot get its user's lock (another process's transaction
+ * holds it) is answered 503 within a few seconds, not after five lock
+ * timeouts; the process goes on answering meanwhile and afterwards. */
+static void
+test_locked_user_push (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autofree char *body = push_body ("A", change_new ("l1", "notes", "\"r\"", "create", "{}", 0, NULL),
+                                     NULL);
+  g_autoptr(Reply) refused = NULL;
+  g_autoptr(Reply) answered = NULL;
+  g_autoptr(JsonObject) pushed = NULL;
+  PGconn *holder = PQconnectdb (f->storage[1]);
+  PGresult *res;
+  gint64 start;
+
+  g_assert_cmpint (PQstatus (holder), ==, CONNECTION_OK);
+  res = PQexec (holder, "BEGIN; SELECT last_rev FROM users WHERE name = 'alice' FOR UPDATE");
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_TUPLES_OK);
+  PQclear (res);
+
+  start = g_get_monotonic_time ();
+  refused = request (f, s, "POST", "/push", f->alice, body);
+  assert_error (refused, 503, "unavailable");
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 6 * G_USEC_PER_SEC);
+
+  res = PQexec (holder, "COMMIT");
+  PQclear (res);
+  PQfinish (holder);
+  pushed = push (f, s, f->alice, "A", change_new ("l1", "notes", "\"r\"", "create", "{}", 0, NULL), NULL);
+  assert_counts (pushed, 1, 0, 0);
+}
+
 /* ------------------------------------------------------------------- main */
 
 int
@@ -377,5 +411,6 @@ main (int    argc,
   tether_test_server_add_both (both, G_N_ELEMENTS (both));
   tether_test_server_add ("two-servers/conflict", test_two_servers_conflict, TRUE);
   tether_test_server_add ("two-servers/server-push", test_two_servers_server_push, TRUE);
+  tether_test_server_add ("locked-user-push", test_locked_user_push, TRUE);
   return tether_test_server_run ();
 }

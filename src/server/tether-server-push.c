@@ -380,20 +380,30 @@ check_schema_version (TetherServerCore               *self,
   return FALSE;
 }
 
-/* A busy store (lock timeout, serialization failure) gets the whole
- * transaction again, a bounded number of times. */
+/* Time a push may spend on tries the store found busy before it is
+ * answered 503; the process handles nothing else meanwhile. */
+#define PUSH_BUDGET_US (3 * G_USEC_PER_SEC)
+
+/* A busy store (lock timeout, serialization failure, deadlock) gets the
+ * whole transaction again, a bounded number of times within
+ * PUSH_BUDGET_US, after a random pause so that colliding pushes do not
+ * collide again. */
 static char *
 run_push (Push    *push,
           GError **error)
 {
   g_autoptr(GError) store_error = NULL;
+  gint64 give_up = g_get_monotonic_time () + PUSH_BUDGET_US;
 
   for (guint attempt = 0; attempt < TETHER_SERVER_PUSH_TRIES; attempt++)
     {
+      if (attempt > 0)
+        g_usleep (g_random_int_range (5, 25) * 1000 * attempt);
       g_clear_error (&store_error);
       if (push_once (push, &store_error))
         return push_response (push);
-      if (!g_error_matches (store_error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_BUSY))
+      if (!g_error_matches (store_error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_BUSY) ||
+          g_get_monotonic_time () >= give_up)
         break;
     }
   _tether_server_store_failed (error, g_steal_pointer (&store_error));

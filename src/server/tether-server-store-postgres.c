@@ -101,7 +101,8 @@ static const char schema_sql[] =
   " PRIMARY KEY (user_id, change_id));"
   "COMMIT;";
 
-/* A waiting push gives up after 5 s and is retried by the core. Generic
+/* A waiting push gives up after 1 s and is retried by the core, within
+ * its time budget: the process serves nothing while it waits. Generic
  * plans: a custom plan for 1,000 keys hash-joins a whole feed. A statement
  * or a transaction left hanging is ended by the database, unless its
  * administrator chose other limits (for the role, the database or in the
@@ -111,7 +112,7 @@ static const char session_sql[] =
   " WHERE current_setting ('statement_timeout') = '0';"
   "SELECT set_config ('idle_in_transaction_session_timeout', '30s', false)"
   " WHERE current_setting ('idle_in_transaction_session_timeout') = '0';"
-  "SET lock_timeout = '5s'; SET plan_cache_mode = force_generic_plan";
+  "SET lock_timeout = '1s'; SET plan_cache_mode = force_generic_plan";
 
 /* After a failed connection attempt, calls fail at once for a while (1 s,
  * doubling to 10 s while attempts keep failing): each attempt at an
