@@ -95,20 +95,23 @@ fill (Fixture *f)
   g_autofree char *task1 = g_strdup_printf ("{\"title\": \"Renew the passport\", \"due\": \"%s\", \"priority\": 2, \"tags\": [\"admin\"]}", last_week);
   g_autofree char *task2 = g_strdup_printf ("{\"title\": \"Book the train to Lyon\", \"due\": \"%s\", \"tags\": [\"travel\"]}", tomorrow);
   g_autofree char *task3 = g_strdup_printf ("{\"title\": \"Plan the garden\", \"due\": \"%s\", \"notes\": \"Tomatoes along the south wall\"}", next_month);
+  struct { TetherCollection *collection; const char *json; } older[] = {
+    { f->tasks, task3 },
+    { f->tasks, "{\"title\": \"Water the plants\", \"done\": true}" },
+    { f->notes, "{\"title\": \"Reading list\", \"body\": \"The Dispossessed\\nPiranesi\\nThe Left Hand of Darkness\", \"tags\": [\"books\"]}" },
+    { f->tasks, task1 },
+    { f->notes, "{\"title\": \"Wi-Fi at the cabin\", \"body\": \"Network: Birch\\nAsk Marta for the password\", \"pinned\": true}" },
+    { f->tasks, task2 },
+  };
   TetherRecord *open;
 
-  g_object_unref (tether_test_create (f->tasks, task3));
-  g_usleep (1500);
-  g_object_unref (tether_test_create (f->tasks, "{\"title\": \"Water the plants\", \"done\": true}"));
-  g_usleep (1500);
-  g_object_unref (tether_test_create (f->notes, "{\"title\": \"Reading list\", \"body\": \"The Dispossessed\\nPiranesi\\nThe Left Hand of Darkness\", \"tags\": [\"books\"]}"));
-  g_usleep (1500);
-  g_object_unref (tether_test_create (f->tasks, task1));
-  g_usleep (1500);
-  g_object_unref (tether_test_create (f->notes, "{\"title\": \"Wi-Fi at the cabin\", \"body\": \"Network: Birch\\nAsk Marta for the password\", \"pinned\": true}"));
-  g_usleep (1500);
-  g_object_unref (tether_test_create (f->tasks, task2));
-  g_usleep (1500);
+  /* Oldest first, each a clock tick after the one before: the list's order. */
+  for (guint i = 0; i < G_N_ELEMENTS (older); i++)
+    {
+      g_autoptr(TetherRecord) record = tether_test_create (older[i].collection, older[i].json);
+
+      tether_test_app_tick_past (record);
+    }
   open = tether_test_create (f->notes,
                              "{\"title\": \"Trip to Lyon\", \"body\": \"Arrive Friday 18:40, Part-Dieu.\\n\\n"
                              "- Dinner at the bouchon Marta liked\\n- Musée des Confluences on Saturday\\n"

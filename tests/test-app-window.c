@@ -259,20 +259,21 @@ test_selection_follows_moves (Fixture       *f,
                               gconstpointer  data)
 {
   g_autoptr(TetherRecord) old = NULL;
+  g_autoptr(TetherRecord) newest = NULL;
   g_autoptr(TetherRecord) updated = NULL;
   g_autoptr(JsonObject) patch = tether_test_object ("{\"body\": \"edited\"}");
 
   if (skip_without_display ())
     return;
   old = create (f->notes, "{\"title\": \"Old\"}");
-  g_usleep (2000);
+  tether_test_app_tick_past (old);
   g_object_unref (create (f->notes, "{\"title\": \"Newer\"}"));
-  g_object_unref (create (f->tasks, "{\"title\": \"Newest\"}"));
+  newest = create (f->tasks, "{\"title\": \"Newest\"}");
   tether_window_select (f->window, "notes", tether_record_get_id (old));
   g_assert_cmpuint (gtk_single_selection_get_selected (f->window->selection), ==, 2);
 
   /* An edit moves the note to the top: the selection and the editor follow. */
-  g_usleep (2000);
+  tether_test_app_tick_past (newest);
   updated = tether_collection_update (f->notes, tether_record_get_id (old), patch, NULL);
   g_assert_nonnull (updated);
   g_assert_cmpuint (gtk_single_selection_get_selected (f->window->selection), ==, 0);
@@ -496,7 +497,7 @@ test_delete_and_undo (Fixture       *f,
   if (skip_without_display ())
     return;
   keep = create (f->notes, "{\"title\": \"Keep\"}");
-  g_usleep (2000);
+  tether_test_app_tick_past (keep);
   note = create (f->notes, "{\"title\": \"Letter\", \"body\": \"Dear Ada,\\nthank you\", \"tags\": [\"post\"], \"pinned\": true}");
   tether_window_select (f->window, "notes", tether_record_get_id (note));
   g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "undo-delete"));
@@ -592,6 +593,25 @@ collect_labels (GtkWidget  *widget,
     collect_labels (child, prefix, out);
 }
 
+/* The due labels the list shows, top to bottom. */
+static char *
+due_labels (Fixture *f)
+{
+  GString *shown = g_string_new (NULL);
+
+  collect_labels (GTK_WIDGET (f->window->list_view), "Due", shown);
+  collect_labels (GTK_WIDGET (f->window->list_view), "Overdue", shown);
+  return g_string_free (shown, FALSE);
+}
+
+static gboolean
+shows_two_due_labels (gpointer data)
+{
+  g_autofree char *shown = due_labels (data);
+
+  return strchr (shown, '|') != NULL;
+}
+
 /* A due date as the editor stores it: the day, at UTC midnight. */
 static char *
 due_json (const char *title,
@@ -609,7 +629,8 @@ test_due_dates_west_of_utc (Fixture       *f,
   g_autofree char *old_tz = g_strdup (g_getenv ("TZ"));
   g_autoptr(GDateTime) today = NULL;
   g_autoptr(GDateTime) tomorrow = NULL;
-  g_autoptr(GString) shown = g_string_new (NULL);
+  g_autoptr(TetherRecord) tomorrows = NULL;
+  g_autofree char *shown = NULL;
   g_autofree char *today_json = NULL;
   g_autofree char *tomorrow_json = NULL;
 
@@ -622,17 +643,17 @@ test_due_dates_west_of_utc (Fixture       *f,
   tomorrow = g_date_time_add_days (today, 1);
   today_json = due_json ("Today's", today);
   tomorrow_json = due_json ("Tomorrow's", tomorrow);
-  g_object_unref (create (f->tasks, tomorrow_json));
-  g_usleep (2000);
+  tomorrows = create (f->tasks, tomorrow_json);
+  tether_test_app_tick_past (tomorrows);
   g_object_unref (create (f->tasks, today_json));
-  tether_test_app_settle (200);
-  collect_labels (GTK_WIDGET (f->window->list_view), "Due", shown);
-  collect_labels (GTK_WIDGET (f->window->list_view), "Overdue", shown);
+  /* The rows are made when the list lays them out. */
+  tether_test_app_wait (shows_two_due_labels, f, 5000);
+  shown = due_labels (f);
   if (old_tz != NULL)
     g_setenv ("TZ", old_tz, TRUE);
   else
     g_unsetenv ("TZ");
-  g_assert_cmpstr (shown->str, ==, "Due today|Due tomorrow");
+  g_assert_cmpstr (shown, ==, "Due today|Due tomorrow");
 }
 
 /* Edits that cannot be saved ---------------------------------------------------- */
@@ -651,7 +672,7 @@ test_switch_refused_when_save_fails (Fixture       *f,
   if (skip_without_display ())
     return;
   second = create (f->notes, "{\"title\": \"Second\"}");
-  g_usleep (2000);
+  tether_test_app_tick_past (second);
   first = create (f->notes, "{\"title\": \"First\", \"body\": \"kept\"}");
   id = tether_record_get_id (first);
   tether_window_select (f->window, "notes", id);
@@ -891,7 +912,7 @@ test_ctrl_delete_in_text (Fixture       *f,
   accels = gtk_application_get_actions_for_accel (GTK_APPLICATION (app), "<Control>Delete");
   g_assert_cmpstrv (accels, ((const char *[]) { NULL }));
   keep = create (f->notes, "{\"title\": \"Keep\"}");
-  g_usleep (2000);
+  tether_test_app_tick_past (keep);
   note = create (f->notes, "{\"title\": \"Two words\", \"body\": \"one two three\"}");
   tether_window_select (f->window, "notes", tether_record_get_id (note));
 
@@ -939,7 +960,7 @@ test_delete_unsaved (Fixture       *f,
   if (skip_without_display ())
     return;
   keep = create (f->notes, "{\"title\": \"Keep\"}");
-  g_usleep (2000);
+  tether_test_app_tick_past (keep);
   note = create (f->notes, "{\"title\": \"Q&A <b>\"}");
   tether_window_select (f->window, "notes", tether_record_get_id (note));
   paste_too_much (f);
@@ -962,7 +983,7 @@ test_delete_from_editor_focus (Fixture       *f,
   if (skip_without_display ())
     return;
   keep = create (f->notes, "{\"title\": \"Neighbour\"}");
-  g_usleep (2000);
+  tether_test_app_tick_past (keep);
   note = create (f->notes, "{\"title\": \"Doomed\"}");
   tether_window_select (f->window, "notes", tether_record_get_id (note));
   _tether_window_focus_editor (f->window);
@@ -1023,16 +1044,18 @@ test_model_order_and_changes (void)
   TetherCollection *tasks = tether_database_get_collection (db, "tasks", NULL);
   g_autoptr(TetherItemModel) model = tether_item_model_new (db, NULL);
   g_autoptr(TetherRecord) pinned = NULL;
+  g_autoptr(TetherRecord) note = NULL;
   g_autoptr(TetherRecord) task = NULL;
+  g_autoptr(TetherRecord) later = NULL;
   g_autoptr(TetherRecord) updated = NULL;
   g_autoptr(JsonObject) patch = tether_test_object ("{\"title\": \"renamed\"}");
   Changes changes = { 0 };
 
   g_signal_connect (model, "items-changed", G_CALLBACK (count_changes), &changes);
+  /* Pinned comes first whatever its time; the task after the note. */
   pinned = tether_test_create (notes, "{\"title\": \"pinned\", \"pinned\": true}");
-  g_usleep (2000);
-  g_object_unref (tether_test_create (notes, "{\"title\": \"note\"}"));
-  g_usleep (2000);
+  note = tether_test_create (notes, "{\"title\": \"note\"}");
+  tether_test_app_tick_past (note);
   task = tether_test_create (tasks, "{\"title\": \"task\"}");
   g_assert_cmpuint (changes.calls, ==, 3);
   g_assert_cmpuint (changes.added, ==, 3);
@@ -1042,7 +1065,6 @@ test_model_order_and_changes (void)
 
   /* An edit in place of the top record is one (i,1,1). */
   changes = (Changes) { 0 };
-  g_usleep (2000);
   updated = tether_collection_update (notes, tether_record_get_id (pinned), patch, NULL);
   g_assert_cmpuint (changes.calls, ==, 1);
   g_assert_cmpuint (changes.removed, ==, 1);
@@ -1050,10 +1072,10 @@ test_model_order_and_changes (void)
 
   /* A task edit moves it only past the note: one remove, one insert. */
   changes = (Changes) { 0 };
+  tether_test_app_tick_past (updated);
   g_clear_object (&updated);
-  g_usleep (2000);
-  g_object_unref (tether_test_create (notes, "{\"title\": \"later\"}"));
-  g_clear_object (&updated);
+  later = tether_test_create (notes, "{\"title\": \"later\"}");
+  tether_test_app_tick_past (later);
   updated = tether_collection_update (tasks, tether_record_get_id (task), patch, NULL);
   g_assert_cmpuint (changes.removed + changes.added, <=, 3);
   assert_sorted (model, 4);

@@ -23,6 +23,10 @@ void     tether_test_app_stop      (TetherApplication **app);
 gboolean tether_test_app_wait      (gboolean (*ready) (gpointer data),
                                     gpointer   data,
                                     guint      timeout_ms);
+/* The engine stamps a write with the wall clock's millisecond, and a test
+ * cannot set it: return once that clock has moved past @record's
+ * updatedAt, so that the next write sorts after it. */
+void     tether_test_app_tick_past (TetherRecord *record);
 /* Let pending events, layout and drawing happen (about @ms of iterations). */
 void     tether_test_app_settle    (guint      ms);
 /* Press and release @keyval with @modifiers (Control, Shift) as a person
