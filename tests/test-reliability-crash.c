@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "test-reliability-crash"
 #include "config.h"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "tether-test-crash.h"
@@ -49,7 +50,9 @@ typedef struct {
   Server    *s;
   Client    *c;
   GRand     *rand;
+  PGconn    *pg;         /* PostgreSQL: a session of the test's own */
   GPtrArray *live;       /* "collection/id" of the records on the server */
+  GHashTable *titles;    /* the same keys → the title each holds */
   guint      counter;
   gint64     revs;       /* changes written: each takes one rev, once */
   double     ms_per_change;  /* of a whole sync: a round's kills land in its span */
@@ -58,7 +61,35 @@ typedef struct {
   guint      watched;    /* kills at a batch's commit, seen in the server's file */
   sqlite3_stmt *last_rev;
   gint64     kill_at_rev;
+  guint      lost;       /* records the server does not hold as written */
+  guint      extra;      /* records on the server that should not be */
 } Pushes;
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PGresult, PQclear)
+
+/* The first column of @sql's first row, with "alice" bound to $1, read from
+ * the server's store beside the server. */
+static gint64
+store_integer (Pushes     *p,
+               const char *sql)
+{
+  const char *values[] = { "alice" };
+  g_autoptr(PGresult) res = NULL;
+
+  if (p->pg == NULL)
+    return crash_sqlite_integer (p->f->storage[1], sql, "alice");
+  res = PQexecParams (p->pg, sql, 1, NULL, values, NULL, NULL, 0);
+  if (PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1)
+    g_error ("%s: %s", sql, PQerrorMessage (p->pg));
+  return g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10);
+}
+
+/* The user's last rev on the server: every rev it handed out. */
+static gint64
+server_revs (Pushes *p)
+{
+  return store_integer (p, "SELECT last_rev FROM users WHERE name = $1");
+}
 
 /* Fired on the fixture's context while the sync runs on it. */
 static gboolean
@@ -101,40 +132,29 @@ kill_source (Pushes *p,
   return g_timeout_source_new (1);
 }
 
-/* The user's last rev on the server: every rev it handed out. */
-static gint64
-server_revs (Pushes *p)
-{
-  gint64 revs = 0;
-  g_autofree char *dump = NULL;
-
-  if (!p->f->postgres)
-    return crash_sqlite_integer (p->f->storage[1], "SELECT last_rev FROM users WHERE name = ?1", "alice");
-  dump = server_dump (p->f, p->s, p->f->alice, &revs);
-  return revs;
-}
-
 static void
 push_write (Pushes *p,
             char    op,
             char   *key)
 {
   g_auto(GStrv) parts = g_strsplit (key, "/", 2);
+  g_autofree char *title = g_strdup_printf ("write %u", ++p->counter);
   g_autofree char *json = NULL;
 
-  p->counter++;
   if (op == 'd')
     {
       client_delete (p->c, parts[0], parts[1]);
+      g_hash_table_remove (p->titles, key);
       return;
     }
+  g_hash_table_insert (p->titles, g_strdup (key), g_strdup (title));
   if (op == 'u')
     {
-      json = g_strdup_printf ("{\"title\":\"write %u\"}", p->counter);
+      json = g_strdup_printf ("{\"title\":\"%s\"}", title);
       client_update (p->c, parts[0], parts[1], json);
       return;
     }
-  json = g_strdup_printf ("{\"id\":\"%s\",\"title\":\"write %u\"}", parts[1], p->counter);
+  json = g_strdup_printf ("{\"id\":\"%s\",\"title\":\"%s\"}", parts[1], title);
   g_free (client_create (p->c, parts[0], json));
 }
 
@@ -202,22 +222,70 @@ push_resync (Pushes *p,
   g_error ("seed %u: no sync completed in %d tries after the restart", crash_seed, RESYNC_TRIES);
 }
 
-/* The server holds each change once: exactly one rev per change written. */
+/* The server's records against the test's: every key in p->titles with its
+ * title, no other record alive. Counts and names what differs. */
+static void
+push_check_data (Pushes *p)
+{
+  g_autoptr(JsonArray) changes = pull_all (p->f, p->s, p->f->alice, NULL, NULL);
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter iter;
+  gpointer key, title;
+
+  for (guint i = 0; i < json_array_get_length (changes); i++)
+    {
+      JsonObject *change = json_array_get_object_element (changes, i);
+      char *record = crash_key_new (json_object_get_string_member (change, "collection"),
+                                    json_object_get_string_member (change, "recordId"));
+      JsonNode *data = json_object_get_member (change, "data");
+      const char *expected = g_hash_table_lookup (p->titles, record);
+      const char *found = NULL;
+
+      if (!g_hash_table_add (seen, record))
+        g_error ("seed %u: the server's feed holds %s twice", crash_seed, record);
+      if (!g_str_equal (json_object_get_string_member (change, "type"), "delete") &&
+          data != NULL && JSON_NODE_HOLDS_OBJECT (data))
+        found = object_string (json_node_get_object (data), "title");
+      if (g_strcmp0 (found, expected) == 0)
+        continue;
+      g_test_message ("%s on the server: %s, written: %s", record, found ? found : "(deleted)",
+                      expected ? expected : "(deleted)");
+      *(expected != NULL ? &p->lost : &p->extra) += 1;
+    }
+  g_hash_table_iter_init (&iter, p->titles);
+  while (g_hash_table_iter_next (&iter, &key, &title))
+    if (!g_hash_table_contains (seen, key))
+      {
+        g_test_message ("%s, written as %s, is not on the server", (char *) key, (char *) title);
+        p->lost++;
+      }
+  if (p->lost + p->extra > 0)
+    g_error ("seed %u: the server lost %u records and holds %u it should not", crash_seed, p->lost, p->extra);
+}
+
+/* The server holds each change once: exactly one rev and one applied
+ * change id per change written, and the records as written. */
 static void
 push_check_round (Pushes *p)
 {
   g_autoptr(GPtrArray) left = client_changes (p->c, -1);
   g_autoptr(GPtrArray) conflicts = client_conflicts (p->c, FALSE);
   gint64 revs = server_revs (p);
+  gint64 applied = store_integer (p, "SELECT count (*) FROM applied a JOIN users u ON a.user_id = u.id"
+                                     " WHERE u.name = $1");
 
   if (revs != p->revs)
     g_error ("seed %u: the server handed out %" G_GINT64_FORMAT " revs for %" G_GINT64_FORMAT
              " changes: %s", crash_seed, revs, p->revs, revs > p->revs ? "some applied twice" : "some lost");
+  if (applied != p->revs)
+    g_error ("seed %u: the server knows %" G_GINT64_FORMAT " change ids as applied for %" G_GINT64_FORMAT
+             " changes", crash_seed, applied, p->revs);
   g_assert_cmpuint (left->len, ==, 0);
   /* one writer: a conflict would be with its own change, sent again */
   if (conflicts->len > 0)
     g_error ("seed %u: %u conflicts with one writer: a change was applied and then met again",
              crash_seed, conflicts->len);
+  push_check_data (p);
 }
 
 static void
@@ -266,25 +334,28 @@ test_server_push (Fixture *f)
   p.c = client_new (f, p.s, "pusher", f->alice);
   p.rand = g_rand_new_with_seed (crash_seed);
   p.live = g_ptr_array_new_with_free_func (g_free);
+  p.titles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  if (f->postgres)
+    {
+      p.pg = PQconnectdb (f->storage[1]);
+      if (PQstatus (p.pg) != CONNECTION_OK)
+        g_error ("connecting to the server's PostgreSQL: %s", PQerrorMessage (p.pg));
+    }
   /* the first round sets the window the kills land in */
   push_resync (&p, push_round_write (&p));
   push_check_round (&p);
   for (guint k = 0; k < crash_kills; k++)
     kill_server (&p);
   assert_converged (f, p.s, f->alice, &p.c, 1);
-  if (!f->postgres)
-    {
-      /* one row per change id, one rev per row */
-      g_assert_cmpint (crash_sqlite_integer (f->storage[1], "SELECT count (*) FROM applied a JOIN users u"
-                                       " ON a.user_id = u.id WHERE u.name = ?1", "alice"), ==, p.revs);
-    }
   g_test_message ("server-push: %u kills (%u %s, %u %s, %u %s, %u %s; %u aimed at a commit), %" G_GINT64_FORMAT
-                  " changes acknowledged, %" G_GINT64_FORMAT " revs on the server; lost 0, duplicated 0",
+                  " changes acknowledged, %" G_GINT64_FORMAT " revs on the server; lost %u, duplicated %" G_GINT64_FORMAT,
                   crash_kills, p.at[AT_NOTHING], at_names[AT_NOTHING], p.at[AT_BATCHES], at_names[AT_BATCHES],
                   p.at[AT_ANSWER], at_names[AT_ANSWER], p.at[AT_AFTER], at_names[AT_AFTER],
-                  p.watched, p.revs, server_revs (&p));
+                  p.watched, p.revs, server_revs (&p), p.lost, server_revs (&p) - p.revs + p.extra);
+  g_clear_pointer (&p.pg, PQfinish);
   g_rand_free (p.rand);
   g_ptr_array_unref (p.live);
+  g_hash_table_unref (p.titles);
 }
 
 /* ================================================================== main */
