@@ -2481,6 +2481,12 @@ test_other_address (Fixture *f)
 
 /* -------------------------------------------------------------- WebSocket */
 
+static gboolean
+transport_connected (gpointer data)
+{
+  return tether_transport_is_connected (data);
+}
+
 static void
 test_websocket_sync (Fixture *f)
 {
@@ -2538,6 +2544,26 @@ test_websocket_server_push (Fixture *f)
   assert_string (b, "notes", note, "title", "pushed to B");
   tether_sync_engine_set_auto_sync (b->engine, FALSE);
   assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+}
+
+/* The blocking sync runs a private main context, which a WebSocket's
+ * socket (made on this one) never answers on: it says so at once instead
+ * of waiting for ever. */
+static void
+test_websocket_blocking (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new_full (f, s, "a", f->alice, CLIENT_WS, 0);
+  g_autofree char *note = client_create (a, "notes", "{\"title\":\"over the socket\"}");
+  g_autoptr(GError) error = NULL;
+
+  tether_transport_connect (a->inner);
+  g_assert_true (wait_until (f, transport_connected, a->inner, SYNC_TIMEOUT_MS));
+  g_assert_false (tether_sync_engine_sync (a->engine, NULL, &error));
+  g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_INVALID);
+  g_assert_cmpuint (tether_sync_engine_get_pending_count (a->engine), ==, 1);
+  client_sync (a);
+  g_assert_cmpuint (tether_sync_engine_get_pending_count (a->engine), ==, 0);
 }
 
 /* --------------------------------------------------------------- auto-sync */
@@ -2885,6 +2911,7 @@ static const NamedTest tests[] = {
   { "other-address", test_other_address },
   { "websocket-sync", test_websocket_sync },
   { "websocket-server-push", test_websocket_server_push },
+  { "websocket-blocking", test_websocket_blocking },
   { "auto-sync-debounce", test_auto_sync_debounce },
   { "auto-sync-new-remote", test_auto_sync_new_remote },
   { "auto-sync-stale-refusal", test_auto_sync_stale_refusal },

@@ -138,7 +138,9 @@ gboolean          tether_sync_engine_sync_finish  (TetherSyncEngine    *self,
                                                    GAsyncResult        *result,
                                                    TetherSyncReport    *report,
                                                    GError             **error);
-/* Run a sync on a private main context until it ends (CLI, tests). */
+/* Run a sync on a private main context until it ends (CLI, tests). Not
+ * with a WebSocket transport, whose socket runs on the main context it
+ * was made on: that fails at once with TETHER_SYNC_ERROR_INVALID. */
 gboolean          tether_sync_engine_sync         (TetherSyncEngine    *self,
                                                    TetherSyncReport    *report,
                                                    GError             **error);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "tether-sync-engine-private.h"
+#include "tether-faulty-transport.h"
 
 /* One sync from start to end: the lock, the state, the event log. The
  * steps are in tether-sync-push.c and tether-sync-pull.c. */
@@ -278,16 +279,36 @@ on_sync_done (GObject      *source,
   wait->result = g_object_ref (result);
 }
 
+/* A WebSocket's socket, timers and answers belong to the main context it
+ * was made on, which the private context below never runs: the sync
+ * would wait for ever. */
+static gboolean
+is_websocket (TetherTransport *transport)
+{
+  while (TETHER_IS_FAULTY_TRANSPORT (transport))
+    transport = tether_faulty_transport_get_inner (TETHER_FAULTY_TRANSPORT (transport));
+  return TETHER_IS_WS_TRANSPORT (transport);
+}
+
 gboolean
 tether_sync_engine_sync (TetherSyncEngine  *self,
                          TetherSyncReport  *report,
                          GError           **error)
 {
-  g_autoptr(GMainContext) context = g_main_context_new ();
+  g_autoptr(GMainContext) context = NULL;
   SyncWait wait = { NULL };
   gboolean ok;
 
   g_return_val_if_fail (TETHER_IS_SYNC_ENGINE (self), FALSE);
+
+  if (self->transport != NULL && is_websocket (self->transport))
+    {
+      g_set_error_literal (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_INVALID,
+                           "a blocking sync cannot use a WebSocket transport, which runs on its main "
+                           "loop: use tether_sync_engine_sync_async(), or an HTTP transport");
+      return FALSE;
+    }
+  context = g_main_context_new ();
 
   g_main_context_push_thread_default (context);
   tether_sync_engine_sync_async (self, NULL, on_sync_done, &wait);
