@@ -2,13 +2,17 @@
 #define G_LOG_DOMAIN "test-reliability-crash"
 #include "config.h"
 
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include "tether-test-crash.h"
 #include "tether-test-seed.h"
 
-/* Crash safety (docs/reliability.md): SIGKILL at random moments of
+/* Crash safety (docs/reliability.md): SIGKILL at random and at chosen
+ * moments of
  *
  * - client-write: a writer process (this binary with --writer) doing local
  *   creates, updates and deletes with the sync engine attached, as the app
@@ -16,8 +20,10 @@
  *   acknowledged write (or the one in flight after it), and its change log
  *   replays to exactly its data; a final sync gives the server that data.
  * - server-push: tether-server, while a client pushes thousands of changes
- *   in batches of 100-500. After the restart and one more sync the server
- *   holds every change exactly once: each took one rev, none took two.
+ *   in batches of 100-500. Right after the restart the server holds whole
+ *   batches, every one the client had an answer for; after one more sync
+ *   it holds every change exactly once (one rev and one applied change id
+ *   each) and every record as the test wrote it.
  *
  * The writer lives in tether-test-crash-writer.c, the client-write checks
  * in tether-test-crash-writes.c; this file holds server-push.
@@ -45,27 +51,44 @@ static const char * const at_names[] = {
   "after the sync ended",
 };
 
+/* Where a round's kill aims, in turn: at a random moment within the span a
+ * push takes; once the client stored its j-th answer (then at most one more
+ * batch is out, so the kill lands between batches); inside a batch's
+ * transaction, seen from outside with the server stopped; just after the
+ * server committed up to a chosen change, before its answer is stored. */
+enum { AIM_MOMENT, AIM_ANSWER, AIM_OPEN, AIM_COMMIT, N_AIMS };
+static const char * const aim_names[] = {
+  "at a random moment", "once an answer was stored", "inside a transaction", "just after a commit",
+};
+
 typedef struct {
-  Fixture   *f;
-  Server    *s;
-  Client    *c;
-  GRand     *rand;
-  PGconn    *pg;         /* PostgreSQL: a session of the test's own */
-  GPtrArray *live;       /* "collection/id" of the records on the server */
-  GHashTable *titles;    /* the same keys → the title each holds */
-  guint      counter;
-  gint64     revs;       /* changes written: each takes one rev, once */
-  double     ms_per_change;  /* of a whole sync: a round's kills land in its span */
-  gboolean   killed;
-  guint      at[N_ATS];
-  guint      watched;    /* kills at a batch's commit, seen in the server's file */
-  sqlite3_stmt *last_rev;
-  gint64     kill_at_rev;
-  guint      lost;       /* records the server does not hold as written */
-  guint      extra;      /* records on the server that should not be */
+  Fixture    *f;
+  Server     *s;
+  Client     *c;
+  GRand      *rand;
+  PGconn     *pg;          /* PostgreSQL: a session of the test's own */
+  char       *shm;         /* SQLite: the server's WAL index */
+  GPtrArray  *live;        /* "collection/id" of the records on the server */
+  GHashTable *titles;      /* the same keys → the title each holds */
+  guint       counter;
+  gint64      revs;        /* changes written: each takes one rev, once */
+  double      ms_per_change;  /* of a whole sync: random kills land in its span */
+  guint       at[N_ATS];
+  guint       aimed[N_AIMS];
+  guint       inside;      /* kills that landed in an open transaction */
+  guint       lost;        /* records the server does not hold as written */
+  guint       extra;       /* records on the server that should not be */
+  /* the round being killed */
+  guint       aim;
+  guint       answers;     /* answers the client stored in this sync */
+  guint       kill_after;  /* AIM_ANSWER: kill at this answer; AIM_OPEN: look from it on */
+  gint64      kill_at_rev; /* AIM_COMMIT */
+  gboolean    killed;
 } Pushes;
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PGresult, PQclear)
+
+/* ------------------------------------------------------ the server's store */
 
 /* The first column of @sql's first row, with "alice" bound to $1, read from
  * the server's store beside the server. */
@@ -91,46 +114,180 @@ server_revs (Pushes *p)
   return store_integer (p, "SELECT last_rev FROM users WHERE name = $1");
 }
 
-/* Fired on the fixture's context while the sync runs on it. */
-static gboolean
-kill_now (gpointer data)
+/* The state of the server's PostgreSQL session in a transaction that took
+ * an id (locked or wrote rows); "" with none. */
+static char *
+pg_writing (Pushes *p)
 {
-  Pushes *p = data;
+  g_autoptr(PGresult) res = PQexec (p->pg, "SELECT state || CASE WHEN wait_event = 'ClientWrite' THEN ' blocked' ELSE '' END"
+                                           " FROM pg_stat_activity WHERE datname = current_database ()"
+                                           " AND pid <> pg_backend_pid () AND backend_xid IS NOT NULL");
 
+  if (PQresultStatus (res) != PGRES_TUPLES_OK)
+    g_error ("looking at the server's sessions: %s", PQerrorMessage (p->pg));
+  return g_strdup (PQntuples (res) > 0 ? PQgetvalue (res, 0, 0) : "");
+}
+
+/* SQLite: another process holds the WAL write lock, byte 120 of the -shm
+ * file (SQLite's WAL format). */
+static gboolean
+sqlite_writing (Pushes *p)
+{
+  struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 120, .l_len = 1 };
+  int fd = open (p->shm, O_RDONLY | O_CLOEXEC);
+  int rc;
+
+  if (fd < 0)
+    return FALSE;
+  rc = fcntl (fd, F_GETLK, &lock);
+  close (fd);
+  g_assert_cmpint (rc, ==, 0);
+  return lock.l_type != F_UNLCK;
+}
+
+static gboolean
+store_writing (Pushes *p)
+{
+  g_autofree char *state = NULL;
+
+  if (p->pg == NULL)
+    return sqlite_writing (p);
+  state = pg_writing (p);
+  return state[0] != '\0';
+}
+
+/* With the server stopped: its transaction is open and stays so. The
+ * PostgreSQL session is looked at once the statement it runs is done. */
+static gboolean
+store_stopped_writing (Pushes *p)
+{
+  if (p->pg == NULL)
+    return sqlite_writing (p);
+  for (guint waited = 0; waited < REQUEST_TIMEOUT_MS; waited++)
+    {
+      g_autofree char *state = pg_writing (p);
+
+      /* idle in it, or blocked sending rows to the stopped server */
+      if (g_str_equal (state, "idle in transaction") || g_str_equal (state, "active blocked"))
+        return TRUE;
+      if (!g_str_equal (state, "active"))
+        return FALSE;
+      g_usleep (1000);
+    }
+  g_error ("seed %u: the stopped server's session kept running a statement", crash_seed);
+}
+
+/* PostgreSQL ends a killed server's session once it sees the connection
+ * closed; until then its transaction holds the user's lock. */
+static void
+store_wait_ended (Pushes *p)
+{
+  for (guint waited = 0; p->pg != NULL && waited < REQUEST_TIMEOUT_MS; waited++)
+    {
+      g_autofree char *state = pg_writing (p);
+
+      if (state[0] == '\0')
+        return;
+      g_usleep (1000);
+    }
+  if (p->pg != NULL)
+    g_error ("seed %u: the killed server's session lived on", crash_seed);
+}
+
+/* ---------------------------------------------------------------- kills */
+
+static void
+kill_now (Pushes *p)
+{
   server_kill (p->s);
+  store_wait_ended (p);
   p->killed = TRUE;
+}
+
+static gboolean
+kill_at_moment (gpointer data)
+{
+  kill_now (data);
   return G_SOURCE_REMOVE;
 }
 
-/* Polls the server's file: a kill just after a batch commits, before its
- * answer reaches the client, makes the client send that batch again. */
-static gboolean
-kill_at_commit (gpointer data)
+/* The engine's progress: a "push" phase follows each answer it stored,
+ * before the next batch goes out. */
+static void
+on_phase (TetherSyncEngine *engine,
+          TetherSyncPhase   phase,
+          guint             done,
+          guint             total,
+          gpointer          data)
 {
   Pushes *p = data;
 
-  sqlite3_reset (p->last_rev);
-  if (sqlite3_step (p->last_rev) != SQLITE_ROW || sqlite3_column_int64 (p->last_rev, 0) < p->kill_at_rev)
-    return G_SOURCE_CONTINUE;
-  return kill_now (p);
+  if (phase != TETHER_SYNC_PHASE_PUSH || p->killed)
+    return;
+  p->answers++;
+  if (p->aim == AIM_ANSWER && p->answers == p->kill_after)
+    kill_now (p);
 }
 
-static GSource *
-kill_source (Pushes *p,
-             guint   delay_ms,
-             guint   n,
-             sqlite3 **db)
+/* Polled on the fixture's context while the sync runs on it. */
+static gboolean
+watch_store (gpointer data)
 {
-  const char *sql = "SELECT last_rev FROM users WHERE name = 'alice'";
+  Pushes *p = data;
 
-  if (p->f->postgres || g_rand_boolean (p->rand))
-    return g_timeout_source_new (delay_ms);
-  g_assert_cmpint (sqlite3_open_v2 (p->f->storage[1], db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
-  g_assert_cmpint (sqlite3_prepare_v2 (*db, sql, -1, &p->last_rev, NULL), ==, SQLITE_OK);
-  p->kill_at_rev = p->revs - n + g_rand_int_range (p->rand, 1, n + 1);
-  p->watched++;
-  return g_timeout_source_new (1);
+  if (p->killed)
+    return G_SOURCE_REMOVE;
+  if (p->aim == AIM_COMMIT && server_revs (p) >= p->kill_at_rev)
+    kill_now (p);
+  else if (p->aim == AIM_OPEN && p->answers >= p->kill_after && store_writing (p))
+    {
+      g_subprocess_send_signal (p->s->process, SIGSTOP);
+      if (!store_stopped_writing (p))
+        {
+          g_subprocess_send_signal (p->s->process, SIGCONT);
+          return G_SOURCE_CONTINUE;
+        }
+      p->inside++;
+      kill_now (p);
+    }
+  return p->killed ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
 }
+
+/* The kill of a round of @n changes in batches of @batch, aimed by p->aim. */
+static GSource *
+aim_kill (Pushes *p,
+          guint   n,
+          guint   batch)
+{
+  guint batches = (n + batch - 1) / batch;
+  GSource *source;
+
+  p->kill_after = 0;
+  switch (p->aim)
+    {
+    case AIM_MOMENT:
+      source = g_timeout_source_new (g_rand_int_range (p->rand, 0, (gint32) (p->ms_per_change * n) + 2));
+      g_source_set_callback (source, kill_at_moment, p, NULL);
+      return source;
+    case AIM_ANSWER:
+      /* one batch goes out until the first answer, two at a time after
+       * it: at answer j, batch j + 1 at most is out, and more are left */
+      g_assert_cmpuint (batches, >=, 2);
+      p->kill_after = g_rand_int_range (p->rand, 1, MAX (batches - 2, 1) + 1);
+      return NULL;
+    case AIM_OPEN:
+      p->kill_after = g_rand_int_range (p->rand, 0, batches);
+      break;
+    default:
+      p->kill_at_rev = p->revs - n + g_rand_int_range (p->rand, 1, n + 1);
+      break;
+    }
+  source = g_timeout_source_new (1);
+  g_source_set_callback (source, watch_store, p, NULL);
+  return source;
+}
+
+/* ------------------------------------------------------------- the rounds */
 
 static void
 push_write (Pushes *p,
@@ -288,38 +445,74 @@ push_check_round (Pushes *p)
   push_check_data (p);
 }
 
+/* What a kill may leave of a round of @n changes in batches of @batch:
+ * whole batches (all of @batch changes but maybe the last), in any order
+ * since two are out at a time, and at least every batch the client has an
+ * answer for (@answered changes). */
 static void
-kill_server (Pushes *p)
+check_applied (Pushes *p,
+               gint64  applied,
+               guint   n,
+               guint   batch,
+               guint   answered)
+{
+  guint rest = n % batch;
+  gboolean whole = FALSE;
+
+  for (guint k = 0; k <= n / batch && !whole; k++)
+    whole = applied == (gint64) k * batch || (rest > 0 && applied == (gint64) k * batch + rest);
+  if (!whole)
+    g_error ("seed %u: %" G_GINT64_FORMAT " of %u changes applied in batches of %u: part of a batch",
+             crash_seed, applied, n, batch);
+  if (applied < answered)
+    g_error ("seed %u: %" G_GINT64_FORMAT " changes applied after the restart, yet the client had "
+             "answers for %u", crash_seed, applied, answered);
+}
+
+static void
+kill_server (Pushes *p,
+             guint   k)
 {
   gint64 before = p->revs;
   guint n = push_round_write (p);
-  guint delay_ms = g_rand_int_range (p->rand, 0, (gint32) (p->ms_per_change * n) + 2);
-  sqlite3 *db = NULL;
-  g_autoptr(GSource) timer = kill_source (p, delay_ms, n, &db);
+  guint batch = g_rand_int_range (p->rand, BATCH_MIN, BATCH_MAX + 1);
+  g_autoptr(GSource) source = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) answered = NULL;
   TetherSyncReport report = { 0, };
-  gboolean watched = db != NULL;
   gboolean ok;
   gint64 applied;
 
-  tether_sync_engine_set_batch_size (p->c->engine, g_rand_int_range (p->rand, BATCH_MIN, BATCH_MAX + 1));
+  p->aim = k % N_AIMS;
+  if (p->aim == AIM_ANSWER)
+    batch = MIN (batch, n - 1);   /* two batches at least */
+  p->answers = 0;
   p->killed = FALSE;
-  g_source_set_callback (timer, db ? kill_at_commit : kill_now, p, NULL);
-  g_source_attach (timer, p->f->context);
+  source = aim_kill (p, n, batch);
+  tether_sync_engine_set_batch_size (p->c->engine, batch);
+  if (source != NULL)
+    g_source_attach (source, p->f->context);
   ok = client_try_sync (p->c, &report, &error);
-  g_source_destroy (timer);
-  g_clear_pointer (&p->last_rev, sqlite3_finalize);
-  g_clear_pointer (&db, sqlite3_close);
+  if (source != NULL)
+    g_source_destroy (source);
   if (!p->killed)   /* the sync was quicker: a whole one, for the next window */
     {
       p->ms_per_change = (double) report.duration_ms / n;
       server_kill (p->s);
+      store_wait_ended (p);
     }
+  else
+    p->aimed[p->aim]++;
   server_revive (p->f, p->s);
   applied = server_revs (p) - before;
+  answered = client_changes (p->c, TETHER_CHANGE_COMMITTED);
   p->at[!p->killed ? AT_AFTER : applied == 0 ? AT_NOTHING : applied < n ? AT_BATCHES : AT_ANSWER]++;
-  g_test_message ("kill %s: %" G_GINT64_FORMAT " of %u changes applied, sync %s",
-                  watched ? "at a commit" : "at a random moment", applied, n, ok ? "completed" : error->message);
+  g_test_message ("kill %s: %" G_GINT64_FORMAT " of %u changes applied (batches of %u, %u answered), sync %s",
+                  aim_names[p->aim], applied, n, batch, answered->len, ok ? "completed" : error->message);
+  check_applied (p, applied, n, batch, answered->len);
+  /* the sync cannot end before the answer the kill waits for */
+  if (p->aim == AIM_ANSWER)
+    g_assert_true (p->killed);
   push_resync (p, 0);
   push_check_round (p);
 }
@@ -332,6 +525,7 @@ test_server_push (Fixture *f)
   p.s = server_start (f, NULL);
   server_pin_port (p.s);
   p.c = client_new (f, p.s, "pusher", f->alice);
+  g_signal_connect (p.c->engine, "phase", G_CALLBACK (on_phase), &p);
   p.rand = g_rand_new_with_seed (crash_seed);
   p.live = g_ptr_array_new_with_free_func (g_free);
   p.titles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -341,18 +535,30 @@ test_server_push (Fixture *f)
       if (PQstatus (p.pg) != CONNECTION_OK)
         g_error ("connecting to the server's PostgreSQL: %s", PQerrorMessage (p.pg));
     }
-  /* the first round sets the window the kills land in */
+  else
+    p.shm = g_strconcat (f->storage[1], "-shm", NULL);
+  /* the first round sets the window the random kills land in */
   push_resync (&p, push_round_write (&p));
   push_check_round (&p);
   for (guint k = 0; k < crash_kills; k++)
-    kill_server (&p);
+    kill_server (&p, k);
   assert_converged (f, p.s, f->alice, &p.c, 1);
-  g_test_message ("server-push: %u kills (%u %s, %u %s, %u %s, %u %s; %u aimed at a commit), %" G_GINT64_FORMAT
-                  " changes acknowledged, %" G_GINT64_FORMAT " revs on the server; lost %u, duplicated %" G_GINT64_FORMAT,
+  g_test_message ("server-push: %u kills (%u %s, %u %s, %u %s, %u %s; killed in the sync: %u %s, %u %s, %u %s "
+                  "(%u in an open transaction), %u %s), %" G_GINT64_FORMAT " changes acknowledged, %"
+                  G_GINT64_FORMAT " revs on the server; lost %u, duplicated %" G_GINT64_FORMAT,
                   crash_kills, p.at[AT_NOTHING], at_names[AT_NOTHING], p.at[AT_BATCHES], at_names[AT_BATCHES],
                   p.at[AT_ANSWER], at_names[AT_ANSWER], p.at[AT_AFTER], at_names[AT_AFTER],
-                  p.watched, p.revs, server_revs (&p), p.lost, server_revs (&p) - p.revs + p.extra);
+                  p.aimed[AIM_MOMENT], aim_names[AIM_MOMENT], p.aimed[AIM_ANSWER], aim_names[AIM_ANSWER],
+                  p.aimed[AIM_OPEN], aim_names[AIM_OPEN], p.inside, p.aimed[AIM_COMMIT], aim_names[AIM_COMMIT],
+                  p.revs, server_revs (&p), p.lost, server_revs (&p) - p.revs + p.extra);
+  /* each aim comes round at least twice: the kills landed where it matters */
+  if (crash_kills >= 2 * N_AIMS)
+    {
+      g_assert_cmpuint (p.at[AT_BATCHES], >, 0);
+      g_assert_cmpuint (p.inside, >, 0);
+    }
   g_clear_pointer (&p.pg, PQfinish);
+  g_free (p.shm);
   g_rand_free (p.rand);
   g_ptr_array_unref (p.live);
   g_hash_table_unref (p.titles);
