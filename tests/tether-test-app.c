@@ -35,6 +35,24 @@ tether_test_app_wait (gboolean (*ready) (gpointer data),
   return ready (data);
 }
 
+static gboolean
+flag_is_set (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+/* A G_PRIORITY_LOW idle runs only once no source of a higher priority
+ * (events, redraws, the app's own idles and what they add) is ready. */
+void
+tether_test_app_drain (void)
+{
+  gboolean ran = FALSE;
+
+  g_idle_add_full (G_PRIORITY_LOW, set_flag, &ran, NULL);
+  if (!tether_test_app_wait (flag_is_set, &ran, 10000))
+    g_error ("the main loop never ran out of work for 10 s");
+}
+
 /* A sleep, but only as long as the clock needs to tick: the order of
  * records is all the tests need, and the engine takes no timestamp. */
 void

@@ -27,6 +27,9 @@ gboolean tether_test_app_wait      (gboolean (*ready) (gpointer data),
  * cannot set it: return once that clock has moved past @record's
  * updatedAt, so that the next write sorts after it. */
 void     tether_test_app_tick_past (TetherRecord *record);
+/* Run what the default main context has ready, idles included, so that a
+ * check that something did not happen is not a race with it. */
+void     tether_test_app_drain     (void);
 /* Let pending events, layout and drawing happen (about @ms of iterations). */
 void     tether_test_app_settle    (guint      ms);
 /* Press and release @keyval with @modifiers (Control, Shift) as a person
