@@ -471,7 +471,8 @@ kill9_sqlite_writing (Kill9 *k)
 static char *
 kill9_pg_writing (Kill9 *k)
 {
-  g_autoptr(PGresult) res = PQexec (k->pg, "SELECT state FROM pg_stat_activity WHERE datname = current_database ()"
+  g_autoptr(PGresult) res = PQexec (k->pg, "SELECT state || CASE WHEN wait_event = 'ClientWrite' THEN ' blocked' ELSE '' END"
+                                           " FROM pg_stat_activity WHERE datname = current_database ()"
                                            " AND pid <> pg_backend_pid () AND backend_xid IS NOT NULL");
 
   if (PQresultStatus (res) != PGRES_TUPLES_OK)
@@ -503,8 +504,11 @@ kill9_stopped_writing (Kill9 *k)
     {
       g_autofree char *state = kill9_pg_writing (k);
 
+      /* idle in it, or blocked sending rows to the stopped server */
+      if (g_str_equal (state, "idle in transaction") || g_str_equal (state, "active blocked"))
+        return TRUE;
       if (!g_str_equal (state, "active"))
-        return g_str_equal (state, "idle in transaction");
+        return FALSE;
       g_usleep (1000);
     }
   g_error ("the stopped server's session kept running a statement for %d ms", REQUEST_TIMEOUT_MS);
