@@ -273,6 +273,7 @@ typedef struct {
   FakeTransport    *fake;
   GtkWidget        *window;
   TetherInspector  *inspector;
+  GSocket          *closed;     /* bound, not listening: see closed_url() */
 } Fixture;
 
 static void
@@ -303,6 +304,9 @@ teardown (Fixture       *f,
   /* Neither the inspector nor its model keeps the engine alive. */
   g_assert_finalize_object (g_steal_pointer (&f->engine));
   g_clear_object (&f->fake);
+  if (f->closed != NULL)
+    g_socket_close (f->closed, NULL);
+  g_clear_object (&f->closed);
   tether_database_close (f->db);
   g_clear_object (&f->db);
   tether_test_dir_free (f->dir);
@@ -974,24 +978,33 @@ test_inspector_row_menu (Fixture       *f,
   gtk_popover_popdown (menu);
 }
 
-/* A port nothing listens on: syncs fail at once with a network error. */
+/* A port nothing listens on: syncs fail at once with a network error. The
+ * socket stays bound, without listening, until the test ends, so no other
+ * process can take the port and answer (the kernel refuses connections). */
 static char *
-closed_url (void)
+closed_url (Fixture *f)
 {
-  g_autoptr(GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
   g_autoptr(GError) error = NULL;
-  guint16 port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
 
+  g_assert_null (f->closed);
+  f->closed = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, &error);
   g_assert_no_error (error);
-  g_socket_listener_close (listener);
-  return g_strdup_printf ("http://127.0.0.1:%u/sync", port);
+  g_assert_true (g_socket_bind (f->closed, any_port, FALSE, &error));
+  g_assert_no_error (error);
+  bound = g_socket_get_local_address (f->closed, &error);
+  g_assert_no_error (error);
+  return g_strdup_printf ("http://127.0.0.1:%u/sync",
+                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
 }
 
 static void
 test_inspector_events (Fixture       *f,
                        gconstpointer  data)
 {
-  g_autofree char *url = closed_url ();
+  g_autofree char *url = closed_url (f);
   AdwViewStack *pages;
   GtkWidget *events;
 
@@ -1121,7 +1134,7 @@ test_inspector_snapshot (Fixture       *f,
 {
   const char *titles[] = { "Weekly groceries", "Trip to Lisbon", "Reading list" };
   const char *later[] = { "Call the plumber", "Meeting notes: sync design", "Ideas for the garden" };
-  g_autofree char *url = closed_url ();
+  g_autofree char *url = closed_url (f);
   gboolean done = FALSE;
   g_autofree char *renamed = NULL;
 
