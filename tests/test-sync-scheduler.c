@@ -306,9 +306,12 @@ test_breaker (Fixture *f, gconstpointer data)
   g_assert_cmpuint (_tether_sync_scheduler_get_failures (f->scheduler), ==, 5);
   g_assert_true (_tether_sync_scheduler_breaker_open (f->scheduler));
 
-  /* Writes while open wait for the delay, then make a single trial. */
+  /* Open, it waits at least 30 backoff bases, however short full jitter
+   * drew: the bound for a fifth failure is 16 bases. Writes while open
+   * wait for the delay, then make a single trial. */
   start = g_get_monotonic_time ();
   delay = _tether_sync_scheduler_get_next_delay (f->scheduler);
+  g_assert_cmpint (delay, >=, 30 * BASE_MS - 2);
   for (guint i = 0; i < 3; i++)
     _tether_sync_scheduler_local_write (f->scheduler);
   g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), >=, delay - ms_since (start) - 1);
@@ -323,6 +326,7 @@ test_breaker (Fixture *f, gconstpointer data)
   _tether_sync_scheduler_done (f->scheduler, TETHER_SYNC_OUTCOME_OFFLINE, 0);
   g_assert_true (_tether_sync_scheduler_breaker_open (f->scheduler));
   g_assert_cmpuint (_tether_sync_scheduler_get_failures (f->scheduler), ==, 6);
+  g_assert_cmpint (_tether_sync_scheduler_get_next_delay (f->scheduler), >=, 30 * BASE_MS - 2);
   sync_once (f, TETHER_SYNC_OUTCOME_OK, 0);
   g_assert_false (_tether_sync_scheduler_breaker_open (f->scheduler));
   g_assert_cmpuint (_tether_sync_scheduler_get_failures (f->scheduler), ==, 0);

@@ -220,8 +220,8 @@ G_DECLARE_FINAL_TYPE (TetherSyncScheduler, tether_sync_scheduler, TETHER, SYNC_S
  * when a sync should start; never again until _done() is called. When
  * disabled it never fires except for _request_now(). Backoff after failures:
  * base (1 s) * 2^(n-1) with full jitter, capped at 5 minutes; after 5
- * failures in a row the breaker opens: no attempts until the backoff has
- * passed, then one trial. GNetworkMonitor "network-changed" from
+ * failures in a row the breaker opens: no attempts for at least 30 bases
+ * (30 s; full jitter alone may draw next to nothing), then one trial. GNetworkMonitor "network-changed" from
  * unavailable to available resets backoff and breaker and fires soon, but
  * never before a server's Retry-After has passed. */
 TetherSyncScheduler *_tether_sync_scheduler_new (void);

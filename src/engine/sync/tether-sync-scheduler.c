@@ -9,6 +9,9 @@
 #define DEFAULT_BACKOFF_BASE_MS 1000
 #define BACKOFF_CAP_MS          (5 * 60 * 1000)
 #define BREAKER_THRESHOLD       5
+/* Once open, the breaker stays open at least this many backoff bases
+ * (30 s by default, at most the cap), whatever full jitter draws. */
+#define BREAKER_OPEN_BASES      30
 /* Steady writes (typing) must not postpone a sync forever. */
 #define DEBOUNCE_MAX_FACTOR     10
 
@@ -158,14 +161,20 @@ reset_backoff (TetherSyncScheduler *self)
   self->backoff_until = 0;
 }
 
-/* Full jitter: uniform in [0, base * 2^(n-1)], the bound capped. */
+/* Full jitter: uniform in [0, base * 2^(n-1)], the bound capped. It may
+ * draw next to nothing after any number of failures, so once the breaker
+ * is open the wait has a floor: a server that keeps failing is left alone
+ * for a while. */
 static gint64
 backoff_delay_ms (TetherSyncScheduler *self)
 {
   guint shift = MIN (self->failures - 1, 30);
   gint64 bound = MIN ((gint64) self->backoff_base_ms << shift, BACKOFF_CAP_MS);
+  gint64 delay = g_random_int_range (0, (gint32) bound + 1);
 
-  return g_random_int_range (0, (gint32) bound + 1);
+  if (self->failures >= BREAKER_THRESHOLD)
+    delay = MAX (delay, MIN ((gint64) self->backoff_base_ms * BREAKER_OPEN_BASES, BACKOFF_CAP_MS));
+  return delay;
 }
 
 static void
