@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "tether-faulty-transport.h"
+#include "tether-gzip-private.h"
 #include "tether-http-transport.h"
 #include "tether-ws-transport.h"
 #include "tether-test-cut.h"
@@ -620,6 +621,43 @@ test_retry_after (void)
   g_assert_cmpint (tether_transport_parse_retry_after (far_text), ==, TETHER_RETRY_AFTER_MAX_MS);
 }
 
+/* Accept-Encoding as RFC 9110 reads it: a weight of 0 refuses, in any
+ * spelling; a weight that is no qvalue is not taken for a yes. */
+static void
+test_gzip_listed (void)
+{
+  static const struct {
+    const char *header;
+    gboolean    listed;
+  } cases[] = {
+    { "gzip", TRUE },
+    { "deflate, GZIP", TRUE },
+    { "x-gzip", TRUE },
+    { "gzip;q=0.5", TRUE },
+    { "gzip ; q=1.000", TRUE },
+    { "gzip;q=0.001", TRUE },
+    { "gzip;Q=0.5", TRUE },
+    { "gzip;q=0", FALSE },
+    { "gzip;q=0.0", FALSE },
+    { "gzip;q=0.000", FALSE },
+    { "gzip; Q=0.00", FALSE },
+    { "gzip;q=2", FALSE },
+    { "gzip;q=0.0001", FALSE },
+    { "gzip;q=abc", FALSE },
+    { "gzip;level=1;q=0", FALSE },
+    { "gzip;q=0, *", FALSE },
+    { "identity", FALSE },
+    { "", FALSE },
+    { NULL, FALSE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_test_message ("Accept-Encoding: %s", cases[i].header);
+      g_assert_cmpint (_tether_gzip_listed (cases[i].header), ==, cases[i].listed);
+    }
+}
+
 /* 413: the engine halves its batch on TOO_LARGE. */
 static void
 test_http_too_large (Fixture *f)
@@ -1205,6 +1243,7 @@ main (int    argc,
   tether_test_server_init (&argc, &argv);
   tether_test_server_set_prefix ("/tether/sync/transport");
   g_test_add_func ("/tether/sync/transport/retry-after", test_retry_after);
+  g_test_add_func ("/tether/sync/transport/gzip-listed", test_gzip_listed);
   for (guint i = 0; i < G_N_ELEMENTS (tests); i++)
     tether_test_server_add (tests[i].name, tests[i].func, FALSE);
   return tether_test_server_run ();

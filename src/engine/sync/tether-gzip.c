@@ -149,6 +149,35 @@ _tether_gunzip (const void  *data,
   return bytes;
 }
 
+/* The weight of one coding's parameters ("q=0.5"), RFC 9110 12.4.2:
+ * 1 without one, -1 when it is not a qvalue. */
+static double
+weight (const char *params)
+{
+  g_auto(GStrv) parts = params != NULL ? g_strsplit (params, ";", -1) : NULL;
+
+  for (guint i = 0; parts != NULL && parts[i] != NULL; i++)
+    {
+      char *param = g_strstrip (parts[i]);
+      const char *value;
+      double q;
+
+      if (g_ascii_strncasecmp (param, "q", 1) != 0 || *g_strchug (param + 1) != '=')
+        continue;
+      value = g_strstrip (strchr (param, '=') + 1);
+      /* "0" or "1", then at most three decimals */
+      if ((value[0] != '0' && value[0] != '1') || strlen (value) > 5 ||
+          (value[1] != '\0' && (value[1] != '.' || strspn (value + 2, "0123456789") != strlen (value + 2))))
+        return -1;
+      q = g_ascii_strtod (value, NULL);
+      return q <= 1 ? q : -1;
+    }
+  return 1;
+}
+
+/* Whether an Accept-Encoding (or Content-Encoding) value names gzip with
+ * a weight above 0. ("*" is not taken for gzip: the server reads
+ * Content-Encoding with this too.) */
 gboolean
 _tether_gzip_listed (const char *header)
 {
@@ -160,11 +189,10 @@ _tether_gzip_listed (const char *header)
       char *params = strchr (name, ';');
 
       if (params != NULL)
-        *params = '\0';
+        *params++ = '\0';
       g_strstrip (name);
-      /* "gzip;q=0" refuses it; any other weight accepts it */
       if (g_ascii_strcasecmp (name, "gzip") == 0 || g_ascii_strcasecmp (name, "x-gzip") == 0)
-        return params == NULL || strstr (params + 1, "q=0") == NULL || strstr (params + 1, "q=0.") != NULL;
+        return weight (params) > 0;
     }
   return FALSE;
 }
