@@ -392,6 +392,106 @@ test_locked_user_push (Fixture *f)
   assert_counts (pushed, 1, 0, 0);
 }
 
+/* Runs @sql on the fixture's PostgreSQL database. */
+static void
+pg_run (Fixture    *f,
+        PGconn     *conn,
+        const char *sql)
+{
+  PGresult *res = PQexec (conn, sql);
+
+  if (PQresultStatus (res) != PGRES_COMMAND_OK && PQresultStatus (res) != PGRES_TUPLES_OK)
+    g_error ("%s: %s", sql, PQresultErrorMessage (res));
+  PQclear (res);
+}
+
+/* A connection whose feed position cannot be read at the upgrade would get
+ * the user's whole feed at the next change: it is closed instead. */
+static void
+test_ws_unknown_position (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(JsonObject) first = push (f, s, f->alice, "A",
+                                      change_new ("u1", "notes", "\"a\"", "create", "{}", 0, NULL), NULL);
+  g_autoptr(JsonObject) second = NULL;
+  PGconn *holder = PQconnectdb (f->storage[1]);
+  Ws *ws;
+
+  pg_run (f, holder, "BEGIN; LOCK TABLE records IN ACCESS EXCLUSIVE MODE");
+  ws = ws_open (f, s, f->alice);
+  run_for (f, 1500);   /* past lock_timeout, while the server reads its position */
+  pg_run (f, holder, "COMMIT");
+  PQfinish (holder);
+  wait_until (f, flag_ready, &ws->closed, PUSH_TIMEOUT_MS);
+  if (!ws->closed)
+    {
+      g_autofree char *log = read_log (s);
+      g_error ("still open; the server's log:\n%s", log);
+    }
+  g_assert_cmpuint (soup_websocket_connection_get_close_code (ws->conn), ==,
+                    SOUP_WEBSOCKET_CLOSE_SERVER_ERROR);
+  second = push (f, s, f->alice, "A",
+                 change_new ("u2", "notes", "\"b\"", "create", "{}", 0, NULL), NULL);
+  assert_counts (second, 1, 0, 0);
+}
+
+/* More than a page of changes waiting (here written behind the server's
+ * back, then announced): server_push carries the newest one only, and
+ * the client pulls for the rest. */
+static void
+test_ws_server_push_page (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Ws *ws = ws_open (f, s, f->alice);
+  g_autoptr(JsonArray) changes = NULL;
+  PGconn *writer = PQconnectdb (f->storage[1]);
+
+  pg_run (f, writer, "INSERT INTO records (user_id, collection, key, rev, type, data, server_ms,"
+                     " hlc, change_id, client_id) SELECT u.id, 'notes', '\"r' || g || '\"', g, 0,"
+                     " '{}', 1000, NULL, 'w' || g, 'writer' FROM users u, generate_series (1, 1001) g"
+                     " WHERE u.name = 'alice'");
+  pg_run (f, writer, "UPDATE users SET last_rev = 1001 WHERE name = 'alice'");
+  pg_run (f, writer, "SELECT pg_notify ('tether_feed', 'test:' || id || ':1001') FROM users"
+                     " WHERE name = 'alice'");
+  PQfinish (writer);
+  changes = ws_server_push (ws, PUSH_TIMEOUT_MS);
+  g_assert_nonnull (changes);
+  g_assert_cmpuint (json_array_get_length (changes), ==, 1);
+  /* not rev 1: the client, at 0, sees a gap */
+  g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (changes, 0), "rev"), >, 1);
+}
+
+/* A client that has not answered a ping since it was sent four times
+ * --max-body of server_push is sent no more until it does; it is not
+ * closed. */
+static void
+test_ws_server_push_budget (Fixture *f)
+{
+  static const char * const extra[] = { "--max-body", "16K", NULL };
+  Server *s = server_start (f, extra);
+  Ws *ws = ws_open (f, s, f->alice);
+  g_autofree char *big = g_strdup_printf ("{\"text\":\"%0*d\"}", 12000, 0);
+  guint received = 0;
+
+  for (guint i = 0; i < 8; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("b%u", i);
+      g_autofree char *key = g_strdup_printf ("\"b%u\"", i);
+      g_autoptr(JsonObject) pushed = push (f, s, f->alice, "other",
+                                           change_new (id, "notes", key, "create", big, 0, NULL), NULL);
+      g_autoptr(JsonArray) changes = NULL;
+
+      assert_counts (pushed, 1, 0, 0);
+      changes = ws_server_push (ws, i < 6 ? PUSH_TIMEOUT_MS : QUIET_MS);
+      if (changes != NULL)
+        received++;
+    }
+  /* Frames of about 12 KB: the sixth goes past 4 x 16 KiB, and no more
+   * is sent until a pong (the next ping is 30 s away). */
+  g_assert_cmpuint (received, ==, 6);
+  g_assert_false (ws->closed);
+}
+
 /* ------------------------------------------------------------------- main */
 
 int
@@ -405,6 +505,7 @@ main (int    argc,
     { "ws/server-push", test_ws_server_push },
     { "ws/server-push-as-sent", test_ws_server_push_as_sent },
     { "ws/push-as-http", test_ws_push_as_http },
+    { "ws/server-push-budget", test_ws_server_push_budget },
   };
 
   tether_test_server_init (&argc, &argv);
@@ -412,5 +513,7 @@ main (int    argc,
   tether_test_server_add ("two-servers/conflict", test_two_servers_conflict, TRUE);
   tether_test_server_add ("two-servers/server-push", test_two_servers_server_push, TRUE);
   tether_test_server_add ("locked-user-push", test_locked_user_push, TRUE);
+  tether_test_server_add ("ws/unknown-position", test_ws_unknown_position, TRUE);
+  tether_test_server_add ("ws/server-push-page", test_ws_server_push_page, TRUE);
   return tether_test_server_run ();
 }

@@ -55,24 +55,59 @@ only_own_revs (TetherServerHubConnection *connection)
   return n == connection->feed_rev - connection->last_rev;
 }
 
+/* Bytes of server_push a connection may be sent before its client answers
+ * a ping (libsoup pings every 30 s): a client that stops reading would
+ * otherwise pile up frames in this process's memory. Past it, server_push
+ * waits for the next pong, and then says what is new. */
+#define UNCONFIRMED_BUDGET(max_body) ((max_body) * 4)
+
+/* About the bytes a stored row takes in a payload. */
+static gsize
+row_size (const TetherServerRecord *row)
+{
+  return 160 + strlen (row->collection) + strlen (row->key) + strlen (row->change_id) +
+         (row->data != NULL ? strlen (row->data) : 0) + (row->hlc != NULL ? strlen (row->hlc) : 0);
+}
+
+/* At most one pull page: TETHER_SERVER_MAX_BATCH changes and about
+ * --max-body bytes. When more is waiting, only the newest change read is
+ * sent: it does not continue the client's cursor, so the client pulls
+ * (docs/protocol.md) rather than being sent the lot in one frame. */
+static void
+keep_one_page (TetherServerHubConnection *connection,
+               GPtrArray                 *others,
+               gboolean                   more)
+{
+  gsize bytes = 0;
+
+  for (guint i = 0; i < others->len && !more; i++)
+    more = (bytes += row_size (g_ptr_array_index (others, i))) > connection->hub->state->max_body;
+  if (more && others->len > 1)
+    g_ptr_array_remove_range (others, 0, others->len - 1);
+}
+
 /* The payload is written as text from the stored rows, like a pull page:
  * records go out exactly as they were stored. */
 static void
 bring_up_to_date (TetherServerHubConnection *connection)
 {
   TetherServerState *state = connection->hub->state;
+  TetherServerStore *store = tether_server_core_get_store (state->core);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) changes = NULL;
   g_autoptr(GPtrArray) others = g_ptr_array_new ();
   g_autoptr(GString) payload = g_string_new (NULL);
   gint64 start_us = g_get_monotonic_time ();
-  gint64 last_rev = connection->last_rev;
+  gint64 feed_end = 0, purged_rev = 0, page_end = connection->last_rev;
+  gboolean more;
 
   if (connection->feed_rev <= connection->last_rev || only_own_revs (connection))
     {
       advance (connection, connection->feed_rev);
       return;
     }
+  if (connection->unconfirmed >= UNCONFIRMED_BUDGET (state->max_body))
+    return;   /* on_pong() flushes again */
   if (!_tether_server_hub_still_valid (connection, &error))
     {
       if (!g_error_matches (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_UNAUTHORIZED))
@@ -80,21 +115,32 @@ bring_up_to_date (TetherServerHubConnection *connection)
       _tether_server_hub_close_if_unauthorized (connection, error);
       return;
     }
-  changes = _tether_server_core_feed_since (state->core, connection->user.id, connection->last_rev,
-                                            &last_rev, &error);
+  changes = tether_server_store_pull (store, connection->user.id, connection->last_rev, NULL, NULL,
+                                      TETHER_SERVER_MAX_BATCH, &feed_end, &purged_rev, &error);
   if (changes == NULL)
     {
       g_printerr ("tether-server: server_push for user %s: %s\n", connection->user.name, error->message);
       return;
     }
+  if (changes->len > 0)
+    page_end = ((TetherServerRecord *) g_ptr_array_index (changes, changes->len - 1))->rev;
+  more = changes->len == TETHER_SERVER_MAX_BATCH && page_end < feed_end;
   for (guint i = 0; i < changes->len; i++)
     if (!is_own_change (connection, g_ptr_array_index (changes, i)))
       g_ptr_array_add (others, g_ptr_array_index (changes, i));
-  advance (connection, last_rev);
+  keep_one_page (connection, others, more);
   if (others->len == 0)
-    return;
+    {
+      advance (connection, page_end);
+      if (more)   /* a page of its own writes: on to the next */
+        _tether_server_hub_schedule_flush (connection->hub);
+      return;
+    }
+  /* After a gap the client pulls up to the feed's end. */
+  advance (connection, more ? feed_end : page_end);
   connection->n_sent += others->len;
   _tether_server_append_changes (payload, others, others->len);
+  connection->unconfirmed += payload->len;
   _tether_server_hub_send_text (connection, "server_push", NULL, payload->str);
   _tether_server_log ("WS-SERVER-PUSH", connection->path, connection->user.name, SOUP_STATUS_OK,
                       others->len, start_us);

@@ -108,20 +108,33 @@ _tether_server_hub_close_if_unauthorized (TetherServerHubConnection *connection,
 
 
 /* The user's feed position now: server_push starts after it. */
-static gint64
+static gboolean
 current_rev (TetherServerState *state,
-             gint64             user_id)
+             gint64             user_id,
+             gint64            *rev)
 {
   TetherServerStore *store = tether_server_core_get_store (state->core);
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) none = NULL;
-  gint64 last_rev = 0, purged_rev = 0;
+  gint64 purged_rev = 0;
 
-  none = tether_server_store_pull (store, user_id, G_MAXINT64, NULL, NULL, 1, &last_rev, &purged_rev, &error);
+  none = tether_server_store_pull (store, user_id, G_MAXINT64, NULL, NULL, 1, rev, &purged_rev, &error);
   if (none == NULL)
     g_printerr ("tether-server: cannot read the feed position of user %" G_GINT64_FORMAT ": %s\n",
                 user_id, error->message);
-  return last_rev;
+  return none != NULL;
+}
+
+/* A pong answers a ping sent after the frames before it: the client has
+ * read them. Frames held back meanwhile go out now. */
+static void
+on_pong (SoupWebsocketConnection   *conn,
+         GBytes                    *message,
+         TetherServerHubConnection *connection)
+{
+  connection->unconfirmed = 0;
+  if (connection->feed_rev > connection->last_rev)
+    _tether_server_hub_schedule_flush (connection->hub);
 }
 
 void
@@ -132,6 +145,7 @@ _tether_server_hub_add (TetherServerHub         *self,
                         const char              *path)
 {
   TetherServerHubConnection *connection = g_new0 (TetherServerHubConnection, 1);
+  gboolean positioned;
 
   connection->hub = self;
   connection->conn = g_object_ref (conn);
@@ -141,14 +155,21 @@ _tether_server_hub_add (TetherServerHub         *self,
   connection->path = g_strdup (path);
   connection->own_revs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   connection->opened_us = g_get_monotonic_time ();
-  connection->last_rev = connection->feed_rev = current_rev (self->state, user->id);
+  positioned = current_rev (self->state, user->id, &connection->last_rev);
+  connection->feed_rev = connection->last_rev;
   soup_websocket_connection_set_keepalive_interval (conn, PING_SECONDS);
   /* Messages somewhat over the limit get a "too-large" answer; libsoup drops
    * the connection (1009) on anything larger, without reading it. */
   soup_websocket_connection_set_max_incoming_payload_size (conn, self->state->max_body * 2);
   g_signal_connect (conn, "message", G_CALLBACK (_tether_server_hub_on_message), connection);
   g_signal_connect (conn, "closed", G_CALLBACK (_tether_server_hub_on_closed), connection);
+  g_signal_connect (conn, "pong", G_CALLBACK (on_pong), connection);
   g_ptr_array_add (self->connections, connection);
+  /* Without it server_push would start at the feed's beginning. The
+   * upgrade is answered already: close, and the client comes back. */
+  if (!positioned)
+    soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_SERVER_ERROR,
+                                     "the server's storage is unavailable; reconnect in a moment");
 }
 
 TetherServerHub *

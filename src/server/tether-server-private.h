@@ -101,6 +101,7 @@ typedef struct {
   GHashTable              *own_revs;    /* revs above last_rev written through this connection */
   gint64                   opened_us;
   guint                    n_sent;      /* changes sent by server_push */
+  gsize                    unconfirmed; /* server_push bytes sent since the client's last pong */
   gboolean                 closed;
 } TetherServerHubConnection;
 
