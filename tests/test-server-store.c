@@ -1322,6 +1322,27 @@ test_pg_purge_per_user (PgFixture     *f,
   g_assert_cmpint (purged, ==, 1);
 }
 
+/* A notification sent just after the connection died (the database
+ * restarted between a push's COMMIT and its NOTIFY) is sent again on a
+ * new connection: the other processes' clients hear of the write. */
+static void
+test_pg_notify_after_reconnect (PgFixture     *f,
+                                gconstpointer  data)
+{
+  TetherServerStore *other = f->other;
+  gint64 theirs[3] = { 0 };
+  g_autofree char *n = NULL;
+
+  g_signal_connect (other, "feed-changed", G_CALLBACK (count_feed_changed), theirs);
+  n = pg_query (f, "SELECT count (pg_terminate_backend (pid, 5000)) FROM pg_stat_activity"
+                   " WHERE application_name = 'tether-server' AND datname = current_database ()");
+  g_assert_cmpstr (n, ==, "2");
+  tether_server_store_notify (f->store, 7, 42);
+  pg_wait_for (&theirs[0], 1);
+  g_assert_cmpint (theirs[2], ==, 42);
+  g_signal_handlers_disconnect_by_data (other, theirs);
+}
+
 static void
 add_postgres_tests (void)
 {
@@ -1340,6 +1361,7 @@ add_postgres_tests (void)
     { "reconnect-pause", test_pg_reconnect_pause },
     { "start-beside-writes", test_pg_start_beside_writes },
     { "purge-per-user", test_pg_purge_per_user },
+    { "notify-after-reconnect", test_pg_notify_after_reconnect },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (tests); i++)

@@ -492,6 +492,38 @@ test_ws_server_push_budget (Fixture *f)
   g_assert_false (ws->closed);
 }
 
+/* A push committed whose answer was lost (here: written behind the
+ * server's back, never announced) is sent again by its client and
+ * answered from the idempotency record: the write is announced then, and
+ * the user's WebSocket clients hear of it. */
+static void
+test_ws_replay_announces (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Ws *ws = ws_open (f, s, f->alice);
+  g_autoptr(JsonObject) replayed = NULL;
+  g_autoptr(JsonArray) changes = NULL;
+  PGconn *writer = PQconnectdb (f->storage[1]);
+
+  pg_run (f, writer, "BEGIN;"
+                     "INSERT INTO records (user_id, collection, key, rev, type, data, server_ms,"
+                     " hlc, change_id, client_id) SELECT id, 'notes', '\"r\"', 1, 0, '{\"v\":1}',"
+                     " 1000, NULL, 'lost1', 'other' FROM users WHERE name = 'alice';"
+                     "INSERT INTO applied (user_id, change_id, rev, server_ms, hlc)"
+                     " SELECT id, 'lost1', 1, 1000, NULL FROM users WHERE name = 'alice';"
+                     "UPDATE users SET last_rev = 1 WHERE name = 'alice';"
+                     "COMMIT");
+  PQfinish (writer);
+  run_for (f, QUIET_MS);
+  assert_no_server_push (ws);
+
+  replayed = push (f, s, f->alice, "other",
+                   change_new ("lost1", "notes", "\"r\"", "create", "{\"v\":1}", 0, NULL), NULL);
+  g_assert_cmpint (accepted_rev (replayed, "lost1"), ==, 1);
+  changes = ws_server_push (ws, PUSH_TIMEOUT_MS);
+  assert_pushed (changes, "lost1", "{\"v\":1}");
+}
+
 /* ------------------------------------------------------------------- main */
 
 int
@@ -515,5 +547,6 @@ main (int    argc,
   tether_test_server_add ("locked-user-push", test_locked_user_push, TRUE);
   tether_test_server_add ("ws/unknown-position", test_ws_unknown_position, TRUE);
   tether_test_server_add ("ws/server-push-page", test_ws_server_push_page, TRUE);
+  tether_test_server_add ("ws/replay-announces", test_ws_replay_announces, TRUE);
   return tether_test_server_run ();
 }

@@ -442,7 +442,9 @@ tether_server_core_push_text (TetherServerCore        *self,
   push.request = request;
   push.ids = ids;
   response = run_push (&push, error);
-  if (response != NULL && push.n_new > 0)
+  /* A replay may be the retry of a push whose answer was lost with its
+   * connection, and its announcement with it: announce the feed again. */
+  if (response != NULL && (push.n_new > 0 || g_hash_table_size (push.applied) > 0))
     _tether_server_core_feed_changed (self, user->id, push.last_rev);
   push_reset (&push);
   return response;

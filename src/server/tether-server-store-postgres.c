@@ -288,13 +288,15 @@ ensure_connected (TetherServerStorePostgres  *self,
 }
 
 /* Reads outside a transaction that met a dead connection (say, after the
- * database restarted) run again once on a new one: nothing was changed. */
+ * database restarted) run again once on a new one: nothing was changed.
+ * So does a notification: one sent twice costs nothing. */
 static gboolean
 may_retry (TetherServerStorePostgres *self,
            Stmt                       which)
 {
   return !self->in_transaction && PQstatus (self->conn) == CONNECTION_BAD &&
-         (which == USER_LIST || which == USER_BY_TOKEN || which == PULL_ALL || which == PULL_SOME);
+         (which == USER_LIST || which == USER_BY_TOKEN || which == PULL_ALL || which == PULL_SOME ||
+          which == NOTIFY);
 }
 
 /* Runs a prepared statement; NULL with an error unless it returned
@@ -570,6 +572,19 @@ announce (TetherServerStorePostgres *self,
   return TRUE;
 }
 
+/* Whether a notification of @rev or later for @user_id went out, from
+ * this process or another. */
+static gboolean
+announced (TetherServerStorePostgres *self,
+           gint64                     user_id,
+           gint64                     rev)
+{
+  G_GNUC_UNUSED g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&self->revs_lock);
+  gint64 *known = g_hash_table_lookup (self->known_revs, &user_id);
+
+  return known != NULL && known[1] >= rev;
+}
+
 static void
 store_notify (TetherServerStore *store,
               gint64             user_id,
@@ -580,13 +595,18 @@ store_notify (TetherServerStore *store,
   g_auto(Params) p = { 0 };
   g_autoptr(PGresult) res = NULL;
 
-  announce (self, user_id, rev);
+  /* A replayed push announces again what may have been lost with its
+   * connection; once sent, it need not be sent again. */
+  if (announced (self, user_id, rev))
+    return;
   _tether_pg_param_take (&p, _tether_server_postgres_payload_new (self->instance_id, user_id, rev));
   res = _tether_pg_exec (self, NOTIFY, &p, PGRES_TUPLES_OK, "notifying other processes", &error);
   /* Not fatal: the write is committed; other processes' WebSocket
-   * clients see it at their next pull. */
+   * clients see it at their next pull, or when its client sends it again. */
   if (res == NULL)
     g_message ("%s", error->message);
+  else
+    announce (self, user_id, rev);
 }
 
 static void
