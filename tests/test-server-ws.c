@@ -258,6 +258,36 @@ test_many_clients (Fixture *f)
   g_assert_cmpuint (failed, ==, 0);
 }
 
+/* A connection's own writes are told by the clientId its pushes and pulls
+ * carry, compared whole: a write of that client through HTTP is not
+ * echoed, a client whose id merely ends like it ("x-phone") is. */
+static void
+test_ws_own_client (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Ws *ws = ws_open (f, s, f->alice);
+  g_autoptr(JsonObject) pulled = NULL;
+  g_autoptr(JsonObject) mine = NULL;
+  g_autoptr(JsonObject) theirs = NULL;
+  g_autoptr(JsonArray) changes = NULL;
+
+  pulled = ws_request (ws, "pull", "p-1", "{\"cursor\":null,\"clientId\":\"phone\"}");
+  g_assert_cmpstr (json_object_get_string_member (pulled, "type"), ==, "pull_result");
+  mine = push (f, s, f->alice, "phone",
+               change_new ("o1", "notes", "\"a\"", "create", "{}", 0,
+                           "\"hlc\":\"1700000000000-0000-phone\""), NULL);
+  assert_counts (mine, 1, 0, 0);
+  run_for (f, QUIET_MS);
+  assert_no_server_push (ws);
+
+  theirs = push (f, s, f->alice, "x-phone",
+                 change_new ("o2", "notes", "\"b\"", "create", "{}", 0,
+                             "\"hlc\":\"1700000000001-0000-x-phone\""), NULL);
+  assert_counts (theirs, 1, 0, 0);
+  changes = ws_server_push (ws, PUSH_TIMEOUT_MS);
+  assert_pushed (changes, "o2", "{}");
+}
+
 /* --------------------------------------------------- several server processes */
 
 typedef struct {
@@ -538,6 +568,7 @@ main (int    argc,
     { "ws/server-push-as-sent", test_ws_server_push_as_sent },
     { "ws/push-as-http", test_ws_push_as_http },
     { "ws/server-push-budget", test_ws_server_push_budget },
+    { "ws/own-client", test_ws_own_client },
   };
 
   tether_test_server_init (&argc, &argv);

@@ -107,8 +107,8 @@ frame_type (Frame   *frame,
   return NULL;
 }
 
-/* The clientId of a push payload the core accepted (so valid JSON), decoded
- * in place: the payload's text is not needed any more. */
+/* The clientId of a push or pull payload the core accepted (so valid
+ * JSON), decoded in place: the payload's text is not needed any more. */
 static const char *
 payload_client_id (Frame *frame)
 {
@@ -163,11 +163,15 @@ run_frame (TetherServerHubConnection  *connection,
   /* A pull without a payload is a pull from the start with the defaults. */
   if (frame->payload.kind == TETHER_JSON_ABSENT || (frame->payload.kind == TETHER_JSON_NULL && !push))
     body = push ? "null" : "{}", length = strlen (body);
-  if (!push)
-    return tether_server_core_pull_text (core, &connection->user, body, length, n_changes, error);
-  result = tether_server_core_push_text (core, &connection->user, body, length, n_changes, error);
-  if (result != NULL)
-    _tether_server_hub_note_own_push (connection, payload_client_id (frame), result);
+  if (push)
+    result = tether_server_core_push_text (core, &connection->user, body, length, n_changes, error);
+  else
+    result = tether_server_core_pull_text (core, &connection->user, body, length, n_changes, error);
+  if (result == NULL)
+    return NULL;
+  if (push)
+    _tether_server_hub_note_own_push (connection, result);
+  _tether_server_hub_note_client_id (connection, payload_client_id (frame));
   return result;
 }
 

@@ -13,14 +13,13 @@
  * is built for it. */
 
 /* This connection's own writes are not echoed: those it pushed itself (by
- * rev) and those of its client through any other route (by the hlc). */
+ * rev) and, left out by the read, those of its client through any other
+ * route (by the clientId stored with them). */
 static gboolean
 is_own_change (TetherServerHubConnection *connection,
                const TetherServerRecord  *row)
 {
-  if (g_hash_table_contains (connection->own_revs, &row->rev))
-    return TRUE;
-  return connection->hlc_suffix != NULL && row->hlc != NULL && g_str_has_suffix (row->hlc, connection->hlc_suffix);
+  return g_hash_table_contains (connection->own_revs, &row->rev);
 }
 
 static gboolean
@@ -98,7 +97,7 @@ bring_up_to_date (TetherServerHubConnection *connection)
   g_autoptr(GPtrArray) others = g_ptr_array_new ();
   g_autoptr(GString) payload = g_string_new (NULL);
   gint64 start_us = g_get_monotonic_time ();
-  gint64 feed_end = 0, purged_rev = 0, page_end = connection->last_rev;
+  gint64 feed_end = 0, purged_rev = 0, page_end;
   gboolean more;
 
   if (connection->feed_rev <= connection->last_rev || only_own_revs (connection))
@@ -115,16 +114,19 @@ bring_up_to_date (TetherServerHubConnection *connection)
       _tether_server_hub_close_if_unauthorized (connection, error);
       return;
     }
-  changes = tether_server_store_pull (store, connection->user.id, connection->last_rev, NULL, NULL,
-                                      TETHER_SERVER_MAX_BATCH, &feed_end, &purged_rev, &error);
+  changes = tether_server_store_pull (store, connection->user.id, connection->last_rev, NULL,
+                                      connection->client_id, TETHER_SERVER_MAX_BATCH, &feed_end,
+                                      &purged_rev, &error);
   if (changes == NULL)
     {
       g_printerr ("tether-server: server_push for user %s: %s\n", connection->user.name, error->message);
       return;
     }
-  if (changes->len > 0)
+  /* As a pull's cursor: a short page examined the feed up to its end. */
+  page_end = feed_end;
+  if (changes->len == TETHER_SERVER_MAX_BATCH)
     page_end = ((TetherServerRecord *) g_ptr_array_index (changes, changes->len - 1))->rev;
-  more = changes->len == TETHER_SERVER_MAX_BATCH && page_end < feed_end;
+  more = page_end < feed_end;
   for (guint i = 0; i < changes->len; i++)
     if (!is_own_change (connection, g_ptr_array_index (changes, i)))
       g_ptr_array_add (others, g_ptr_array_index (changes, i));
@@ -199,14 +201,11 @@ _tether_server_hub_feed_changed (TetherServerCore *core,
 /* Remember what this connection wrote, so server_push does not echo it. */
 void
 _tether_server_hub_note_own_push (TetherServerHubConnection *connection,
-                                  const char                *client_id,
                                   const char                *result)
 {
   g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   JsonArray *accepted;
 
-  if (client_id != NULL && client_id[0] != '\0' && connection->hlc_suffix == NULL)
-    connection->hlc_suffix = g_strconcat ("-", client_id, NULL);
   if (!json_parser_load_from_data (parser, result, -1, NULL) ||
       !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     return;
@@ -218,4 +217,16 @@ _tether_server_hub_note_own_push (TetherServerHubConnection *connection,
       if (rev > connection->last_rev)
         g_hash_table_add (connection->own_revs, g_memdup2 (&rev, sizeof rev));
     }
+}
+
+/* The clientId a push or pull of this connection carried (docs/protocol.md):
+ * writes stored with it are its client's own, however they came. */
+void
+_tether_server_hub_note_client_id (TetherServerHubConnection *connection,
+                                   const char                *client_id)
+{
+  if (client_id == NULL || client_id[0] == '\0' || g_strcmp0 (client_id, connection->client_id) == 0)
+    return;
+  g_free (connection->client_id);
+  connection->client_id = g_strdup (client_id);
 }

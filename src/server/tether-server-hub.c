@@ -23,7 +23,7 @@ connection_free (TetherServerHubConnection *connection)
   g_free (connection->authorization);
   g_hash_table_unref (connection->own_revs);
   g_free (connection->path);
-  g_free (connection->hlc_suffix);
+  g_free (connection->client_id);
   g_free (connection);
 }
 

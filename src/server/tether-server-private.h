@@ -95,7 +95,7 @@ typedef struct {
   TetherServerUser         user;
   char                    *authorization; /* checked again before each use: rotate and remove act at once */
   char                    *path;
-  char                    *hlc_suffix;  /* "-<clientId>": the hlc of this client's own writes */
+  char                    *client_id;   /* its client's, from its pushes and pulls */
   gint64                   last_rev;    /* the last rev this connection was sent or told about */
   gint64                   feed_rev;    /* the user's last rev as announced by feed-changed */
   GHashTable              *own_revs;    /* revs above last_rev written through this connection */
@@ -139,8 +139,9 @@ void     _tether_server_hub_feed_changed      (TetherServerCore *core,
                                                TetherServerHub  *self);
 /* Remember what this connection wrote, so server_push does not echo it. */
 void     _tether_server_hub_note_own_push     (TetherServerHubConnection *connection,
-                                               const char                *client_id,
                                                const char                *result);
+void     _tether_server_hub_note_client_id    (TetherServerHubConnection *connection,
+                                               const char                *client_id);
 
 /* tether-server-hub-messages.c: messages from the client. */
 void     _tether_server_hub_on_message        (SoupWebsocketConnection   *conn,
