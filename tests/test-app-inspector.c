@@ -2,6 +2,9 @@
 #define G_LOG_DOMAIN "test-app-inspector"
 #include "config.h"
 
+#include <signal.h>
+#include <string.h>
+
 #include <adwaita.h>
 
 #include "tether-app-resources.h"
@@ -9,311 +12,186 @@
 #include "tether-inspector.h"
 #include "tether-sync-private.h"
 #include "tether-test-app.h"
+#include "tether-test-server.h"
 #include "tether-test-util.h"
 
 /* The change model answers the engine with the smallest items-changed, and
  * the inspector follows a real engine on a real database file through its
- * signals alone: the tests only write, sync and iterate the main loop. */
+ * signals alone: the tests only write, sync and iterate the main loop.
+ * Syncs go to a real tether-server (tether-test-server.h) whose schema
+ * refuses a title that starts with "Bad", so such changes fail; a second
+ * engine on a file of its own plays another device of the same user, for
+ * real conflicts. */
 
 #define SCHEMA \
   "{\"version\": 1, \"collections\": {" \
   " \"notes\": {\"fields\": {\"title\": {\"type\": \"string\"}, \"body\": {\"type\": \"string\"}}}}}"
+/* The server's: the same, but stricter than the app about titles. */
+#define SERVER_SCHEMA \
+  "{\"version\": 1, \"collections\": {" \
+  " \"notes\": {\"fields\": {\"title\": {\"type\": \"string\", \"pattern\": \"^(?!Bad)\"}," \
+  " \"body\": {\"type\": \"string\"}}}}}"
+
+/* What the server says of such a title (the rule it breaks). */
+#define REFUSED "does not match pattern ^(?!Bad)"
 
 #define WAIT_MS 5000
+#define SYNC_WAIT_MS 30000   /* a sync, however slow the machine */
 
-/* A fake server ------------------------------------------------------------ */
-
-/* Accepts every change except those whose title starts with "Bad" (refused
- * for good, so they fail) and the first push of a record whose title starts
- * with "Clash" (a conflict with another device's version); with @hold set a
- * push waits until released, so its changes stay "syncing". Pulls are
- * always empty. */
-#define FAKE_TYPE_TRANSPORT (fake_transport_get_type ())
-G_DECLARE_FINAL_TYPE (FakeTransport, fake_transport, FAKE, TRANSPORT, GObject)
-
-struct _FakeTransport
-{
-  GObject  parent_instance;
-  gint64      rev;
-  gboolean    hold;
-  gboolean    fail;      /* every push fails as if the answer were lost */
-  GTask      *held;
-  GHashTable *clashed;   /* record ids that conflicted once */
-};
-
-static void fake_transport_iface_init (TetherTransportInterface *iface);
-
-G_DEFINE_FINAL_TYPE_WITH_CODE (FakeTransport, fake_transport, G_TYPE_OBJECT,
-                               G_IMPLEMENT_INTERFACE (TETHER_TYPE_TRANSPORT, fake_transport_iface_init))
-
-/* The other device's version: another title and body, written long ago
- * (its hlc is older, so this device's edits win where both changed). */
-static void
-add_clash (JsonBuilder *builder,
-           JsonObject  *change,
-           gint64       rev)
-{
-  const char *record_id = json_object_get_string_member (change, "recordId");
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "changeId");
-  json_builder_add_string_value (builder, json_object_get_string_member (change, "id"));
-  json_builder_set_member_name (builder, "collection");
-  json_builder_add_string_value (builder, json_object_get_string_member (change, "collection"));
-  json_builder_set_member_name (builder, "recordId");
-  json_builder_add_string_value (builder, record_id);
-  json_builder_set_member_name (builder, "remote");
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "id");
-  json_builder_add_string_value (builder, record_id);
-  json_builder_set_member_name (builder, "title");
-  json_builder_add_string_value (builder, "Their title");
-  json_builder_set_member_name (builder, "body");
-  json_builder_add_string_value (builder, "Their text");
-  json_builder_end_object (builder);
-  json_builder_set_member_name (builder, "remoteRev");
-  json_builder_add_int_value (builder, rev);
-  json_builder_set_member_name (builder, "remoteHlc");
-  json_builder_add_string_value (builder, "1000000000000-0000-other-device");
-  json_builder_end_object (builder);
-}
-
-static JsonObject *
-fake_answer (FakeTransport *self,
-             JsonObject    *request)
-{
-  JsonArray *changes = json_object_get_array_member (request, "changes");
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonNode) root = NULL;
-  g_autoptr(GPtrArray) refused = g_ptr_array_new ();
-  g_autoptr(GPtrArray) clashes = g_ptr_array_new ();
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "accepted");
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < json_array_get_length (changes); i++)
-    {
-      JsonObject *change = json_array_get_object_element (changes, i);
-      JsonObject *data = json_object_get_null_member (change, "data") ? NULL
-                       : json_object_get_object_member (change, "data");
-
-      if (data != NULL && g_str_has_prefix (json_object_get_string_member_with_default (data, "title", ""), "Bad"))
-        {
-          g_ptr_array_add (refused, (gpointer) json_object_get_string_member (change, "id"));
-          continue;
-        }
-      if (data != NULL && g_str_has_prefix (json_object_get_string_member_with_default (data, "title", ""), "Clash") &&
-          g_hash_table_add (self->clashed, g_strdup (json_object_get_string_member (change, "recordId"))))
-        {
-          g_ptr_array_add (clashes, change);
-          continue;
-        }
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "id");
-      json_builder_add_string_value (builder, json_object_get_string_member (change, "id"));
-      json_builder_set_member_name (builder, "rev");
-      json_builder_add_int_value (builder, ++self->rev);
-      json_builder_end_object (builder);
-    }
-  json_builder_end_array (builder);
-  json_builder_set_member_name (builder, "errors");
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < refused->len; i++)
-    {
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "id");
-      json_builder_add_string_value (builder, g_ptr_array_index (refused, i));
-      json_builder_set_member_name (builder, "error");
-      json_builder_add_string_value (builder, "title: a title may not start with “Bad” on this server");
-      json_builder_set_member_name (builder, "code");
-      json_builder_add_string_value (builder, "validation");
-      json_builder_end_object (builder);
-    }
-  json_builder_end_array (builder);
-  json_builder_set_member_name (builder, "conflicts");
-  json_builder_begin_array (builder);
-  for (guint i = 0; i < clashes->len; i++)
-    add_clash (builder, g_ptr_array_index (clashes, i), ++self->rev);
-  json_builder_end_array (builder);
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  return json_object_ref (json_node_get_object (root));
-}
-
-static void
-fake_push_async (TetherTransport     *transport,
-                 JsonObject          *request,
-                 GCancellable        *cancellable,
-                 GAsyncReadyCallback  callback,
-                 gpointer             user_data)
-{
-  FakeTransport *self = FAKE_TRANSPORT (transport);
-  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
-
-  g_task_set_task_data (task, json_object_ref (request), (GDestroyNotify) json_object_unref);
-  if (self->fail)
-    {
-      g_task_return_new_error (task, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK, "the connection was lost");
-      return;
-    }
-  if (self->hold)
-    {
-      g_assert_null (self->held);
-      self->held = g_steal_pointer (&task);
-      return;
-    }
-  g_task_return_pointer (task, fake_answer (self, request), (GDestroyNotify) json_object_unref);
-}
-
-static void
-fake_release (FakeTransport *self)
-{
-  g_autoptr(GTask) task = g_steal_pointer (&self->held);
-
-  self->hold = FALSE;
-  if (task != NULL)
-    g_task_return_pointer (task, fake_answer (self, g_task_get_task_data (task)),
-                           (GDestroyNotify) json_object_unref);
-}
-
-static void
-fake_pull_async (TetherTransport     *transport,
-                 JsonObject          *request,
-                 GCancellable        *cancellable,
-                 GAsyncReadyCallback  callback,
-                 gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (transport, cancellable, callback, user_data);
-
-  g_task_return_pointer (task, tether_test_object ("{\"changes\": [], \"cursor\": \"1\", \"hasMore\": false}"),
-                         (GDestroyNotify) json_object_unref);
-}
-
-static void
-fake_info_async (TetherTransport     *transport,
-                 GCancellable        *cancellable,
-                 GAsyncReadyCallback  callback,
-                 gpointer             user_data)
-{
-  g_autoptr(GTask) task = g_task_new (transport, cancellable, callback, user_data);
-
-  g_task_return_pointer (task, tether_test_object ("{\"server\": \"tether-server\", \"protocol\": 1}"),
-                         (GDestroyNotify) json_object_unref);
-}
-
-static JsonObject *
-fake_finish (TetherTransport  *transport,
-             GAsyncResult     *result,
-             GError          **error)
-{
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-static gboolean
-fake_is_connected (TetherTransport *transport)
-{
-  return TRUE;
-}
-
-static void
-fake_transport_iface_init (TetherTransportInterface *iface)
-{
-  iface->push_async = fake_push_async;
-  iface->push_finish = fake_finish;
-  iface->pull_async = fake_pull_async;
-  iface->pull_finish = fake_finish;
-  iface->info_async = fake_info_async;
-  iface->info_finish = fake_finish;
-  iface->is_connected = fake_is_connected;
-}
-
-static void
-fake_transport_get_property (GObject    *object,
-                             guint       prop_id,
-                             GValue     *value,
-                             GParamSpec *pspec)
-{
-  g_value_set_boolean (value, TRUE);
-}
-
-static void
-fake_transport_dispose (GObject *object)
-{
-  FakeTransport *self = FAKE_TRANSPORT (object);
-
-  if (self->held != NULL)
-    fake_release (self);
-  g_clear_pointer (&self->clashed, g_hash_table_unref);
-  G_OBJECT_CLASS (fake_transport_parent_class)->dispose (object);
-}
-
-static void
-fake_transport_class_init (FakeTransportClass *klass)
-{
-  GObjectClass *object_class = G_OBJECT_CLASS (klass);
-
-  object_class->get_property = fake_transport_get_property;
-  object_class->dispose = fake_transport_dispose;
-  g_object_class_override_property (object_class, 1, "connected");
-}
-
-static void
-fake_transport_init (FakeTransport *self)
-{
-  self->clashed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-}
-
-/* Fixture ------------------------------------------------------------------- */
+/* What one test works with ------------------------------------------------- */
 
 typedef struct {
-  char             *dir;
+  Fixture          *server_fixture;  /* tether-test-server.h: dir, users, servers */
+  Server           *server;          /* started at the first sync */
+  TetherTransport  *transport;       /* HTTP to it, as alice */
+  gboolean          held;            /* the server is stopped: see hold_server() */
   TetherDatabase   *db;
   TetherSyncEngine *engine;
   TetherCollection *notes;
-  FakeTransport    *fake;
+  TetherDatabase   *other_db;        /* another device of alice's */
+  TetherSyncEngine *other;
   GtkWidget        *window;
   TetherInspector  *inspector;
-  GSocket          *closed;     /* bound, not listening: see closed_url() */
-} Fixture;
+  GSocket          *closed;          /* bound, not listening: see closed_url() */
+} Inspect;
 
 static void
-setup (Fixture       *f,
-       gconstpointer  data)
+inspect_free (gpointer data)
 {
-  g_autoptr(TetherSchema) schema = tether_test_schema (SCHEMA);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *path = NULL;
+  Inspect *f = data;
 
-  f->dir = tether_test_dir_new ();
-  path = g_build_filename (f->dir, "tether.db", NULL);
-  f->db = tether_test_open (path, schema);
-  f->engine = tether_sync_engine_new (f->db, &error);
-  g_assert_no_error (error);
-  f->notes = tether_database_get_collection (f->db, "notes", &error);
-  g_assert_no_error (error);
-  f->fake = g_object_new (FAKE_TYPE_TRANSPORT, NULL);
-}
-
-static void
-teardown (Fixture       *f,
-          gconstpointer  data)
-{
+  if (f->held)
+    g_subprocess_send_signal (f->server->process, SIGCONT);
   if (f->window != NULL)
     gtk_window_destroy (GTK_WINDOW (f->window));
-  tether_test_app_settle (50);
+  tether_test_app_drain ();
+  if (f->transport != NULL)
+    tether_transport_disconnect (f->transport);
   /* Neither the inspector nor its model keeps the engine alive. */
   g_assert_finalize_object (g_steal_pointer (&f->engine));
-  g_clear_object (&f->fake);
+  g_clear_object (&f->transport);
+  g_clear_object (&f->other);
+  if (f->other_db != NULL)
+    tether_database_close (f->other_db);
+  g_clear_object (&f->other_db);
   if (f->closed != NULL)
     g_socket_close (f->closed, NULL);
   g_clear_object (&f->closed);
   tether_database_close (f->db);
   g_clear_object (&f->db);
-  tether_test_dir_free (f->dir);
+  g_main_context_push_thread_default (f->server_fixture->context);
+  g_free (f);
+}
+
+/* The widgets and the engines live on the default main context, which
+ * tether_test_app_wait() iterates, not on the fixture's. Freed with the
+ * test, before the fixture stops its servers. */
+static Inspect *
+inspect_new (Fixture *server_fixture)
+{
+  g_autoptr(TetherSchema) schema = tether_test_schema (SCHEMA);
+  g_autofree char *path = g_build_filename (server_fixture->dir, "tether.db", NULL);
+  g_autoptr(GError) error = NULL;
+  Inspect *f = g_new0 (Inspect, 1);
+
+  g_main_context_pop_thread_default (server_fixture->context);
+  f->server_fixture = server_fixture;
+  f->db = tether_test_open (path, schema);
+  f->engine = tether_sync_engine_new (f->db, &error);
+  g_assert_no_error (error);
+  f->notes = tether_database_get_collection (f->db, "notes", &error);
+  g_assert_no_error (error);
+  g_test_queue_destroy (inspect_free, f);
+  return f;
+}
+
+/* The server, started at the first use. */
+static TetherTransport *
+server_transport (Inspect *f)
+{
+  g_autofree char *schema = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (f->transport != NULL)
+    return f->transport;
+  schema = g_build_filename (f->server_fixture->dir, "server-schema.json", NULL);
+  g_file_set_contents (schema, SERVER_SCHEMA, -1, &error);
+  g_assert_no_error (error);
+  f->server = server_start (f->server_fixture, (const char * const[]) { "--schema", schema, NULL });
+  f->transport = TETHER_TRANSPORT (tether_http_transport_new (f->server->base, f->server_fixture->alice));
+  return f->transport;
+}
+
+/* A server that takes requests and does not answer them yet, as a slow one
+ * would: the process is stopped (SIGSTOP), and the kernel still accepts its
+ * connections and takes the request bytes. resume_server() lets it go on. */
+static void
+hold_server (Inspect *f)
+{
+  server_transport (f);
+  g_assert_false (f->held);
+  g_subprocess_send_signal (f->server->process, SIGSTOP);
+  f->held = TRUE;
+}
+
+static void
+resume_server (Inspect *f)
+{
+  g_assert_true (f->held);
+  g_subprocess_send_signal (f->server->process, SIGCONT);
+  f->held = FALSE;
+}
+
+/* The other device: alice's too, on a database file of its own. */
+static TetherSyncEngine *
+other_device (Inspect *f)
+{
+  g_autoptr(TetherSchema) schema = NULL;
+  g_autoptr(TetherHttpTransport) transport = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (f->other != NULL)
+    return f->other;
+  schema = tether_test_schema (SCHEMA);
+  path = g_build_filename (f->server_fixture->dir, "other.db", NULL);
+  f->other_db = tether_test_open (path, schema);
+  f->other = tether_sync_engine_new (f->other_db, &error);
+  g_assert_no_error (error);
+  server_transport (f);
+  transport = tether_http_transport_new (f->server->base, f->server_fixture->alice);
+  tether_sync_engine_set_transport (f->other, TETHER_TRANSPORT (transport));
+  return f->other;
+}
+
+/* The other device writes a note with @id, and syncs it. */
+static void
+other_write (Inspect    *f,
+             const char *id,
+             const char *title,
+             const char *body)
+{
+  TetherSyncEngine *other = other_device (f);
+  g_autofree char *json = g_strdup_printf ("{\"id\": \"%s\", \"title\": \"%s\", \"body\": \"%s\"}", id, title, body);
+  g_autoptr(GError) error = NULL;
+
+  g_object_unref (tether_test_create (tether_database_get_collection (f->other_db, "notes", NULL), json));
+  g_assert_true (tether_sync_engine_sync (other, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static guint
+count_conflicts (Inspect *f)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) conflicts = tether_sync_engine_list_conflicts (f->engine, FALSE, &error);
+
+  g_assert_no_error (error);
+  return conflicts->len;
 }
 
 static char *
-write_note (Fixture    *f,
+write_note (Inspect    *f,
             const char *title)
 {
   g_autofree char *json = g_strdup_printf ("{\"title\": \"%s\", \"body\": \"Some text\"}", title);
@@ -323,7 +201,7 @@ write_note (Fixture    *f,
 }
 
 static void
-update_note (Fixture    *f,
+update_note (Inspect    *f,
              const char *id,
              const char *title)
 {
@@ -339,11 +217,11 @@ update_note (Fixture    *f,
 /* A sync on a private context: the signals it emits only queue work on the
  * default context, which the tests then let run. */
 static void
-sync_blocking (Fixture *f)
+sync_blocking (Inspect *f)
 {
   g_autoptr(GError) error = NULL;
 
-  tether_sync_engine_set_transport (f->engine, TETHER_TRANSPORT (f->fake));
+  tether_sync_engine_set_transport (f->engine, server_transport (f));
   tether_sync_engine_sync (f->engine, NULL, &error);
   g_assert_no_error (error);
 }
@@ -423,9 +301,9 @@ item (TetherChangeModel *model,
 }
 
 static void
-test_model_append (Fixture       *f,
-                   gconstpointer  data)
+test_model_append (Fixture *server_fixture)
 {
+  Inspect *f = inspect_new (server_fixture);
   g_autoptr(TetherChangeModel) model = NULL;
   g_autoptr(Recorder) recorder = NULL;
   g_autofree char *first = write_note (f, "First");
@@ -451,9 +329,9 @@ test_model_append (Fixture       *f,
 }
 
 static void
-test_model_status (Fixture       *f,
-                   gconstpointer  data)
+test_model_status (Fixture *server_fixture)
 {
+  Inspect *f = inspect_new (server_fixture);
   g_autoptr(TetherChangeModel) model = tether_change_model_new (f->engine);
   g_autoptr(Recorder) recorder = recorder_new (model);
   g_autoptr(GError) error = NULL;
@@ -482,9 +360,9 @@ test_model_status (Fixture       *f,
 }
 
 static void
-test_model_compact_discard (Fixture       *f,
-                            gconstpointer  data)
+test_model_compact_discard (Fixture *server_fixture)
 {
+  Inspect *f = inspect_new (server_fixture);
   g_autofree char *a = write_note (f, "Draft");
   g_autofree char *b = write_note (f, "Other");
   g_autoptr(TetherChangeModel) model = NULL;
@@ -538,9 +416,9 @@ flag_set (gpointer data)
  * most, and at its end), not after every batch or page: with the
  * inspector open, a large first push is not slowed down by it. */
 static void
-test_model_sync_reads (Fixture       *f,
-                       gconstpointer  data)
+test_model_sync_reads (Fixture *server_fixture)
 {
+  Inspect *f = inspect_new (server_fixture);
   g_autoptr(TetherChangeModel) model = NULL;
   g_autoptr(Recorder) recorder = NULL;
   guint queue_changed = 0;
@@ -559,7 +437,7 @@ test_model_sync_reads (Fixture       *f,
 
   /* One change a batch: forty answers on the main loop. */
   tether_sync_engine_set_batch_size (f->engine, 1);
-  tether_sync_engine_set_transport (f->engine, TETHER_TRANSPORT (f->fake));
+  tether_sync_engine_set_transport (f->engine, server_transport (f));
   g_signal_connect_swapped (f->engine, "queue-changed", G_CALLBACK (count_signal), &queue_changed);
   tether_sync_engine_sync_async (f->engine, NULL, sync_done, &done);
   g_assert_true (tether_test_app_wait (flag_set, &done, WAIT_MS));
@@ -577,7 +455,7 @@ test_model_sync_reads (Fixture       *f,
 /* The inspector ------------------------------------------------------------- */
 
 static void
-show_inspector (Fixture *f)
+show_inspector (Inspect *f)
 {
   f->window = gtk_window_new ();
   gtk_window_set_default_size (GTK_WINDOW (f->window), 480, 720);
@@ -589,7 +467,7 @@ show_inspector (Fixture *f)
 }
 
 static gpointer
-child (Fixture    *f,
+child (Inspect    *f,
        const char *name)
 {
   GObject *object = gtk_widget_get_template_child (GTK_WIDGET (f->inspector), TETHER_TYPE_INSPECTOR, name);
@@ -599,7 +477,7 @@ child (Fixture    *f,
 }
 
 typedef struct {
-  Fixture    *f;
+  Inspect    *f;
   const char *name;
   const char *text;
 } LabelIs;
@@ -613,7 +491,7 @@ label_is (gpointer data)
 }
 
 static void
-wait_label (Fixture    *f,
+wait_label (Inspect    *f,
             const char *name,
             const char *text)
 {
@@ -705,7 +583,7 @@ find_button (GtkWidget  *widget,
 
 /* Whether the header's button for @action can be clicked. */
 static gboolean
-can_click (Fixture    *f,
+can_click (Inspect    *f,
            const char *action)
 {
   GtkWidget *button = find_button (GTK_WIDGET (f->inspector), action);
@@ -726,9 +604,9 @@ save_png (GtkWidget  *widget,
 }
 
 static void
-test_inspector_live (Fixture       *f,
-                     gconstpointer  data)
+test_inspector_live (Fixture *server_fixture)
 {
+  Inspect *f = inspect_new (server_fixture);
   GtkColumnView *view;
   g_autofree char *groceries = NULL;
 
@@ -755,7 +633,7 @@ test_inspector_live (Fixture       *f,
   wait_label (f, "failed_label", "1");
   wait_label (f, "total_label", "1");
   wait_label (f, "pending_label", "0");
-  wait_shows (GTK_WIDGET (view), "may not start with");
+  wait_shows (GTK_WIDGET (view), REFUSED);
   wait_shows (GTK_WIDGET (view), "Failed");
   wait_label (f, "state_label", "Idle");
 
@@ -801,9 +679,9 @@ wait_dialog (void)
 }
 
 static void
-test_inspector_actions (Fixture       *f,
-                        gconstpointer  data)
+test_inspector_actions (Fixture *server_fixture)
 {
+  Inspect *f = inspect_new (server_fixture);
   g_autofree char *draft = NULL;
   g_autofree char *keep = NULL;
   g_autoptr(GPtrArray) changes = NULL;
@@ -858,21 +736,23 @@ test_inspector_actions (Fixture       *f,
 /* A change sent before whose answer was lost goes again as it was sent
  * (the server may have applied it): Compact cannot squash its record.
  * Nothing in the queue tells it apart, so the first try says so, and the
- * button stays off until that record can be compacted. */
+ * button stays off until that record can be compacted. The answer is lost
+ * on the way back from the real server, which did apply the change. */
 static void
-test_inspector_compact_sent_before (Fixture       *f,
-                                    gconstpointer  data)
+test_inspector_compact_sent_before (Fixture *server_fixture)
 {
+  Inspect *f = inspect_new (server_fixture);
   g_autofree char *draft = write_note (f, "Draft");
   g_autofree char *other = NULL;
+  g_autoptr(TetherFaultyTransport) lossy = tether_faulty_transport_new (server_transport (f), 1);
   g_autoptr(GError) error = NULL;
   GtkWidget *widget;
 
-  f->fake->fail = TRUE;
-  tether_sync_engine_set_transport (f->engine, TETHER_TRANSPORT (f->fake));
+  tether_faulty_transport_set_lose_every (lossy, 1);
+  tether_sync_engine_set_transport (f->engine, TETHER_TRANSPORT (lossy));
   g_assert_false (tether_sync_engine_sync (f->engine, NULL, &error));
   g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK);
-  f->fake->fail = FALSE;
+  g_assert_cmpuint (tether_faulty_transport_get_lost (lossy), ==, 1);
   update_note (f, draft, "Draft 2");
   show_inspector (f);
   widget = GTK_WIDGET (f->inspector);
@@ -940,9 +820,9 @@ find_popover (GtkWidget *widget)
 }
 
 static void
-test_inspector_row_menu (Fixture       *f,
-                         gconstpointer  data)
+test_inspector_row_menu (Fixture *server_fixture)
 {
+  Inspect *f = inspect_new (server_fixture);
   g_autofree char *second = NULL;
   g_autoptr(GPtrArray) changes = NULL;
   GtkWidget *view;
@@ -982,7 +862,7 @@ test_inspector_row_menu (Fixture       *f,
  * socket stays bound, without listening, until the test ends, so no other
  * process can take the port and answer (the kernel refuses connections). */
 static char *
-closed_url (Fixture *f)
+closed_url (Inspect *f)
 {
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
@@ -1001,9 +881,9 @@ closed_url (Fixture *f)
 }
 
 static void
-test_inspector_events (Fixture       *f,
-                       gconstpointer  data)
+test_inspector_events (Fixture *server_fixture)
 {
+  Inspect *f = inspect_new (server_fixture);
   g_autofree char *url = closed_url (f);
   AdwViewStack *pages;
   GtkWidget *events;
@@ -1055,9 +935,9 @@ find_tooltip (GtkWidget  *widget,
 
 /* Buttons that show only an icon still have a name for a screen reader. */
 static void
-test_inspector_icon_buttons_named (Fixture       *f,
-                                   gconstpointer  data)
+test_inspector_icon_buttons_named (Fixture *server_fixture)
 {
+  Inspect *f = inspect_new (server_fixture);
   const char *names[] = { "Dismiss", "Close Details" };
 
   show_inspector (f);
@@ -1072,7 +952,7 @@ test_inspector_icon_buttons_named (Fixture       *f,
 }
 
 static void
-save_conflict (Fixture    *f,
+save_conflict (Inspect    *f,
                const char *id,
                const char *local,
                const char *remote)
@@ -1093,9 +973,9 @@ save_conflict (Fixture    *f,
 /* A server's record need not follow the schema: a title that is a number,
  * a yes/no or a list is no title, and the next side's shows instead. */
 static void
-test_inspector_conflict_titles (Fixture       *f,
-                                gconstpointer  data)
+test_inspector_conflict_titles (Fixture *server_fixture)
 {
+  Inspect *f = inspect_new (server_fixture);
   GtkWidget *list;
   guint untitled = 0;
 
@@ -1119,7 +999,7 @@ test_inspector_conflict_titles (Fixture       *f,
 /* Screenshots --------------------------------------------------------------- */
 
 static void
-snapshot_page (Fixture    *f,
+snapshot_page (Inspect    *f,
                const char *page,
                const char *file)
 {
@@ -1129,22 +1009,28 @@ snapshot_page (Fixture    *f,
 }
 
 static void
-test_inspector_snapshot (Fixture       *f,
-                         gconstpointer  data)
+test_inspector_snapshot (Fixture *server_fixture)
 {
+  Inspect *f = inspect_new (server_fixture);
   const char *titles[] = { "Weekly groceries", "Trip to Lisbon", "Reading list" };
   const char *later[] = { "Call the plumber", "Meeting notes: sync design", "Ideas for the garden" };
   g_autofree char *url = closed_url (f);
+  g_autofree char *clash = tether_uuid_v7_new ();
+  g_autofree char *clash_json = g_strdup_printf ("{\"id\": \"%s\", \"title\": \"Clash of edits\", \"body\": \"Some text\"}", clash);
   gboolean done = FALSE;
   g_autofree char *renamed = NULL;
 
-  /* A history: a sync that failed offline, one that worked, one refused. */
+  /* A history: a sync that failed offline, one that worked, with a
+   * conflict, and one refused. The conflict: the other device wrote the
+   * same note first (so this device's edit is the newer) and synced it. */
   tether_sync_engine_set_remote (f->engine, url, NULL);
   g_free (write_note (f, "Bad characters in title"));
   tether_sync_engine_sync (f->engine, NULL, NULL);
   renamed = write_note (f, "Draft");
-  g_free (write_note (f, "Clash of edits"));
+  other_write (f, clash, "Their title", "Their text");
+  g_object_unref (tether_test_create (f->notes, clash_json));
   sync_blocking (f);
+  g_assert_cmpuint (count_conflicts (f), ==, 1);
   g_free (write_note (f, "Bad date format"));
   sync_blocking (f);
 
@@ -1153,26 +1039,30 @@ test_inspector_snapshot (Fixture       *f,
     g_free (write_note (f, titles[i]));
   update_note (f, renamed, "Project plan");
   show_inspector (f);
-  f->fake->hold = TRUE;
+  hold_server (f);
   tether_sync_engine_sync_async (f->engine, NULL, sync_done, &done);
-  tether_test_app_settle (100);
+  wait_label (f, "syncing_label", "4");
   for (guint i = 0; i < G_N_ELEMENTS (later); i++)
     g_free (write_note (f, later[i]));
   g_free (write_note (f, ""));
-  wait_label (f, "syncing_label", "4");
   wait_label (f, "pending_label", "4");
+  g_assert_cmpstr (gtk_label_get_text (child (f, "syncing_label")), ==, "4");
   snapshot_page (f, "queue", "inspector-queue.png");
 
   /* The failed change in full, in the details pane. */
   gtk_selection_model_select_item (gtk_column_view_get_model (child (f, "queue_view")), 1, TRUE);
   g_assert_true (gtk_revealer_get_reveal_child (child (f, "details")));
-  g_assert_nonnull (strstr (gtk_label_get_text (child (f, "details_error")), "may not start with"));
+  g_assert_nonnull (strstr (gtk_label_get_text (child (f, "details_error")), REFUSED));
   snapshot_page (f, "queue", "inspector-details.png");
   snapshot_page (f, "conflicts", "inspector-conflicts.png");
   snapshot_page (f, "events", "inspector-events.png");
 
-  fake_release (f->fake);
-  g_assert_true (tether_test_app_wait (flag_set, &done, WAIT_MS));
+  /* Answered at last, every change goes. */
+  resume_server (f);
+  g_assert_true (tether_test_app_wait (flag_set, &done, SYNC_WAIT_MS));
+  g_assert_null (tether_sync_engine_get_last_error (f->engine));
+  wait_label (f, "pending_label", "0");
+  wait_label (f, "syncing_label", "0");
 }
 
 static void
@@ -1185,9 +1075,26 @@ int
 main (int   argc,
       char *argv[])
 {
+  const NamedTest model_tests[] = {
+    { "model/append", test_model_append },
+    { "model/status", test_model_status },
+    { "model/compact-discard", test_model_compact_discard },
+    { "model/sync-reads", test_model_sync_reads },
+  };
+  const NamedTest gui_tests[] = {
+    { "live", test_inspector_live },
+    { "actions", test_inspector_actions },
+    { "compact-sent-before", test_inspector_compact_sent_before },
+    { "events", test_inspector_events },
+    { "row-menu", test_inspector_row_menu },
+    { "snapshot", test_inspector_snapshot },
+    { "icon-buttons-named", test_inspector_icon_buttons_named },
+    { "conflict-titles", test_inspector_conflict_titles },
+  };
   gboolean display;
 
-  g_test_init (&argc, &argv, NULL);
+  tether_test_server_init (&argc, &argv);
+  tether_test_server_set_prefix ("/tether/app/inspector");
   /* Without a session bus GTK warns that it cannot reach the accessibility
    * bus, and warnings are fatal here; GTK's test backend keeps the
    * accessible properties the tests read, without a bus. */
@@ -1200,24 +1107,11 @@ main (int   argc,
     g_error ("no display: run the GUI tests under Xvfb");
   g_resources_register (tether_app_get_resource ());
 
-#define ADD(path, func) g_test_add ("/tether/app/inspector/" path, Fixture, NULL, setup, func, teardown)
-  ADD ("model/append", test_model_append);
-  ADD ("model/status", test_model_status);
-  ADD ("model/compact-discard", test_model_compact_discard);
-  ADD ("model/sync-reads", test_model_sync_reads);
-  if (display)
-    {
-      ADD ("live", test_inspector_live);
-      ADD ("actions", test_inspector_actions);
-      ADD ("compact-sent-before", test_inspector_compact_sent_before);
-      ADD ("events", test_inspector_events);
-      ADD ("row-menu", test_inspector_row_menu);
-      ADD ("snapshot", test_inspector_snapshot);
-      ADD ("icon-buttons-named", test_inspector_icon_buttons_named);
-      ADD ("conflict-titles", test_inspector_conflict_titles);
-    }
-  else
+  for (guint i = 0; i < G_N_ELEMENTS (model_tests); i++)
+    tether_test_server_add (model_tests[i].name, model_tests[i].func, FALSE);
+  for (guint i = 0; display && i < G_N_ELEMENTS (gui_tests); i++)
+    tether_test_server_add (gui_tests[i].name, gui_tests[i].func, FALSE);
+  if (!display)
     g_test_add_func ("/tether/app/inspector/gui", skip_gui);
-#undef ADD
-  return g_test_run ();
+  return tether_test_server_run ();
 }
