@@ -65,7 +65,8 @@ parse_url (TetherHttpTransport  *self,
   if (g_strcmp0 (scheme, "http") != 0 && g_strcmp0 (scheme, "https") != 0)
     {
       g_set_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_INVALID,
-                   "“%s” is not an http:// or https:// address: check the server in the preferences",
+                   "“%s” is not an http:// or https:// address: check the server in Preferences → Sync, "
+                   "or set it with `tether remote set URL`",
                    self->base_url);
       return NULL;
     }

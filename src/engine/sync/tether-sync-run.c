@@ -165,8 +165,8 @@ check_ready (TetherSyncEngine *self,
 
   if (self->transport == NULL)
     return g_set_error_literal (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NOT_CONFIGURED,
-                                "no server is set: set one with `tether remote set URL --token TOKEN` "
-                                "or in the preferences"), FALSE;
+                                "no server is set: set one in Preferences → Sync, or with "
+                                "`tether remote set URL --token-file FILE`"), FALSE;
   if (self->running != NULL)
     return g_set_error_literal (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_BUSY,
                                 "a sync is already running"), FALSE;

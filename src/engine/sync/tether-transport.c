@@ -327,8 +327,10 @@ _tether_transport_refusal_new (TetherSyncError  code,
   switch (code)
     {
     case TETHER_SYNC_ERROR_UNAUTHORIZED:
+      /* Read by app and CLI users alike: name both places a token is set. */
       return g_error_new (TETHER_SYNC_ERROR, code, "the server at %s refused the token (%s): "
-                          "check it in the preferences%s", server, what, said);
+                          "check it in Preferences → Sync, or with `tether remote set URL "
+                          "--token-file FILE`%s", server, what, said);
     case TETHER_SYNC_ERROR_RATE_LIMITED:
       return g_error_new (TETHER_SYNC_ERROR, code, "the server at %s is limiting this client's "
                           "requests (%s): sync resumes when it allows%s", server, what, said);
