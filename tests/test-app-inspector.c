@@ -276,7 +276,7 @@ assert_changes (Recorder     *recorder,
                 const Change *expected,
                 guint         n_expected)
 {
-  tether_test_app_settle (30);
+  tether_test_app_drain ();
   g_assert_cmpuint (recorder->changes->len, ==, n_expected);
   for (guint i = 0; i < n_expected; i++)
     {
@@ -432,7 +432,7 @@ test_model_sync_reads (Fixture *server_fixture)
     }
   model = tether_change_model_new (f->engine);
   recorder = recorder_new (model);
-  tether_test_app_settle (30);
+  tether_test_app_drain ();
   g_array_set_size (recorder->changes, 0);
 
   /* One change a batch: forty answers on the main loop. */
@@ -442,7 +442,7 @@ test_model_sync_reads (Fixture *server_fixture)
   tether_sync_engine_sync_async (f->engine, NULL, sync_done, &done);
   g_assert_true (tether_test_app_wait (flag_set, &done, WAIT_MS));
   g_assert_null (tether_sync_engine_get_last_error (f->engine));
-  tether_test_app_settle (30);
+  tether_test_app_drain ();
   g_signal_handlers_disconnect_by_data (f->engine, &queue_changed);
 
   g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (model)), ==, 0);
@@ -454,6 +454,14 @@ test_model_sync_reads (Fixture *server_fixture)
 
 /* The inspector ------------------------------------------------------------- */
 
+/* Up, and laid out. */
+static gboolean
+is_shown (gpointer data)
+{
+  return gtk_widget_get_mapped (data) && gtk_widget_get_width (data) > 0;
+}
+
+/* On screen, and done with what its first showing set off. */
 static void
 show_inspector (Inspect *f)
 {
@@ -463,7 +471,8 @@ show_inspector (Inspect *f)
   gtk_window_set_child (GTK_WINDOW (f->window), GTK_WIDGET (f->inspector));
   tether_inspector_set_engine (f->inspector, f->engine);
   gtk_window_present (GTK_WINDOW (f->window));
-  tether_test_app_settle (200);
+  g_assert_true (tether_test_app_wait (is_shown, f->inspector, WAIT_MS));
+  tether_test_app_drain ();
 }
 
 static gpointer
@@ -721,8 +730,8 @@ test_inspector_actions (Fixture *server_fixture)
                                              tether_sync_change_get_id (g_ptr_array_index (changes, 2))));
   dialog = wait_dialog ();
   adw_message_dialog_response (dialog, "cancel");
-  tether_test_app_settle (100);
-  wait_label (f, "total_label", "3");
+  tether_test_app_drain ();
+  g_assert_cmpstr (gtk_label_get_text (child (f, "total_label")), ==, "3");
   g_assert_true (gtk_widget_activate_action (widget, "inspector.discard", "s",
                                              tether_sync_change_get_id (g_ptr_array_index (changes, 2))));
   dialog = wait_dialog ();
@@ -768,7 +777,7 @@ test_inspector_compact_sent_before (Fixture *server_fixture)
   /* More edits of it queue up behind the one sent: still nothing to do. */
   update_note (f, draft, "Draft 3");
   wait_label (f, "total_label", "3");
-  tether_test_app_settle (100);
+  tether_test_app_drain ();
   g_assert_false (can_click (f, "inspector.compact"));
 
   /* Another record edited twice can be compacted. */
@@ -778,7 +787,7 @@ test_inspector_compact_sent_before (Fixture *server_fixture)
   g_assert_true (can_click (f, "inspector.compact"));
   g_assert_true (gtk_widget_activate_action (widget, "inspector.compact", NULL));
   wait_label (f, "total_label", "4");
-  tether_test_app_settle (100);
+  tether_test_app_drain ();
   g_assert_false (can_click (f, "inspector.compact"));
 
   /* Once the sent change is answered, the queue empties. */
@@ -801,13 +810,6 @@ secondary_click (GtkWidget *widget)
         return GTK_GESTURE (controller);
     }
   g_error ("the queue has no context menu");
-}
-
-/* Up, and laid out. */
-static gboolean
-is_shown (gpointer data)
-{
-  return gtk_widget_get_mapped (data) && gtk_widget_get_width (data) > 0;
 }
 
 static GtkPopover *
@@ -836,7 +838,7 @@ test_inspector_row_menu (Fixture *server_fixture)
   show_inspector (f);
   view = child (f, "queue_view");
   wait_shows (view, "Second");
-  tether_test_app_settle (100);
+  g_assert_true (tether_test_app_wait (is_shown, find_label (view, "Second"), WAIT_MS));
   changes = tether_sync_engine_list_changes (f->engine, -1, NULL);
 
   /* A right click on the second row offers to discard that change. */
