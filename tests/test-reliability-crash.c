@@ -572,15 +572,22 @@ main (int   argc,
 {
   gboolean writer = FALSE;
   const char *writer_db = NULL;
+  int stop_at = -1;
+  gboolean stop_in_transaction = FALSE;
+  gboolean stop_committed = FALSE;
   const SeedOption writer_options[] = {
     { "--writer", SEED_OPTION_FLAG, &writer, NULL, NULL },
     { "--db", SEED_OPTION_STRING, &writer_db, NULL, NULL },
+    { "--stop-at", SEED_OPTION_INT, &stop_at, NULL, NULL },
+    { "--stop-in-transaction", SEED_OPTION_FLAG, &stop_in_transaction, NULL, NULL },
+    { "--stop-committed", SEED_OPTION_FLAG, &stop_committed, NULL, NULL },
     { NULL, },
   };
 
   seed_parse_kills (&argc, &argv, &crash_seed, &crash_kills, SOAK_KILLS, writer_options);
   if (writer)
-    return crash_writer_main (writer_db, crash_seed);
+    return crash_writer_main (writer_db, crash_seed, stop_at,
+                              stop_committed ? CRASH_STOP_COMMITTED : CRASH_STOP_IN_TRANSACTION);
   seed_replay_on_abort ("test-reliability-crash: failed with seed %u; replay: test-reliability-crash --seed %u --kills %u",
                         crash_seed, crash_seed, crash_kills);
   tether_test_server_set_prefix ("/tether/reliability/crash");

@@ -10,13 +10,15 @@
 #include "tether-test-crash.h"
 
 /* client-write: the writer process (tether-test-crash-writer.c) killed at
- * random moments, over and over on one file. The test keeps a model of
- * every write the writer acknowledged; after each kill the file must pass
- * integrity_check, hold each of them (and the write in flight wholly or
- * not at all), and its change log must replay to exactly its data. */
+ * random moments, or where it stopped itself inside a write, over and over
+ * on one file. The test keeps a model of every write the writer
+ * acknowledged; after each kill the file must pass integrity_check, hold
+ * each of them (and the write in flight wholly or not at all), and its
+ * change log must replay to exactly its data. */
 
 #define WRITE_WINDOW_MS   60       /* kills land this long after "ready" */
 #define STARTUP_WINDOW_MS 40       /* or this long after the exec */
+#define STOP_WRITES_MAX   60       /* a stopping writer stops within its first writes */
 
 char *
 crash_sqlite_text (const char *path,
@@ -99,7 +101,7 @@ expect_write (Writes     *ws,
 
 /* The complete lines the writer printed: acknowledged writes go into the
  * model, the write it was in leaves an intent. */
-static void
+static int
 read_writer_lines (Writes     *ws,
                    const char *out)
 {
@@ -136,11 +138,12 @@ read_writer_lines (Writes     *ws,
         g_error ("seed %u: the writer printed %s", crash_seed, lines[i]);
     }
   ws->landed[land]++;
+  return land;
 }
 
 /* The write in flight when the kill came: it may or may not have been
  * made, but wholly or not at all; the model takes what the file has. */
-static void
+static gboolean
 settle_in_flight (Writes     *ws,
                   GHashTable *records)
 {
@@ -150,7 +153,7 @@ settle_in_flight (Writes     *ws,
   gboolean made;
 
   if (ws->intent == NULL)
-    return;
+    return FALSE;
   key = crash_key_new (ws->intent[1], ws->intent[2]);
   data = g_hash_table_lookup (records, key);
   title = g_strdup_printf ("\"title\":\"%s\"", ws->intent[3]);
@@ -159,6 +162,7 @@ settle_in_flight (Writes     *ws,
     expect_write (ws, key, data ? data : "null");
   *(made ? &ws->in_flight_kept : &ws->in_flight_gone) += 1;
   g_clear_pointer (&ws->intent, g_strfreev);
+  return made;
 }
 
 static char *
@@ -253,8 +257,9 @@ check_record (Writes     *ws,
     }
 }
 
-/* The file after a kill, against every acknowledged write. */
-static void
+/* The file after a kill, against every acknowledged write; TRUE when the
+ * write in flight was made. */
+static gboolean
 check_file (Writes *ws)
 {
   g_autoptr(TetherSchema) schema = tether_schema_new_default ();
@@ -268,6 +273,7 @@ check_file (Writes *ws)
   GHashTable *sources[3];
   GHashTableIter iter;
   gpointer key;
+  gboolean made;
 
   integrity = crash_sqlite_text (ws->path, "PRAGMA integrity_check", NULL);
   if (!g_str_equal (integrity, "ok"))
@@ -277,7 +283,7 @@ check_file (Writes *ws)
   engine = tether_sync_engine_new (db, &error);
   g_assert_no_error (error);
   records = crash_file_records (db);
-  settle_in_flight (ws, records);
+  made = settle_in_flight (ws, records);
   log = log_by_key (engine);
   sources[0] = records;
   sources[1] = log;
@@ -294,30 +300,53 @@ check_file (Writes *ws)
     check_record (ws, key, g_hash_table_lookup (records, key), g_hash_table_lookup (log, key));
   g_clear_object (&engine);
   tether_database_close (db);
+  return made;
 }
 
-/* One writer run, killed at a random moment. */
+/* How a writer run ends, in turn: at a random moment (one in four of
+ * those during its start-up), or stopped by itself inside write number m
+ * (its transaction open, or committed but the call not returned) and then
+ * killed, so that both outcomes of a write in flight are met whatever the
+ * machine's speed. */
+enum { KILL_MOMENT, KILL_IN_TRANSACTION, KILL_COMMITTED, KILL_MOMENT_TOO, N_KILL_KINDS };
+
 static void
 kill_writer (Writes *ws,
              guint   k)
 {
   g_autofree char *out = g_strdup_printf ("%s/writer-%u.out", ws->f->dir, k);
   g_autoptr(GSubprocess) process = NULL;
-  gboolean early = g_rand_int_range (ws->rand, 0, 5) == 0;
+  guint kind = k % N_KILL_KINDS;
+  gboolean stops = kind == KILL_IN_TRANSACTION || kind == KILL_COMMITTED;
+  gboolean early = !stops && g_rand_int_range (ws->rand, 0, 4) == 0;
   guint delay_ms = g_rand_int_range (ws->rand, 0, (early ? STARTUP_WINDOW_MS : WRITE_WINDOW_MS) + 1);
+  int stop_at = stops ? g_rand_int_range (ws->rand, 0, STOP_WRITES_MAX) : -1;
   g_autoptr(GError) error = NULL;
+  gboolean made;
+  int land;
 
-  process = crash_writer_spawn (ws->path, crash_seed + k, out);
-  if (!early)
-    crash_writer_wait_ready (process, out);
-  g_usleep (delay_ms * 1000);
+  process = crash_writer_spawn (ws->path, crash_seed + k, out, stop_at,
+                                kind == KILL_COMMITTED ? CRASH_STOP_COMMITTED : CRASH_STOP_IN_TRANSACTION);
+  if (stops)
+    crash_writer_wait_stopped (process);
+  else
+    {
+      if (!early)
+        crash_writer_wait_ready (process, out);
+      g_usleep (delay_ms * 1000);
+    }
   g_subprocess_send_signal (process, SIGKILL);
   g_subprocess_wait (process, NULL, &error);
   g_assert_no_error (error);
   if (!g_subprocess_get_if_signaled (process))
     g_error ("seed %u: the writer ended before the kill (status %d)", crash_seed, g_subprocess_get_status (process));
-  read_writer_lines (ws, out);
-  check_file (ws);
+  land = read_writer_lines (ws, out);
+  made = check_file (ws);
+  /* a stop is inside a write, which the file has wholly or not at all */
+  if (stops && (land != LAND_WRITE || made != (kind == KILL_COMMITTED)))
+    g_error ("seed %u: the writer stopped in write %d (%s) and was killed: the kill landed %s, the write "
+             "is %s the file", crash_seed, stop_at, kind == KILL_COMMITTED ? "committed" : "in its transaction",
+             land_names[land], made ? "in" : "not in");
   g_remove (out);
 }
 
@@ -362,6 +391,13 @@ test_client_write (Fixture *f)
                   ws.in_flight_kept, ws.in_flight_gone, ws.lost, ws.duplicated);
   g_assert_cmpuint (ws.lost, ==, 0);
   g_assert_cmpuint (ws.duplicated, ==, 0);
+  /* every kind of kill came round: kills inside writes, both outcomes */
+  if (crash_kills >= N_KILL_KINDS)
+    {
+      g_assert_cmpuint (ws.landed[LAND_WRITE], >, 0);
+      g_assert_cmpuint (ws.in_flight_kept, >, 0);
+      g_assert_cmpuint (ws.in_flight_gone, >, 0);
+    }
   writes_sync_end (&ws);
   g_rand_free (ws.rand);
   g_free (ws.path);
