@@ -410,6 +410,42 @@ run_push (Push    *push,
   return NULL;
 }
 
+/* TRUE when no push of this process announced @rev or later for @user_id;
+ * remembers it. A push that replays changes may be the retry of one that
+ * committed but lost its answer, and its announcement, with its database
+ * connection: its rev is announced then, unless this process did already.
+ * Kept on the core, per user, beside it rather than in it. */
+static gboolean
+not_yet_announced (TetherServerCore *self,
+                   gint64            user_id,
+                   gint64            rev)
+{
+  static GQuark quark;
+  GHashTable *revs;
+  gint64 *known;
+
+  if (quark == 0)
+    quark = g_quark_from_static_string ("tether-server-push-announced");
+  revs = g_object_get_qdata (G_OBJECT (self), quark);
+  if (revs == NULL)
+    {
+      /* Entries are gint64[2] {user id, rev}, keyed by their first member. */
+      revs = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+      g_object_set_qdata_full (G_OBJECT (self), quark, revs, (GDestroyNotify) g_hash_table_unref);
+    }
+  known = g_hash_table_lookup (revs, &user_id);
+  if (known != NULL && known[1] >= rev)
+    return FALSE;
+  if (known == NULL)
+    {
+      known = g_new (gint64, 2);
+      known[0] = user_id;
+      g_hash_table_add (revs, known);
+    }
+  known[1] = rev;
+  return TRUE;
+}
+
 char *
 tether_server_core_push_text (TetherServerCore        *self,
                          const TetherServerUser  *user,
@@ -442,9 +478,8 @@ tether_server_core_push_text (TetherServerCore        *self,
   push.request = request;
   push.ids = ids;
   response = run_push (&push, error);
-  /* A replay may be the retry of a push whose answer was lost with its
-   * connection, and its announcement with it: announce the feed again. */
-  if (response != NULL && (push.n_new > 0 || g_hash_table_size (push.applied) > 0))
+  if (response != NULL && (push.n_new > 0 || g_hash_table_size (push.applied) > 0) &&
+      not_yet_announced (self, user->id, push.last_rev))
     _tether_server_core_feed_changed (self, user->id, push.last_rev);
   push_reset (&push);
   return response;
