@@ -54,20 +54,27 @@ static const char * const at_names[] = {
 /* Where a round's kill aims, in turn: at a random moment within the span a
  * push takes; once the client stored its j-th answer (then at most one more
  * batch is out, so the kill lands between batches); inside a batch's
- * transaction, seen from outside with the server stopped; just after the
- * server committed up to a chosen change, before its answer is stored. */
+ * transaction (SQLite: seen from outside with the server stopped;
+ * PostgreSQL: held there by a row the test locked); just after the server
+ * committed up to a chosen change, before its answer is stored. */
 enum { AIM_MOMENT, AIM_ANSWER, AIM_OPEN, AIM_COMMIT, N_AIMS };
 static const char * const aim_names[] = {
   "at a random moment", "once an answer was stored", "inside a transaction", "just after a commit",
 };
+
+/* The server's store as the test looks at it beside the server. */
+typedef struct {
+  PGconn     *pg;          /* PostgreSQL: a session of the test's own */
+  const char *shm;         /* SQLite: the server's WAL index */
+} Store;
 
 typedef struct {
   Fixture    *f;
   Server     *s;
   Client     *c;
   GRand      *rand;
-  PGconn     *pg;          /* PostgreSQL: a session of the test's own */
-  char       *shm;         /* SQLite: the server's WAL index */
+  Store       store;
+  Store       watch;       /* the same, for the thread of AIM_OPEN */
   GPtrArray  *live;        /* "collection/id" of the records on the server */
   GHashTable *titles;      /* the same keys → the title each holds */
   guint       counter;
@@ -80,7 +87,7 @@ typedef struct {
   guint       extra;       /* records on the server that should not be */
   /* the round being killed */
   guint       aim;
-  guint       answers;     /* answers the client stored in this sync */
+  gint        answers;     /* answers the client stored in this sync (atomic) */
   guint       kill_after;  /* AIM_ANSWER: kill at this answer; AIM_OPEN: look from it on */
   gint64      kill_at_rev; /* AIM_COMMIT */
   gboolean    killed;
@@ -99,11 +106,11 @@ store_integer (Pushes     *p,
   const char *values[] = { "alice" };
   g_autoptr(PGresult) res = NULL;
 
-  if (p->pg == NULL)
+  if (p->store.pg == NULL)
     return crash_sqlite_integer (p->f->storage[1], sql, "alice");
-  res = PQexecParams (p->pg, sql, 1, NULL, values, NULL, NULL, 0);
+  res = PQexecParams (p->store.pg, sql, 1, NULL, values, NULL, NULL, 0);
   if (PQresultStatus (res) != PGRES_TUPLES_OK || PQntuples (res) != 1)
-    g_error ("%s: %s", sql, PQerrorMessage (p->pg));
+    g_error ("%s: %s", sql, PQerrorMessage (p->store.pg));
   return g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10);
 }
 
@@ -117,24 +124,24 @@ server_revs (Pushes *p)
 /* The state of the server's PostgreSQL session in a transaction that took
  * an id (locked or wrote rows); "" with none. */
 static char *
-pg_writing (Pushes *p)
+pg_writing (Store *store)
 {
-  g_autoptr(PGresult) res = PQexec (p->pg, "SELECT state || CASE WHEN wait_event = 'ClientWrite' THEN ' blocked' ELSE '' END"
+  g_autoptr(PGresult) res = PQexec (store->pg, "SELECT state || CASE WHEN wait_event_type = 'Client' THEN ' blocked' ELSE '' END"
                                            " FROM pg_stat_activity WHERE datname = current_database ()"
                                            " AND pid <> pg_backend_pid () AND backend_xid IS NOT NULL");
 
   if (PQresultStatus (res) != PGRES_TUPLES_OK)
-    g_error ("looking at the server's sessions: %s", PQerrorMessage (p->pg));
+    g_error ("looking at the server's sessions: %s", PQerrorMessage (store->pg));
   return g_strdup (PQntuples (res) > 0 ? PQgetvalue (res, 0, 0) : "");
 }
 
 /* SQLite: another process holds the WAL write lock, byte 120 of the -shm
  * file (SQLite's WAL format). */
 static gboolean
-sqlite_writing (Pushes *p)
+sqlite_writing (Store *store)
 {
   struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 120, .l_len = 1 };
-  int fd = open (p->shm, O_RDONLY | O_CLOEXEC);
+  int fd = open (store->shm, O_RDONLY | O_CLOEXEC);
   int rc;
 
   if (fd < 0)
@@ -146,28 +153,29 @@ sqlite_writing (Pushes *p)
 }
 
 static gboolean
-store_writing (Pushes *p)
+store_writing (Store *store)
 {
   g_autofree char *state = NULL;
 
-  if (p->pg == NULL)
-    return sqlite_writing (p);
-  state = pg_writing (p);
+  if (store->pg == NULL)
+    return sqlite_writing (store);
+  state = pg_writing (store);
   return state[0] != '\0';
 }
 
 /* With the server stopped: its transaction is open and stays so. The
  * PostgreSQL session is looked at once the statement it runs is done. */
 static gboolean
-store_stopped_writing (Pushes *p)
+store_stopped_writing (Store *store)
 {
-  if (p->pg == NULL)
-    return sqlite_writing (p);
+  if (store->pg == NULL)
+    return sqlite_writing (store);
   for (guint waited = 0; waited < REQUEST_TIMEOUT_MS; waited++)
     {
-      g_autofree char *state = pg_writing (p);
+      g_autofree char *state = pg_writing (store);
 
-      /* idle in it, or blocked sending rows to the stopped server */
+      /* idle in it, or blocked on the stopped server (reading the rest of a
+       * statement from it, or sending it rows) */
       if (g_str_equal (state, "idle in transaction") || g_str_equal (state, "active blocked"))
         return TRUE;
       if (!g_str_equal (state, "active"))
@@ -180,17 +188,17 @@ store_stopped_writing (Pushes *p)
 /* PostgreSQL ends a killed server's session once it sees the connection
  * closed; until then its transaction holds the user's lock. */
 static void
-store_wait_ended (Pushes *p)
+store_wait_ended (Store *store)
 {
-  for (guint waited = 0; p->pg != NULL && waited < REQUEST_TIMEOUT_MS; waited++)
+  for (guint waited = 0; store->pg != NULL && waited < REQUEST_TIMEOUT_MS; waited++)
     {
-      g_autofree char *state = pg_writing (p);
+      g_autofree char *state = pg_writing (store);
 
       if (state[0] == '\0')
         return;
       g_usleep (1000);
     }
-  if (p->pg != NULL)
+  if (store->pg != NULL)
     g_error ("seed %u: the killed server's session lived on", crash_seed);
 }
 
@@ -200,7 +208,7 @@ static void
 kill_now (Pushes *p)
 {
   server_kill (p->s);
-  store_wait_ended (p);
+  store_wait_ended (&p->store);
   p->killed = TRUE;
 }
 
@@ -224,8 +232,8 @@ on_phase (TetherSyncEngine *engine,
 
   if (phase != TETHER_SYNC_PHASE_PUSH || p->killed)
     return;
-  p->answers++;
-  if (p->aim == AIM_ANSWER && p->answers == p->kill_after)
+  g_atomic_int_inc (&p->answers);
+  if (p->aim == AIM_ANSWER && (guint) g_atomic_int_get (&p->answers) == p->kill_after)
     kill_now (p);
 }
 
@@ -237,20 +245,67 @@ watch_store (gpointer data)
 
   if (p->killed)
     return G_SOURCE_REMOVE;
-  if (p->aim == AIM_COMMIT && server_revs (p) >= p->kill_at_rev)
+  if (server_revs (p) >= p->kill_at_rev)
     kill_now (p);
-  else if (p->aim == AIM_OPEN && p->answers >= p->kill_after && store_writing (p))
-    {
-      g_subprocess_send_signal (p->s->process, SIGSTOP);
-      if (!store_stopped_writing (p))
-        {
-          g_subprocess_send_signal (p->s->process, SIGCONT);
-          return G_SOURCE_CONTINUE;
-        }
-      p->inside++;
-      kill_now (p);
-    }
   return p->killed ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
+}
+
+/* AIM_OPEN looks from a thread of its own: the sync's main loop is busy
+ * storing one answer while the server applies the next batch. */
+typedef struct {
+  Store  *store;
+  GPid    pid;
+  gint   *answers;
+  guint   kill_after;
+  gint    stop;     /* atomic */
+  gint    killed;   /* atomic */
+} Watch;
+
+/* PostgreSQL: the server's session waits for the row the test locked, in
+ * the middle of writing its batch's records. */
+static gboolean
+pg_waiting (Store *store)
+{
+  g_autoptr(PGresult) res = PQexec (store->pg, "SELECT count (*) FROM pg_stat_activity"
+                                               " WHERE datname = current_database () AND pid <> pg_backend_pid ()"
+                                               " AND backend_xid IS NOT NULL AND wait_event_type = 'Lock'");
+
+  if (PQresultStatus (res) != PGRES_TUPLES_OK)
+    g_error ("looking at the server's sessions: %s", PQerrorMessage (store->pg));
+  return g_ascii_strtoll (PQgetvalue (res, 0, 0), NULL, 10) > 0;
+}
+
+static gpointer
+watch_thread (gpointer data)
+{
+  Watch *w = data;
+
+  for (guint waited = 0; !g_atomic_int_get (&w->stop) && waited < 10 * SYNC_TIMEOUT_MS; waited++)
+    {
+      if (w->store->pg != NULL)
+        {
+          /* blocked, it cannot go on to commit: no need to stop it */
+          if (pg_waiting (w->store))
+            {
+              kill (w->pid, SIGKILL);
+              g_atomic_int_set (&w->killed, TRUE);
+              return NULL;
+            }
+        }
+      else if ((guint) g_atomic_int_get (w->answers) >= w->kill_after && store_writing (w->store))
+        {
+          kill (w->pid, SIGSTOP);
+          if (store_stopped_writing (w->store))
+            {
+              kill (w->pid, SIGKILL);
+              g_atomic_int_set (&w->killed, TRUE);
+              return NULL;
+            }
+          kill (w->pid, SIGCONT);
+        }
+      g_usleep (200);
+    }
+  return NULL;
 }
 
 /* The kill of a round of @n changes in batches of @batch, aimed by p->aim. */
@@ -277,7 +332,7 @@ aim_kill (Pushes *p,
       return NULL;
     case AIM_OPEN:
       p->kill_after = g_rand_int_range (p->rand, 0, batches);
-      break;
+      return NULL;
     default:
       p->kill_at_rev = p->revs - n + g_rand_int_range (p->rand, 1, n + 1);
       break;
@@ -469,6 +524,38 @@ check_applied (Pushes *p,
              "answers for %u", crash_seed, applied, answered);
 }
 
+/* PostgreSQL, AIM_OPEN: holds the row of a record that batch j of the
+ * round updates (the round's updates come first, in p->live's order), so
+ * that batch's transaction waits there with its earlier records written. */
+static void
+lock_record (Pushes *p,
+             guint   n,
+             guint   batch)
+{
+  guint updates = MIN (n * 3 / 10, p->live->len);
+  guint j = g_rand_int_range (p->rand, 0, (updates - 1) / batch + 1);
+  g_auto(GStrv) parts = g_strsplit (p->live->pdata[MIN ((j + 1) * batch, updates) - 1], "/", 2);
+  const char *values[] = { parts[0], parts[1] };
+  g_autoptr(PGresult) begin = PQexec (p->store.pg, "BEGIN");
+  g_autoptr(PGresult) res = PQexecParams (p->store.pg, "SELECT count (*) FROM (SELECT 1 FROM records r JOIN users u"
+                                          " ON r.user_id = u.id WHERE u.name = 'alice' AND r.collection = $1"
+                                          " AND (r.key = $2 OR r.key = to_json ($2::text)::text) FOR UPDATE OF r) x",
+                                          2, NULL, values, NULL, NULL, 0);
+
+  g_assert_cmpint (updates, >, 0);
+  if (PQresultStatus (begin) != PGRES_COMMAND_OK || PQresultStatus (res) != PGRES_TUPLES_OK ||
+      !g_str_equal (PQgetvalue (res, 0, 0), "1"))
+    g_error ("seed %u: locking %s/%s: %s", crash_seed, parts[0], parts[1], PQerrorMessage (p->store.pg));
+}
+
+static void
+unlock_record (Pushes *p)
+{
+  g_autoptr(PGresult) res = PQexec (p->store.pg, "ROLLBACK");
+
+  g_assert_cmpint (PQresultStatus (res), ==, PGRES_COMMAND_OK);
+}
+
 static void
 kill_server (Pushes *p,
              guint   k)
@@ -479,6 +566,8 @@ kill_server (Pushes *p,
   g_autoptr(GSource) source = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) answered = NULL;
+  Watch watch = { NULL, };
+  GThread *thread = NULL;
   TetherSyncReport report = { 0, };
   gboolean ok;
   gint64 applied;
@@ -486,20 +575,42 @@ kill_server (Pushes *p,
   p->aim = k % N_AIMS;
   if (p->aim == AIM_ANSWER)
     batch = MIN (batch, n - 1);   /* two batches at least */
-  p->answers = 0;
+  g_atomic_int_set (&p->answers, 0);
   p->killed = FALSE;
   source = aim_kill (p, n, batch);
   tether_sync_engine_set_batch_size (p->c->engine, batch);
   if (source != NULL)
     g_source_attach (source, p->f->context);
+  if (p->aim == AIM_OPEN)
+    {
+      if (p->store.pg != NULL)
+        lock_record (p, n, batch);
+      watch.store = &p->watch;
+      watch.pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (p->s->process), NULL, 10);
+      watch.answers = &p->answers;
+      watch.kill_after = p->kill_after;
+      thread = g_thread_new ("watch-store", watch_thread, &watch);
+    }
   ok = client_try_sync (p->c, &report, &error);
   if (source != NULL)
     g_source_destroy (source);
+  if (thread != NULL)
+    {
+      g_atomic_int_set (&watch.stop, TRUE);
+      g_thread_join (thread);
+      if (p->store.pg != NULL)
+        unlock_record (p);
+      if (g_atomic_int_get (&watch.killed))
+        {
+          p->inside++;
+          kill_now (p);
+        }
+    }
   if (!p->killed)   /* the sync was quicker: a whole one, for the next window */
     {
       p->ms_per_change = (double) report.duration_ms / n;
       server_kill (p->s);
-      store_wait_ended (p);
+      store_wait_ended (&p->store);
     }
   else
     p->aimed[p->aim]++;
@@ -521,6 +632,7 @@ static void
 test_server_push (Fixture *f)
 {
   Pushes p = { f, NULL, };
+  g_autofree char *shm = NULL;
 
   p.s = server_start (f, NULL);
   server_pin_port (p.s);
@@ -531,12 +643,13 @@ test_server_push (Fixture *f)
   p.titles = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   if (f->postgres)
     {
-      p.pg = PQconnectdb (f->storage[1]);
-      if (PQstatus (p.pg) != CONNECTION_OK)
-        g_error ("connecting to the server's PostgreSQL: %s", PQerrorMessage (p.pg));
+      p.store.pg = PQconnectdb (f->storage[1]);
+      p.watch.pg = PQconnectdb (f->storage[1]);
+      if (PQstatus (p.store.pg) != CONNECTION_OK || PQstatus (p.watch.pg) != CONNECTION_OK)
+        g_error ("connecting to the server's PostgreSQL: %s", PQerrorMessage (p.store.pg));
     }
   else
-    p.shm = g_strconcat (f->storage[1], "-shm", NULL);
+    p.store.shm = p.watch.shm = shm = g_strconcat (f->storage[1], "-shm", NULL);
   /* the first round sets the window the random kills land in */
   push_resync (&p, push_round_write (&p));
   push_check_round (&p);
@@ -557,8 +670,8 @@ test_server_push (Fixture *f)
       g_assert_cmpuint (p.at[AT_BATCHES], >, 0);
       g_assert_cmpuint (p.inside, >, 0);
     }
-  g_clear_pointer (&p.pg, PQfinish);
-  g_free (p.shm);
+  g_clear_pointer (&p.store.pg, PQfinish);
+  g_clear_pointer (&p.watch.pg, PQfinish);
   g_rand_free (p.rand);
   g_ptr_array_unref (p.live);
   g_hash_table_unref (p.titles);

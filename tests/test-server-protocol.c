@@ -471,7 +471,7 @@ kill9_sqlite_writing (Kill9 *k)
 static char *
 kill9_pg_writing (Kill9 *k)
 {
-  g_autoptr(PGresult) res = PQexec (k->pg, "SELECT state || CASE WHEN wait_event = 'ClientWrite' THEN ' blocked' ELSE '' END"
+  g_autoptr(PGresult) res = PQexec (k->pg, "SELECT state || CASE WHEN wait_event_type = 'Client' THEN ' blocked' ELSE '' END"
                                            " FROM pg_stat_activity WHERE datname = current_database ()"
                                            " AND pid <> pg_backend_pid () AND backend_xid IS NOT NULL");
 
@@ -504,7 +504,8 @@ kill9_stopped_writing (Kill9 *k)
     {
       g_autofree char *state = kill9_pg_writing (k);
 
-      /* idle in it, or blocked sending rows to the stopped server */
+      /* idle in it, or blocked on the stopped server (reading the rest of a
+       * statement from it, or sending it rows) */
       if (g_str_equal (state, "idle in transaction") || g_str_equal (state, "active blocked"))
         return TRUE;
       if (!g_str_equal (state, "active"))
