@@ -9,12 +9,16 @@
 /* The sync engine against servers that are not tether-server: one of the
  * seed's design (no rev, no baseRev), and one whose answers are not
  * protocol JSON. A fake server in the test process answers with canned
- * bodies; the engine runs on the same main context. */
+ * bodies, or, as the seed's server, from what was pushed to it; the
+ * engine runs on the same main context. */
 
 #define SYNC_TIMEOUT_MS 20000
 
+typedef struct _SeedStore SeedStore;
+
 typedef struct {
   SoupServer *server;
+  SeedStore  *seed;          /* non-NULL: answer as the seed's server from it */
   char       *base;
   char       *push_answer;   /* body of the next POST /push answers */
   guint       push_status;   /* 0: 200 */
@@ -26,7 +30,15 @@ typedef struct {
   char       *dir;
   TetherDatabase   *db;
   TetherSyncEngine *engine;
+  TetherDatabase   *other_db;    /* a second device, when a test makes one */
+  TetherSyncEngine *other;
+  void            (*during_pull) (gpointer data);   /* once, as a pull reaches the seed's server */
+  gpointer          during_pull_data;
 } Fixture;
+
+static void seed_handle (Fixture           *f,
+                         SoupServerMessage *msg,
+                         const char        *path);
 
 static void
 handle (SoupServer        *server,
@@ -40,6 +52,11 @@ handle (SoupServer        *server,
   const char *type = "application/json";
   guint status = 200;
 
+  if (f->seed != NULL)
+    {
+      seed_handle (f, msg, path);
+      return;
+    }
   if (g_str_has_suffix (path, "/push"))
     {
       f->pushes++;
@@ -84,10 +101,14 @@ fixture_setup (Fixture       *f,
   tether_sync_engine_set_remote (f->engine, f->base, "token");
 }
 
+static void seed_store_free (SeedStore *store);
+
 static void
 fixture_teardown (Fixture       *f,
                   gconstpointer  data)
 {
+  g_clear_object (&f->other);
+  g_clear_object (&f->other_db);
   g_clear_object (&f->engine);
   g_clear_object (&f->db);
   soup_server_disconnect (f->server);
@@ -95,6 +116,7 @@ fixture_teardown (Fixture       *f,
   g_free (f->base);
   g_free (f->push_answer);
   g_free (f->pull_answer);
+  g_clear_pointer (&f->seed, seed_store_free);
   tether_test_dir_free (f->dir);
 }
 
@@ -126,15 +148,22 @@ time_out (gpointer data)
 
 /* Sync on the default context, which also runs the fake server. */
 static void
-sync_once (Fixture *f,
-           Outcome *outcome)
+sync_engine (TetherSyncEngine *engine,
+             Outcome          *outcome)
 {
   guint timeout = g_timeout_add (SYNC_TIMEOUT_MS, time_out, NULL);
 
-  tether_sync_engine_sync_async (f->engine, NULL, on_synced, outcome);
+  tether_sync_engine_sync_async (engine, NULL, on_synced, outcome);
   while (!outcome->done)
     g_main_context_iteration (NULL, TRUE);
   g_source_remove (timeout);
+}
+
+static void
+sync_once (Fixture *f,
+           Outcome *outcome)
+{
+  sync_engine (f->engine, outcome);
 }
 
 static TetherCollection *
@@ -345,47 +374,532 @@ test_retry_after_kept (Fixture       *f,
   g_clear_error (&outcome.error);
 }
 
-/* The seed's server: accepted without rev, pulled changes without rev. The
- * engine says so and never loses a pending edit to a pulled change. */
+/* ------------------------------------------------------ the seed's server */
+
+/* What the seed's server keeps of a record: its last write, no revision. */
+typedef struct {
+  char       *key;         /* "collection/recordId" */
+  char       *collection;
+  char       *record_id;
+  char       *type;        /* of the last write */
+  JsonObject *data;        /* NULL once deleted */
+  char       *timestamp;   /* the last write's, as its client sent it */
+  gint64      ms;
+} SeedRecord;
+
+struct _SeedStore {
+  GHashTable *records;     /* key → SeedRecord */
+  GPtrArray  *feed;        /* SeedRecord (borrowed) by position; NULL where a later write moved it on */
+  guint       conflicts;   /* answered so far */
+};
+
+static void
+seed_record_free (gpointer data)
+{
+  SeedRecord *record = data;
+
+  g_free (record->key);
+  g_free (record->collection);
+  g_free (record->record_id);
+  g_free (record->type);
+  g_clear_pointer (&record->data, json_object_unref);
+  g_free (record->timestamp);
+  g_free (record);
+}
+
+static SeedStore *
+seed_store_new (void)
+{
+  SeedStore *store = g_new0 (SeedStore, 1);
+
+  store->records = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, seed_record_free);
+  store->feed = g_ptr_array_new ();
+  return store;
+}
+
+static void
+seed_store_free (SeedStore *store)
+{
+  g_ptr_array_unref (store->feed);
+  g_hash_table_unref (store->records);
+  g_free (store);
+}
+
+static gint64
+seed_ms (const char *timestamp)
+{
+  g_autoptr(GDateTime) time = timestamp != NULL ? g_date_time_new_from_iso8601 (timestamp, NULL) : NULL;
+
+  if (time == NULL)
+    g_error ("the seed server got a change without a timestamp it can read: %s",
+             timestamp ? timestamp : "none");
+  return g_date_time_to_unix (time) * 1000 + g_date_time_get_microsecond (time) / 1000;
+}
+
+/* The seed's rule: a create of a live record conflicts, and so does an
+ * update or delete older than the record's last write. */
+static gboolean
+seed_conflicts (SeedRecord *stored,
+                const char *type,
+                gint64      ms)
+{
+  if (stored == NULL)
+    return FALSE;
+  if (g_str_equal (type, "create"))
+    return stored->data != NULL;
+  return stored->ms > ms;
+}
+
+static void
+seed_write (SeedStore  *store,
+            JsonObject *change,
+            const char *key)
+{
+  SeedRecord *record = g_hash_table_lookup (store->records, key);
+  JsonNode *data = json_object_get_member (change, "data");
+  const char *type = json_object_get_string_member (change, "type");
+
+  if (record == NULL)
+    {
+      record = g_new0 (SeedRecord, 1);
+      record->key = g_strdup (key);
+      record->collection = g_strdup (json_object_get_string_member (change, "collection"));
+      record->record_id = g_strdup (json_object_get_string_member (change, "recordId"));
+      g_hash_table_insert (store->records, record->key, record);
+    }
+  else
+    {
+      guint old;
+
+      /* the feed holds a record's last write only */
+      g_assert_true (g_ptr_array_find (store->feed, record, &old));
+      store->feed->pdata[old] = NULL;
+    }
+  g_free (record->type);
+  record->type = g_strdup (type);
+  g_clear_pointer (&record->data, json_object_unref);
+  if (!g_str_equal (type, "delete") && data != NULL && JSON_NODE_HOLDS_OBJECT (data))
+    record->data = json_object_ref (json_node_get_object (data));
+  g_free (record->timestamp);
+  record->timestamp = g_strdup (json_object_get_string_member (change, "timestamp"));
+  record->ms = seed_ms (record->timestamp);
+  g_ptr_array_add (store->feed, record);
+}
+
+static JsonArray *
+differing_fields (JsonObject *local,
+                  JsonObject *remote)
+{
+  JsonArray *fields = json_array_new ();
+  JsonObject *sides[] = { local, remote };
+
+  for (guint s = 0; s < G_N_ELEMENTS (sides); s++)
+    {
+      g_autoptr(GList) names = sides[s] ? json_object_get_members (sides[s]) : NULL;
+
+      /* every member of the local side, and the remote's others */
+      for (GList *l = names; l != NULL; l = l->next)
+        {
+          JsonNode *a = local ? json_object_get_member (local, l->data) : NULL;
+          JsonNode *b = remote ? json_object_get_member (remote, l->data) : NULL;
+
+          if ((s == 0 || a == NULL) && (a == NULL || b == NULL || !json_node_equal (a, b)))
+            json_array_add_string_element (fields, l->data);
+        }
+    }
+  return fields;
+}
+
+static JsonObject *
+seed_conflict (JsonObject *change,
+               SeedRecord *stored)
+{
+  JsonObject *conflict = json_object_new ();
+  JsonNode *local = json_object_get_member (change, "data");
+  JsonObject *local_data = local != NULL && JSON_NODE_HOLDS_OBJECT (local) ? json_node_get_object (local) : NULL;
+
+  json_object_set_string_member (conflict, "changeId", json_object_get_string_member (change, "id"));
+  json_object_set_string_member (conflict, "collection", stored->collection);
+  json_object_set_string_member (conflict, "recordId", stored->record_id);
+  if (local_data != NULL)
+    json_object_set_object_member (conflict, "local", json_object_ref (local_data));
+  else
+    json_object_set_null_member (conflict, "local");
+  if (stored->data != NULL)
+    json_object_set_object_member (conflict, "remote", json_object_ref (stored->data));
+  else
+    json_object_set_null_member (conflict, "remote");
+  json_object_set_string_member (conflict, "localTimestamp", json_object_get_string_member (change, "timestamp"));
+  json_object_set_string_member (conflict, "remoteTimestamp", stored->timestamp);
+  json_object_set_array_member (conflict, "fieldConflicts", differing_fields (local_data, stored->data));
+  return conflict;
+}
+
+static char *
+object_text (JsonObject *object)
+{
+  g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (), object);
+
+  return json_to_string (node, FALSE);
+}
+
+/* Accepted entries carry no rev: the seed's answer. */
+static char *
+seed_push (SeedStore  *store,
+           JsonObject *request)
+{
+  JsonArray *changes = json_object_get_array_member (request, "changes");
+  g_autoptr(JsonObject) answer = json_object_new ();
+  JsonArray *accepted = json_array_new ();
+  JsonArray *conflicts = json_array_new ();
+
+  json_object_set_array_member (answer, "accepted", accepted);
+  json_object_set_array_member (answer, "conflicts", conflicts);
+  json_object_set_array_member (answer, "errors", json_array_new ());
+  for (guint i = 0; i < json_array_get_length (changes); i++)
+    {
+      JsonObject *change = json_array_get_object_element (changes, i);
+      const char *id = json_object_get_string_member (change, "id");
+      g_autofree char *key = g_strdup_printf ("%s/%s", json_object_get_string_member (change, "collection"),
+                                              json_object_get_string_member (change, "recordId"));
+      SeedRecord *stored = g_hash_table_lookup (store->records, key);
+      g_autofree char *now = NULL;
+      JsonObject *entry;
+
+      if (seed_conflicts (stored, json_object_get_string_member (change, "type"),
+                          seed_ms (json_object_get_string_member (change, "timestamp"))))
+        {
+          json_array_add_object_element (conflicts, seed_conflict (change, stored));
+          store->conflicts++;
+          continue;
+        }
+      seed_write (store, change, key);
+      now = tether_time_format_ms (tether_time_now_ms ());
+      entry = json_object_new ();
+      json_object_set_string_member (entry, "id", id);
+      json_object_set_string_member (entry, "serverTimestamp", now);
+      json_array_add_object_element (accepted, entry);
+    }
+  return object_text (answer);
+}
+
+static gboolean
+seed_wanted (JsonArray  *collections,
+             SeedRecord *record)
+{
+  if (record == NULL)
+    return FALSE;
+  for (guint i = 0; collections != NULL && i < json_array_get_length (collections); i++)
+    if (g_str_equal (json_array_get_string_element (collections, i), record->collection))
+      return TRUE;
+  return collections == NULL;
+}
+
+static JsonObject *
+seed_change (SeedRecord *record,
+             guint       position)
+{
+  JsonObject *change = json_object_new ();
+  g_autofree char *id = g_strdup_printf ("seed-%u", position);
+
+  json_object_set_string_member (change, "id", id);
+  json_object_set_string_member (change, "collection", record->collection);
+  json_object_set_string_member (change, "recordId", record->record_id);
+  json_object_set_string_member (change, "type", record->type);
+  if (record->data != NULL)
+    json_object_set_object_member (change, "data", json_object_ref (record->data));
+  else
+    json_object_set_null_member (change, "data");
+  json_object_set_string_member (change, "timestamp", record->timestamp);
+  return change;
+}
+
+/* The feed from a cursor "p<position>": every record's last write once,
+ * no rev, no hlc. */
+static char *
+seed_pull (SeedStore  *store,
+           JsonObject *request)
+{
+  JsonNode *cursor = json_object_get_member (request, "cursor");
+  JsonArray *collections = json_object_has_member (request, "collections")
+    ? json_object_get_array_member (request, "collections") : NULL;
+  gint64 batch = json_object_get_int_member_with_default (request, "batchSize", 100);
+  g_autoptr(JsonObject) answer = json_object_new ();
+  JsonArray *changes = json_array_new ();
+  g_autofree char *next = NULL;
+  gboolean more = FALSE;
+  guint at = 0;
+
+  if (cursor != NULL && JSON_NODE_HOLDS_VALUE (cursor))
+    {
+      const char *text = json_node_get_string (cursor);
+
+      g_assert_true (text != NULL && text[0] == 'p');
+      at = (guint) g_ascii_strtoull (text + 1, NULL, 10);
+    }
+  json_object_set_array_member (answer, "changes", changes);
+  for (; at < store->feed->len && json_array_get_length (changes) < (guint) batch; at++)
+    if (seed_wanted (collections, store->feed->pdata[at]))
+      json_array_add_object_element (changes, seed_change (store->feed->pdata[at], at));
+  for (guint i = at; i < store->feed->len && !more; i++)
+    more = seed_wanted (collections, store->feed->pdata[i]);
+  next = g_strdup_printf ("p%u", at);
+  json_object_set_string_member (answer, "cursor", next);
+  json_object_set_boolean_member (answer, "hasMore", more);
+  return object_text (answer);
+}
+
+static void
+seed_handle (Fixture           *f,
+             SoupServerMessage *msg,
+             const char        *path)
+{
+  g_autoptr(GBytes) bytes = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  g_autofree char *text = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  g_autofree char *answer = NULL;
+  g_autoptr(JsonNode) request = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean push = g_str_has_suffix (path, "/push");
+
+  if (push || g_str_has_suffix (path, "/pull"))
+    {
+      /* the seed's server never offered gzip, so nothing comes compressed */
+      g_assert_null (soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
+                                                   "Content-Encoding"));
+      request = json_from_string (text, &error);
+      g_assert_no_error (error);
+      g_assert_true (JSON_NODE_HOLDS_OBJECT (request));
+      if (push)
+        f->pushes++;
+      else
+        f->pulls++;
+      if (!push && f->during_pull != NULL)
+        {
+          void (*write) (gpointer) = f->during_pull;
+
+          f->during_pull = NULL;
+          write (f->during_pull_data);
+        }
+      answer = (push ? seed_push : seed_pull) (f->seed, json_node_get_object (request));
+    }
+  else
+    answer = g_strdup ("{}");
+  soup_server_message_set_status (msg, 200, NULL);
+  soup_server_message_set_response (msg, "application/json", SOUP_MEMORY_COPY, answer, strlen (answer));
+}
+
+/* A second device on the fake server. */
+static TetherSyncEngine *
+other_device (Fixture *f)
+{
+  g_autofree char *path = g_build_filename (f->dir, "other.db", NULL);
+  g_autoptr(GError) error = NULL;
+
+  f->other_db = tether_test_open (path, NULL);
+  f->other = tether_sync_engine_new (f->other_db, &error);
+  g_assert_no_error (error);
+  tether_sync_engine_set_remote (f->other, f->base, "token");
+  return f->other;
+}
+
+static TetherSyncReport
+seed_sync (TetherSyncEngine *engine)
+{
+  Outcome outcome = { FALSE };
+
+  sync_engine (engine, &outcome);
+  g_assert_no_error (outcome.error);
+  g_assert_true (outcome.ok);
+  g_assert_true (tether_sync_engine_get_seed_compat (engine));
+  return outcome.report;
+}
+
+/* Until the wall clock, which stamps every change, is past @ms. */
+static void
+tick_past (gint64 ms)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (tether_time_now_ms () <= ms)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("the wall clock did not move past %" G_GINT64_FORMAT " ms", ms);
+      g_usleep (100);
+    }
+}
+
+static TetherCollection *
+notes_of (TetherDatabase *db)
+{
+  g_autoptr(GError) error = NULL;
+  TetherCollection *collection = tether_database_get_collection (db, "notes", &error);
+
+  g_assert_no_error (error);
+  return collection;
+}
+
+static void
+edit (TetherDatabase *db,
+      const char     *id,
+      const char     *patch)
+{
+  g_autoptr(JsonObject) data = tether_test_object (patch);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherRecord) record = tether_collection_update (notes_of (db), id, data, &error);
+
+  g_assert_no_error (error);
+}
+
+/* @db holds exactly the live records of the seed's server, and nothing
+ * waits to be pushed or failed. */
+static void
+assert_same_as_seed (Fixture          *f,
+                     TetherDatabase   *db,
+                     TetherSyncEngine *engine)
+{
+  g_autoptr(GPtrArray) all = tether_collection_get_all (notes_of (db), NULL);
+  GHashTableIter iter;
+  SeedRecord *stored;
+  guint live = 0;
+
+  g_assert_cmpuint (tether_sync_engine_get_pending_count (engine), ==, 0);
+  g_assert_cmpuint (tether_sync_engine_get_failed_count (engine), ==, 0);
+  g_hash_table_iter_init (&iter, f->seed->records);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &stored))
+    {
+      g_autoptr(TetherRecord) record = NULL;
+      g_autofree char *server = NULL;
+      g_autofree char *local = NULL;
+
+      if (stored->data == NULL)
+        continue;
+      live++;
+      record = tether_collection_get (notes_of (db), stored->record_id, NULL);
+      g_assert_nonnull (record);
+      server = object_text (stored->data);
+      local = object_text (tether_record_get_data (record));
+      if (!json_object_equal (stored->data, tether_record_get_data (record)))
+        g_assert_cmpstr (local, ==, server);
+    }
+  g_assert_cmpuint (all->len, ==, live);
+}
+
+static void
+assert_note (TetherDatabase *db,
+             const char     *id,
+             const char     *field,
+             const char     *value)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherRecord) record = tether_collection_get (notes_of (db), id, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (tether_record_get_string (record, field, NULL), ==, value);
+}
+
+/* Two devices through the seed's server: records without rev, pushes
+ * judged by their timestamps (protocol.md, "Compatibility"). Offline
+ * edits on both reach both; the one older than the server's copy meets a
+ * conflict, is merged and pushed again, and no pending edit is lost. */
 static void
 test_seed_server (Fixture       *f,
                   gconstpointer  data)
 {
-  g_autoptr(TetherRecord) record = tether_test_create (notes (f), "{\"id\":\"n1\",\"title\":\"mine\"}");
-  g_autoptr(GPtrArray) changes = tether_sync_engine_list_changes (f->engine, -1, NULL);
-  g_autofree char *first = g_strdup (tether_sync_change_get_id (changes->pdata[0]));
-  g_autofree char *title = NULL;
-  Outcome outcome = { FALSE };
-  Outcome again = { FALSE };
+  TetherSyncEngine *a = f->engine;
+  TetherSyncEngine *b = other_device (f);
+  TetherDatabase *devices[] = { f->db, f->other_db };
+  TetherSyncEngine *engines[] = { a, b };
+  TetherSyncReport report;
 
-  f->push_answer = g_strdup_printf ("{\"accepted\": [{\"id\": \"%s\", \"serverTimestamp\": \"2026-11-22T10:00:00.000Z\"}],"
-                                    " \"conflicts\": []}", first);
-  f->pull_answer = g_strdup ("{\"changes\": [{\"collection\":\"notes\",\"recordId\":\"n9\",\"type\":\"create\","
-                             "\"data\":{\"id\":\"n9\",\"title\":\"from the seed server\"},"
-                             "\"timestamp\":\"2026-11-22T10:00:01.000Z\"}], \"cursor\": \"c1\", \"hasMore\": false}");
-  sync_once (f, &outcome);
-  g_assert_no_error (outcome.error);
-  g_assert_true (tether_sync_engine_get_seed_compat (f->engine));
-  g_assert_cmpuint (outcome.report.accepted, ==, 1);
-  g_assert_cmpuint (tether_sync_engine_get_pending_count (f->engine), ==, 0);
-  title = title_of (f, "n9");
-  g_assert_cmpstr (title, ==, "from the seed server");
+  f->seed = seed_store_new ();
+  g_object_unref (tether_test_create (notes (f), "{\"id\":\"n1\",\"title\":\"first\",\"body\":\"line one\\n\"}"));
+  g_object_unref (tether_test_create (notes (f), "{\"id\":\"n2\",\"title\":\"second\"}"));
+  report = seed_sync (a);
+  g_assert_cmpuint (report.accepted, ==, 2);
+  report = seed_sync (b);
+  g_assert_cmpuint (report.applied, ==, 2);
 
-  /* an unpushed edit meets a pulled version of the same record */
-  g_clear_object (&record);
-  record = tether_collection_update (notes (f), "n1", tether_test_object ("{\"title\":\"edited offline\"}"), NULL);
-  g_free (f->push_answer);
-  f->push_answer = g_strdup ("{\"accepted\": [], \"conflicts\": []}");   /* the server drops it */
-  g_free (f->pull_answer);
-  f->pull_answer = g_strdup ("{\"changes\": [{\"collection\":\"notes\",\"recordId\":\"n1\",\"type\":\"update\","
-                             "\"data\":{\"id\":\"n1\",\"title\":\"older on the server\"},"
-                             "\"timestamp\":\"2020-01-01T00:00:00.000Z\"}], \"cursor\": \"c2\", \"hasMore\": false}");
-  sync_once (f, &again);
-  g_clear_pointer (&title, g_free);
-  title = title_of (f, "n1");
-  g_assert_cmpstr (title, ==, "edited offline");
-  g_assert_cmpuint (tether_sync_engine_get_pending_count (f->engine) + tether_sync_engine_get_failed_count (f->engine), >=, 1);
-  g_clear_error (&again.error);
+  /* offline: A's title edit, then B's body edit a clock tick later */
+  edit (f->db, "n1", "{\"title\":\"title from A\"}");
+  g_object_unref (tether_test_create (notes (f), "{\"id\":\"a1\",\"title\":\"only A wrote this\"}"));
+  tick_past (tether_time_now_ms ());
+  edit (f->other_db, "n1", "{\"body\":\"body from B\\n\"}");
+  g_object_unref (tether_test_create (notes_of (f->other_db), "{\"id\":\"b1\",\"title\":\"only B wrote this\"}"));
+  g_assert_true (tether_collection_delete (notes_of (f->other_db), "n2", NULL));
+
+  /* B first: the server takes its edits as they are */
+  report = seed_sync (b);
+  g_assert_cmpuint (report.accepted, ==, 3);
+  g_assert_cmpuint (report.conflicts, ==, 0);
+  /* A's edit is older than B's write of n1: a conflict, merged field by
+   * field on the copy A had pulled, and the merge pushed in the same sync */
+  report = seed_sync (a);
+  g_assert_cmpuint (report.conflicts, ==, 1);
+  g_assert_cmpuint (f->seed->conflicts, ==, 1);
+  report = seed_sync (b);
+  g_assert_cmpuint (report.conflicts, ==, 0);
+
+  for (guint i = 0; i < G_N_ELEMENTS (devices); i++)
+    {
+      g_autoptr(GPtrArray) conflicts = tether_sync_engine_list_conflicts (engines[i], FALSE, NULL);
+
+      assert_note (devices[i], "n1", "title", "title from A");
+      assert_note (devices[i], "n1", "body", "body from B\n");
+      assert_note (devices[i], "a1", "title", "only A wrote this");
+      assert_note (devices[i], "b1", "title", "only B wrote this");
+      g_assert_null (tether_collection_get (notes_of (devices[i]), "n2", NULL));
+      assert_same_as_seed (f, devices[i], engines[i]);
+      /* both edits survived, so nothing is kept as a loser */
+      g_assert_cmpuint (conflicts->len, ==, 0);
+    }
+}
+
+static void
+retitle_a (gpointer data)
+{
+  edit (data, "n1", "{\"title\":\"typed during the pull\"}");
+}
+
+/* The seed's server sends no rev and no hlc, so a pulled version never
+ * takes a field from a pending edit: the edit made while A's pull was out
+ * wins over B's title, which is kept as the loser, and goes up in the same
+ * sync. */
+static void
+test_seed_server_edit_during_pull (Fixture       *f,
+                                   gconstpointer  data)
+{
+  TetherSyncEngine *a = f->engine;
+  TetherSyncEngine *b = other_device (f);
+  g_autoptr(GPtrArray) conflicts = NULL;
+  g_autoptr(GPtrArray) others = NULL;
+  TetherSyncReport report;
+
+  f->seed = seed_store_new ();
+  g_object_unref (tether_test_create (notes (f), "{\"id\":\"n1\",\"title\":\"first\"}"));
+  seed_sync (a);
+  seed_sync (b);
+  edit (f->other_db, "n1", "{\"title\":\"from B\"}");
+  seed_sync (b);
+
+  f->during_pull = retitle_a;
+  f->during_pull_data = f->db;
+  report = seed_sync (a);
+  g_assert_null (f->during_pull);
+  g_assert_cmpuint (report.merged, ==, 1);
+  g_assert_cmpuint (f->seed->conflicts, ==, 0);
+  seed_sync (b);
+
+  assert_note (f->db, "n1", "title", "typed during the pull");
+  assert_note (f->other_db, "n1", "title", "typed during the pull");
+  assert_same_as_seed (f, f->db, a);
+  assert_same_as_seed (f, f->other_db, b);
+  conflicts = tether_sync_engine_list_conflicts (a, FALSE, NULL);
+  g_assert_cmpuint (conflicts->len, ==, 1);
+  g_assert_cmpint (tether_conflict_get_winner (conflicts->pdata[0]), ==, TETHER_CONFLICT_WINNER_LOCAL);
+  g_assert_cmpstr (json_object_get_string_member (tether_conflict_get_loser (conflicts->pdata[0]), "title"), ==,
+                   "from B");
+  others = tether_sync_engine_list_conflicts (b, FALSE, NULL);
+  g_assert_cmpuint (others->len, ==, 0);
 }
 
 int
@@ -401,5 +915,7 @@ main (int    argc,
   g_test_add ("/tether/sync/seed/pull-same-cursor", Fixture, NULL, fixture_setup, test_pull_same_cursor, fixture_teardown);
   g_test_add ("/tether/sync/seed/retry-after-kept", Fixture, NULL, fixture_setup, test_retry_after_kept, fixture_teardown);
   g_test_add ("/tether/sync/seed/seed-server", Fixture, NULL, fixture_setup, test_seed_server, fixture_teardown);
+  g_test_add ("/tether/sync/seed/seed-server-edit-during-pull", Fixture, NULL, fixture_setup,
+              test_seed_server_edit_during_pull, fixture_teardown);
   return g_test_run ();
 }
