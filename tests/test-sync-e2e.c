@@ -2,6 +2,7 @@
 #define G_LOG_DOMAIN "test-sync-e2e"
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
 #include <sqlite3.h>
 
@@ -2846,6 +2847,106 @@ test_two_processes (Fixture *f)
   assert_converged (f, s, f->alice, clients, 1);
 }
 
+typedef struct {
+  gboolean          done;
+  gboolean          ok;
+  GError           *error;
+} Synced;
+
+static void
+on_synced (GObject      *source,
+           GAsyncResult *result,
+           gpointer      data)
+{
+  Synced *synced = data;
+
+  synced->ok = tether_sync_engine_sync_finish (TETHER_SYNC_ENGINE (source), result, NULL, &synced->error);
+  synced->done = TRUE;
+}
+
+/* Entries of @c's file are out to the server, sent by any process. */
+static gboolean
+entries_out (gpointer data)
+{
+  Client *c = data;
+  TetherSyncStats stats = { 0, };
+  g_autoptr(GError) error = NULL;
+
+  if (!tether_sync_engine_get_stats (c->engine, &stats, &error))
+    g_error ("client %s: stats: %s", c->name, error->message);
+  return stats.syncing > 0;
+}
+
+static void
+assert_backed_off (Command *command)
+{
+  if (command->status == 0 || strstr (command->err, "another program is syncing this database") == NULL)
+    g_error ("tether sync did not back off on the sync lock (%d): %s%s", command->status,
+             command->out, command->err);
+}
+
+/* This process and `tether sync` sync one file at the same time, each
+ * way round: the second to start backs off on the sync lock (BUSY)
+ * without touching the first one's entries, and every change reaches the
+ * server once. The server is held stopped (SIGSTOP; the kernel still takes
+ * connections and requests) so that the first sync's push stays out. */
+static void
+test_two_processes_at_once (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *clients[] = { a };
+  const char *sync_args[] = { "--db", a->path, "sync", NULL };
+  const char *create_args[] = { "--db", a->path, "create", "notes", "{\"title\":\"from the CLI\"}", NULL };
+  g_autoptr(Command) created = NULL;
+  g_autoptr(Command) busy = NULL;
+  g_autoptr(Command) cli_synced = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dump = NULL;
+  Synced synced = { FALSE, };
+  CliRun *run;
+  gint64 feed_end = 0;
+
+  tether_sync_engine_save_remote (a->engine, s->base, f->alice, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 3; i++)
+    g_free (client_create (a, "notes", "{\"title\":\"from this process\"}"));
+
+  /* this process first: its push is out as the CLI writes and syncs */
+  g_subprocess_send_signal (s->process, SIGSTOP);
+  tether_sync_engine_sync_async (a->engine, NULL, on_synced, &synced);
+  g_assert_true (wait_until (f, entries_out, a, SYNC_TIMEOUT_MS));
+  created = cli_run (f, create_args);
+  if (created->status != 0)
+    g_error ("tether create failed while a sync ran (%d): %s", created->status, created->err);
+  busy = cli_run (f, sync_args);
+  assert_backed_off (busy);
+  g_assert_true (entries_out (a));
+  g_assert_false (synced.done);
+  g_subprocess_send_signal (s->process, SIGCONT);
+  g_assert_true (wait_until (f, flag_ready, &synced.done, SYNC_TIMEOUT_MS));
+  g_assert_no_error (synced.error);
+  g_assert_true (synced.ok);
+
+  /* the CLI first: its push is out as this process tries */
+  g_free (client_create (a, "notes", "{\"title\":\"for the CLI to send\"}"));
+  g_subprocess_send_signal (s->process, SIGSTOP);
+  run = cli_start (f, sync_args);
+  g_assert_true (wait_until (f, entries_out, a, SYNC_TIMEOUT_MS));
+  client_sync_error (a, TETHER_SYNC_ERROR_BUSY);
+  g_assert_true (entries_out (a));
+  g_subprocess_send_signal (s->process, SIGCONT);
+  cli_synced = cli_wait (f, run);
+  if (cli_synced->status != 0)
+    g_error ("tether sync failed (%d): %s", cli_synced->status, cli_synced->err);
+
+  client_sync (a);
+  dump = server_dump (f, s, f->alice, &feed_end);
+  g_assert_cmpint (feed_end, ==, 5);
+  g_assert_cmpuint (tether_sync_engine_get_pending_count (a->engine), ==, 0);
+  assert_converged (f, s, f->alice, clients, 1);
+}
+
 /* ------------------------------------------------------------------- main */
 
 static const NamedTest tests[] = {
@@ -2912,6 +3013,7 @@ static const NamedTest tests[] = {
   { "auto-sync-manual-failed", test_auto_sync_manual_failed },
   { "auto-sync-push-during-manual", test_auto_sync_push_during_manual },
   { "two-processes", test_two_processes },
+  { "two-processes-at-once", test_two_processes_at_once },
 };
 
 int

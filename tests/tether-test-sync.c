@@ -673,51 +673,68 @@ cli_path (void)
   return path;
 }
 
-typedef struct {
-  gboolean  done;
-  char     *out;
-  char     *err;
-  GError   *error;
-} CliCall;
+struct _CliRun {
+  GSubprocess *process;
+  gboolean     done;
+  char        *out;
+  char        *err;
+  GError      *error;
+};
 
 static void
 cli_done (GObject      *source,
           GAsyncResult *result,
           gpointer      data)
 {
-  CliCall *call = data;
+  CliRun *run = data;
 
   g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result,
-                                        &call->out, &call->err, &call->error);
-  call->done = TRUE;
+                                        &run->out, &run->err, &run->error);
+  run->done = TRUE;
+}
+
+CliRun *
+cli_start (Fixture            *f,
+           const char * const *args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  CliRun *run = g_new0 (CliRun, 1);
+
+  g_ptr_array_add (argv, (gpointer) cli_path ());
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  run->process = g_subprocess_newv ((const char * const *) argv->pdata,
+                                    G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (run->process, NULL, NULL, cli_done, run);
+  return run;
+}
+
+Command *
+cli_wait (Fixture *f,
+          CliRun  *run)
+{
+  Command *command = g_new0 (Command, 1);
+
+  if (!wait_until (f, flag_ready, &run->done, REQUEST_TIMEOUT_MS))
+    g_error ("the CLI did not finish within %d ms", REQUEST_TIMEOUT_MS);
+  g_assert_no_error (run->error);
+  g_subprocess_wait (run->process, NULL, NULL);
+  command->status = g_subprocess_get_if_exited (run->process) ? g_subprocess_get_exit_status (run->process) : -1;
+  command->out = run->out;
+  command->err = run->err;
+  g_object_unref (run->process);
+  g_free (run);
+  return command;
 }
 
 Command *
 cli_run (Fixture            *f,
          const char * const *args)
 {
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GSubprocess) process = NULL;
-  g_autoptr(GError) error = NULL;
-  CliCall call = { 0, };
-  Command *command = g_new0 (Command, 1);
-
-  g_ptr_array_add (argv, (gpointer) cli_path ());
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  process = g_subprocess_newv ((const char * const *) argv->pdata,
-                               G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8_async (process, NULL, NULL, cli_done, &call);
-  if (!wait_until (f, flag_ready, &call.done, REQUEST_TIMEOUT_MS))
-    g_error ("the CLI did not finish within %d ms", REQUEST_TIMEOUT_MS);
-  g_assert_no_error (call.error);
-  g_subprocess_wait (process, NULL, NULL);
-  command->status = g_subprocess_get_if_exited (process) ? g_subprocess_get_exit_status (process) : -1;
-  command->out = call.out;
-  command->err = call.err;
-  return command;
+  return cli_wait (f, cli_start (f, args));
 }
 
 gboolean

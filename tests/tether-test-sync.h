@@ -147,6 +147,13 @@ void        server_revive     (Fixture     *f,
  * fixture's context keeps running while it does. */
 Command    *cli_run           (Fixture            *f,
                                const char * const *args);
+/* The same in two steps: started, then waited for (the context runs
+ * meanwhile); cli_wait() frees @run. */
+typedef struct _CliRun CliRun;
+CliRun     *cli_start         (Fixture            *f,
+                               const char * const *args);
+Command    *cli_wait          (Fixture            *f,
+                               CliRun             *run);
 /* Whether `tether --help` lists @command. */
 gboolean    cli_has_command   (Fixture     *f,
                                const char  *command);
