@@ -55,13 +55,15 @@ typedef struct {
   GSocket          *closed;          /* bound, not listening: see closed_url() */
 } Inspect;
 
+static void resume_server (Inspect *f);
+
 static void
 inspect_free (gpointer data)
 {
   Inspect *f = data;
 
   if (f->held)
-    g_subprocess_send_signal (f->server->process, SIGCONT);
+    resume_server (f);
   if (f->window != NULL)
     gtk_window_destroy (GTK_WINDOW (f->window));
   tether_test_app_drain ();
@@ -122,6 +124,31 @@ server_transport (Inspect *f)
   return f->transport;
 }
 
+/* kill() at once: g_subprocess_send_signal() leaves it to GLib's worker
+ * thread, and a request sent meanwhile could still be answered. */
+static void
+signal_server (Inspect *f,
+               int      signum)
+{
+  const char *pid = g_subprocess_get_identifier (f->server->process);
+
+  g_assert_nonnull (pid);
+  g_assert_cmpint (kill ((pid_t) g_ascii_strtoll (pid, NULL, 10), signum), ==, 0);
+}
+
+/* Whether the kernel shows the server stopped ('T' in /proc/PID/stat). */
+static gboolean
+server_is_stopped (Inspect *f)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%s/stat", g_subprocess_get_identifier (f->server->process));
+  g_autofree char *stat = NULL;
+  const char *end;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL) || (end = strrchr (stat, ')')) == NULL)
+    return FALSE;
+  return end[1] == ' ' && end[2] == 'T';
+}
+
 /* A server that takes requests and does not answer them yet, as a slow one
  * would: the process is stopped (SIGSTOP), and the kernel still accepts its
  * connections and takes the request bytes. resume_server() lets it go on. */
@@ -130,15 +157,21 @@ hold_server (Inspect *f)
 {
   server_transport (f);
   g_assert_false (f->held);
-  g_subprocess_send_signal (f->server->process, SIGSTOP);
+  signal_server (f, SIGSTOP);
   f->held = TRUE;
+  for (guint waited_ms = 0; !server_is_stopped (f); waited_ms++)
+    {
+      if (waited_ms >= WAIT_MS)
+        g_error ("tether-server did not stop on SIGSTOP");
+      g_usleep (1000);
+    }
 }
 
 static void
 resume_server (Inspect *f)
 {
   g_assert_true (f->held);
-  g_subprocess_send_signal (f->server->process, SIGCONT);
+  signal_server (f, SIGCONT);
   f->held = FALSE;
 }
 
