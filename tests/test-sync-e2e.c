@@ -2597,7 +2597,13 @@ settled (gpointer data)
          tether_sync_engine_get_last_sync_at (c->engine) > 0;
 }
 
-/* Writes in a burst start one sync, after the debounce. */
+#define DEBOUNCE_MS 1000
+
+/* Writes closer together than the debounce start one sync after the last
+ * of them, even when they span more than one debounce: each write starts
+ * the wait again. Syncs are counted by the engine's signal and its event
+ * log. The gaps are 0.4 debounces: only a stall of 0.6 of one between two
+ * writes would let a sync in early. */
 static void
 test_auto_sync_debounce (Fixture *f)
 {
@@ -2605,26 +2611,40 @@ test_auto_sync_debounce (Fixture *f)
   Client *a = client_new (f, s, "a", f->alice);
   Client *clients[] = { a };
   SyncCount count = { 0, };
+  g_autoptr(GPtrArray) events = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherSyncEvent *event;
   gulong handler;
 
-  tether_sync_engine_set_interval (a->engine, 3600);
-  tether_sync_engine_set_debounce (a->engine, 200);
-  tether_sync_engine_set_auto_sync (a->engine, TRUE);
-  /* whatever enabling starts, let it end */
-  run_for (f, 500);
-  g_assert_true (wait_until (f, settled, a, SETTLE_TIMEOUT_MS) ||
-                 tether_sync_engine_get_last_sync_at (a->engine) == 0);
-
+  /* a sync by hand serves the new transport's wish for one (it would
+   * fire as auto-sync comes on): from here on only writes ask */
+  client_sync (a);
   handler = g_signal_connect (a->engine, "phase", G_CALLBACK (count_syncs), &count);
-  for (guint i = 0; i < 5; i++)
-    g_free (client_create (a, "notes", "{\"title\":\"burst\"}"));
-  g_assert_cmpuint (count.started, ==, 0);
+  tether_sync_engine_set_interval (a->engine, 3600);
+  tether_sync_engine_set_debounce (a->engine, DEBOUNCE_MS);
+  tether_sync_engine_set_auto_sync (a->engine, TRUE);
+  /* three writes DEBOUNCE_MS * 0.4 apart, watched for as long again after
+   * the last: 1.2 debounces in all, yet no sync */
+  for (guint i = 0; i < 3; i++)
+    {
+      g_free (client_create (a, "notes", "{\"title\":\"typed in bursts\"}"));
+      run_for (f, DEBOUNCE_MS * 2 / 5);
+      g_assert_cmpuint (count.started, ==, 0);
+    }
   g_assert_true (wait_until (f, settled, a, SETTLE_TIMEOUT_MS));
   run_for (f, QUIET_MS);
   g_assert_cmpuint (count.started, ==, 1);
   g_assert_cmpuint (count.done, ==, 1);
   g_signal_handler_disconnect (a->engine, handler);
   tether_sync_engine_set_auto_sync (a->engine, FALSE);
+
+  events = tether_sync_engine_list_events (a->engine, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (events->len, ==, 2);
+  event = events->pdata[1];
+  g_assert_true (event->phase == TETHER_SYNC_PHASE_DONE);
+  g_assert_cmpuint (event->report.pushed, ==, 3);
+  g_assert_cmpuint (event->report.accepted, ==, 3);
   assert_converged (f, s, f->alice, clients, 1);
 }
 
