@@ -158,11 +158,11 @@ test_client (void)
       fflush (stdout);
     }
   printf ("report writes=%u syncs-ok=%u syncs-failed=%u dropped=%u lost=%u duplicated=%u "
-          "failed-changes=%u\n", w.counter, w.syncs_ok, w.syncs_failed,
+          "failed-changes=%u offline-spells=%u\n", w.counter, w.syncs_ok, w.syncs_failed,
           tether_faulty_transport_get_dropped (c->faulty),
           tether_faulty_transport_get_lost (c->faulty),
           tether_faulty_transport_get_duplicated (c->faulty),
-          tether_sync_engine_get_failed_count (c->engine));
+          tether_sync_engine_get_failed_count (c->engine), w.offline_spells);
   fflush (stdout);
 }
 
@@ -364,16 +364,58 @@ run_children (World *w)
 
 /* ---------------------------------------------------------- the parent */
 
+/* The worlds of CI, at their length, must show that their faults
+ * happened; a replay or a soak only reports them. */
+static gboolean
+ci_world (guint32 seed)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (ci_seeds); i++)
+    if (ci_seeds[i] == seed)
+      return opt.rounds == DEFAULT_ROUNDS;
+  return FALSE;
+}
+
+/* "name=N" of a client's report line. */
+static guint
+report_figure (World      *w,
+               const char *report,
+               const char *name)
+{
+  g_auto(GStrv) words = g_strsplit (report, " ", -1);
+  gsize length = strlen (name);
+
+  for (guint i = 0; words[i] != NULL; i++)
+    if (strncmp (words[i], name, length) == 0 && words[i][length] == '=')
+      return (guint) g_ascii_strtoull (words[i] + length + 1, NULL, 10);
+  fail_children (w, "a client's report lacks a figure");
+  g_assert_not_reached ();
+}
+
 static void
 report_children (World *w)
 {
   for (guint i = 0; i < N_CLIENTS; i++)
     {
       g_autofree char *journal = journal_path (w->f->dir, i);
+      const char *report = w->children[i].report;
 
-      if (w->children[i].report == NULL)
+      if (report == NULL)
         fail_children (w, "a client ended without its report");
-      g_test_message ("client c%u: %s", i, w->children[i].report);
+      g_test_message ("client c%u: %s", i, report);
+      if (ci_world (w->seed))
+        {
+          ConvergeFaults seen = {
+            .index = i,
+            .dropped = report_figure (w, report, "dropped"),
+            .lost = report_figure (w, report, "lost"),
+            .duplicated = report_figure (w, report, "duplicated"),
+            .offline_spells = report_figure (w, report, "offline-spells"),
+            .syncs_ok = report_figure (w, report, "syncs-ok"),
+            .syncs_failed = report_figure (w, report, "syncs-failed"),
+          };
+
+          converge_assert_faults (&seen);
+        }
       converge_model_load (w->model, journal);
     }
 }
@@ -435,6 +477,8 @@ run_world (Fixture *f,
   report_children (&w);
   passes = settle (&w, clients, clients[N_CLIENTS], &retried);
   converge_check (w.model, f, w.s, f->alice, clients, N_CLIENTS + 1, &figures);
+  if (ci_world (seed))
+    converge_assert_eventful (&figures, seed_strategy (seed));
   g_test_message ("summary: seed %u %s: %u writes, %u conflicts logged, %u records, settled in %u passes "
                   "(%u changes out of retries retried), %.1f s", seed,
                   tether_conflict_strategy_to_string (seed_strategy (seed)), figures.writes, figures.conflicts,

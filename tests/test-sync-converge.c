@@ -64,6 +64,14 @@ world_clear (World *w)
   converge_model_free (w->model);
 }
 
+/* The world of CI (no --seed, --rounds or TETHER_SEED) must show that
+ * its faults happened; a replay only reports them. */
+static gboolean
+ci_world (void)
+{
+  return seed == DEFAULT_SEED && rounds == DEFAULT_ROUNDS;
+}
+
 static void
 report_faults (World *w)
 {
@@ -71,12 +79,24 @@ report_faults (World *w)
 
   for (guint i = 0; i < N_CLIENTS; i++)
     {
+      TetherFaultyTransport *faulty = w->clients[i]->faulty;
+      ConvergeFaults seen = {
+        .index = i,
+        .dropped = tether_faulty_transport_get_dropped (faulty),
+        .lost = tether_faulty_transport_get_lost (faulty),
+        .duplicated = tether_faulty_transport_get_duplicated (faulty),
+        .offline_spells = w->writers[i].offline_spells,
+        .syncs_ok = w->writers[i].syncs_ok,
+        .syncs_failed = w->writers[i].syncs_failed,
+      };
+
       ok += w->writers[i].syncs_ok;
       failed += w->writers[i].syncs_failed;
-      g_test_message ("client %s: dropped %u, lost %u, duplicated %u", w->clients[i]->name,
-                      tether_faulty_transport_get_dropped (w->clients[i]->faulty),
-                      tether_faulty_transport_get_lost (w->clients[i]->faulty),
-                      tether_faulty_transport_get_duplicated (w->clients[i]->faulty));
+      g_test_message ("client %s: dropped %u, lost %u, duplicated %u, %u offline spells, %u syncs failed",
+                      w->clients[i]->name, seen.dropped, seen.lost, seen.duplicated, seen.offline_spells,
+                      seen.syncs_failed);
+      if (ci_world ())
+        converge_assert_faults (&seen);
     }
   g_test_message ("%u syncs went through, %u failed on purpose", ok, failed);
 }
@@ -109,6 +129,8 @@ random_writes (Fixture                *f,
   passes = converge_settle (w.clients, N_CLIENTS, &retried);
   g_test_message ("quiet after %u passes; %u changes out of retries retried", passes, retried);
   converge_check (w.model, f, w.s, f->alice, w.clients, N_CLIENTS, &figures);
+  if (ci_world ())
+    converge_assert_eventful (&figures, strategy);
   world_clear (&w);
 }
 

@@ -435,17 +435,18 @@ try_sync (ConvergeWriter *w)
     converge_fail ("client %s: unexpected sync error: %s", w->client->name, error->message);
 }
 
+/* drop, lose, duplicate every nth request; the longest delay in ms */
+static const guint faults[][4] = {
+  { 7, 11, 13, 3 },
+  { 9, 5, 0, 5 },
+  { 0, 7, 4, 2 },
+  { 5, 0, 9, 4 },
+  { 11, 6, 7, 1 },
+};
+
 void
 converge_faults_on (ConvergeWriter *w)
 {
-  /* drop, lose, duplicate every nth request; the longest delay in ms */
-  static const guint faults[][4] = {
-    { 7, 11, 13, 3 },
-    { 9, 5, 0, 5 },
-    { 0, 7, 4, 2 },
-    { 5, 0, 9, 4 },
-    { 11, 6, 7, 1 },
-  };
   const guint *row = faults[w->index % G_N_ELEMENTS (faults)];
 
   client_set_faults (w->client, row[0], row[1], row[2], row[3]);
@@ -455,12 +456,46 @@ converge_faults_on (ConvergeWriter *w)
   tether_sync_engine_set_batch_size (w->client->engine, 1 + w->index % 3);
 }
 
+void
+converge_assert_faults (const ConvergeFaults *seen)
+{
+  const guint *row = faults[seen->index % G_N_ELEMENTS (faults)];
+  const struct {
+    const char *what;
+    guint       every;
+    guint       count;
+  } kinds[] = {
+    { "dropped", row[0], seen->dropped },
+    { "lost", row[1], seen->lost },
+    { "duplicated", row[2], seen->duplicated },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      if (kinds[i].every > 0 && kinds[i].count == 0)
+        converge_fail ("client c%u: no request was %s, though one in %u should have been", seen->index,
+                       kinds[i].what, kinds[i].every);
+      if (kinds[i].every == 0 && kinds[i].count > 0)
+        converge_fail ("client c%u: %u requests %s with that fault off", seen->index, kinds[i].count,
+                       kinds[i].what);
+    }
+  if (seen->offline_spells == 0)
+    converge_fail ("client c%u was never offline", seen->index);
+  if (seen->syncs_failed == 0)
+    converge_fail ("client c%u: no sync failed, despite its faults and the server's deaths", seen->index);
+  if (seen->syncs_ok == 0)
+    converge_fail ("client c%u: no sync went through: its faults leave nothing to converge", seen->index);
+}
+
 static void
 offline_spell (ConvergeWriter *w,
                guint           round)
 {
   if (round >= w->offline_until && g_rand_int_range (w->rand, 0, 10) == 0)
-    w->offline_until = round + g_rand_int_range (w->rand, 1, 5);
+    {
+      w->offline_until = round + g_rand_int_range (w->rand, 1, 5);
+      w->offline_spells++;
+    }
   client_set_offline (w->client, round < w->offline_until);
 }
 
@@ -735,6 +770,16 @@ check_clients (Fixture     *f,
         converge_fail ("client %s has %u failed changes", clients[i]->name, failed);
     }
   assert_converged (f, s, token, clients, n_clients);
+}
+
+void
+converge_assert_eventful (const ConvergeFigures  *figures,
+                          TetherConflictStrategy  strategy)
+{
+  if (figures->conflicts == 0)
+    converge_fail ("no conflict was logged: the world never made two writers meet");
+  if (strategy == TETHER_CONFLICT_STRATEGY_LWW && figures->lost_logged == 0)
+    converge_fail ("no write was kept only as a conflict's loser, under last writer wins");
 }
 
 void

@@ -40,9 +40,22 @@ typedef struct {
   GRand         *rand;           /* borrowed */
   guint          counter;        /* tokens made */
   guint          offline_until;  /* round */
+  guint          offline_spells;
   guint          syncs_ok;
   guint          syncs_failed;
 } ConvergeWriter;
+
+/* What one writer's faults came to (from its writer, or reported by a
+ * client process). */
+typedef struct {
+  guint index;
+  guint dropped;
+  guint lost;
+  guint duplicated;
+  guint offline_spells;
+  guint syncs_ok;
+  guint syncs_failed;
+} ConvergeFaults;
 
 /* Figures of a settled world, for the tests' messages. */
 typedef struct {
@@ -71,6 +84,15 @@ void           converge_create       (ConvergeWriter *w);
 void           converge_random_op    (ConvergeWriter *w);
 /* Different fault periods per writer, so faults hit different requests. */
 void           converge_faults_on    (ConvergeWriter *w);
+/* For the fixed worlds of CI, which must show what they test: each fault
+ * converge_faults_on() gave the writer happened (and none it did not
+ * give), it was offline at least once, and some of its syncs failed
+ * while some went through; converge_fail() otherwise. */
+void           converge_assert_faults (const ConvergeFaults *seen);
+/* The same for a settled world: conflicts were logged, and under last
+ * writer wins some write survives only as a loser in a conflict log. */
+void           converge_assert_eventful (const ConvergeFigures  *figures,
+                                         TetherConflictStrategy  strategy);
 /* One round: maybe an offline spell, one to three writes, usually a sync. */
 void           converge_round        (ConvergeWriter *w,
                                       guint           round);
