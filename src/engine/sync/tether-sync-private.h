@@ -229,6 +229,12 @@ void     _tether_sync_scheduler_set_enabled   (TetherSyncScheduler *self, gboole
 void     _tether_sync_scheduler_set_interval  (TetherSyncScheduler *self, guint seconds);
 void     _tether_sync_scheduler_set_debounce  (TetherSyncScheduler *self, guint ms);
 void     _tether_sync_scheduler_set_backoff_base (TetherSyncScheduler *self, guint ms);   /* tests */
+/* tests: plans are made on @clock (µs) instead of g_get_monotonic_time(),
+ * so a test can read them exactly; the timers still run in real time. */
+typedef gint64 (*TetherSyncClock) (gpointer data);
+void     _tether_sync_scheduler_set_clock     (TetherSyncScheduler *self,
+                                               TetherSyncClock      clock,
+                                               gpointer             data);
 void     _tether_sync_scheduler_set_network_monitor (TetherSyncScheduler *self,
                                                      GNetworkMonitor     *monitor);    /* tests; default: the system's */
 void     _tether_sync_scheduler_local_write   (TetherSyncScheduler *self);  /* debounce */

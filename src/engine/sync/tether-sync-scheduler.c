@@ -15,10 +15,14 @@
 /* Steady writes (typing) must not postpone a sync forever. */
 #define DEBOUNCE_MAX_FACTOR     10
 
-/* All times are g_get_monotonic_time() µs; 0 stands for "not pending". */
+/* All times are µs of the clock, g_get_monotonic_time() unless a test set
+ * another; 0 stands for "not pending". */
 struct _TetherSyncScheduler
 {
   GObject          parent_instance;
+
+  TetherSyncClock  clock;
+  gpointer         clock_data;
 
   GMainContext    *context;
   GSource         *timer;
@@ -59,6 +63,12 @@ static guint signals[N_SIGNALS];
 static void reschedule (TetherSyncScheduler *self);
 
 static gint64
+now_us (TetherSyncScheduler *self)
+{
+  return self->clock != NULL ? self->clock (self->clock_data) : g_get_monotonic_time ();
+}
+
+static gint64
 earliest (gint64 a,
           gint64 b)
 {
@@ -76,7 +86,7 @@ next_due (TetherSyncScheduler *self)
   if (self->running)
     return 0;
   if (self->forced)
-    return g_get_monotonic_time ();
+    return now_us (self);
   if (!self->enabled || self->auth_blocked)
     return 0;
 
@@ -137,7 +147,7 @@ reschedule (TetherSyncScheduler *self)
   if (due == 0)
     return;
 
-  delay_ms = MAX (0, (due - g_get_monotonic_time () + 999) / 1000);
+  delay_ms = MAX (0, (due - now_us (self) + 999) / 1000);
   self->timer = g_timeout_source_new ((guint) MIN (delay_ms, G_MAXUINT));
   self->timer_due = due;
   g_source_set_static_name (self->timer, "[tether] sync scheduler");
@@ -149,7 +159,7 @@ static void
 arm_interval (TetherSyncScheduler *self)
 {
   if (self->enabled && self->interval_s > 0)
-    self->interval_due = g_get_monotonic_time () + (gint64) self->interval_s * G_USEC_PER_SEC;
+    self->interval_due = now_us (self) + (gint64) self->interval_s * G_USEC_PER_SEC;
   else
     self->interval_due = 0;
 }
@@ -193,7 +203,7 @@ on_network_changed (GNetworkMonitor     *monitor,
 
   g_debug ("network is back, retrying");
   reset_backoff (self);
-  self->soon_due = g_get_monotonic_time ();
+  self->soon_due = now_us (self);
   reschedule (self);
 }
 
@@ -318,6 +328,17 @@ _tether_sync_scheduler_set_backoff_base (TetherSyncScheduler *self,
 }
 
 void
+_tether_sync_scheduler_set_clock (TetherSyncScheduler *self,
+                                  TetherSyncClock      clock,
+                                  gpointer             data)
+{
+  g_return_if_fail (TETHER_IS_SYNC_SCHEDULER (self));
+
+  self->clock = clock;
+  self->clock_data = data;
+}
+
+void
 _tether_sync_scheduler_set_network_monitor (TetherSyncScheduler *self,
                                             GNetworkMonitor     *monitor)
 {
@@ -332,7 +353,7 @@ _tether_sync_scheduler_set_network_monitor (TetherSyncScheduler *self,
 void
 _tether_sync_scheduler_local_write (TetherSyncScheduler *self)
 {
-  gint64 now = g_get_monotonic_time ();
+  gint64 now = now_us (self);
   gint64 debounce;
 
   g_return_if_fail (TETHER_IS_SYNC_SCHEDULER (self));
@@ -349,7 +370,7 @@ _tether_sync_scheduler_server_push (TetherSyncScheduler *self)
 {
   g_return_if_fail (TETHER_IS_SYNC_SCHEDULER (self));
 
-  self->soon_due = earliest (self->soon_due, g_get_monotonic_time ());
+  self->soon_due = earliest (self->soon_due, now_us (self));
   reschedule (self);
 }
 
@@ -370,14 +391,14 @@ record_failure (TetherSyncScheduler *self,
 
   self->failures++;
   delay_ms = backoff_delay_ms (self);
-  self->backoff_until = g_get_monotonic_time () + delay_ms * 1000;
+  self->backoff_until = now_us (self) + delay_ms * 1000;
   /* Bounded here too: a transport of someone else's may pass any figure. */
   retry_after_ms = CLAMP (retry_after_ms, 0, TETHER_RETRY_AFTER_MAX_MS);
   if (retry_after_ms > 0)
-    self->retry_until = MAX (self->retry_until, g_get_monotonic_time () + retry_after_ms * 1000);
+    self->retry_until = MAX (self->retry_until, now_us (self) + retry_after_ms * 1000);
   delay_ms = MAX (delay_ms, retry_after_ms);
   /* The sync did not finish: try again once the backoff has passed. */
-  self->soon_due = earliest (self->soon_due, g_get_monotonic_time ());
+  self->soon_due = earliest (self->soon_due, now_us (self));
 
   g_debug ("sync failed %u time(s) in a row, next attempt in %" G_GINT64_FORMAT " ms",
            self->failures, delay_ms);
@@ -437,7 +458,7 @@ _tether_sync_scheduler_credentials_changed (TetherSyncScheduler *self)
 
   self->auth_blocked = FALSE;
   reset_backoff (self);
-  self->soon_due = earliest (self->soon_due, g_get_monotonic_time ());
+  self->soon_due = earliest (self->soon_due, now_us (self));
   reschedule (self);
 }
 
@@ -472,5 +493,5 @@ _tether_sync_scheduler_get_next_delay (TetherSyncScheduler *self)
 
   if (self->timer == NULL)
     return -1;
-  return MAX (0, (self->timer_due - g_get_monotonic_time () + 999) / 1000);
+  return MAX (0, (self->timer_due - now_us (self) + 999) / 1000);
 }
