@@ -378,21 +378,25 @@ fake_free (Fake *fake)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Fake, fake_free)
 
-/* A port nobody listens on. */
-static guint16
-closed_port (void)
+/* The base URL of a port nobody listens on. The port stays bound (not
+ * listening, so connections to it are refused) until the test ends: let
+ * go at once, another suite running meanwhile could listen on it. */
+static char *
+closed_base (void)
 {
-  g_autoptr(GSocket) socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  GSocket *socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
   g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr(GSocketAddress) any = g_inet_socket_address_new (loopback, 0);
   g_autoptr(GSocketAddress) bound = NULL;
   g_autoptr(GError) error = NULL;
 
+  g_assert_nonnull (socket);
+  g_test_queue_unref (socket);
   g_socket_bind (socket, any, FALSE, &error);
   g_assert_no_error (error);
   bound = g_socket_get_local_address (socket, &error);
   g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  return g_strdup_printf ("http://127.0.0.1:%u/sync", g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
 }
 
 /* ------------------------------------------------------------------- HTTP */
@@ -439,7 +443,7 @@ test_http_unauthorized (Fixture *f)
 static void
 test_http_unreachable (Fixture *f)
 {
-  g_autofree char *base = g_strdup_printf ("http://127.0.0.1:%u/sync", closed_port ());
+  g_autofree char *base = closed_base ();
   g_autoptr(TetherHttpTransport) http = tether_http_transport_new (base, f->alice);
 
   call_fails (f, TETHER_TRANSPORT (http), "pull", PULL_NOTES, TETHER_SYNC_ERROR_NETWORK, base);
@@ -960,7 +964,7 @@ static void
 test_ws_unreachable (Fixture *f)
 {
   g_autoptr(Fake) fake = fake_start ();
-  g_autofree char *closed = g_strdup_printf ("http://127.0.0.1:%u/sync", closed_port ());
+  g_autofree char *closed = closed_base ();
   g_autofree char *html = fake_base (fake, "html");
   g_autoptr(TetherTransport) nobody = ws_new (closed, f->alice);
   g_autoptr(TetherTransport) router = ws_new (html, f->alice);
