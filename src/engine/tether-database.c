@@ -556,12 +556,14 @@ _tether_database_queue_change (TetherDatabase   *self,
   g_array_append_val (self->pending, change);
 }
 
-void
-_tether_database_queue_call (TetherDatabase     *self,
-                             GObject            *target,
-                             TetherDatabaseCall  call,
-                             gpointer            data,
-                             GDestroyNotify      destroy)
+/* Runs @call now outside a transaction, or appends it to @calls. */
+static void
+queue_into (TetherDatabase     *self,
+            GArray             *calls,
+            GObject            *target,
+            TetherDatabaseCall  call,
+            gpointer            data,
+            GDestroyNotify      destroy)
 {
   PendingChange change = {
     .target = g_object_ref (target),
@@ -576,7 +578,17 @@ _tether_database_queue_call (TetherDatabase     *self,
       pending_change_clear (&change);
       return;
     }
-  g_array_append_val (self->pending, change);
+  g_array_append_val (calls, change);
+}
+
+void
+_tether_database_queue_call (TetherDatabase     *self,
+                             GObject            *target,
+                             TetherDatabaseCall  call,
+                             gpointer            data,
+                             GDestroyNotify      destroy)
+{
+  queue_into (self, self->pending, target, call, data, destroy);
 }
 
 void
@@ -586,20 +598,7 @@ _tether_database_call_at_end (TetherDatabase     *self,
                               gpointer            data,
                               GDestroyNotify      destroy)
 {
-  PendingChange change = {
-    .target = g_object_ref (target),
-    .call = call,
-    .data = data,
-    .destroy = destroy,
-  };
-
-  if (self->savepoints->len == 0)
-    {
-      call (target, data);
-      pending_change_clear (&change);
-      return;
-    }
-  g_array_append_val (self->at_end, change);
+  queue_into (self, self->at_end, target, call, data, destroy);
 }
 
 /* Hooks and collections ----------------------------------------------------- */
