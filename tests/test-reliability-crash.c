@@ -135,30 +135,13 @@ pg_writing (Store *store)
   return g_strdup (PQntuples (res) > 0 ? PQgetvalue (res, 0, 0) : "");
 }
 
-/* SQLite: another process holds the WAL write lock, byte 120 of the -shm
- * file (SQLite's WAL format). */
-static gboolean
-sqlite_writing (Store *store)
-{
-  struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 120, .l_len = 1 };
-  int fd = open (store->shm, O_RDONLY | O_CLOEXEC);
-  int rc;
-
-  if (fd < 0)
-    return FALSE;
-  rc = fcntl (fd, F_GETLK, &lock);
-  close (fd);
-  g_assert_cmpint (rc, ==, 0);
-  return lock.l_type != F_UNLCK;
-}
-
 static gboolean
 store_writing (Store *store)
 {
   g_autofree char *state = NULL;
 
   if (store->pg == NULL)
-    return sqlite_writing (store);
+    return tether_test_sqlite_write_locked (store->shm);
   state = pg_writing (store);
   return state[0] != '\0';
 }
@@ -169,7 +152,7 @@ static gboolean
 store_stopped_writing (Store *store)
 {
   if (store->pg == NULL)
-    return sqlite_writing (store);
+    return tether_test_sqlite_write_locked (store->shm);
   for (guint waited = 0; waited < REQUEST_TIMEOUT_MS; waited++)
     {
       g_autofree char *state = pg_writing (store);

@@ -452,21 +452,6 @@ typedef struct {
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PGresult, PQclear)
 
-static gboolean
-kill9_sqlite_writing (Kill9 *k)
-{
-  struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 120, .l_len = 1 };
-  int fd = open (k->shm, O_RDONLY | O_CLOEXEC);
-  int rc;
-
-  if (fd < 0)
-    return FALSE;   /* no WAL index yet */
-  rc = fcntl (fd, F_GETLK, &lock);
-  close (fd);
-  g_assert_cmpint (rc, ==, 0);
-  return lock.l_type != F_UNLCK;
-}
-
 /* The state of the server's session in its transaction, "" with none. */
 static char *
 kill9_pg_writing (Kill9 *k)
@@ -487,7 +472,7 @@ kill9_writing (Kill9 *k)
   g_autofree char *state = NULL;
 
   if (k->pg == NULL)
-    return kill9_sqlite_writing (k);
+    return tether_test_sqlite_write_locked (k->shm);
   state = kill9_pg_writing (k);
   return state[0] != '\0';
 }
@@ -499,7 +484,7 @@ static gboolean
 kill9_stopped_writing (Kill9 *k)
 {
   if (k->pg == NULL)
-    return kill9_sqlite_writing (k);
+    return tether_test_sqlite_write_locked (k->shm);
   for (guint waited = 0; waited < REQUEST_TIMEOUT_MS; waited++)
     {
       g_autofree char *state = kill9_pg_writing (k);

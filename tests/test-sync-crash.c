@@ -260,21 +260,11 @@ server_applied (Crash *crash)
   return applied;
 }
 
-/* The server holds the WAL write lock (byte 120 of the -shm file, per
- * SQLite's WAL format): a push transaction is open. */
+/* The server holds the WAL write lock: a push transaction is open. */
 static gboolean
 server_writing (Crash *crash)
 {
-  struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 120, .l_len = 1 };
-  int fd = open (crash->shm, O_RDONLY | O_CLOEXEC);
-  int rc;
-
-  if (fd < 0)
-    return FALSE;
-  rc = fcntl (fd, F_GETLK, &lock);
-  close (fd);
-  g_assert_cmpint (rc, ==, 0);
-  return lock.l_type != F_UNLCK;
+  return tether_test_sqlite_write_locked (crash->shm);
 }
 
 static void

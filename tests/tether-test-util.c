@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "tether-test"
 #include "config.h"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "tether-test-util.h"
@@ -109,4 +111,21 @@ tether_test_create_all (TetherCollection   *collection,
 {
   for (guint i = 0; json[i] != NULL; i++)
     g_object_unref (tether_test_create (collection, json[i]));
+}
+
+/* The WAL write lock is byte 120 of the -shm file (SQLite's WAL format);
+ * F_GETLK reports a lock held by another process, never our own. */
+gboolean
+tether_test_sqlite_write_locked (const char *shm)
+{
+  struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 120, .l_len = 1 };
+  int fd = open (shm, O_RDONLY | O_CLOEXEC);
+  int rc;
+
+  if (fd < 0)
+    return FALSE;   /* no WAL index yet */
+  rc = fcntl (fd, F_GETLK, &lock);
+  close (fd);
+  g_assert_cmpint (rc, ==, 0);
+  return lock.l_type != F_UNLCK;
 }

@@ -24,5 +24,8 @@ TetherRecord   *tether_test_create         (TetherCollection   *collection,
 /* Create each record of a NULL-terminated list, dropping the results. */
 void            tether_test_create_all     (TetherCollection   *collection,
                                             const char * const *json);
+/* Whether another process holds the WAL write lock of the database whose
+ * -shm file is @shm (FALSE while there is no -shm file yet). */
+gboolean        tether_test_sqlite_write_locked (const char *shm);
 
 G_END_DECLS
