@@ -18,25 +18,20 @@
 
 typedef struct {
   SoupServerMessage *msg;      /* not a reference: this lives in its data */
-  GSource           *source;
+  GSource           *source;   /* fires at last_us + seconds; -1 once the body is in */
   guint              seconds;
   gint64             started_us;
+  gint64             last_us;  /* when the latest part of the request arrived */
 } Deadline;
 
 static void
-deadline_stop (Deadline *deadline)
+deadline_free (Deadline *deadline)
 {
   if (deadline->source != NULL)
     {
       g_source_destroy (deadline->source);
       g_clear_pointer (&deadline->source, g_source_unref);
     }
-}
-
-static void
-deadline_free (Deadline *deadline)
-{
-  deadline_stop (deadline);
   g_free (deadline);
 }
 
@@ -52,12 +47,21 @@ log_timeout (Deadline *deadline)
                       NULL, SOUP_STATUS_REQUEST_TIMEOUT, 0, deadline->started_us);
 }
 
+/* One source per request, moved on only when it fires: a part that arrives
+ * just notes the time, so the many chunks of a large body cost a store
+ * each, not a source made and destroyed each. */
 static gboolean
-deadline_passed (gpointer data)
+deadline_check (gpointer data)
 {
   Deadline *deadline = data;
+  gint64 due = deadline->last_us + (gint64) deadline->seconds * G_USEC_PER_SEC;
   g_autoptr(GIOStream) stream = NULL;
 
+  if (g_get_monotonic_time () < due)
+    {
+      g_source_set_ready_time (deadline->source, due);
+      return G_SOURCE_CONTINUE;
+    }
   g_clear_pointer (&deadline->source, g_source_unref);
   log_timeout (deadline);
   /* libsoup 3.2 gives no socket here (soup_server_message_get_socket is
@@ -69,20 +73,21 @@ deadline_passed (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static void
-deadline_start (Deadline *deadline)
+static gboolean
+dispatch_ready (GSource     *source,
+                GSourceFunc  callback,
+                gpointer     user_data)
 {
-  deadline_stop (deadline);
-  deadline->source = g_timeout_source_new_seconds (deadline->seconds);
-  g_source_set_callback (deadline->source, deadline_passed, deadline, NULL);
-  g_source_attach (deadline->source, g_main_context_get_thread_default ());
+  return callback (user_data);
 }
+
+static GSourceFuncs ready_time_funcs = { NULL, NULL, dispatch_ready, NULL, NULL, NULL };
 
 static void
 on_progress (SoupServerMessage *msg,
              gpointer           user_data)
 {
-  deadline_start (user_data);
+  ((Deadline *) user_data)->last_us = g_get_monotonic_time ();
 }
 
 static void
@@ -90,14 +95,17 @@ on_got_chunk (SoupServerMessage *msg,
               GBytes            *chunk,
               gpointer           user_data)
 {
-  deadline_start (user_data);
+  on_progress (msg, user_data);
 }
 
 static void
 on_got_body (SoupServerMessage *msg,
              gpointer           user_data)
 {
-  deadline_stop (user_data);
+  Deadline *deadline = user_data;
+
+  if (deadline->source != NULL)
+    g_source_set_ready_time (deadline->source, -1);
 }
 
 void
@@ -111,10 +119,13 @@ _tether_server_deadline_watch (SoupServerMessage *msg,
   deadline = g_new0 (Deadline, 1);
   deadline->msg = msg;
   deadline->seconds = seconds;
-  deadline->started_us = g_get_monotonic_time ();
+  deadline->started_us = deadline->last_us = g_get_monotonic_time ();
+  deadline->source = g_source_new (&ready_time_funcs, sizeof (GSource));
+  g_source_set_callback (deadline->source, deadline_check, deadline, NULL);
+  g_source_set_ready_time (deadline->source, deadline->started_us + (gint64) seconds * G_USEC_PER_SEC);
+  g_source_attach (deadline->source, g_main_context_get_thread_default ());
   g_object_set_data_full (G_OBJECT (msg), DEADLINE_KEY, deadline, (GDestroyNotify) deadline_free);
   g_signal_connect (msg, "got-headers", G_CALLBACK (on_progress), deadline);
   g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), deadline);
   g_signal_connect (msg, "got-body", G_CALLBACK (on_got_body), deadline);
-  deadline_start (deadline);
 }
