@@ -546,6 +546,64 @@ test_bad_changes (Fixture       *f,
     }
 }
 
+/* A lone surrogate or \u0000 in a string the server keys on cannot be
+ * decoded faithfully: "\ud800" and "\udbff" both became U+FFFD, so two
+ * change ids (or record ids) were one. Such a change is refused, never
+ * answered as another one. */
+static void
+test_broken_strings (Fixture       *f,
+                     gconstpointer  data)
+{
+  static const struct { const char *field; const char *change; } bad[] = {
+    { "collection", "{\"id\":\"b1\",\"collection\":\"n\\ud800\",\"recordId\":\"a\",\"type\":\"create\",\"data\":{}}" },
+    { "collection", "{\"id\":\"b2\",\"collection\":\"n\\udbff\",\"recordId\":\"a\",\"type\":\"create\",\"data\":{}}" },
+    { "recordId", "{\"id\":\"b3\",\"collection\":\"n\",\"recordId\":\"r\\ud800\",\"type\":\"create\",\"data\":{}}" },
+    { "recordId", "{\"id\":\"b4\",\"collection\":\"n\",\"recordId\":\"r\\udfff\",\"type\":\"create\",\"data\":{}}" },
+    { "hlc", "{\"id\":\"b5\",\"collection\":\"n\",\"recordId\":\"h\",\"type\":\"create\",\"data\":{},"
+             "\"hlc\":\"1700000000000-0000-\\ud800\"}" },
+    { "timestamp", "{\"id\":\"b6\",\"collection\":\"n\",\"recordId\":\"t\",\"type\":\"create\",\"data\":{},"
+                   "\"timestamp\":\"2026-01-01T00:00:00.000Z\\ud800\"}" },
+  };
+  static const struct { const char *body; const char *field; } whole[] = {
+    /* two ids that decoded to the same text */
+    { "{\"changes\":[{\"id\":\"c\\ud800\",\"collection\":\"n\",\"recordId\":\"x\",\"type\":\"create\",\"data\":{}},"
+      "{\"id\":\"c\\udbff\",\"collection\":\"n\",\"recordId\":\"y\",\"type\":\"create\",\"data\":{}}]}", "id" },
+    { "{\"clientId\":\"A\\ud800\",\"changes\":[]}", "clientId" },
+    /* read as no clientId at all */
+    { "{\"clientId\":\"A\\u0000B\",\"changes\":[]}", "clientId" },
+  };
+  GString *body = g_string_new ("{\"changes\":[");
+  JsonObject *r;
+
+  for (guint i = 0; i < G_N_ELEMENTS (whole); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonNode) refused = NULL;
+
+      refused = tether_server_core_push (f->core, &f->alice, whole[i].body, strlen (whole[i].body), NULL, &error);
+      g_test_message ("push %s", whole[i].body);
+      g_assert_null (refused);
+      g_assert_error (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_BAD_REQUEST);
+      g_assert_nonnull (strstr (error->message, whole[i].field));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    g_string_append_printf (body, "%s,", bad[i].change);
+  g_string_append (body, "{\"id\":\"good\",\"collection\":\"n\",\"recordId\":\"a\",\"type\":\"create\",\"data\":{}}]}");
+  r = push (f, g_string_free (body, FALSE));
+  assert_outcome (r, 1, 0, G_N_ELEMENTS (bad));
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      JsonObject *error = entry (r, "errors", i);
+      g_autofree char *id = g_strdup_printf ("b%u", i + 1);
+
+      g_assert_cmpstr (json_object_get_string_member (error, "id"), ==, id);
+      g_assert_cmpstr (json_object_get_string_member (error, "code"), ==, "bad-change");
+      g_assert_nonnull (strstr (json_object_get_string_member (error, "error"), bad[i].field));
+    }
+  r = pull (f, "{}");
+  g_assert_cmpuint (count (r, "changes"), ==, 1);
+}
+
 static char *
 nested_body (guint depth)
 {
@@ -1450,6 +1508,7 @@ add_tests (const char *kind)
     { "push/batch-sees-earlier", test_batch_sees_earlier },
     { "push/batch-many-rows", test_batch_many_rows },
     { "push/bad-changes", test_bad_changes },
+    { "push/broken-strings", test_broken_strings },
     { "push/too-many-changes", test_too_many_changes },
     { "push/schema", test_schema },
     { "push/hlc", test_hlc },

@@ -27,6 +27,18 @@ reject (TetherServerChange *change,
   return FALSE;
 }
 
+/* A string holding \u0000 or a lone surrogate: decoding cut it at the NUL
+ * or made the surrogate U+FFFD, so "\ud800" and "\udbff" would be one
+ * collection, record or hlc. */
+static gboolean
+reject_broken (TetherServerChange *change,
+               const char         *field)
+{
+  return reject (change, "bad-change",
+                 g_strdup_printf ("\"%s\" holds \\u0000 or a lone surrogate, which the server "
+                                  "cannot store", field));
+}
+
 static gboolean
 has_control_chars (const char *text)
 {
@@ -52,6 +64,10 @@ read_target (TetherServerChange *change,
 {
   gsize length;
 
+  if (f->collection.kind == TETHER_JSON_STRING && f->collection.broken)
+    return reject_broken (change, "collection");
+  if (f->record_id.kind == TETHER_JSON_STRING && f->record_id.broken)
+    return reject_broken (change, "recordId");
   change->collection = f->collection.kind == TETHER_JSON_STRING ? f->collection.string : NULL;
   length = change->collection != NULL ? strlen (change->collection) : 0;
   if (length == 0 || length > TETHER_SERVER_MAX_COLLECTION || has_control_chars (change->collection))
@@ -132,6 +148,10 @@ read_extras (TetherServerChange *change,
   change->base_rev = is_absent (&f->base_rev) ? -1 : f->base_rev.integer;
   if (!is_absent (&f->base_rev) && (f->base_rev.kind != TETHER_JSON_INT || change->base_rev < 0))
     return reject (change, "bad-change", g_strdup ("\"baseRev\" must be a non-negative integer"));
+  if (f->hlc.kind == TETHER_JSON_STRING && f->hlc.broken)
+    return reject_broken (change, "hlc");
+  if (f->timestamp.kind == TETHER_JSON_STRING && f->timestamp.broken)
+    return reject_broken (change, "timestamp");
   change->hlc = is_absent (&f->hlc) ? NULL : f->hlc.string;
   if (!is_absent (&f->hlc) && !_tether_server_hlc_is_valid (change->hlc))
     return reject (change, "bad-change",
@@ -264,6 +284,11 @@ read_change (TetherServerScanner *s,
     }
   if (s->failed)
     return FALSE;
+  /* A lone surrogate cannot be echoed in an answer a client can read. */
+  if (f.id.kind == TETHER_JSON_STRING && f.id.broken)
+    return _tether_server_fail (s->error, TETHER_SERVER_ERROR_BAD_REQUEST,
+                                "changes[%u] has an \"id\" holding \\u0000 or a lone surrogate; "
+                                "send ids of plain UTF-8 text", index);
   length = f.id.kind == TETHER_JSON_STRING && f.id.string ? strlen (f.id.string) : 0;
   if (length == 0 || length > TETHER_SERVER_MAX_CHANGE_ID)
     return _tether_server_fail (s->error, TETHER_SERVER_ERROR_BAD_REQUEST,
@@ -385,6 +410,9 @@ read_push (TetherServerScanner     *s,
   if (!is_absent (&client_id) && client_id.kind != TETHER_JSON_STRING)
     return _tether_server_fail (s->error, TETHER_SERVER_ERROR_BAD_REQUEST,
                                 "\"clientId\" must be a string");
+  if (client_id.kind == TETHER_JSON_STRING && client_id.broken)
+    return _tether_server_fail (s->error, TETHER_SERVER_ERROR_BAD_REQUEST,
+                                "\"clientId\" holds \\u0000 or a lone surrogate; send plain UTF-8 text");
   if (!is_absent (&version) && version.kind != TETHER_JSON_INT)
     return _tether_server_fail (s->error, TETHER_SERVER_ERROR_BAD_REQUEST,
                                 "\"schemaVersion\" must be an integer");
