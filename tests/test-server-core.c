@@ -378,6 +378,25 @@ test_seed_rules (Fixture       *f,
   assert_outcome (r, 1, 0, 0);
 }
 
+/* A client whose clock says 1969 sends a time before the epoch: a
+ * negative ms, which is a time like any other. */
+static void
+test_old_timestamps (Fixture       *f,
+                     gconstpointer  data)
+{
+  JsonObject *r;
+
+  r = push (f, body_of (change ("o1", "notes", "\"r\"", "create", "{\"v\":1}",
+                                ",\"baseRev\":0,\"timestamp\":\"1969-07-20T20:17:40.000Z\""), NULL));
+  assert_outcome (r, 1, 0, 0);
+  /* seed rules: the stored write is newer than a change made before it */
+  r = push (f, body_of (change ("o2", "notes", "\"r\"", "update", "{\"v\":2}",
+                                ",\"timestamp\":\"1969-01-01T00:00:00.001Z\""), NULL));
+  assert_outcome (r, 0, 1, 0);
+  g_assert_cmpstr (json_object_get_string_member (entry (r, "conflicts", 0), "localTimestamp"), ==,
+                   "1969-01-01T00:00:00.001Z");
+}
+
 static void
 test_idempotent_retry (Fixture       *f,
                        gconstpointer  data)
@@ -1503,6 +1522,7 @@ add_tests (const char *kind)
     { "push/accept-and-conflict", test_accept_and_conflict },
     { "push/base-rev-rules", test_base_rev_rules },
     { "push/seed-rules", test_seed_rules },
+    { "push/old-timestamps", test_old_timestamps },
     { "push/idempotent-retry", test_idempotent_retry },
     { "push/batch-duplicates", test_batch_duplicates },
     { "push/batch-sees-earlier", test_batch_sees_earlier },

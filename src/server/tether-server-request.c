@@ -110,15 +110,19 @@ read_type (TetherServerChange *change,
                  g_strdup ("\"type\" must be \"create\", \"update\" or \"delete\""));
 }
 
-static gint64
-parse_timestamp (const char *text)
+/* A time before 1970 is a negative @ms like any other, so success is
+ * told apart from it. */
+static gboolean
+parse_timestamp (const char *text,
+                 gint64     *ms)
 {
   g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
   g_autoptr(GDateTime) time = text != NULL ? g_date_time_new_from_iso8601 (text, utc) : NULL;
 
   if (time == NULL)
-    return -1;
-  return g_date_time_to_unix (time) * 1000 + g_date_time_get_microsecond (time) / 1000;
+    return FALSE;
+  *ms = g_date_time_to_unix (time) * 1000 + g_date_time_get_microsecond (time) / 1000;
+  return TRUE;
 }
 
 gboolean
@@ -157,7 +161,7 @@ read_extras (TetherServerChange *change,
     return reject (change, "bad-change",
                    g_strdup ("\"hlc\" must look like <13-digit ms>-<4 hex digits>-<client id>"));
   change->timestamp = is_absent (&f->timestamp) ? NULL : f->timestamp.string;
-  if (!is_absent (&f->timestamp) && (change->timestamp_ms = parse_timestamp (change->timestamp)) < 0)
+  if (!is_absent (&f->timestamp) && !parse_timestamp (change->timestamp, &change->timestamp_ms))
     return reject (change, "bad-change", g_strdup ("\"timestamp\" must be an ISO 8601 time"));
   if (f->base_data.kind == TETHER_JSON_OBJECT)
     {
