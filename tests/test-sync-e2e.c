@@ -1744,6 +1744,67 @@ test_discard_after_lost_response (Fixture *f)
   g_assert_nonnull (strstr (shadow, "typed on A"));
 }
 
+/* A's title edit reaches the server but its answer is lost; B then
+ * retitles the note. A's next push is refused for its schema (409), the
+ * pull still runs and merges B's version into A's edit, which client-wins
+ * keeps. That merge is not the change the server holds under the first
+ * change's id: it must go out under a new one. Resent under the old id,
+ * the server replayed its first answer, A took its title for the server's
+ * and B's title stayed there. */
+static void
+test_rebase_after_lost_answer (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new_full (f, s, "a", f->alice, CLIENT_FAULTY, 1);
+  Client *b = client_new (f, s, "b", f->alice);
+  Client *clients[] = { a, b };
+  g_autofree char *newer_path = schema_file_new (f->dir, notes_take_any_field);
+  g_autoptr(TetherSchema) newer = NULL;
+  g_autofree char *older_path = NULL;
+  g_autofree char *note = NULL;
+  g_autoptr(GError) error = NULL;
+  guint attempts = 0;
+
+  server_pin_port (s);
+  newer = tether_schema_new_from_file (newer_path, &error);
+  g_assert_no_error (error);
+  older_path = schema_file_new (f->dir, NULL);
+  client_reopen_schema (a, newer);
+  note = shared_record (a, b, "notes", NOTE_BASE);
+  tether_sync_engine_set_strategy (a->engine, TETHER_CONFLICT_STRATEGY_CLIENT_WINS);
+
+  client_update (a, "notes", note, "{\"title\":\"title from A\"}");
+  client_set_faults (a, 0, 1, 0, 0);
+  while (!server_has (a, "title from A"))
+    {
+      g_clear_error (&error);
+      g_assert_cmpuint (attempts++, <, 5);
+      g_assert_false (client_try_sync (a, NULL, &error));
+    }
+  g_clear_error (&error);
+  client_set_faults (a, 0, 0, 0, 0);
+  client_sync (b);
+  client_update (b, "notes", note, "{\"title\":\"title from B\"}");
+  client_sync (b);
+
+  {
+    const char *extra[] = { "--schema", older_path, NULL };
+
+    server_set_extra (s, extra);
+    server_restart (f, s);
+  }
+  g_assert_false (client_try_sync (a, NULL, &error));
+  g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_SCHEMA);
+  assert_string (a, "notes", note, "title", "title from A");
+
+  server_set_extra (s, NULL);
+  server_restart (f, s);
+  client_sync (a);
+  client_sync (b);
+  assert_string (b, "notes", note, "title", "title from A");
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+}
+
 /* A push applied by the server whose answer was lost: the retry neither
  * duplicates the write nor conflicts with itself. */
 static void
@@ -3026,6 +3087,7 @@ static const NamedTest tests[] = {
   { "too-large-change", test_too_large_change },
   { "too-deep-change", test_too_deep_change },
   { "too-deep-websocket", test_too_deep_websocket },
+  { "rebase-after-lost-answer", test_rebase_after_lost_answer },
   { "lost-response", test_lost_response },
   { "duplicate-requests", test_duplicate_requests },
   { "auth-required", test_auth_required },

@@ -263,18 +263,35 @@ rebase_rows (TetherSyncEngine *self,
   g_autoptr(TetherChangeRow) fresh = NULL;
   TetherChangeRow *keep;
   guint retries = carry_retries;
+  gboolean sent = FALSE;
 
   if (rows == NULL)
     return FALSE;
   for (guint i = 0; i < rows->len; i++)
-    retries = MAX (retries, ((TetherChangeRow *) g_ptr_array_index (rows, i))->retries);
+    {
+      TetherChangeRow *row = g_ptr_array_index (rows, i);
+
+      retries = MAX (retries, row->retries);
+      sent |= row->push_id != NULL;
+    }
   for (guint i = 0; i + (_tether_json_object_equal (result, remote) ? 0 : 1) < rows->len; i++)
     if (!_tether_sync_store_delete_change (self->db, ((TetherChangeRow *) g_ptr_array_index (rows, i))->seq, error))
       return FALSE;
   if (_tether_json_object_equal (result, remote))
     return TRUE;
-  if (rows->len > 0)
+  if (rows->len > 0 && !sent)
     keep = g_ptr_array_index (rows, rows->len - 1);
+  else if (rows->len > 0)
+    {
+      /* Rows sent under an id the server may have applied (the answer was
+       * lost): this is another change now. Resent under that id, the
+       * server would replay its first answer and never get this one. */
+      keep = fresh = g_ptr_array_steal_index (rows, rows->len - 1);
+      if (!_tether_sync_store_delete_change (self->db, keep->seq, error))
+        return FALSE;
+      g_free (keep->id);
+      keep->id = tether_uuid_v7_new ();
+    }
   else
     {
       keep = fresh = g_new0 (TetherChangeRow, 1);
