@@ -705,6 +705,77 @@ test_task_fields (Fixture *f, gconstpointer data)
   g_assert_false (tether_record_has_field (saved, "due"));
 }
 
+/* The calendar's label of @day in the month it shows. */
+static GtkWidget *
+find_day_label (GtkWidget *root,
+                int        day)
+{
+  g_autofree char *text = g_strdup_printf ("%d", day);
+
+  if (GTK_IS_LABEL (root) && gtk_widget_has_css_class (root, "day-number") &&
+      !gtk_widget_has_css_class (root, "other-month") &&
+      g_strcmp0 (gtk_label_get_text (GTK_LABEL (root)), text) == 0)
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_day_label (child, day);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static gboolean
+is_mapped (gpointer data)
+{
+  return gtk_widget_get_mapped (data);
+}
+
+static gboolean
+is_unmapped (gpointer data)
+{
+  return !gtk_widget_get_mapped (data);
+}
+
+/* With no due date the calendar opens on today, already selected: a
+ * click on it must still set it, though the calendar sees no change. */
+static void
+test_due_today_by_click (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherRecord) task = NULL;
+  g_autoptr(TetherRecord) saved = NULL;
+  g_autoptr(GDateTime) today = g_date_time_new_now_local ();
+  g_autofree char *expected = g_strdup_printf ("%04d-%02d-%02dT00:00:00.000Z", g_date_time_get_year (today),
+                                               g_date_time_get_month (today),
+                                               g_date_time_get_day_of_month (today));
+  GtkMenuButton *due;
+  GtkWidget *popover, *calendar, *label;
+
+  if (skip_without_display ())
+    return;
+  task = tether_test_create (f->tasks, "{\"title\": \"Call the bank\"}");
+  tether_editor_set_record (f->editor, f->db, "tasks", tether_record_get_id (task), NULL);
+  g_assert_true (tether_test_app_wait (is_mapped, editor_part (f, "due"), 5000));
+  due = GTK_MENU_BUTTON (editor_part (f, "due"));
+  popover = GTK_WIDGET (gtk_menu_button_get_popover (due));
+  gtk_menu_button_popup (due);
+  g_assert_true (tether_test_app_wait (is_mapped, popover, 5000));
+  calendar = find_type (popover, GTK_TYPE_CALENDAR);
+  label = find_day_label (calendar, g_date_time_get_day_of_month (today));
+  g_assert_nonnull (label);
+  g_assert_true (tether_test_app_wait (is_mapped, label, 5000));
+
+  if (!tether_test_app_click (label))
+    {
+      g_test_skip ("no XTEST: the calendar cannot be clicked on this display");
+      return;
+    }
+  g_assert_true (tether_test_app_wait (is_unmapped, popover, 5000));
+  saved = stored (f->tasks, tether_record_get_id (task));
+  g_assert_cmpstr (tether_record_get_string (saved, "due", NULL), ==, expected);
+}
+
 static void
 test_snapshots (Fixture *f, gconstpointer data)
 {
@@ -1132,6 +1203,7 @@ main (int argc, char **argv)
   EDITOR_TEST ("switching-refused-when-save-fails", test_switching_refused);
   EDITOR_TEST ("refused-save-keeps-text", test_refused_save_keeps_text);
   EDITOR_TEST ("task-fields", test_task_fields);
+  EDITOR_TEST ("due-today-by-click", test_due_today_by_click);
   EDITOR_TEST ("snapshots", test_snapshots);
   INBOX_TEST ("empty", test_inbox_empty);
   INBOX_TEST ("lists-conflicts", test_inbox_lists_conflicts);

@@ -231,6 +231,101 @@ tether_test_app_press_key (GtkWindow       *window,
   return TRUE;
 }
 
+typedef struct {
+  GtkWidget *native;
+  gboolean   released;
+} ClickWait;
+
+static gboolean
+on_button_event (GtkEventControllerLegacy *controller,
+                 GdkEvent                 *event,
+                 ClickWait                *wait)
+{
+  if (gdk_event_get_event_type (event) == GDK_BUTTON_RELEASE)
+    wait->released = TRUE;
+  return FALSE;
+}
+
+static gboolean
+has_size (gpointer data)
+{
+  return gtk_widget_get_width (data) > 0 && gtk_widget_get_height (data) > 0;
+}
+
+/* A popover the press closed does not get the release. */
+static gboolean
+click_done (gpointer data)
+{
+  ClickWait *wait = data;
+
+  return wait->released || !gtk_widget_get_mapped (wait->native);
+}
+
+/* As tether_test_app_press_key(), with the pointer: moved onto @widget's
+ * middle in root coordinates, pressed and released. Popovers are X windows
+ * of their own, so the point is translated from @widget's own surface. */
+gboolean
+tether_test_app_click (GtkWidget *widget)
+{
+  static void *xtst;
+  GtkNative *native = gtk_widget_get_native (widget);
+  GdkSurface *surface = native != NULL ? gtk_native_get_surface (native) : NULL;
+  GdkDisplay *display = gtk_widget_get_display (widget);
+  void *(*xdisplay_of) (GdkDisplay *) = dlsym (RTLD_DEFAULT, "gdk_x11_display_get_xdisplay");
+  unsigned long (*xid_of) (GdkSurface *) = dlsym (RTLD_DEFAULT, "gdk_x11_surface_get_xid");
+  unsigned long (*root_of) (void *) = dlsym (RTLD_DEFAULT, "XDefaultRootWindow");
+  int (*translate) (void *, unsigned long, unsigned long, int, int, int *, int *, unsigned long *) =
+    dlsym (RTLD_DEFAULT, "XTranslateCoordinates");
+  int (*flush) (void *) = dlsym (RTLD_DEFAULT, "XFlush");
+  int (*fake_motion) (void *, int, int, int, unsigned long);
+  int (*fake_button) (void *, unsigned, int, unsigned long);
+  GtkEventController *watch;
+  ClickWait wait = { GTK_WIDGET (native), FALSE };
+  double x, y, sx, sy;
+  int rx, ry;
+  unsigned long child;
+  void *xdisplay;
+
+  g_assert_true (gtk_widget_get_mapped (widget));
+  if (xtst == NULL)
+    xtst = dlopen ("libXtst.so.6", RTLD_NOW | RTLD_GLOBAL);
+  fake_motion = xtst != NULL ? dlsym (xtst, "XTestFakeMotionEvent") : NULL;
+  fake_button = xtst != NULL ? dlsym (xtst, "XTestFakeButtonEvent") : NULL;
+  if (g_strcmp0 (G_OBJECT_TYPE_NAME (display), "GdkX11Display") != 0 || surface == NULL ||
+      xdisplay_of == NULL || xid_of == NULL || root_of == NULL || translate == NULL || flush == NULL)
+    return cannot_press_keys ("not an X11 display");
+  if (fake_motion == NULL || fake_button == NULL)
+    return cannot_press_keys ("no libXtst");
+  /* Mapped is not yet laid out. */
+  if (!tether_test_app_wait (has_size, widget, 5000))
+    g_error ("%s never got a size", G_OBJECT_TYPE_NAME (widget));
+  if (!gtk_widget_translate_coordinates (widget, GTK_WIDGET (native),
+                                         gtk_widget_get_width (widget) / 2.0,
+                                         gtk_widget_get_height (widget) / 2.0, &x, &y))
+    g_error ("cannot place %s in its window", G_OBJECT_TYPE_NAME (widget));
+  gtk_native_get_surface_transform (native, &sx, &sy);
+  xdisplay = xdisplay_of (display);
+  translate (xdisplay, xid_of (surface), root_of (xdisplay), (int) (x + sx), (int) (y + sy), &rx, &ry, &child);
+
+  watch = gtk_event_controller_legacy_new ();
+  gtk_event_controller_set_propagation_phase (watch, GTK_PHASE_CAPTURE);
+  g_signal_connect (watch, "event", G_CALLBACK (on_button_event), &wait);
+  gtk_widget_add_controller (GTK_WIDGET (native), g_object_ref (watch));
+  /* screen -1: the one the pointer is on; CurrentTime */
+  fake_motion (xdisplay, -1, rx, ry, 0);
+  fake_button (xdisplay, 1, TRUE, 0);
+  fake_button (xdisplay, 1, FALSE, 0);
+  flush (xdisplay);
+  if (!tether_test_app_wait (click_done, &wait, 5000))
+    g_error ("the window never saw the button come up on %s", G_OBJECT_TYPE_NAME (widget));
+  /* The window may be gone with what the click did. */
+  if (gtk_event_controller_get_widget (watch) != NULL)
+    gtk_widget_remove_controller (gtk_event_controller_get_widget (watch), watch);
+  g_object_unref (watch);
+  park_pointer ();
+  return TRUE;
+}
+
 gboolean
 tether_test_app_start (TetherApplication **app)
 {

@@ -40,6 +40,10 @@ void     tether_test_app_settle    (guint      ms);
 gboolean tether_test_app_press_key (GtkWindow       *window,
                                     guint            keyval,
                                     GdkModifierType  modifiers);
+/* Click @widget's middle with the first mouse button as a person would,
+ * through the X display (XTEST); returns once @widget's window has seen
+ * the button come up. Like tether_test_app_press_key() where it cannot. */
+gboolean tether_test_app_click     (GtkWidget       *widget);
 /* Render @widget (mapped, in a realized window) to a PNG file; aborts the
  * test with the reason when it cannot. */
 void     tether_test_app_snapshot  (GtkWidget  *widget,

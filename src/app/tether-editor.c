@@ -321,6 +321,28 @@ on_day_selected (TetherEditor *self)
   set_due (self, day);
 }
 
+/* GtkCalendar says nothing when the day clicked is the one already
+ * selected, as today is when there is no due date yet: that click is a
+ * choice too. Seen before the calendar handles it (capture phase). */
+static void
+on_calendar_pressed (GtkGestureClick *gesture,
+                     int              n_press,
+                     double           x,
+                     double           y,
+                     TetherEditor    *self)
+{
+  GtkWidget *day = gtk_widget_pick (GTK_WIDGET (self->calendar), x, y, GTK_PICK_DEFAULT);
+  g_autoptr(GDateTime) selected = NULL;
+
+  if (n_press != 1 || gtk_gesture_single_get_current_button (GTK_GESTURE_SINGLE (gesture)) != GDK_BUTTON_PRIMARY ||
+      !GTK_IS_LABEL (day) || !gtk_widget_has_css_class (day, "day-number") ||
+      gtk_widget_has_css_class (day, "other-month"))
+    return;
+  selected = gtk_calendar_get_date (self->calendar);
+  if (g_ascii_strtoll (gtk_label_get_text (GTK_LABEL (day)), NULL, 10) == g_date_time_get_day_of_month (selected))
+    set_due (self, selected);
+}
+
 static void
 on_clear_due_clicked (TetherEditor *self)
 {
@@ -705,8 +727,13 @@ static void
 tether_editor_init (TetherEditor *self)
 {
   GtkWidget *text_fields[3];
+  GtkGesture *click;
 
   gtk_widget_init_template (GTK_WIDGET (self));
+  click = gtk_gesture_click_new ();
+  gtk_event_controller_set_propagation_phase (GTK_EVENT_CONTROLLER (click), GTK_PHASE_CAPTURE);
+  g_signal_connect (click, "pressed", G_CALLBACK (on_calendar_pressed), self);
+  gtk_widget_add_controller (GTK_WIDGET (self->calendar), GTK_EVENT_CONTROLLER (click));
   text_fields[0] = GTK_WIDGET (self->title_text);
   text_fields[1] = GTK_WIDGET (self->body_view);
   text_fields[2] = GTK_WIDGET (self->tags_entry);
