@@ -1214,6 +1214,95 @@ test_model_perf (void)
   tether_test_dir_free (g_steal_pointer (&dir));
 }
 
+/* Sync Now while a sync runs -------------------------------------------------------- */
+
+static GtkWidget *
+find_label_text (GtkWidget  *root,
+                 const char *text)
+{
+  if (GTK_IS_LABEL (root) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (root)), text) == 0)
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_label_text (child, text);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* A server that takes connections and never answers: a sync to it runs
+ * until it is cancelled. */
+static gboolean
+hold_connection (GSocketService    *service,
+                 GSocketConnection *connection,
+                 GObject           *source,
+                 gpointer           data)
+{
+  g_ptr_array_add (data, g_object_ref (connection));
+  return TRUE;
+}
+
+static void
+flag_done (GObject      *source,
+           GAsyncResult *result,
+           gpointer      data)
+{
+  tether_sync_engine_sync_finish (TETHER_SYNC_ENGINE (source), result, NULL, NULL);
+  *(gboolean *) data = TRUE;
+}
+
+static gboolean
+flag_set (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
+/* Sync Now during a sync of this process (auto-sync, say) must not say
+ * that another program is syncing the database. */
+static void
+test_sync_now_while_syncing (Fixture       *f,
+                             gconstpointer  data)
+{
+  TetherSyncEngine *engine = tether_application_get_sync_engine (app);
+  g_autoptr(GSocketService) service = g_socket_service_new ();
+  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+  gboolean done = FALSE;
+  guint16 port;
+
+  if (skip_without_display ())
+    return;
+  port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (service), NULL, &error);
+  g_assert_no_error (error);
+  g_signal_connect (service, "incoming", G_CALLBACK (hold_connection), held);
+  url = g_strdup_printf ("http://127.0.0.1:%u/sync", port);
+  tether_sync_engine_set_auto_sync (engine, FALSE);
+  tether_sync_engine_set_remote (engine, url, NULL);
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "sync-now"));
+
+  tether_sync_engine_sync_async (engine, cancellable, flag_done, &done);
+  g_assert_cmpint (tether_sync_engine_get_state (engine), ==, TETHER_SYNC_STATE_SYNCING);
+  g_assert_false (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "sync-now"));
+  /* Ctrl+R does the same as the button. */
+  g_action_group_activate_action (G_ACTION_GROUP (f->window), "sync-now", NULL);
+  tether_test_app_drain ();
+  g_assert_null (find_label_text (GTK_WIDGET (f->window),
+                                  "Another Tether program is syncing this database. Try again in a moment."));
+
+  g_cancellable_cancel (cancellable);
+  g_assert_true (tether_test_app_wait (flag_set, &done, 10000));
+  g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (f->window), "sync-now"));
+  tether_sync_engine_set_remote (engine, NULL, NULL);
+  tether_sync_engine_set_auto_sync (engine, g_settings_get_boolean (tether_application_get_settings (app),
+                                                                    "auto-sync"));
+  g_socket_service_stop (service);
+  g_socket_listener_close (G_SOCKET_LISTENER (service));
+}
+
 /* Main ------------------------------------------------------------------------------ */
 
 int
@@ -1252,6 +1341,7 @@ main (int    argc,
   WINDOW_TEST ("delete-unsaved", test_delete_unsaved);
   WINDOW_TEST ("close-asks-when-save-fails", test_close_asks_when_save_fails);
   WINDOW_TEST ("deleted-elsewhere-asks", test_deleted_elsewhere_asks);
+  WINDOW_TEST ("sync-now-while-syncing", test_sync_now_while_syncing);
   g_test_add_func ("/tether/app/item-model/order-and-changes", test_model_order_and_changes);
   g_test_add_func ("/tether/app/item-model/random", test_model_random);
   g_test_add_func ("/tether/app/item-model/perf", test_model_perf);

@@ -467,10 +467,7 @@ sync_done (GObject      *source,
   g_autoptr(GError) error = NULL;
   gboolean offer_preferences = FALSE;
   const char *message;
-  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), "sync-now");
 
-  if (action != NULL)
-    g_simple_action_set_enabled (G_SIMPLE_ACTION (action), TRUE);
   if (!tether_sync_engine_sync_finish (TETHER_SYNC_ENGINE (source), result, &report, &error) &&
       g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
@@ -510,10 +507,26 @@ sync_now_activated (GSimpleAction *action,
 {
   TetherWindow *self = TETHER_WINDOW (data);
 
+  /* Disabled then, but a sync started within this activation must not
+   * come back as "busy", which blames another program. */
+  if (tether_sync_engine_get_state (self->engine) == TETHER_SYNC_STATE_SYNCING)
+    return;
   /* Edits waiting for the debounce belong in this sync. */
   _tether_window_save (self);
-  g_simple_action_set_enabled (action, FALSE);
   tether_sync_engine_sync_async (self->engine, self->sync_cancellable, sync_done, g_object_ref (self));
+}
+
+/* While this process syncs (Sync Now or auto-sync) the status says so,
+ * and another sync could only fail: TETHER_SYNC_ERROR_BUSY then stands
+ * for another program's sync alone. */
+static void
+update_sync_now (TetherWindow *self)
+{
+  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), "sync-now");
+
+  if (action != NULL && self->engine != NULL)
+    g_simple_action_set_enabled (G_SIMPLE_ACTION (action),
+                                 tether_sync_engine_get_state (self->engine) != TETHER_SYNC_STATE_SYNCING);
 }
 
 /* Setup ----------------------------------------------------------------------------- */
@@ -557,5 +570,7 @@ _tether_window_add_actions (TetherWindow *self)
   g_signal_connect_swapped (self->db, "external-change", G_CALLBACK (tags_written_elsewhere), self);
   gtk_menu_button_set_menu_model (self->tag_button, G_MENU_MODEL (self->tag_menu));
   gtk_menu_button_set_create_popup_func (self->tag_button, fill_tag_menu, self, NULL);
+  g_signal_connect_swapped (self->engine, "notify::state", G_CALLBACK (update_sync_now), self);
+  update_sync_now (self);
   _tether_window_update_actions (self);
 }

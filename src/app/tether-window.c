@@ -467,6 +467,8 @@ tether_window_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->model, self);
   if (self->db != NULL)
     g_signal_handlers_disconnect_by_data (self->db, self);
+  if (self->engine != NULL)
+    g_signal_handlers_disconnect_by_data (self->engine, self);
   if (self->selection != NULL)
     g_signal_handlers_disconnect_by_data (self->selection, self);
   /* The settings and the inspector action both hold on to the flap. */
