@@ -1805,6 +1805,62 @@ test_rebase_after_lost_answer (Fixture *f)
   assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
 }
 
+/* Under lww a merge pushed back is a write of the time it was made: it
+ * holds B's title, newer than C's, and must beat C's edit as a whole. A's
+ * push is refused for its schema, so B's version is merged into A's
+ * pending body edit by the pull; the entry kept its hlc from before C's
+ * edit, and C's older title then won over B's newer one, and took A's
+ * body with it. */
+static void
+test_merge_pushed_back_stamped (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new (f, s, "b", f->alice);
+  Client *c = client_new (f, s, "c", f->alice);
+  Client *clients[] = { a, b, c };
+  g_autofree char *newer_path = schema_file_new (f->dir, notes_take_any_field);
+  g_autoptr(TetherSchema) newer = NULL;
+  g_autofree char *older_path = NULL;
+  g_autofree char *note = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *extra[] = { "--schema", NULL, NULL };
+
+  server_pin_port (s);
+  newer = tether_schema_new_from_file (newer_path, &error);
+  g_assert_no_error (error);
+  older_path = schema_file_new (f->dir, NULL);
+  extra[1] = older_path;
+  client_reopen_schema (a, newer);
+  note = shared_record (a, b, "notes", NOTE_BASE);
+  client_sync (c);
+  tether_sync_engine_set_strategy (c->engine, TETHER_CONFLICT_STRATEGY_LWW);
+
+  client_update (a, "notes", note, "{\"body\":\"body from A\\n\"}");
+  later ();
+  client_update (c, "notes", note, "{\"title\":\"title from C\"}");
+  later ();
+  client_update (b, "notes", note, "{\"title\":\"title from B\"}");
+  client_sync (b);
+
+  server_set_extra (s, extra);
+  server_restart (f, s);
+  g_assert_false (client_try_sync (a, NULL, &error));
+  g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_SCHEMA);
+  assert_string (a, "notes", note, "title", "title from B");
+  assert_string (a, "notes", note, "body", "body from A\n");
+  server_set_extra (s, NULL);
+  server_restart (f, s);
+  client_sync (a);
+
+  client_sync (c);
+  assert_string (c, "notes", note, "title", "title from B");
+  assert_string (c, "notes", note, "body", "body from A\n");
+  client_sync (a);
+  client_sync (b);
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+}
+
 /* A push applied by the server whose answer was lost: the retry neither
  * duplicates the write nor conflicts with itself. */
 static void
@@ -3088,6 +3144,7 @@ static const NamedTest tests[] = {
   { "too-deep-change", test_too_deep_change },
   { "too-deep-websocket", test_too_deep_websocket },
   { "rebase-after-lost-answer", test_rebase_after_lost_answer },
+  { "merge-pushed-back-stamped", test_merge_pushed_back_stamped },
   { "lost-response", test_lost_response },
   { "duplicate-requests", test_duplicate_requests },
   { "auth-required", test_auth_required },

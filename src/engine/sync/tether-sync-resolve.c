@@ -248,12 +248,14 @@ text_or_null (JsonObject *object)
 }
 
 /* The record's pending changes become one change carrying @result, based
- * on the server's version; none when the server already has @result. */
+ * on the server's version; none when the server already has @result.
+ * @held: the local edits wait for the user, and are not a new write. */
 static gboolean
 rebase_rows (TetherSyncEngine *self,
              TetherConflict   *conflict,
              JsonObject       *result,
              guint             carry_retries,
+             gboolean          held,
              GError          **error)
 {
   const char *collection = tether_conflict_get_collection (conflict);
@@ -298,8 +300,15 @@ rebase_rows (TetherSyncEngine *self,
       keep->id = tether_uuid_v7_new ();
       keep->collection = g_strdup (collection);
       keep->record_id = g_strdup (record_id);
-      keep->hlc = tether_hlc_tick (self->hlc);
       keep->timestamp = keep->created = keep->updated = tether_time_now_ms ();
+    }
+  /* A decision is written now and holds the remote version, whose hlc the
+   * clock has observed: stamped with the old local edit's, it would lose
+   * under lww to edits older than what it holds. */
+  if (keep->hlc == NULL || !held)
+    {
+      g_free (keep->hlc);
+      keep->hlc = tether_hlc_tick (self->hlc);
     }
   keep->type = result == NULL ? TETHER_CHANGE_DELETE
              : remote == NULL && tether_conflict_get_remote_rev (conflict) == 0 ? TETHER_CHANGE_CREATE
@@ -418,7 +427,7 @@ keep_for_user (TetherSyncEngine *self,
     return FALSE;
   /* Local edits wait in the log (the outbox leaves the record out) until
    * the user decides; keep at least one so the decision has a base. */
-  return rebase_rows (self, conflict, local, 0, error);
+  return rebase_rows (self, conflict, local, 0, TRUE, error);
 }
 
 gboolean
@@ -456,7 +465,7 @@ _tether_sync_resolve (TetherSyncEngine *self,
     }
   ok = (_tether_json_object_equal (decision.result, tether_conflict_get_local (conflict)) ||
         _tether_sync_write_local (self, collection, record_id, decision.result, error)) &&
-       rebase_rows (self, conflict, decision.result, carry_retries, error);
+       rebase_rows (self, conflict, decision.result, carry_retries, FALSE, error);
   /* An open conflict that the new version settles is closed too. */
   if (ok && (decision.lost || reopened))
     {
