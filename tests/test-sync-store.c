@@ -424,6 +424,34 @@ test_retry_failed_superseded (Fixture *f, gconstpointer data)
   g_assert_cmpint (read->status, ==, TETHER_CHANGE_PENDING);
 }
 
+/* A newer entry sent under a push_id whose answer was lost is back to
+ * pending, and goes out again before anything else of its record: it
+ * may be on the server already, and carries the record's whole state. A
+ * failed older entry revived now would be sent after it, alone (rows
+ * behind a push_id wait for its answer), older data over newer on a
+ * server that does not check bases. It is committed instead. */
+static void
+test_retry_failed_sent_pending (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherChangeRow) old = append (f, "a", TETHER_CHANGE_UPDATE, "{}", "{\"v\":1}", TETHER_CHANGE_FAILED);
+  g_autoptr(TetherChangeRow) sent = append (f, "a", TETHER_CHANGE_UPDATE, "{\"v\":1}", "{\"v\":2}",
+                                            TETHER_CHANGE_PENDING);
+  g_autoptr(TetherChangeRow) read = NULL;
+
+  sent->push_id = g_strdup (sent->id);
+  g_assert_true (_tether_sync_store_update_state (f->db, sent, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (_tether_sync_store_retry_failed (f->db, &error), ==, 0);
+  g_assert_no_error (error);
+  read = _tether_sync_store_get_change (f->db, old->id, &error);
+  g_assert_cmpint (read->status, ==, TETHER_CHANGE_COMMITTED);
+  g_clear_pointer (&read, _tether_change_row_free);
+  read = _tether_sync_store_get_change (f->db, sent->id, &error);
+  g_assert_cmpint (read->status, ==, TETHER_CHANGE_PENDING);
+  g_assert_cmpstr (read->push_id, ==, sent->id);
+}
+
 static void
 test_discard (Fixture *f, gconstpointer data)
 {
@@ -982,6 +1010,7 @@ main (int argc, char **argv)
   ADD ("log/stats", test_stats_and_committed);
   ADD ("log/retry-failed", test_retry_failed);
   ADD ("log/retry-failed-superseded", test_retry_failed_superseded);
+  ADD ("log/retry-failed-sent-pending", test_retry_failed_sent_pending);
   ADD ("log/discard", test_discard);
   ADD ("log/compact", test_compact);
   ADD ("log/snapshot", test_change_snapshot);

@@ -562,13 +562,16 @@ retry_failed_in_transaction (TetherDatabase  *db,
 
   G_STATIC_ASSERT (TETHER_CHANGE_SYNCING == 1 && TETHER_CHANGE_COMMITTED == 2);
   /* A newer entry of the record on the wire (a sync here or in another
-   * process) carries its whole state: the answer to it commits the older
-   * failed ones, and revived now they would go out after it, older data
-   * over newer on a server that does not check bases. */
+   * process), or sent and back to pending after a lost answer (it goes
+   * again first, under its push_id), carries its whole state: the answer
+   * to it commits the older failed ones, and revived now they would go
+   * out after it, older data over newer on a server that does not check
+   * bases. */
   if (run_on_status (db,
         "UPDATE _tether_changes AS c SET status = 2, updated = ?2 WHERE status = ?1"
         " AND EXISTS (SELECT 1 FROM _tether_changes n WHERE n.collection = c.collection"
-        "   AND n.record_id = c.record_id AND n.seq > c.seq AND n.status = 1)",
+        "   AND n.record_id = c.record_id AND n.seq > c.seq"
+        "   AND (n.status = 1 OR (n.status = 0 AND n.push_id IS NOT NULL)))",
         TETHER_CHANGE_FAILED, error) < 0)
     return FALSE;
   retry->revived = run_on_status (db,
