@@ -354,6 +354,7 @@ static void
 test_seed_rules (Fixture       *f,
                  gconstpointer  data)
 {
+  const char *older = ",\"timestamp\":\"2000-01-01T00:00:00.000Z\"";
   const char *past = ",\"timestamp\":\"2001-01-01T00:00:00.000Z\"";
   const char *future = ",\"timestamp\":\"2999-01-01T00:00:00.000Z\"";
   JsonObject *r;
@@ -363,7 +364,7 @@ test_seed_rules (Fixture       *f,
   r = push (f, body_of (change ("s2", "notes", "\"r\"", "create", "{\"v\":2}", future), NULL));
   assert_outcome (r, 0, 1, 0);
   /* The stored write is newer than this change's local write. */
-  r = push (f, body_of (change ("s3", "notes", "\"r\"", "update", "{\"v\":3}", past), NULL));
+  r = push (f, body_of (change ("s3", "notes", "\"r\"", "update", "{\"v\":3}", older), NULL));
   assert_outcome (r, 0, 1, 0);
   r = push (f, body_of (change ("s4", "notes", "\"r\"", "update", "{\"v\":4}", future), NULL));
   assert_outcome (r, 1, 0, 0);
@@ -376,6 +377,56 @@ test_seed_rules (Fixture       *f,
   /* Only a live record makes a create conflict. */
   r = push (f, body_of (change ("s8", "notes", "\"r\"", "create", "{\"v\":8}", past), NULL));
   assert_outcome (r, 1, 0, 0);
+}
+
+/* ",\"timestamp\":\"<now + offset>\"<extra>" */
+static char *
+timestamp_at (gint64      offset_ms,
+              const char *extra)
+{
+  g_autofree char *time = tether_time_format_ms (tether_time_now_ms () + offset_ms);
+
+  return g_strdup_printf (",\"timestamp\":\"%s\"%s", time, extra != NULL ? extra : "");
+}
+
+/* Without baseRev an update or delete conflicts when the stored write is
+ * newer than the change: both are the writers' times, never the server's
+ * clock against a client's. */
+static void
+test_seed_writer_time (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autofree char *behind = timestamp_at (-60000, NULL);
+  g_autofree char *behind_later = timestamp_at (-59000, NULL);
+  g_autofree char *ahead_hlc = g_strdup_printf (",\"baseRev\":0,\"hlc\":\"%013" G_GINT64_FORMAT "-0000-fast\"",
+                                                tether_time_now_ms () + 30000);
+  g_autofree char *ahead_less = timestamp_at (10000, NULL);
+  JsonObject *r;
+
+  /* A seed client whose clock is a minute behind edits its own record. */
+  r = push (f, body_of (change ("s1", "notes", "\"slow\"", "create", "{\"v\":1}", behind), NULL));
+  assert_outcome (r, 1, 0, 0);
+  r = push (f, body_of (change ("s2", "notes", "\"slow\"", "update", "{\"v\":2}", behind_later), NULL));
+  assert_outcome (r, 1, 0, 0);
+  /* ...but not over a write made after its change */
+  r = push (f, body_of (change ("s3", "notes", "\"slow\"", "delete", "null", behind), NULL));
+  assert_outcome (r, 0, 1, 0);
+  /* the writer time is the server's own knowledge: no hlc is made up */
+  g_assert_true (json_object_get_null_member (entry (r, "conflicts", 0), "remoteHlc"));
+  r = pull (f, "{}");
+  g_assert_true (json_object_get_null_member (pulled (r, "\"slow\""), "hlc"));
+
+  /* A write whose hlc is newer than the seed change wins over it. */
+  r = push (f, body_of (change ("h1", "notes", "\"fast\"", "create", "{\"v\":1}", ahead_hlc), NULL));
+  assert_outcome (r, 1, 0, 0);
+  r = push (f, body_of (change ("h2", "notes", "\"fast\"", "update", "{\"v\":2}", ahead_less), NULL));
+  assert_outcome (r, 0, 1, 0);
+
+  /* A write with no time of its writer is judged by the server's time. */
+  r = push (f, body_of (change ("n1", "notes", "\"plain\"", "create", "{\"v\":1}", NULL), NULL));
+  assert_outcome (r, 1, 0, 0);
+  r = push (f, body_of (change ("n2", "notes", "\"plain\"", "update", "{\"v\":2}", behind), NULL));
+  assert_outcome (r, 0, 1, 0);
 }
 
 /* A client whose clock says 1969 sends a time before the epoch: a
@@ -1523,6 +1574,7 @@ add_tests (const char *kind)
     { "push/base-rev-rules", test_base_rev_rules },
     { "push/seed-rules", test_seed_rules },
     { "push/old-timestamps", test_old_timestamps },
+    { "push/seed-writer-time", test_seed_writer_time },
     { "push/idempotent-retry", test_idempotent_retry },
     { "push/batch-duplicates", test_batch_duplicates },
     { "push/batch-sees-earlier", test_batch_sees_earlier },

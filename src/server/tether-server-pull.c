@@ -133,7 +133,7 @@ _tether_server_append_changes (GString   *out,
       g_string_append (out, ",\"rev\":");
       _tether_server_append_int (out, row->rev);
       g_string_append (out, ",\"hlc\":");
-      if (row->hlc != NULL)
+      if (tether_server_hlc_public (row->hlc) != NULL)
         _tether_server_append_string (out, row->hlc);
       else
         g_string_append (out, "null");

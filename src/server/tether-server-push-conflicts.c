@@ -197,7 +197,7 @@ append_entry (TetherServerConflicts    *self,
     g_string_append (out, "null");
   g_string_append_printf (out, ",\"remoteRev\":%" G_GINT64_FORMAT ",\"remoteHlc\":",
                           current != NULL ? current->rev : 0);
-  if (current != NULL && current->hlc != NULL)
+  if (current != NULL && tether_server_hlc_public (current->hlc) != NULL)
     _tether_server_append_string (out, current->hlc);
   else
     g_string_append (out, "null");

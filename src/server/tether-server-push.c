@@ -27,7 +27,7 @@ typedef struct {
   GPtrArray               *puts;          /* TetherServerRecord*, strings borrowed */
   GPtrArray               *put_ids;
   GPtrArray               *put_applied;   /* TetherServerApplied*, hlc borrowed */
-  GPtrArray               *owned;         /* clamped hlc texts */
+  GPtrArray               *owned;         /* clamped hlc texts, writer times */
   GArray                  *conflicted;    /* Conflicted, in change order */
   GString                 *accepted, *errors;   /* JSON array members */
   TetherServerConflicts    conflicts;
@@ -132,10 +132,11 @@ add_error (Push                     *push,
   g_string_append_c (out, '}');
 }
 
-/* baseRev decides alone; without it, the seed's rules. A version written
- * earlier in this batch is the same client's own (a batch comes from one
- * client), and is stamped with the server's now, later than the client's
- * own write times: it never makes a later change of the batch stale. */
+/* baseRev decides alone; without it, the seed's rules, by the writers'
+ * times (the stored write's hlc or timestamp, never the server's clock
+ * against the client's). A version written earlier in this batch is the
+ * same client's own (a batch comes from one client): it never makes a
+ * later change of the batch stale. */
 static gboolean
 is_conflict (const TetherServerChange *change,
              const TetherServerRecord *current,
@@ -147,7 +148,7 @@ is_conflict (const TetherServerChange *change,
     return FALSE;
   if (change->type == TETHER_CHANGE_CREATE)
     return current->type != TETHER_CHANGE_DELETE;
-  return !from_batch && change->timestamp != NULL && current->server_ms > change->timestamp_ms;
+  return !from_batch && change->timestamp != NULL && current->writer_ms > change->timestamp_ms;
 }
 
 /* An hlc more than an hour ahead keeps its counter and client but gets the
@@ -169,6 +170,26 @@ clamp_hlc (Push       *push,
   return text;
 }
 
+/* What the record keeps of its writer's clock: the hlc, else the time of
+ * a change that has a timestamp (a seed client's), held to the same
+ * bounds as an hlc, for later changes without baseRev to be judged by. */
+static const char *
+writer_clock (Push                     *push,
+              const TetherServerChange *change,
+              gboolean                 *clamped)
+{
+  gint64 ms;
+  char *text;
+
+  if (change->hlc != NULL || change->timestamp == NULL)
+    return clamp_hlc (push, change->hlc, clamped);
+  *clamped = FALSE;
+  ms = CLAMP (change->timestamp_ms, 0, push->now_ms + TETHER_SERVER_HLC_MAX_AHEAD_MS);
+  text = tether_server_writer_time_new (ms);
+  g_ptr_array_add (push->owned, text);
+  return text;
+}
+
 static void
 accept (Push                     *push,
         const TetherServerChange *change)
@@ -183,7 +204,8 @@ accept (Push                     *push,
   record->type = change->type;
   record->rev = ++push->last_rev;
   record->server_ms = push->now_ms;
-  record->hlc = (char *) clamp_hlc (push, change->hlc, &clamped);
+  record->hlc = (char *) writer_clock (push, change, &clamped);
+  record->writer_ms = tether_server_hlc_writer_ms (record->hlc, record->server_ms);
   record->change_id = (char *) change->id;
   record->client_id = (char *) push->request->client_id;
   /* A retry is answered with its own hlc unless this one was clamped:

@@ -163,6 +163,7 @@ read_record (const PGresult *res,
   record->data = _tether_pg_value_dup (res, row, column + 4);
   record->server_ms = _tether_pg_value_int (res, row, column + 5);
   record->hlc = _tether_pg_value_dup (res, row, column + 6);
+  record->writer_ms = tether_server_hlc_writer_ms (record->hlc, record->server_ms);
   record->change_id = _tether_pg_value_dup (res, row, column + 7);
   record->client_id = _tether_pg_value_dup (res, row, column + 8);
   return record;

@@ -47,7 +47,9 @@ static const char * const sql[N_STMTS] = {
                             " VALUES " MANY (APPLIED_ROW),
   [GET_RECORD] = "SELECT " RECORD_COLUMNS " FROM records"
                  " WHERE user_id = ?1 AND collection = ?2 AND key = ?3",
-  [GET_STATE] = "SELECT rev, type, server_ms FROM records"
+  /* The writer's time without copying the hlc: see tether_server_hlc_writer_ms(). */
+  [GET_STATE] = "SELECT rev, type, server_ms,"
+                " coalesce (CAST (substr (hlc, 1, 13) AS INTEGER), server_ms) FROM records"
                 " WHERE user_id = ?1 AND collection = ?2 AND key = ?3",
   [PUT_RECORD] = "INSERT OR REPLACE INTO records (user_id, " RECORD_COLUMNS ")"
                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -337,6 +339,7 @@ read_record (sqlite3_stmt *s)
   record->data = _tether_sqlite_column_dup (s, 4);
   record->server_ms = sqlite3_column_int64 (s, 5);
   record->hlc = _tether_sqlite_column_dup (s, 6);
+  record->writer_ms = tether_server_hlc_writer_ms (record->hlc, record->server_ms);
   record->change_id = _tether_sqlite_column_dup (s, 7);
   record->client_id = _tether_sqlite_column_dup (s, 8);
   return record;
@@ -352,6 +355,7 @@ read_state (sqlite3_stmt *s)
   record->rev = sqlite3_column_int64 (s, 0);
   record->type = sqlite3_column_int (s, 1);
   record->server_ms = sqlite3_column_int64 (s, 2);
+  record->writer_ms = sqlite3_column_int64 (s, 3);
   return record;
 }
 

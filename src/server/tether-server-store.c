@@ -258,6 +258,39 @@ tether_server_record_ref (const char *collection,
   return g_strconcat (collection, "\x1f", key, NULL);
 }
 
+#define WRITER_TIME_LENGTH 19   /* 13 digits, "-0000-" */
+
+char *
+tether_server_writer_time_new (gint64 ms)
+{
+  g_return_val_if_fail (ms >= 0 && ms <= G_GINT64_CONSTANT (9999999999999), NULL);
+
+  return g_strdup_printf ("%013" G_GINT64_FORMAT "-0000-", ms);
+}
+
+const char *
+tether_server_hlc_public (const char *hlc)
+{
+  return hlc != NULL && strlen (hlc) > WRITER_TIME_LENGTH ? hlc : NULL;
+}
+
+gint64
+tether_server_hlc_writer_ms (const char *hlc,
+                             gint64      server_ms)
+{
+  gint64 ms = 0;
+
+  if (hlc == NULL || strlen (hlc) < 13)
+    return server_ms;
+  for (guint i = 0; i < 13; i++)
+    {
+      if (!g_ascii_isdigit (hlc[i]))
+        return server_ms;
+      ms = ms * 10 + (hlc[i] - '0');
+    }
+  return ms;
+}
+
 void
 tether_server_user_clear (TetherServerUser *user)
 {

@@ -35,7 +35,9 @@ typedef struct {
   int     type;         /* TetherChangeType of the write that left this state */
   gint64  rev;          /* position in the user's feed, strictly increasing per user */
   gint64  server_ms;    /* server time of the write */
-  char   *hlc;          /* the writer's hybrid logical clock, may be NULL */
+  char   *hlc;          /* the writer's hybrid logical clock, may be NULL; or a writer time
+                         * (see tether_server_writer_time_new) */
+  gint64  writer_ms;    /* the writer's time: its hlc's ms, else server_ms (set by get_records) */
   char   *change_id;    /* the change that wrote this state */
   char   *client_id;    /* the client that wrote it, may be NULL */
 } TetherServerRecord;
@@ -161,6 +163,17 @@ GPtrArray *tether_server_store_pull             (TetherServerStore *self, gint64
 gint64     tether_server_store_purge            (TetherServerStore *self, gint64 before_ms,
                                                  GError **error);
 void       tether_server_store_notify           (TetherServerStore *self, gint64 user_id, gint64 rev);
+
+/* A change sent with a timestamp but no hlc (a seed client's) keeps its
+ * writer's time in the hlc column as "<13-digit ms>-0000-": no client hlc
+ * looks like that (one has a client id after the second dash), so it is
+ * never sent out as an hlc. No schema change was needed for it. */
+char       *tether_server_writer_time_new       (gint64 ms);
+/* @hlc as clients may see it: NULL for a writer time. */
+const char *tether_server_hlc_public            (const char *hlc);
+/* The ms of a stored @hlc or writer time, else @server_ms. */
+gint64      tether_server_hlc_writer_ms         (const char *hlc,
+                                                 gint64      server_ms);
 
 /* The hash key of get_records: collection, U+001F, key. */
 char      *tether_server_record_ref             (const char *collection, const char *key);
