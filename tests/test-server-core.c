@@ -242,16 +242,25 @@ pull (Fixture    *f,
 }
 
 static void
-pull_fails (Fixture           *f,
-            const char        *body,
-            TetherServerError  code)
+pull_fails_as (Fixture                *f,
+               const TetherServerUser *user,
+               const char             *body,
+               TetherServerError       code)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) response = NULL;
 
-  response = tether_server_core_pull (f->core, &f->alice, body, strlen (body), NULL, &error);
+  response = tether_server_core_pull (f->core, user, body, strlen (body), NULL, &error);
   g_assert_null (response);
   g_assert_error (error, TETHER_SERVER_ERROR, (gint) code);
+}
+
+static void
+pull_fails (Fixture           *f,
+            const char        *body,
+            TetherServerError  code)
+{
+  pull_fails_as (f, &f->alice, body, code);
 }
 
 /* The change object of the pull page for one record id (text form). */
@@ -1345,8 +1354,40 @@ test_cursor_expired (Fixture       *f,
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (r, "changes")), ==, 1);
   r = pull (f, "{\"cursor\":null}");
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (r, "changes")), ==, 3);
-  r = pull_as (f, &f->bob, "{\"cursor\":\"1\"}");
+  /* Bob's feed never reached rev 1: that cursor is not his */
+  pull_fails_as (f, &f->bob, "{\"cursor\":\"1\"}", TETHER_SERVER_ERROR_BAD_CURSOR);
+}
+
+/* A cursor past the end of the user's feed was never given out (another
+ * user's, or a server restored from an older backup): it was answered
+ * with the feed's end, a cursor smaller than the client's, and the client
+ * then skipped every new change up to its old cursor as already seen. */
+static void
+test_cursor_past_end (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(GHashTable) query = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  JsonObject *r;
+
+  push_many (f, "a", 0, 3);
+  r = pull (f, "{\"cursor\":\"3\"}");
+  g_assert_cmpuint (count (r, "changes"), ==, 0);
+  g_assert_cmpstr (json_object_get_string_member (r, "cursor"), ==, "3");
+  r = pull (f, "{\"cursor\":\"3\",\"resync\":true}");
+  g_assert_cmpstr (json_object_get_string_member (r, "cursor"), ==, "3");
+  pull_fails (f, "{\"cursor\":\"4\"}", TETHER_SERVER_ERROR_BAD_CURSOR);
+  pull_fails (f, "{\"cursor\":\"9223372036854775807\",\"collections\":[\"a\"]}", TETHER_SERVER_ERROR_BAD_CURSOR);
+  pull_fails (f, "{\"cursor\":\"4\",\"resync\":true}", TETHER_SERVER_ERROR_BAD_CURSOR);
+  g_hash_table_insert (query, (char *) "cursor", (char *) "40");
+  text = tether_server_core_pull_query_text (f->core, &f->alice, query, NULL, &error);
+  g_assert_null (text);
+  g_assert_error (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_BAD_CURSOR);
+  /* a user with an empty feed has given out no cursor but 0 */
+  r = pull_as (f, &f->bob, "{\"cursor\":\"0\"}");
   g_assert_cmpstr (json_object_get_string_member (r, "cursor"), ==, "0");
+  pull_fails_as (f, &f->bob, "{\"cursor\":\"1\"}", TETHER_SERVER_ERROR_BAD_CURSOR);
 }
 
 static void
@@ -1597,6 +1638,7 @@ add_tests (const char *kind)
     { "pull/query", test_pull_query },
     { "pull/skip-client", test_pull_skip_client },
     { "pull/cursor-expired", test_cursor_expired },
+    { "pull/cursor-past-end", test_cursor_past_end },
     { "pull/changes-since", test_changes_since },
     { "user-isolation", test_user_isolation },
     { "authenticate", test_authenticate },

@@ -161,6 +161,15 @@ pull_page (TetherServerCore        *self,
                                    request->skip_client, request->batch_size + 1, &last_rev, &purged_rev, &store_error);
   if (rows == NULL)
     return _tether_server_store_failed (error, g_steal_pointer (&store_error)), NULL;
+  /* Past the feed's end: another user's cursor, or one from before this
+   * storage was restored from a backup. Answering with the end would hand
+   * the client a smaller cursor, and it would skip the new changes up to
+   * its old one as already seen. */
+  if (request->cursor > last_rev)
+    return _tether_server_fail (error, TETHER_SERVER_ERROR_BAD_CURSOR,
+                                "The cursor %" G_GINT64_FORMAT " is past the end of this user's changes (%"
+                                G_GINT64_FORMAT "): it is not one this server gave out; pull again from null",
+                                request->cursor, last_rev), NULL;
   /* Cursor 0 has seen nothing, so no purged tombstone can be missing from
    * it. Nor from a resync: it started from null after a 410 and forgets
    * what it does not see, so its pages go on past purged deletions (else
