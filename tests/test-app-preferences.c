@@ -627,6 +627,87 @@ test_url_validation (void)
 }
 
 static gboolean
+message_shown (gpointer data)
+{
+  GtkLabel *message = part (data, "server_message");
+
+  return gtk_widget_get_visible (GTK_WIDGET (message)) &&
+         g_str_has_prefix (gtk_label_get_label (message), "Could not reach the keyring: ");
+}
+
+static gboolean
+engine_on_new_address (gpointer data)
+{
+  TetherSyncEngine *engine = tether_application_get_sync_engine (data);
+  TetherTransport *transport = tether_sync_engine_get_transport (engine);
+
+  return TETHER_IS_HTTP_TRANSPORT (transport) &&
+         g_strcmp0 (tether_http_transport_get_base_url (TETHER_HTTP_TRANSPORT (transport)),
+                    "https://new.example/sync") == 0;
+}
+
+static gboolean
+engine_on_old_address (gpointer data)
+{
+  TetherSyncEngine *engine = tether_application_get_sync_engine (data);
+  TetherTransport *transport = tether_sync_engine_get_transport (engine);
+
+  return TETHER_IS_HTTP_TRANSPORT (transport) &&
+         g_strcmp0 (tether_http_transport_get_base_url (TETHER_HTTP_TRANSPORT (transport)),
+                    "https://old.example/sync") == 0;
+}
+
+/* The address is saved before the token goes to the keyring; when the
+ * keyring fails, the app must still sync with the address it shows, not
+ * the one before. Without a keyring: in a process with no session bus. */
+static void
+test_keyring_fails_new_address (void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *db = NULL;
+  g_autoptr(TetherApplication) app = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *url = NULL;
+  TetherPreferences *prefs;
+  GSettings *settings;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+  g_setenv ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/tether-test-bus", TRUE);
+  g_setenv ("GTK_A11Y", "none", TRUE);
+  if (!gtk_init_check ())
+    skip_all ("no display (run under Xvfb: xvfb-run -a)");
+  adw_init ();
+  dir = tether_test_dir_new ();
+  db = g_build_filename (dir, "tether.db", NULL);
+  app = tether_application_new ();
+  g_object_set (app, "database-path", db, NULL);
+  g_application_register (G_APPLICATION (app), NULL, &error);
+  g_assert_no_error (error);
+  settings = tether_application_get_settings (app);
+  g_settings_set_string (settings, "server-url", "https://old.example/sync");
+  tether_application_reload_remote (app);
+  wait_for (engine_on_old_address, app, "on the old address");
+
+  prefs = tether_preferences_new (app);
+  gtk_window_present (GTK_WINDOW (prefs));
+  gtk_editable_set_text (GTK_EDITABLE (part (prefs, "token_row")), "a-token");
+  type_and_apply (prefs, "url_row", "https://new.example/sync");
+  wait_for (message_shown, prefs, "saying the keyring failed");
+  url = g_settings_get_string (settings, "server-url");
+  g_assert_cmpstr (url, ==, "https://new.example/sync");
+  wait_for (engine_on_new_address, app, "on the new address");
+  gtk_window_destroy (GTK_WINDOW (prefs));
+  tether_test_app_settle (50);
+  g_clear_object (&app);
+  tether_test_dir_free (g_steal_pointer (&dir));
+}
+
+static gboolean
 test_finished (gpointer data)
 {
   return gtk_widget_get_sensitive (part (data, "test_button"));
@@ -965,6 +1046,7 @@ main (int    argc,
   g_test_add_func ("/tether/app/preferences/keyring/round-trip", test_keyring_round_trip);
   g_test_add_func ("/tether/app/preferences/keyring/unreachable", test_keyring_unreachable);
   g_test_add_func ("/tether/app/preferences/token-in-keyring", test_token_in_keyring);
+  g_test_add_func ("/tether/app/preferences/keyring-fails-new-address", test_keyring_fails_new_address);
   g_test_add_func ("/tether/app/preferences/url-validation", test_url_validation);
   g_test_add_func ("/tether/app/preferences/test-connection", test_connection_outcomes);
   g_test_add_func ("/tether/app/preferences/automatic-sync", test_automatic_sync);

@@ -209,15 +209,17 @@ token_saved (TetherPreferences *self,
              gboolean           cleared)
 {
   g_autoptr(GError) error = NULL;
+  gboolean saved = tether_secret_store_finish (result, &error);
 
-  if (!tether_secret_store_finish (result, &error))
+  /* The engine takes the new token even when the window is already gone;
+   * without it, still the address saved before it (apply_url()). */
+  tether_application_reload_remote (self->app);
+  if (!saved)
     {
       if (!disposed (self))
         show_keyring_error (self, error);
       return;
     }
-  /* The engine takes the new token even when the window is already gone. */
-  tether_application_reload_remote (self->app);
   if (disposed (self))
     return;
   show_message (self, NULL);
