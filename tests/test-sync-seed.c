@@ -293,6 +293,37 @@ test_not_tether_push (Fixture       *f,
   g_clear_error (&outcome.error);
 }
 
+/* A Tether server at a wrong path answers 404 with its protocol's body:
+ * that is no refusal of what the batch holds either. Halved down to
+ * single changes, each failed with "not-found"; now the sync fails at
+ * once, saying where it went, and every change waits. */
+static void
+test_not_found_push (Fixture       *f,
+                     gconstpointer  data)
+{
+  g_autoptr(TetherRecord) one = tether_test_create (notes (f), "{\"id\":\"n1\",\"title\":\"mine\"}");
+  g_autoptr(TetherRecord) two = tether_test_create (notes (f), "{\"id\":\"n2\",\"title\":\"also mine\"}");
+  g_autoptr(GPtrArray) changes = NULL;
+  Outcome outcome = { FALSE };
+
+  f->push_status = 404;
+  f->push_answer = g_strdup ("{\"error\": \"no such path\", \"code\": \"not-found\"}");
+  f->pull_answer = g_strdup (PULL_N2);
+  sync_once (f, &outcome);
+  g_assert_false (outcome.ok);
+  g_assert_error (outcome.error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_PROTOCOL);
+  g_assert_nonnull (strstr (outcome.error->message, f->base));
+  g_assert_nonnull (strstr (outcome.error->message, "404"));
+  g_assert_cmpuint (f->pushes, ==, 1);
+  g_assert_cmpuint (f->pulls, ==, 0);
+  changes = tether_sync_engine_list_changes (f->engine, -1, NULL);
+  g_assert_cmpuint (changes->len, ==, 2);
+  for (guint i = 0; i < changes->len; i++)
+    g_assert_cmpint (tether_sync_change_get_status (changes->pdata[i]), ==, TETHER_CHANGE_PENDING);
+  g_assert_cmpuint (tether_sync_engine_get_failed_count (f->engine), ==, 0);
+  g_clear_error (&outcome.error);
+}
+
 /* A pull answer saying there is more, with no cursor or the one it was
  * asked from: asked again, the server would answer the same for ever.
  * The sync fails with PROTOCOL instead of spinning through its page
@@ -911,6 +942,7 @@ main (int    argc,
   g_test_add ("/tether/sync/seed/malformed-pull", Fixture, NULL, fixture_setup, test_malformed_pull, fixture_teardown);
   g_test_add ("/tether/sync/seed/schema-refused-push", Fixture, NULL, fixture_setup, test_schema_refused_push, fixture_teardown);
   g_test_add ("/tether/sync/seed/not-tether-push", Fixture, NULL, fixture_setup, test_not_tether_push, fixture_teardown);
+  g_test_add ("/tether/sync/seed/not-found-push", Fixture, NULL, fixture_setup, test_not_found_push, fixture_teardown);
   g_test_add ("/tether/sync/seed/pull-no-cursor", Fixture, NULL, fixture_setup, test_pull_no_cursor, fixture_teardown);
   g_test_add ("/tether/sync/seed/pull-same-cursor", Fixture, NULL, fixture_setup, test_pull_same_cursor, fixture_teardown);
   g_test_add ("/tether/sync/seed/retry-after-kept", Fixture, NULL, fixture_setup, test_retry_after_kept, fixture_teardown);

@@ -193,6 +193,14 @@ answer_object (TetherHttpTransport  *self,
       (request->probe || _tether_transport_string_member (object, "code") == NULL))
     code = TETHER_SYNC_ERROR_PROTOCOL;
   what = _tether_transport_describe_status (request->msg);
+  if (code == TETHER_SYNC_ERROR_PROTOCOL)
+    {
+      /* say which request: a wrong path shows in it */
+      g_autofree char *status_text = g_steal_pointer (&what);
+
+      what = g_strdup_printf ("%s %s answered %s", soup_message_get_method (request->msg),
+                              g_uri_get_path (soup_message_get_uri (request->msg)), status_text);
+    }
   g_propagate_error (error, _tether_transport_refusal_new (code, self->base_url, what,
                                                            _tether_transport_string_member (object, "error")));
   return NULL;

@@ -283,9 +283,13 @@ _tether_transport_code_for_status (guint status)
     }
   if (SOUP_STATUS_IS_SERVER_ERROR (status))
     return TETHER_SYNC_ERROR_SERVER;
-  if (SOUP_STATUS_IS_CLIENT_ERROR (status))
+  /* Only a 400 refuses what the request holds (a push is then halved down
+   * to the change that fails). Any other 4xx (a 404 at a wrong path, with
+   * the protocol's body or not) says this address is no Tether sync: it
+   * must not fail every change one by one. 1xx and 3xx: nothing a Tether
+   * server answers. */
+  if (status == SOUP_STATUS_BAD_REQUEST)
     return TETHER_SYNC_ERROR_REJECTED;
-  /* 1xx and 3xx: nothing a Tether server answers. */
   return TETHER_SYNC_ERROR_PROTOCOL;
 }
 

@@ -14,10 +14,10 @@ typedef enum {
   TETHER_SYNC_ERROR_UNAUTHORIZED,   /* 401: the token is missing or wrong; stop until it changes */
   TETHER_SYNC_ERROR_RATE_LIMITED,   /* 429: retry after tether_transport_get_retry_after_ms() */
   TETHER_SYNC_ERROR_SERVER,         /* 5xx: retry with backoff */
-  TETHER_SYNC_ERROR_PROTOCOL,       /* the answer is not protocol JSON (not a Tether server?) */
+  TETHER_SYNC_ERROR_PROTOCOL,       /* not a Tether server's answer, or a 4xx not listed here: not a Tether sync address */
   TETHER_SYNC_ERROR_CURSOR_EXPIRED, /* 410: pull again from a null cursor */
   TETHER_SYNC_ERROR_SCHEMA,         /* 409: client and server schemas do not match */
-  TETHER_SYNC_ERROR_REJECTED,       /* another 4xx: the request itself was refused */
+  TETHER_SYNC_ERROR_REJECTED,       /* 400 (a WebSocket error frame of another code): refused for what it holds */
   TETHER_SYNC_ERROR_NOT_CONFIGURED, /* no remote set */
   TETHER_SYNC_ERROR_BUSY,           /* another process is syncing this database */
   TETHER_SYNC_ERROR_NOT_FOUND,      /* no such change or conflict */
