@@ -1557,6 +1557,39 @@ test_feed_changed (Fixture       *f,
   g_assert_cmpint (f->feed_rev, ==, 1);
 }
 
+/* The core remembers, per user id, the rev it announced last: a user
+ * added after the newest one was removed must not inherit it, or its
+ * first pushes would reach no WebSocket. */
+static void
+test_feed_new_user (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_auto(TetherServerUser) carol = { 0 };
+  g_auto(TetherServerUser) dave = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *carol_token = tether_server_core_user_add (f->core, "carol", &error);
+  g_autofree char *dave_token = NULL;
+  JsonObject *r;
+
+  g_assert_no_error (error);
+  login (f, carol_token, &carol);
+  r = push_as (f, &carol, body_of (change ("c1", "notes", "\"a\"", "create", "{}", NULL),
+                                   change ("c2", "notes", "\"b\"", "create", "{}", NULL), NULL));
+  assert_outcome (r, 2, 0, 0);
+  g_assert_cmpuint (f->feed_changes, ==, 1);
+  g_assert_true (tether_server_core_user_remove (f->core, "carol", &error));
+  g_assert_no_error (error);
+  dave_token = tether_server_core_user_add (f->core, "dave", &error);
+  g_assert_no_error (error);
+  login (f, dave_token, &dave);
+  g_assert_cmpint (dave.id, !=, carol.id);
+  r = push_as (f, &dave, body_of (change ("d1", "notes", "\"a\"", "create", "{}", NULL), NULL));
+  assert_outcome (r, 1, 0, 0);
+  g_assert_cmpuint (f->feed_changes, ==, 2);
+  g_assert_cmpint (f->feed_user, ==, dave.id);
+  g_assert_cmpint (f->feed_rev, ==, 1);
+}
+
 static void
 test_info (Fixture       *f,
            gconstpointer  data)
@@ -1632,6 +1665,7 @@ add_tests (const char *kind)
     { "push/data-as-sent", test_data_as_sent },
     { "push/string-scan", test_string_scan },
     { "push/feed-changed", test_feed_changed },
+    { "push/feed-new-user", test_feed_new_user },
     { "request-errors", test_request_errors },
     { "pull/pages", test_pull_pages },
     { "pull/filter-never-stalls", test_pull_filter_never_stalls },

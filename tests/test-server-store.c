@@ -305,6 +305,30 @@ test_users_remove (Fixture       *f,
   g_assert_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_NOT_FOUND);
 }
 
+/* A running server keeps state per user id (the rate limiter's bucket,
+ * what it announced to WebSockets): a new user must never get the id of
+ * a removed one, the newest included. */
+static void
+test_users_ids_not_reused (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 alice = add_user (f->store, "alice");
+  gint64 bob = add_user (f->store, "bob");
+  gint64 carol;
+
+  g_assert_cmpint (bob, >, alice);
+  g_assert_true (tether_server_store_user_remove (f->store, "bob", &error));
+  g_assert_no_error (error);
+  carol = add_user (f->store, "carol");
+  g_assert_cmpint (carol, >, bob);
+  g_assert_true (tether_server_store_user_remove (f->store, "carol", &error));
+  g_assert_true (tether_server_store_user_remove (f->store, "alice", &error));
+  g_assert_no_error (error);
+  /* no user left at all */
+  g_assert_cmpint (add_user (f->store, "bob"), >, carol);
+}
+
 static void
 test_transaction_rollback (Fixture       *f,
                            gconstpointer  data)
@@ -728,6 +752,66 @@ test_sqlite_file (void)
   tether_test_dir_free (g_steal_pointer (&dir));
 }
 
+/* A file whose users table was made before ids were kept from being
+ * reused: it is rebuilt at open, its users, tokens, feeds and records kept,
+ * and from then on no id comes back. */
+static void
+test_sqlite_old_users (void)
+{
+  g_autofree char *dir = tether_test_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "old.db", NULL);
+  g_autoptr(TetherServerStore) store = NULL;
+  g_autoptr(GPtrArray) users = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(TetherServerUser) alice = { 0 };
+  gint64 last_rev = -1, purged_rev = -1;
+  guint8 hash[32];
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db,
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,"
+    " token_hash BLOB UNIQUE NOT NULL, created INTEGER NOT NULL, last_rev INTEGER NOT NULL DEFAULT 0,"
+    " purged_rev INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE records (user_id INTEGER NOT NULL, collection TEXT NOT NULL, key TEXT NOT NULL,"
+    " rev INTEGER NOT NULL, type INTEGER NOT NULL, data TEXT, server_ms INTEGER NOT NULL,"
+    " hlc TEXT, change_id TEXT NOT NULL, client_id TEXT,"
+    " PRIMARY KEY (key, collection, user_id)) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX records_rev ON records (user_id, rev);"
+    "CREATE TABLE applied (user_id INTEGER NOT NULL, change_id TEXT NOT NULL, rev INTEGER NOT NULL,"
+    " server_ms INTEGER NOT NULL, hlc TEXT, PRIMARY KEY (change_id, user_id)) WITHOUT ROWID;"
+    "INSERT INTO users VALUES (1, 'alice', x'" "0101010101010101010101010101010101010101010101010101010101010101"
+    "', 1000, 7, 2), (2, 'bob', x'0202020202020202020202020202020202020202020202020202020202020202', 2000, 0, 0);"
+    "INSERT INTO records VALUES (1, 'notes', '\"a\"', 7, 0, '{}', 1000, NULL, 'c7', NULL);",
+    NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  store = tether_server_store_sqlite_new (path, &error);
+  g_assert_no_error (error);
+  memset (hash, 1, sizeof hash);
+  g_assert_true (tether_server_store_user_by_token (store, hash, &alice, &error));
+  g_assert_cmpint (alice.id, ==, 1);
+  g_assert_cmpint (alice.created_ms, ==, 1000);
+  rows = tether_server_store_pull (store, 1, 0, NULL, NULL, 10, &last_rev, &purged_rev, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 1);
+  g_assert_cmpint (last_rev, ==, 7);
+  g_assert_cmpint (purged_rev, ==, 2);
+  g_assert_true (tether_server_store_user_remove (store, "bob", &error));
+  g_assert_cmpint (add_user (store, "carol"), ==, 3);
+  /* once more, on a file that has the new table already */
+  g_clear_object (&store);
+  store = tether_server_store_sqlite_new (path, &error);
+  g_assert_no_error (error);
+  g_assert_true (tether_server_store_user_remove (store, "carol", &error));
+  g_assert_cmpint (add_user (store, "dave"), ==, 4);
+  users = tether_server_store_user_list (store, &error);
+  g_assert_cmpuint (users->len, ==, 2);
+  g_clear_object (&store);
+  tether_test_dir_free (g_steal_pointer (&dir));
+}
+
 static void
 add_tests (const char *kind)
 {
@@ -740,6 +824,7 @@ add_tests (const char *kind)
     { "users/rotate", test_users_rotate },
     { "users/unknown-token", test_users_unknown_token },
     { "users/remove", test_users_remove },
+    { "users/ids-not-reused", test_users_ids_not_reused },
     { "transaction/rollback", test_transaction_rollback },
     { "transaction/last-rev", test_transaction_last_rev },
     { "applied/batches", test_applied_batches },
@@ -1393,6 +1478,7 @@ main (int    argc,
   g_test_init (&argc, &argv, NULL);
   add_tests ("sqlite");
   g_test_add_func ("/tether/server/store/sqlite/file", test_sqlite_file);
+  g_test_add_func ("/tether/server/store/sqlite/old-users-table", test_sqlite_old_users);
   pg = tether_test_pg_start (&error);
   if (pg != NULL)
     {

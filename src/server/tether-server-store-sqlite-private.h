@@ -65,6 +65,17 @@ gboolean      _tether_sqlite_prepare_log   (TetherServerStore        *store,
                                             GError                  **error);
 
 /* tether-server-store-sqlite-users.c */
+/* AUTOINCREMENT: a running server keeps state per user id, so the id of a
+ * removed user, the newest included, must never be given again. */
+#define TETHER_SQLITE_USERS_COLUMNS \
+  "(id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL," \
+  " token_hash BLOB UNIQUE NOT NULL, created INTEGER NOT NULL," \
+  " last_rev INTEGER NOT NULL DEFAULT 0, purged_rev INTEGER NOT NULL DEFAULT 0)"
+
 void          _tether_sqlite_users_iface_init (TetherServerStoreInterface *iface);
+/* Rebuilds a users table made without AUTOINCREMENT (by an older server). */
+gboolean      _tether_sqlite_upgrade_users (sqlite3                  *db,
+                                            const char               *path,
+                                            GError                  **error);
 
 G_END_DECLS

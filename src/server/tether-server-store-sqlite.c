@@ -73,10 +73,7 @@ static const char * const sql[N_STMTS] = {
  * same for a whole batch): SQLite then settles most key comparisons on the
  * first column, which makes every lookup and insert of a push cheaper. */
 static const char schema_sql[] =
-  "CREATE TABLE IF NOT EXISTS users ("
-  " id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, token_hash BLOB UNIQUE NOT NULL,"
-  " created INTEGER NOT NULL, last_rev INTEGER NOT NULL DEFAULT 0,"
-  " purged_rev INTEGER NOT NULL DEFAULT 0);"
+  "CREATE TABLE IF NOT EXISTS users " TETHER_SQLITE_USERS_COLUMNS ";"
   "CREATE TABLE IF NOT EXISTS records ("
   " user_id INTEGER NOT NULL, collection TEXT NOT NULL, key TEXT NOT NULL,"
   " rev INTEGER NOT NULL, type INTEGER NOT NULL, data TEXT, server_ms INTEGER NOT NULL,"
@@ -617,6 +614,8 @@ open_db (TetherServerStoreSqlite  *self,
                      NULL, NULL, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_exec (self->db, schema_sql, NULL, NULL, NULL);
+  if (rc == SQLITE_OK && !_tether_sqlite_upgrade_users (self->db, path, error))
+    return FALSE;
   for (guint i = 0; rc == SQLITE_OK && i < N_STMTS; i++)
     rc = sqlite3_prepare_v3 (self->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                              &self->stmts[i], NULL);
