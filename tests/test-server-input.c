@@ -357,6 +357,73 @@ test_limits (Fixture *f)
   assert_error (brackets_reply, 400, "too-deep");
 }
 
+typedef struct {
+  gboolean  done;
+  char     *output;
+} Exited;
+
+static void
+on_serve_exited (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  Exited *exited = data;
+
+  g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &exited->output, NULL, NULL);
+  exited->done = TRUE;
+}
+
+/* `tether-server serve` with @max_body: its output once it exited, or a
+ * failure when it went on serving. */
+static char *
+serve_refused (Fixture    *f,
+               const char *max_body)
+{
+  const char *argv[] = { g_getenv ("TETHER_SERVER"), "serve", "--listen", "127.0.0.1:0",
+                         f->storage[0], f->storage[1], "--max-body", max_body, NULL };
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  Exited exited = { FALSE, NULL };
+
+  process = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (process, NULL, NULL, on_serve_exited, &exited);
+  if (!wait_until (f, flag_ready, &exited.done, 5000))
+    {
+      g_subprocess_force_exit (process);
+      wait_until (f, flag_ready, &exited.done, 5000);
+      g_error ("tether-server serve --max-body %s was not refused:\n%s", max_body,
+               exited.output ? exited.output : "");
+    }
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 2);
+  return exited.output;
+}
+
+/* Bodies are collected in one buffer whose length is 32 bits, and a
+ * WebSocket message may be twice --max-body: the option is held below
+ * both, with a message that names the limit. */
+static void
+test_max_body_limit (Fixture *f)
+{
+  static const char * const too_big[] = { "5G", "4G", "2G", "1025M", "1073741825" };
+  const char *extra[] = { "--max-body", "1G", NULL };
+  Server *s = NULL;
+  g_autoptr(JsonObject) pushed = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (too_big); i++)
+    {
+      g_autofree char *output = serve_refused (f, too_big[i]);
+
+      g_test_message ("--max-body %s: %s", too_big[i], output);
+      g_assert_nonnull (strstr (output, "--max-body"));
+      g_assert_nonnull (strstr (output, "1G"));
+    }
+  s = server_start (f, extra);
+  pushed = push (f, s, f->alice, "A", change_new ("m1", "notes", "\"r\"", "create", "{}", 0, NULL), NULL);
+  assert_counts (pushed, 1, 0, 0);
+}
+
 static void
 assert_unauthorized (Fixture    *f,
                      Server     *s,
@@ -571,6 +638,7 @@ main (int    argc,
     { "bad-pull", test_bad_pull },
     { "odd-collection-filter", test_odd_collection_filter },
     { "limits", test_limits },
+    { "max-body-limit", test_max_body_limit },
     { "gzip", test_gzip },
     { "auth", test_auth },
     { "users", test_users },

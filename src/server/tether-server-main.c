@@ -169,6 +169,12 @@ parse_size (const char  *text,
       g_set_error (error, USAGE_ERROR, 0, "--max-body %s: expected a number of bytes, e.g. 1048576 or 16M", text);
       return FALSE;
     }
+  if (value > (TETHER_SERVER_MAX_MAX_BODY >> shift))
+    {
+      g_set_error (error, USAGE_ERROR, 0, "--max-body %s: the limit is 1G (%" G_GSIZE_FORMAT " bytes): "
+                   "a request body is held in one buffer", text, TETHER_SERVER_MAX_MAX_BODY);
+      return FALSE;
+    }
   *out = (gsize) (value << shift);
   return TRUE;
 }

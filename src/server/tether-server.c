@@ -115,6 +115,7 @@ tether_server_new (TetherServerCore          *core,
 
   g_return_val_if_fail (TETHER_IS_SERVER_CORE (core), NULL);
   g_return_val_if_fail (options != NULL && options->max_body > 0 && options->burst > 0, NULL);
+  g_return_val_if_fail (options->max_body <= TETHER_SERVER_MAX_MAX_BODY, NULL);
 
   self = g_object_new (TETHER_TYPE_SERVER, NULL);
   self->address = g_strdup (options->address);

@@ -15,6 +15,10 @@ G_BEGIN_DECLS
 #define TETHER_SERVER_DEFAULT_PORT      8787
 #define TETHER_SERVER_DEFAULT_BASE_PATH "/sync"
 #define TETHER_SERVER_DEFAULT_MAX_BODY  (16 * 1024 * 1024)
+/* The largest max_body: a body is collected in a GByteArray (a 32-bit
+ * length, plus its NUL) and a WebSocket message may be twice max_body in
+ * libsoup's own such buffer. */
+#define TETHER_SERVER_MAX_MAX_BODY      ((gsize) 1 << 30)
 #define TETHER_SERVER_DEFAULT_RATE      50.0   /* requests per second per user */
 #define TETHER_SERVER_DEFAULT_BURST     100
 #define TETHER_SERVER_DEFAULT_READ_TIMEOUT 30  /* seconds */
