@@ -207,6 +207,47 @@ test_connection_churn (Fixture *f)
   g_assert_cmpuint (after, <, before + CHURN_CONNECTIONS / 10);
 }
 
+/* ------------------------------------------------------- header echoes */
+
+/* @answer is a JSON error that is valid UTF-8 throughout. */
+static void
+assert_utf8_error (const char *answer,
+                   guint       status,
+                   const char *code)
+{
+  const char *body = strstr (answer, "\r\n\r\n");
+
+  g_assert_nonnull (body);
+  g_assert_true (g_utf8_validate (body + 4, -1, NULL));
+  assert_raw (answer, status, code);
+}
+
+/* Error messages that name a header's value (Content-Encoding, X-Real-IP)
+ * are written into JSON: a value that is not UTF-8 made the answer
+ * invalid JSON, which a client cannot read. */
+static void
+test_header_echoes (Fixture *f)
+{
+  const char *extra[] = { "--rate", "1/s", "--burst", "2", "--trust-proxy", NULL };
+  Server *s = server_start (f, extra);
+  g_autofree char *encoded = raw_push (f, s, "Content-Encoding: gz\xff\xfeip\r\n", SMALL_PUSH, strlen (SMALL_PUSH));
+  g_autofree char *limited = NULL;
+
+  assert_utf8_error (encoded, 400, "bad-request");
+  for (guint i = 0; i < 10 && limited == NULL; i++)
+    {
+      g_autofree char *answer = raw_upgrade (s, "", "Authorization: Bearer nope\r\n"
+                                                    "X-Real-IP: 203.0.113.\xff\r\n", NULL);
+
+      if (g_str_has_prefix (answer, "HTTP/1.1 429"))
+        limited = g_steal_pointer (&answer);
+      else
+        assert_utf8_error (answer, 401, "unauthorized");
+    }
+  g_assert_nonnull (limited);
+  assert_utf8_error (limited, 429, "rate-limited");
+}
+
 /* ------------------------------------------------------------------- main */
 
 int
@@ -216,6 +257,7 @@ main (int    argc,
   static const NamedTest both[] = {
     { "token-guessing", test_token_guessing },
     { "forged-address", test_forged_address },
+    { "header-echoes", test_header_echoes },
     { "token-elsewhere", test_token_elsewhere },
     { "connection-churn", test_connection_churn },
     { "isolation", test_isolation },
