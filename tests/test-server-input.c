@@ -537,6 +537,12 @@ test_rate_limit (Fixture *f)
   /* the burst goes through */
   g_assert_cmpuint (sent, >, 3);
   assert_error (limited, 429, "rate-limited");
+  /* the token was good: the log names whose requests were limited */
+  {
+    g_autofree char *log = read_log (s);
+
+    g_assert_nonnull (strstr (log, "/pull user=alice status=429 "));
+  }
   g_assert_nonnull (limited->retry_after);
   if (g_ascii_isdigit (limited->retry_after[0]))
     {

@@ -136,6 +136,8 @@ test_read_timeout (Fixture *f)
   for (const char *p = log; (p = strstr (p, " status=408 ")) != NULL; p++)
     timeouts++;
   g_assert_cmpuint (timeouts, ==, 3);
+  /* the half push had authenticated: its line names the user */
+  g_assert_nonnull (strstr (log, "/push user=alice status=408 "));
 }
 
 /* ---------------------------------------------------------------- WebSocket */

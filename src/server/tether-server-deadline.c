@@ -41,10 +41,12 @@ static void
 log_timeout (Deadline *deadline)
 {
   GUri *uri = soup_server_message_get_uri (deadline->msg);
+  const TetherServerUser *user = _tether_server_routes_get_user (deadline->msg);
 
+  /* A body that stops after headers with a good token: whose it was. */
   _tether_server_log (soup_server_message_get_method (deadline->msg),
                       uri != NULL ? g_uri_get_path (uri) : NULL,
-                      NULL, SOUP_STATUS_REQUEST_TIMEOUT, 0, deadline->started_us);
+                      user != NULL ? user->name : NULL, SOUP_STATUS_REQUEST_TIMEOUT, 0, deadline->started_us);
 }
 
 /* One source per request, moved on only when it fires: a part that arrives

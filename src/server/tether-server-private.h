@@ -56,7 +56,8 @@ void     _tether_server_routes_install        (SoupServer        *soup,
 const TetherServerUser *_tether_server_routes_get_user (SoupServerMessage *msg);
 gint64   _tether_server_routes_get_start      (SoupServerMessage *msg);
 /* Rate limit, then authenticate: FALSE with an error and the seconds to
- * wait (for 429) when the request must be refused. */
+ * wait (for 429) when the request must be refused. A good token refused
+ * with 429 leaves @user filled, for the log: the caller clears it. */
 gboolean _tether_server_admit                 (TetherServerState *state,
                                                const char        *authorization,
                                                const char        *address,

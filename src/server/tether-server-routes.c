@@ -25,6 +25,7 @@ typedef struct {
   gint64             start_us;
   Route              route;
   TetherServerUser   user;       /* name NULL until authenticated */
+  char              *limited;    /* the user of a good token refused with 429, for the log */
   GByteArray        *body;       /* collected here, not by libsoup: one buffer, sized once */
   gsize              received;
   guint              n_changes;
@@ -46,6 +47,7 @@ request_free (Request *request)
 {
   request_done (request);
   tether_server_user_clear (&request->user);
+  g_free (request->limited);
   g_clear_pointer (&request->body, g_byte_array_unref);
   g_free (request);
 }
@@ -191,8 +193,7 @@ _tether_server_admit (TetherServerState *state,
       *retry_after = wait;
       g_set_error (error, TETHER_SERVER_ERROR, TETHER_SERVER_ERROR_RATE_LIMITED,
                    "too many requests for user %s; retry in %u s", user->name, wait);
-      tether_server_user_clear (user);
-      return FALSE;
+      return FALSE;   /* @user stays filled, for the log */
     }
   return TRUE;
 }
@@ -206,7 +207,7 @@ log_request (SoupServerMessage *msg,
   GUri *uri = soup_server_message_get_uri (msg);
 
   _tether_server_log (soup_server_message_get_method (msg), uri != NULL ? g_uri_get_path (uri) : NULL,
-                      request != NULL ? request->user.name : NULL,
+                      request == NULL ? NULL : request->user.name != NULL ? request->user.name : request->limited,
                       soup_server_message_get_status (msg),
                       request != NULL ? request->n_changes : 0,
                       request != NULL ? request->start_us : 0);
@@ -268,7 +269,12 @@ admit_request (SoupServerMessage *msg,
 
   if (!_tether_server_admit (request->state, soup_message_headers_get_one (headers, "Authorization"),
                              client_address (request->state, msg), &request->user, &retry_after, &error))
-    _tether_server_set_error (msg, error, retry_after);
+    {
+      /* Not admitted, but the log names whose request it was. */
+      request->limited = g_steal_pointer (&request->user.name);
+      tether_server_user_clear (&request->user);
+      _tether_server_set_error (msg, error, retry_after);
+    }
 }
 
 /* Sets an error status on @msg when the request is refused before its body. */
