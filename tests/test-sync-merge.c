@@ -119,6 +119,51 @@ test_hlc_observe_ahead (void)
   assert_hlc (full, 10001, 0, "a");
 }
 
+/* A remote hlc at the end of the format (a forged one, or a clock gone
+ * wild) made the next tick ask for a 14-digit ms: it failed, and every
+ * local write, which needs an hlc, was refused from then on. The clock
+ * moves at most an hour past its wall clock, as the server clamps. */
+static void
+test_hlc_far_ahead (void)
+{
+  gint64 now = 1000;
+  g_autoptr(TetherHlc) hlc = hlc_at ("a", &now);
+  g_autofree char *tick = NULL;
+  gint64 ms;
+
+  g_assert_true (tether_hlc_observe (hlc, "9999999999999-ffff-x"));
+  tick = tether_hlc_tick (hlc);
+  g_assert_nonnull (tick);
+  g_assert_true (tether_hlc_parse (tick, &ms, NULL, NULL));
+  g_assert_cmpint (ms, >=, now);
+  g_assert_cmpint (ms, <=, now + TETHER_HLC_MAX_AHEAD_MS + 1);
+
+  /* within the hour, a remote is taken as it is */
+  g_clear_pointer (&tick, g_free);
+  g_clear_pointer (&hlc, tether_hlc_free);
+  hlc = hlc_at ("a", &now);
+  g_assert_true (tether_hlc_observe (hlc, "0000003000000-0002-z"));
+  tick = tether_hlc_tick (hlc);
+  assert_hlc (tick, 3000000, 3, "a");
+}
+
+/* At the very end of the format the clock stays there rather than fail. */
+static void
+test_hlc_saturates (void)
+{
+  gint64 now = G_GINT64_CONSTANT (9999999999999);
+  g_autoptr(TetherHlc) hlc = hlc_at ("a", &now);
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+
+  g_assert_true (tether_hlc_observe (hlc, "9999999999999-ffff-z"));
+  first = tether_hlc_tick (hlc);
+  second = tether_hlc_tick (hlc);
+  g_assert_nonnull (first);
+  g_assert_nonnull (second);
+  assert_hlc (second, G_GINT64_CONSTANT (9999999999999), TETHER_HLC_MAX_COUNTER, "z");
+}
+
 static void
 test_hlc_round_trip (void)
 {
@@ -673,6 +718,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/tether/sync/hlc/monotonic", test_hlc_monotonic);
   g_test_add_func ("/tether/sync/hlc/counter-overflow", test_hlc_counter_overflow);
   g_test_add_func ("/tether/sync/hlc/observe-ahead", test_hlc_observe_ahead);
+  g_test_add_func ("/tether/sync/hlc/far-ahead", test_hlc_far_ahead);
+  g_test_add_func ("/tether/sync/hlc/saturates", test_hlc_saturates);
   g_test_add_func ("/tether/sync/hlc/round-trip", test_hlc_round_trip);
   g_test_add_func ("/tether/sync/hlc/malformed", test_hlc_malformed);
   g_test_add_func ("/tether/sync/merge/text/disjoint", test_text_disjoint);

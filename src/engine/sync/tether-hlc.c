@@ -94,9 +94,10 @@ tether_hlc_tick (TetherHlc *self)
     set_last (self, now, 0, self->node);
   else if (self->last_counter < TETHER_HLC_MAX_COUNTER)
     set_last (self, self->last_ms, self->last_counter + 1, self->node);
-  else
+  else if (self->last_ms < MAX_MS)
     /* Borrow the next millisecond rather than wrap the counter. */
     set_last (self, self->last_ms + 1, 0, self->node);
+  /* else the end of the format: stay there rather than fail every write */
 
   return g_strdup (self->last);
 }
@@ -105,7 +106,7 @@ gboolean
 tether_hlc_observe (TetherHlc  *self,
                     const char *remote)
 {
-  gint64 ms;
+  gint64 ms, limit;
   guint counter;
   const char *node;
 
@@ -113,6 +114,16 @@ tether_hlc_observe (TetherHlc  *self,
 
   if (!tether_hlc_parse (remote, &ms, &counter, &node))
     return FALSE;
+  limit = MIN (CLAMP (wall_ms (self), 0, MAX_MS) + TETHER_HLC_MAX_AHEAD_MS, MAX_MS);
+  if (ms > limit)
+    {
+      /* A clock far ahead (or a forged hlc) would drag every later local
+       * edit with it, up to the end of the format; an hour is as far as
+       * the server lets one go. */
+      if (self->last == NULL || limit > self->last_ms)
+        set_last (self, limit, 0, self->node);
+      return TRUE;
+    }
   /* Keeping the remote's own text (with its node) makes the next tick
    * strictly greater than it, whatever the two nodes compare as. */
   if (tether_hlc_compare (remote, self->last) > 0)
