@@ -707,6 +707,68 @@ test_keyring_fails_new_address (void)
   tether_test_dir_free (g_steal_pointer (&dir));
 }
 
+/* gtk_window_close(), as the close button does; TRUE once the window is
+ * gone (hidden, and freed once pending keyring calls let go of it). */
+static gboolean
+close_window (TetherPreferences *prefs)
+{
+  gpointer alive = prefs;
+  gboolean closed;
+
+  g_object_add_weak_pointer (G_OBJECT (prefs), &alive);
+  gtk_window_close (GTK_WINDOW (prefs));
+  tether_test_app_drain ();
+  closed = alive == NULL || !gtk_widget_get_visible (alive);
+  if (alive != NULL)
+    g_object_remove_weak_pointer (G_OBJECT (prefs), &alive);
+  return closed;
+}
+
+/* Closing applies what was typed; what cannot be applied keeps the
+ * window open with the reason, once: a second close lets it go. */
+static void
+assert_close_refused_once (TetherPreferences *prefs,
+                           const char        *reason)
+{
+  GtkLabel *message = part (prefs, "server_message");
+
+  g_assert_false (close_window (prefs));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (prefs)));
+  g_assert_true (gtk_widget_get_visible (GTK_WIDGET (message)));
+  g_assert_true (g_str_has_prefix (gtk_label_get_label (message), reason));
+  g_assert_true (close_window (prefs));
+}
+
+static void
+test_close_keeps_what_cannot_be_applied (void)
+{
+  GSettings *settings = tether_application_get_settings (world.app);
+  TetherPreferences *prefs;
+  g_autofree char *url = NULL;
+
+  g_settings_set_string (settings, "server-url", "https://kept.example/sync");
+  prefs = preferences_open ();
+  gtk_editable_set_text (GTK_EDITABLE (part (prefs, "url_row")), "example.org/sync");
+  assert_close_refused_once (prefs, "“example.org/sync” is not a server address");
+  url = g_settings_get_string (settings, "server-url");
+  g_assert_cmpstr (url, ==, "https://kept.example/sync");
+
+  /* A token before any address: nothing to store it for yet. */
+  g_settings_set_string (settings, "server-url", "");
+  prefs = preferences_open ();
+  gtk_editable_set_text (GTK_EDITABLE (part (prefs, "token_row")), "typed-before-the-address");
+  assert_close_refused_once (prefs, "Enter the server address first");
+
+  /* What can be applied still closes at once. */
+  prefs = preferences_open ();
+  gtk_editable_set_text (GTK_EDITABLE (part (prefs, "url_row")), "https://closed.example/sync");
+  g_assert_true (close_window (prefs));
+  g_clear_pointer (&url, g_free);
+  url = g_settings_get_string (settings, "server-url");
+  g_assert_cmpstr (url, ==, "https://closed.example/sync");
+  g_settings_reset (settings, "server-url");
+}
+
 static gboolean
 test_finished (gpointer data)
 {
@@ -1048,6 +1110,8 @@ main (int    argc,
   g_test_add_func ("/tether/app/preferences/token-in-keyring", test_token_in_keyring);
   g_test_add_func ("/tether/app/preferences/keyring-fails-new-address", test_keyring_fails_new_address);
   g_test_add_func ("/tether/app/preferences/url-validation", test_url_validation);
+  g_test_add_func ("/tether/app/preferences/close-keeps-what-cannot-be-applied",
+                   test_close_keeps_what_cannot_be_applied);
   g_test_add_func ("/tether/app/preferences/test-connection", test_connection_outcomes);
   g_test_add_func ("/tether/app/preferences/automatic-sync", test_automatic_sync);
   g_test_add_func ("/tether/app/sync-status/states", test_sync_status_states);

@@ -24,6 +24,7 @@ struct _TetherPreferences
   GCancellable         *lookup;   /* the keyring lookup behind "Stored in the keyring" */
   GCancellable         *test;     /* the connection test running */
   char                 *test_url;
+  gboolean              close_refused;  /* the next close goes through */
 
   AdwEntryRow          *url_row;
   AdwEntryRow          *token_row;
@@ -129,7 +130,8 @@ refresh_token_state (TetherPreferences *self,
     tether_secret_lookup_async (url, self->lookup, token_looked_up, g_object_ref (self));
 }
 
-static void
+/* FALSE, with the reason shown, when the typed address is refused. */
+static gboolean
 apply_url (TetherPreferences *self)
 {
   g_autofree char *message = NULL;
@@ -141,24 +143,25 @@ apply_url (TetherPreferences *self)
     {
       gtk_widget_add_css_class (GTK_WIDGET (self->url_row), "error");
       show_message (self, message);
-      return;
+      return FALSE;
     }
   gtk_widget_remove_css_class (GTK_WIDGET (self->url_row), "error");
   show_message (self, NULL);
   if (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (self->url_row)), url) != 0)
     gtk_editable_set_text (GTK_EDITABLE (self->url_row), url);
   if (g_str_equal (url, current))
-    return;
+    return TRUE;
 
   g_settings_set_string (self->settings, "server-url", url);
   /* A token typed before the address belongs to this address. */
   if (*url != '\0' && *typed_token != '\0')
     {
       store_token (self, url, typed_token);
-      return;
+      return TRUE;
     }
   refresh_token_state (self, url);
   tether_application_reload_remote (self->app);
+  return TRUE;
 }
 
 static void
@@ -169,19 +172,26 @@ url_applied (TetherPreferences *self)
   settle_row (self->url_row);
 }
 
+/* The address typed and not applied yet, applied; FALSE if refused. */
+static gboolean
+apply_typed_url (TetherPreferences *self)
+{
+  g_autofree char *current = g_settings_get_string (self->settings, "server-url");
+  gboolean applied;
+
+  if (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (self->url_row)), current) == 0)
+    return TRUE;
+  applied = apply_url (self);
+  settle_row (self->url_row);
+  return applied;
+}
+
 static void
 url_left (TetherPreferences *self)
 {
-  g_autofree char *current = NULL;
-
   /* Focus also leaves while the window is being destroyed. */
-  if (disposed (self))
-    return;
-  current = g_settings_get_string (self->settings, "server-url");
-  if (g_strcmp0 (gtk_editable_get_text (GTK_EDITABLE (self->url_row)), current) == 0)
-    return;
-  apply_url (self);
-  settle_row (self->url_row);
+  if (!disposed (self))
+    apply_typed_url (self);
 }
 
 /* -------------------------------------------------------------- the token */
@@ -258,21 +268,24 @@ store_token (TetherPreferences *self,
   tether_secret_store_async (url, token, NULL, token_stored, g_object_ref (self));
 }
 
-static void
+/* FALSE, with the reason shown, when there is no address to store the
+ * typed token for. */
+static gboolean
 apply_token (TetherPreferences *self)
 {
   g_autofree char *url = g_settings_get_string (self->settings, "server-url");
   const char *token = gtk_editable_get_text (GTK_EDITABLE (self->token_row));
 
   if (*token == '\0')
-    return;
+    return TRUE;
   if (*url == '\0')
     {
       /* Kept in the entry: applying the address stores it. */
       show_message (self, _("Enter the server address first: the token is stored for that server."));
-      return;
+      return FALSE;
     }
   store_token (self, url, token);
+  return TRUE;
 }
 
 static void
@@ -281,13 +294,23 @@ token_applied (TetherPreferences *self)
   apply_token (self);
 }
 
+static gboolean
+apply_typed_token (TetherPreferences *self)
+{
+  gboolean applied;
+
+  if (*gtk_editable_get_text (GTK_EDITABLE (self->token_row)) == '\0')
+    return TRUE;
+  applied = apply_token (self);
+  settle_row (self->token_row);
+  return applied;
+}
+
 static void
 token_left (TetherPreferences *self)
 {
-  if (disposed (self) || *gtk_editable_get_text (GTK_EDITABLE (self->token_row)) == '\0')
-    return;
-  apply_token (self);
-  settle_row (self->token_row);
+  if (!disposed (self))
+    apply_typed_token (self);
 }
 
 static void
@@ -493,14 +516,20 @@ bind_settings (TetherPreferences *self)
 /* ------------------------------------------------------------------ type */
 
 /* What was typed and not applied yet is applied on closing, as when the
- * focus leaves a row. */
+ * focus leaves a row. What cannot be applied keeps the window open with
+ * the reason shown; closing again lets it go. */
 static gboolean
 tether_preferences_close_request (GtkWindow *window)
 {
   TetherPreferences *self = TETHER_PREFERENCES (window);
+  /* A token is not stored for the address before a refused one. */
+  gboolean applied = apply_typed_url (self) && apply_typed_token (self);
 
-  url_left (self);
-  token_left (self);
+  if (!applied && !self->close_refused)
+    {
+      self->close_refused = TRUE;
+      return TRUE;
+    }
   return GTK_WINDOW_CLASS (tether_preferences_parent_class)->close_request (window);
 }
 
