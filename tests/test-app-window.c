@@ -830,6 +830,39 @@ test_close_asks_when_save_fails (Fixture       *f,
   g_assert_cmpstr (tether_record_get_string (stored, "body", NULL), ==, "draft");
 }
 
+/* The window writes its size as it closes; after "Keep Editing" the
+ * preferences changed later must still be written, not held back. */
+static void
+test_settings_written_after_keep_editing (Fixture       *f,
+                                          gconstpointer  data)
+{
+  g_autoptr(TetherRecord) note = NULL;
+  g_autoptr(GSettings) elsewhere = g_settings_new (TETHER_APP_ID);
+  GSettings *settings = tether_application_get_settings (app);
+  gboolean auto_sync = g_settings_get_boolean (settings, "auto-sync");
+  AdwMessageDialog *dialog;
+
+  if (skip_without_display ())
+    return;
+  note = create (f->notes, "{\"title\": \"Essay\", \"body\": \"draft\"}");
+  tether_window_select (f->window, "notes", tether_record_get_id (note));
+  paste_too_much (f);
+  gtk_window_set_default_size (GTK_WINDOW (f->window), 810, 610);
+  gtk_window_close (GTK_WINDOW (f->window));
+  dialog = find_dialog ();
+  g_assert_nonnull (dialog);
+  adw_message_dialog_response (dialog, "keep");
+  tether_test_app_drain ();
+  g_assert_cmpint (g_settings_get_int (elsewhere, "window-width"), ==, 810);
+
+  g_settings_set_boolean (settings, "auto-sync", !auto_sync);
+  g_assert_false (g_settings_get_has_unapplied (settings));
+  g_assert_cmpint (g_settings_get_boolean (elsewhere, "auto-sync"), ==, !auto_sync);
+  g_settings_reset (settings, "auto-sync");
+
+  tether_editor_discard_changes (f->window->editor);
+}
+
 /* Deleted elsewhere while the user was typing: what was shown and never
  * stored is not dropped by a switch or a close without asking. */
 static void
@@ -1340,6 +1373,7 @@ main (int    argc,
   WINDOW_TEST ("delete-from-editor-focus", test_delete_from_editor_focus);
   WINDOW_TEST ("delete-unsaved", test_delete_unsaved);
   WINDOW_TEST ("close-asks-when-save-fails", test_close_asks_when_save_fails);
+  WINDOW_TEST ("settings-written-after-keep-editing", test_settings_written_after_keep_editing);
   WINDOW_TEST ("deleted-elsewhere-asks", test_deleted_elsewhere_asks);
   WINDOW_TEST ("sync-now-while-syncing", test_sync_now_while_syncing);
   g_test_add_func ("/tether/app/item-model/order-and-changes", test_model_order_and_changes);

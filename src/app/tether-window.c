@@ -318,12 +318,13 @@ tether_window_close_request (GtkWindow *window)
   g_autoptr(GError) error = NULL;
   int width, height;
 
+  /* Written key by key: g_settings_delay() on the application's shared
+   * object could never be undone, and a window kept open by "Keep
+   * Editing" would leave every later preference unwritten. */
   gtk_window_get_default_size (window, &width, &height);
-  g_settings_delay (self->settings);
   g_settings_set_int (self->settings, "window-width", width);
   g_settings_set_int (self->settings, "window-height", height);
   g_settings_set_boolean (self->settings, "window-maximized", gtk_window_is_maximized (window));
-  g_settings_apply (self->settings);
   if (self->open_id != NULL && !tether_editor_save_now (self->editor, &error))
     {
       _tether_window_ask_before_closing (self, error);
