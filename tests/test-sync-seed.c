@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <libsoup/soup.h>
+#include <sqlite3.h>
 
 #include "tether-test-util.h"
 
@@ -322,6 +323,120 @@ test_not_found_push (Fixture       *f,
     g_assert_cmpint (tether_sync_change_get_status (changes->pdata[i]), ==, TETHER_CHANGE_PENDING);
   g_assert_cmpuint (tether_sync_engine_get_failed_count (f->engine), ==, 0);
   g_clear_error (&outcome.error);
+}
+
+/* sync.hlc as another process reads it from the file now. */
+static char *
+stored_clock (Fixture *f)
+{
+  g_autofree char *path = g_build_filename (f->dir, "client.db", NULL);
+  sqlite3 *other = NULL;
+  sqlite3_stmt *stmt = NULL;
+  char *hlc = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &other, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (other, "SELECT value FROM _tether_meta WHERE key = 'sync.hlc'",
+                                       -1, &stmt, NULL), ==, SQLITE_OK);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    hlc = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
+  sqlite3_finalize (stmt);
+  sqlite3_close (other);
+  return hlc;
+}
+
+typedef struct {
+  Fixture *f;
+  char    *stored;   /* sync.hlc once the page was stored */
+} ClockWatch;
+
+static void
+on_phase (TetherSyncEngine *engine,
+          TetherSyncPhase   phase,
+          guint             done,
+          guint             total,
+          ClockWatch       *watch)
+{
+  if (phase != TETHER_SYNC_PHASE_PULL)
+    return;
+  g_free (watch->stored);
+  watch->stored = stored_clock (watch->f);
+}
+
+static char *
+pull_page (const char *record_id,
+           gint64      rev,
+           const char *hlc)
+{
+  return g_strdup_printf ("{\"changes\": [{\"collection\":\"notes\",\"recordId\":\"%s\",\"type\":\"create\","
+                          "\"data\":{\"id\":\"%s\",\"title\":\"from elsewhere\"},\"rev\":%" G_GINT64_FORMAT
+                          ",\"hlc\":\"%s\"}], \"cursor\": \"%" G_GINT64_FORMAT "\", \"hasMore\": false}",
+                          record_id, record_id, rev, hlc, rev);
+}
+
+/* The clock is stored with the page that moved it, and never lowered:
+ * saved only as a sync ended, a kill before that lost it, and another
+ * process's engine, opened earlier, wrote its older clock over it. A
+ * local edit made after the page was then stamped before the version it
+ * was made on. */
+static void
+test_clock_stored_with_page (Fixture       *f,
+                             gconstpointer  data)
+{
+  g_autofree char *path = g_build_filename (f->dir, "client.db", NULL);
+  gint64 now = tether_time_now_ms ();
+  g_autofree char *before = tether_hlc_format (now, 0, "otherdevice");
+  g_autofree char *ahead = tether_hlc_format (now + 30 * 60 * 1000, 0, "otherdevice");
+  g_autoptr(TetherDatabase) second_db = NULL;
+  g_autoptr(TetherSyncEngine) second = NULL;
+  g_autoptr(TetherRecord) edited = NULL;
+  g_autoptr(GPtrArray) changes = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *stored = NULL;
+  ClockWatch watch = { f, NULL };
+  Outcome outcome = { FALSE };
+
+  f->push_answer = g_strdup ("{\"accepted\": [], \"conflicts\": [], \"errors\": []}");
+  f->pull_answer = pull_page ("n1", 1, before);
+  sync_once (f, &outcome);
+  g_assert_no_error (outcome.error);
+
+  /* another process on the file, its clock at the first page's */
+  second_db = tether_test_open (path, NULL);
+  second = tether_sync_engine_new (second_db, &error);
+  g_assert_no_error (error);
+  tether_sync_engine_set_remote (second, f->base, "token");
+
+  g_free (f->pull_answer);
+  f->pull_answer = pull_page ("n2", 2, ahead);
+  g_signal_connect (f->engine, "phase", G_CALLBACK (on_phase), &watch);
+  outcome = (Outcome) { FALSE };
+  sync_once (f, &outcome);
+  g_assert_no_error (outcome.error);
+  g_signal_handlers_disconnect_by_data (f->engine, &watch);
+  g_assert_nonnull (watch.stored);
+  g_assert_cmpint (tether_hlc_compare (watch.stored, ahead), >=, 0);
+
+  g_free (f->pull_answer);
+  f->pull_answer = g_strdup ("{\"changes\": [], \"cursor\": \"2\", \"hasMore\": false}");
+  outcome = (Outcome) { FALSE };
+  sync_engine (second, &outcome);
+  g_assert_no_error (outcome.error);
+  stored = stored_clock (f);
+  g_assert_cmpint (tether_hlc_compare (stored, ahead), >=, 0);
+
+  /* opened again, the file's next edit comes after what it has seen */
+  g_clear_object (&second);
+  g_clear_object (&second_db);
+  g_clear_object (&f->engine);
+  g_clear_object (&f->db);
+  f->db = tether_test_open (path, NULL);
+  edited = tether_test_create (notes (f), "{\"id\":\"n3\",\"title\":\"written after\"}");
+  f->engine = tether_sync_engine_new (f->db, &error);
+  g_assert_no_error (error);
+  changes = tether_sync_engine_list_changes (f->engine, -1, NULL);
+  g_assert_cmpuint (changes->len, ==, 1);
+  g_assert_cmpint (tether_hlc_compare (tether_sync_change_get_hlc (changes->pdata[0]), ahead), >, 0);
+  g_free (watch.stored);
 }
 
 /* A pull answer saying there is more, with no cursor or the one it was
@@ -943,6 +1058,8 @@ main (int    argc,
   g_test_add ("/tether/sync/seed/schema-refused-push", Fixture, NULL, fixture_setup, test_schema_refused_push, fixture_teardown);
   g_test_add ("/tether/sync/seed/not-tether-push", Fixture, NULL, fixture_setup, test_not_tether_push, fixture_teardown);
   g_test_add ("/tether/sync/seed/not-found-push", Fixture, NULL, fixture_setup, test_not_found_push, fixture_teardown);
+  g_test_add ("/tether/sync/seed/clock-stored-with-page", Fixture, NULL, fixture_setup,
+              test_clock_stored_with_page, fixture_teardown);
   g_test_add ("/tether/sync/seed/pull-no-cursor", Fixture, NULL, fixture_setup, test_pull_no_cursor, fixture_teardown);
   g_test_add ("/tether/sync/seed/pull-same-cursor", Fixture, NULL, fixture_setup, test_pull_same_cursor, fixture_teardown);
   g_test_add ("/tether/sync/seed/retry-after-kept", Fixture, NULL, fixture_setup, test_retry_after_kept, fixture_teardown);

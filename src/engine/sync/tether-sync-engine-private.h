@@ -248,6 +248,11 @@ void     _tether_sync_op_fail            (GTask            *task,
 void     _tether_sync_op_note_error      (TetherSyncOp     *op,
                                           TetherTransport  *transport,
                                           const GError     *error);
+/* The clock as sync.hlc, never lowered, in the caller's transaction: with
+ * the page, answer or deletion whose hlcs it has seen, so that a kill
+ * after that commit cannot lose them. */
+gboolean _tether_sync_save_clock         (TetherSyncEngine *self,
+                                          GError          **error);
 /* Apply pulled changes (a page or a server_push) in the caller's transaction. */
 gboolean _tether_sync_apply_changes      (TetherSyncEngine *self,
                                           GPtrArray        *changes,   /* TetherPullChange* */

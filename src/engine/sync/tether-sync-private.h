@@ -76,6 +76,11 @@ gboolean    _tether_sync_store_ensure          (TetherDatabase *db,
                                                 GError        **error);
 char       *_tether_sync_store_client_id       (TetherDatabase *db,
                                                 GError        **error);
+/* Stores @hlc as sync.hlc unless the stored one is greater: the clock
+ * only moves forward, whichever process on the file saves it. */
+gboolean    _tether_sync_store_keep_hlc        (TetherDatabase *db,
+                                                const char     *hlc,
+                                                GError        **error);
 
 /* Change log */
 gboolean    _tether_sync_store_append          (TetherDatabase  *db,

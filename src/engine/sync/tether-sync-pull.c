@@ -229,7 +229,7 @@ _tether_sync_apply_changes (TetherSyncEngine *self,
   for (guint i = 0; i < changes->len; i++)
     if (!apply_one (self, &writes, g_ptr_array_index (changes, i), report, error))
       return FALSE;
-  return write_page (self, &writes, error);
+  return write_page (self, &writes, error) && _tether_sync_save_clock (self, error);
 }
 
 static void

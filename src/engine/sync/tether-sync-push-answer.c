@@ -186,7 +186,7 @@ _tether_push_store_answer (TetherSyncEngine *self,
 
   if (response == NULL || !tether_database_begin (self->db, error))
     return FALSE;
-  if (!apply_answer (self, op, sent, response, error))
+  if (!apply_answer (self, op, sent, response, error) || !_tether_sync_save_clock (self, error))
     {
       tether_database_rollback (self->db);
       return FALSE;

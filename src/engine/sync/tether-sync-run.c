@@ -45,13 +45,24 @@ log_event (TetherSyncEngine *self,
     g_warning ("sync event log: %s", local_error->message);
 }
 
-static void
-save_clock (TetherSyncEngine *self)
+gboolean
+_tether_sync_save_clock (TetherSyncEngine  *self,
+                         GError           **error)
 {
   g_autofree char *last = tether_hlc_dup_last (self->hlc);
 
-  if (last != NULL)
-    _tether_database_meta_set (self->db, "sync.hlc", last, NULL);
+  return last == NULL || _tether_sync_store_keep_hlc (self->db, last, error);
+}
+
+/* Once more at the end: the steps stored it with what they wrote, so a
+ * failure here (the file busy) loses nothing they saw. */
+static void
+save_clock (TetherSyncEngine *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!_tether_sync_save_clock (self, &error))
+    g_debug ("storing the sync clock: %s", error->message);
 }
 
 static TetherSyncState
@@ -111,7 +122,20 @@ _tether_sync_op_finish (GTask *task)
   TetherSyncOp *op = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
 
-  if (!_tether_sync_store_delete_committed (op->engine->db, &error))
+  /* The entries deleted may hold the newest hlcs handed out. */
+  if (!tether_database_begin (op->engine->db, &error))
+    {
+      _tether_sync_op_fail (task, g_steal_pointer (&error));
+      return;
+    }
+  if (!_tether_sync_save_clock (op->engine, &error) ||
+      !_tether_sync_store_delete_committed (op->engine->db, &error))
+    {
+      tether_database_rollback (op->engine->db);
+      _tether_sync_op_fail (task, g_steal_pointer (&error));
+      return;
+    }
+  if (!tether_database_commit (op->engine->db, &error))
     {
       _tether_sync_op_fail (task, g_steal_pointer (&error));
       return;

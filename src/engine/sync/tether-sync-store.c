@@ -84,6 +84,22 @@ _tether_sync_store_client_id (TetherDatabase  *db,
   return g_steal_pointer (&id);
 }
 
+/* hlcs sort as text (tether-hlc.h), as SQLite compares them. */
+gboolean
+_tether_sync_store_keep_hlc (TetherDatabase  *db,
+                             const char      *hlc,
+                             GError         **error)
+{
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db,
+    "INSERT INTO _tether_meta (key, value) VALUES ('sync.hlc', ?1) ON CONFLICT (key)"
+    " DO UPDATE SET value = excluded.value WHERE excluded.value > _tether_meta.value", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, hlc, -1, SQLITE_STATIC);
+  return _tether_sync_store_step (db, stmt, "storing the sync clock", error);
+}
+
 static gboolean
 ensure_in_transaction (TetherDatabase  *db,
                        gpointer         user_data,
