@@ -1744,6 +1744,65 @@ test_discard_after_lost_response (Fixture *f)
   g_assert_nonnull (strstr (shadow, "typed on A"));
 }
 
+/* The server's only change of notes, with an integer recordId @id and,
+ * unless deleted, the title @title and data.id the same integer. */
+static void
+assert_server_integer_note (Client     *c,
+                            gint64      id,
+                            const char *type,
+                            const char *title)
+{
+  g_autoptr(JsonArray) changes = pull_all (c->f, c->s, c->token, NULL, NULL);
+  JsonObject *change;
+  JsonNode *record_id;
+  JsonNode *data;
+
+  g_assert_cmpuint (json_array_get_length (changes), ==, 1);
+  change = json_array_get_object_element (changes, 0);
+  record_id = json_object_get_member (change, "recordId");
+  g_assert_true (JSON_NODE_HOLDS_VALUE (record_id));
+  g_assert_true (json_node_get_value_type (record_id) == G_TYPE_INT64);
+  g_assert_cmpint (json_node_get_int (record_id), ==, id);
+  g_assert_cmpstr (json_object_get_string_member (change, "type"), ==, type);
+  data = json_object_get_member (change, "data");
+  if (title == NULL)
+    return;
+  g_assert_cmpstr (json_object_get_string_member (json_node_get_object (data), "title"), ==, title);
+  record_id = json_object_get_member (json_node_get_object (data), "id");
+  g_assert_true (json_node_get_value_type (record_id) == G_TYPE_INT64);
+  g_assert_cmpint (json_node_get_int (record_id), ==, id);
+}
+
+/* A client of the seed's design keys a note by the number 5; the server
+ * keeps 5 and "5" apart. Edits and the delete made here go to that note,
+ * with its id a number again, where they went to a new note "5" and the
+ * seed client never saw them. */
+static void
+test_integer_record_id (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  g_autofree char *change_id = g_uuid_string_random ();
+  g_autoptr(JsonObject) answer = NULL;
+
+  answer = push (f, s, f->alice, NULL,
+                 change_new (change_id, "notes", "5", "create", "{\"id\":5,\"title\":\"from a seed client\"}", 0, NULL),
+                 NULL);
+  assert_counts (answer, 1, 0, 0);
+  client_sync (a);
+  assert_string (a, "notes", "5", "title", "from a seed client");
+
+  client_update (a, "notes", "5", "{\"title\":\"edited here\"}");
+  client_sync (a);
+  assert_server_integer_note (a, 5, "update", "edited here");
+  client_update (a, "notes", "5", "{\"title\":\"edited again\"}");
+  client_sync (a);
+  assert_server_integer_note (a, 5, "update", "edited again");
+  client_delete (a, "notes", "5");
+  client_sync (a);
+  assert_server_integer_note (a, 5, "delete", NULL);
+}
+
 /* A's title edit reaches the server but its answer is lost; B then
  * retitles the note. A's next push is refused for its schema (409), the
  * pull still runs and merges B's version into A's edit, which client-wins
@@ -3143,6 +3202,7 @@ static const NamedTest tests[] = {
   { "too-large-change", test_too_large_change },
   { "too-deep-change", test_too_deep_change },
   { "too-deep-websocket", test_too_deep_websocket },
+  { "integer-record-id", test_integer_record_id },
   { "rebase-after-lost-answer", test_rebase_after_lost_answer },
   { "merge-pushed-back-stamped", test_merge_pushed_back_stamped },
   { "lost-response", test_lost_response },

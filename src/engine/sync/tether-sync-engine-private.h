@@ -85,6 +85,8 @@ typedef struct {
   TetherChangeType  type;
   gint64            base_rev;
   gboolean          skip;          /* create … delete: nothing to send */
+  gboolean          integer_id;    /* the server keys the record by a number */
+  char             *data;          /* the data as sent, when not the last row's */
 } TetherPushGroup;
 
 void _tether_push_group_free (TetherPushGroup *group);

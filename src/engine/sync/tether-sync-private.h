@@ -161,6 +161,15 @@ gboolean    _tether_sync_store_shadow_set      (TetherDatabase *db,
                                                 const char     *hlc,
                                                 GError        **error);
 
+/* Whether the server keys the record by an integer (the id of its copy is
+ * one, and @record_id is its decimal text): a client of the seed's design
+ * may make records so, and the server keeps 5 and "5" apart. */
+gboolean    _tether_sync_store_shadow_integer_id (TetherDatabase *db,
+                                                  const char     *collection,
+                                                  const char     *record_id,
+                                                  gboolean       *integer,
+                                                  GError        **error);
+
 /* Conflict log */
 gboolean        _tether_sync_store_save_conflict  (TetherDatabase *db,
                                                    TetherConflict *conflict,  /* insert or replace */

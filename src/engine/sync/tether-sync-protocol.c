@@ -38,6 +38,22 @@ is_json_object (TetherSyncEngine *self,
   return ok;
 }
 
+/* @data (a JSON object's text) with its "id" the integer @record_id: the
+ * record goes back to the server, and to the client that made it, keyed
+ * as they have it (locally every id is a string). NULL when json-glib
+ * cannot read @data (nested past its depth): it then goes as it is. */
+static char *
+with_integer_id (const char *data,
+                 const char *record_id)
+{
+  g_autoptr(JsonObject) object = _tether_json_parse_object (data, -1, NULL);
+
+  if (object == NULL)
+    return NULL;
+  json_object_set_int_member (object, "id", g_ascii_strtoll (record_id, NULL, 10));
+  return _tether_json_object_to_string (object);
+}
+
 static gboolean
 append_change (TetherSyncEngine *self,
                GString          *out,
@@ -54,14 +70,19 @@ append_change (TetherSyncEngine *self,
                    "change %s in the log is damaged: its data is not a JSON object", last->id);
       return FALSE;
     }
+  if (has_data && group->integer_id && group->data == NULL)
+    group->data = with_integer_id (last->data, group->record_id);
   g_string_append (out, "{\"id\":");
   _tether_json_append_string (out, group->push_id);
   g_string_append (out, ",\"collection\":");
   _tether_json_append_string (out, group->collection);
   g_string_append (out, ",\"recordId\":");
-  _tether_json_append_string (out, group->record_id);
+  if (group->integer_id)
+    g_string_append (out, group->record_id);   /* an integer's decimal text */
+  else
+    _tether_json_append_string (out, group->record_id);
   g_string_append_printf (out, ",\"type\":\"%s\",\"data\":", tether_change_type_to_string (group->type));
-  g_string_append (out, has_data ? last->data : "null");
+  g_string_append (out, !has_data ? "null" : group->data != NULL ? group->data : last->data);
   g_string_append (out, ",\"timestamp\":");
   _tether_json_append_string (out, timestamp);
   g_string_append_printf (out, ",\"baseRev\":%" G_GINT64_FORMAT ",\"hlc\":", group->base_rev);

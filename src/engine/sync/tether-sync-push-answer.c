@@ -41,7 +41,7 @@ apply_accepted (TetherSyncEngine   *self,
                 GError            **error)
 {
   TetherChangeRow *last = _tether_push_group_last (group);
-  const char *data = group->type == TETHER_CHANGE_DELETE ? NULL : last->data;
+  const char *data = group->type == TETHER_CHANGE_DELETE ? NULL : group->data != NULL ? group->data : last->data;
 
   if (accepted->hlc != NULL)
     tether_hlc_observe (self->hlc, accepted->hlc);   /* the server clamped ours */

@@ -18,6 +18,7 @@ _tether_push_group_free (TetherPushGroup *group)
   g_free (group->push_id);
   g_free (group->collection);
   g_free (group->record_id);
+  g_free (group->data);
   g_ptr_array_unref (group->rows);
   g_free (group);
 }
@@ -63,7 +64,8 @@ group_settle (TetherSyncEngine *self,
   /* Created and deleted offline: the server never needs to hear of it. */
   group->skip = first->type == TETHER_CHANGE_CREATE && last->type == TETHER_CHANGE_DELETE &&
                 group->base_rev == 0 && first->push_id == NULL;
-  return TRUE;
+  return _tether_sync_store_shadow_integer_id (self->db, group->collection, group->record_id,
+                                               &group->integer_id, error);
 }
 
 /* Whether @row joins the record's group: rows sent under one id stay

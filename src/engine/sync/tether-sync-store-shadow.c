@@ -62,3 +62,37 @@ _tether_sync_store_shadow_set (TetherDatabase  *db,
   sqlite3_bind_text (stmt, 5, hlc, -1, SQLITE_STATIC);
   return _tether_sync_store_step (db, stmt, "writing the shadow copy", error);
 }
+
+gboolean
+_tether_sync_store_shadow_integer_id (TetherDatabase  *db,
+                                      const char      *collection,
+                                      const char      *record_id,
+                                      gboolean        *integer,
+                                      GError         **error)
+{
+  g_autofree char *canonical = NULL;
+  sqlite3_stmt *stmt;
+  gint64 value;
+  int rc;
+
+  *integer = FALSE;
+  /* no lookup for the ids this client makes (UUIDs) */
+  if (!g_ascii_string_to_signed (record_id, 10, G_MININT64, G_MAXINT64, &value, NULL) ||
+      !g_str_equal ((canonical = g_strdup_printf ("%" G_GINT64_FORMAT, value)), record_id))
+    return TRUE;
+  stmt = _tether_database_prepare_cached (db,
+    "SELECT json_type (data, '$.id') = 'integer' AND json_extract (data, '$.id') = ?3"
+    " FROM _tether_shadow WHERE collection = ?1 AND record_id = ?2 AND json_valid (data)", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, collection, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, record_id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, value);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    *integer = sqlite3_column_int (stmt, 0) != 0;
+  else if (rc != SQLITE_DONE)
+    _tether_database_set_error (db, rc, error, "reading the shadow copy");
+  sqlite3_reset (stmt);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE;
+}
