@@ -1336,6 +1336,73 @@ test_sync_now_while_syncing (Fixture       *f,
   g_socket_listener_close (G_SOCKET_LISTENER (service));
 }
 
+/* A database Tether cannot show ---------------------------------------------------- */
+
+static AdwMessageDialog *
+dialog_of (GApplication *application)
+{
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (application)); l != NULL; l = l->next)
+    if (ADW_IS_MESSAGE_DIALOG (l->data))
+      return l->data;
+  return NULL;
+}
+
+/* Another program's file, or one made with a schema of its own, lacks
+ * what the window lists: the app says so instead of aborting. */
+static void
+assert_cannot_start (const char *schema_json,
+                     const char *missing)
+{
+  g_autofree char *dir = tether_test_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "other.db", NULL);
+  g_autoptr(TetherSchema) schema = tether_test_schema (schema_json);
+  g_autoptr(TetherDatabase) db = tether_test_open (path, schema);
+  static guint n;
+  g_autofree char *id = g_strdup_printf ("%s.Other%u", TETHER_APP_ID, ++n);
+  /* An id of its own: the test's application holds TETHER_APP_ID's
+   * object path on the bus. */
+  g_autoptr(TetherApplication) other = g_object_new (TETHER_TYPE_APPLICATION,
+                                                     "application-id", id,
+                                                     "resource-base-path", "/app/tether/Tether",
+                                                     NULL);
+  g_autoptr(GError) error = NULL;
+  AdwMessageDialog *dialog;
+  const char *body;
+
+  tether_database_close (db);
+  g_object_set (other, "database-path", path, NULL);
+  g_application_register (G_APPLICATION (other), NULL, &error);
+  g_assert_no_error (error);
+  g_assert_null (tether_application_get_database (other));
+  g_application_activate (G_APPLICATION (other));
+  dialog = dialog_of (G_APPLICATION (other));
+  g_assert_nonnull (dialog);
+  g_assert_cmpstr (adw_message_dialog_get_heading (dialog), ==, "Tether Cannot Start");
+  body = adw_message_dialog_get_body (dialog);
+  g_assert_nonnull (strstr (body, path));
+  g_assert_nonnull (strstr (body, missing));
+  gtk_window_destroy (GTK_WINDOW (dialog));
+  tether_test_app_drain ();
+  tether_test_dir_free (g_steal_pointer (&dir));
+}
+
+static void
+test_database_lacks_collection (void)
+{
+  if (skip_without_display ())
+    return;
+  assert_cannot_start ("{\"version\": 1, \"collections\": {\"notes\": {\"fields\": "
+                       "{\"title\": {\"type\": \"string\"}, \"body\": {\"type\": \"string\"}, "
+                       "\"tags\": {\"type\": \"array\"}, \"pinned\": {\"type\": \"boolean\"}}}}}",
+                       "“tasks”");
+  /* The list sorts notes by "pinned": without it, nothing can be listed. */
+  assert_cannot_start ("{\"version\": 1, \"collections\": {"
+                       "\"notes\": {\"fields\": {\"title\": {\"type\": \"string\"}, "
+                       "\"body\": {\"type\": \"string\"}, \"tags\": {\"type\": \"array\"}}},"
+                       "\"tasks\": {\"fields\": {\"title\": {\"type\": \"string\"}}}}}",
+                       "“pinned”");
+}
+
 /* Main ------------------------------------------------------------------------------ */
 
 int
@@ -1376,6 +1443,7 @@ main (int    argc,
   WINDOW_TEST ("settings-written-after-keep-editing", test_settings_written_after_keep_editing);
   WINDOW_TEST ("deleted-elsewhere-asks", test_deleted_elsewhere_asks);
   WINDOW_TEST ("sync-now-while-syncing", test_sync_now_while_syncing);
+  g_test_add_func ("/tether/app/database-lacks-collection", test_database_lacks_collection);
   g_test_add_func ("/tether/app/item-model/order-and-changes", test_model_order_and_changes);
   g_test_add_func ("/tether/app/item-model/random", test_model_random);
   g_test_add_func ("/tether/app/item-model/perf", test_model_perf);

@@ -78,6 +78,52 @@ describe_open_error (const char   *path,
   return g_strdup_printf (_("Could not open %s: %s"), path, error->message);
 }
 
+/* What the window lists and the editor writes (tether-item-model.c,
+ * tether-editor-fields.c). */
+static const struct {
+  const char *collection;
+  const char *fields[7];
+} shown[] = {
+  { "notes", { "title", "body", "tags", "pinned", NULL } },
+  { "tasks", { "title", "notes", "done", "due", "priority", "tags", NULL } },
+};
+
+/* A database keeps the schema it was made with (another program's, or
+ * one given to `tether`); without these the window cannot list it. */
+static gboolean
+check_schema (TetherDatabase  *db,
+              const char      *path,
+              GError         **error)
+{
+  TetherSchema *schema = tether_database_get_schema (db);
+
+  for (guint i = 0; i < G_N_ELEMENTS (shown); i++)
+    if (!tether_schema_has_collection (schema, shown[i].collection))
+      {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                     /* Translators: %s is a file name, then a collection name ("tasks") */
+                     _("%s has no “%s” collection, where Tether keeps its notes and tasks. "
+                       "It may belong to another program: open a Tether database instead."),
+                     path, shown[i].collection);
+        return FALSE;
+      }
+  for (guint i = 0; i < G_N_ELEMENTS (shown); i++)
+    for (guint f = 0; shown[i].fields[f] != NULL; f++)
+      if (!tether_schema_has_field (schema, shown[i].collection, shown[i].fields[f]))
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                       /* Translators: %s is a file name, a collection name ("tasks"), then a field name */
+                       _("In %s, the “%s” collection has no “%s” field, which Tether needs. "
+                         "It may belong to another program: open a Tether database instead."),
+                       path, shown[i].collection, shown[i].fields[f]);
+          return FALSE;
+        }
+  return TRUE;
+}
+
+/* The schema stored in the file is used (NULL), not the app's: passing
+ * tether_schema_new_default() would migrate an older or custom file to
+ * it on opening, or refuse one of the same version that differs. */
 static gboolean
 open_database (TetherApplication  *self,
                GError            **error)
@@ -87,6 +133,11 @@ open_database (TetherApplication  *self,
   if (path == NULL)
     return FALSE;
   self->db = tether_database_open (path, NULL, error);
+  if (self->db != NULL && !check_schema (self->db, path, error))
+    {
+      g_clear_object (&self->db);
+      return FALSE;
+    }
   if (self->db != NULL)
     self->engine = tether_sync_engine_new (self->db, error);
   if (self->engine == NULL)
