@@ -15,6 +15,7 @@ struct _TetherChangeModel
   TetherSyncEngine *engine;
   GPtrArray        *items;       /* TetherSyncChange*, log order */
   guint             reload_id;   /* idle that reloads; 0 when none is due */
+  guint             n_reads;     /* of the whole log, since made */
 };
 
 static void list_model_iface_init (GListModelInterface *iface);
@@ -175,6 +176,7 @@ reload (TetherChangeModel *self)
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) fresh = tether_sync_engine_list_changes (self->engine, -1, &error);
 
+  self->n_reads++;
   if (fresh == NULL)
     {
       g_warning ("reading the change log: %s", error->message);
@@ -265,4 +267,12 @@ tether_change_model_new (TetherSyncEngine *engine)
   g_signal_connect (engine, "phase", G_CALLBACK (on_phase), self);
   reload (self);
   return self;
+}
+
+guint
+tether_change_model_get_n_reads (TetherChangeModel *self)
+{
+  g_return_val_if_fail (TETHER_IS_CHANGE_MODEL (self), 0);
+
+  return self->n_reads;
 }

@@ -13,4 +13,8 @@ G_DECLARE_FINAL_TYPE (TetherChangeModel, tether_change_model, TETHER, CHANGE_MOD
  * id; a change whose status, retries or error moved is replaced in place). */
 TetherChangeModel *tether_change_model_new (TetherSyncEngine *engine);
 
+/* How many times the whole log was read, the first read included: what
+ * the model costs while a sync runs (for diagnostics and tests). */
+guint tether_change_model_get_n_reads (TetherChangeModel *self);
+
 G_END_DECLS
