@@ -657,6 +657,30 @@ engine_on_old_address (gpointer data)
                     "https://old.example/sync") == 0;
 }
 
+/* In a test's own subprocess: an application on a database of its own
+ * in a new folder (*@dir), with no session bus, so no keyring either. */
+static TetherApplication *
+lone_app_new (char **dir)
+{
+  g_autofree char *db = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherApplication *app;
+
+  g_setenv ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/tether-test-bus", TRUE);
+  g_setenv ("GTK_A11Y", "none", TRUE);
+  if (!gtk_init_check ())
+    skip_all ("no display (run under Xvfb: xvfb-run -a)");
+  adw_init ();
+  g_object_set (gtk_settings_get_default (), "gtk-enable-animations", FALSE, NULL);
+  *dir = tether_test_dir_new ();
+  db = g_build_filename (*dir, "tether.db", NULL);
+  app = tether_application_new ();
+  g_object_set (app, "database-path", db, NULL);
+  g_application_register (G_APPLICATION (app), NULL, &error);
+  g_assert_no_error (error);
+  return app;
+}
+
 /* The address is saved before the token goes to the keyring; when the
  * keyring fails, the app must still sync with the address it shows, not
  * the one before. Without a keyring: in a process with no session bus. */
@@ -664,9 +688,7 @@ static void
 test_keyring_fails_new_address (void)
 {
   g_autofree char *dir = NULL;
-  g_autofree char *db = NULL;
   g_autoptr(TetherApplication) app = NULL;
-  g_autoptr(GError) error = NULL;
   g_autofree char *url = NULL;
   TetherPreferences *prefs;
   GSettings *settings;
@@ -677,17 +699,7 @@ test_keyring_fails_new_address (void)
       g_test_trap_assert_passed ();
       return;
     }
-  g_setenv ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/tether-test-bus", TRUE);
-  g_setenv ("GTK_A11Y", "none", TRUE);
-  if (!gtk_init_check ())
-    skip_all ("no display (run under Xvfb: xvfb-run -a)");
-  adw_init ();
-  dir = tether_test_dir_new ();
-  db = g_build_filename (dir, "tether.db", NULL);
-  app = tether_application_new ();
-  g_object_set (app, "database-path", db, NULL);
-  g_application_register (G_APPLICATION (app), NULL, &error);
-  g_assert_no_error (error);
+  app = lone_app_new (&dir);
   settings = tether_application_get_settings (app);
   g_settings_set_string (settings, "server-url", "https://old.example/sync");
   tether_application_reload_remote (app);
@@ -767,6 +779,57 @@ test_close_keeps_what_cannot_be_applied (void)
   url = g_settings_get_string (settings, "server-url");
   g_assert_cmpstr (url, ==, "https://closed.example/sync");
   g_settings_reset (settings, "server-url");
+}
+
+static const char *
+server_description (TetherPreferences *prefs)
+{
+  GtkWidget *group = gtk_widget_get_ancestor (part (prefs, "url_row"), ADW_TYPE_PREFERENCES_GROUP);
+
+  g_assert_nonnull (group);
+  return adw_preferences_group_get_description (ADW_PREFERENCES_GROUP (group));
+}
+
+/* With no address here the app syncs with the server `tether remote set`
+ * stored in the database: the preferences must say so, not "this
+ * computer only". */
+static void
+test_shows_remote_of_database (void)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr(TetherApplication) app = NULL;
+  g_autoptr(GError) error = NULL;
+  TetherPreferences *prefs;
+  const char *text;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+  app = lone_app_new (&dir);
+  prefs = tether_preferences_new (app);
+  text = server_description (prefs);
+  g_assert_nonnull (strstr (text, "this computer only"));
+  gtk_window_destroy (GTK_WINDOW (prefs));
+
+  tether_sync_engine_save_remote (tether_application_get_sync_engine (app),
+                                  "https://cli.example/sync", "cli-token", &error);
+  g_assert_no_error (error);
+  tether_application_reload_remote (app);
+  prefs = tether_preferences_new (app);
+  text = server_description (prefs);
+  g_assert_null (strstr (text, "this computer only"));
+  g_assert_nonnull (strstr (text, "https://cli.example/sync"));
+  g_assert_null (strstr (text, "cli-token"));
+  g_assert_cmpstr (gtk_editable_get_text (part (prefs, "url_row")), ==, "");
+  gtk_window_present (GTK_WINDOW (prefs));
+  tether_test_app_snapshot_drawn (GTK_WIDGET (prefs), "preferences-database-remote.png");
+  gtk_window_destroy (GTK_WINDOW (prefs));
+  tether_test_app_settle (50);
+  g_clear_object (&app);
+  tether_test_dir_free (g_steal_pointer (&dir));
 }
 
 static gboolean
@@ -1110,6 +1173,7 @@ main (int    argc,
   g_test_add_func ("/tether/app/preferences/token-in-keyring", test_token_in_keyring);
   g_test_add_func ("/tether/app/preferences/keyring-fails-new-address", test_keyring_fails_new_address);
   g_test_add_func ("/tether/app/preferences/url-validation", test_url_validation);
+  g_test_add_func ("/tether/app/preferences/shows-remote-of-database", test_shows_remote_of_database);
   g_test_add_func ("/tether/app/preferences/close-keeps-what-cannot-be-applied",
                    test_close_keeps_what_cannot_be_applied);
   g_test_add_func ("/tether/app/preferences/test-connection", test_connection_outcomes);

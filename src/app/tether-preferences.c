@@ -492,6 +492,34 @@ selected_to_strategy (const GValue       *value,
   return g_variant_new_string (strategies[selected]);
 }
 
+/* With no address here the app syncs with the remote stored in the
+ * database by `tether remote set` (tether_application_reload_remote()):
+ * the group says which server, not "on this computer only". Its token
+ * stays in the database, never shown. */
+static void
+describe_server (TetherPreferences *self)
+{
+  TetherSyncEngine *engine = tether_application_get_sync_engine (self->app);
+  GtkWidget *group = gtk_widget_get_ancestor (GTK_WIDGET (self->url_row), ADW_TYPE_PREFERENCES_GROUP);
+  g_autofree char *url = NULL;
+  g_autofree char *token = NULL;
+  g_autofree char *escaped = NULL;
+  g_autofree char *text = NULL;
+
+  if (engine == NULL || group == NULL)
+    return;
+  tether_sync_engine_load_remote (engine, &url, &token);
+  if (url == NULL || *url == '\0')
+    return;
+  /* The description is Pango markup in libadwaita 1.2. */
+  escaped = g_markup_escape_text (url, -1);
+  /* Translators: %s is a server address; "tether" is the command line program */
+  text = g_strdup_printf (_("Your notes and tasks sync through a tether-server. With the address "
+                            "empty, this database syncs with %s, the server set for it with the "
+                            "tether command."), escaped);
+  adw_preferences_group_set_description (ADW_PREFERENCES_GROUP (group), text);
+}
+
 static void
 bind_settings (TetherPreferences *self)
 {
@@ -499,6 +527,7 @@ bind_settings (TetherPreferences *self)
 
   gtk_editable_set_text (GTK_EDITABLE (self->url_row), url);
   refresh_token_state (self, url);
+  describe_server (self);
   g_settings_bind (self->settings, "auto-sync", self->auto_sync_switch, "active",
                    G_SETTINGS_BIND_DEFAULT);
   g_object_bind_property (self->auto_sync_switch, "active", self->interval_row, "sensitive",
