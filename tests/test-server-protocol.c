@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libpq-fe.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -452,18 +453,57 @@ typedef struct {
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PGresult, PQclear)
 
-/* The state of the server's session in its transaction, "" with none. */
+/* Bytes that @from sent to @to on a loopback connection and @to has not
+ * read yet (in either socket's queue), from /proc/net/tcp. */
+static guint64
+loopback_queued (guint from,
+                 guint to)
+{
+  g_autofree char *table = NULL;
+  g_auto(GStrv) lines = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 queued = 0;
+
+  if (!g_file_get_contents ("/proc/net/tcp", &table, NULL, &error))
+    g_error ("reading /proc/net/tcp: %s", error->message);
+  lines = g_strsplit (table, "\n", -1);
+  for (guint i = 1; lines[i] != NULL; i++)
+    {
+      guint local_port, remote_port;
+      guint64 tx, rx;
+
+      if (sscanf (lines[i], " %*u: %*8x:%4x %*8x:%4x %*2x %" G_GINT64_MODIFIER "x:%" G_GINT64_MODIFIER "x",
+                  &local_port, &remote_port, &tx, &rx) != 4)
+        continue;
+      if (local_port == from && remote_port == to)
+        queued += tx;
+      else if (local_port == to && remote_port == from)
+        queued += rx;
+    }
+  return queued;
+}
+
+/* The state of the server's session in its transaction, "" with none;
+ * with a "+" after it while bytes the server sent (the next statement,
+ * maybe its COMMIT) wait on the connection, unread by PostgreSQL. */
 static char *
 kill9_pg_writing (Kill9 *k)
 {
-  g_autoptr(PGresult) res = PQexec (k->pg, "SELECT state || CASE WHEN wait_event_type = 'Client' THEN ' blocked' ELSE '' END"
+  g_autoptr(PGresult) res = PQexec (k->pg, "SELECT state || CASE WHEN wait_event_type = 'Client' THEN ' blocked' ELSE '' END,"
+                                           " client_port, inet_server_port ()"
                                            " FROM pg_stat_activity WHERE datname = current_database ()"
                                            " AND pid <> pg_backend_pid () AND backend_xid IS NOT NULL");
+  guint client_port, server_port;
 
   if (PQresultStatus (res) != PGRES_TUPLES_OK)
     g_error ("looking at the server's sessions: %s", PQerrorMessage (k->pg));
   g_assert_cmpint (PQntuples (res), <=, 1);
-  return g_strdup (PQntuples (res) == 1 ? PQgetvalue (res, 0, 0) : "");
+  if (PQntuples (res) == 0)
+    return g_strdup ("");
+  client_port = (guint) g_ascii_strtoull (PQgetvalue (res, 0, 1), NULL, 10);
+  server_port = (guint) g_ascii_strtoull (PQgetvalue (res, 0, 2), NULL, 10);
+  return g_strconcat (PQgetvalue (res, 0, 0),
+                      loopback_queued (client_port, server_port) > 0 ? "+" : "", NULL);
 }
 
 static gboolean
@@ -478,8 +518,9 @@ kill9_writing (Kill9 *k)
 }
 
 /* With the server stopped: its transaction is open, and stays so until the
- * kill. PostgreSQL may still be running the statement it was sent (which
- * may be the COMMIT): its session is looked at once that is done. */
+ * kill. PostgreSQL may still be running the statement it was sent, or not
+ * have read it yet (either may be the COMMIT): its session is looked at
+ * once that is done and nothing waits on the connection. */
 static gboolean
 kill9_stopped_writing (Kill9 *k)
 {
@@ -489,9 +530,16 @@ kill9_stopped_writing (Kill9 *k)
     {
       g_autofree char *state = kill9_pg_writing (k);
 
-      /* idle in it, or blocked on the stopped server (reading the rest of a
-       * statement from it, or sending it rows) */
-      if (g_str_equal (state, "idle in transaction") || g_str_equal (state, "active blocked"))
+      /* what it sent last not yet read: maybe the COMMIT */
+      if (g_str_has_suffix (state, "+"))
+        {
+          g_usleep (1000);
+          continue;
+        }
+      /* idle in it (waiting for the stopped server's next statement), or
+       * blocked on the stopped server (reading the rest of a statement
+       * from it, or sending it rows) */
+      if (g_str_has_prefix (state, "idle in transaction") || g_str_equal (state, "active blocked"))
         return TRUE;
       if (!g_str_equal (state, "active"))
         return FALSE;
