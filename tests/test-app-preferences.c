@@ -833,6 +833,55 @@ test_shows_remote_of_database (void)
 }
 
 static gboolean
+store_and_quit (gpointer data)
+{
+  TetherApplication *app = data;
+  TetherPreferences *prefs = tether_preferences_new (app);
+
+  gtk_window_present (GTK_WINDOW (prefs));
+  gtk_editable_set_text (GTK_EDITABLE (part (prefs, "token_row")), "stored-while-quitting");
+  type_and_apply (prefs, "url_row", "https://quitting.example/sync");
+  g_action_group_activate_action (G_ACTION_GROUP (app), "quit", NULL);
+  return G_SOURCE_REMOVE;
+}
+
+/* Ctrl+Q right after a token was entered: the process must not end
+ * before the keyring has it. The app runs in a subprocess, which exits
+ * as soon as g_application_run() returns. */
+static void
+test_quit_keeps_token_being_stored (void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *db = NULL;
+  g_autofree char *token = NULL;
+  g_autoptr(TetherApplication) app = NULL;
+  char *argv[] = { (char *) "tether-app", NULL };
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      token = stored_token ("https://quitting.example/sync");
+      g_assert_cmpstr (token, ==, "stored-while-quitting");
+      secret_store ("https://quitting.example/sync", NULL);
+      return;
+    }
+  /* The keyring of the parent's private bus; a database of its own, so
+   * the parent's application (same id, same bus) does not take over. */
+  if (!gtk_init_check ())
+    skip_all ("no display (run under Xvfb: xvfb-run -a)");
+  adw_init ();
+  dir = tether_test_dir_new ();
+  db = g_build_filename (dir, "tether.db", NULL);
+  app = tether_application_new ();
+  g_object_set (app, "database-path", db, NULL);
+  g_idle_add (store_and_quit, app);
+  g_assert_cmpint (g_application_run (G_APPLICATION (app), 1, argv), ==, 0);
+  /* Nothing runs past this point in the real app: the process ends. */
+  exit (0);
+}
+
+static gboolean
 test_finished (gpointer data)
 {
   return gtk_widget_get_sensitive (part (data, "test_button"));
@@ -1173,6 +1222,7 @@ main (int    argc,
   g_test_add_func ("/tether/app/preferences/token-in-keyring", test_token_in_keyring);
   g_test_add_func ("/tether/app/preferences/keyring-fails-new-address", test_keyring_fails_new_address);
   g_test_add_func ("/tether/app/preferences/url-validation", test_url_validation);
+  g_test_add_func ("/tether/app/preferences/quit-keeps-token-being-stored", test_quit_keeps_token_being_stored);
   g_test_add_func ("/tether/app/preferences/shows-remote-of-database", test_shows_remote_of_database);
   g_test_add_func ("/tether/app/preferences/close-keeps-what-cannot-be-applied",
                    test_close_keeps_what_cannot_be_applied);

@@ -275,6 +275,11 @@ quit_activated (GSimpleAction *action,
    * quits again. */
   if (main_window (self) != NULL)
     return;
+  /* With every window gone the application ends by itself, once nothing
+   * holds it: g_application_quit() would not wait for a token on its way
+   * to the keyring (tether-preferences.c). */
+  if (gtk_application_get_windows (GTK_APPLICATION (self)) == NULL)
+    return;
   g_application_quit (G_APPLICATION (self));
 }
 

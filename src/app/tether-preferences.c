@@ -221,6 +221,8 @@ token_saved (TetherPreferences *self,
   g_autoptr(GError) error = NULL;
   gboolean saved = tether_secret_store_finish (result, &error);
 
+  g_application_release (G_APPLICATION (self->app));
+
   /* The engine takes the new token even when the window is already gone;
    * without it, still the address saved before it (apply_url()). */
   tether_application_reload_remote (self->app);
@@ -259,13 +261,24 @@ token_forgotten (GObject      *source,
 }
 
 /* Not cancelled with the window: closing it right after typing a token must
- * still keep the token. */
+ * still keep the token. Quitting too: the application is held until the
+ * keyring has answered (the quit action then lets it end by itself). */
+static void
+write_keyring (TetherPreferences   *self,
+               const char          *url,
+               const char          *token,
+               GAsyncReadyCallback  callback)
+{
+  g_application_hold (G_APPLICATION (self->app));
+  tether_secret_store_async (url, token, NULL, callback, g_object_ref (self));
+}
+
 static void
 store_token (TetherPreferences *self,
              const char        *url,
              const char        *token)
 {
-  tether_secret_store_async (url, token, NULL, token_stored, g_object_ref (self));
+  write_keyring (self, url, token, token_stored);
 }
 
 /* FALSE, with the reason shown, when there is no address to store the
@@ -320,7 +333,7 @@ forget_clicked (TetherPreferences *self)
 
   if (*url == '\0')
     return;
-  tether_secret_store_async (url, NULL, NULL, token_forgotten, g_object_ref (self));
+  write_keyring (self, url, NULL, token_forgotten);
 }
 
 /* ---------------------------------------------------- the connection test */
@@ -562,6 +575,16 @@ tether_preferences_close_request (GtkWindow *window)
   return GTK_WINDOW_CLASS (tether_preferences_parent_class)->close_request (window);
 }
 
+/* Keyring calls hold the window past its destruction (so that a token
+ * typed just before closing is stored), maybe past its parent's: GTK 4.8
+ * would then unhook from the freed parent when this one goes. */
+static void
+tether_preferences_unrealize (GtkWidget *widget)
+{
+  GTK_WIDGET_CLASS (tether_preferences_parent_class)->unrealize (widget);
+  gtk_window_set_transient_for (GTK_WINDOW (widget), NULL);
+}
+
 static void
 tether_preferences_dispose (GObject *object)
 {
@@ -596,6 +619,7 @@ tether_preferences_class_init (TetherPreferencesClass *klass)
   object_class->dispose = tether_preferences_dispose;
   object_class->finalize = tether_preferences_finalize;
   window_class->close_request = tether_preferences_close_request;
+  widget_class->unrealize = tether_preferences_unrealize;
 
   gtk_widget_class_set_template_from_resource (widget_class, "/app/tether/Tether/tether-preferences.ui");
   gtk_widget_class_bind_template_child (widget_class, TetherPreferences, url_row);
