@@ -882,6 +882,47 @@ test_quit_keeps_token_being_stored (void)
 }
 
 static gboolean
+warns_clear_text (TetherPreferences *prefs,
+                  const char        *typed)
+{
+  GtkLabel *warning = part (prefs, "http_warning");
+
+  gtk_editable_set_text (GTK_EDITABLE (part (prefs, "url_row")), typed);
+  if (!gtk_widget_get_visible (GTK_WIDGET (warning)))
+    return FALSE;
+  g_assert_nonnull (strstr (gtk_label_get_label (warning), "unencrypted"));
+  return TRUE;
+}
+
+/* http:// sends the token as it is: said before anything is applied,
+ * but not refused, and not for a server on this computer. */
+static void
+test_http_warning (void)
+{
+  TetherPreferences *prefs = preferences_open ();
+  g_autofree char *url = NULL;
+
+  g_assert_false (gtk_widget_get_visible (part (prefs, "http_warning")));
+  g_assert_true (warns_clear_text (prefs, "http://sync.example.org/sync"));
+  g_assert_true (warns_clear_text (prefs, " HTTP://192.168.1.20:8080/sync"));
+  snapshot (GTK_WIDGET (prefs), "preferences-http-warning.png");
+  g_assert_false (warns_clear_text (prefs, "https://sync.example.org/sync"));
+  g_assert_false (warns_clear_text (prefs, "http://127.0.0.1:8080/sync"));
+  g_assert_false (warns_clear_text (prefs, "http://localhost:8080/sync"));
+  g_assert_false (warns_clear_text (prefs, "http://[::1]:8080/sync"));
+  g_assert_false (warns_clear_text (prefs, "not an address"));
+  g_assert_false (warns_clear_text (prefs, ""));
+
+  type_and_apply (prefs, "url_row", "http://sync.example.org/sync");
+  url = g_settings_get_string (tether_application_get_settings (world.app), "server-url");
+  g_assert_cmpstr (url, ==, "http://sync.example.org/sync");
+  g_assert_true (gtk_widget_get_visible (part (prefs, "http_warning")));
+  g_assert_false (gtk_widget_get_visible (part (prefs, "server_message")));
+  preferences_close (prefs);
+  g_settings_reset (tether_application_get_settings (world.app), "server-url");
+}
+
+static gboolean
 test_finished (gpointer data)
 {
   return gtk_widget_get_sensitive (part (data, "test_button"));
@@ -1222,6 +1263,7 @@ main (int    argc,
   g_test_add_func ("/tether/app/preferences/token-in-keyring", test_token_in_keyring);
   g_test_add_func ("/tether/app/preferences/keyring-fails-new-address", test_keyring_fails_new_address);
   g_test_add_func ("/tether/app/preferences/url-validation", test_url_validation);
+  g_test_add_func ("/tether/app/preferences/http-warning", test_http_warning);
   g_test_add_func ("/tether/app/preferences/quit-keeps-token-being-stored", test_quit_keeps_token_being_stored);
   g_test_add_func ("/tether/app/preferences/shows-remote-of-database", test_shows_remote_of_database);
   g_test_add_func ("/tether/app/preferences/close-keeps-what-cannot-be-applied",

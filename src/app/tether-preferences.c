@@ -35,6 +35,7 @@ struct _TetherPreferences
   GtkSpinner           *test_spinner;
   GtkWidget            *test_button;
   GtkLabel             *server_message;
+  GtkWidget            *http_warning;
   GtkSwitch            *auto_sync_switch;
   AdwComboRow          *interval_row;
   AdwComboRow          *strategy_row;
@@ -113,6 +114,37 @@ parse_url (const char  *text,
   *message = g_strdup_printf (_("“%s” is not a server address. Enter one that starts with "
                                 "http:// or https://, like https://example.org/sync."), typed);
   return NULL;
+}
+
+/* A host on this computer: what goes to it never crosses a network. */
+static gboolean
+is_loopback (const char *host)
+{
+  g_autoptr(GInetAddress) address = g_inet_address_new_from_string (host);
+
+  if (address != NULL)
+    return g_inet_address_get_is_loopback (address);
+  return g_ascii_strcasecmp (host, "localhost") == 0 ||
+         g_str_has_suffix (host, ".localhost");   /* RFC 6761 */
+}
+
+/* http:// to another computer sends the bearer token and every record as
+ * they are. Allowed (a server on a trusted network), but said, as typed. */
+static void
+url_changed (TetherPreferences *self)
+{
+  g_autofree char *typed = NULL;
+  g_autoptr(GUri) uri = NULL;
+  const char *host;
+
+  if (disposed (self) || self->http_warning == NULL)
+    return;
+  typed = g_strstrip (g_strdup (gtk_editable_get_text (GTK_EDITABLE (self->url_row))));
+  uri = g_uri_parse (typed, G_URI_FLAGS_NONE, NULL);
+  host = uri != NULL ? g_uri_get_host (uri) : NULL;
+  gtk_widget_set_visible (self->http_warning,
+                          uri != NULL && g_ascii_strcasecmp (g_uri_get_scheme (uri), "http") == 0 &&
+                          host != NULL && *host != '\0' && !is_loopback (host));
 }
 
 static void token_looked_up (GObject *source, GAsyncResult *result, gpointer user_data);
@@ -631,10 +663,12 @@ tether_preferences_class_init (TetherPreferencesClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherPreferences, test_spinner);
   gtk_widget_class_bind_template_child (widget_class, TetherPreferences, test_button);
   gtk_widget_class_bind_template_child (widget_class, TetherPreferences, server_message);
+  gtk_widget_class_bind_template_child (widget_class, TetherPreferences, http_warning);
   gtk_widget_class_bind_template_child (widget_class, TetherPreferences, auto_sync_switch);
   gtk_widget_class_bind_template_child (widget_class, TetherPreferences, interval_row);
   gtk_widget_class_bind_template_child (widget_class, TetherPreferences, strategy_row);
   gtk_widget_class_bind_template_callback (widget_class, url_applied);
+  gtk_widget_class_bind_template_callback (widget_class, url_changed);
   gtk_widget_class_bind_template_callback (widget_class, url_left);
   gtk_widget_class_bind_template_callback (widget_class, token_applied);
   gtk_widget_class_bind_template_callback (widget_class, token_left);
