@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "test-app-window"
 #include "config.h"
 
+#include <signal.h>
+
 #include "tether-application.h"
 #include "tether-editor-private.h"
 #include "tether-item-model.h"
@@ -1403,6 +1405,90 @@ test_database_lacks_collection (void)
                        "“pinned”");
 }
 
+/* Logging out: GtkApplication::query-end (register-session) saves what
+ * the editor holds at once, without its 500 ms wait. */
+static void
+test_query_end_saves (Fixture       *f,
+                      gconstpointer  data)
+{
+  g_autoptr(TetherRecord) note = NULL;
+  g_autoptr(TetherRecord) stored = NULL;
+  gboolean registers = FALSE;
+
+  if (skip_without_display ())
+    return;
+  g_object_get (app, "register-session", &registers, NULL);
+  g_assert_true (registers);
+  note = create (f->notes, "{\"title\": \"Draft\"}");
+  tether_window_select (f->window, "notes", tether_record_get_id (note));
+  gtk_editable_set_text (GTK_EDITABLE (f->window->editor->title_text), "Saved at logout");
+  g_signal_emit_by_name (app, "query-end");
+  stored = tether_collection_get (f->notes, tether_record_get_id (note), NULL);
+  g_assert_cmpstr (tether_record_get_string (stored, "title", NULL), ==, "Saved at logout");
+}
+
+/* Terminated while typing ----------------------------------------------------------- */
+
+static gboolean
+type_then_terminate (gpointer data)
+{
+  GApplication *application = data;
+  TetherWindow *window = TETHER_WINDOW (gtk_application_get_active_window (GTK_APPLICATION (application)));
+
+  g_assert_nonnull (window);
+  g_action_group_activate_action (G_ACTION_GROUP (window), "new-note", NULL);
+  g_assert_nonnull (window->open_id);
+  /* Typed, and within the editor's 500 ms before it saves. */
+  gtk_editable_set_text (GTK_EDITABLE (window->editor->title_text), "Typed before SIGTERM");
+  g_assert_cmpint (raise (SIGTERM), ==, 0);
+  return G_SOURCE_REMOVE;
+}
+
+/* `systemctl stop`, `kill`, Ctrl+C in a terminal: what was typed is saved
+ * and the app quits as with Ctrl+Q, instead of dying with the edit. */
+static void
+test_sigterm_saves (void)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr(TetherApplication) other = NULL;
+  g_autoptr(TetherDatabase) db = NULL;
+  g_autoptr(TetherQuery) query = NULL;
+  g_autoptr(GPtrArray) found = NULL;
+  g_autoptr(GError) error = NULL;
+  char *argv[] = { (char *) "tether-app", NULL };
+
+  if (skip_without_display ())
+    return;
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+  dir = tether_test_dir_new ();
+  path = g_build_filename (dir, "tether.db", NULL);
+  /* An id of its own, as in assert_cannot_start(). */
+  id = g_strdup_printf ("%s.Terminated", TETHER_APP_ID);
+  other = g_object_new (TETHER_TYPE_APPLICATION, "application-id", id,
+                        "resource-base-path", "/app/tether/Tether", NULL);
+  g_object_set (other, "database-path", path, NULL);
+  g_idle_add (type_then_terminate, other);
+  g_assert_cmpint (g_application_run (G_APPLICATION (other), 1, argv), ==, 0);
+  g_clear_object (&other);
+
+  db = tether_test_open (path, NULL);
+  query = tether_query_new (tether_database_get_collection (db, "notes", NULL));
+  found = tether_query_run (query, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (found->len, ==, 1);
+  g_assert_cmpstr (tether_record_get_string (g_ptr_array_index (found, 0), "title", NULL), ==,
+                   "Typed before SIGTERM");
+  tether_database_close (db);
+  tether_test_dir_free (g_steal_pointer (&dir));
+}
+
 /* Main ------------------------------------------------------------------------------ */
 
 int
@@ -1443,7 +1529,9 @@ main (int    argc,
   WINDOW_TEST ("settings-written-after-keep-editing", test_settings_written_after_keep_editing);
   WINDOW_TEST ("deleted-elsewhere-asks", test_deleted_elsewhere_asks);
   WINDOW_TEST ("sync-now-while-syncing", test_sync_now_while_syncing);
+  WINDOW_TEST ("query-end-saves", test_query_end_saves);
   g_test_add_func ("/tether/app/database-lacks-collection", test_database_lacks_collection);
+  g_test_add_func ("/tether/app/sigterm-saves", test_sigterm_saves);
   g_test_add_func ("/tether/app/item-model/order-and-changes", test_model_order_and_changes);
   g_test_add_func ("/tether/app/item-model/random", test_model_random);
   g_test_add_func ("/tether/app/item-model/perf", test_model_perf);

@@ -4,7 +4,9 @@
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <errno.h>
+#include <signal.h>
 
 #include "tether-application.h"
 #include "tether-conflict-inbox.h"
@@ -24,6 +26,9 @@ struct _TetherApplication
   GCancellable     *lookup;     /* the keyring lookup of reload_remote() */
   GtkWindow        *preferences;
   GtkWindow        *conflicts;
+  guint             sigterm_source;
+  guint             sigint_source;
+  gboolean          terminating;  /* a signal asked to quit */
 };
 
 G_DEFINE_FINAL_TYPE (TetherApplication, tether_application, ADW_TYPE_APPLICATION)
@@ -283,6 +288,38 @@ quit_activated (GSimpleAction *action,
   g_application_quit (G_APPLICATION (self));
 }
 
+/* SIGTERM (systemd stopping the session, kill) or SIGINT (Ctrl+C in a
+ * terminal): quit as Ctrl+Q does, which saves what the editors hold.
+ * No one is there to answer a window that asks about an edit it cannot
+ * save, and a second signal must not wait for the keyring: quit then
+ * (shutdown still tries to save). */
+static gboolean
+terminate_requested (gpointer data)
+{
+  TetherApplication *self = TETHER_APPLICATION (data);
+
+  g_message ("Asked to quit by a signal: saving and quitting");
+  if (!self->terminating)
+    {
+      self->terminating = TRUE;
+      quit_activated (NULL, NULL, self);
+      if (main_window (self) == NULL)
+        return G_SOURCE_CONTINUE;
+    }
+  g_application_quit (G_APPLICATION (self));
+  return G_SOURCE_CONTINUE;
+}
+
+/* Logging out: the session manager may end the process before the
+ * editors' delayed saves (GtkApplication:register-session). */
+static void
+session_ending (TetherApplication *self)
+{
+  for (GList *l = gtk_application_get_windows (GTK_APPLICATION (self)); l != NULL; l = l->next)
+    if (TETHER_IS_WINDOW (l->data))
+      _tether_window_save (l->data);
+}
+
 /* A window of its own kind, one at a time, over the window it came from. */
 static void
 present_transient (GtkWindow  **slot,
@@ -418,6 +455,9 @@ tether_application_startup (GApplication *app)
   for (guint i = 0; i < G_N_ELEMENTS (accels); i++)
     gtk_application_set_accels_for_action (GTK_APPLICATION (self), accels[i].action, accels[i].accels);
   gtk_window_set_default_icon_name (TETHER_APP_ID);
+  self->sigterm_source = g_unix_signal_add (SIGTERM, terminate_requested, self);
+  self->sigint_source = g_unix_signal_add (SIGINT, terminate_requested, self);
+  g_signal_connect (self, "query-end", G_CALLBACK (session_ending), NULL);
 
   if (!open_database (self, &error))
     {
@@ -466,6 +506,8 @@ tether_application_shutdown (GApplication *app)
   g_cancellable_cancel (self->lookup);
   if (self->settings != NULL)
     g_signal_handlers_disconnect_by_data (self->settings, self);
+  g_clear_handle_id (&self->sigterm_source, g_source_remove);
+  g_clear_handle_id (&self->sigint_source, g_source_remove);
 
   G_APPLICATION_CLASS (tether_application_parent_class)->shutdown (app);
 
@@ -524,6 +566,10 @@ tether_application_dispose (GObject *object)
 {
   TetherApplication *self = TETHER_APPLICATION (object);
 
+  /* Registered and never run (the tests): no shutdown removed them. */
+  g_clear_handle_id (&self->sigterm_source, g_source_remove);
+  g_clear_handle_id (&self->sigint_source, g_source_remove);
+
   g_cancellable_cancel (self->lookup);
   g_clear_object (&self->lookup);
   g_clear_object (&self->engine);
@@ -576,6 +622,8 @@ tether_application_init (TetherApplication *self)
 
   self->settings = g_settings_new (TETHER_APP_ID);
   g_application_add_main_option_entries (G_APPLICATION (self), options);
+  /* For "query-end" at logout (session_ending()). */
+  g_object_set (self, "register-session", TRUE, NULL);
 }
 
 TetherApplication *
