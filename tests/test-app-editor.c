@@ -776,6 +776,24 @@ test_due_today_by_click (Fixture *f, gconstpointer data)
   g_assert_cmpstr (tether_record_get_string (saved, "due", NULL), ==, expected);
 }
 
+/* A screen reader hears the date on the due button, not just "Due Date". */
+static void
+test_due_accessible_label (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherRecord) task = NULL;
+  GtkWidget *due;
+
+  if (skip_without_display ())
+    return;
+  task = tether_test_create (f->tasks, "{\"title\": \"Renew passport\", \"due\": \"2026-12-03T00:00:00Z\"}");
+  tether_editor_set_record (f->editor, f->db, "tasks", tether_record_get_id (task), NULL);
+  due = editor_part (f, "due");
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (due), GTK_ACCESSIBLE_PROPERTY_LABEL, "Due: 3 Dec 2026");
+
+  g_signal_emit_by_name (find_button (due, "_Clear Due Date"), "clicked");
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (due), GTK_ACCESSIBLE_PROPERTY_LABEL, "Due Date: None");
+}
+
 static void
 test_snapshots (Fixture *f, gconstpointer data)
 {
@@ -1178,8 +1196,9 @@ main (int argc, char **argv)
 {
   int status;
 
-  /* Widgets are read directly here, not through AT-SPI. */
-  g_setenv ("GTK_A11Y", "none", TRUE);
+  /* Widgets are read directly here, not through AT-SPI; GTK's test
+   * backend keeps the accessible properties the tests read. */
+  g_setenv ("GTK_A11Y", "test", TRUE);
   g_test_init (&argc, &argv, NULL);
 
   have_display = tether_test_app_start (&app);
@@ -1204,6 +1223,7 @@ main (int argc, char **argv)
   EDITOR_TEST ("refused-save-keeps-text", test_refused_save_keeps_text);
   EDITOR_TEST ("task-fields", test_task_fields);
   EDITOR_TEST ("due-today-by-click", test_due_today_by_click);
+  EDITOR_TEST ("due-accessible-label", test_due_accessible_label);
   EDITOR_TEST ("snapshots", test_snapshots);
   INBOX_TEST ("empty", test_inbox_empty);
   INBOX_TEST ("lists-conflicts", test_inbox_lists_conflicts);

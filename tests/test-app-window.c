@@ -1405,6 +1405,62 @@ test_database_lacks_collection (void)
                        "“pinned”");
 }
 
+static GtkWidget *
+find_check_buttons (GtkWidget *root,
+                    GPtrArray *found)
+{
+  if (GTK_IS_CHECK_BUTTON (root) && gtk_widget_get_mapped (root))
+    g_ptr_array_add (found, root);
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    find_check_buttons (child, found);
+  return NULL;
+}
+
+static gboolean
+two_checks_shown (gpointer data)
+{
+  Fixture *f = data;
+  g_autoptr(GPtrArray) checks = g_ptr_array_new ();
+
+  find_check_buttons (GTK_WIDGET (f->window->list_view), checks);
+  return checks->len == 2;
+}
+
+/* Each task's checkbox in the list is named after its task, not "Done"
+ * for all of them; and follows a rename. */
+static void
+test_done_checkbox_names_task (Fixture       *f,
+                               gconstpointer  data)
+{
+  g_autoptr(TetherRecord) older = NULL;
+  g_autoptr(TetherRecord) newer = NULL;
+  g_autoptr(TetherRecord) renamed = NULL;
+  g_autoptr(GPtrArray) checks = g_ptr_array_new ();
+  g_autoptr(JsonObject) patch = tether_test_object ("{\"title\": \"Water the plants\"}");
+  g_autoptr(GError) error = NULL;
+
+  if (skip_without_display ())
+    return;
+  older = create (f->tasks, "{\"title\": \"Call the bank\"}");
+  tether_test_app_tick_past (older);
+  newer = create (f->tasks, "{\"title\": \"\"}");
+  g_assert_true (tether_test_app_wait (two_checks_shown, f, 5000));
+  find_check_buttons (GTK_WIDGET (f->window->list_view), checks);
+  /* Newest first. */
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (checks->pdata[0]), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                       "Done: Untitled");
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (checks->pdata[1]), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                       "Done: Call the bank");
+
+  renamed = tether_collection_update (f->tasks, tether_record_get_id (newer), patch, &error);
+  g_assert_no_error (error);
+  tether_test_app_drain ();
+  g_ptr_array_set_size (checks, 0);
+  find_check_buttons (GTK_WIDGET (f->window->list_view), checks);
+  gtk_test_accessible_assert_property (GTK_ACCESSIBLE (checks->pdata[0]), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                       "Done: Water the plants");
+}
+
 /* Logging out: GtkApplication::query-end (register-session) saves what
  * the editor holds at once, without its 500 ms wait. */
 static void
@@ -1498,8 +1554,9 @@ main (int    argc,
   int status;
 
   g_setenv ("GSETTINGS_BACKEND", "memory", TRUE);
-  /* Widgets are read directly here, not through AT-SPI. */
-  g_setenv ("GTK_A11Y", "none", TRUE);
+  /* Widgets are read directly here, not through AT-SPI; GTK's test
+   * backend keeps the accessible properties the tests read. */
+  g_setenv ("GTK_A11Y", "test", TRUE);
   g_test_init (&argc, &argv, NULL);
 
   have_display = tether_test_app_start (&app);
@@ -1530,6 +1587,7 @@ main (int    argc,
   WINDOW_TEST ("deleted-elsewhere-asks", test_deleted_elsewhere_asks);
   WINDOW_TEST ("sync-now-while-syncing", test_sync_now_while_syncing);
   WINDOW_TEST ("query-end-saves", test_query_end_saves);
+  WINDOW_TEST ("done-checkbox-names-task", test_done_checkbox_names_task);
   g_test_add_func ("/tether/app/database-lacks-collection", test_database_lacks_collection);
   g_test_add_func ("/tether/app/sigterm-saves", test_sigterm_saves);
   g_test_add_func ("/tether/app/item-model/order-and-changes", test_model_order_and_changes);

@@ -102,9 +102,16 @@ _tether_editor_update_due_label (TetherEditor *self)
   g_autoptr(GDateTime) due = self->due ? g_date_time_new_from_iso8601 (self->due, NULL) : NULL;
   g_autofree char *text = NULL;
 
+  g_autofree char *accessible = NULL;
+
   /* Translators: a due date; see the strftime-like codes of g_date_time_format() */
   text = due ? g_date_time_format (due, _("%-d %b %Y")) : NULL;
   gtk_label_set_label (self->due_label, text ? text : _("No Due Date"));
+  /* The button's name carries the date: its label child is not read. */
+  /* Translators: the due date button's name for screen readers; %s is a date */
+  accessible = text ? g_strdup_printf (_("Due: %s"), text) : g_strdup (_("Due Date: None"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->due_button),
+                                  GTK_ACCESSIBLE_PROPERTY_LABEL, accessible, -1);
 }
 
 /* Where the cursor goes when @before becomes @after: it stays put when the

@@ -160,7 +160,17 @@ show_record (TetherItemRow *self,
   if (gtk_actionable_get_action_name (GTK_ACTIONABLE (self->done_check)) == NULL)
     gtk_actionable_set_action_name (GTK_ACTIONABLE (self->done_check), "win.toggle-done");
   gtk_check_button_set_active (GTK_CHECK_BUTTON (self->done_check), done);
-  gtk_label_set_text (self->title_label, *title != '\0' ? title : _("Untitled"));
+  if (*title == '\0')
+    title = _("Untitled");
+  gtk_label_set_text (self->title_label, title);
+  if (task)
+    {
+      /* Translators: a task's checkbox in the list, for screen readers; %s is its title */
+      g_autofree char *name = g_strdup_printf (_("Done: %s"), title);
+
+      gtk_accessible_update_property (GTK_ACCESSIBLE (self->done_check),
+                                      GTK_ACCESSIBLE_PROPERTY_LABEL, name, -1);
+    }
   gtk_label_set_text (self->snippet_label, snippet);
   gtk_widget_set_visible (GTK_WIDGET (self->snippet_label), *snippet != '\0');
   gtk_widget_set_visible (self->pin_icon, !task && tether_record_get_boolean (record, "pinned", FALSE));
