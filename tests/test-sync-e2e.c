@@ -2,9 +2,11 @@
 #define G_LOG_DOMAIN "test-sync-e2e"
 #include "config.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <sqlite3.h>
+#include <glib/gstdio.h>
 
 #include "tether-test-sync.h"
 
@@ -2669,6 +2671,181 @@ test_other_address (Fixture *f)
   assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
 }
 
+/* The server's SQLite file and its -wal and -shm beside it, copied while
+ * the server is stopped: a backup, or one put back over the live file. */
+static void
+copy_storage (const char *from_dir,
+              const char *from_name,
+              const char *to_dir,
+              const char *to_name)
+{
+  static const char * const suffixes[] = { "", "-wal", "-shm" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *from_base = g_strconcat (from_name, suffixes[i], NULL);
+      g_autofree char *to_base = g_strconcat (to_name, suffixes[i], NULL);
+      g_autofree char *from = g_build_filename (from_dir, from_base, NULL);
+      g_autofree char *to = g_build_filename (to_dir, to_base, NULL);
+      g_autofree char *contents = NULL;
+      g_autoptr(GError) error = NULL;
+      gsize length = 0;
+
+      if (!g_file_get_contents (from, &contents, &length, NULL))
+        {
+          g_assert_true (g_unlink (to) == 0 || errno == ENOENT);
+          continue;
+        }
+      g_file_set_contents_full (to, contents, length, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error);
+      g_assert_no_error (error);
+    }
+}
+
+/* Stops @s, copies its storage to the copy @name in the fixture's
+ * directory, or with @restore that copy back over it (a server restored
+ * from an older backup), and starts it again at the same address. */
+static void
+server_copy (Fixture    *f,
+             Server     *s,
+             const char *name,
+             gboolean    restore)
+{
+  g_autofree char *dir = g_path_get_dirname (f->storage[1]);
+  g_autofree char *base = g_path_get_basename (f->storage[1]);
+
+  server_kill (s);
+  if (restore)
+    copy_storage (f->dir, name, dir, base);
+  else
+    copy_storage (dir, base, f->dir, name);
+  server_revive (f, s);
+}
+
+/* The server's file is put back to a copy taken before A's last syncs: A's
+ * cursor is past the end of the feed there (400 bad-cursor). A's next sync
+ * pulls from the start as from a new server: the records and versions the
+ * server lost go up again from A, nothing is deleted on A, an edit made
+ * since is kept, and a new device gets the union. */
+static void
+test_bad_cursor_restored (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a;
+  Client *b;
+  Client *clients[3];
+  g_autofree char *kept = NULL;
+  g_autofree char *moved = NULL;
+  g_autoptr(GPtrArray) lost = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *from_b = NULL;
+  g_autofree char *dump = NULL;
+  TetherSyncReport report;
+  gint64 restored_end = 0, a_end = 0;
+
+  server_pin_port (s);
+  a = client_new (f, s, "a", f->alice);
+  b = client_new (f, s, "b", f->alice);
+  kept = client_create (a, "notes", "{\"title\":\"on the backup\",\"body\":\"one\\n\"}");
+  moved = client_create (a, "notes", "{\"title\":\"first title\",\"body\":\"one\\n\"}");
+  client_sync (a);
+  from_b = client_create (b, "tasks", "{\"title\":\"b's task\"}");
+  client_sync (b);
+  server_copy (f, s, "backup.db", FALSE);
+  g_free (server_dump (f, s, f->alice, &restored_end));
+
+  for (guint i = 0; i < 3; i++)
+    g_ptr_array_add (lost, client_create (a, "notes", "{\"title\":\"after the backup\"}"));
+  client_update (a, "notes", moved, "{\"title\":\"second title\"}");
+  client_sync (a);
+  g_free (server_dump (f, s, f->alice, &a_end));
+  g_assert_cmpint (a_end, >, restored_end);
+
+  server_copy (f, s, "backup.db", TRUE);
+  later ();
+  client_update (a, "notes", moved, "{\"body\":\"one\\nedited on a\\n\"}");
+  report = client_sync (a);
+  g_assert_cmpuint (report.rejected, ==, 0);
+
+  /* nothing of A's went, its edit and its last title included */
+  for (guint i = 0; i < lost->len; i++)
+    assert_string (a, "notes", lost->pdata[i], "title", "after the backup");
+  assert_string (a, "notes", kept, "title", "on the backup");
+  assert_string (a, "notes", moved, "title", "second title");
+  assert_string (a, "notes", moved, "body", "one\nedited on a\n");
+  assert_string (a, "tasks", from_b, "title", "b's task");
+  g_assert_cmpuint (tether_sync_engine_get_pending_count (a->engine), ==, 0);
+  g_assert_cmpuint (tether_sync_engine_get_failed_count (a->engine), ==, 0);
+
+  /* the server has them all again */
+  dump = server_dump (f, s, f->alice, NULL);
+  for (guint i = 0; i < lost->len; i++)
+    g_assert_nonnull (strstr (dump, lost->pdata[i]));
+  g_assert_nonnull (strstr (dump, "second title"));
+  g_assert_nonnull (strstr (dump, "edited on a"));
+
+  /* a second sync has nothing to do: the cursor is this feed's now */
+  report = client_sync (a);
+  g_assert_cmpuint (report.pushed, ==, 0);
+  g_assert_cmpuint (report.pulled, ==, 0);
+
+  clients[0] = a;
+  clients[1] = b;
+  clients[2] = client_new (f, s, "c", f->alice);
+  client_sync (clients[2]);
+  client_sync (b);
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+}
+
+/* Another, younger server at the same address, to which another device
+ * has pushed other records: A's cursor is past its feed's end. A's next
+ * sync brings the other device's records, sends all of A's, and deletes
+ * nothing; a new device pulls the union. */
+static void
+test_bad_cursor_younger_server (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a;
+  Client *b;
+  Client *c;
+  Client *clients[3];
+  g_autoptr(GPtrArray) mine = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) theirs = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *dump = NULL;
+
+  server_pin_port (s);
+  server_copy (f, s, "empty.db", FALSE);
+  a = client_new (f, s, "a", f->alice);
+  for (guint i = 0; i < 5; i++)
+    g_ptr_array_add (mine, client_create (a, "notes", "{\"title\":\"a's\",\"body\":\"one\\n\"}"));
+  client_sync (a);
+
+  server_copy (f, s, "empty.db", TRUE);
+  b = client_new (f, s, "b", f->alice);
+  for (guint i = 0; i < 2; i++)
+    g_ptr_array_add (theirs, client_create (b, "notes", "{\"title\":\"b's\"}"));
+  client_sync (b);
+
+  client_update (a, "notes", mine->pdata[0], "{\"body\":\"one\\nedited on a\\n\"}");
+  client_sync (a);
+  for (guint i = 0; i < mine->len; i++)
+    assert_string (a, "notes", mine->pdata[i], "title", "a's");
+  for (guint i = 0; i < theirs->len; i++)
+    assert_string (a, "notes", theirs->pdata[i], "title", "b's");
+  assert_string (a, "notes", mine->pdata[0], "body", "one\nedited on a\n");
+  g_assert_cmpuint (tether_sync_engine_get_pending_count (a->engine), ==, 0);
+  dump = server_dump (f, s, f->alice, NULL);
+  for (guint i = 0; i < mine->len; i++)
+    g_assert_nonnull (strstr (dump, mine->pdata[i]));
+  g_assert_nonnull (strstr (dump, "edited on a"));
+
+  c = client_new (f, s, "c", f->alice);
+  client_sync (c);
+  client_sync (b);
+  clients[0] = a;
+  clients[1] = b;
+  clients[2] = c;
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+}
+
 /* -------------------------------------------------------------- WebSocket */
 
 static gboolean
@@ -3221,6 +3398,8 @@ static const NamedTest tests[] = {
   { "event-log", test_event_log },
   { "other-account", test_other_account },
   { "other-address", test_other_address },
+  { "bad-cursor-restored", test_bad_cursor_restored },
+  { "bad-cursor-younger-server", test_bad_cursor_younger_server },
   { "websocket-sync", test_websocket_sync },
   { "websocket-server-push", test_websocket_server_push },
   { "websocket-blocking", test_websocket_blocking },

@@ -26,6 +26,7 @@ typedef struct {
   const char *push_type;     /* NULL: application/json */
   const char *push_retry_after;
   char       *pull_answer;
+  gboolean    bad_cursor;    /* a pull with a cursor gets 400 bad-cursor */
   guint       pushes;
   guint       pulls;
   char       *dir;
@@ -40,6 +41,22 @@ typedef struct {
 static void seed_handle (Fixture           *f,
                          SoupServerMessage *msg,
                          const char        *path);
+
+/* Whether a pull request names a cursor (null is none). */
+static gboolean
+has_cursor (SoupServerMessage *msg)
+{
+  g_autoptr(GBytes) bytes = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  g_autofree char *text = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) request = json_from_string (text, &error);
+  JsonNode *cursor;
+
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_OBJECT (request));
+  cursor = json_object_get_member (json_node_get_object (request), "cursor");
+  return cursor != NULL && !JSON_NODE_HOLDS_NULL (cursor);
+}
 
 static void
 handle (SoupServer        *server,
@@ -72,6 +89,11 @@ handle (SoupServer        *server,
     {
       f->pulls++;
       body = f->pull_answer;
+      if (f->bad_cursor && has_cursor (msg))
+        {
+          status = 400;
+          body = "{\"error\":\"The cursor is past the end of this user's changes\",\"code\":\"bad-cursor\"}";
+        }
     }
   soup_server_message_set_status (msg, status, NULL);
   soup_server_message_set_response (msg, type, SOUP_MEMORY_COPY, body, strlen (body));
@@ -471,6 +493,77 @@ test_pull_same_cursor (Fixture       *f,
                        gconstpointer  data)
 {
   pull_stuck (f, "{\"changes\": [], \"cursor\": \"5\", \"hasMore\": true}", 2);
+}
+
+/* The server does not know the cursor of this sync's own pull from the
+ * start either (its storage keeps changing): the sync resyncs once, then
+ * fails with BAD_CURSOR and says so; nothing local is deleted. */
+static void
+test_bad_cursor_twice (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autofree char *title = NULL;
+  Outcome first = { FALSE };
+  Outcome second = { FALSE };
+
+  f->pull_answer = g_strdup (PULL_N2);
+  sync_once (f, &first);
+  g_assert_no_error (first.error);
+  title = title_of (f, "n2");
+  g_assert_cmpstr (title, ==, "from elsewhere");
+
+  f->bad_cursor = TRUE;
+  g_free (f->pull_answer);
+  f->pull_answer = g_strdup ("{\"changes\": [], \"cursor\": \"3\", \"hasMore\": true}");
+  f->pulls = 0;
+  sync_once (f, &second);
+  g_assert_error (second.error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_BAD_CURSOR);
+  g_assert_nonnull (strstr (second.error->message, "from the start once already"));
+  g_assert_nonnull (strstr (second.error->message, "past the end"));
+  g_assert_cmpuint (f->pulls, ==, 3);   /* from "1", from null, from "3" */
+  g_clear_pointer (&title, g_free);
+  title = title_of (f, "n2");
+  g_assert_cmpstr (title, ==, "from elsewhere");
+  g_clear_error (&second.error);
+}
+
+/* A resync for a cursor the server did not know, cut off halfway, starts
+ * over at the next sync: the record the server lost, which the first pull
+ * had brought, goes up to it as a create. */
+static void
+test_bad_cursor_interrupted (Fixture       *f,
+                             gconstpointer  data)
+{
+  Outcome first = { FALSE };
+  Outcome cut = { FALSE };
+  Outcome again = { FALSE };
+  g_autoptr(GPtrArray) changes = NULL;
+
+  f->pull_answer = g_strdup (PULL_N2);
+  sync_once (f, &first);
+  g_assert_no_error (first.error);
+
+  f->bad_cursor = TRUE;
+  g_free (f->pull_answer);
+  f->pull_answer = g_strdup ("{\"changes\": 5, \"cursor\": \"1\", \"hasMore\": false}");
+  sync_once (f, &cut);
+  g_assert_error (cut.error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_PROTOCOL);
+  g_clear_error (&cut.error);
+  changes = tether_sync_engine_list_changes (f->engine, -1, NULL);
+  g_assert_cmpuint (changes->len, ==, 0);
+  g_clear_pointer (&changes, g_ptr_array_unref);
+
+  f->bad_cursor = FALSE;
+  g_free (f->pull_answer);
+  f->pull_answer = g_strdup ("{\"changes\": [], \"cursor\": \"1\", \"hasMore\": false}");
+  f->push_answer = g_strdup ("{\"accepted\": [], \"conflicts\": [], \"errors\": []}");
+  sync_once (f, &again);
+  g_assert_no_error (again.error);
+  changes = tether_sync_engine_list_changes (f->engine, -1, NULL);
+  g_assert_cmpuint (changes->len, ==, 1);
+  g_assert_cmpstr (tether_sync_change_get_record_id (changes->pdata[0]), ==, "n2");
+  g_assert_cmpint (tether_sync_change_get_change_type (changes->pdata[0]), ==, TETHER_CHANGE_CREATE);
+  g_assert_cmpuint (f->pushes, >, 0);
 }
 
 static gboolean
@@ -1062,6 +1155,9 @@ main (int    argc,
               test_clock_stored_with_page, fixture_teardown);
   g_test_add ("/tether/sync/seed/pull-no-cursor", Fixture, NULL, fixture_setup, test_pull_no_cursor, fixture_teardown);
   g_test_add ("/tether/sync/seed/pull-same-cursor", Fixture, NULL, fixture_setup, test_pull_same_cursor, fixture_teardown);
+  g_test_add ("/tether/sync/seed/bad-cursor-twice", Fixture, NULL, fixture_setup, test_bad_cursor_twice, fixture_teardown);
+  g_test_add ("/tether/sync/seed/bad-cursor-interrupted", Fixture, NULL, fixture_setup,
+              test_bad_cursor_interrupted, fixture_teardown);
   g_test_add ("/tether/sync/seed/retry-after-kept", Fixture, NULL, fixture_setup, test_retry_after_kept, fixture_teardown);
   g_test_add ("/tether/sync/seed/seed-server", Fixture, NULL, fixture_setup, test_seed_server, fixture_teardown);
   g_test_add ("/tether/sync/seed/seed-server-edit-during-pull", Fixture, NULL, fixture_setup,

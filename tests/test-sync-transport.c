@@ -542,6 +542,23 @@ test_http_statuses (Fixture *f)
     }
 }
 
+/* Of the 400s, bad-cursor alone has its own code: the engine answers it
+ * with a pull from the start. The others stay refusals. */
+static void
+test_http_bad_cursor (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autoptr(TetherHttpTransport) http = tether_http_transport_new (s->base, f->alice);
+  TetherTransport *t = TETHER_TRANSPORT (http);
+
+  call_fails (f, t, "pull", "{\"cursor\":\"99\",\"collections\":[\"notes\"],\"batchSize\":5}",
+              TETHER_SYNC_ERROR_BAD_CURSOR, "past the end");
+  call_fails (f, t, "pull", "{\"cursor\":\"99\",\"collections\":[\"notes\"],\"batchSize\":5}",
+              TETHER_SYNC_ERROR_BAD_CURSOR, s->base);
+  call_fails (f, t, "pull", "{\"cursor\":null,\"collections\":[\"notes\"],\"batchSize\":0}",
+              TETHER_SYNC_ERROR_REJECTED, s->base);
+}
+
 static void
 test_http_rate_limited (Fixture *f)
 {
@@ -793,7 +810,7 @@ test_ws_error_message (Fixture *f)
   call_fails (f, t, "pull", "{\"cursor\":null,\"collections\":[\"notes\"],\"batchSize\":0}",
               TETHER_SYNC_ERROR_REJECTED, s->base);
   call_fails (f, t, "pull", "{\"cursor\":\"not a cursor\",\"collections\":[\"notes\"],\"batchSize\":5}",
-              TETHER_SYNC_ERROR_REJECTED, "bad-cursor");
+              TETHER_SYNC_ERROR_BAD_CURSOR, "bad-cursor");
   g_assert_true (tether_transport_is_connected (t));
   pull_then_close (f, t);
 }
@@ -1219,6 +1236,7 @@ main (int    argc,
     { "http/not-json", test_http_not_json },
     { "http/cut-off", test_http_cut_off },
     { "http/statuses", test_http_statuses },
+    { "http/bad-cursor", test_http_bad_cursor },
     { "http/rate-limited", test_http_rate_limited },
     { "http/rate-limited-in-flight", test_http_rate_limited_in_flight },
     { "http/timeout", test_http_timeout },

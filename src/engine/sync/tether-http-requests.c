@@ -192,6 +192,10 @@ answer_object (TetherHttpTransport  *self,
   if (code == TETHER_SYNC_ERROR_REJECTED &&
       (request->probe || _tether_transport_string_member (object, "code") == NULL))
     code = TETHER_SYNC_ERROR_PROTOCOL;
+  /* The one 400 the engine acts on by its code: it pulls again from null. */
+  else if (code == TETHER_SYNC_ERROR_REJECTED &&
+           g_strcmp0 (_tether_transport_string_member (object, "code"), "bad-cursor") == 0)
+    code = TETHER_SYNC_ERROR_BAD_CURSOR;
   what = _tether_transport_describe_status (request->msg);
   if (code == TETHER_SYNC_ERROR_PROTOCOL)
     {

@@ -56,6 +56,7 @@ typedef struct {
   guint             pull_pages;
   guint             cycles;        /* push+pull rounds (merges may leave new changes) */
   gboolean          cursor_reset;  /* a 410 was answered with a pull from null */
+  gboolean          cursor_unknown; /* a bad-cursor was answered with a resync from null */
   guint             credentials;   /* the engine's credentials when it started */
   GPtrArray        *sent;          /* TetherPushGroup* claimed, not yet sent */
   guint             in_flight;     /* push requests awaiting their answer */
@@ -66,14 +67,14 @@ typedef struct {
   guint             pending_at_start;
   guint             batch_limit;   /* lowered when the server finds a batch too large */
   gint64            counted_us;    /* when a batch last refreshed the counts */
-  GHashTable       *seen;          /* after a 410: "collection\x1fid" of every record pulled */
-  char             *resync_cursor; /* after a 410: the resync's cursor, stored at its end */
+  GHashTable       *seen;          /* in a resync: "collection\x1fid" of every record pulled */
+  char             *resync_cursor; /* in a resync: its cursor, stored at its end */
   char             *pull_cursor;   /* the cursor of the pull request in flight */
   GError           *pull_error;    /* a page failed while the next one was on its way */
   GSource          *renew;         /* keeps the cross-process lock from expiring */
   gint64            retry_after_ms; /* the longest Retry-After of a refusal met, kept as it came */
   char             *identity;      /* the remote's (_tether_transport_identity), or NULL */
-  gboolean          retarget;      /* another remote than the cursor's: a full resync */
+  gboolean          retarget;      /* the cursor's feed is not the server's: a full resync */
 } TetherSyncOp;
 
 /* A record's pending changes, sent as one change (docs/sync.md, "Push"). */
@@ -309,6 +310,10 @@ JsonObject *_tether_sync_read_local      (TetherSyncEngine *self,
 gboolean _tether_sync_retarget_check     (TetherSyncEngine *self,
                                           TetherSyncOp     *op,
                                           GError          **error);
+/* The same when the server does not know the pull's cursor (bad-cursor). */
+gboolean _tether_sync_retarget_unknown_cursor (TetherSyncEngine *self,
+                                               TetherSyncOp     *op,
+                                               GError          **error);
 /* In the transaction of the pull's last page. */
 gboolean _tether_sync_retarget_finish    (TetherSyncEngine *self,
                                           TetherSyncOp     *op,

@@ -246,7 +246,9 @@ remember_seen (TetherSyncOp       *op,
 
 /* After a 410 the server purged tombstones we never pulled: a record we
  * had from the server that the full pull did not mention was deleted
- * there. Local edits of it survive (an edit wins over a delete). */
+ * there. Local edits of it survive (an edit wins over a delete). In a
+ * resync from another feed (op->retarget) the server never had the record:
+ * only the shadows of edited records are left, and they go. */
 static gboolean
 forget_purged (TetherSyncEngine *self,
                TetherSyncOp     *op,
@@ -281,7 +283,7 @@ forget_purged (TetherSyncEngine *self,
       gboolean known = tether_schema_has_collection (tether_database_get_schema (self->db), gone->pdata[i]);
 
       if (rows == NULL ||
-          (rows->len == 0 && known &&
+          (rows->len == 0 && known && !op->retarget &&
            !_tether_sync_write_local (self, gone->pdata[i], gone->pdata[i + 1], NULL, error)) ||
           !_tether_sync_store_shadow_set (self->db, gone->pdata[i], gone->pdata[i + 1], 0, NULL, NULL, error))
         return FALSE;
@@ -375,6 +377,37 @@ cursor_moves (TetherSyncOp        *op,
   return FALSE;
 }
 
+/* Whether the pull starts over from null, each at most once a sync: after
+ * a 410 (tombstones we never saw were purged; pending changes stay), and
+ * after a bad-cursor, as from another server (tether-sync-retarget.c).
+ * FALSE with @error, which fails the sync. */
+static gboolean
+pull_again (TetherSyncOp  *op,
+            GError       **error)
+{
+  if (g_error_matches (*error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CURSOR_EXPIRED) && !op->cursor_reset)
+    {
+      g_clear_error (error);
+      op->cursor_reset = TRUE;
+      g_clear_pointer (&op->seen, g_hash_table_unref);
+      op->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_clear_pointer (&op->resync_cursor, g_free);
+      return TRUE;
+    }
+  if (!g_error_matches (*error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_BAD_CURSOR) || op->pull_cursor == NULL)
+    return FALSE;
+  if (op->cursor_unknown)
+    {
+      /* the cursor of this very resync: the server changes under it */
+      g_prefix_error (error, "this sync pulled from the start once already and stops; the next one "
+                      "starts over: ");
+      return FALSE;
+    }
+  g_clear_error (error);
+  op->cursor_unknown = TRUE;
+  return _tether_sync_retarget_unknown_cursor (op->engine, op, error);
+}
+
 static void
 on_pulled (GObject      *source,
            GAsyncResult *result,
@@ -396,13 +429,8 @@ on_pulled (GObject      *source,
       _tether_sync_op_fail (g_steal_pointer (&task), g_steal_pointer (&op->pull_error));
       return;
     }
-  if (answer == NULL && g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CURSOR_EXPIRED) &&
-      !op->cursor_reset)
+  if (answer == NULL && pull_again (op, &error))
     {
-      /* Tombstones we never saw were purged: start over; pending changes stay. */
-      op->cursor_reset = TRUE;
-      op->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      g_clear_pointer (&op->resync_cursor, g_free);
       _tether_sync_pull_next (g_steal_pointer (&task));
       return;
     }

@@ -346,11 +346,16 @@ newest_hlc (TetherSyncEngine *self,
   return g_strdup (((TetherChangeRow *) g_ptr_array_index (rows, rows->len - 1))->hlc);
 }
 
-/* A record's first conflict takes the stored server copy as its base. */
+/* A record's first conflict takes the stored server copy as its base,
+ * unless it is newer than the server's version: the server's revs only
+ * grow, so that copy is from a history the server has lost (restored
+ * from an older backup); its older values would pass for its edits, and
+ * without a base each differing field goes by hlc. */
 static TetherConflict *
 conflict_fresh (TetherSyncEngine *self,
                 const char       *collection,
                 const char       *record_id,
+                gint64            remote_rev,
                 GError          **error)
 {
   g_autofree char *id = tether_uuid_v7_new ();
@@ -362,7 +367,8 @@ conflict_fresh (TetherSyncEngine *self,
   if (!_tether_sync_store_shadow_get (self->db, collection, record_id, &base_rev, &base_text, NULL, error) ||
       (base_text != NULL && (base = _tether_json_parse_object (base_text, -1, error)) == NULL))
     return NULL;
-  tether_conflict_set_base (conflict, base);
+  if (base_rev <= remote_rev)
+    tether_conflict_set_base (conflict, base);
   tether_conflict_set_created (conflict, tether_time_now_ms ());
   return g_steal_pointer (&conflict);
 }
@@ -391,7 +397,7 @@ conflict_for (TetherSyncEngine *self,
 
   *reopened = conflict != NULL;
   if (local_error == NULL && conflict == NULL)
-    conflict = conflict_fresh (self, collection, record_id, &local_error);
+    conflict = conflict_fresh (self, collection, record_id, remote_rev, &local_error);
   if (conflict != NULL)
     local = _tether_sync_read_local (self, collection, record_id, &local_error);
   if (local_error != NULL)

@@ -8,10 +8,15 @@
 /* The cursor and the shadows belong to one server and one account: a
  * cursor from another feed skips the new one's records up to its rev, and
  * a shadow's rev is another server's. When the remote the database syncs
- * with is not the one they came from, the next sync is a full resync from
- * null (docs/sync.md, "Another server or account"). */
+ * with is not the one they came from, or the server does not know the
+ * cursor (400 bad-cursor: its storage went back, or another server took
+ * the address), the sync is a full resync from null (docs/sync.md,
+ * "Another server or account"). */
 
 #define IDENTITY_KEY "sync.remote_identity"
+/* Stored for the identity when a resync for a cursor the server did not
+ * know begins: no remote has it, so a resync cut off halfway starts over. */
+#define IDENTITY_OWED "resync"
 
 /* The records with local edits keep their shadow: on the same data under
  * another address it is the right base for their merge; on another
@@ -32,16 +37,35 @@ G_STATIC_ASSERT (TETHER_CONFLICT_OPEN == 0);
 
 static gboolean
 reset (TetherSyncEngine  *self,
+       gboolean           owed,
        GError           **error)
 {
   if (!tether_database_begin (self->db, error))
     return FALSE;
-  if (!_tether_database_exec (self->db, reset_sql, error))
+  if (!_tether_database_exec (self->db, reset_sql, error) ||
+      (owed && !_tether_database_meta_set (self->db, IDENTITY_KEY, IDENTITY_OWED, error)))
     {
       tether_database_rollback (self->db);
       return FALSE;
     }
   return tether_database_commit (self->db, error);
+}
+
+/* Drops the cursor and the shadows in one transaction and makes this
+ * sync's pull a resync from null that ends with upload_unseen. */
+static gboolean
+resync (TetherSyncEngine  *self,
+        TetherSyncOp      *op,
+        gboolean           owed,
+        GError           **error)
+{
+  if (!reset (self, owed, error))
+    return FALSE;
+  op->retarget = TRUE;
+  g_clear_pointer (&op->seen, g_hash_table_unref);
+  op->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_clear_pointer (&op->resync_cursor, g_free);
+  return TRUE;
 }
 
 gboolean
@@ -58,11 +82,19 @@ _tether_sync_retarget_check (TetherSyncEngine  *self,
   if (stored == NULL || g_str_equal (stored, op->identity))
     return TRUE;
   g_debug ("the remote changed: pulling everything again");
-  if (!reset (self, error))
-    return FALSE;
-  op->retarget = TRUE;
-  op->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  return TRUE;
+  return resync (self, op, FALSE, error);
+}
+
+/* The server answered a pull with 400 bad-cursor: the cursor and the
+ * shadows belong to a feed it no longer has, as with another server.
+ * The identity stays "owed" until the resync reaches the end. */
+gboolean
+_tether_sync_retarget_unknown_cursor (TetherSyncEngine  *self,
+                                      TetherSyncOp      *op,
+                                      GError           **error)
+{
+  g_debug ("the server does not know the cursor: pulling everything again");
+  return resync (self, op, TRUE, error);
 }
 
 static gboolean
@@ -125,10 +157,10 @@ _tether_sync_retarget_finish (TetherSyncEngine  *self,
 {
   g_autofree char *stored = NULL;
 
-  if (op->identity == NULL)
-    return TRUE;
   if (op->retarget && !upload_unseen (self, op, error))
     return FALSE;
+  if (op->identity == NULL)
+    return TRUE;
   stored = _tether_database_meta_get (self->db, IDENTITY_KEY, NULL);
   if (g_strcmp0 (stored, op->identity) == 0)
     return TRUE;

@@ -310,6 +310,7 @@ _tether_transport_code_for_name (const char *name)
     { "internal", TETHER_SYNC_ERROR_SERVER },
     { "too-large", TETHER_SYNC_ERROR_TOO_LARGE },
     { "too-many-changes", TETHER_SYNC_ERROR_TOO_LARGE },
+    { "bad-cursor", TETHER_SYNC_ERROR_BAD_CURSOR },
   };
 
   for (guint i = 0; name != NULL && i < G_N_ELEMENTS (codes); i++)
@@ -350,6 +351,10 @@ _tether_transport_refusal_new (TetherSyncError  code,
     case TETHER_SYNC_ERROR_TOO_LARGE:
       return g_error_new (TETHER_SYNC_ERROR, code, "the server at %s refused a request over its "
                           "size limit (%s): send fewer changes at once%s", server, what, said);
+    case TETHER_SYNC_ERROR_BAD_CURSOR:
+      return g_error_new (TETHER_SYNC_ERROR, code, "the server at %s does not know where this "
+                          "database's last sync ended (%s): its storage went back to an older copy, "
+                          "or another server answers there%s", server, what, said);
     case TETHER_SYNC_ERROR_PROTOCOL:
       return g_error_new (TETHER_SYNC_ERROR, code, "%s did not answer like a Tether server: %s%s",
                           server, what, said);
