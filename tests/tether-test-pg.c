@@ -32,6 +32,7 @@ struct _TetherTestPg
   uid_t  uid;        /* whom the server runs as */
   gid_t  gid;
   gboolean running;
+  gboolean durable;  /* PostgreSQL's defaults: fsync, synchronous commits */
 };
 
 /* Clusters still running, stopped by the atexit handler when a test exits
@@ -199,9 +200,11 @@ start_server (TetherTestPg *self, GError **error)
 
       if (port == 0)
         return FALSE;
-      options = g_strdup_printf ("-c listen_addresses=127.0.0.1 -p %u -k %s "
-                                 "-c fsync=off -c synchronous_commit=off "
-                                 "-c full_page_writes=off", port, self->dir);
+      /* Tests need no durability against power loss, and are faster
+       * without; benchmarks measure what a real deployment pays. */
+      options = g_strdup_printf ("-c listen_addresses=127.0.0.1 -p %u -k %s%s", port, self->dir,
+                                 self->durable ? "" : " -c fsync=off -c synchronous_commit=off"
+                                                      " -c full_page_writes=off");
       if (run_tool (self, (const char *[]) { "pg_ctl", "-w", "-t", "60", "-D", self->datadir,
                                              "-l", log, "-o", options, "start", NULL },
                     &local_error))
@@ -293,10 +296,18 @@ track (TetherTestPg *self)
 TetherTestPg *
 tether_test_pg_start (GError **error)
 {
+  return tether_test_pg_start_full (FALSE, error);
+}
+
+TetherTestPg *
+tether_test_pg_start_full (gboolean   durable,
+                           GError   **error)
+{
   TetherTestPg *self = g_new0 (TetherTestPg, 1);
   g_autoptr(GError) local_error = NULL;
 
   self->watch_fd = -1;
+  self->durable = durable;
   self->bindir = find_bindir (&local_error);
   if (self->bindir != NULL)
     self->dir = g_dir_make_tmp ("tether-pg-XXXXXX", &local_error);

@@ -12,8 +12,14 @@ G_BEGIN_DECLS
  * $TETHER_PG_BINDIR, else /usr/lib/postgresql/<N>/bin, else $PATH. */
 typedef struct _TetherTestPg TetherTestPg;
 
-/* NULL with an error naming what is missing when PostgreSQL cannot be started. */
+/* NULL with an error naming what is missing when PostgreSQL cannot be
+ * started. Without durability (fsync, synchronous_commit and
+ * full_page_writes off): what tests want. */
 TetherTestPg *tether_test_pg_start          (GError      **error);
+/* With @durable, PostgreSQL's own defaults: every commit flushed to disk,
+ * as in a deployment; what benchmarks want. */
+TetherTestPg *tether_test_pg_start_full     (gboolean      durable,
+                                             GError      **error);
 /* A new, empty database in the cluster; returns its libpq conninfo
  * ("host=127.0.0.1 port=N dbname=D user=U"). */
 char         *tether_test_pg_new_database   (TetherTestPg *self,

@@ -827,10 +827,11 @@ static gboolean
 bench_postgres (void)
 {
   static const Goals goals = { ">= 30000", NULL };
-  Bench bench = { "tether-server on PostgreSQL (throwaway cluster on 127.0.0.1)" };
+  Bench bench = { "tether-server on PostgreSQL (throwaway cluster on 127.0.0.1, fsync and synchronous_commit on)" };
   g_autoptr(GError) error = NULL;
 
-  pg_cluster = tether_test_pg_start (&error);
+  /* durable, as the SQLite runs are (synchronous=FULL) */
+  pg_cluster = tether_test_pg_start_full (TRUE, &error);
   if (pg_cluster == NULL)
     {
       g_print ("\nPostgreSQL: not run: %s\n", error->message);
