@@ -175,7 +175,7 @@ store_get_records (TetherServerStore   *store,
                    const char * const  *collections,
                    const char * const  *keys,
                    guint                n,
-                   gboolean             with_data,   /* one round trip either way: always */
+                   gboolean             with_data,
                    GError             **error)
 {
   TetherServerStorePostgres *self = (TetherServerStorePostgres *) store;
@@ -196,7 +196,8 @@ store_get_records (TetherServerStore   *store,
   _tether_pg_param_int (&p, user_id);
   _tether_pg_param_take (&p, array_end (cs));
   _tether_pg_param_take (&p, array_end (ks));
-  res = _tether_pg_exec (self, GET_RECORDS, &p, PGRES_TUPLES_OK, "reading records", error);
+  res = _tether_pg_exec (self, with_data ? GET_RECORDS : GET_STATES, &p, PGRES_TUPLES_OK,
+                         "reading records", error);
   if (res == NULL)
     return NULL;
   for (int row = 0; row < PQntuples (res); row++)

@@ -43,6 +43,14 @@ static const char * const sql[N_STMTS] = {
   [GET_RECORDS] = "SELECT r.* FROM unnest ($2::text[], $3::text[]) AS q (c, k),"
                   " LATERAL (SELECT " RECORD_COLUMNS " FROM records WHERE user_id = $1"
                   "  AND collection = q.c AND key = q.k LIMIT 1) r",
+  /* The same without the data and the ids (RECORD_COLUMNS' places kept):
+   * what deciding a push needs; the data of the few that conflict is read
+   * with GET_RECORDS. A batch's stored data would otherwise cross the
+   * connection and be copied for nothing. */
+  [GET_STATES] = "SELECT q.c, q.k, r.rev, r.type, NULL::text, r.server_ms, r.hlc, NULL::text, NULL::text"
+                 " FROM unnest ($2::text[], $3::text[]) AS q (c, k),"
+                 " LATERAL (SELECT rev, type, server_ms, hlc FROM records WHERE user_id = $1"
+                 "  AND collection = q.c AND key = q.k LIMIT 1) r",
   [PUT_RECORDS] = "INSERT INTO records (user_id, " RECORD_COLUMNS ")"
                   " SELECT $1, * FROM unnest ($2::text[], $3::text[], $4::int8[], $5::int4[],"
                   " $6::text[], $7::int8[], $8::text[], $9::text[], $10::text[])"
