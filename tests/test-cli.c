@@ -830,6 +830,41 @@ test_database_folder (Fixture       *f,
   g_assert_nonnull (strstr (from_env->err, "(that is a folder: give the path of a database file)\n"));
 }
 
+/* A mistyped --db given to a sync command is named, and not created: the
+ * file would be an empty database the user never meant to make. Only
+ * `remote set`, which sets a database up for sync, makes one. */
+static void
+test_sync_missing_database (Fixture       *f,
+                            gconstpointer  data)
+{
+  const char *commands[][3] = {
+    { "sync", NULL, NULL },
+    { "inspect", NULL, NULL },
+    { "inspect", "--json", NULL },
+    { "remote", "show", NULL },
+    { "conflicts", NULL, NULL },
+    { "conflicts", "restore", "some-conflict" },
+    { "compact", NULL, NULL },
+    { "retry-failed", NULL, NULL },
+    { "discard", "some-change", NULL },
+  };
+  g_autofree char *expected = g_strdup_printf ("tether: %s does not exist (check --db and $TETHER_DB: "
+                                               "sync commands never create a database)", f->db);
+  g_autoptr(Result) set = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      g_autoptr(Result) result = run (f, commands[i][0], commands[i][1], commands[i][2]);
+
+      assert_fails (result, 1, expected);
+      g_assert_false (g_file_test (f->db, G_FILE_TEST_EXISTS));
+    }
+
+  set = run (f, "remote", "set", "http://127.0.0.1:1/sync", "--no-token");
+  assert_ok (set);
+  g_assert_true (g_file_test (f->db, G_FILE_TEST_IS_REGULAR));
+}
+
 int
 main (int    argc,
       char **argv)
@@ -859,6 +894,7 @@ main (int    argc,
   ADD ("summary", test_summary);
   ADD ("database-location", test_database_location);
   ADD ("database-folder", test_database_folder);
+  ADD ("sync/missing-database", test_sync_missing_database);
 #undef ADD
 
   return g_test_run ();

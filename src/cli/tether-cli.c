@@ -40,7 +40,8 @@ print_usage (FILE *out)
          "sync, inspect, retry-failed, discard, compact, conflicts) print lines for\n"
          "people, or JSON with --json where they take it. `remote set` sets a database\n"
          "up for sync; until then the others change nothing and fail (inspect --json\n"
-         "prints \"setUp\": false). Errors go to standard error with exit status 1, or 2\n"
+         "prints \"setUp\": false), and they refuse a database file that does not exist\n"
+         "rather than create it. Errors go to standard error with exit status 1, or 2\n"
          "for a wrong command line.\n", out);
 }
 
@@ -91,6 +92,23 @@ load_schema (const char  *path,
   return schema;
 }
 
+/* Set for the sync commands but `remote set`: they read or change a database
+ * set up for sync, so a missing file is a mistyped --db, not a new database. */
+static gboolean open_existing_only;
+
+static gboolean
+check_exists (const char  *path,
+              GError     **error)
+{
+  if (!open_existing_only || g_str_equal (path, ":memory:") ||
+      g_file_test (path, G_FILE_TEST_EXISTS))
+    return TRUE;
+  g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+               "%s does not exist (check --db and $TETHER_DB: sync commands never create "
+               "a database); " TETHER_CLI_NOT_SET_UP, path);
+  return FALSE;
+}
+
 TetherDatabase *
 _tether_cli_open (TetherCli  *cli,
                   GError    **error)
@@ -100,6 +118,8 @@ _tether_cli_open (TetherCli  *cli,
   if (cli->db != NULL)
     return cli->db;
   if (cli->db_path == NULL && (cli->db_path = default_db_path (error)) == NULL)
+    return NULL;
+  if (!check_exists (cli->db_path, error))
     return NULL;
   if (cli->schema_path != NULL && (schema = load_schema (cli->schema_path, error)) == NULL)
     return NULL;
@@ -393,6 +413,19 @@ lookup_command (const char *name)
 }
 
 static gboolean
+needs_existing_db (const TetherCliCommand *command,
+                   TetherCliArgs          *args)
+{
+  static const char * const sync_commands[] = {
+    "remote", "sync", "inspect", "retry-failed", "discard", "compact", "conflicts", NULL
+  };
+
+  if (!g_strv_contains (sync_commands, command->name))
+    return FALSE;
+  return !g_str_equal (command->name, "remote") || !g_str_equal (ARG (args, 0), "set");
+}
+
+static gboolean
 wants_help (int    argc,
             char **argv)
 {
@@ -427,8 +460,10 @@ run_command (TetherCli  *cli,
   args.or_where = g_ptr_array_new ();
   args.sort = g_ptr_array_new ();
   args.limit = args.offset = -1;
-  if (!parse_command_args (command, argc, argv, &args, &error) ||
-      !command->func (cli, &args, &error) ||
+  if (!parse_command_args (command, argc, argv, &args, &error))
+    return report_error (error, command);
+  open_existing_only = needs_existing_db (command, &args);
+  if (!command->func (cli, &args, &error) ||
       !_tether_cli_flush (&error))
     return report_error (error, command);
   return 0;
