@@ -424,6 +424,61 @@ test_non_finite_refused (Fixture *f, gconstpointer data)
   g_assert_cmpint (tether_collection_count (f->people, NULL, NULL), ==, 0);
 }
 
+/* A record whose "address" holds objects and arrays @levels deep (the
+ * record itself is one level more). */
+static JsonObject *
+nested_record (guint levels)
+{
+  g_autoptr(GString) json = g_string_new ("{\"name\": \"deep\", \"address\": ");
+
+  for (guint i = 1; i < levels; i++)
+    g_string_append (json, i % 2 ? "{\"a\": " : "[");
+  g_string_append (json, "{}");
+  for (guint i = levels; i-- > 1;)
+    g_string_append (json, i % 2 ? "}" : "]");
+  g_string_append_c (json, '}');
+  return tether_test_object (json->str);
+}
+
+/* A server reads no JSON deeper than 64 levels, three of them around the
+ * record in a push, and SQLite's JSON functions none past 2,000: refused
+ * before anything is written, naming the field. */
+static void
+test_too_deep (Fixture *f, gconstpointer data)
+{
+  g_autoptr(JsonObject) deepest = nested_record (TETHER_MAX_RECORD_DEPTH - 1);
+  g_autoptr(JsonObject) deeper = nested_record (TETHER_MAX_RECORD_DEPTH);
+  g_autoptr(JsonObject) far = nested_record (3000);
+  g_autoptr(TetherRecord) ok = tether_collection_create (f->people, deepest, NULL);
+  g_autoptr(JsonObject) patch = json_object_new ();
+  g_autoptr(TetherRecord) updated = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *objects[] = { deeper, far };
+
+  g_assert_nonnull (ok);
+  for (guint i = 0; i < G_N_ELEMENTS (objects); i++)
+    {
+      g_autoptr(TetherRecord) created = tether_collection_create (f->people, objects[i], &error);
+      g_autoptr(TetherRecord) put = NULL;
+
+      g_assert_null (created);
+      g_assert_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION);
+      assert_error_message (error, "people.address: nested deeper than a record may be (61 levels");
+      g_clear_error (&error);
+      json_object_set_string_member (objects[i], "id", tether_record_get_id (ok));
+      put = tether_collection_put (f->people, objects[i], &error);
+      g_assert_null (put);
+      g_assert_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION);
+      g_clear_error (&error);
+    }
+  json_object_set_member (patch, "address", json_object_dup_member (deeper, "address"));
+  updated = tether_collection_update (f->people, tether_record_get_id (ok), patch, &error);
+  g_assert_null (updated);
+  g_assert_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION);
+  assert_error_message (error, "people.address: nested deeper");
+  g_assert_cmpint (tether_collection_count (f->people, NULL, NULL), ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -446,6 +501,7 @@ main (int argc, char **argv)
   ADD ("typed-getters", test_typed_getters);
   ADD ("json-text-round-trip", test_json_text_round_trip);
   ADD ("non-finite-refused", test_non_finite_refused);
+  ADD ("too-deep", test_too_deep);
 #undef ADD
 
   return g_test_run ();

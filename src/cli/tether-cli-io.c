@@ -10,6 +10,7 @@
 #include <gio/gunixinputstream.h>
 
 #include "tether-cli-private.h"
+#include "tether-private.h"
 
 /* Output ------------------------------------------------------------------- */
 
@@ -117,6 +118,24 @@ describe_node (JsonNode *node)
     }
 }
 
+/* Import and apply lines put a record inside one object of their own. */
+#define MAX_INPUT_DEPTH (TETHER_MAX_RECORD_DEPTH + 1)
+
+/* Before json-glib reads @text: it recurses once per level, and text
+ * nested deeply enough overflows the stack. */
+static gboolean
+check_depth (const char  *text,
+             gsize        length,
+             GError     **error)
+{
+  if (!_tether_json_nested_deeper (text, length, MAX_INPUT_DEPTH))
+    return TRUE;
+  g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+               "the JSON is nested deeper than %d levels (a record may nest %d)",
+               MAX_INPUT_DEPTH, TETHER_MAX_RECORD_DEPTH);
+  return FALSE;
+}
+
 /* The root of @text, owned by @parser. */
 static JsonNode *
 parse_root (JsonParser  *parser,
@@ -149,9 +168,10 @@ _tether_cli_parse_object (JsonParser  *parser,
                           gssize       length,
                           GError     **error)
 {
-  JsonNode *root = parse_root (parser, text, length, error);
+  JsonNode *root;
 
-  if (root == NULL)
+  if (!check_depth (text, length < 0 ? strlen (text) : (gsize) length, error) ||
+      (root = parse_root (parser, text, length, error)) == NULL)
     return NULL;
   if (!JSON_NODE_HOLDS_OBJECT (root))
     {
@@ -169,8 +189,14 @@ _tether_cli_parse_argument (const char  *command,
                             GError     **error)
 {
   g_autoptr(JsonParser) parser = json_parser_new ();
-  JsonNode *root = parse_root (parser, text, -1, error);
+  JsonNode *root;
 
+  if (!check_depth (text, strlen (text), error))
+    {
+      g_prefix_error (error, "%s: ", command);
+      return NULL;
+    }
+  root = parse_root (parser, text, -1, error);
   /* json-glib's message keeps its "<data>:line:column" of where it broke. */
   if (root == NULL)
     {

@@ -96,6 +96,24 @@ serialize_checked (TetherCollection *self,
   return check_size (self, data, text, error) ? g_steal_pointer (&text) : NULL;
 }
 
+/* Before any copy or walk that recurses as deep as @data goes: a server
+ * would refuse the record, SQLite's JSON functions fail past 2,000 levels
+ * and the recursive writers overflow the stack long before 100,000. */
+gboolean
+_tether_collection_check_depth (TetherCollection  *self,
+                                JsonObject        *data,
+                                GError           **error)
+{
+  const char *member = _tether_json_object_deeper (data, TETHER_MAX_RECORD_DEPTH);
+
+  if (member == NULL)
+    return TRUE;
+  g_set_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION,
+               "%s.%s: nested deeper than a record may be (%d levels of objects and arrays, "
+               "counting the record)", tether_collection_get_name (self), member, TETHER_MAX_RECORD_DEPTH);
+  return FALSE;
+}
+
 /* Copy @data (unless the caller hands it over with TAKE_DATA), give it @id
  * (or keep its own, or a new UUIDv7), apply defaults and checks. A caller's
  * object is never modified. */
@@ -106,9 +124,11 @@ prepare (TetherCollection *self,
          TetherWriteFlags  flags,
          GError          **error)
 {
-  g_autoptr(JsonObject) object = (flags & TETHER_WRITE_TAKE_DATA)
-    ? json_object_ref (data) : _tether_json_object_deep_copy (data);
+  g_autoptr(JsonObject) object = NULL;
 
+  if (!(flags & TETHER_WRITE_NO_VALIDATE) && !_tether_collection_check_depth (self, data, error))
+    return NULL;
+  object = (flags & TETHER_WRITE_TAKE_DATA) ? json_object_ref (data) : _tether_json_object_deep_copy (data);
   if (id != NULL)
     json_object_set_string_member (object, "id", id);
   else if (!json_object_has_member (object, "id"))

@@ -290,7 +290,9 @@ tether_collection_update (TetherCollection  *self,
   g_return_val_if_fail (TETHER_IS_COLLECTION (self), NULL);
   g_return_val_if_fail (patch != NULL, NULL);
 
-  if (!check_id (self, id, error) || !check_patch_id (self, id, patch, error))
+  /* the depth first: merging copies the patch as deep as it goes */
+  if (!check_id (self, id, error) || !check_patch_id (self, id, patch, error) ||
+      !_tether_collection_check_depth (self, patch, error))
     return NULL;
   /* Read and write in one transaction so another process cannot slip in. */
   if (!_tether_write_scope_begin (self, TETHER_WRITE_DEFAULT, &scope, error))

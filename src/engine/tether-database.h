@@ -36,6 +36,9 @@ typedef enum {
 
 /* A serialised record may not exceed 1 MiB. */
 #define TETHER_MAX_RECORD_BYTES (1024 * 1024)
+/* A record may nest objects and arrays this deep, counting itself: a
+ * server reads JSON 64 levels deep, and a push puts three around a record. */
+#define TETHER_MAX_RECORD_DEPTH 61
 
 #define TETHER_TYPE_CHANGE_TYPE (tether_change_type_get_type ())
 GType tether_change_type_get_type (void);

@@ -60,6 +60,10 @@ gboolean    _tether_json_object_equal (JsonObject  *a,
 gboolean    _tether_json_nested_deeper (const char *text,
                                         gsize       length,
                                         guint       max_depth);
+/* The member of @object whose value takes it deeper than @max_depth levels
+ * of objects and arrays (@object itself is the first), or NULL. */
+const char *_tether_json_object_deeper (JsonObject *object,
+                                        guint       max_depth);
 
 /* tether-record.c: a record over stored JSON text, parsed on first use. */
 TetherRecord *_tether_record_new_from_text (const char *collection,
@@ -247,6 +251,11 @@ gboolean      _tether_write_scope_begin    (TetherCollection  *self,
 gboolean      _tether_write_scope_end      (TetherWriteScope  *scope,
                                             gboolean           ok,
                                             GError           **error);
+/* FALSE with a validation error naming the member when @data nests
+ * deeper than TETHER_MAX_RECORD_DEPTH. */
+gboolean      _tether_collection_check_depth (TetherCollection  *self,
+                                              JsonObject        *data,
+                                              GError           **error);
 /* Must run inside a write scope. */
 TetherRecord *_tether_collection_insert    (TetherCollection *self,
                                             JsonObject       *data,

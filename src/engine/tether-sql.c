@@ -278,3 +278,45 @@ _tether_json_nested_deeper (const char *text,
     }
   return FALSE;
 }
+
+/* Whether @node nests objects and arrays more than @levels deep. The walk
+ * goes no further than @levels + 1, so it never recurses deeply itself. */
+static gboolean
+node_deeper (JsonNode *node,
+             guint     levels)
+{
+  if (JSON_NODE_HOLDS_ARRAY (node))
+    {
+      JsonArray *array = json_node_get_array (node);
+      guint n = json_array_get_length (array);
+
+      if (levels == 0)
+        return TRUE;
+      for (guint i = 0; i < n; i++)
+        if (node_deeper (json_array_get_element (array, i), levels - 1))
+          return TRUE;
+    }
+  else if (JSON_NODE_HOLDS_OBJECT (node))
+    {
+      if (levels == 0)
+        return TRUE;
+      return _tether_json_object_deeper (json_node_get_object (node), levels) != NULL;
+    }
+  return FALSE;
+}
+
+const char *
+_tether_json_object_deeper (JsonObject *object,
+                            guint       max_depth)
+{
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *member;
+
+  g_assert (max_depth > 0);
+  json_object_iter_init_ordered (&iter, object);
+  while (json_object_iter_next_ordered (&iter, &name, &member))
+    if (node_deeper (member, max_depth - 1))
+      return name;
+  return NULL;
+}
