@@ -154,6 +154,35 @@ test_background_checkpoint (Fixture *f, gconstpointer data)
   g_assert_cmpint (count (db, "notes"), ==, 2500);
 }
 
+/* Another process (the CLI) reading the file while the app quits: the
+ * checkpoint at close cannot fold the log in, and must not wait the busy
+ * timeout for it. The log keeps the data until the next close. */
+static void
+test_close_beside_reader (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (f->path, NULL);
+  g_autoptr(TetherRecord) r = create (db, "notes", "{\"title\": \"kept\"}");
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+  sqlite3 *reader = NULL;
+  sqlite3_stmt *stmt = NULL;
+  GStatBuf log;
+  gint64 start;
+
+  g_assert_cmpint (sqlite3_open (f->path, &reader), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (reader, "SELECT count(*) FROM t_notes", -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);   /* a read transaction on the log */
+  start = g_get_monotonic_time ();
+  tether_database_close (db);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 2 * G_USEC_PER_SEC);
+  g_assert_cmpint (g_stat (wal, &log), ==, 0);
+  g_assert_cmpint (log.st_size, >, 0);
+  sqlite3_finalize (stmt);
+  sqlite3_close (reader);
+  g_clear_object (&db);
+  db = tether_test_open (f->path, NULL);
+  g_assert_cmpint (count (db, "notes"), ==, 1);
+}
+
 static void
 expect_open_error (const char *path, TetherSchema *schema, int code, const char *fragment)
 {
@@ -812,6 +841,7 @@ main (int argc, char **argv)
   ADD ("open/corrupt", test_corrupt);
   ADD ("open/read-only", test_read_only);
   ADD ("open/closed", test_closed);
+  ADD ("close/beside-reader", test_close_beside_reader);
   g_test_add_func ("/tether/database/open/missing-folder", test_missing_folder);
   ADD ("schema/migrate", test_migrate);
   ADD ("schema/migrate-reindexes", test_migrate_reindexes_existing);

@@ -97,9 +97,15 @@ tether_database_close (TetherDatabase *self)
   g_clear_pointer (&self->checkpointer, _tether_checkpointer_free);
   g_hash_table_remove_all (self->statements);
   /* Fold the WAL back so the file is self-contained when the program exits;
-   * never in a file we refused (another program's, maybe open in it). */
+   * never in a file we refused (another program's, maybe open in it). With
+   * another process reading or writing it cannot finish: it copies what it
+   * can without waiting (the busy timeout would hold the quitting app up to
+   * 5 s) and the log keeps the rest for whoever closes last. */
   if (self->opened)
-    sqlite3_exec (self->handle, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    {
+      sqlite3_busy_timeout (self->handle, 0);
+      sqlite3_exec (self->handle, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    }
   else   /* the last connection to close would copy the log back and delete it */
     sqlite3_db_config (self->handle, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
   sqlite3_close_v2 (self->handle);   /* frees the rank cache too */
