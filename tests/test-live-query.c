@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tether-test-util.h"
+#include "tether-private.h"
 
 /* `note` is never filtered, sorted or searched: changing it must never move
  * a record. */
@@ -1277,6 +1278,68 @@ test_random (Fixture *f, gconstpointer data)
     }
 }
 
+/* Another process commits, and the re-run fails: BUSY while that process
+ * recovers the log, say; here a progress handler interrupts it. Nothing
+ * else commits after, so only a retry can show the record. */
+typedef struct {
+  gboolean arm;    /* fail the reads after the next external change */
+  gboolean fail;
+} ReadFailure;
+
+static int
+fail_reads (void *data)
+{
+  return ((ReadFailure *) data)->fail;
+}
+
+static void
+on_external_fail_reads (TetherDatabase *db,
+                        ReadFailure    *failure)
+{
+  /* connected before the live query's handler: its re-run fails */
+  failure->fail |= failure->arm;
+  failure->arm = FALSE;
+}
+
+static void
+test_external_retry (void)
+{
+  g_autofree char *dir = tether_test_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "retry.db", NULL);
+  g_autoptr(TetherSchema) schema = tether_test_schema (SCHEMA);
+  g_autoptr(TetherDatabase) app = tether_test_open (path, schema);
+  g_autoptr(TetherDatabase) other = tether_test_open (path, schema);
+  g_autoptr(TetherQuery) query = tether_query_new (tether_database_get_collection (app, "items", NULL));
+  g_autoptr(TetherLiveQuery) live = NULL;
+  g_autoptr(TetherRecord) record = NULL;
+  ReadFailure failure = { FALSE, FALSE };
+  gint64 deadline;
+
+  g_signal_connect (app, "external-change", G_CALLBACK (on_external_fail_reads), &failure);
+  live = tether_live_query_new (tether_query_sort (query, "title", FALSE), NULL);
+  g_assert_nonnull (live);
+  sqlite3_progress_handler (_tether_database_get_handle (app), 1, fail_reads, &failure);
+  record = tether_test_create (tether_database_get_collection (other, "items", NULL), "{\"title\": \"a\"}");
+
+  failure.arm = TRUE;
+  g_test_expect_message ("tether-live-query", G_LOG_LEVEL_WARNING, "live query on items: *");
+  g_assert_true (tether_database_check_external (app));
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (live)), ==, 0);
+
+  failure.fail = FALSE;
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  while (g_list_model_get_n_items (G_LIST_MODEL (live)) == 0 && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (10 * 1000);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (live)), ==, 1);
+  sqlite3_progress_handler (_tether_database_get_handle (app), 0, NULL, NULL);
+  g_clear_object (&live);
+  g_clear_object (&app);
+  g_clear_object (&other);
+  tether_test_dir_free (g_steal_pointer (&dir));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1302,6 +1365,7 @@ main (int argc, char *argv[])
   ADD ("/tether/live-query/random", test_random);
 #undef ADD
   g_test_add_func ("/tether/live-query/default-schema/note-list", test_default_schema_note_list);
+  g_test_add_func ("/tether/live-query/external/retry", test_external_retry);
 
   return g_test_run ();
 }

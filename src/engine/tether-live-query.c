@@ -32,7 +32,13 @@ struct _TetherLiveQuery
   guint             n_keys;
   gboolean          incremental;
   gboolean          refresh_at_end; /* loaded inside a transaction */
+  GSource          *retry;        /* a read failed: re-run until one succeeds */
 };
+
+/* A read fails while another process runs WAL recovery (BUSY) or the disk
+ * has a moment; nothing else would show the change it missed until the
+ * next commit, so the query re-runs on its own. */
+#define RETRY_INTERVAL_MS 500
 
 static void list_model_iface_init (GListModelInterface *iface);
 
@@ -198,6 +204,56 @@ prepare_match (TetherLiveQuery  *self,
   return self->match_stmt != NULL && _tether_compiled_query_bind (self->match, self->match_stmt, error);
 }
 
+static gboolean refresh (TetherLiveQuery *self,
+                         const char      *changed_id,
+                         TetherRecord    *new_record);
+
+static void
+cancel_retry (TetherLiveQuery *self)
+{
+  if (self->retry != NULL)
+    g_source_destroy (self->retry);
+  g_clear_pointer (&self->retry, g_source_unref);
+}
+
+static gboolean
+on_retry (gpointer data)
+{
+  TetherLiveQuery *self = data;
+  TetherDatabase *db = tether_collection_get_database (self->collection);
+
+  if (_tether_database_get_handle (db) == NULL)   /* closed: nothing will change */
+    {
+      g_clear_pointer (&self->retry, g_source_unref);
+      return G_SOURCE_REMOVE;
+    }
+  /* inside a transaction a re-run would show uncommitted rows */
+  if (tether_database_get_transaction_depth (db) == 0)
+    refresh (self, NULL, NULL);   /* cancels the retry when it succeeds */
+  return G_SOURCE_CONTINUE;
+}
+
+/* The result may be stale: re-run the whole query soon, and again until
+ * it succeeds. Only the first failure in a row warns, and BUSY (another
+ * process holds the file a moment) not even that. */
+static void
+read_failed (TetherLiveQuery *self,
+             GError          *error)
+{
+  const char *name = tether_collection_get_name (self->collection);
+
+  if (self->retry != NULL || g_error_matches (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_BUSY))
+    g_debug ("live query on %s: %s; trying again", name, error->message);
+  else
+    g_warning ("live query on %s: %s; trying again", name, error->message);
+  if (self->retry != NULL)
+    return;
+  self->retry = g_timeout_source_new (RETRY_INTERVAL_MS);
+  g_source_set_static_name (self->retry, "[tether] live query retry");
+  g_source_set_callback (self->retry, on_retry, self, NULL);
+  g_source_attach (self->retry, g_main_context_get_thread_default ());
+}
+
 /* The changed record's item if it matches the query now, else NULL. */
 static TetherLiveItem *
 match_one (TetherLiveQuery *self,
@@ -217,8 +273,13 @@ match_one (TetherLiveQuery *self,
       item = _tether_live_item_new (shown, self->match_stmt, 0, self->n_keys);
     }
   else if (rc != SQLITE_DONE)
-    g_warning ("live query on %s: %s", tether_collection_get_name (self->collection),
-               sqlite3_errmsg (_tether_database_get_handle (tether_collection_get_database (self->collection))));
+    {
+      TetherDatabase *db = tether_collection_get_database (self->collection);
+      g_autoptr(GError) error = NULL;
+
+      _tether_database_set_error (db, rc, &error, tether_collection_get_name (self->collection));
+      read_failed (self, error);
+    }
   sqlite3_reset (self->match_stmt);
   return item;
 }
@@ -440,6 +501,9 @@ refresh (TetherLiveQuery *self,
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) fresh = NULL;
 
+  /* after a failed read any record may have changed unseen */
+  if (self->retry != NULL)
+    changed_id = NULL;
   if (changed_id != NULL && !g_hash_table_contains (self->by_id, changed_id) &&
       !changes_reach_everything (self))
     {
@@ -452,9 +516,10 @@ refresh (TetherLiveQuery *self,
   fresh = fetch (self, &error);
   if (fresh == NULL)
     {
-      g_warning ("live query on %s: %s", tether_collection_get_name (self->collection), error->message);
+      read_failed (self, error);
       return FALSE;
     }
+  cancel_retry (self);
   diff_into (self, fresh, changed_id);
   return TRUE;
 }
@@ -569,6 +634,7 @@ load (TetherLiveQuery  *self,
         }
       return FALSE;
     }
+  cancel_retry (self);   /* the new result is fresh */
   reuse_records (self, items);
   g_hash_table_remove_all (self->by_id);
   g_ptr_array_unref (self->items);
@@ -639,6 +705,7 @@ tether_live_query_dispose (GObject *object)
   if (self->db != NULL)
     g_clear_signal_handler (&self->external_id, self->db);
   g_clear_weak_pointer (&self->db);
+  cancel_retry (self);
   g_clear_pointer (&self->match_stmt, sqlite3_finalize);
   g_clear_pointer (&self->match, _tether_compiled_query_free);
   g_clear_object (&self->query);
