@@ -144,6 +144,43 @@ test_every_word (Fixture *f, gconstpointer data)
   assert_search (f->docs, "title sync", "Title page");
 }
 
+/* Text pasted into search as you type: each word was one more term for
+ * FTS5 and tether_bm25 to go over. A word typed again adds nothing, and
+ * words past the first 32 different ones are left out. */
+static void
+test_many_words (Fixture *f, gconstpointer data)
+{
+  static const char * const words[] = { "photos", "phone", "backup", "sync", "every", "night", "from" };
+  g_autoptr(TetherQuery) repeated = tether_query_new (f->docs);
+  g_autoptr(TetherQuery) pasted = tether_query_new (f->docs);
+  g_autoptr(GString) prefixes = g_string_new (NULL);
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autoptr(GHashTable) distinct = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_auto(GStrv) terms = NULL;
+
+  seed (f);
+  tether_query_search (repeated, "Sync phone SYNC sync PHONE sÿnc");
+  g_assert_cmpstr (_tether_query_get_match (repeated), ==, "\"Sync\"* \"phone\"*");
+
+  /* 32 different prefixes of the words of "Phone backup", then one that
+   * matches nothing: left out, the record is found */
+  for (guint w = 0; w < G_N_ELEMENTS (words); w++)
+    for (gsize n = 1; n <= strlen (words[w]); n++)
+      if (g_hash_table_size (distinct) < 32 && g_hash_table_add (distinct, g_strndup (words[w], n)))
+        g_string_append_printf (prefixes, "%.*s ", (int) n, words[w]);
+  g_assert_cmpuint (g_hash_table_size (distinct), ==, 32);
+  g_string_append (prefixes, "zebra");
+  assert_search (f->docs, prefixes->str, "Phone backup");
+
+  for (guint i = 0; text->len < 50 * 1024; i++)
+    g_string_append_printf (text, "word%u ", i);
+  tether_query_search (pasted, text->str);
+  terms = g_strsplit (_tether_query_get_match (pasted), " ", -1);
+  g_assert_cmpuint (g_strv_length (terms), ==, 32);
+  g_assert_cmpstr (terms[31], ==, "\"word31\"*");
+  assert_titles (pasted, "");
+}
+
 static void
 test_case_and_diacritics (Fixture *f, gconstpointer data)
 {
@@ -820,6 +857,7 @@ main (int argc, char *argv[])
 #define ADD(path, func) g_test_add (path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("/tether/search/match/prefix", test_prefix_words);
   ADD ("/tether/search/match/every-word", test_every_word);
+  ADD ("/tether/search/match/many-words", test_many_words);
   ADD ("/tether/search/match/case-and-diacritics", test_case_and_diacritics);
   ADD ("/tether/search/match/decomposed-records", test_decomposed_records);
   ADD ("/tether/search/match/syntax-is-words", test_syntax_is_words);

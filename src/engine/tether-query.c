@@ -367,17 +367,40 @@ is_word_char (const char *p)
   return g_unichar_isalnum (c) || g_unichar_ismark (c);
 }
 
+/* Every term is one more pass of tether_bm25 and of FTS5 over its
+ * matches: text pasted into search as you type must not stall the app. */
+#define MAX_SEARCH_TERMS 32
+
+/* A word as the tokenizer sees it (no case, no diacritics), to drop the
+ * same word typed twice. */
+static char *
+word_key (const char *word,
+          gsize       length)
+{
+  g_autofree char *folded = g_utf8_casefold (word, length);
+  g_autofree char *decomposed = g_utf8_normalize (folded, -1, G_NORMALIZE_DEFAULT);
+  GString *key = g_string_new (NULL);
+
+  for (const char *p = decomposed; *p != '\0'; p = g_utf8_next_char (p))
+    if (!g_unichar_ismark (g_utf8_get_char (p)))
+      g_string_append_unichar (key, g_utf8_get_char (p));
+  return g_string_free (key, FALSE);
+}
+
 /* Each word becomes a quoted prefix term, so nothing a user types can be
  * read as FTS5 syntax (NEAR, column filters, quotes). The text is composed
- * first (NFC) so the tokenizer folds its accents as it does the records'. */
+ * first (NFC) so the tokenizer folds its accents as it does the records'.
+ * A word typed again adds nothing; words past the first MAX_SEARCH_TERMS
+ * different ones are left out. */
 static char *
 build_match (const char *text)
 {
   g_autoptr(GString) match = g_string_new (NULL);
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree char *composed = g_utf8_normalize (text, -1, G_NORMALIZE_NFC);
   const char *p = composed;
 
-  while (*p != '\0')
+  while (*p != '\0' && g_hash_table_size (seen) < MAX_SEARCH_TERMS)
     {
       const char *start;
 
@@ -386,7 +409,7 @@ build_match (const char *text)
       start = p;
       while (*p != '\0' && is_word_char (p))
         p = g_utf8_next_char (p);
-      if (p > start)
+      if (p > start && g_hash_table_add (seen, word_key (start, p - start)))
         g_string_append_printf (match, "%s\"%.*s\"*", match->len ? " " : "", (int) (p - start), start);
     }
   return match->len ? g_string_free (g_steal_pointer (&match), FALSE) : NULL;
