@@ -433,8 +433,14 @@ tether_application_handle_local_options (GApplication *app,
 {
   TetherApplication *self = TETHER_APPLICATION (app);
   g_autofree char *path = NULL;
+  const char *env = g_getenv ("TETHER_DB");
 
-  if (g_variant_dict_lookup (options, "db", "^ay", &path))
+  /* Without --db (or a path set already, as tests do), $TETHER_DB as the
+   * tether command reads it: both open the same file. */
+  if (!g_variant_dict_lookup (options, "db", "^ay", &path) && self->db_path == NULL &&
+      env != NULL && env[0] != '\0')
+    path = g_strdup (env);
+  if (path != NULL)
     {
       g_autofree char *absolute = g_canonicalize_filename (path, NULL);
 
@@ -604,7 +610,8 @@ tether_application_class_init (TetherApplicationClass *klass)
   app_class->shutdown = tether_application_shutdown;
 
   /* The database file; set before the application is registered (tests set
-   * it instead of passing --db). NULL: $XDG_DATA_HOME/tether/tether.db. */
+   * it instead of passing --db; $TETHER_DB sets it too). NULL:
+   * $XDG_DATA_HOME/tether/tether.db. */
   properties[PROP_DATABASE_PATH] =
     g_param_spec_string ("database-path", NULL, NULL, NULL,
                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
