@@ -373,14 +373,15 @@ on_serve_exited (GObject      *source,
   exited->done = TRUE;
 }
 
-/* `tether-server serve` with @max_body: its output once it exited, or a
- * failure when it went on serving. */
+/* `tether-server serve` with @option @value: its output once it exited, or
+ * a failure when it went on serving. */
 static char *
 serve_refused (Fixture    *f,
-               const char *max_body)
+               const char *option,
+               const char *value)
 {
   const char *argv[] = { g_getenv ("TETHER_SERVER"), "serve", "--listen", "127.0.0.1:0",
-                         f->storage[0], f->storage[1], "--max-body", max_body, NULL };
+                         f->storage[0], f->storage[1], option, value, NULL };
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GError) error = NULL;
   Exited exited = { FALSE, NULL };
@@ -392,7 +393,7 @@ serve_refused (Fixture    *f,
     {
       g_subprocess_force_exit (process);
       wait_until (f, flag_ready, &exited.done, 5000);
-      g_error ("tether-server serve --max-body %s was not refused:\n%s", max_body,
+      g_error ("tether-server serve %s %s was not refused:\n%s", option, value,
                exited.output ? exited.output : "");
     }
   g_assert_true (g_subprocess_get_if_exited (process));
@@ -413,7 +414,7 @@ test_max_body_limit (Fixture *f)
 
   for (guint i = 0; i < G_N_ELEMENTS (too_big); i++)
     {
-      g_autofree char *output = serve_refused (f, too_big[i]);
+      g_autofree char *output = serve_refused (f, "--max-body", too_big[i]);
 
       g_test_message ("--max-body %s: %s", too_big[i], output);
       g_assert_nonnull (strstr (output, "--max-body"));
@@ -421,6 +422,30 @@ test_max_body_limit (Fixture *f)
     }
   s = server_start (f, extra);
   pushed = push (f, s, f->alice, "A", change_new ("m1", "notes", "\"r\"", "create", "{}", 0, NULL), NULL);
+  assert_counts (pushed, 1, 0, 0);
+}
+
+/* --read-timeout is whole seconds: 0.5 used to become 0, which never times
+ * out, the opposite of what was asked. */
+static void
+test_read_timeout_whole (Fixture *f)
+{
+  static const char * const refused[] = { "0.5", "1.5", "-1", "1e3", "30s", "" };
+  const char *extra[] = { "--read-timeout", "2", NULL };
+  Server *s = NULL;
+  g_autoptr(JsonObject) pushed = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autofree char *output = serve_refused (f, "--read-timeout", refused[i]);
+      g_autofree char *expected = g_strdup_printf ("--read-timeout %s: expected a whole number of seconds",
+                                                   refused[i]);
+
+      g_test_message ("--read-timeout %s: %s", refused[i], output);
+      g_assert_nonnull (strstr (output, expected));
+    }
+  s = server_start (f, extra);
+  pushed = push (f, s, f->alice, "A", change_new ("t1", "notes", "\"r\"", "create", "{}", 0, NULL), NULL);
   assert_counts (pushed, 1, 0, 0);
 }
 
@@ -645,6 +670,7 @@ main (int    argc,
     { "odd-collection-filter", test_odd_collection_filter },
     { "limits", test_limits },
     { "max-body-limit", test_max_body_limit },
+    { "read-timeout-whole", test_read_timeout_whole },
     { "gzip", test_gzip },
     { "auth", test_auth },
     { "users", test_users },

@@ -237,11 +237,16 @@ parse_serve_options (Args     *args,
     return FALSE;
   if (args->read_timeout != NULL)
     {
-      double seconds;
+      guint64 seconds;
 
-      if (!parse_number ("--read-timeout", args->read_timeout, NULL, 0, &seconds, error))
-        return FALSE;
-      args->server.read_timeout = (guint) MIN (seconds, 86400.0);
+      /* Whole seconds: 0.5 would truncate to 0, which means never. */
+      if (!g_ascii_string_to_unsigned (args->read_timeout, 10, 0, 1000000000, &seconds, NULL))
+        {
+          g_set_error (error, USAGE_ERROR, 0, "--read-timeout %s: expected a whole number of "
+                       "seconds, e.g. 30 (0: never)", args->read_timeout);
+          return FALSE;
+        }
+      args->server.read_timeout = (guint) MIN (seconds, 86400);
     }
   args->server.rate = rate;
   args->server.burst = (guint) burst;
