@@ -424,6 +424,55 @@ test_non_finite_refused (Fixture *f, gconstpointer data)
   g_assert_cmpint (tether_collection_count (f->people, NULL, NULL), ==, 0);
 }
 
+/* Text that is not UTF-8, in a value or a member name (JSON has no way to
+ * hold it), was stored as it came: refused like an infinity, naming the
+ * field, and no message quotes the bad bytes. */
+static void
+test_not_utf8_refused (Fixture *f, gconstpointer data)
+{
+  struct { const char *field, *inner, *value; const char *message; } cases[] = {
+    { "name", NULL, "caf\xe9", "people.name: is text that is not valid UTF-8" },
+    { "bio", NULL, "\xc3", "people.bio: is text that is not valid UTF-8" },
+    { "id", NULL, "id-\xff", "people: id is text that is not valid UTF-8" },
+    { "address", "city", "M\xfcnchen", "people: city is text that is not valid UTF-8" },
+    { "address", "\xff", "x", "people: address has a member name that is not valid UTF-8" },
+    { "tags", NULL, "\xed\xa0\x80", "people: tags is text that is not valid UTF-8" },
+    { "\xfe", NULL, "x", "people: a member name is not valid UTF-8" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(JsonObject) object = json_object_new ();
+      g_autoptr(GError) error = NULL;
+      g_autoptr(TetherRecord) record = NULL;
+
+      json_object_set_string_member (object, "name", "ok");
+      if (cases[i].inner != NULL)
+        {
+          JsonObject *inner = json_object_new ();
+
+          json_object_set_string_member (inner, cases[i].inner, cases[i].value);
+          json_object_set_object_member (object, cases[i].field, inner);
+        }
+      else if (g_str_equal (cases[i].field, "tags"))
+        {
+          JsonArray *tags = json_array_new ();
+
+          json_array_add_string_element (tags, "fine");
+          json_array_add_string_element (tags, cases[i].value);
+          json_object_set_array_member (object, "tags", tags);
+        }
+      else
+        json_object_set_string_member (object, cases[i].field, cases[i].value);
+      record = tether_collection_put (f->people, object, &error);
+      g_assert_null (record);
+      g_assert_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION);
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
+      assert_error_message (error, cases[i].message);
+    }
+  g_assert_cmpint (tether_collection_count (f->people, NULL, NULL), ==, 0);
+}
+
 /* A record whose "address" holds objects and arrays @levels deep (the
  * record itself is one level more). */
 static JsonObject *
@@ -502,6 +551,7 @@ main (int argc, char **argv)
   ADD ("json-text-round-trip", test_json_text_round_trip);
   ADD ("non-finite-refused", test_non_finite_refused);
   ADD ("too-deep", test_too_deep);
+  ADD ("not-utf8-refused", test_not_utf8_refused);
 #undef ADD
 
   return g_test_run ();

@@ -83,16 +83,11 @@ serialize_checked (TetherCollection *self,
                    JsonObject       *data,
                    GError          **error)
 {
-  const char *non_finite = NULL;
-  g_autofree char *text = _tether_json_object_to_string_finite (data, &non_finite);
+  g_autofree char *text = _tether_json_object_to_string_checked (data, tether_collection_get_name (self),
+                                                                 error);
 
   if (text == NULL)
-    {
-      g_set_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION,
-                   "%s: %s is a number too large to store (beyond ±1.8e308)",
-                   tether_collection_get_name (self), non_finite);
-      return NULL;
-    }
+    return NULL;
   return check_size (self, data, text, error) ? g_steal_pointer (&text) : NULL;
 }
 

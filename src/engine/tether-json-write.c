@@ -14,17 +14,37 @@
  * title held a pasted U+001F could not be saved at all. Compact, members
  * in their order. */
 
-/* Where the writer is: the output, and the member that held the first
- * number JSON cannot write (an infinity or NaN, which json-glib's parser
- * makes of 1e999), for the caller that must refuse it. */
+/* The first value JSON text cannot hold, for the caller that must refuse
+ * it: a number that is an infinity or NaN (json-glib's parser makes one
+ * of 1e999), text or a member name that is not UTF-8. */
+typedef enum {
+  PROBLEM_NONE,
+  PROBLEM_NON_FINITE,
+  PROBLEM_NOT_UTF8,
+  PROBLEM_NAME_NOT_UTF8,
+} Problem;
+
+/* Where the writer is: the output, and where the first problem was. */
 typedef struct {
   GString    *out;
-  const char *member;      /* the member being written */
-  const char *non_finite;  /* the member of the first such number, or NULL */
+  const char *member;      /* the member being written, or NULL */
+  Problem     problem;
+  const char *where;       /* the member of the problem (NULL: the record) */
 } Writer;
 
 static void append_node (Writer   *w,
                          JsonNode *node);
+
+static void
+note_problem (Writer     *w,
+              Problem     problem,
+              const char *where)
+{
+  if (w->problem != PROBLEM_NONE)
+    return;
+  w->problem = problem;
+  w->where = where;
+}
 
 /* "%.17g" round-trips every double; a value with neither a point nor an
  * exponent gets ".0", so that it is read back as a double. */
@@ -36,8 +56,7 @@ append_double (Writer  *w,
 
   if (!isfinite (value))
     {
-      if (w->non_finite == NULL)
-        w->non_finite = w->member != NULL ? w->member : "(a value)";
+      note_problem (w, PROBLEM_NON_FINITE, w->member);
       g_string_append (w->out, "null");   /* JSON has no infinities */
       return;
     }
@@ -65,7 +84,8 @@ append_value (Writer   *w,
       g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
       break;
     case G_TYPE_STRING:
-      _tether_json_append_string (out, json_node_get_string (node));
+      if (!_tether_json_append_string_checked (out, json_node_get_string (node)))
+        note_problem (w, PROBLEM_NOT_UTF8, w->member);
       break;
     default:
       g_string_append (out, "null");
@@ -78,6 +98,7 @@ append_object (Writer     *w,
                JsonObject *object)
 {
   GString *out = w->out;
+  const char *parent = w->member;
   JsonObjectIter iter;
   const char *name;
   JsonNode *member;
@@ -90,12 +111,14 @@ append_object (Writer     *w,
       if (!first)
         g_string_append_c (out, ',');
       first = FALSE;
-      _tether_json_append_string (out, name);
+      if (!_tether_json_append_string_checked (out, name))
+        note_problem (w, PROBLEM_NAME_NOT_UTF8, parent);
       g_string_append_c (out, ':');
       w->member = name;
       append_node (w, member);
     }
   g_string_append_c (out, '}');
+  w->member = parent;
 }
 
 static void
@@ -146,7 +169,7 @@ void
 _tether_json_append_node (GString  *out,
                           JsonNode *node)
 {
-  Writer w = { out, NULL, NULL };
+  Writer w = { out, NULL, PROBLEM_NONE, NULL };
 
   append_node (&w, node);
 }
@@ -154,7 +177,7 @@ _tether_json_append_node (GString  *out,
 char *
 _tether_json_to_string (JsonNode *node)
 {
-  Writer w = { g_string_sized_new (256), NULL, NULL };
+  Writer w = { g_string_sized_new (256), NULL, PROBLEM_NONE, NULL };
 
   append_node (&w, node);
   return g_string_free (w.out, FALSE);
@@ -163,26 +186,46 @@ _tether_json_to_string (JsonNode *node)
 char *
 _tether_json_object_to_string (JsonObject *object)
 {
-  Writer w = { g_string_sized_new (256), NULL, NULL };
+  Writer w = { g_string_sized_new (256), NULL, PROBLEM_NONE, NULL };
 
   append_object (&w, object);
   return g_string_free (w.out, FALSE);
 }
 
-char *
-_tether_json_object_to_string_finite (JsonObject  *object,
-                                      const char **non_finite)
+static void
+set_problem_error (const Writer  *w,
+                   const char    *context,
+                   GError       **error)
 {
-  Writer w = { g_string_sized_new (256), NULL, NULL };
+  const char *where = w->where != NULL ? w->where : "(a value)";
+
+  if (w->problem == PROBLEM_NON_FINITE)
+    g_set_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION,
+                 "%s: %s is a number too large to store (beyond ±1.8e308)", context, where);
+  else if (w->problem == PROBLEM_NOT_UTF8)
+    g_set_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION,
+                 "%s: %s is text that is not valid UTF-8", context, where);
+  else if (w->where != NULL)
+    g_set_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION,
+                 "%s: %s has a member name that is not valid UTF-8", context, w->where);
+  else
+    g_set_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION,
+                 "%s: a member name is not valid UTF-8", context);
+}
+
+char *
+_tether_json_object_to_string_checked (JsonObject  *object,
+                                       const char  *context,
+                                       GError     **error)
+{
+  Writer w = { g_string_sized_new (256), NULL, PROBLEM_NONE, NULL };
 
   append_object (&w, object);
-  *non_finite = w.non_finite;
-  if (w.non_finite != NULL)
-    {
-      g_string_free (w.out, TRUE);
-      return NULL;
-    }
-  return g_string_free (w.out, FALSE);
+  if (w.problem == PROBLEM_NONE)
+    return g_string_free (w.out, FALSE);
+  g_string_free (w.out, TRUE);
+  set_problem_error (&w, context, error);
+  return NULL;
 }
 
 char *

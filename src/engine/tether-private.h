@@ -44,12 +44,17 @@ void        _tether_json_append_node  (GString     *out,
 /* @text (UTF-8) as a JSON string literal, quotes included. */
 void        _tether_json_append_string (GString    *out,
                                         const char *text);
+/* The same; FALSE when @text is not UTF-8 (it is written all the same). */
+gboolean    _tether_json_append_string_checked (GString    *out,
+                                                const char *text);
 char       *_tether_json_object_to_string (JsonObject *object);
-/* NULL, with *@non_finite the member, when a number in @object is an
- * infinity or NaN (json-glib's parser reads 1e999 as one): JSON has no way
- * to write it. @non_finite points into @object. */
-char       *_tether_json_object_to_string_finite (JsonObject  *object,
-                                                  const char **non_finite);
+/* NULL with a TETHER_SCHEMA_ERROR_VALIDATION "@context: …" naming the
+ * member when @object holds what JSON text cannot: a number that is an
+ * infinity or NaN (json-glib's parser reads 1e999 as one), or a string or
+ * member name that is not UTF-8. */
+char       *_tether_json_object_to_string_checked (JsonObject  *object,
+                                                   const char  *context,
+                                                   GError     **error);
 JsonNode   *_tether_json_deep_copy    (JsonNode    *node);
 JsonObject *_tether_json_object_deep_copy (JsonObject *object);
 gboolean    _tether_json_equal        (JsonNode    *a,

@@ -204,6 +204,12 @@ check_unknown_members (TetherCollectionSpec  *spec,
 
       if (g_str_equal (name, TETHER_FIELD_ID) || g_hash_table_contains (spec->by_name, name))
         continue;
+      if (!g_utf8_validate (name, -1, NULL))   /* not to be quoted in a message */
+        {
+          g_set_error (error, TETHER_SCHEMA_ERROR, TETHER_SCHEMA_ERROR_VALIDATION,
+                       "%s: a member name is not valid UTF-8", spec->name);
+          return FALSE;
+        }
       if (_tether_field_is_builtin (name))
         return _tether_schema_fail (error, &path, "is set by the database and cannot be written");
       if (!spec->additional_fields)

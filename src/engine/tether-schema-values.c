@@ -614,6 +614,9 @@ _tether_field_spec_check (const TetherFieldSpec  *spec,
                           const TetherValuePath  *path,
                           GError                **error)
 {
+  /* before any rule reads it as text, or a message quotes it */
+  if (_tether_json_is_string (value) && !g_utf8_validate (json_node_get_string (value), -1, NULL))
+    return _tether_schema_fail (error, path, "is text that is not valid UTF-8");
   if (!check_type (spec, value, path, error))
     return FALSE;
 

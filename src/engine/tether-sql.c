@@ -130,17 +130,19 @@ _tether_json_parse_object (const char  *text,
   return json_object_ref (json_node_get_object (root));
 }
 
-void
-_tether_json_append_string (GString    *out,
-                            const char *text)
+gboolean
+_tether_json_append_string_checked (GString    *out,
+                                    const char *text)
 {
   const char *run = text;
+  guchar high = 0;   /* any byte past ASCII: only then is UTF-8 checked */
 
   g_string_append_c (out, '"');
   for (const char *p = text; *p != '\0'; p++)
     {
       guchar c = *p;
 
+      high |= c;
       if (c >= 0x20 && c != '"' && c != '\\')
         continue;
       g_string_append_len (out, run, p - run);
@@ -156,6 +158,14 @@ _tether_json_append_string (GString    *out,
     }
   g_string_append (out, run);
   g_string_append_c (out, '"');
+  return high < 0x80 || g_utf8_validate (text, -1, NULL);
+}
+
+void
+_tether_json_append_string (GString    *out,
+                            const char *text)
+{
+  _tether_json_append_string_checked (out, text);
 }
 
 static gboolean
