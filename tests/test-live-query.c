@@ -371,6 +371,26 @@ test_update_moves (Fixture *f, gconstpointer data)
   recorder_clear (&rec);
 }
 
+/* SQLite compares an integer with a real exactly; as doubles, 2^53 + 1
+ * equals 2^53 and the tie-break (insertion order) put the records the
+ * other way round. */
+static void
+test_exact_numbers (Fixture *f, gconstpointer data)
+{
+  g_autoptr(TetherQuery) query = tether_query_new (f->items);
+  g_autoptr(TetherLiveQuery) live = NULL;
+  g_autofree char *above = create_id (f, "{\"title\": \"above\", \"score\": 9007199254740993}");
+  g_autofree char *below = NULL;
+
+  live = live_new (tether_query_sort (query, "score", FALSE));
+  below = create_id (f, "{\"title\": \"below\", \"score\": 9007199254740992.0}");
+  assert_titles (live, "below,above");
+  update (f, below, "{\"score\": -9007199254740992.0}");
+  g_free (create_id (f, "{\"title\": \"lowest\", \"score\": -9007199254740993}"));
+  assert_titles (live, "lowest,below,above");
+  assert_matches_fresh (live);
+}
+
 static void
 test_update_filter (Fixture *f, gconstpointer data)
 {
@@ -1351,6 +1371,7 @@ main (int argc, char *argv[])
   ADD ("/tether/live-query/change/update-in-place", test_update_in_place);
   ADD ("/tether/live-query/change/update-moves", test_update_moves);
   ADD ("/tether/live-query/change/update-filter", test_update_filter);
+  ADD ("/tether/live-query/change/exact-numbers", test_exact_numbers);
   ADD ("/tether/live-query/change/n-items", test_n_items_notify);
   ADD ("/tether/live-query/transaction/rollback", test_rollback);
   ADD ("/tether/live-query/transaction/several-writes", test_transaction);

@@ -76,14 +76,14 @@ compare_key (const TetherLiveKey *a,
     return 0;
   if (ca == 1)
     {
+      /* exactly, as SQLite does: as doubles 2^53 + 1 would equal 2^53 */
       if (a->type == SQLITE_INTEGER && b->type == SQLITE_INTEGER)
         return a->i < b->i ? -1 : a->i > b->i;
-      else
-        {
-          double x = a->type == SQLITE_INTEGER ? (double) a->i : a->d;
-          double y = b->type == SQLITE_INTEGER ? (double) b->i : b->d;
-          return x < y ? -1 : x > y;
-        }
+      if (a->type == SQLITE_INTEGER)
+        return _tether_compare_int_double (a->i, b->d);
+      if (b->type == SQLITE_INTEGER)
+        return -_tether_compare_int_double (b->i, a->d);
+      return a->d < b->d ? -1 : a->d > b->d;
     }
   else
     {

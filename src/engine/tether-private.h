@@ -61,6 +61,10 @@ gboolean    _tether_json_equal        (JsonNode    *a,
                                        JsonNode    *b);
 gboolean    _tether_json_object_equal (JsonObject  *a,
                                        JsonObject  *b);
+/* <0, 0, >0 as @i is below, equal to or above @d, exactly, as SQLite
+ * compares them (a double cannot hold every int64). Not for NaN. */
+int         _tether_compare_int_double (gint64 i,
+                                        double d);
 /* Whether @text nests objects and arrays deeper than @max_depth. */
 gboolean    _tether_json_nested_deeper (const char *text,
                                         gsize       length,

@@ -188,10 +188,10 @@ check_type (const TetherFieldSpec  *spec,
 }
 
 /* <0, 0, >0 as @i is below, equal to or above @d, exactly: a double cannot
- * hold every int64 (2^53 + 1 rounds to 2^53). */
-static int
-compare_int_double (gint64 i,
-                    double d)
+ * hold every int64 (2^53 + 1 rounds to 2^53). Declared in tether-private.h. */
+int
+_tether_compare_int_double (gint64 i,
+                            double d)
 {
   gint64 whole;
   double fraction;
@@ -222,11 +222,11 @@ compare_to_bound (JsonNode *node,
 
       if (bound_is_int)
         return (integer > bound_int) - (integer < bound_int);
-      return compare_int_double (integer, bound);
+      return _tether_compare_int_double (integer, bound);
     }
   value = json_node_get_double (node);
   if (bound_is_int)
-    return -compare_int_double (bound_int, value);
+    return -_tether_compare_int_double (bound_int, value);
   return (value > bound) - (value < bound);
 }
 
