@@ -2,6 +2,8 @@
 #define G_LOG_DOMAIN "test-sync-page"
 #include "config.h"
 
+#include <string.h>
+
 #include "tether-test-util.h"
 #include "tether-sync-engine-private.h"
 
@@ -137,6 +139,45 @@ test_rolled_back_level (Fixture       *f,
   g_assert_cmpuint (f->announced->len, ==, 0);
 }
 
+/* json-glib reads 1e999 as infinity, which JSON cannot write: the record
+ * was stored with null there, silently. Like any change a Tether server
+ * would not send, it fails the page, naming the record and the member;
+ * so does one whose record is edited here (merged, not written). */
+static void
+test_non_finite_refused (Fixture       *f,
+                         gconstpointer  data)
+{
+  static const char * const pages[] = {
+    "{\"changes\":[{\"id\":\"c1\",\"collection\":\"notes\",\"recordId\":\"n1\",\"type\":\"create\","
+    " \"data\":{\"id\":\"n1\",\"title\":\"far\",\"body\":\"\",\"tags\":[],\"pinned\":false,\"far\":1e999},\"rev\":1,\"hlc\":\"0000000000001-0000-other\"}],"
+    " \"cursor\":\"1\",\"hasMore\":false}",
+    "{\"changes\":[{\"id\":\"c1\",\"collection\":\"notes\",\"recordId\":\"n2\",\"type\":\"update\","
+    " \"data\":{\"title\":\"far\",\"far\":-1e999},\"rev\":1,\"hlc\":\"0000000000001-0000-other\"}],"
+    " \"cursor\":\"1\",\"hasMore\":false}",
+  };
+  TetherCollection *notes = tether_database_get_collection (f->db, "notes", NULL);
+
+  create_note (f, "{\"id\":\"n2\",\"title\":\"mine\"}");
+  for (guint i = 0; i < G_N_ELEMENTS (pages); i++)
+    {
+      /* immutable, as the transport parses it: the record shares its nodes */
+      g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+      g_autoptr(GError) error = NULL;
+      g_autoptr(TetherPullResponse) page = NULL;
+      TetherSyncReport report = { 0 };
+
+      g_assert_true (json_parser_load_from_data (parser, pages[i], -1, &error));
+      page = _tether_sync_parse_pull (json_node_get_object (json_parser_get_root (parser)), &error);
+      g_assert_no_error (error);
+      g_assert_true (tether_database_begin (f->db, &error));
+      g_assert_false (_tether_sync_apply_changes (f->engine, page->changes, &report, &error));
+      g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_PROTOCOL);
+      g_assert_nonnull (strstr (error->message, i == 0 ? "notes/n1: far is a number" : "notes/n2: far"));
+      tether_database_rollback (f->db);
+    }
+  g_assert_cmpint (tether_collection_count (notes, NULL, NULL), ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -145,6 +186,7 @@ main (int argc, char **argv)
 #define ADD(path, func) g_test_add ("/tether/sync/page/" path, Fixture, NULL, setup, func, teardown)
   ADD ("one-announcement", test_one_announcement_per_conflict);
   ADD ("rolled-back-level", test_rolled_back_level);
+  ADD ("non-finite-refused", test_non_finite_refused);
 #undef ADD
 
   return g_test_run ();
