@@ -84,6 +84,9 @@ void        client_sync_error (Client      *c,
 char       *client_create     (Client      *c,
                                const char  *collection,
                                const char  *json);
+char       *client_create_unchecked (Client      *c,
+                                     const char  *collection,
+                                     const char  *json);
 void        client_put        (Client      *c,
                                const char  *collection,
                                const char  *json);
