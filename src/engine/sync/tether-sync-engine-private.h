@@ -242,6 +242,8 @@ gboolean _tether_sync_engine_set_cursor  (TetherSyncEngine *self,
  * calling the next step or _tether_sync_op_fail / _tether_sync_op_finish. */
 void     _tether_sync_push_next          (GTask            *task);
 void     _tether_sync_pull_next          (GTask            *task);
+/* Makes this sync's pull start over from null, seeing every record. */
+void     _tether_sync_pull_from_start    (TetherSyncOp     *op);
 void     _tether_sync_op_finish          (GTask            *task);
 void     _tether_sync_op_fail            (GTask            *task,
                                           GError           *error);   /* takes it */

@@ -409,6 +409,14 @@ cursor_moves (TetherSyncOp        *op,
  * a 410 (tombstones we never saw were purged; pending changes stay), and
  * after a bad-cursor, as from another server (tether-sync-retarget.c).
  * FALSE with @error, which fails the sync. */
+void
+_tether_sync_pull_from_start (TetherSyncOp *op)
+{
+  g_clear_pointer (&op->seen, g_hash_table_unref);
+  op->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_clear_pointer (&op->resync_cursor, g_free);
+}
+
 static gboolean
 pull_again (TetherSyncOp  *op,
             GError       **error)
@@ -417,9 +425,7 @@ pull_again (TetherSyncOp  *op,
     {
       g_clear_error (error);
       op->cursor_reset = TRUE;
-      g_clear_pointer (&op->seen, g_hash_table_unref);
-      op->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      g_clear_pointer (&op->resync_cursor, g_free);
+      _tether_sync_pull_from_start (op);
       return TRUE;
     }
   if (!g_error_matches (*error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_BAD_CURSOR) || op->pull_cursor == NULL)

@@ -62,9 +62,7 @@ resync (TetherSyncEngine  *self,
   if (!reset (self, owed, error))
     return FALSE;
   op->retarget = TRUE;
-  g_clear_pointer (&op->seen, g_hash_table_unref);
-  op->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_clear_pointer (&op->resync_cursor, g_free);
+  _tether_sync_pull_from_start (op);
   return TRUE;
 }
 
