@@ -371,9 +371,24 @@ test_update_moves (Fixture *f, gconstpointer data)
   recorder_clear (&rec);
 }
 
+/* Whether long double tells 2^53 + 1 from 2^53: on x86-64 hardware it does,
+ * under valgrind it has double's precision, and SQLite compares an integer
+ * with a real through it. */
+static gboolean
+long_double_is_exact (void)
+{
+  volatile gint64 i = G_GINT64_CONSTANT (9007199254740993);
+  /* volatile: the compiler would otherwise fold the test into i != i - 1 */
+  volatile long double above = (long double) i;
+  volatile long double below = (long double) (i - 1);
+
+  return above != below;
+}
+
 /* SQLite compares an integer with a real exactly; as doubles, 2^53 + 1
  * equals 2^53 and the tie-break (insertion order) put the records the
- * other way round. */
+ * other way round. Where SQLite itself cannot (valgrind), the live model
+ * must still agree with it. */
 static void
 test_exact_numbers (Fixture *f, gconstpointer data)
 {
@@ -384,10 +399,15 @@ test_exact_numbers (Fixture *f, gconstpointer data)
 
   live = live_new (tether_query_sort (query, "score", FALSE));
   below = create_id (f, "{\"title\": \"below\", \"score\": 9007199254740992.0}");
-  assert_titles (live, "below,above");
+  if (long_double_is_exact ())
+    assert_titles (live, "below,above");
+  assert_matches_fresh (live);
   update (f, below, "{\"score\": -9007199254740992.0}");
   g_free (create_id (f, "{\"title\": \"lowest\", \"score\": -9007199254740993}"));
-  assert_titles (live, "lowest,below,above");
+  if (long_double_is_exact ())
+    assert_titles (live, "lowest,below,above");
+  else
+    g_test_message ("long double is no wider than double here: only checking that the model agrees with SQLite");
   assert_matches_fresh (live);
 }
 

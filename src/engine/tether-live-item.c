@@ -64,6 +64,24 @@ type_class (int type)
     }
 }
 
+/* An INTEGER against a REAL the way SQLite's sqlite3IntFloatCompare() does:
+ * through long double where that is wider than double, which is exact on
+ * x86-64 hardware; under valgrind long double has only double's precision
+ * and SQLite's ORDER BY then ties 2^53 + 1 with 2^53, so the live model must
+ * tie them too or it would disagree with a fresh run of its own query. */
+static int
+compare_int_real (gint64 i,
+                  double d)
+{
+  if (sizeof (long double) > sizeof (double))
+    {
+      long double x = (long double) i;
+
+      return x < d ? -1 : x > d;
+    }
+  return _tether_compare_int_double (i, d);
+}
+
 static int
 compare_key (const TetherLiveKey *a,
              const TetherLiveKey *b)
@@ -76,13 +94,13 @@ compare_key (const TetherLiveKey *a,
     return 0;
   if (ca == 1)
     {
-      /* exactly, as SQLite does: as doubles 2^53 + 1 would equal 2^53 */
+      /* as SQLite does: as doubles 2^53 + 1 would equal 2^53 */
       if (a->type == SQLITE_INTEGER && b->type == SQLITE_INTEGER)
         return a->i < b->i ? -1 : a->i > b->i;
       if (a->type == SQLITE_INTEGER)
-        return _tether_compare_int_double (a->i, b->d);
+        return compare_int_real (a->i, b->d);
       if (b->type == SQLITE_INTEGER)
-        return -_tether_compare_int_double (b->i, a->d);
+        return -compare_int_real (b->i, a->d);
       return a->d < b->d ? -1 : a->d > b->d;
     }
   else
