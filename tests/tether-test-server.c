@@ -266,6 +266,23 @@ read_log (Server *s)
   return text;
 }
 
+/* Whether the log shows @needle within 5 s: the server writes a request's
+ * line once the answer is sent, which may be after the client read it. */
+gboolean
+log_waits_for (Server     *s,
+               const char *needle)
+{
+  for (guint waited = 0; waited <= 5000; waited += 10)
+    {
+      g_autofree char *log = read_log (s);
+
+      if (strstr (log, needle) != NULL)
+        return TRUE;
+      g_usleep (10 * 1000);
+    }
+  return FALSE;
+}
+
 /* "tether-server listening on http://HOST:PORT/BASE" → the URL; NULL until then. */
 static char *
 listening_url (const char *log)

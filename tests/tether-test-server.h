@@ -100,6 +100,8 @@ Command *user_command (Fixture *f, const char *verb, const char *name);
 char *user_token (Fixture *f, const char *verb, const char *name);
 char *user_add (Fixture *f, const char *name);
 char *read_log (Server *s);
+gboolean log_waits_for (Server     *s,
+                        const char *needle);
 void server_spawn (Fixture *f, Server *s);
 Server *server_start (Fixture *f, const char * const *extra);
 void server_kill (Server *s);
