@@ -812,6 +812,95 @@ test_sqlite_old_users (void)
   tether_test_dir_free (g_steal_pointer (&dir));
 }
 
+/* The definition SQLite keeps of @table in the file at @path. */
+static char *
+table_sql (const char *path,
+           const char *table)
+{
+  g_autofree char *query = g_strdup_printf ("SELECT sql FROM sqlite_master WHERE name = '%s'", table);
+  sqlite3_stmt *s = NULL;
+  sqlite3 *db = NULL;
+  char *sql = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, query, -1, &s, NULL), ==, SQLITE_OK);
+  if (sqlite3_step (s) == SQLITE_ROW)
+    sql = g_strdup ((const char *) sqlite3_column_text (s, 0));
+  sqlite3_finalize (s);
+  sqlite3_close (db);
+  return sql;
+}
+
+/* A file whose records table an older server made WITHOUT ROWID: rebuilt
+ * at open, every user's records and feed kept in order, the key still
+ * unique, and the rebuilt file opened again as it is. */
+static void
+test_sqlite_old_records (void)
+{
+  g_autofree char *dir = tether_test_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "old.db", NULL);
+  g_autoptr(TetherServerStore) store = NULL;
+  g_autoptr(GPtrArray) rows = NULL;
+  g_autoptr(GPtrArray) update = records_new ();
+  g_autoptr(GHashTable) found = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *sql = NULL;
+  const char *collections[] = { "notes" }, *keys[] = { "\"a\"" };
+  gint64 last = -1;
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (db,
+    "CREATE TABLE users (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT UNIQUE NOT NULL,"
+    " token_hash BLOB UNIQUE NOT NULL, created INTEGER NOT NULL, last_rev INTEGER NOT NULL DEFAULT 0,"
+    " purged_rev INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE records (user_id INTEGER NOT NULL, collection TEXT NOT NULL, key TEXT NOT NULL,"
+    " rev INTEGER NOT NULL, type INTEGER NOT NULL, data TEXT, server_ms INTEGER NOT NULL,"
+    " hlc TEXT, change_id TEXT NOT NULL, client_id TEXT,"
+    " PRIMARY KEY (key, collection, user_id)) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX records_rev ON records (user_id, rev);"
+    "CREATE TABLE applied (user_id INTEGER NOT NULL, change_id TEXT NOT NULL, rev INTEGER NOT NULL,"
+    " server_ms INTEGER NOT NULL, hlc TEXT, PRIMARY KEY (change_id, user_id)) WITHOUT ROWID;"
+    "INSERT INTO users VALUES (1, 'alice', x'" "0101010101010101010101010101010101010101010101010101010101010101"
+    "', 1000, 3, 0), (2, 'bob', x'0202020202020202020202020202020202020202020202020202020202020202', 2000, 1, 0);"
+    "INSERT INTO records VALUES (1, 'notes', '\"c\"', 3, 2, NULL, 1003, NULL, 'c3', NULL),"
+    " (1, 'notes', '\"a\"', 1, 0, '{\"n\":1}', 1001, NULL, 'c1', 'x'),"
+    " (1, 'notes', '\"b\"', 2, 0, '{\"n\":2}', 1002, NULL, 'c2', 'x'),"
+    " (2, 'notes', '\"a\"', 1, 0, '{\"bob\":1}', 2001, NULL, 'd1', 'y');",
+    NULL, NULL, NULL), ==, SQLITE_OK);
+  sqlite3_close (db);
+
+  store = tether_server_store_sqlite_new (path, &error);
+  g_assert_no_error (error);
+  sql = table_sql (path, "records");
+  g_assert_null (strstr (sql, "WITHOUT ROWID"));
+  rows = pull (store, 1, 0, NULL, 10, &last, NULL);
+  g_assert_cmpuint (rows->len, ==, 3);
+  g_assert_cmpint (last, ==, 3);
+  g_assert_cmpstr (((TetherServerRecord *) rows->pdata[0])->key, ==, "\"a\"");
+  g_assert_cmpstr (((TetherServerRecord *) rows->pdata[1])->data, ==, "{\"n\":2}");
+  g_assert_null (((TetherServerRecord *) rows->pdata[2])->data);
+  g_clear_pointer (&rows, g_ptr_array_unref);
+  rows = pull (store, 2, 0, NULL, 10, &last, NULL);
+  g_assert_cmpuint (rows->len, ==, 1);
+  g_assert_cmpstr (((TetherServerRecord *) rows->pdata[0])->data, ==, "{\"bob\":1}");
+  g_clear_pointer (&rows, g_ptr_array_unref);
+  /* the key is still one row: a new version replaces the old */
+  g_ptr_array_add (update, record_new ("notes", "\"a\"", 4, "{\"n\":4}", 1004));
+  put (store, 1, update);
+  rows = pull (store, 1, 0, NULL, 10, &last, NULL);
+  g_assert_cmpuint (rows->len, ==, 3);
+  g_assert_cmpint (((TetherServerRecord *) rows->pdata[2])->rev, ==, 4);
+  g_clear_object (&store);
+
+  store = tether_server_store_sqlite_new (path, &error);
+  g_assert_no_error (error);
+  found = get (store, 1, collections, keys, 1);
+  g_assert_cmpuint (g_hash_table_size (found), ==, 1);
+  g_clear_object (&store);
+  tether_test_dir_free (g_steal_pointer (&dir));
+}
+
 static void
 add_tests (const char *kind)
 {
@@ -1479,6 +1568,7 @@ main (int    argc,
   add_tests ("sqlite");
   g_test_add_func ("/tether/server/store/sqlite/file", test_sqlite_file);
   g_test_add_func ("/tether/server/store/sqlite/old-users-table", test_sqlite_old_users);
+  g_test_add_func ("/tether/server/store/sqlite/old-records-table", test_sqlite_old_records);
   pg = tether_test_pg_start (&error);
   if (pg != NULL)
     {

@@ -59,6 +59,31 @@ gboolean      _tether_sqlite_prepare_file  (const char               *path,
 gboolean      _tether_sqlite_check_tables  (sqlite3                  *db,
                                             const char               *path,
                                             GError                  **error);
+gboolean      _tether_sqlite_upgrade_table (sqlite3                  *db,
+                                            const char               *path,
+                                            const char               *table,
+                                            const char               *word,
+                                            gboolean                  word_is_old,
+                                            const char               *upgrade_sql,
+                                            GError                  **error);
+/* Rebuilds a records table made WITHOUT ROWID (by an older server). */
+gboolean      _tether_sqlite_upgrade_records (sqlite3                *db,
+                                              const char             *path,
+                                              GError                **error);
+
+/* The records: a rowid table, so rows are appended in feed order, with the
+ * key in an index of its own. The key's index leads with the text that
+ * tells rows apart, not user_id (the same for a whole batch): SQLite then
+ * settles most comparisons on the first column. */
+#define TETHER_SQLITE_RECORDS_COLUMN_NAMES \
+  "user_id, collection, key, rev, type, data, server_ms, hlc, change_id, client_id"
+#define TETHER_SQLITE_RECORDS_COLUMNS \
+  "(user_id INTEGER NOT NULL, collection TEXT NOT NULL, key TEXT NOT NULL," \
+  " rev INTEGER NOT NULL, type INTEGER NOT NULL, data TEXT, server_ms INTEGER NOT NULL," \
+  " hlc TEXT, change_id TEXT NOT NULL, client_id TEXT)"
+#define TETHER_SQLITE_RECORDS_INDEXES \
+  "CREATE UNIQUE INDEX IF NOT EXISTS records_key ON records (key, collection, user_id);" \
+  "CREATE UNIQUE INDEX IF NOT EXISTS records_rev ON records (user_id, rev);"
 
 /* tether-server-store-sqlite-log.c */
 gboolean      _tether_sqlite_prepare_log   (TetherServerStore        *store,

@@ -172,30 +172,9 @@ store_user_by_token (TetherServerStore  *store,
   return rc == SQLITE_ROW && out->name != NULL;
 }
 
-/* Whether the users table was made with AUTOINCREMENT; -1 when that
- * cannot be read. */
-static int
-users_autoincrement (sqlite3 *db)
-{
-  sqlite3_stmt *s = NULL;
-  int found = -1;
-
-  if (sqlite3_prepare_v2 (db, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'users'",
-                          -1, &s, NULL) == SQLITE_OK &&
-      sqlite3_step (s) == SQLITE_ROW)
-    {
-      g_autofree char *sql = g_ascii_strup ((const char *) sqlite3_column_text (s, 0), -1);
-
-      found = strstr (sql, "AUTOINCREMENT") != NULL;
-    }
-  sqlite3_finalize (s);
-  return found;
-}
-
 /* SQLite cannot add AUTOINCREMENT to a table: it is copied into a new one,
- * ids and all, in one transaction (another process may be doing the same:
- * the check is made again under the write lock). The sequence starts at
- * the highest id left; an id removed before this ran cannot be known. */
+ * ids and all. The sequence starts at the highest id left; an id removed
+ * before this ran cannot be known. */
 gboolean
 _tether_sqlite_upgrade_users (sqlite3     *db,
                               const char  *path,
@@ -207,24 +186,8 @@ _tether_sqlite_upgrade_users (sqlite3     *db,
     " SELECT id, name, token_hash, created, last_rev, purged_rev FROM users ORDER BY id;"
     "DROP TABLE users;"
     "ALTER TABLE users_upgrade RENAME TO users;";
-  int found = users_autoincrement (db);
-  int rc;
 
-  if (found == 1)
-    return TRUE;
-  rc = sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-  if (rc == SQLITE_OK && (found = users_autoincrement (db)) == 0)
-    rc = sqlite3_exec (db, upgrade_sql, NULL, NULL, NULL);
-  if (rc == SQLITE_OK && found >= 0)
-    rc = sqlite3_exec (db, "COMMIT", NULL, NULL, NULL);
-  if (rc == SQLITE_OK && found >= 0)
-    return TRUE;
-  g_set_error (error, TETHER_SERVER_STORE_ERROR, TETHER_SERVER_STORE_ERROR_FAILED,
-               "Cannot upgrade the users table of “%s”: %s", path,
-               rc != SQLITE_OK ? sqlite3_errmsg (db) : "its definition cannot be read");
-  if (sqlite3_get_autocommit (db) == 0)
-    sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
-  return FALSE;
+  return _tether_sqlite_upgrade_table (db, path, "users", "AUTOINCREMENT", FALSE, upgrade_sql, error);
 }
 
 void

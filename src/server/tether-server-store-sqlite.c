@@ -69,17 +69,12 @@ static const char * const sql[N_STMTS] = {
   [PURGE_APPLIED] = "DELETE FROM applied WHERE server_ms < ?1",
 };
 
-/* Primary keys lead with the text that tells rows apart, not user_id (the
- * same for a whole batch): SQLite then settles most key comparisons on the
- * first column, which makes every lookup and insert of a push cheaper. */
+/* The applied table's key leads with the change id, not user_id (the same
+ * for a whole batch): SQLite then settles most key comparisons on the first
+ * column. Records: see TETHER_SQLITE_RECORDS_COLUMNS. */
 static const char schema_sql[] =
   "CREATE TABLE IF NOT EXISTS users " TETHER_SQLITE_USERS_COLUMNS ";"
-  "CREATE TABLE IF NOT EXISTS records ("
-  " user_id INTEGER NOT NULL, collection TEXT NOT NULL, key TEXT NOT NULL,"
-  " rev INTEGER NOT NULL, type INTEGER NOT NULL, data TEXT, server_ms INTEGER NOT NULL,"
-  " hlc TEXT, change_id TEXT NOT NULL, client_id TEXT,"
-  " PRIMARY KEY (key, collection, user_id)) WITHOUT ROWID;"
-  "CREATE UNIQUE INDEX IF NOT EXISTS records_rev ON records (user_id, rev);"
+  "CREATE TABLE IF NOT EXISTS records " TETHER_SQLITE_RECORDS_COLUMNS ";"
   "CREATE TABLE IF NOT EXISTS applied ("
   " user_id INTEGER NOT NULL, change_id TEXT NOT NULL, rev INTEGER NOT NULL,"
   " server_ms INTEGER NOT NULL, hlc TEXT,"
@@ -614,8 +609,13 @@ open_db (TetherServerStoreSqlite  *self,
                      NULL, NULL, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_exec (self->db, schema_sql, NULL, NULL, NULL);
-  if (rc == SQLITE_OK && !_tether_sqlite_upgrade_users (self->db, path, error))
+  if (rc == SQLITE_OK &&
+      (!_tether_sqlite_upgrade_users (self->db, path, error) ||
+       !_tether_sqlite_upgrade_records (self->db, path, error)))
     return FALSE;
+  /* after the upgrade: an older file has records_rev on its old table */
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec (self->db, TETHER_SQLITE_RECORDS_INDEXES, NULL, NULL, NULL);
   for (guint i = 0; rc == SQLITE_OK && i < N_STMTS; i++)
     rc = sqlite3_prepare_v3 (self->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                              &self->stmts[i], NULL);
