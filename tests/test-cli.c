@@ -548,6 +548,110 @@ test_export_slow_reader (Fixture       *f,
   g_assert_null (g_strstr_len (g_bytes_get_data (rest, NULL), g_bytes_get_size (rest), "during an export"));
 }
 
+/* `tether --db f->db ARGS…` (NULL-terminated) with @first written to its
+ * standard input, which stays open: a producer that is slow to finish. */
+static GSubprocess *
+start_slow_producer (Fixture    *f,
+                     const char *first,
+                     ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  GSubprocess *process;
+  const char *arg;
+  va_list ap;
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("TETHER_CLI"));
+  g_ptr_array_add (argv, (gpointer) "--db");
+  g_ptr_array_add (argv, f->db);
+  va_start (ap, first);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+  process = g_subprocess_newv ((const char * const *) argv->pdata,
+                               G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                               G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all (g_subprocess_get_stdin_pipe (process), first, strlen (first),
+                             NULL, NULL, &error);
+  g_assert_no_error (error);
+  return process;
+}
+
+/* Gives @process a second to take the write lock, as it did before it
+ * read its whole input first; then a write beside it must go through at
+ * once rather than fail after the busy timeout. */
+static void
+assert_writable_beside (Fixture     *f,
+                        GSubprocess *process)
+{
+  g_autofree char *shm = g_strconcat (f->db, "-shm", NULL);
+  g_autoptr(Result) created = NULL;
+  gint64 deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
+
+  while (!tether_test_sqlite_write_locked (shm) && g_get_monotonic_time () < deadline)
+    g_usleep (10 * 1000);
+  created = run (f, "create", "tasks", "{\"title\": \"saved beside a slow producer\"}");
+  assert_ok (created);
+}
+
+/* The rest of @process's input, then its result. */
+static Result *
+finish_slow_producer (GSubprocess *process,
+                      const char  *rest)
+{
+  Result *result = g_new0 (Result, 1);
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_communicate_utf8 (process, rest, NULL, &result->out, &result->err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  result->status = g_subprocess_get_exit_status (process);
+  return result;
+}
+
+/* `producer | tether import`: the import writes nothing, so it holds no
+ * lock, until its input has ended. */
+static void
+test_import_slow_producer (Fixture       *f,
+                           gconstpointer  data)
+{
+  g_autoptr(Result) created = run (f, "create", "notes", "{\"title\": \"before\"}");
+  g_autoptr(GSubprocess) import = NULL;
+  g_autoptr(Result) imported = NULL;
+
+  assert_ok (created);
+  import = start_slow_producer (f, "{\"title\": \"one\"}\n", "import", "notes", NULL);
+  assert_writable_beside (f, import);
+  imported = finish_slow_producer (import, "{\"title\": \"two\"}\n");
+  assert_ok (imported);
+  g_assert_cmpstr (imported->out, ==, "{\"imported\":2}\n");
+  g_assert_cmpint (count (f, "notes"), ==, 3);
+  g_assert_cmpint (count (f, "tasks"), ==, 1);
+}
+
+static void
+test_apply_slow_producer (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autoptr(Result) created = run (f, "create", "notes", "{\"title\": \"before\"}");
+  g_autoptr(GSubprocess) apply = NULL;
+  g_autoptr(Result) applied = NULL;
+
+  assert_ok (created);
+  apply = start_slow_producer (f, "{\"op\": \"create\", \"collection\": \"notes\", "
+                                  "\"data\": {\"title\": \"one\"}}\n",
+                               "apply", "--single-transaction", NULL);
+  assert_writable_beside (f, apply);
+  applied = finish_slow_producer (apply, "{\"op\": \"create\", \"collection\": \"notes\", "
+                                         "\"data\": {\"title\": \"two\"}}\n");
+  assert_ok (applied);
+  g_assert_nonnull (strstr (applied->out, "{\"ok\":true,\"applied\":2}\n"));
+  g_assert_cmpint (count (f, "notes"), ==, 3);
+  g_assert_cmpint (count (f, "tasks"), ==, 1);
+}
+
 static void
 test_import_bad_line (Fixture       *f,
                       gconstpointer  data)
@@ -887,9 +991,11 @@ main (int    argc,
   ADD ("export-import", test_export_import);
   ADD ("export/slow-reader", test_export_slow_reader);
   ADD ("import/bad-line", test_import_bad_line);
+  ADD ("import/slow-producer", test_import_slow_producer);
   ADD ("import/large", test_import_large);
   ADD ("apply", test_apply);
   ADD ("apply/single-transaction", test_apply_single_transaction);
+  ADD ("apply/slow-producer", test_apply_slow_producer);
   ADD ("schema", test_schema);
   ADD ("summary", test_summary);
   ADD ("database-location", test_database_location);

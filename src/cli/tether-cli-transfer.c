@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "tether-cli-private.h"
+#include "tether-private.h"
 
 /* The commands that stream JSON lines: export, import and apply. */
 
@@ -52,10 +53,11 @@ read_all (TetherDatabase  *db,
   return TRUE;
 }
 
-/* The only transaction the engine offers is BEGIN IMMEDIATE, which holds the
- * write lock: every record is read into memory inside it and written out
- * after it ends, so a slow reader (`tether export | less`) never blocks the
- * app's saves and syncs. The memory is that of the records themselves. */
+/* Every record is read into memory inside one read transaction, a snapshot
+ * of all collections at once, and written out after it ends, so a slow
+ * reader (`tether export | less`) never holds anything up. The engine's own
+ * transactions are BEGIN IMMEDIATE, which takes the write lock: a plain
+ * BEGIN takes none, and in WAL mode the app goes on writing beside it. */
 static gboolean
 export_all (TetherDatabase  *db,
             GError         **error)
@@ -64,10 +66,10 @@ export_all (TetherDatabase  *db,
   g_autoptr(GPtrArray) batches = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
   gboolean ok;
 
-  if (!tether_database_begin (db, error))
+  if (!_tether_database_exec (db, "BEGIN DEFERRED", error))
     return FALSE;
   ok = read_all (db, tags, batches, error);
-  tether_database_rollback (db);
+  _tether_database_exec (db, "ROLLBACK", NULL);
   if (!ok)
     return FALSE;
   for (guint i = 0; i < batches->len; i++)
@@ -143,8 +145,22 @@ get_object_member (JsonObject   *object,
   return TRUE;
 }
 
+/* One record of an import, read and checked before the write lock is taken. */
+typedef struct {
+  guint             line;
+  TetherCollection *collection;
+  JsonObject       *data;
+} ImportItem;
+
+static void
+import_item_free (ImportItem *item)
+{
+  g_clear_pointer (&item->data, json_object_unref);
+  g_free (item);
+}
+
 /* One import line: a record of @only, or {"collection": …, "record": {…}}. */
-static gboolean
+static ImportItem *
 import_line (TetherCli         *cli,
              TetherCollection  *only,
              JsonParser        *parser,
@@ -153,47 +169,77 @@ import_line (TetherCli         *cli,
              GError           **error)
 {
   g_autoptr(JsonObject) object = _tether_cli_parse_object (parser, line, length, error);
-  g_autoptr(TetherRecord) record = NULL;
   TetherCollection *collection = only;
   JsonObject *data = object;
+  ImportItem *item;
   const char *name;
 
   if (object == NULL)
-    return FALSE;
+    return NULL;
   if (only == NULL &&
       (!get_string_member (object, "collection", &name, error) ||
        !get_object_member (object, "record", &data, error) ||
        !(collection = _tether_cli_get_collection (cli, name, error))))
-    return FALSE;
-  record = tether_collection_put (collection, data, error);
-  return record != NULL;
+    return NULL;
+  item = g_new0 (ImportItem, 1);
+  item->collection = collection;
+  item->data = json_object_ref (data);
+  return item;
 }
 
-static gboolean
-import_lines (TetherCli         *cli,
-              TetherCollection  *only,
-              gint64            *n_imported,
-              GError           **error)
+/* All of standard input, parsed: a slow producer must not hold the write
+ * lock, which would make the app's saves fail after the busy timeout. */
+static GPtrArray *
+import_read (TetherCli         *cli,
+             TetherCollection  *only,
+             GError           **error)
 {
   g_autoptr(TetherCliLines) lines = _tether_cli_lines_new_stdin ();
   g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GPtrArray) items = g_ptr_array_new_with_free_func ((GDestroyNotify) import_item_free);
   g_autoptr(GError) read_error = NULL;
   const char *line;
   gsize length;
 
   while ((line = _tether_cli_lines_next (lines, &length, &read_error)) != NULL)
     {
-      if (!import_line (cli, only, parser, line, length, error))
+      ImportItem *item = import_line (cli, only, parser, line, length, error);
+
+      if (item == NULL)
         {
           g_prefix_error (error, "line %u: ", _tether_cli_lines_get_number (lines));
-          return FALSE;
+          return NULL;
         }
-      ++*n_imported;
+      item->line = _tether_cli_lines_get_number (lines);
+      g_ptr_array_add (items, item);
     }
   if (read_error == NULL)
-    return TRUE;
+    return g_steal_pointer (&items);
   g_propagate_prefixed_error (error, g_steal_pointer (&read_error), "reading standard input: ");
-  return FALSE;
+  return NULL;
+}
+
+/* All or nothing, and one commit instead of one per record. */
+static gboolean
+import_write (TetherDatabase  *db,
+              GPtrArray       *items,
+              GError         **error)
+{
+  if (!tether_database_begin (db, error))
+    return FALSE;
+  for (guint i = 0; i < items->len; i++)
+    {
+      ImportItem *item = g_ptr_array_index (items, i);
+      g_autoptr(TetherRecord) record = tether_collection_put (item->collection, item->data, error);
+
+      if (record == NULL)
+        {
+          tether_database_rollback (db);
+          g_prefix_error (error, "line %u: ", item->line);
+          return FALSE;
+        }
+    }
+  return tether_database_commit (db, error);
 }
 
 gboolean
@@ -204,24 +250,17 @@ _tether_cli_import (TetherCli      *cli,
   TetherDatabase *db = _tether_cli_open (cli, error);
   TetherCollection *only = NULL;
   g_autoptr(JsonObject) result = json_object_new ();
-  gint64 n_imported = 0;
+  g_autoptr(GPtrArray) items = NULL;
 
   if (db == NULL)
     return FALSE;
   if (args->positional->len > 0 &&
       (only = tether_database_get_collection (db, ARG (args, 0), error)) == NULL)
     return FALSE;
-  /* All or nothing, and one commit instead of one per record. */
-  if (!tether_database_begin (db, error))
+  if ((items = import_read (cli, only, error)) == NULL ||
+      !import_write (db, items, error))
     return FALSE;
-  if (!import_lines (cli, only, &n_imported, error))
-    {
-      tether_database_rollback (db);
-      return FALSE;
-    }
-  if (!tether_database_commit (db, error))
-    return FALSE;
-  json_object_set_int_member (result, "imported", n_imported);
+  json_object_set_int_member (result, "imported", items->len);
   _tether_cli_print_object (result);
   return TRUE;
 }
@@ -320,26 +359,58 @@ new_result (guint    number,
   return result;
 }
 
+/* One line of apply's input: its operation, or why it has none. */
+typedef struct {
+  guint       number;
+  JsonObject *operation;
+  GError     *error;
+} ApplyLine;
+
+static void
+apply_line_free (ApplyLine *line)
+{
+  g_clear_pointer (&line->operation, json_object_unref);
+  g_clear_error (&line->error);
+  g_free (line);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ApplyLine, apply_line_free)
+
+/* The next line, parsed; NULL at the end or with @read_error set. */
+static ApplyLine *
+read_apply_line (TetherCliLines  *lines,
+                 JsonParser      *parser,
+                 GError         **read_error)
+{
+  ApplyLine *line;
+  const char *text;
+  gsize length;
+
+  if ((text = _tether_cli_lines_next (lines, &length, read_error)) == NULL)
+    return NULL;
+  line = g_new0 (ApplyLine, 1);
+  line->number = _tether_cli_lines_get_number (lines);
+  line->operation = _tether_cli_parse_object (parser, text, length, &line->error);
+  return line;
+}
+
 /* Runs one line and prints its result line. */
 static gboolean
 apply_line (TetherCli       *cli,
             TetherDatabase  *db,
-            JsonParser      *parser,
-            const char      *line,
-            gsize            length,
-            guint            number)
+            ApplyLine       *line)
 {
-  g_autoptr(JsonObject) result = new_result (number, TRUE);
-  g_autoptr(JsonObject) operation = NULL;
+  g_autoptr(JsonObject) result = new_result (line->number, TRUE);
   g_autoptr(GError) error = NULL;
   gboolean ok;
 
-  operation = _tether_cli_parse_object (parser, line, length, &error);
-  ok = operation != NULL && apply_operation (cli, db, operation, result, &error);
+  if (line->operation == NULL)
+    error = g_error_copy (line->error);
+  ok = line->operation != NULL && apply_operation (cli, db, line->operation, result, &error);
   if (!ok)
     {
       json_object_unref (result);
-      result = new_result (number, FALSE);
+      result = new_result (line->number, FALSE);
       json_object_set_string_member (result, "error", error->message);
     }
   _tether_cli_print_object (result);
@@ -371,43 +442,83 @@ finish_single_transaction (TetherDatabase  *db,
   return ok;
 }
 
+static gboolean
+read_error_out (GError  *read_error,
+                GError **error)
+{
+  g_propagate_prefixed_error (error, read_error, "reading standard input: ");
+  return FALSE;
+}
+
+/* Every line is read before the transaction begins: it holds the write
+ * lock, and a slow producer would make the app's saves fail meanwhile. */
+static gboolean
+apply_all (TetherCli       *cli,
+           TetherDatabase  *db,
+           GError         **error)
+{
+  g_autoptr(TetherCliLines) lines = _tether_cli_lines_new_stdin ();
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func ((GDestroyNotify) apply_line_free);
+  GError *read_error = NULL;
+  guint applied = 0, failed_line = 0;
+  ApplyLine *line;
+
+  while ((line = read_apply_line (lines, parser, &read_error)) != NULL)
+    g_ptr_array_add (all, line);
+  if (read_error != NULL)
+    return read_error_out (read_error, error);
+  if (!tether_database_begin (db, error))
+    return FALSE;
+  for (guint i = 0; i < all->len && failed_line == 0; i++)
+    {
+      line = g_ptr_array_index (all, i);
+      if (apply_line (cli, NULL, line))
+        applied++;
+      else
+        failed_line = line->number;
+    }
+  return finish_single_transaction (db, applied, failed_line, error);
+}
+
+/* Each line in its own transaction, as it comes. */
+static gboolean
+apply_each (TetherCli       *cli,
+            TetherDatabase  *db,
+            GError         **error)
+{
+  g_autoptr(TetherCliLines) lines = _tether_cli_lines_new_stdin ();
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  GError *read_error = NULL;
+  guint applied = 0, failed = 0;
+  ApplyLine *next;
+
+  while ((next = read_apply_line (lines, parser, &read_error)) != NULL)
+    {
+      g_autoptr(ApplyLine) line = next;
+
+      if (apply_line (cli, db, line))
+        applied++;
+      else
+        failed++;
+    }
+  if (read_error != NULL)
+    return read_error_out (read_error, error);
+  if (failed == 0)
+    return TRUE;
+  g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+               "apply: %u of %u operations failed", failed, applied + failed);
+  return FALSE;
+}
+
 gboolean
 _tether_cli_apply (TetherCli      *cli,
                    TetherCliArgs  *args,
                    GError        **error)
 {
   TetherDatabase *db = _tether_cli_open (cli, error);
-  g_autoptr(TetherCliLines) lines = _tether_cli_lines_new_stdin ();
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) read_error = NULL;
-  guint applied = 0, failed = 0, failed_line = 0;
-  const char *line;
-  gsize length;
 
-  if (db == NULL || (args->single_transaction && !tether_database_begin (db, error)))
+  if (db == NULL)
     return FALSE;
-  while (failed_line == 0 &&
-         (line = _tether_cli_lines_next (lines, &length, &read_error)) != NULL)
-    {
-      guint number = _tether_cli_lines_get_number (lines);
-
-      if (apply_line (cli, args->single_transaction ? NULL : db, parser, line, length, number))
-        applied++;
-      else if (failed++, args->single_transaction)
-        failed_line = number;
-    }
-  if (read_error != NULL)
-    {
-      if (args->single_transaction)
-        tether_database_rollback (db);
-      g_propagate_prefixed_error (error, g_steal_pointer (&read_error), "reading standard input: ");
-      return FALSE;
-    }
-  if (args->single_transaction)
-    return finish_single_transaction (db, applied, failed_line, error);
-  if (failed == 0)
-    return TRUE;
-  g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
-               "apply: %u of %u operations failed", failed, applied + failed);
-  return FALSE;
+  return args->single_transaction ? apply_all (cli, db, error) : apply_each (cli, db, error);
 }
