@@ -760,22 +760,45 @@ static void
 test_apply_single_transaction (Fixture       *f,
                                gconstpointer  data)
 {
-  g_autoptr(Result) failed = NULL, succeeded = NULL;
+  g_autoptr(Result) failed = NULL, one = NULL, succeeded = NULL;
   g_autoptr(GPtrArray) lines = NULL;
   JsonObject *line;
 
+  /* Every line still gets its result, as --help promises; then all of
+   * them roll back. */
   failed = run_with_input (f, apply_input, "apply", "--single-transaction");
   g_assert_cmpint (failed->status, ==, 1);
-  g_assert_cmpstr (failed->err, ==, "tether: apply: line 2 failed; nothing was applied\n");
+  g_assert_cmpstr (failed->err, ==, "tether: apply: 4 of 8 operations failed (the first on line 2); "
+                                    "nothing was applied\n");
   lines = parse_lines (failed->out);
-  g_assert_cmpuint (lines->len, ==, 3);
-  line = json_node_get_object (g_ptr_array_index (lines, 1));
-  g_assert_cmpint (json_object_get_int_member (line, "line"), ==, 2);
-  g_assert_false (json_object_get_boolean_member (line, "ok"));
-  line = json_node_get_object (g_ptr_array_index (lines, 2));
+  g_assert_cmpuint (lines->len, ==, 9);
+  for (guint i = 0; i < 8; i++)
+    {
+      const guint numbers[] = { 1, 2, 4, 5, 6, 7, 8, 9 };
+      const gboolean oks[] = { TRUE, FALSE, FALSE, TRUE, FALSE, TRUE, TRUE, FALSE };
+
+      line = json_node_get_object (g_ptr_array_index (lines, i));
+      g_assert_cmpint (json_object_get_int_member (line, "line"), ==, numbers[i]);
+      g_assert_cmpint (json_object_get_boolean_member (line, "ok"), ==, oks[i]);
+    }
+  line = json_node_get_object (g_ptr_array_index (lines, 4));
+  g_assert_cmpstr (json_object_get_string_member (line, "error"), ==, "missing \"op\"");
+  line = json_node_get_object (g_ptr_array_index (lines, 8));
   g_assert_false (json_object_get_boolean_member (line, "ok"));
   g_assert_true (json_object_get_boolean_member (line, "rolledBack"));
   g_assert_cmpint (json_object_get_int_member (line, "applied"), ==, 0);
+  g_assert_cmpint (count (f, "notes"), ==, 0);
+
+  one = run_with_input (f,
+    "{\"op\": \"create\", \"collection\": \"notes\", \"data\": {\"title\": \"X\"}}\n"
+    "{\"op\": \"delete\", \"collection\": \"notes\", \"id\": \"nope\"}\n"
+    "{\"op\": \"create\", \"collection\": \"notes\", \"data\": {\"title\": \"Y\"}}\n",
+    "apply", "--single-transaction");
+  g_assert_cmpint (one->status, ==, 1);
+  g_assert_cmpstr (one->err, ==, "tether: apply: line 2 failed; nothing was applied\n");
+  g_clear_pointer (&lines, g_ptr_array_unref);
+  lines = parse_lines (one->out);
+  g_assert_cmpuint (lines->len, ==, 4);
   g_assert_cmpint (count (f, "notes"), ==, 0);
 
   succeeded = run_with_input (f,

@@ -275,7 +275,8 @@ static const TetherCliCommand commands[] = {
     0, 1, 0, _tether_cli_import },
   { "apply", "apply [--single-transaction]",
     "Run create/update/put/delete operations given as JSON lines on standard input;\n"
-    "      prints one result line per operation.",
+    "      prints one result line per operation. --single-transaction runs them all\n"
+    "      in one transaction: if any fails, every one is rolled back.",
     0, 0, TETHER_CLI_OPT_SINGLE_TRANSACTION, _tether_cli_apply },
   { "remote", "remote set URL [--token TOKEN | --token-file FILE | --no-token] | remote show",
     "Store the sync server's address (http:// or https://) and token in the database,\n"

@@ -417,22 +417,29 @@ apply_line (TetherCli       *cli,
   return ok;
 }
 
+/* Commits when no line failed; otherwise rolls every line back. */
 static gboolean
 finish_single_transaction (TetherDatabase  *db,
                            guint            applied,
-                           guint            failed_line,
+                           guint            failed,
+                           guint            first_failed,
                            GError         **error)
 {
   g_autoptr(JsonObject) summary = json_object_new ();
-  gboolean ok = failed_line == 0;
+  gboolean ok = failed == 0;
 
   if (ok)
     ok = tether_database_commit (db, error);
   else
     {
       tether_database_rollback (db);
-      g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
-                   "apply: line %u failed; nothing was applied", failed_line);
+      if (failed == 1)
+        g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+                     "apply: line %u failed; nothing was applied", first_failed);
+      else
+        g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+                     "apply: %u of %u operations failed (the first on line %u); nothing was applied",
+                     failed, applied + failed, first_failed);
     }
   json_object_set_boolean_member (summary, "ok", ok);
   if (!ok)
@@ -461,7 +468,7 @@ apply_all (TetherCli       *cli,
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GPtrArray) all = g_ptr_array_new_with_free_func ((GDestroyNotify) apply_line_free);
   GError *read_error = NULL;
-  guint applied = 0, failed_line = 0;
+  guint applied = 0, failed = 0, first_failed = 0;
   ApplyLine *line;
 
   while ((line = read_apply_line (lines, parser, &read_error)) != NULL)
@@ -470,15 +477,17 @@ apply_all (TetherCli       *cli,
     return read_error_out (read_error, error);
   if (!tether_database_begin (db, error))
     return FALSE;
-  for (guint i = 0; i < all->len && failed_line == 0; i++)
+  /* Lines after a failure run too, so each gets its result as --help
+   * promises; a failed write leaves nothing behind, and all roll back. */
+  for (guint i = 0; i < all->len; i++)
     {
       line = g_ptr_array_index (all, i);
       if (apply_line (cli, NULL, line))
         applied++;
-      else
-        failed_line = line->number;
+      else if (failed++ == 0)
+        first_failed = line->number;
     }
-  return finish_single_transaction (db, applied, failed_line, error);
+  return finish_single_transaction (db, applied, failed, first_failed, error);
 }
 
 /* Each line in its own transaction, as it comes. */
