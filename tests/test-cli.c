@@ -756,6 +756,65 @@ test_apply (Fixture       *f,
   g_assert_true (json_object_get_boolean_member (a, "pinned"));
 }
 
+/* The error of each result line of @result, "" for a line that went
+ * through, joined by newlines. */
+static char *
+errors_of (Result *result)
+{
+  g_autoptr(GPtrArray) lines = parse_lines (result->out);
+  g_autoptr(GString) errors = g_string_new (NULL);
+
+  for (guint i = 0; i < lines->len; i++)
+    {
+      JsonObject *line = json_node_get_object (g_ptr_array_index (lines, i));
+
+      g_string_append_printf (errors, "%" G_GINT64_FORMAT ": %s\n", json_object_get_int_member (line, "line"),
+                              json_object_get_string_member_with_default (line, "error", ""));
+    }
+  return g_string_free (g_steal_pointer (&errors), FALSE);
+}
+
+/* An operation's "id" is the record's for put and create too, and a
+ * member apply does not know is refused rather than left out. */
+static void
+test_apply_members (Fixture       *f,
+                    gconstpointer  data)
+{
+  g_autoptr(Result) applied = NULL;
+  g_autoptr(JsonObject) a = NULL, c = NULL;
+  g_autofree char *errors = NULL;
+
+  applied = run_with_input (f,
+    "{\"op\": \"put\", \"collection\": \"notes\", \"data\": {\"id\": \"a\", \"title\": \"old\"}}\n"
+    "{\"op\": \"put\", \"collection\": \"notes\", \"id\": \"a\", \"data\": {\"title\": \"new\"}}\n"
+    "{\"op\": \"create\", \"collection\": \"notes\", \"id\": \"c\", \"data\": {\"title\": \"C\"}}\n"
+    "{\"op\": \"put\", \"collection\": \"notes\", \"id\": \"a\", \"data\": {\"id\": \"a\", \"title\": \"same\"}}\n"
+    "{\"op\": \"put\", \"collection\": \"notes\", \"id\": \"a\", \"data\": {\"id\": \"b\", \"title\": \"B\"}}\n"
+    "{\"op\": \"create\", \"collection\": \"notes\", \"dta\": {\"title\": \"typo\"}}\n"
+    "{\"op\": \"delete\", \"collection\": \"notes\", \"id\": \"c\", \"data\": {}}\n"
+    "{\"op\": \"put\", \"collection\": \"notes\", \"id\": 7, \"data\": {\"title\": \"seven\"}}\n",
+    "apply");
+  g_assert_cmpint (applied->status, ==, 1);
+  g_assert_cmpstr (applied->err, ==, "tether: apply: 4 of 8 operations failed\n");
+  errors = errors_of (applied);
+  g_assert_cmpstr (errors, ==,
+                   "1: \n"
+                   "2: \n"
+                   "3: \n"
+                   "4: \n"
+                   "5: \"id\" is \"a\" but \"data\" has another \"id\": give the id once, or the same in both\n"
+                   "6: unknown member \"dta\" (an operation has \"op\", \"collection\", \"id\" and \"data\")\n"
+                   "7: a delete takes no \"data\" (only \"op\", \"collection\" and \"id\")\n"
+                   "8: \"id\" must be a string\n");
+
+  /* put replaced "a" rather than making another record */
+  g_assert_cmpint (count (f, "notes"), ==, 2);
+  a = output_object (run (f, "get", "notes", "a"));
+  g_assert_cmpstr (json_object_get_string_member (a, "title"), ==, "same");
+  c = output_object (run (f, "get", "notes", "c"));
+  g_assert_cmpstr (json_object_get_string_member (c, "title"), ==, "C");
+}
+
 static void
 test_apply_single_transaction (Fixture       *f,
                                gconstpointer  data)
@@ -1017,6 +1076,7 @@ main (int    argc,
   ADD ("import/slow-producer", test_import_slow_producer);
   ADD ("import/large", test_import_large);
   ADD ("apply", test_apply);
+  ADD ("apply/members", test_apply_members);
   ADD ("apply/single-transaction", test_apply_single_transaction);
   ADD ("apply/slow-producer", test_apply_slow_producer);
   ADD ("schema", test_schema);

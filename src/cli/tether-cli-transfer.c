@@ -291,6 +291,81 @@ get_operation_kind (JsonObject     *operation,
   return FALSE;
 }
 
+/* A typo such as "dta" must not go unnoticed: the operation would run
+ * without what the user meant it to carry. */
+static gboolean
+check_members (JsonObject     *operation,
+               OperationKind   kind,
+               GError        **error)
+{
+  JsonObjectIter iter;
+  const char *name;
+  JsonNode *node;
+
+  json_object_iter_init (&iter, operation);
+  while (json_object_iter_next (&iter, &name, &node))
+    {
+      if (g_str_equal (name, "op") || g_str_equal (name, "collection") || g_str_equal (name, "id") ||
+          (kind != OP_DELETE && g_str_equal (name, "data")))
+        continue;
+      if (g_str_equal (name, "data"))
+        g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+                             "a delete takes no \"data\" (only \"op\", \"collection\" and \"id\")");
+      else
+        g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+                     "unknown member \"%s\" (an operation has \"op\", \"collection\", \"id\" "
+                     "and \"data\")", name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A create or put given "id" beside "data": the record's id, which
+ * "data" may repeat but not contradict. */
+static gboolean
+take_id (JsonObject  *data,
+         const char  *id,
+         GError     **error)
+{
+  JsonNode *inner = json_object_get_member (data, "id");
+
+  if (inner == NULL)
+    {
+      json_object_set_string_member (data, "id", id);
+      return TRUE;
+    }
+  if (JSON_NODE_HOLDS_VALUE (inner) && json_node_get_value_type (inner) == G_TYPE_STRING &&
+      g_str_equal (json_node_get_string (inner), id))
+    return TRUE;
+  g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+               "\"id\" is \"%s\" but \"data\" has another \"id\": give the id once, or the same in both",
+               id);
+  return FALSE;
+}
+
+/* The members of @operation its kind needs, checked. */
+static gboolean
+read_operation (JsonObject     *operation,
+                OperationKind  *kind,
+                const char    **name,
+                const char    **id,
+                JsonObject    **data,
+                GError        **error)
+{
+  gboolean needs_id, takes_data;
+
+  if (!get_operation_kind (operation, kind, error) ||
+      !check_members (operation, *kind, error) ||
+      !get_string_member (operation, "collection", name, error))
+    return FALSE;
+  needs_id = *kind == OP_UPDATE || *kind == OP_DELETE || json_object_has_member (operation, "id");
+  takes_data = *kind != OP_DELETE;
+  if ((needs_id && !get_string_member (operation, "id", id, error)) ||
+      (takes_data && !get_object_member (operation, "data", data, error)))
+    return FALSE;
+  return *kind == OP_UPDATE || *kind == OP_DELETE || *id == NULL || take_id (*data, *id, error);
+}
+
 /* Runs one operation and adds "op", "id" and "record" to @result. */
 static gboolean
 run_operation (TetherCli   *cli,
@@ -304,10 +379,7 @@ run_operation (TetherCli   *cli,
   JsonObject *data = NULL;
   OperationKind kind;
 
-  if (!get_operation_kind (operation, &kind, error) ||
-      !get_string_member (operation, "collection", &name, error) ||
-      ((kind == OP_UPDATE || kind == OP_DELETE) && !get_string_member (operation, "id", &id, error)) ||
-      (kind != OP_DELETE && !get_object_member (operation, "data", &data, error)) ||
+  if (!read_operation (operation, &kind, &name, &id, &data, error) ||
       !(collection = _tether_cli_get_collection (cli, name, error)))
     return FALSE;
   if (kind == OP_CREATE)
