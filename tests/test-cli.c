@@ -501,6 +501,11 @@ test_export_import (Fixture       *f,
       g_autoptr(JsonObject) note = tether_test_object (notes->out);
       g_autoptr(JsonObject) original = tether_test_object (created->out);
 
+      /* the record, and its times after its own members */
+      g_assert_true (json_object_has_member (note, "createdAt"));
+      g_assert_true (json_object_has_member (note, "updatedAt"));
+      json_object_remove_member (note, "createdAt");
+      json_object_remove_member (note, "updatedAt");
       g_assert_true (json_object_equal (note, original));
     }
     notes_imported = run_with_input (&second, notes->out, "import", "notes");
@@ -508,6 +513,73 @@ test_export_import (Fixture       *f,
     g_assert_cmpstr (notes_imported->out, ==, "{\"imported\":1}\n");
     g_assert_cmpint (count (&second, "notes"), ==, 1);
   }
+}
+
+/* The stored times of every record of @collection in the file @path. */
+static char *
+times_of (const char *path,
+          const char *collection)
+{
+  g_autoptr(TetherDatabase) db = tether_test_open (path, NULL);
+  g_autoptr(GPtrArray) records = NULL;
+  g_autoptr(GString) times = g_string_new (NULL);
+  g_autoptr(GError) error = NULL;
+
+  records = tether_collection_get_all (tether_database_get_collection (db, collection, NULL), &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < records->len; i++)
+    {
+      TetherRecord *record = g_ptr_array_index (records, i);
+
+      g_string_append_printf (times, "%s %" G_GINT64_FORMAT " %" G_GINT64_FORMAT "\n",
+                              tether_record_get_id (record), tether_record_get_created_at (record),
+                              tether_record_get_updated_at (record));
+    }
+  tether_database_close (db);
+  return g_string_free (g_steal_pointer (&times), FALSE);
+}
+
+/* A record exported and imported keeps when it was made and last changed,
+ * in both forms; an export of an older version, without times, still
+ * imports, stamped with the time of the import. */
+static void
+test_export_import_times (Fixture       *f,
+                          gconstpointer  data)
+{
+  g_autofree char *all_db = g_build_filename (f->dir, "all.db", NULL);
+  g_autofree char *one_db = g_build_filename (f->dir, "one.db", NULL);
+  Fixture all = { f->dir, all_db }, one = { f->dir, one_db };
+  g_autoptr(Result) updated = NULL, exported = NULL, imported = NULL, bare = NULL, bare_imported = NULL;
+  g_autoptr(Result) old_tagged = NULL, old_bare = NULL;
+  g_autofree char *original_tasks = NULL, *tasks = NULL, *bare_times = NULL;
+
+  add_tasks (f);
+  updated = run (f, "update", "tasks", "t2", "{\"done\": true}");
+  assert_ok (updated);
+  original_tasks = times_of (f->db, "tasks");
+  g_usleep (20 * 1000);   /* an import now would stamp other times */
+
+  exported = run (f, "export");
+  assert_ok (exported);
+  imported = run_with_input (&all, exported->out, "import");
+  assert_ok (imported);
+  tasks = times_of (all_db, "tasks");
+  g_assert_cmpstr (tasks, ==, original_tasks);
+
+  bare = run (f, "export", "tasks");
+  assert_ok (bare);
+  bare_imported = run_with_input (&one, bare->out, "import", "tasks");
+  assert_ok (bare_imported);
+  bare_times = times_of (one_db, "tasks");
+  g_assert_cmpstr (bare_times, ==, original_tasks);
+
+  old_tagged = run_with_input (&all, "{\"collection\": \"notes\", \"record\": {\"id\": \"n\", \"title\": \"old\"}}\n",
+                               "import");
+  assert_ok (old_tagged);
+  old_bare = run_with_input (&one, "{\"id\": \"n\", \"title\": \"old\"}\n", "import", "notes");
+  assert_ok (old_bare);
+  g_assert_cmpint (count (&all, "notes"), ==, 1);
+  g_assert_cmpint (count (&one, "notes"), ==, 1);
 }
 
 /* `tether export | less`: while the reader is slow, the export blocks on a
@@ -657,7 +729,7 @@ test_import_bad_line (Fixture       *f,
                       gconstpointer  data)
 {
   g_autoptr(Result) invalid = NULL, bad_json = NULL, tagged = NULL, not_object = NULL;
-  g_autoptr(Result) blank = NULL;
+  g_autoptr(Result) blank = NULL, bad_time = NULL, one_time = NULL;
 
   invalid = run_with_input (f, "{\"title\": \"one\"}\n{\"title\": \"two\"}\n{\"body\": \"three\"}\n",
                             "import", "notes");
@@ -669,6 +741,15 @@ test_import_bad_line (Fixture       *f,
   tagged = run_with_input (f, "{\"collection\": \"notes\", \"record\": {\"title\": \"ok\"}}\n"
                               "{\"record\": {\"title\": \"no collection\"}}\n", "import");
   assert_fails (tagged, 1, "tether: line 2: missing \"collection\"\n");
+  bad_time = run_with_input (f, "{\"title\": \"one\"}\n"
+                                "{\"title\": \"two\", \"createdAt\": \"yesterday\", "
+                                "\"updatedAt\": \"2026-01-31T09:30:00.000Z\"}\n", "import", "notes");
+  assert_fails (bad_time, 1, "tether: line 2: \"createdAt\" must be a time such as "
+                             "\"2026-01-31T09:30:00.000Z\" (as export writes it)\n");
+  one_time = run_with_input (f, "{\"collection\": \"notes\", \"record\": {\"title\": \"one\"}, "
+                                "\"updatedAt\": \"2026-01-31T09:30:00.000Z\"}\n", "import");
+  assert_fails (one_time, 1, "tether: line 1: give both \"createdAt\" and \"updatedAt\", or neither "
+                             "(the record then gets the time of the import)\n");
   g_assert_cmpint (count (f, "notes"), ==, 0);
 
   blank = run_with_input (f, "\n{\"title\": \"one\"}\n   \r\n{\"title\": \"two\"}\r\n", "import", "notes");
@@ -1071,6 +1152,7 @@ main (int    argc,
   ADD ("query", test_query);
   ADD ("search", test_search);
   ADD ("export-import", test_export_import);
+  ADD ("export-import/times", test_export_import_times);
   ADD ("export/slow-reader", test_export_slow_reader);
   ADD ("import/bad-line", test_import_bad_line);
   ADD ("import/slow-producer", test_import_slow_producer);

@@ -267,7 +267,8 @@ static const TetherCliCommand commands[] = {
     2, 2, TETHER_CLI_OPT_FILTER | TETHER_CLI_OPT_PAGE, cmd_search },
   { "export", "export [COLLECTION]",
     "Write records as JSON lines; without COLLECTION, every collection as\n"
-    "      {\"collection\": NAME, \"record\": {...}} lines.",
+    "      {\"collection\": NAME, \"record\": {...}} lines. Each line carries the\n"
+    "      record's createdAt and updatedAt, which import puts back.",
     0, 1, 0, _tether_cli_export },
   { "import", "import [COLLECTION]",
     "Read JSON lines (as export writes them) from standard input and put every\n"

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "tether-cli-private.h"
 #include "tether-private.h"
@@ -13,6 +14,27 @@
 
 /* Export and import ---------------------------------------------------------- */
 
+/* An export line carries the record's createdAt and updatedAt, which
+ * import puts back: beside "record" in the tagged form, and after the
+ * record's own members in the bare one. No schema may declare these names,
+ * so they are never the user's data. */
+static void
+print_record_line (TetherRecord *record,
+                   const char   *tag)
+{
+  g_autofree char *text = tether_record_to_json (record);
+  g_autofree char *created = tether_time_format_ms (tether_record_get_created_at (record));
+  g_autofree char *updated = tether_time_format_ms (tether_record_get_updated_at (record));
+  gsize length = strlen (text);
+
+  if (tag != NULL)
+    fprintf (stdout, "{\"collection\":%s,\"record\":%s,", tag, text);
+  else   /* the record's object, open: it always has an "id" */
+    fprintf (stdout, "%.*s,", (int) (length - 1), text);
+  fprintf (stdout, "\"" TETHER_FIELD_CREATED_AT "\":\"%s\",\"" TETHER_FIELD_UPDATED_AT "\":\"%s\"}\n",
+           created, updated);
+}
+
 /* @tag: the collection's name as a JSON string for the tagged form, or NULL
  * for bare record lines. */
 static void
@@ -20,14 +42,7 @@ print_records (GPtrArray  *records,
                const char *tag)
 {
   for (guint i = 0; i < records->len; i++)
-    {
-      g_autofree char *text = tether_record_to_json (g_ptr_array_index (records, i));
-
-      if (tag != NULL)
-        fprintf (stdout, "{\"collection\":%s,\"record\":%s}\n", tag, text);
-      else
-        _tether_cli_print_text (text);
-    }
+    print_record_line (g_ptr_array_index (records, i), tag);
 }
 
 /* Every collection's records and its name as a JSON string (@tags), in
@@ -150,6 +165,9 @@ typedef struct {
   guint             line;
   TetherCollection *collection;
   JsonObject       *data;
+  gboolean          has_times;    /* older exports have none */
+  gint64            created_at;
+  gint64            updated_at;
 } ImportItem;
 
 static void
@@ -159,7 +177,58 @@ import_item_free (ImportItem *item)
   g_free (item);
 }
 
-/* One import line: a record of @only, or {"collection": …, "record": {…}}. */
+static gboolean
+parse_time (JsonObject  *object,
+            const char  *name,
+            gint64      *ms,
+            GError     **error)
+{
+  JsonNode *node = json_object_get_member (object, name);
+  g_autoptr(GTimeZone) utc = g_time_zone_new_utc ();
+  g_autoptr(GDateTime) time = NULL;
+
+  if (JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING)
+    time = g_date_time_new_from_iso8601 (json_node_get_string (node), utc);
+  if (time == NULL)
+    {
+      g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+                   "\"%s\" must be a time such as \"2026-01-31T09:30:00.000Z\" (as export writes it)",
+                   name);
+      return FALSE;
+    }
+  *ms = g_date_time_to_unix (time) * 1000 + g_date_time_get_microsecond (time) / 1000;
+  return TRUE;
+}
+
+/* The times an export line carries, taken out of @object. */
+static gboolean
+take_times (JsonObject  *object,
+            ImportItem  *item,
+            GError     **error)
+{
+  gboolean created = json_object_has_member (object, TETHER_FIELD_CREATED_AT);
+  gboolean updated = json_object_has_member (object, TETHER_FIELD_UPDATED_AT);
+
+  if (!created && !updated)
+    return TRUE;
+  if (created != updated)
+    {
+      g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+                           "give both \"" TETHER_FIELD_CREATED_AT "\" and \"" TETHER_FIELD_UPDATED_AT
+                           "\", or neither (the record then gets the time of the import)");
+      return FALSE;
+    }
+  if (!parse_time (object, TETHER_FIELD_CREATED_AT, &item->created_at, error) ||
+      !parse_time (object, TETHER_FIELD_UPDATED_AT, &item->updated_at, error))
+    return FALSE;
+  json_object_remove_member (object, TETHER_FIELD_CREATED_AT);
+  json_object_remove_member (object, TETHER_FIELD_UPDATED_AT);
+  item->has_times = TRUE;
+  return TRUE;
+}
+
+/* One import line: a record of @only, or {"collection": …, "record": {…}},
+ * with or without its times. */
 static ImportItem *
 import_line (TetherCli         *cli,
              TetherCollection  *only,
@@ -169,22 +238,35 @@ import_line (TetherCli         *cli,
              GError           **error)
 {
   g_autoptr(JsonObject) object = _tether_cli_parse_object (parser, line, length, error);
-  TetherCollection *collection = only;
+  g_autofree ImportItem *item = g_new0 (ImportItem, 1);
   JsonObject *data = object;
-  ImportItem *item;
   const char *name;
 
   if (object == NULL)
     return NULL;
+  item->collection = only;
   if (only == NULL &&
       (!get_string_member (object, "collection", &name, error) ||
        !get_object_member (object, "record", &data, error) ||
-       !(collection = _tether_cli_get_collection (cli, name, error))))
+       !(item->collection = _tether_cli_get_collection (cli, name, error))))
     return NULL;
-  item = g_new0 (ImportItem, 1);
-  item->collection = collection;
+  if (!take_times (object, item, error))
+    return NULL;
   item->data = json_object_ref (data);
-  return item;
+  return g_steal_pointer (&item);
+}
+
+/* The record of @item, with the times it had when it was exported. */
+static gboolean
+import_item (ImportItem  *item,
+             GError     **error)
+{
+  g_autoptr(TetherRecord) record = tether_collection_put (item->collection, item->data, error);
+
+  return record != NULL &&
+         (!item->has_times ||
+          _tether_collection_set_times (item->collection, tether_record_get_id (record),
+                                        item->created_at, item->updated_at, error));
 }
 
 /* All of standard input, parsed: a slow producer must not hold the write
@@ -230,9 +312,8 @@ import_write (TetherDatabase  *db,
   for (guint i = 0; i < items->len; i++)
     {
       ImportItem *item = g_ptr_array_index (items, i);
-      g_autoptr(TetherRecord) record = tether_collection_put (item->collection, item->data, error);
 
-      if (record == NULL)
+      if (!import_item (item, error))
         {
           tether_database_rollback (db);
           g_prefix_error (error, "line %u: ", item->line);

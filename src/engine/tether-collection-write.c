@@ -335,6 +335,38 @@ _tether_collection_remove (TetherCollection *self,
   return finish (self, TETHER_CHANGE_DELETE, id, old_record, NULL, flags, error);
 }
 
+/* Outside the write path: the data does not change, so there is no hook
+ * to run and no change to announce; and the times may go back, since
+ * they are the ones an export kept. */
+gboolean
+_tether_collection_set_times (TetherCollection  *self,
+                              const char        *id,
+                              gint64             created_at_ms,
+                              gint64             updated_at_ms,
+                              GError           **error)
+{
+  TetherDatabase *db = db_of (self);
+  g_autofree char *table = _tether_sql_table (tether_collection_get_name (self));
+  g_autofree char *sql = g_strdup_printf ("UPDATE %s SET created = ?, updated = ? WHERE id = ?", table);
+  sqlite3_stmt *stmt = _tether_database_prepare_cached (db, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, created_at_ms);
+  sqlite3_bind_int64 (stmt, 2, updated_at_ms);
+  sqlite3_bind_text (stmt, 3, id, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    return _tether_database_set_error (db, rc, error, tether_collection_get_name (self));
+  if (sqlite3_changes (_tether_database_get_handle (db)) > 0)
+    return TRUE;
+  g_set_error (error, TETHER_DATABASE_ERROR, TETHER_DATABASE_ERROR_NOT_FOUND,
+               "%s: no record with id '%s'", tether_collection_get_name (self), id);
+  return FALSE;
+}
+
 /* ------------------------------------------------------------ bulk writes */
 
 void

@@ -279,6 +279,13 @@ gboolean      _tether_collection_remove    (TetherCollection *self,
                                             TetherRecord     *old_record,
                                             TetherWriteFlags  flags,
                                             GError          **error);
+/* Restore a record's stored created/updated times (an import of an
+ * export); NOT_FOUND when there is no such record. */
+gboolean      _tether_collection_set_times (TetherCollection *self,
+                                            const char       *id,
+                                            gint64            created_at_ms,
+                                            gint64            updated_at_ms,
+                                            GError          **error);
 
 /* One record's write in _tether_collection_write_many. */
 typedef struct {
