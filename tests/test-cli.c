@@ -48,20 +48,25 @@ fixture_teardown (Fixture       *f,
 }
 
 /* @env: "KEY=VALUE" to set, "KEY" to unset; TETHER_DB is always unset first
- * so the tests never touch the user's own database. */
+ * so the tests never touch the user's own database. Standard input is
+ * @input, or the file @input_file: a command that stops reading early
+ * leaves a pipe's writer with EPIPE, a file's with nothing. */
 static Result *
-run_argv (const char * const *env,
-          const char         *input,
-          GPtrArray          *args)
+run_argv_full (const char * const *env,
+               const char         *input,
+               const char         *input_file,
+               GPtrArray          *args)
 {
   g_autoptr(GSubprocessLauncher) launcher = NULL;
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GError) error = NULL;
   Result *result = g_new0 (Result, 1);
 
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE |
+  launcher = g_subprocess_launcher_new ((input_file == NULL ? G_SUBPROCESS_FLAGS_STDIN_PIPE : 0) |
                                         G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  if (input_file != NULL)
+    g_subprocess_launcher_set_stdin_file_path (launcher, input_file);
   g_subprocess_launcher_unsetenv (launcher, "TETHER_DB");
   for (guint i = 0; env != NULL && env[i] != NULL; i++)
     {
@@ -82,6 +87,14 @@ run_argv (const char * const *env,
   g_assert_true (g_subprocess_get_if_exited (process));
   result->status = g_subprocess_get_exit_status (process);
   return result;
+}
+
+static Result *
+run_argv (const char * const *env,
+          const char         *input,
+          GPtrArray          *args)
+{
+  return run_argv_full (env, input, NULL, args);
 }
 
 /* Runs `tether --db f->db ARGS…` (NULL-terminated) with @input on stdin. */
@@ -758,6 +771,64 @@ test_import_bad_line (Fixture       *f,
   g_assert_cmpint (count (f, "notes"), ==, 2);
 }
 
+/* Runs `tether --db f->db ARGS…` (NULL-terminated) on a file holding @input. */
+static Result *
+run_input_file (Fixture    *f,
+                const char *input,
+                ...)
+{
+  g_autofree char *path = g_build_filename (f->dir, "input.jsonl", NULL);
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  const char *arg;
+  va_list ap;
+
+  g_file_set_contents (path, input, -1, &error);
+  g_assert_no_error (error);
+  g_ptr_array_add (args, (gpointer) "--db");
+  g_ptr_array_add (args, f->db);
+  va_start (ap, input);
+  while ((arg = va_arg (ap, const char *)) != NULL)
+    g_ptr_array_add (args, (gpointer) arg);
+  va_end (ap);
+  return run_argv_full (NULL, NULL, path, args);
+}
+
+/* A line longer than any record could make is refused by its number
+ * rather than read into memory without end. */
+static void
+test_import_long_line (Fixture       *f,
+                       gconstpointer  data)
+{
+  g_autoptr(GString) input = g_string_new ("{\"title\": \"short\"}\n{\"title\": \"");
+  g_autoptr(GString) operations = g_string_new (NULL);
+  g_autoptr(Result) imported = NULL, applied = NULL, fits = NULL;
+  g_autofree char *xs = g_strnfill (3 * 1024 * 1024, 'x');
+  const char *expected = "tether: line 2: longer than 2 MiB (a record may take at most 1 MiB): "
+                         "split it, or leave out what makes it so large\n";
+
+  g_string_append (input, xs);
+  g_string_append (input, "\"}\n{\"title\": \"third\"}\n");
+  imported = run_input_file (f, input->str, "import", "notes", NULL);
+  assert_fails (imported, 1, expected);
+  g_assert_cmpstr (imported->err, ==, expected);
+  g_assert_cmpint (count (f, "notes"), ==, 0);
+
+  g_string_append (operations, "{\"op\": \"create\", \"collection\": \"notes\", \"data\": {\"title\": \"x\"}}\n");
+  g_string_append (operations, input->str + strlen ("{\"title\": \"short\"}\n"));
+  applied = run_input_file (f, operations->str, "apply", "--single-transaction", NULL);
+  assert_fails (applied, 1, expected);
+  g_assert_cmpint (count (f, "notes"), ==, 0);
+
+  /* a line just under the limit is read, and judged by the record's rules */
+  g_string_truncate (input, 0);
+  g_string_append (input, "{\"title\": \"");
+  g_string_append_len (input, xs, 2 * 1024 * 1024 - 20);
+  g_string_append (input, "\"}");
+  fits = run_input_file (f, input->str, "import", "notes", NULL);
+  assert_fails (fits, 1, "tether: line 1: notes");
+}
+
 static void
 test_import_large (Fixture       *f,
                    gconstpointer  data)
@@ -1157,6 +1228,7 @@ main (int    argc,
   ADD ("import/bad-line", test_import_bad_line);
   ADD ("import/slow-producer", test_import_slow_producer);
   ADD ("import/large", test_import_large);
+  ADD ("import/long-line", test_import_long_line);
   ADD ("apply", test_apply);
   ADD ("apply/members", test_apply_members);
   ADD ("apply/single-transaction", test_apply_single_transaction);

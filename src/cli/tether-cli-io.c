@@ -215,10 +215,15 @@ _tether_cli_parse_argument (const char  *command,
 
 /* Lines of standard input -------------------------------------------------- */
 
+/* A record is at most TETHER_MAX_RECORD_BYTES; a line around one may be
+ * longer (escapes, an operation around it), but not without end: a stream
+ * with no newline would otherwise be read into memory whole. */
+#define MAX_LINE_BYTES (2 * 1024 * 1024)
+
 struct _TetherCliLines {
-  GDataInputStream *data;
-  char             *line;
-  guint             number;
+  GBufferedInputStream *in;
+  GString              *line;
+  guint                 number;
 };
 
 TetherCliLines *
@@ -227,17 +232,17 @@ _tether_cli_lines_new_stdin (void)
   g_autoptr(GInputStream) base = g_unix_input_stream_new (STDIN_FILENO, FALSE);
   TetherCliLines *self = g_new0 (TetherCliLines, 1);
 
-  self->data = g_data_input_stream_new (base);
   /* Large imports are read in big gulps rather than the default 4 KiB. */
-  g_buffered_input_stream_set_buffer_size (G_BUFFERED_INPUT_STREAM (self->data), 256 * 1024);
+  self->in = G_BUFFERED_INPUT_STREAM (g_buffered_input_stream_new_sized (base, 256 * 1024));
+  self->line = g_string_new (NULL);
   return self;
 }
 
 void
 _tether_cli_lines_free (TetherCliLines *self)
 {
-  g_clear_object (&self->data);
-  g_free (self->line);
+  g_clear_object (&self->in);
+  g_string_free (self->line, TRUE);
   g_free (self);
 }
 
@@ -247,22 +252,77 @@ is_blank (char c)
   return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
 }
 
+static gboolean
+line_too_long (TetherCliLines  *self,
+               GError         **error)
+{
+  g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+               "line %u: longer than %d MiB (a record may take at most %d MiB): split it, or leave "
+               "out what makes it so large", self->number, MAX_LINE_BYTES / (1024 * 1024),
+               TETHER_MAX_RECORD_BYTES / (1024 * 1024));
+  return FALSE;
+}
+
+/* More of standard input into the buffer; 0 at its end, -1 on an error. */
+static gssize
+fill (TetherCliLines  *self,
+      GError         **error)
+{
+  gssize n = g_buffered_input_stream_fill (self->in, -1, NULL, error);
+
+  if (n < 0)
+    g_prefix_error (error, "reading standard input: ");
+  return n;
+}
+
+/* The next line into self->line, without its newline; FALSE at the end
+ * (error unset) or on an error. */
+static gboolean
+read_line (TetherCliLines  *self,
+           GError         **error)
+{
+  gboolean started = FALSE;
+
+  g_string_truncate (self->line, 0);
+  for (;;)
+    {
+      gsize available, take;
+      const char *buffer = g_buffered_input_stream_peek_buffer (self->in, &available);
+      const char *newline = memchr (buffer, '\n', available);
+
+      if (available == 0)
+        {
+          gssize n = fill (self, error);
+
+          if (n > 0)
+            continue;
+          return n == 0 && started;   /* the last line may end without a newline */
+        }
+      if (!started)
+        {
+          started = TRUE;
+          self->number++;
+        }
+      take = newline != NULL ? (gsize) (newline - buffer) : available;
+      if (self->line->len + take > MAX_LINE_BYTES)
+        return line_too_long (self, error);
+      g_string_append_len (self->line, buffer, take);
+      g_input_stream_skip (G_INPUT_STREAM (self->in), take + (newline != NULL), NULL, NULL);
+      if (newline != NULL)
+        return TRUE;
+    }
+}
+
 const char *
 _tether_cli_lines_next (TetherCliLines  *self,
                         gsize           *length,
                         GError         **error)
 {
-  for (;;)
+  while (read_line (self, error))
     {
-      gsize len = 0;
-      char *start;
+      char *start = self->line->str;
+      gsize len = self->line->len;
 
-      g_clear_pointer (&self->line, g_free);
-      self->line = g_data_input_stream_read_line (self->data, &len, NULL, error);
-      if (self->line == NULL)
-        return NULL;
-      self->number++;
-      start = self->line;
       while (len > 0 && is_blank (start[len - 1]))
         start[--len] = '\0';
       while (len > 0 && is_blank (*start))
@@ -272,6 +332,7 @@ _tether_cli_lines_next (TetherCliLines  *self,
       *length = len;
       return start;
     }
+  return NULL;
 }
 
 guint

@@ -171,7 +171,8 @@ typedef struct _TetherCliLines TetherCliLines;
 TetherCliLines         *_tether_cli_lines_new_stdin    (void);
 void                    _tether_cli_lines_free         (TetherCliLines *self);
 /* The next non-blank line, whitespace-trimmed, or NULL at the end (error unset)
- * or on a read error. */
+ * or on an error: reading failed, or a line is longer than 2 MiB (the
+ * message names it). */
 const char             *_tether_cli_lines_next         (TetherCliLines *self,
                                                         gsize          *length,
                                                         GError        **error);

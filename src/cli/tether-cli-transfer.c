@@ -297,7 +297,7 @@ import_read (TetherCli         *cli,
     }
   if (read_error == NULL)
     return g_steal_pointer (&items);
-  g_propagate_prefixed_error (error, g_steal_pointer (&read_error), "reading standard input: ");
+  g_propagate_error (error, g_steal_pointer (&read_error));
   return NULL;
 }
 
@@ -606,7 +606,7 @@ static gboolean
 read_error_out (GError  *read_error,
                 GError **error)
 {
-  g_propagate_prefixed_error (error, read_error, "reading standard input: ");
+  g_propagate_error (error, read_error);
   return FALSE;
 }
 
