@@ -240,7 +240,7 @@ test_errors (Fixture       *f,
              gconstpointer  data)
 {
   g_autoptr(Result) required = NULL, above = NULL, bad_json = NULL, array = NULL;
-  g_autoptr(Result) bad_patch = NULL, collection = NULL, missing = NULL, empty = NULL;
+  g_autoptr(Result) bad_patch = NULL, collection = NULL, missing = NULL, empty = NULL, bad_line = NULL;
   g_autoptr(JsonObject) ok = NULL;
 
   ok = output_object (run (f, "create", "tasks", "{\"title\": \"kept\"}"));
@@ -249,10 +249,13 @@ test_errors (Fixture       *f,
   assert_fails (required, 1, "tether: notes.title: required\n");
   above = run (f, "create", "tasks", "{\"title\": \"t\", \"priority\": 7}");
   assert_fails (above, 1, "tether: tasks.priority:");
-  /* Cut-off JSON is not valid, and json-glib's line:column says where. */
+  /* Cut-off JSON is not valid, and the column says where. */
   bad_json = run (f, "create", "notes", "{\"title\": \"x\"");
-  assert_fails (bad_json, 1, "tether: create: the record is not valid JSON: ");
-  g_assert_nonnull (strstr (bad_json->err, ":1:"));
+  assert_fails (bad_json, 1, "tether: create: the record is not valid JSON: column 13: ");
+  g_assert_null (strstr (bad_json->err, "<data>"));
+  bad_line = run (f, "create", "notes", "{\n  \"title\": x}");
+  assert_fails (bad_line, 1, "tether: create: the record is not valid JSON: line 2, column 12: "
+                             "unexpected identifier `x', expected value\n");
   empty = run (f, "create", "notes", "");
   assert_fails (empty, 1, "tether: create: the record is not valid JSON: the text is empty\n");
   array = run (f, "put", "notes", "[1, 2]");
@@ -747,8 +750,9 @@ test_import_bad_line (Fixture       *f,
   invalid = run_with_input (f, "{\"title\": \"one\"}\n{\"title\": \"two\"}\n{\"body\": \"three\"}\n",
                             "import", "notes");
   assert_fails (invalid, 1, "tether: line 3: notes.title: required\n");
-  bad_json = run_with_input (f, "{\"title\": \"one\"}\n{\"title\": \n", "import", "notes");
-  assert_fails (bad_json, 1, "tether: line 2: ");
+  /* where json-glib broke, as line and column of the input */
+  bad_json = run_with_input (f, "{\"title\": \"one\"}\n{\"title\": x}\n", "import", "notes");
+  assert_fails (bad_json, 1, "tether: line 2, column 11: unexpected identifier `x', expected value\n");
   not_object = run_with_input (f, "{\"title\": \"one\"}\n\n[1]\n", "import", "notes");
   assert_fails (not_object, 1, "tether: line 3: expected a JSON object, found an array\n");
   tagged = run_with_input (f, "{\"collection\": \"notes\", \"record\": {\"title\": \"ok\"}}\n"
@@ -901,6 +905,8 @@ test_apply (Fixture       *f,
   line = json_node_get_object (g_ptr_array_index (lines, 7));
   g_assert_cmpint (json_object_get_int_member (line, "line"), ==, 9);
   g_assert_false (json_object_get_boolean_member (line, "ok"));
+  g_assert_cmpstr (json_object_get_string_member (line, "error"), ==,
+                   "column 3: unexpected identifier `not', expected value");
 
   /* The good lines were applied despite the bad ones between them. */
   g_assert_cmpint (count (f, "notes"), ==, 1);

@@ -136,6 +136,50 @@ check_depth (const char  *text,
   return FALSE;
 }
 
+/* json-glib says "<data>:1:12: Parse error: unexpected …"; FALSE when
+ * @message does not read so. */
+static gboolean
+read_location (const char  *message,
+               guint64     *line,
+               guint64     *column,
+               const char **detail)
+{
+  char *end;
+
+  if (!g_str_has_prefix (message, "<data>:"))
+    return FALSE;
+  *line = g_ascii_strtoull (message + strlen ("<data>:"), &end, 10);
+  if (*end != ':')
+    return FALSE;
+  *column = g_ascii_strtoull (end + 1, &end, 10);
+  if (!g_str_has_prefix (end, ": "))
+    return FALSE;
+  /* past "Parse error: " */
+  *detail = strstr (end + 2, ": ") != NULL ? strstr (end + 2, ": ") + 2 : end + 2;
+  return TRUE;
+}
+
+/* A reader knows no <data>, and an input line is line 1 of its own text:
+ * "column 12: unexpected …", with "line L, " first when @text has lines. */
+static void
+set_syntax_error (GError      **error,
+                  const GError *parse_error,
+                  const char   *text,
+                  gsize         length)
+{
+  const char *detail;
+  guint64 line, column;
+
+  if (!read_location (parse_error->message, &line, &column, &detail))
+    g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED, parse_error->message);
+  else if (memchr (text, '\n', length) != NULL)
+    g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+                 "line %" G_GUINT64_FORMAT ", column %" G_GUINT64_FORMAT ": %s", line, column, detail);
+  else
+    g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+                 "column %" G_GUINT64_FORMAT ": %s", column, detail);
+}
+
 /* The root of @text, owned by @parser. */
 static JsonNode *
 parse_root (JsonParser  *parser,
@@ -143,6 +187,7 @@ parse_root (JsonParser  *parser,
             gssize       length,
             GError     **error)
 {
+  g_autoptr(GError) parse_error = NULL;
   JsonNode *root;
 
   if (length < 0)
@@ -153,8 +198,11 @@ parse_root (JsonParser  *parser,
                            "the text is not valid UTF-8");
       return NULL;
     }
-  if (!json_parser_load_from_data (parser, text, length, error))
-    return NULL;
+  if (!json_parser_load_from_data (parser, text, length, &parse_error))
+    {
+      set_syntax_error (error, parse_error, text, length);
+      return NULL;
+    }
   root = json_parser_get_root (parser);
   if (root == NULL)
     g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
@@ -197,7 +245,6 @@ _tether_cli_parse_argument (const char  *command,
       return NULL;
     }
   root = parse_root (parser, text, -1, error);
-  /* json-glib's message keeps its "<data>:line:column" of where it broke. */
   if (root == NULL)
     {
       g_prefix_error (error, "%s: the record is not valid JSON: ", command);
@@ -211,6 +258,17 @@ _tether_cli_parse_argument (const char  *command,
       return NULL;
     }
   return json_object_ref (json_node_get_object (root));
+}
+
+/* "line N: " before @error's message, or "line N, " before a column. */
+void
+_tether_cli_prefix_line (GError **error,
+                         guint    number)
+{
+  if (error != NULL && *error != NULL && g_str_has_prefix ((*error)->message, "column "))
+    g_prefix_error (error, "line %u, ", number);
+  else
+    g_prefix_error (error, "line %u: ", number);
 }
 
 /* Lines of standard input -------------------------------------------------- */

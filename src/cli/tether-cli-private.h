@@ -165,6 +165,11 @@ JsonObject             *_tether_cli_parse_argument     (const char     *command,
                                                         const char     *text,
                                                         GError        **error);
 
+/* "line N: " before @error's message ("line N, column C: " for a JSON
+ * syntax error). */
+void                    _tether_cli_prefix_line        (GError        **error,
+                                                        guint           number);
+
 /* Non-blank lines of standard input, streamed, with their line numbers. */
 typedef struct _TetherCliLines TetherCliLines;
 

@@ -289,7 +289,7 @@ import_read (TetherCli         *cli,
 
       if (item == NULL)
         {
-          g_prefix_error (error, "line %u: ", _tether_cli_lines_get_number (lines));
+          _tether_cli_prefix_line (error, _tether_cli_lines_get_number (lines));
           return NULL;
         }
       item->line = _tether_cli_lines_get_number (lines);
@@ -316,7 +316,7 @@ import_write (TetherDatabase  *db,
       if (!import_item (item, error))
         {
           tether_database_rollback (db);
-          g_prefix_error (error, "line %u: ", item->line);
+          _tether_cli_prefix_line (error, item->line);
           return FALSE;
         }
     }
