@@ -50,6 +50,8 @@ typedef struct {
   TetherCollection *notes;
   TetherDatabase   *other_db;        /* another device of alice's */
   TetherSyncEngine *other;
+  TetherDatabase   *cli_db;          /* this file, as another process opens it */
+  TetherSyncEngine *cli;
   GtkWidget        *window;
   TetherInspector  *inspector;
   GSocket          *closed;          /* bound, not listening: see closed_url() */
@@ -76,6 +78,10 @@ inspect_free (gpointer data)
   if (f->other_db != NULL)
     tether_database_close (f->other_db);
   g_clear_object (&f->other_db);
+  g_clear_object (&f->cli);
+  if (f->cli_db != NULL)
+    tether_database_close (f->cli_db);
+  g_clear_object (&f->cli_db);
   if (f->closed != NULL)
     g_socket_close (f->closed, NULL);
   g_clear_object (&f->closed);
@@ -1042,6 +1048,138 @@ test_inspector_conflict_titles (Fixture *server_fixture)
   g_assert_cmpuint (untitled, ==, 2);
 }
 
+/* A conflict in the log at @created: this device deleted the note, the
+ * server's version is titled @title. */
+static TetherConflict *
+log_conflict (Inspect    *f,
+              const char *id,
+              gint64      created,
+              const char *title)
+{
+  g_autoptr(TetherConflict) conflict = tether_conflict_new (id, "notes", id);
+  g_autofree char *json = g_strdup_printf ("{\"title\": \"%s\"}", title);
+  g_autoptr(JsonObject) theirs = tether_test_object (json);
+  g_autoptr(GError) error = NULL;
+
+  tether_conflict_set_local (conflict, NULL, "1700000000000-0000-aaaa");
+  tether_conflict_set_remote (conflict, theirs, "1700000000001-0000-bbbb", 3);
+  tether_conflict_set_strategy (conflict, TETHER_CONFLICT_STRATEGY_MANUAL);
+  tether_conflict_set_created (conflict, created);
+  g_assert_true (_tether_sync_store_save_conflict (f->db, conflict, &error));
+  g_assert_no_error (error);
+  return g_steal_pointer (&conflict);
+}
+
+/* The database file as another process (the CLI) has it open. */
+static TetherSyncEngine *
+cli_engine (Inspect *f)
+{
+  g_autoptr(TetherSchema) schema = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (f->cli != NULL)
+    return f->cli;
+  schema = tether_test_schema (SCHEMA);
+  path = g_build_filename (f->server_fixture->dir, "tether.db", NULL);
+  f->cli_db = tether_test_open (path, schema);
+  f->cli = tether_sync_engine_new (f->cli_db, &error);
+  g_assert_no_error (error);
+  return f->cli;
+}
+
+typedef struct {
+  GtkListBox *list;
+  guint       index;
+  const char *text;
+} RowShows;
+
+static gboolean
+row_shows (gpointer data)
+{
+  RowShows *check = data;
+  GtkListBoxRow *row = gtk_list_box_get_row_at_index (check->list, check->index);
+  g_autofree char *text = row != NULL ? visible_text (GTK_WIDGET (row)) : NULL;
+
+  return text != NULL && strstr (text, check->text) != NULL;
+}
+
+static void
+wait_row_shows (GtkListBox *list,
+                guint       index,
+                const char *text)
+{
+  RowShows check = { list, index, text };
+
+  if (!tether_test_app_wait (row_shows, &check, WAIT_MS))
+    g_error ("row %u never showed “%s”", index, text);
+}
+
+/* The row at @index is still @row: the same widget, in the list. */
+static void
+assert_row (GtkListBox *list,
+            guint       index,
+            GtkWidget  *row)
+{
+  g_assert_true (gtk_widget_get_parent (row) == GTK_WIDGET (list));
+  g_assert_true (GTK_WIDGET (gtk_list_box_get_row_at_index (list, index)) == row);
+}
+
+/* The conflict log is read when conflicts change, not on every write, and
+ * only the rows of the conflicts that changed are replaced: the focused
+ * row keeps the focus through autosaves, new conflicts and decisions. */
+static void
+test_inspector_conflicts_kept (Fixture *server_fixture)
+{
+  Inspect *f = inspect_new (server_fixture);
+  g_autoptr(TetherConflict) first = log_conflict (f, "c-first", 1700000001000, "First clash");
+  g_autoptr(TetherConflict) second = log_conflict (f, "c-second", 1700000002000, "Second clash");
+  g_autoptr(TetherConflict) third = NULL;
+  g_autoptr(GtkWidget) top = NULL;
+  g_autoptr(GtkWidget) bottom = NULL;
+  g_autoptr(GError) error = NULL;
+  GtkListBox *list;
+
+  show_inspector (f);
+  list = child (f, "conflict_list");
+  adw_view_stack_set_visible_child_name (child (f, "pages"), "conflicts");
+  wait_row_shows (list, 0, "Second clash");
+  wait_row_shows (list, 1, "First clash");
+  top = g_object_ref (GTK_WIDGET (gtk_list_box_get_row_at_index (list, 0)));
+  bottom = g_object_ref (GTK_WIDGET (gtk_list_box_get_row_at_index (list, 1)));
+  g_assert_true (gtk_widget_grab_focus (top));
+
+  /* Edits save as they are typed: the rows, and the focus, stay. */
+  g_free (write_note (f, "Typed"));
+  g_free (write_note (f, "Typed more"));
+  tether_test_app_drain ();
+  assert_row (list, 0, top);
+  assert_row (list, 1, bottom);
+  g_assert_true (gtk_root_get_focus (GTK_ROOT (f->window)) == top);
+
+  /* A new conflict comes in on top of them. */
+  third = log_conflict (f, "c-third", 1700000003000, "Third clash");
+  g_signal_emit_by_name (f->engine, "conflict", third);
+  wait_row_shows (list, 0, "Third clash");
+  assert_row (list, 1, top);
+  assert_row (list, 2, bottom);
+  g_assert_true (gtk_root_get_focus (GTK_ROOT (f->window)) == top);
+
+  /* Another process decides the first conflict, then restores it: only
+   * its row is replaced (the restore moves no count: the commit tells). */
+  g_assert_true (tether_sync_engine_resolve_conflict (cli_engine (f), first, tether_conflict_get_remote (first), &error));
+  g_assert_no_error (error);
+  tether_database_check_external (f->db);
+  wait_row_shows (list, 2, "Resolved");
+  assert_row (list, 1, top);
+  g_assert_true (tether_sync_engine_restore_conflict (cli_engine (f), "c-first", &error));
+  g_assert_no_error (error);
+  tether_database_check_external (f->db);
+  wait_row_shows (list, 2, "Restored");
+  assert_row (list, 1, top);
+  g_assert_true (gtk_root_get_focus (GTK_ROOT (f->window)) == top);
+}
+
 /* Screenshots --------------------------------------------------------------- */
 
 static void
@@ -1136,6 +1274,7 @@ main (int   argc,
     { "snapshot", test_inspector_snapshot },
     { "icon-buttons-named", test_inspector_icon_buttons_named },
     { "conflict-titles", test_inspector_conflict_titles },
+    { "conflicts-kept", test_inspector_conflicts_kept },
   };
   gboolean display;
 

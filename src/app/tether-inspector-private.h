@@ -8,7 +8,8 @@
 G_BEGIN_DECLS
 
 /* What tether-inspector.c shares with tether-inspector-rows.c, which makes
- * the text and widgets it shows, and with tether-inspector-queue.c. */
+ * the text and widgets it shows, and with tether-inspector-queue.c and
+ * tether-inspector-conflicts.c. */
 
 /* Object data on each cell of the queue: its GtkListItem, so a right click
  * can find the change under the pointer. */
@@ -63,6 +64,12 @@ gboolean          _tether_inspector_find_compactable    (GHashTable            *
  * @records that looked compactable. */
 void              _tether_inspector_hold_back           (GHashTable            *held_back,
                                                          GHashTable            *records);
+
+/* tether-inspector-conflicts.c: show @log (the conflict log, newest last)
+ * in @store (newest first) by replacing only the range that differs;
+ * returns how many conflicts are open. */
+guint             _tether_inspector_update_conflicts    (GListStore            *store,
+                                                         GPtrArray             *log);
 
 /* A GtkListBoxCreateWidgetFunc for TetherConflict items. */
 GtkWidget        *_tether_inspector_conflict_row_new    (gpointer               item,

@@ -189,24 +189,14 @@ refresh_conflicts (TetherInspector *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) conflicts = tether_sync_engine_list_conflicts (self->engine, FALSE, &error);
-  guint open = 0;
+  guint open;
 
   if (conflicts == NULL)
     {
       g_warning ("reading the conflict log: %s", error->message);
       return;
     }
-  for (guint i = 0; i < conflicts->len / 2; i++)
-    {
-      gpointer swap = conflicts->pdata[i];
-
-      conflicts->pdata[i] = conflicts->pdata[conflicts->len - 1 - i];
-      conflicts->pdata[conflicts->len - 1 - i] = swap;
-    }
-  for (guint i = 0; i < conflicts->len; i++)
-    open += tether_conflict_get_status (g_ptr_array_index (conflicts, i)) == TETHER_CONFLICT_OPEN;
-  g_list_store_splice (self->conflicts, 0, g_list_model_get_n_items (G_LIST_MODEL (self->conflicts)),
-                       conflicts->pdata, conflicts->len);
+  open = _tether_inspector_update_conflicts (self->conflicts, conflicts);
   gtk_stack_set_visible_child_name (self->conflict_stack, conflicts->len > 0 ? "list" : "empty");
   adw_view_stack_page_set_badge_number (self->conflicts_page, open);
   adw_view_stack_page_set_needs_attention (self->conflicts_page, open > 0);
@@ -332,17 +322,13 @@ on_phase (TetherSyncEngine *engine,
     queue_refresh (self, REFRESH_EVENTS | REFRESH_CONFLICTS);
 }
 
+/* Another process (the CLI) committed: it may have synced, or settled or
+ * restored a conflict, which this engine announces no other way. Our own
+ * writes (every autosave) leave both logs alone. */
 static void
-on_queue_changed (TetherInspector *self)
+on_external_change (TetherInspector *self)
 {
-  const char *page = adw_view_stack_get_visible_child_name (self->pages);
-
-  /* Another process (the CLI) may have synced or settled a conflict: what
-   * is on screen is read again, the hidden pages wait for their signals. */
-  if (g_strcmp0 (page, "conflicts") == 0)
-    queue_refresh (self, REFRESH_CONFLICTS);
-  else if (g_strcmp0 (page, "events") == 0)
-    queue_refresh (self, REFRESH_EVENTS);
+  queue_refresh (self, REFRESH_CONFLICTS | REFRESH_EVENTS);
 }
 
 static void
@@ -357,7 +343,8 @@ on_conflicts_moved (TetherInspector *self)
   queue_refresh (self, REFRESH_CONFLICTS);
 }
 
-/* Hidden pages are not kept current by queue-changed: read them on show. */
+/* A restore in this process is announced by nothing the inspector hears:
+ * showing a page reads it again (only rows that changed are replaced). */
 static void
 on_page_changed (TetherInspector *self)
 {
@@ -640,6 +627,8 @@ static void
 disconnect_engine (TetherInspector *self)
 {
   unwatch_queue (self);
+  if (self->engine != NULL && tether_sync_engine_get_database (self->engine) != NULL)
+    g_signal_handlers_disconnect_by_data (tether_sync_engine_get_database (self->engine), self);
   if (self->engine != NULL)
     g_signal_handlers_disconnect_by_data (self->engine, self);
   g_cancellable_cancel (self->cancellable);
@@ -761,7 +750,8 @@ connect_engine (TetherInspector  *self,
   self->engine = g_object_ref (engine);
   self->cancellable = g_cancellable_new ();
   self->phase = TETHER_SYNC_PHASE_DONE;
-  g_signal_connect_swapped (engine, "queue-changed", G_CALLBACK (on_queue_changed), self);
+  g_signal_connect_swapped (tether_sync_engine_get_database (engine), "external-change",
+                            G_CALLBACK (on_external_change), self);
   g_signal_connect (engine, "phase", G_CALLBACK (on_phase), self);
   g_signal_connect_swapped (engine, "conflict", G_CALLBACK (on_conflicts_moved), self);
   g_signal_connect_swapped (engine, "notify::conflict-count", G_CALLBACK (on_conflicts_moved), self);
