@@ -241,6 +241,7 @@ test_errors (Fixture       *f,
 {
   g_autoptr(Result) required = NULL, above = NULL, bad_json = NULL, array = NULL;
   g_autoptr(Result) bad_patch = NULL, collection = NULL, missing = NULL, empty = NULL, bad_line = NULL;
+  g_autoptr(Result) latin1 = NULL, latin1_patch = NULL, latin1_id = NULL, latin1_where = NULL;
   g_autoptr(JsonObject) ok = NULL;
 
   ok = output_object (run (f, "create", "tasks", "{\"title\": \"kept\"}"));
@@ -256,6 +257,16 @@ test_errors (Fixture       *f,
   bad_line = run (f, "create", "notes", "{\n  \"title\": x}");
   assert_fails (bad_line, 1, "tether: create: the record is not valid JSON: line 2, column 12: "
                              "unexpected identifier `x', expected value\n");
+  /* bad bytes in a record are bad data, as in import; elsewhere on the
+   * command line they are a usage error */
+  latin1 = run (f, "create", "notes", "{\"title\": \"caf\xe9\"}");
+  assert_fails (latin1, 1, "tether: create: the record is not valid JSON: the text is not valid UTF-8\n");
+  latin1_patch = run (f, "update", "notes", "some-id", "{\"title\": \"\xff\"}");
+  assert_fails (latin1_patch, 1, "tether: update: the record is not valid JSON: the text is not valid UTF-8\n");
+  latin1_id = run (f, "get", "notes", "caf\xe9");
+  assert_fails (latin1_id, 2, "tether: get: argument 2 is not valid UTF-8\nUsage: tether get ");
+  latin1_where = run (f, "count", "notes", "--where", "title == caf\xe9");
+  assert_fails (latin1_where, 2, "tether: count: argument 3 is not valid UTF-8\nUsage: tether count ");
   empty = run (f, "create", "notes", "");
   assert_fails (empty, 1, "tether: create: the record is not valid JSON: the text is empty\n");
   array = run (f, "put", "notes", "[1, 2]");

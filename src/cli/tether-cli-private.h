@@ -64,6 +64,7 @@ typedef struct {
   guint                 max_args;
   TetherCliOptions      options;
   TetherCliCommandFunc  func;
+  guint                 json_arg;  /* the 1-based position of a record given as JSON; 0: none */
 } TetherCliCommand;
 
 /* tether-cli.c */

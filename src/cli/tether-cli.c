@@ -322,6 +322,19 @@ store_option (TetherCliArgs  *args,
     }
 }
 
+/* Arguments are quoted in messages and JSON output, which must stay UTF-8. */
+static gboolean
+check_utf8 (char    **argv,
+            int       i,
+            GError  **error)
+{
+  if (g_utf8_validate (argv[i], -1, NULL))
+    return TRUE;
+  g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_USAGE,
+               "%s: argument %d is not valid UTF-8", argv[0], i);
+  return FALSE;
+}
+
 /* One option at argv[*i], as "--name VALUE" or "--name=VALUE". */
 static gboolean
 parse_option (TetherCliArgs     *args,
@@ -353,6 +366,8 @@ parse_option (TetherCliArgs     *args,
                        name);
           return FALSE;
         }
+      if (!check_utf8 (argv, *i, error))
+        return FALSE;
       return store_option (args, command_options[o].id, name, value, error);
     }
   g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_USAGE,
@@ -370,13 +385,6 @@ parse_command_args (const TetherCliCommand  *command,
   gboolean options_done = FALSE;
 
   for (int i = 1; i < argc; i++)
-    if (!g_utf8_validate (argv[i], -1, NULL))
-      {
-        g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_USAGE,
-                     "%s: argument %d is not valid UTF-8", command->name, i);
-        return FALSE;
-      }
-  for (int i = 1; i < argc; i++)
     {
       const char *arg = argv[i];
 
@@ -384,9 +392,14 @@ parse_command_args (const TetherCliCommand  *command,
         options_done = TRUE;
       else if (!options_done && arg[0] == '-' && arg[1] != '\0')
         {
-          if (!parse_option (args, command->options, argc, argv, &i, error))
+          if (!check_utf8 (argv, i, error) ||
+              !parse_option (args, command->options, argc, argv, &i, error))
             return FALSE;
         }
+      /* A record's bad bytes are bad data, as in import (status 1): the
+       * command checks them as it reads the JSON. */
+      else if (args->positional->len + 1 != command->json_arg && !check_utf8 (argv, i, error))
+        return FALSE;
       else
         g_ptr_array_add (args->positional, (gpointer) arg);
     }
