@@ -278,6 +278,8 @@ test_remote_token (Fixture *f)
   g_autoptr(Command) both = cli (f, "b.db", "remote", "set", s->base, "--token", "x", "--no-token", NULL);
   g_autoptr(Command) empty = cli (f, "b.db", "remote", "set", s->base, "--token", "", NULL);
   g_autoptr(Command) show_option = cli (f, "b.db", "remote", "show", "--no-token", NULL);
+  g_autoptr(Command) spaced = cli (f, "b.db", "remote", "set", s->base, "--token", "two words", NULL);
+  g_autoptr(Command) newline = cli (f, "b.db", "remote", "set", s->base, "--token", "tok\nen", NULL);
 
   set_remote (f, "a.db", s);
   /* another path on the same server keeps the token */
@@ -307,6 +309,10 @@ test_remote_token (Fixture *f)
   assert_fails (both, 2, "give one of --token, --token-file and --no-token");
   assert_fails (empty, 2, "--token is empty");
   assert_fails (show_option, 2, "remote show takes no arguments or options");
+  /* --token follows --token-file's rule: one word */
+  assert_fails (spaced, 2, "tether: remote set: --token must be one word of at most 4096 bytes, without "
+                           "spaces or control characters\nUsage: tether remote ");
+  assert_fails (newline, 2, "--token must be one word");
   g_assert_false (g_file_test (b_path, G_FILE_TEST_EXISTS));
 }
 

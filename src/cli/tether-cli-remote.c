@@ -68,6 +68,16 @@ same_server (const char *old_url,
          effective_port (a) == effective_port (b);
 }
 
+static gboolean
+is_one_word (const char *text,
+             gsize       length)
+{
+  for (gsize i = 0; i < length; i++)
+    if (g_ascii_iscntrl (text[i]) || text[i] == ' ')
+      return FALSE;
+  return length > 0;
+}
+
 /* Before the database opens, so a wrong command line creates no file. */
 static gboolean
 check_token_options (TetherCliArgs  *args,
@@ -79,6 +89,13 @@ check_token_options (TetherCliArgs  *args,
   else if (args->token != NULL && args->token[0] == '\0')
     g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_USAGE,
                          "remote set: --token is empty (--no-token removes the stored token)");
+  /* The same rule as --token-file's: a token with a space or a newline in
+   * it is a paste gone wrong, and would break the Authorization header. */
+  else if (args->token != NULL &&
+           (strlen (args->token) > MAX_TOKEN || !is_one_word (args->token, strlen (args->token))))
+    g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_USAGE,
+                         "remote set: --token must be one word of at most 4096 bytes, without "
+                         "spaces or control characters");
   else
     return TRUE;
   return FALSE;
@@ -117,16 +134,6 @@ read_line (GInputStream  *stream,
       *length += n;
     }
   return TRUE;
-}
-
-static gboolean
-is_one_word (const char *text,
-             gsize       length)
-{
-  for (gsize i = 0; i < length; i++)
-    if (g_ascii_iscntrl (text[i]) || text[i] == ' ')
-      return FALSE;
-  return length > 0;
 }
 
 /* The first line of @path ("-": standard input) without the whitespace
