@@ -212,6 +212,10 @@ test_remote (Fixture *f)
   g_autofree char *db_path = g_build_filename (f->dir, "a.db", NULL);
   g_autoptr(Command) bad = cli (f, "a.db", "remote", "set", "notaurl", NULL);
   g_autoptr(Command) no_host = cli (f, "a.db", "remote", "set", "https://", "--token", "x", NULL);
+  g_autoptr(Command) password = cli (f, "a.db", "remote", "set", "https://me:s3cret@sync.example.org/sync", NULL);
+  g_autoptr(Command) user = cli (f, "a.db", "remote", "set", "https://me@sync.example.org/sync", NULL);
+  g_autoptr(Command) query = cli (f, "a.db", "remote", "set", "https://sync.example.org/sync?x=1", NULL);
+  g_autoptr(Command) fragment = cli (f, "a.db", "remote", "set", "https://sync.example.org/sync#top", NULL);
   g_autoptr(Command) show_none = NULL;
   g_autoptr(Command) sync_none = NULL;
   g_autoptr(JsonObject) inspected = NULL;
@@ -223,6 +227,15 @@ test_remote (Fixture *f)
   /* a wrong address is a usage error, found before the file is made */
   assert_fails (bad, 2, "'notaurl' is not a server address");
   assert_fails (no_host, 2, "is not a server address");
+  /* what the requests cannot carry, and a password never echoed */
+  assert_fails (password, 2, "tether: remote set: the address holds a user name or password "
+                             "(USER:PASSWORD@): leave it out, and give the token with --token-file\n");
+  g_assert_null (strstr (password->err, "s3cret"));
+  assert_fails (user, 2, "the address holds a user name or password");
+  assert_fails (query, 2, "tether: remote set: 'https://sync.example.org/sync?x=1' has a query (?…): give "
+                          "the server's address without one, as http://HOST[:PORT][/PATH] or "
+                          "https://HOST[:PORT][/PATH]\n");
+  assert_fails (fragment, 2, "has a fragment (#…)");
   g_assert_false (g_file_test (db_path, G_FILE_TEST_EXISTS));
 
   show_none = cli (f, "a.db", "remote", "show", NULL);

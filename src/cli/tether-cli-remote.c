@@ -18,6 +18,28 @@
 
 #define MAX_TOKEN 4096
 
+/* What the sync requests cannot carry: they go to URL/push and URL/pull,
+ * so a query or fragment would end up in the wrong place, and a password
+ * in the address would be shown by `remote show` and `inspect`. */
+static gboolean
+check_url_parts (const char  *url,
+                 GUri        *uri,
+                 GError     **error)
+{
+  if (g_uri_get_userinfo (uri) != NULL)
+    g_set_error_literal (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_USAGE,
+                         "remote set: the address holds a user name or password (USER:PASSWORD@): "
+                         "leave it out, and give the token with --token-file");
+  else if (g_uri_get_query (uri) != NULL || g_uri_get_fragment (uri) != NULL)
+    g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_USAGE,
+                 "remote set: '%s' has a %s: give the server's address without one, as "
+                 "http://HOST[:PORT][/PATH] or https://HOST[:PORT][/PATH]",
+                 url, g_uri_get_query (uri) != NULL ? "query (?…)" : "fragment (#…)");
+  else
+    return TRUE;
+  return FALSE;
+}
+
 /* Checked before the database opens, so a typo creates no file. GUri reads
  * the scheme in any case; it comes back in lower case, as the engine and
  * the server expect it. */
@@ -31,7 +53,7 @@ normalize_url (const char  *url,
 
   if (scheme != NULL && (g_str_equal (scheme, "http") || g_str_equal (scheme, "https")) &&
       host != NULL && host[0] != '\0')
-    return g_strconcat (scheme, url + strlen (scheme), NULL);
+    return check_url_parts (url, uri, error) ? g_strconcat (scheme, url + strlen (scheme), NULL) : NULL;
   g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_USAGE,
                "remote set: '%s' is not a server address: give http://HOST[:PORT][/PATH] "
                "or https://HOST[:PORT][/PATH]", url);
