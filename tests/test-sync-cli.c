@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <sqlite3.h>
@@ -14,10 +15,19 @@
 
 /* Runs `tether --db DIR/DB ARGS…` (NULL-terminated) with @input, if any,
  * on standard input. */
+/* Root may change any file's mode: a CLI that must fail to runs as nobody. */
+static void
+drop_to_nobody (gpointer data)
+{
+  if (setgid (65534) != 0 || setuid (65534) != 0)
+    _exit (3);
+}
+
 static Command *
 cli_valist (Fixture    *f,
             const char *db,
             const char *input,
+            gboolean    as_nobody,
             va_list     ap)
 {
   g_autoptr(GSubprocessLauncher) launcher = NULL;
@@ -37,6 +47,8 @@ cli_valist (Fixture    *f,
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE |
                                         (input != NULL ? G_SUBPROCESS_FLAGS_STDIN_PIPE : 0));
   g_subprocess_launcher_unsetenv (launcher, "TETHER_DB");
+  if (as_nobody)
+    g_subprocess_launcher_set_child_setup (launcher, drop_to_nobody, NULL, NULL);
   process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8 (process, input, NULL, &command->out, &command->err, &error);
@@ -56,7 +68,21 @@ cli (Fixture    *f,
   va_list ap;
 
   va_start (ap, db);
-  command = cli_valist (f, db, NULL, ap);
+  command = cli_valist (f, db, NULL, FALSE, ap);
+  va_end (ap);
+  return command;
+}
+
+static G_GNUC_NULL_TERMINATED Command *
+cli_nobody (Fixture    *f,
+            const char *db,
+            ...)
+{
+  Command *command;
+  va_list ap;
+
+  va_start (ap, db);
+  command = cli_valist (f, db, NULL, TRUE, ap);
   va_end (ap);
   return command;
 }
@@ -71,7 +97,7 @@ cli_input (Fixture    *f,
   va_list ap;
 
   va_start (ap, input);
-  command = cli_valist (f, db, input, ap);
+  command = cli_valist (f, db, input, FALSE, ap);
   va_end (ap);
   return command;
 }
@@ -86,7 +112,7 @@ cli_ok (Fixture    *f,
   va_list ap;
 
   va_start (ap, db);
-  command = cli_valist (f, db, NULL, ap);
+  command = cli_valist (f, db, NULL, FALSE, ap);
   va_end (ap);
   if (command->status != 0)
     g_error ("tether failed (%d): %s", command->status, command->err);
@@ -397,6 +423,36 @@ has_sync_tables (const char *path)
   return found;
 }
 
+/* A database that cannot be made private is refused a token before sync
+ * is set up: it is left as it was, not tracking every change with no
+ * remote to send it to. */
+static void
+test_remote_not_private (Fixture *f)
+{
+  g_autofree char *db_path = g_build_filename (f->dir, "a.db", NULL);
+  g_autofree char *expected = NULL, *id = NULL;
+  g_autoptr(Command) refused = NULL;
+  g_autoptr(JsonObject) inspected = NULL;
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("needs root, to run the CLI as a user who does not own the database");
+      return;
+    }
+  id = create_note (f, "a.db", "shared with others");
+  /* a database others may write, which only its owner may chmod */
+  g_assert_cmpint (g_chmod (f->dir, 0777), ==, 0);
+  g_assert_cmpint (g_chmod (db_path, 0666), ==, 0);
+  refused = cli_nobody (f, "a.db", "remote", "set", "http://127.0.0.1:1/sync", "--token", "secret", NULL);
+  expected = g_strdup_printf ("tether: cannot make %s readable by its owner only (Operation not permitted), "
+                              "so the token was not stored\n", db_path);
+  g_assert_cmpint (refused->status, ==, 1);
+  g_assert_cmpstr (refused->err, ==, expected);
+  g_assert_false (has_sync_tables (db_path));
+  inspected = inspect (f, "a.db");
+  g_assert_false (json_object_get_boolean_member (inspected, "setUp"));
+}
+
 /* The devtools on a database never set up for sync say so, and leave it
  * as it was: no sync tables, no change tracking, no records queued. */
 static void
@@ -667,6 +723,7 @@ main (int   argc,
     { "remote/scheme-case", test_remote_scheme_case },
     { "remote/token", test_remote_token },
     { "remote/token-file", test_remote_token_file },
+    { "remote/not-private", test_remote_not_private },
     { "not-set-up", test_not_set_up },
     { "push-pull", test_push_pull },
     { "failed", test_failed },

@@ -234,22 +234,20 @@ print_set (const char *url,
   _tether_cli_print_text (line);
 }
 
+/* Sets sync up and stores @url with @token (NULL: keep the stored one if
+ * it is for the same server). */
 static gboolean
-remote_set (TetherCli      *cli,
-            TetherCliArgs  *args,
-            GError        **error)
+store_remote (TetherCli   *cli,
+              const char  *url,
+              const char  *token,
+              GError     **error)
 {
-  g_autofree char *url = normalize_url (ARG (args, 1), error);
-  g_autoptr(TetherSyncEngine) engine = NULL;
-  g_autofree char *from_file = NULL;
+  g_autoptr(TetherSyncEngine) engine = _tether_cli_set_up_sync (cli, error);
   g_autofree char *old_url = NULL;
   g_autofree char *old_token = NULL;
-  const char *token = args->no_token ? "" : args->token;
   gboolean dropped = FALSE;
 
-  if (url == NULL || !check_token_options (args, error) ||
-      (args->token_file != NULL && (token = from_file = read_token_file (args->token_file, error)) == NULL) ||
-      (engine = _tether_cli_set_up_sync (cli, error)) == NULL)
+  if (engine == NULL)
     return FALSE;
   tether_sync_engine_load_remote (engine, &old_url, &old_token);
   /* A token is a password for one server: never send it to another. */
@@ -258,13 +256,36 @@ remote_set (TetherCli      *cli,
       token = "";
       dropped = TRUE;
     }
-  if (has_token (token != NULL ? token : old_token) &&
+  /* A kept token was made private when it was stored; the file may have
+   * been opened up since. Sync was set up then, so failing leaves it so. */
+  if (token == NULL && has_token (old_token) &&
       !make_private (tether_sync_engine_get_database (engine), error))
     return FALSE;
   if (!tether_sync_engine_save_remote (engine, url, token, error))
     return FALSE;
   print_set (url, has_token (token != NULL ? token : old_token), dropped);
   return TRUE;
+}
+
+static gboolean
+remote_set (TetherCli      *cli,
+            TetherCliArgs  *args,
+            GError        **error)
+{
+  g_autofree char *url = normalize_url (ARG (args, 1), error);
+  g_autofree char *from_file = NULL;
+  const char *token = args->no_token ? "" : args->token;
+  TetherDatabase *db;
+
+  if (url == NULL || !check_token_options (args, error) ||
+      (args->token_file != NULL && (token = from_file = read_token_file (args->token_file, error)) == NULL) ||
+      (db = _tether_cli_open (cli, error)) == NULL)
+    return FALSE;
+  /* Before sync is set up: a file that cannot be made private must be left
+   * as it was, not tracking every change with no remote to send it to. */
+  if (has_token (token) && !make_private (db, error))
+    return FALSE;
+  return store_remote (cli, url, token, error);
 }
 
 static gboolean
