@@ -1112,6 +1112,107 @@ test_strategy_manual_restore_fields (Fixture *f)
   assert_string (a, "notes", note, "body", "one\ntwo\nthree\n");
 }
 
+/* The entry of @c's log for @note that a restore made at @at: the
+ * version it replaced. */
+static TetherConflict *
+replaced_entry (Client     *c,
+                const char *note,
+                gint64      at)
+{
+  g_autoptr(GPtrArray) all = client_conflicts (c, FALSE);
+
+  for (guint i = 0; i < all->len; i++)
+    if (g_str_equal (tether_conflict_get_record_id (all->pdata[i]), note) &&
+        tether_conflict_get_created (all->pdata[i]) == at &&
+        tether_conflict_get_status (all->pdata[i]) == TETHER_CONFLICT_RESOLVED)
+      return g_object_ref (all->pdata[i]);
+  return NULL;
+}
+
+/* Restoring B's losing title writes B's whole version over the note, and
+ * B edited the body since: that version is kept as an entry of its own,
+ * decided, and restoring it (the undo) brings the edits back. */
+static void
+test_restore_keeps_replaced (Fixture *f)
+{
+  Client *a, *b;
+  g_autofree char *note = NULL;
+  g_autoptr(TetherConflict) conflict = NULL;
+  g_autoptr(TetherConflict) restored = NULL;
+  g_autoptr(TetherConflict) replaced = NULL;
+  g_autoptr(JsonObject) stored = NULL;
+  g_autoptr(GError) error = NULL;
+
+  strategy_setup (f, TETHER_CONFLICT_STRATEGY_LWW, &a, &b, &note);
+  client_sync (b);
+  conflict = only_conflict (b);
+  client_update (b, "notes", note, "{\"body\":\"edited on B since\\n\",\"pinned\":true}");
+
+  g_assert_true (tether_sync_engine_restore_conflict (b->engine, tether_conflict_get_id (conflict), &error));
+  g_assert_no_error (error);
+  assert_string (b, "notes", note, "title", "title from B");
+  assert_string (b, "notes", note, "body", "one\ntwo\nthree\n");
+  restored = tether_sync_engine_get_conflict (b->engine, tether_conflict_get_id (conflict), &error);
+  g_assert_no_error (error);
+  g_assert_true (tether_conflict_get_status (restored) == TETHER_CONFLICT_RESTORED);
+  replaced = replaced_entry (b, note, tether_conflict_get_resolved (restored));
+  g_assert_nonnull (replaced);
+  g_assert_cmpstr (object_string (tether_conflict_get_loser (replaced), "body"), ==, "edited on B since\n");
+  g_assert_cmpstr (object_string (tether_conflict_get_result (replaced), "title"), ==, "title from B");
+
+  /* The undo: the version before the restore comes back, whole. */
+  g_assert_true (tether_sync_engine_restore_conflict (b->engine, tether_conflict_get_id (replaced), &error));
+  g_assert_no_error (error);
+  assert_string (b, "notes", note, "title", "title from A");
+  assert_string (b, "notes", note, "body", "edited on B since\n");
+  stored = client_get (b, "notes", note);
+  g_assert_true (json_object_get_boolean_member (stored, "pinned"));
+  strategy_finish (f, a, b);
+  assert_string (a, "notes", note, "body", "edited on B since\n");
+}
+
+/* B's delete lost to A's edit; restoring it deletes the note again. The
+ * note as it was is kept, and restoring that brings it back. */
+static void
+test_restore_delete_keeps_replaced (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new (f, s, "b", f->alice);
+  Client *clients[] = { a, b };
+  g_autofree char *note = shared_record (a, b, "notes", NOTE_BASE);
+  g_autoptr(TetherConflict) conflict = NULL;
+  g_autoptr(TetherConflict) restored = NULL;
+  g_autoptr(TetherConflict) replaced = NULL;
+  g_autoptr(GError) error = NULL;
+
+  client_update (a, "notes", note, "{\"title\":\"edited on A\"}");
+  client_sync (a);
+  later ();
+  client_delete (b, "notes", note);
+  client_sync (b);
+  conflict = only_conflict (b);
+  g_assert_true (tether_conflict_get_local_deleted (conflict));
+
+  g_assert_true (tether_sync_engine_restore_conflict (b->engine, tether_conflict_get_id (conflict), &error));
+  g_assert_no_error (error);
+  assert_absent (b, "notes", note);
+  restored = tether_sync_engine_get_conflict (b->engine, tether_conflict_get_id (conflict), &error);
+  g_assert_no_error (error);
+  replaced = replaced_entry (b, note, tether_conflict_get_resolved (restored));
+  g_assert_nonnull (replaced);
+  g_assert_null (tether_conflict_get_result (replaced));
+  g_assert_cmpstr (object_string (tether_conflict_get_loser (replaced), "title"), ==, "edited on A");
+
+  g_assert_true (tether_sync_engine_restore_conflict (b->engine, tether_conflict_get_id (replaced), &error));
+  g_assert_no_error (error);
+  assert_string (b, "notes", note, "title", "edited on A");
+  client_sync (b);
+  client_sync (a);
+  assert_string (a, "notes", note, "title", "edited on A");
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+}
+
 /* The server's copy moves on while a conflict waits for the user: the
  * one conflict follows it, on the base the local edits were made on, so
  * a field only the server changed is neither reverted nor a second
@@ -3367,6 +3468,8 @@ static const NamedTest tests[] = {
   { "strategy-manual-moves", test_strategy_manual_moves },
   { "discard-after-lost-response", test_discard_after_lost_response },
   { "strategy-manual-restore-fields", test_strategy_manual_restore_fields },
+  { "restore-keeps-replaced", test_restore_keeps_replaced },
+  { "restore-delete-keeps-replaced", test_restore_delete_keeps_replaced },
   { "strategy-manual-switched", test_strategy_manual_switched },
   { "strategy-manual-left", test_strategy_manual_left },
   { "strategy-stored", test_strategy_stored },

@@ -137,6 +137,75 @@ write_tracked (TetherSyncEngine *self,
   return record != NULL;
 }
 
+/* @data as the record will be stored: with its id and the schema's
+ * defaults, so that a restore of what is there already replaces nothing. */
+static JsonObject *
+as_stored (TetherSyncEngine *self,
+           TetherConflict   *conflict,
+           JsonObject       *data)
+{
+  JsonObject *copy;
+
+  if (data == NULL)
+    return NULL;
+  copy = _tether_json_object_deep_copy (data);
+  json_object_set_string_member (copy, "id", tether_conflict_get_record_id (conflict));
+  tether_schema_validate (tether_database_get_schema (self->db), tether_conflict_get_collection (conflict),
+                          copy, NULL);
+  return copy;
+}
+
+/* The entry a restore of @restored adds to the log: the record as it was
+ * (@replaced, NULL when absent) lost to the restored version (@data, NULL
+ * for a delete), decided by hand, made when @restored was restored. */
+static TetherConflict *
+replaced_entry (TetherConflict *restored,
+                JsonObject     *replaced,
+                JsonObject     *data)
+{
+  g_autofree char *id = tether_uuid_v7_new ();
+  TetherConflict *entry = tether_conflict_new (id, tether_conflict_get_collection (restored),
+                                               tether_conflict_get_record_id (restored));
+
+  tether_conflict_set_local (entry, replaced, NULL);
+  tether_conflict_set_remote (entry, data, NULL, tether_conflict_get_remote_rev (restored));
+  tether_conflict_set_deleted (entry, replaced == NULL, data == NULL);
+  tether_conflict_set_strategy (entry, TETHER_CONFLICT_STRATEGY_MANUAL);
+  tether_conflict_set_result (entry, data, TETHER_CONFLICT_WINNER_REMOTE);
+  tether_conflict_set_created (entry, tether_conflict_get_resolved (restored));
+  tether_conflict_set_status (entry, TETHER_CONFLICT_RESOLVED, tether_conflict_get_resolved (restored));
+  return entry;
+}
+
+/* A restore writes over the record as it is now, edits made since the
+ * conflict included: that version is kept in the log as an entry of its
+ * own, so that nothing the restore replaces is lost and restoring that
+ * entry undoes the restore. */
+static gboolean
+keep_replaced (TetherSyncEngine  *self,
+               TetherConflict    *restored,
+               JsonObject        *data,
+               GError           **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autoptr(JsonObject) replaced = NULL;
+  g_autoptr(JsonObject) stored = NULL;
+  g_autoptr(TetherConflict) entry = NULL;
+
+  replaced = _tether_sync_read_local (self, tether_conflict_get_collection (restored),
+                                      tether_conflict_get_record_id (restored), &local_error);
+  if (local_error != NULL)
+    return g_propagate_error (error, g_steal_pointer (&local_error)), FALSE;
+  stored = as_stored (self, restored, data);
+  if (_tether_json_object_equal (replaced, stored))
+    return TRUE;   /* nothing is replaced */
+  entry = replaced_entry (restored, replaced, stored);
+  if (!_tether_sync_store_save_conflict (self->db, entry, error))
+    return FALSE;
+  _tether_sync_engine_note_conflict (self, entry);
+  return TRUE;
+}
+
 static gboolean
 settle (TetherSyncEngine     *self,
         TetherConflict       *conflict,
@@ -149,7 +218,8 @@ settle (TetherSyncEngine     *self,
     return FALSE;
   tether_conflict_set_result (conflict, data, winner);
   tether_conflict_set_status (conflict, status, tether_time_now_ms ());
-  if (!write_tracked (self, conflict, data, error) ||
+  if ((status == TETHER_CONFLICT_RESTORED && !keep_replaced (self, conflict, data, error)) ||
+      !write_tracked (self, conflict, data, error) ||
       !_tether_sync_store_save_conflict (self->db, conflict, error))
     {
       tether_database_rollback (self->db);
