@@ -972,6 +972,32 @@ test_inbox_empty (InboxFixture *f, gconstpointer data)
   tether_test_app_snapshot (GTK_WIDGET (f->inbox), png);
 }
 
+/* A log that cannot be read is not an empty one: the inbox says what
+ * failed, where "No Conflicts … nothing is lost" would be a claim. */
+static void
+test_inbox_read_error (InboxFixture *f, gconstpointer data)
+{
+  g_autofree char *png = screenshot_path ("conflict-inbox-read-error.png");
+  g_autoptr(GError) error = NULL;
+  GtkWidget *status;
+
+  if (skip_without_display ())
+    return;
+  g_assert_true (_tether_database_exec (f->base.db, "ALTER TABLE _tether_conflicts RENAME TO _tether_conflicts_gone",
+                                        &error));
+  g_assert_no_error (error);
+  open_inbox (f);
+  status = find_type (GTK_WIDGET (gtk_stack_get_visible_child (GTK_STACK (find_type (GTK_WIDGET (f->inbox),
+                                                                                      GTK_TYPE_STACK)))),
+                      ADW_TYPE_STATUS_PAGE);
+  g_assert_nonnull (status);
+  g_assert_true (gtk_widget_get_mapped (status));
+  g_assert_cmpstr (adw_status_page_get_title (ADW_STATUS_PAGE (status)), ==, "Cannot Show the Conflicts");
+  g_assert_nonnull (strstr (adw_status_page_get_description (ADW_STATUS_PAGE (status)), "_tether_conflicts"));
+  tether_test_app_snapshot (GTK_WIDGET (f->inbox), png);
+  g_test_message ("screenshot: %s", png);
+}
+
 static void
 test_inbox_lists_conflicts (InboxFixture *f, gconstpointer data)
 {
@@ -1226,6 +1252,7 @@ main (int argc, char **argv)
   EDITOR_TEST ("due-accessible-label", test_due_accessible_label);
   EDITOR_TEST ("snapshots", test_snapshots);
   INBOX_TEST ("empty", test_inbox_empty);
+  INBOX_TEST ("read-error", test_inbox_read_error);
   INBOX_TEST ("lists-conflicts", test_inbox_lists_conflicts);
   INBOX_TEST ("keep-theirs", test_inbox_keep_theirs);
   INBOX_TEST ("keep-selected", test_inbox_keep_selected);

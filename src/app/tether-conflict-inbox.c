@@ -16,6 +16,7 @@ struct _TetherConflictInbox
   AdwToastOverlay  *toasts;
   AdwWindowTitle   *window_title;
   GtkStack         *stack;
+  AdwStatusPage    *error_page;
   GtkListBox       *list;
   GtkLabel         *detail_title;
   GtkLabel         *detail_summary;
@@ -28,6 +29,7 @@ struct _TetherConflictInbox
   TetherConflict   *shown;       /* in the detail */
   GHashTable       *choices;     /* field → the "mine" GtkCheckButton of an open conflict */
   gboolean          reloading;
+  gboolean          read_failed; /* the last reload could not read the log */
 };
 
 G_DEFINE_FINAL_TYPE (TetherConflictInbox, tether_conflict_inbox, ADW_TYPE_WINDOW)
@@ -443,6 +445,27 @@ select_conflict (TetherConflictInbox *self,
   gtk_list_box_select_row (self->list, gtk_list_box_get_row_at_index (self->list, position));
 }
 
+/* The empty page would say that nothing is lost: say what failed instead.
+ * Conflicts read before stay listed, with a toast (once, not at every
+ * signal while the log cannot be read). */
+static void
+read_failed (TetherConflictInbox *self,
+             GError              *error)
+{
+  g_autofree char *text = g_strdup_printf (_("The conflict log could not be read: %s. "
+                                             "It is read again after the next sync."), error->message);
+
+  g_debug ("cannot list conflicts: %s", error->message);
+  if (g_list_model_get_n_items (G_LIST_MODEL (self->conflicts)) == 0)
+    {
+      adw_status_page_set_description (self->error_page, text);
+      gtk_stack_set_visible_child_name (self->stack, "error");
+    }
+  else if (!self->read_failed)
+    adw_toast_overlay_add_toast (self->toasts, tether_toast_new_plain (text));
+  self->read_failed = TRUE;
+}
+
 static void
 reload (TetherConflictInbox *self)
 {
@@ -455,9 +478,10 @@ reload (TetherConflictInbox *self)
   conflicts = self->engine ? tether_sync_engine_list_conflicts (self->engine, FALSE, &error) : g_ptr_array_new ();
   if (conflicts == NULL)
     {
-      g_debug ("cannot list conflicts: %s", error->message);
+      read_failed (self, error);
       return;
     }
+  self->read_failed = FALSE;
   g_ptr_array_sort (conflicts, compare_conflicts);
   for (guint i = 0; i < conflicts->len; i++)
     open += tether_conflict_get_status (conflicts->pdata[i]) == TETHER_CONFLICT_OPEN;
@@ -683,6 +707,7 @@ tether_conflict_inbox_class_init (TetherConflictInboxClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, toasts);
   gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, window_title);
   gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, stack);
+  gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, error_page);
   gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, list);
   gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, detail_title);
   gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, detail_summary);
