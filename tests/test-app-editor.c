@@ -1022,6 +1022,35 @@ test_inbox_lists_conflicts (InboxFixture *f, gconstpointer data)
   g_test_message ("screenshots: %s %s", png, decided_png);
 }
 
+/* Changed here, deleted on the server: no field can be chosen, so the
+ * detail offers none, and its text says what each button keeps. */
+static void
+test_inbox_open_delete (InboxFixture *f, gconstpointer data)
+{
+  g_autoptr(TetherRecord) note = tether_test_create (f->base.notes, "{\"id\": \"n-gone\", \"title\": \"Packing list\"}");
+  g_autoptr(TetherConflict) conflict = tether_conflict_new ("c-gone", "notes", "n-gone");
+  g_autofree char *png = screenshot_path ("conflict-inbox-open-delete.png");
+  GtkLabel *summary;
+
+  if (skip_without_display ())
+    return;
+  tether_conflict_set_local (conflict, tether_record_get_data (note), NULL);
+  tether_conflict_set_remote (conflict, NULL, NULL, 4);
+  tether_conflict_set_deleted (conflict, FALSE, TRUE);
+  tether_conflict_set_strategy (conflict, TETHER_CONFLICT_STRATEGY_MANUAL);
+  save (f, conflict);
+  open_inbox (f);
+  g_assert_null (find_type (GTK_WIDGET (f->inbox), GTK_TYPE_CHECK_BUTTON));
+  summary = GTK_LABEL (gtk_widget_get_template_child (GTK_WIDGET (f->inbox), TETHER_TYPE_CONFLICT_INBOX,
+                                                      "detail_summary"));
+  g_assert_nonnull (strstr (gtk_label_get_text (summary), "deleted on the server"));
+  g_assert_null (strstr (gtk_label_get_text (summary), "each field"));
+  tether_test_app_snapshot (GTK_WIDGET (f->inbox), png);
+  g_test_message ("screenshot: %s", png);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.keep-theirs", NULL));
+  g_assert_cmpint (status_of (f, "c-gone"), ==, TETHER_CONFLICT_RESOLVED);
+}
+
 static void
 test_inbox_keep_theirs (InboxFixture *f, gconstpointer data)
 {
@@ -1254,6 +1283,7 @@ main (int argc, char **argv)
   INBOX_TEST ("empty", test_inbox_empty);
   INBOX_TEST ("read-error", test_inbox_read_error);
   INBOX_TEST ("lists-conflicts", test_inbox_lists_conflicts);
+  INBOX_TEST ("open-delete", test_inbox_open_delete);
   INBOX_TEST ("keep-theirs", test_inbox_keep_theirs);
   INBOX_TEST ("keep-selected", test_inbox_keep_selected);
   INBOX_TEST ("restore", test_inbox_restore);

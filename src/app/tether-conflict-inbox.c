@@ -259,7 +259,9 @@ side_card (TetherConflictInbox *self,
 {
   TetherConflict *conflict = self->shown;
   JsonObject *side = mine ? tether_conflict_get_local (conflict) : tether_conflict_get_remote (conflict);
-  gboolean choosable = tether_conflict_get_status (conflict) == TETHER_CONFLICT_OPEN && side != NULL;
+  /* Against a delete there is no field to choose: one version is kept whole. */
+  gboolean choosable = tether_conflict_get_status (conflict) == TETHER_CONFLICT_OPEN &&
+                       tether_conflict_get_local (conflict) != NULL && tether_conflict_get_remote (conflict) != NULL;
   g_autofree char *text = side == NULL ? g_strdup (_("Deleted")) : _tether_conflict_format_value (_tether_conflict_member (side, field));
   Badge badge = side_badge (conflict, field, mine);
   const char *name = mine ? _("Mine") : _("Theirs");

@@ -207,6 +207,16 @@ lost_fields_text (const char * const *fields)
   return text->len ? g_strdup (text->str) : NULL;
 }
 
+static const char *
+open_text (TetherConflict *conflict)
+{
+  if (tether_conflict_get_local (conflict) == NULL)
+    return _("Deleted on this device and changed on the server. Keep Mine deletes it, Keep Theirs keeps the server’s version.");
+  if (tether_conflict_get_remote (conflict) == NULL)
+    return _("Changed on this device and deleted on the server. Keep Mine keeps your version, Keep Theirs deletes it.");
+  return _("Changed on this device and on the server. Choose what to keep for each field, or keep one version whole.");
+}
+
 char *
 _tether_conflict_summary_text (TetherConflict *conflict)
 {
@@ -218,7 +228,7 @@ _tether_conflict_summary_text (TetherConflict *conflict)
   switch (tether_conflict_get_status (conflict))
     {
     case TETHER_CONFLICT_OPEN:
-      g_string_append (text, _("Changed on this device and on the server. Choose what to keep for each field, or keep one version whole."));
+      g_string_append (text, open_text (conflict));
       return g_string_free (text, FALSE);
     case TETHER_CONFLICT_RESTORED:
       g_string_append_printf (text, _("The version that lost was restored at %s."), when);
