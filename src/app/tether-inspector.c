@@ -343,8 +343,8 @@ on_conflicts_moved (TetherInspector *self)
   queue_refresh (self, REFRESH_CONFLICTS);
 }
 
-/* A restore in this process is announced by nothing the inspector hears:
- * showing a page reads it again (only rows that changed are replaced). */
+/* What no signal announces (a restore here that replaced nothing) shows
+ * when its page is shown: reading it again replaces only rows that moved. */
 static void
 on_page_changed (TetherInspector *self)
 {
