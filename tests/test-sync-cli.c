@@ -229,6 +229,126 @@ mode_of (const char *path)
 #define NOT_SET_UP "sync is not set up for this database: run `tether remote set URL --token-file FILE` " \
                    "first (safer than --token TOKEN, which ps and the shell history can see)\n"
 
+/* A server that forgets: it answers every push without a word about its
+ * changes, which the client must send again within its retry bounds, and
+ * every pull with nothing. */
+
+/* The path of the request on @input, read to its end so that closing the
+ * connection sends the answer, not a reset. */
+static char *
+read_request (GInputStream *input)
+{
+  g_autoptr(GDataInputStream) data = g_data_input_stream_new (input);
+  g_autofree char *request_line = NULL;
+  g_auto(GStrv) parts = NULL;
+  guint64 length = 0;
+  char *line;
+
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (data), FALSE);
+  g_data_input_stream_set_newline_type (data, G_DATA_STREAM_NEWLINE_TYPE_CR_LF);
+  if ((request_line = g_data_input_stream_read_line (data, NULL, NULL, NULL)) == NULL)
+    return NULL;
+  while ((line = g_data_input_stream_read_line (data, NULL, NULL, NULL)) != NULL && *line != '\0')
+    {
+      if (g_ascii_strncasecmp (line, "Content-Length:", 15) == 0)
+        length = g_ascii_strtoull (line + 15, NULL, 10);
+      g_free (line);
+    }
+  g_free (line);
+  while (length > 0)
+    {
+      char buffer[4096];
+      gssize n = g_input_stream_read (G_INPUT_STREAM (data), buffer, MIN (length, sizeof buffer), NULL, NULL);
+
+      if (n <= 0)
+        return NULL;
+      length -= (guint64) n;
+    }
+  parts = g_strsplit (request_line, " ", 3);
+  return g_strv_length (parts) == 3 ? g_strdup (parts[1]) : NULL;
+}
+
+static void
+answer_forgetfully (GSocketConnection *connection)
+{
+  GOutputStream *output = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  g_autofree char *path = read_request (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  g_autofree char *head = NULL;
+  const char *body = "{\"server\":\"tether-server\",\"protocol\":1}";
+
+  if (path == NULL)
+    return;
+  if (strstr (path, "/push") != NULL)
+    body = "{\"accepted\":[],\"conflicts\":[],\"errors\":[]}";
+  else if (strstr (path, "/pull") != NULL)
+    body = "{\"changes\":[],\"cursor\":null,\"hasMore\":false}";
+  head = g_strdup_printf ("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                          "Content-Length: %" G_GSIZE_FORMAT "\r\nConnection: close\r\n\r\n", strlen (body));
+  if (g_output_stream_write_all (output, head, strlen (head), NULL, NULL, NULL))
+    g_output_stream_write_all (output, body, strlen (body), NULL, NULL, NULL);
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+}
+
+typedef struct {
+  GSocketListener *listener;
+  GCancellable    *cancellable;
+  GThread         *thread;
+  char            *url;
+} Forgetful;
+
+/* Blocking accepts on a thread of its own: the test's thread waits for
+ * the CLI without running a main context. One request at a time is
+ * enough for one client. */
+static gpointer
+forgetful_run (gpointer data)
+{
+  Forgetful *server = data;
+
+  for (;;)
+    {
+      g_autoptr(GSocketConnection) connection =
+        g_socket_listener_accept (server->listener, NULL, server->cancellable, NULL);
+
+      if (connection == NULL)
+        return NULL;
+      answer_forgetfully (connection);
+    }
+}
+
+static Forgetful *
+forgetful_start (void)
+{
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GError) error = NULL;
+  Forgetful *server = g_new0 (Forgetful, 1);
+
+  server->listener = g_socket_listener_new ();
+  server->cancellable = g_cancellable_new ();
+  g_socket_listener_add_address (server->listener, any_port, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  server->url = g_strdup_printf ("http://127.0.0.1:%u/sync",
+                                 g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  server->thread = g_thread_new ("forgetful", forgetful_run, server);
+  return server;
+}
+
+static void
+forgetful_stop (Forgetful *server)
+{
+  g_cancellable_cancel (server->cancellable);
+  g_thread_join (server->thread);
+  g_socket_listener_close (server->listener);
+  g_object_unref (server->listener);
+  g_object_unref (server->cancellable);
+  g_free (server->url);
+  g_free (server);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Forgetful, forgetful_stop)
+
 /* Tests ------------------------------------------------------------------------------ */
 
 static void
@@ -613,6 +733,35 @@ test_failed (Fixture *f)
   assert_fails (unknown, 1, "no-such-change");
 }
 
+/* Changes that run out of retries in this sync fail it, as a rejection
+ * does: a script must not take them for old news. */
+static void
+test_out_of_retries (Fixture *f)
+{
+  g_autoptr(Forgetful) server = forgetful_start ();
+  g_autofree char *set = NULL, *id = NULL, *later = NULL;
+  g_autoptr(Command) failed = NULL;
+  g_autoptr(JsonObject) inspected = NULL;
+
+  set = cli_ok (f, "a.db", "remote", "set", server->url, "--token", "x", NULL);
+  id = create_note (f, "a.db", "never answered");
+  failed = cli (f, "a.db", "sync", NULL);
+  g_assert_cmpint (failed->status, ==, 1);
+  g_assert_true (g_str_has_prefix (failed->out, "pushed "));
+  g_assert_cmpstr (strchr (failed->out, '\n'), ==, "\n");
+  g_assert_cmpstr (failed->err, ==, "tether: 1 change ran out of retries (the server never took it): "
+                                    "see tether inspect; tether retry-failed sends it again\n");
+  inspected = inspect (f, "a.db");
+  g_assert_cmpint (stat_of (inspected, "failed"), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (change_at (inspected, 0), "error"), ==,
+                   "the server's answer did not mention this change");
+
+  /* the next sync has nothing new to report */
+  later = cli_ok (f, "a.db", "sync", NULL);
+  assert_has (later, "\n1 change failed in an earlier sync: see tether inspect; "
+                     "tether retry-failed sends it again\n");
+}
+
 static void
 test_compact (Fixture *f)
 {
@@ -727,6 +876,7 @@ main (int   argc,
     { "not-set-up", test_not_set_up },
     { "push-pull", test_push_pull },
     { "failed", test_failed },
+    { "failed/out-of-retries", test_out_of_retries },
     { "compact", test_compact },
     { "conflict", test_conflict },
     { "usage", test_usage },

@@ -289,7 +289,8 @@ static const TetherCliCommand commands[] = {
     1, 2, TETHER_CLI_OPT_TOKEN, _tether_cli_remote },
   { "sync", "sync",
     "Push every pending change to the remote, then pull; prints what it did. Exits\n"
-    "      with status 1 when the server rejected a change (tether inspect says why).",
+    "      with status 1 when a change failed in this sync: the server rejected it, or\n"
+    "      it ran out of retries (tether inspect says why).",
     0, 0, 0, _tether_cli_sync },
   { "inspect", "inspect [--json]",
     "Show the remote, the change queue, the conflict count and the last syncs.",

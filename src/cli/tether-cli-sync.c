@@ -120,6 +120,38 @@ _tether_cli_describe_report (const TetherSyncReport *report)
                           report->duration_ms);
 }
 
+/* The changes that failed in this sync: refused by the server, or out of
+ * retries (an answer that did not mention them, a conflict that kept
+ * moving), which the report does not count as rejected. */
+static gboolean
+check_failed (const TetherSyncReport  *report,
+              guint                    failed_before,
+              guint                    failed_after,
+              GError                 **error)
+{
+  guint failed_now = failed_after > failed_before ? failed_after - failed_before : 0;
+  guint out_of_retries = failed_now > report->rejected ? failed_now - report->rejected : 0;
+  guint total = report->rejected + out_of_retries;
+  g_autofree char *what = NULL;
+
+  if (total == 0)
+    return TRUE;
+  if (out_of_retries == 0)
+    what = g_strdup_printf ("the server rejected %u %s", report->rejected,
+                            plural (report->rejected, "change", "changes"));
+  else if (report->rejected == 0)
+    what = g_strdup_printf ("%u %s ran out of retries (the server never took %s)", out_of_retries,
+                            plural (out_of_retries, "change", "changes"),
+                            plural (out_of_retries, "it", "them"));
+  else
+    what = g_strdup_printf ("the server rejected %u %s and %u more ran out of retries", report->rejected,
+                            plural (report->rejected, "change", "changes"), out_of_retries);
+  g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
+               "%s: see tether inspect; tether retry-failed sends %s again",
+               what, plural (total, "it", "them"));
+  return FALSE;
+}
+
 gboolean
 _tether_cli_sync (TetherCli      *cli,
                   TetherCliArgs  *args,
@@ -130,11 +162,12 @@ _tether_cli_sync (TetherCli      *cli,
   g_autofree char *token = NULL;
   g_autofree char *line = NULL;
   TetherSyncReport report = { 0 };
-  guint failed;
+  guint failed_before, failed;
 
   if (engine == NULL || !_tether_cli_load_remote (engine, &url, &token, error))
     return FALSE;
   tether_sync_engine_set_remote (engine, url, token);
+  failed_before = tether_sync_engine_get_failed_count (engine);
   if (!tether_sync_engine_sync (engine, &report, error))
     {
       g_prefix_error (error, "sync with %s failed: ", url);
@@ -142,17 +175,12 @@ _tether_cli_sync (TetherCli      *cli,
     }
   line = _tether_cli_describe_report (&report);
   _tether_cli_print_text (line);
-  /* A change refused in this sync fails the command, so a script can tell;
-   * one refused earlier and left in the queue is only mentioned. */
-  if (report.rejected > 0)
-    {
-      g_set_error (error, TETHER_CLI_ERROR, TETHER_CLI_ERROR_FAILED,
-                   "the server rejected %u %s: see tether inspect; tether retry-failed sends %s again",
-                   report.rejected, plural (report.rejected, "change", "changes"),
-                   plural (report.rejected, "it", "them"));
-      return FALSE;
-    }
+  /* A change that failed in this sync fails the command, so a script can
+   * tell; one that failed earlier and is still in the queue is only
+   * mentioned. */
   failed = tether_sync_engine_get_failed_count (engine);
+  if (!check_failed (&report, failed_before, failed, error))
+    return FALSE;
   if (failed > 0)
     fprintf (stdout, "%u %s failed in an earlier sync: see tether inspect; tether retry-failed sends %s again\n",
              failed, plural (failed, "change", "changes"), plural (failed, "it", "them"));
