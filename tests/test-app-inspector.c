@@ -1187,6 +1187,100 @@ test_inspector_conflicts_kept (Fixture *server_fixture)
   g_assert_true (gtk_root_get_focus (GTK_ROOT (f->window)) == top);
 }
 
+/* As a damaged file would, the table answers no read. */
+static void
+rename_table (Inspect    *f,
+              const char *from,
+              const char *to)
+{
+  g_autofree char *sql = g_strdup_printf ("ALTER TABLE %s RENAME TO %s", from, to);
+
+  g_assert_cmpint (sqlite3_exec (_tether_database_get_handle (f->db), sql, NULL, NULL, NULL), ==, SQLITE_OK);
+}
+
+typedef struct {
+  GtkStack   *stack;
+  const char *name;
+} StackShows;
+
+static gboolean
+stack_shows (gpointer data)
+{
+  StackShows *check = data;
+
+  return g_strcmp0 (gtk_stack_get_visible_child_name (check->stack), check->name) == 0;
+}
+
+static void
+wait_stack (Inspect    *f,
+            const char *stack,
+            const char *name)
+{
+  StackShows check = { child (f, stack), name };
+
+  if (!tether_test_app_wait (stack_shows, &check, WAIT_MS))
+    g_error ("%s shows “%s”, expected “%s”", stack, gtk_stack_get_visible_child_name (check.stack), name);
+}
+
+/* What a page says when its log cannot be read: that, and why, never an
+ * empty state ("Every local edit has reached the server") that may be
+ * false. Try Again reads them once they can be read. */
+static void
+test_inspector_read_errors (Fixture *server_fixture)
+{
+  Inspect *f = inspect_new (server_fixture);
+  const char *tables[] = { "_tether_change_data", "_tether_conflicts", "_tether_sync_events" };
+  const char *stacks[] = { "queue_stack", "conflict_stack", "event_stack" };
+  const char *pages[] = { "queue", "conflicts", "events" };
+  const char *titles[] = { "Cannot Read the Change Queue", "Cannot Read the Conflict Log",
+                           "Cannot Read the Sync Events" };
+  const char *empty[] = { "Queue Empty", "No Conflicts", "No Syncs Yet" };
+  GtkWidget *widget;
+
+  g_free (write_note (f, "Not sent yet"));
+  for (guint i = 0; i < G_N_ELEMENTS (tables); i++)
+    {
+      g_autofree char *broken = g_strconcat ("broken", tables[i], NULL);
+
+      rename_table (f, tables[i], broken);
+    }
+  show_inspector (f);
+  widget = GTK_WIDGET (f->inspector);
+  for (guint i = 0; i < G_N_ELEMENTS (pages); i++)
+    {
+      g_autofree char *text = NULL;
+      g_autofree char *png = g_strdup_printf ("inspector-read-error-%s.png", pages[i]);
+
+      adw_view_stack_set_visible_child_name (child (f, "pages"), pages[i]);
+      wait_stack (f, stacks[i], "error");
+      wait_shows (widget, titles[i]);
+      text = visible_text (widget);
+      g_assert_null (strstr (text, empty[i]));
+      /* The reason, as SQLite gave it. */
+      g_assert_nonnull (strstr (text, tables[i]));
+      g_assert_true (can_click (f, "inspector.reload"));
+      tether_test_app_settle (100);
+      save_png (widget, png);
+    }
+  /* No count is known either. */
+  g_assert_cmpstr (gtk_label_get_text (child (f, "total_label")), ==, "–");
+  g_assert_cmpstr (gtk_label_get_text (child (f, "pending_label")), ==, "–");
+  g_assert_false (can_click (f, "inspector.compact"));
+
+  for (guint i = 0; i < G_N_ELEMENTS (tables); i++)
+    {
+      g_autofree char *broken = g_strconcat ("broken", tables[i], NULL);
+
+      rename_table (f, broken, tables[i]);
+    }
+  g_assert_true (gtk_widget_activate_action (widget, "inspector.reload", NULL));
+  wait_stack (f, "queue_stack", "list");
+  wait_stack (f, "conflict_stack", "empty");
+  wait_stack (f, "event_stack", "empty");
+  wait_label (f, "total_label", "1");
+  wait_label (f, "pending_label", "1");
+}
+
 /* Screenshots --------------------------------------------------------------- */
 
 static void
@@ -1282,6 +1376,7 @@ main (int   argc,
     { "icon-buttons-named", test_inspector_icon_buttons_named },
     { "conflict-titles", test_inspector_conflict_titles },
     { "conflicts-kept", test_inspector_conflicts_kept },
+    { "read-errors", test_inspector_read_errors },
   };
   gboolean display;
 

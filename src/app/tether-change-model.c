@@ -16,7 +16,11 @@ struct _TetherChangeModel
   GPtrArray        *items;       /* TetherSyncChange*, log order */
   guint             reload_id;   /* idle that reloads; 0 when none is due */
   guint             n_reads;     /* of the whole log, since made */
+  GError           *error;       /* why the last read failed; NULL: it worked */
 };
+
+enum { PROP_0, PROP_ERROR, N_PROPS };
+static GParamSpec *properties[N_PROPS];
 
 static void list_model_iface_init (GListModelInterface *iface);
 
@@ -171,6 +175,19 @@ apply_snapshot (TetherChangeModel *self,
 }
 
 static void
+set_error (TetherChangeModel *self,
+           GError            *error)
+{
+  if (self->error == NULL && error == NULL)
+    return;
+  g_clear_error (&self->error);
+  self->error = error;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ERROR]);
+}
+
+/* A failed read leaves the items as they were: "error" says that they are
+ * not the log, for the view to say so instead of showing them. */
+static void
 reload (TetherChangeModel *self)
 {
   g_autoptr(GError) error = NULL;
@@ -179,10 +196,12 @@ reload (TetherChangeModel *self)
   self->n_reads++;
   if (fresh == NULL)
     {
-      g_warning ("reading the change log: %s", error->message);
+      g_debug ("reading the change log: %s", error->message);
+      set_error (self, g_steal_pointer (&error));
       return;
     }
   apply_snapshot (self, fresh);
+  set_error (self, NULL);
 }
 
 static gboolean
@@ -236,7 +255,23 @@ tether_change_model_finalize (GObject *object)
   TetherChangeModel *self = TETHER_CHANGE_MODEL (object);
 
   g_ptr_array_unref (self->items);
+  g_clear_error (&self->error);
   G_OBJECT_CLASS (tether_change_model_parent_class)->finalize (object);
+}
+
+static void
+tether_change_model_get_property (GObject    *object,
+                                  guint       prop_id,
+                                  GValue     *value,
+                                  GParamSpec *pspec)
+{
+  TetherChangeModel *self = TETHER_CHANGE_MODEL (object);
+
+  switch (prop_id)
+    {
+    case PROP_ERROR: g_value_set_boxed (value, self->error); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
 }
 
 static void
@@ -246,6 +281,11 @@ tether_change_model_class_init (TetherChangeModelClass *klass)
 
   object_class->dispose = tether_change_model_dispose;
   object_class->finalize = tether_change_model_finalize;
+  object_class->get_property = tether_change_model_get_property;
+
+  properties[PROP_ERROR] = g_param_spec_boxed ("error", NULL, NULL, G_TYPE_ERROR,
+                                               G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
@@ -275,4 +315,20 @@ tether_change_model_get_n_reads (TetherChangeModel *self)
   g_return_val_if_fail (TETHER_IS_CHANGE_MODEL (self), 0);
 
   return self->n_reads;
+}
+
+const GError *
+tether_change_model_get_error (TetherChangeModel *self)
+{
+  g_return_val_if_fail (TETHER_IS_CHANGE_MODEL (self), NULL);
+
+  return self->error;
+}
+
+void
+tether_change_model_reload (TetherChangeModel *self)
+{
+  g_return_if_fail (TETHER_IS_CHANGE_MODEL (self));
+
+  queue_reload (self);
 }

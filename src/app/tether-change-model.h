@@ -17,4 +17,12 @@ TetherChangeModel *tether_change_model_new (TetherSyncEngine *engine);
  * the model costs while a sync runs (for diagnostics and tests). */
 guint tether_change_model_get_n_reads (TetherChangeModel *self);
 
+/* Why the last read of the log failed, or NULL when it worked ("error"
+ * notifies when this changes). Until a read works again, the items are
+ * what the last good one read, not the log. */
+const GError *tether_change_model_get_error (TetherChangeModel *self);
+
+/* Read the log again soon, as after "queue-changed" (Try Again). */
+void tether_change_model_reload (TetherChangeModel *self);
+
 G_END_DECLS

@@ -59,6 +59,9 @@ struct _TetherInspector
   GtkStack          *queue_stack;
   GtkStack          *conflict_stack;
   GtkStack          *event_stack;
+  AdwStatusPage     *queue_error;
+  AdwStatusPage     *conflict_error;
+  AdwStatusPage     *event_error;
   GtkColumnView     *queue_view;
   GtkRevealer       *details;
   GtkLabel          *details_title;
@@ -156,17 +159,55 @@ set_count (GtkLabel *label,
   gtk_label_set_text (label, text);
 }
 
+/* A log that could not be read says so where its list or its empty state
+ * would show: either would claim something about the log. */
+static void
+show_read_error (GtkStack         *stack,
+                 AdwStatusPage    *status,
+                 AdwViewStackPage *page,
+                 const GError     *error)
+{
+  g_autofree char *markup = g_markup_escape_text (error->message, -1);
+
+  adw_status_page_set_description (status, markup);
+  gtk_stack_set_visible_child_name (stack, "error");
+  adw_view_stack_page_set_badge_number (page, 0);
+  adw_view_stack_page_set_needs_attention (page, TRUE);
+}
+
+/* The queue could not be read: no count is known, no button can help. */
+static void
+show_queue_error (TetherInspector *self,
+                  const GError    *error)
+{
+  GtkLabel *counters[] = { self->total_label, self->pending_label, self->syncing_label,
+                           self->committed_label, self->failed_label };
+
+  for (guint i = 0; i < G_N_ELEMENTS (counters); i++)
+    gtk_label_set_text (counters[i], "–");
+  gtk_widget_remove_css_class (GTK_WIDGET (self->failed_label), "error");
+  show_read_error (self->queue_stack, self->queue_error, self->queue_page, error);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "inspector.retry-failed", FALSE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "inspector.compact", FALSE);
+}
+
 /* The counters, the queue page and the buttons that depend on the queue. */
 static void
 refresh_queue (TetherInspector *self)
 {
   GListModel *model = G_LIST_MODEL (self->changes);
   guint counts[TETHER_CHANGE_FAILED + 1] = { 0 };
-  g_autoptr(GHashTable) records = _tether_inspector_count_queue (model, counts);
-  gboolean compactable = _tether_inspector_find_compactable (self->held_back, records);
+  g_autoptr(GHashTable) records = NULL;
   guint n = g_list_model_get_n_items (model);
-  guint failed = counts[TETHER_CHANGE_FAILED];
+  guint failed;
 
+  if (tether_change_model_get_error (self->changes) != NULL)
+    {
+      show_queue_error (self, tether_change_model_get_error (self->changes));
+      return;
+    }
+  records = _tether_inspector_count_queue (model, counts);
+  failed = counts[TETHER_CHANGE_FAILED];
   set_count (self->total_label, n);
   set_count (self->pending_label, counts[TETHER_CHANGE_PENDING]);
   set_count (self->syncing_label, counts[TETHER_CHANGE_SYNCING]);
@@ -180,7 +221,8 @@ refresh_queue (TetherInspector *self)
   adw_view_stack_page_set_badge_number (self->queue_page, counts[TETHER_CHANGE_PENDING] + counts[TETHER_CHANGE_SYNCING]);
   adw_view_stack_page_set_needs_attention (self->queue_page, failed > 0);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "inspector.retry-failed", failed > 0);
-  gtk_widget_action_set_enabled (GTK_WIDGET (self), "inspector.compact", compactable);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "inspector.compact",
+                                 _tether_inspector_find_compactable (self->held_back, records));
   restore_selection (self);
 }
 
@@ -193,7 +235,7 @@ refresh_conflicts (TetherInspector *self)
 
   if (conflicts == NULL)
     {
-      g_warning ("reading the conflict log: %s", error->message);
+      show_read_error (self->conflict_stack, self->conflict_error, self->conflicts_page, error);
       return;
     }
   open = _tether_inspector_update_conflicts (self->conflicts, conflicts);
@@ -225,7 +267,7 @@ refresh_events (TetherInspector *self)
 
   if (events == NULL)
     {
-      g_warning ("reading the event log: %s", error->message);
+      show_read_error (self->event_stack, self->event_error, self->events_page, error);
       return;
     }
   for (guint i = events->len; self->n_events > 0 && i > 0; i--)
@@ -250,6 +292,7 @@ refresh_events (TetherInspector *self)
       self->n_events--;
     }
   gtk_stack_set_visible_child_name (self->event_stack, self->n_events > 0 ? "list" : "empty");
+  adw_view_stack_page_set_needs_attention (self->events_page, FALSE);
 }
 
 static gboolean
@@ -437,6 +480,19 @@ compact_activated (GtkWidget  *widget,
   queue_refresh (self, REFRESH_QUEUE);
 }
 
+/* Try Again, after a log could not be read. */
+static void
+reload_activated (GtkWidget  *widget,
+                  const char *action_name,
+                  GVariant   *parameter)
+{
+  TetherInspector *self = TETHER_INSPECTOR (widget);
+
+  if (self->changes != NULL)
+    tether_change_model_reload (self->changes);
+  queue_refresh (self, REFRESH_CONFLICTS | REFRESH_EVENTS);
+}
+
 static void
 discard_response (AdwMessageDialog *dialog,
                   const char       *response,
@@ -578,6 +634,7 @@ watch_queue (TetherInspector *self)
 
   self->changes = tether_change_model_new (self->engine);
   g_signal_connect_swapped (self->changes, "items-changed", G_CALLBACK (on_items_changed), self);
+  g_signal_connect_swapped (self->changes, "notify::error", G_CALLBACK (on_items_changed), self);
   sorted = gtk_sort_list_model_new (g_object_ref (G_LIST_MODEL (self->changes)), g_object_ref (sorter));
   selection = gtk_single_selection_new (G_LIST_MODEL (sorted));
   gtk_single_selection_set_autoselect (selection, FALSE);
@@ -686,6 +743,7 @@ tether_inspector_class_init (TetherInspectorClass *klass)
   CHILD (total_label); CHILD (pending_label); CHILD (syncing_label); CHILD (committed_label); CHILD (failed_label);
   CHILD (pages); CHILD (queue_page); CHILD (conflicts_page); CHILD (events_page);
   CHILD (queue_stack); CHILD (conflict_stack); CHILD (event_stack);
+  CHILD (queue_error); CHILD (conflict_error); CHILD (event_error);
   CHILD (queue_view); CHILD (conflict_list); CHILD (event_list);
   CHILD (details); CHILD (details_title); CHILD (details_meta); CHILD (details_error); CHILD (details_data);
 #undef CHILD
@@ -698,13 +756,15 @@ tether_inspector_class_init (TetherInspectorClass *klass)
   gtk_widget_class_install_action (widget_class, "inspector.retry-failed", NULL, retry_failed_activated);
   gtk_widget_class_install_action (widget_class, "inspector.compact", NULL, compact_activated);
   gtk_widget_class_install_action (widget_class, "inspector.discard", "s", discard_activated);
+  gtk_widget_class_install_action (widget_class, "inspector.reload", NULL, reload_activated);
 }
 
 /* Until the engine's state and queue are read, no button can do anything. */
 static void
 disable_actions (TetherInspector *self)
 {
-  const char *actions[] = { "inspector.sync-now", "inspector.retry-failed", "inspector.compact", "inspector.discard" };
+  const char *actions[] = { "inspector.sync-now", "inspector.retry-failed", "inspector.compact", "inspector.discard",
+                            "inspector.reload" };
 
   for (guint i = 0; i < G_N_ELEMENTS (actions); i++)
     gtk_widget_action_set_enabled (GTK_WIDGET (self), actions[i], FALSE);
@@ -758,6 +818,7 @@ connect_engine (TetherInspector  *self,
   for (guint i = 0; i < G_N_ELEMENTS (notify); i++)
     g_signal_connect_swapped (engine, notify[i], G_CALLBACK (update_state), self);
   gtk_widget_action_set_enabled (GTK_WIDGET (self), "inspector.discard", TRUE);
+  gtk_widget_action_set_enabled (GTK_WIDGET (self), "inspector.reload", TRUE);
   update_state (self);
   if (gtk_widget_get_mapped (GTK_WIDGET (self)))
     watch_queue (self);
