@@ -174,6 +174,19 @@ change_at (JsonObject *inspected, guint i)
   return json_array_get_object_element (json_object_get_array_member (inspected, "changes"), i);
 }
 
+/* The queued change of @record_id, or NULL. */
+static JsonObject *
+change_of (JsonObject *inspected, const char *record_id)
+{
+  JsonArray *changes = json_object_get_array_member (inspected, "changes");
+
+  for (guint i = 0; i < json_array_get_length (changes); i++)
+    if (g_str_equal (json_object_get_string_member (json_array_get_object_element (changes, i), "recordId"),
+                     record_id))
+      return json_array_get_object_element (changes, i);
+  return NULL;
+}
+
 static void
 set_remote (Fixture *f, const char *db, Server *s)
 {
@@ -841,6 +854,89 @@ test_conflict (Fixture *f)
   assert_fails (unknown, 1, "no-such-conflict");
 }
 
+/* What a database's conflicts are decided by from now on: the app writes
+ * it into the file, and `tether sync` beside it follows. */
+static void
+set_strategy (Fixture                *f,
+              const char             *db,
+              TetherConflictStrategy  strategy)
+{
+  g_autofree char *path = g_build_filename (f->dir, db, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherDatabase) database = tether_database_open (path, NULL, &error);
+  g_autoptr(TetherSyncEngine) engine = NULL;
+
+  g_assert_no_error (error);
+  engine = tether_sync_engine_new (database, &error);
+  g_assert_no_error (error);
+  tether_sync_engine_set_strategy (engine, strategy);
+  g_clear_object (&engine);
+  tether_database_close (database);
+}
+
+/* Both databases retitle @id, a first: the sync of b meets a conflict. */
+static void
+retitle_on_both (Fixture    *f,
+                 const char *id,
+                 const char *a_title,
+                 const char *b_title)
+{
+  g_autofree char *a_patch = g_strdup_printf ("{\"title\": \"%s\"}", a_title);
+  g_autofree char *b_patch = g_strdup_printf ("{\"title\": \"%s\"}", b_title);
+  g_autofree char *out = NULL;
+
+  g_free (cli_ok (f, "a.db", "update", "notes", id, a_patch, NULL));
+  g_free (cli_ok (f, "b.db", "update", "notes", id, b_patch, NULL));
+  sync_ok (f, "a.db", "pushed 1 change (1 accepted, 0 conflicts, 0 rejected)");
+  out = cli_ok (f, "b.db", "sync", NULL);
+  assert_has (out, "1 conflict,");
+}
+
+/* inspect shows what README says: each change's title, and the open
+ * conflicts (the log of all of them is `tether conflicts`). */
+static void
+test_inspect (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  g_autofree char *merged = NULL, *waiting = NULL, *text = NULL;
+  g_autoptr(JsonObject) inspected = NULL;
+  g_autoptr(JsonArray) log = NULL;
+  JsonObject *change;
+  JsonArray *open;
+  const char *open_id;
+
+  set_remote (f, "a.db", s);
+  set_remote (f, "b.db", s);
+  merged = create_note (f, "a.db", "merged");
+  waiting = create_note (f, "a.db", "waiting");
+  sync_ok (f, "a.db", "pushed 2 changes");
+  sync_ok (f, "b.db", "pushed 0 changes");
+  retitle_on_both (f, merged, "merged by a", "merged by b");
+  set_strategy (f, "b.db", TETHER_CONFLICT_STRATEGY_MANUAL);
+  retitle_on_both (f, waiting, "waiting from a", "waiting from b");
+  g_free (cli_ok (f, "b.db", "update", "notes", merged, "{\"body\": \"queued\"}", NULL));
+
+  log = conflicts (f, "b.db");
+  g_assert_cmpuint (json_array_get_length (log), ==, 2);
+  inspected = inspect (f, "b.db");
+  open = json_object_get_array_member (inspected, "conflicts");
+  g_assert_cmpuint (json_array_get_length (open), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (open, 0), "recordId"), ==,
+                   waiting);
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (open, 0), "status"), ==,
+                   "open");
+  g_assert_cmpint (stat_of (inspected, "conflictsOpen"), ==, 1);
+  change = change_of (inspected, merged);
+  g_assert_nonnull (change);
+  g_assert_cmpstr (json_object_get_string_member (change, "title"), ==, "merged by b");
+
+  open_id = json_object_get_string_member (json_array_get_object_element (open, 0), "id");
+  text = cli_ok (f, "b.db", "inspect", NULL);
+  assert_has (text, "conflicts  1 open (tether conflicts lists them all)\n");
+  assert_has (text, "\nopen conflicts, oldest first (id, met, record, strategy, status, winner, fields):\n");
+  assert_has (text, open_id);
+}
+
 static void
 test_usage (Fixture *f)
 {
@@ -879,6 +975,7 @@ main (int   argc,
     { "failed/out-of-retries", test_out_of_retries },
     { "compact", test_compact },
     { "conflict", test_conflict },
+    { "inspect", test_inspect },
     { "usage", test_usage },
   };
 

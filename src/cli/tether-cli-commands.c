@@ -293,7 +293,8 @@ static const TetherCliCommand commands[] = {
     "      it ran out of retries (tether inspect says why).",
     0, 0, 0, _tether_cli_sync },
   { "inspect", "inspect [--json]",
-    "Show the remote, the change queue, the conflict count and the last syncs.",
+    "Show the remote, the change queue (with each change's title), the open conflicts\n"
+    "      and the last syncs.",
     0, 0, TETHER_CLI_OPT_JSON, _tether_cli_inspect },
   { "retry-failed", "retry-failed",
     "Put the changes the server refused back in the queue; prints how many.",

@@ -54,28 +54,6 @@ print_event (const TetherSyncEvent *event)
            event->error ? event->error : report);
 }
 
-static void
-print_text (const char      *url,
-            gboolean         has_token,
-            TetherSyncStats *stats,
-            GPtrArray       *changes,
-            GPtrArray       *events)
-{
-  if (url != NULL)
-    fprintf (stdout, "remote     %s (%s)\n", url, has_token ? "token stored" : "no token");
-  else
-    fputs ("remote     none (tether remote set URL --token-file FILE)\n", stdout);
-  fprintf (stdout, "changes    %u: %u pending, %u syncing, %u committed, %u failed\n",
-           stats->total, stats->pending, stats->syncing, stats->committed, stats->failed);
-  fprintf (stdout, "conflicts  %u open (tether conflicts lists them all)\n", stats->conflicts_open);
-  fputs (changes->len > 0 ? "\nqueue, oldest first (id, written, record, type, status, retries, title):\n"
-                          : "\nqueue: empty\n", stdout);
-  for (guint i = 0; i < changes->len; i++)
-    print_change (g_ptr_array_index (changes, i));
-  fputs (events->len > 0 ? "\nlast syncs, newest last:\n" : "\nlast syncs: none yet\n", stdout);
-  for (guint i = events->len > TEXT_EVENTS ? events->len - TEXT_EVENTS : 0; i < events->len; i++)
-    print_event (g_ptr_array_index (events, i));
-}
 
 static const char *
 winner_name (TetherConflictWinner winner)
@@ -102,6 +80,34 @@ print_conflict (TetherConflict *conflict)
            tether_conflict_strategy_to_string (tether_conflict_get_strategy (conflict)),
            tether_conflict_status_to_string (tether_conflict_get_status (conflict)),
            winner_name (tether_conflict_get_winner (conflict)), fields[0] ? fields : "-");
+}
+
+static void
+print_text (const char      *url,
+            gboolean         has_token,
+            TetherSyncStats *stats,
+            GPtrArray       *changes,
+            GPtrArray       *conflicts,
+            GPtrArray       *events)
+{
+  if (url != NULL)
+    fprintf (stdout, "remote     %s (%s)\n", url, has_token ? "token stored" : "no token");
+  else
+    fputs ("remote     none (tether remote set URL --token-file FILE)\n", stdout);
+  fprintf (stdout, "changes    %u: %u pending, %u syncing, %u committed, %u failed\n",
+           stats->total, stats->pending, stats->syncing, stats->committed, stats->failed);
+  fprintf (stdout, "conflicts  %u open (tether conflicts lists them all)\n", stats->conflicts_open);
+  fputs (changes->len > 0 ? "\nqueue, oldest first (id, written, record, type, status, retries, title):\n"
+                          : "\nqueue: empty\n", stdout);
+  for (guint i = 0; i < changes->len; i++)
+    print_change (g_ptr_array_index (changes, i));
+  if (conflicts->len > 0)
+    fputs ("\nopen conflicts, oldest first (id, met, record, strategy, status, winner, fields):\n", stdout);
+  for (guint i = 0; i < conflicts->len; i++)
+    print_conflict (g_ptr_array_index (conflicts, i));
+  fputs (events->len > 0 ? "\nlast syncs, newest last:\n" : "\nlast syncs: none yet\n", stdout);
+  for (guint i = events->len > TEXT_EVENTS ? events->len - TEXT_EVENTS : 0; i < events->len; i++)
+    print_event (g_ptr_array_index (events, i));
 }
 
 /* JSON --------------------------------------------------------------------------- */
@@ -143,6 +149,18 @@ event_to_json (gpointer item)
   else
     json_object_set_null_member (object, "error");
   return json_node_init_object (json_node_alloc (), object);
+}
+
+/* The engine's JSON, and the title the text shows: a person reading
+ * --json output looks for the note, not its id. */
+static JsonNode *
+change_to_json (gpointer item)
+{
+  TetherSyncChange *change = item;
+  JsonNode *node = tether_sync_change_to_json (change);
+
+  json_object_set_string_member (json_node_get_object (node), "title", tether_sync_change_get_title (change));
+  return node;
 }
 
 static JsonObject *
@@ -204,7 +222,7 @@ typedef struct {
   TetherSyncStats stats;
   GPtrArray      *changes;
   GPtrArray      *events;
-  GPtrArray      *conflicts;
+  GPtrArray      *conflicts;  /* the open ones: `tether conflicts` lists the log */
   char           *url;
   char           *token;
 } Snapshot;
@@ -233,7 +251,7 @@ take_snapshot (TetherSyncEngine  *engine,
   return tether_sync_engine_get_stats (engine, &s->stats, error) &&
          (s->changes = tether_sync_engine_list_changes (engine, -1, error)) != NULL &&
          (s->events = tether_sync_engine_list_events (engine, error)) != NULL &&
-         (s->conflicts = tether_sync_engine_list_conflicts (engine, FALSE, error)) != NULL;
+         (s->conflicts = tether_sync_engine_list_conflicts (engine, TRUE, error)) != NULL;
 }
 
 static void
@@ -244,7 +262,7 @@ print_json (Snapshot *s,
 
   json_object_set_boolean_member (object, "setUp", set_up);
   json_object_set_object_member (object, "stats", stats_to_json (&s->stats));
-  json_object_set_array_member (object, "changes", array_of (s->changes, (ToJsonFunc) tether_sync_change_to_json));
+  json_object_set_array_member (object, "changes", array_of (s->changes, change_to_json));
   json_object_set_array_member (object, "conflicts", array_of (s->conflicts, (ToJsonFunc) tether_conflict_to_json));
   json_object_set_array_member (object, "events", array_of (s->events, event_to_json));
   set_remote_member (object, s->url, s->token != NULL);
@@ -280,6 +298,7 @@ _tether_cli_inspect (TetherCli      *cli,
   if (args->json)
     print_json (&snapshot, set_up);
   else
-    print_text (snapshot.url, snapshot.token != NULL, &snapshot.stats, snapshot.changes, snapshot.events);
+    print_text (snapshot.url, snapshot.token != NULL, &snapshot.stats, snapshot.changes, snapshot.conflicts,
+                snapshot.events);
   return TRUE;
 }
