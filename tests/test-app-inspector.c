@@ -871,6 +871,30 @@ find_popover (GtkWidget *widget)
   g_error ("the inspector has no row menu");
 }
 
+/* @menu is up, and offers to discard @change_id, saying the shortcut
+ * that does it from the queue. */
+static void
+assert_discard_menu (GtkPopover *menu,
+                     const char *change_id)
+{
+  GMenuModel *model;
+  GVariant *value;
+  g_autofree char *accel = NULL;
+
+  g_assert_true (tether_test_app_wait (is_shown, menu, WAIT_MS));
+  model = gtk_popover_menu_get_menu_model (GTK_POPOVER_MENU (menu));
+  g_assert_cmpint (g_menu_model_get_n_items (model), ==, 1);
+  value = g_menu_model_get_item_attribute_value (model, 0, G_MENU_ATTRIBUTE_ACTION, G_VARIANT_TYPE_STRING);
+  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, "inspector.discard");
+  g_variant_unref (value);
+  value = g_menu_model_get_item_attribute_value (model, 0, G_MENU_ATTRIBUTE_TARGET, G_VARIANT_TYPE_STRING);
+  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, change_id);
+  g_variant_unref (value);
+  g_assert_true (g_menu_model_get_item_attribute (model, 0, "accel", "s", &accel));
+  g_assert_cmpstr (accel, ==, "Delete");
+  wait_shows (GTK_WIDGET (menu), "Delete");
+}
+
 static void
 test_inspector_row_menu (Fixture *server_fixture)
 {
@@ -879,8 +903,6 @@ test_inspector_row_menu (Fixture *server_fixture)
   g_autoptr(GPtrArray) changes = NULL;
   GtkWidget *view;
   GtkPopover *menu;
-  GMenuModel *model;
-  GVariant *value;
   graphene_point_t point;
 
   g_free (write_note (f, "First"));
@@ -896,18 +918,141 @@ test_inspector_row_menu (Fixture *server_fixture)
                                            &GRAPHENE_POINT_INIT (4, 4), &point));
   g_signal_emit_by_name (secondary_click (view), "pressed", 1, (double) point.x, (double) point.y);
   menu = find_popover (GTK_WIDGET (f->inspector));
-  g_assert_true (tether_test_app_wait (is_shown, menu, WAIT_MS));
-  model = gtk_popover_menu_get_menu_model (GTK_POPOVER_MENU (menu));
-  g_assert_cmpint (g_menu_model_get_n_items (model), ==, 1);
-  value = g_menu_model_get_item_attribute_value (model, 0, G_MENU_ATTRIBUTE_ACTION, G_VARIANT_TYPE_STRING);
-  g_assert_cmpstr (g_variant_get_string (value, NULL), ==, "inspector.discard");
-  g_variant_unref (value);
-  value = g_menu_model_get_item_attribute_value (model, 0, G_MENU_ATTRIBUTE_TARGET, G_VARIANT_TYPE_STRING);
-  g_assert_cmpstr (g_variant_get_string (value, NULL), ==,
-                   tether_sync_change_get_id (g_ptr_array_index (changes, 1)));
-  g_variant_unref (value);
+  assert_discard_menu (menu, tether_sync_change_get_id (g_ptr_array_index (changes, 1)));
   save_png (GTK_WIDGET (menu), "inspector-row-menu.png");
   gtk_popover_popdown (menu);
+}
+
+/* The row of the queue that shows @text, as the keyboard focuses it. */
+static GtkWidget *
+focusable_row (GtkWidget  *view,
+               const char *text)
+{
+  GtkWidget *row = GTK_WIDGET (find_label (view, text));
+
+  while (row != NULL && row != view && !gtk_widget_get_focusable (row))
+    row = gtk_widget_get_parent (row);
+  g_assert_true (row != NULL && row != view);
+  return row;
+}
+
+static gboolean
+is_hidden (gpointer data)
+{
+  return !gtk_widget_get_mapped (data);
+}
+
+static gboolean
+trigger_has (GtkShortcutTrigger *trigger,
+             GtkShortcutTrigger *key)
+{
+  if (GTK_IS_ALTERNATIVE_TRIGGER (trigger))
+    return trigger_has (gtk_alternative_trigger_get_first (GTK_ALTERNATIVE_TRIGGER (trigger)), key) ||
+           trigger_has (gtk_alternative_trigger_get_second (GTK_ALTERNATIVE_TRIGGER (trigger)), key);
+  return gtk_shortcut_trigger_equal (trigger, key);
+}
+
+/* What @keyval with @modifiers does on @widget, done. A real key cannot be
+ * used: the menu it opens takes the keyboard, and its release with it, so
+ * tether_test_app_press_key() would wait for ever. */
+static void
+press_shortcut (GtkWidget       *widget,
+                guint            keyval,
+                GdkModifierType  modifiers)
+{
+  g_autoptr(GListModel) controllers = gtk_widget_observe_controllers (widget);
+  g_autoptr(GtkShortcutTrigger) key = gtk_keyval_trigger_new (keyval, modifiers);
+
+  for (guint i = 0; i < g_list_model_get_n_items (controllers); i++)
+    {
+      g_autoptr(GObject) controller = g_list_model_get_item (controllers, i);
+
+      for (guint j = 0; GTK_IS_SHORTCUT_CONTROLLER (controller) &&
+                        j < g_list_model_get_n_items (G_LIST_MODEL (controller)); j++)
+        {
+          g_autoptr(GtkShortcut) shortcut = g_list_model_get_item (G_LIST_MODEL (controller), j);
+
+          if (trigger_has (gtk_shortcut_get_trigger (shortcut), key))
+            {
+              g_assert_true (gtk_shortcut_action_activate (gtk_shortcut_get_action (shortcut), 0, widget, NULL));
+              return;
+            }
+        }
+    }
+  g_error ("%s does nothing here", gtk_shortcut_trigger_to_string (key));
+}
+
+/* The menu keys open the focused row's menu, where the row is. */
+static void
+test_inspector_row_menu_keys (Fixture *server_fixture)
+{
+  Inspect *f = inspect_new (server_fixture);
+  const struct { guint keyval; GdkModifierType modifiers; } keys[] = {
+    { GDK_KEY_Menu, 0 }, { GDK_KEY_F10, GDK_SHIFT_MASK },
+  };
+  g_autoptr(GPtrArray) changes = NULL;
+  GtkWidget *view;
+  GtkPopover *menu;
+
+  g_free (write_note (f, "First"));
+  g_free (write_note (f, "Second"));
+  show_inspector (f);
+  view = child (f, "queue_view");
+  wait_shows (view, "Second");
+  g_assert_true (tether_test_app_wait (is_shown, find_label (view, "Second"), WAIT_MS));
+  tether_test_app_settle (100);
+  changes = tether_sync_engine_list_changes (f->engine, -1, NULL);
+  menu = find_popover (GTK_WIDGET (f->inspector));
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      GtkWidget *row = focusable_row (view, "Second");
+      graphene_rect_t bounds;
+      GdkRectangle at;
+
+      g_assert_true (gtk_widget_grab_focus (row));
+      press_shortcut (view, keys[i].keyval, keys[i].modifiers);
+      assert_discard_menu (menu, tether_sync_change_get_id (g_ptr_array_index (changes, 1)));
+      /* It points at the row, not somewhere a pointer happens to be. */
+      g_assert_true (gtk_popover_get_pointing_to (menu, &at));
+      g_assert_true (gtk_widget_compute_bounds (row, GTK_WIDGET (f->inspector), &bounds));
+      g_assert_cmpint (at.y, ==, (int) bounds.origin.y);
+      if (i == 0)
+        {
+          tether_test_app_settle (100);
+          save_png (GTK_WIDGET (menu), "inspector-row-menu-keys.png");
+        }
+      gtk_popover_popdown (menu);
+      g_assert_true (tether_test_app_wait (is_hidden, menu, WAIT_MS));
+    }
+}
+
+/* The shortcuts window lists the queue's keys. */
+static void
+test_inspector_shortcuts_listed (Fixture *server_fixture)
+{
+  g_autoptr(GtkBuilder) builder = gtk_builder_new_from_resource ("/app/tether/Tether/gtk/help-overlay.ui");
+  g_autoptr(GSList) objects = gtk_builder_get_objects (builder);
+  const char *wanted[][2] = {
+    { "Discard the selected change", "Delete" },
+    { "Open the menu of the focused change", "Menu <Shift>F10" },
+  };
+  guint found = 0;
+
+  for (GSList *l = objects; l != NULL; l = l->next)
+    for (guint i = 0; GTK_IS_SHORTCUTS_SHORTCUT (l->data) && i < G_N_ELEMENTS (wanted); i++)
+      {
+        g_autofree char *title = NULL;
+        g_autofree char *accelerator = NULL;
+
+        g_object_get (l->data, "title", &title, "accelerator", &accelerator, NULL);
+        if (g_strcmp0 (title, wanted[i][0]) == 0)
+          {
+            g_assert_cmpstr (accelerator, ==, wanted[i][1]);
+            found++;
+          }
+      }
+  g_assert_cmpuint (found, ==, G_N_ELEMENTS (wanted));
+  gtk_window_destroy (GTK_WINDOW (gtk_builder_get_object (builder, "help_overlay")));
 }
 
 /* A port nothing listens on: syncs fail at once with a network error. The
@@ -1372,6 +1517,8 @@ main (int   argc,
     { "compact-sent-before", test_inspector_compact_sent_before },
     { "events", test_inspector_events },
     { "row-menu", test_inspector_row_menu },
+    { "row-menu-keys", test_inspector_row_menu_keys },
+    { "shortcuts-listed", test_inspector_shortcuts_listed },
     { "snapshot", test_inspector_snapshot },
     { "icon-buttons-named", test_inspector_icon_buttons_named },
     { "conflict-titles", test_inspector_conflict_titles },

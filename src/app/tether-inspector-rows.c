@@ -193,6 +193,9 @@ _tether_inspector_row_menu_new (TetherSyncChange *change)
 
   g_menu_item_set_action_and_target_value (discard, "inspector.discard",
                                            g_variant_new_string (tether_sync_change_get_id (change)));
+  /* The queue's own shortcut (it discards the selected row): shown here,
+   * where it is learnt. */
+  g_menu_item_set_attribute (discard, "accel", "s", "Delete");
   g_menu_append_item (menu, discard);
   return G_MENU_MODEL (menu);
 }

@@ -548,7 +548,28 @@ discard_activated (GtkWidget  *widget,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
-/* The row menu: a right click on a row of the queue offers to discard it. */
+/* The row menu: for @item, pointing at @at (in the inspector's
+ * coordinates); it offers to discard the change. */
+static gboolean
+popup_row_menu (TetherInspector    *self,
+                GtkListItem        *item,
+                const GdkRectangle *at)
+{
+  TetherSyncChange *change = gtk_list_item_get_item (item);
+  g_autoptr(GMenuModel) menu = NULL;
+
+  if (change == NULL)
+    return FALSE;
+  gtk_selection_model_select_item (gtk_column_view_get_model (self->queue_view),
+                                   gtk_list_item_get_position (item), TRUE);
+  menu = _tether_inspector_row_menu_new (change);
+  gtk_popover_menu_set_menu_model (GTK_POPOVER_MENU (self->row_menu), menu);
+  gtk_popover_set_pointing_to (GTK_POPOVER (self->row_menu), at);
+  gtk_popover_popup (GTK_POPOVER (self->row_menu));
+  return TRUE;
+}
+
+/* A right click: the menu of the row under the pointer, where it is. */
 static void
 on_queue_pressed (GtkGestureClick *gesture,
                   int              n_press,
@@ -559,23 +580,46 @@ on_queue_pressed (GtkGestureClick *gesture,
   GtkWidget *view = GTK_WIDGET (self->queue_view);
   GtkWidget *target = gtk_widget_pick (view, x, y, GTK_PICK_DEFAULT);
   GtkListItem *item = NULL;
-  g_autoptr(GMenuModel) menu = NULL;
-  TetherSyncChange *change;
   graphene_point_t at;
 
   for (; target != NULL && target != view && item == NULL; target = gtk_widget_get_parent (target))
     item = g_object_get_data (G_OBJECT (target), TETHER_INSPECTOR_LIST_ITEM);
-  if (item == NULL || (change = gtk_list_item_get_item (item)) == NULL)
+  if (item == NULL || !gtk_widget_compute_point (view, GTK_WIDGET (self), &GRAPHENE_POINT_INIT (x, y), &at))
     return;
-  gtk_selection_model_select_item (gtk_column_view_get_model (self->queue_view),
-                                   gtk_list_item_get_position (item), TRUE);
-  menu = _tether_inspector_row_menu_new (change);
-  gtk_popover_menu_set_menu_model (GTK_POPOVER_MENU (self->row_menu), menu);
-  if (!gtk_widget_compute_point (view, GTK_WIDGET (self), &GRAPHENE_POINT_INIT (x, y), &at))
-    return;
-  gtk_popover_set_pointing_to (GTK_POPOVER (self->row_menu), &(GdkRectangle) { at.x, at.y, 1, 1 });
-  gtk_popover_popup (GTK_POPOVER (self->row_menu));
-  gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+  if (popup_row_menu (self, item, &(GdkRectangle) { at.x, at.y, 1, 1 }))
+    gtk_gesture_set_state (GTK_GESTURE (gesture), GTK_EVENT_SEQUENCE_CLAIMED);
+}
+
+/* The list item shown by @row, a row of the queue: its cells carry it. */
+static GtkListItem *
+row_list_item (GtkWidget *row)
+{
+  GtkListItem *item = g_object_get_data (G_OBJECT (row), TETHER_INSPECTOR_LIST_ITEM);
+
+  for (GtkWidget *c = gtk_widget_get_first_child (row); c != NULL && item == NULL; c = gtk_widget_get_next_sibling (c))
+    item = row_list_item (c);
+  return item;
+}
+
+/* Menu or Shift+F10: the menu of the focused row, under its start, as a
+ * right click would open it (the keyboard has no pointer to point at). */
+static gboolean
+popup_focused_row_menu (GtkWidget *widget,
+                        GVariant  *args,
+                        gpointer   user_data)
+{
+  TetherInspector *self = user_data;
+  GtkRoot *root = gtk_widget_get_root (widget);
+  GtkWidget *row = root != NULL ? gtk_root_get_focus (root) : NULL;
+  GtkListItem *item;
+  graphene_rect_t bounds;
+
+  if (row == NULL || !gtk_widget_is_ancestor (row, widget) ||
+      (item = row_list_item (row)) == NULL ||
+      !gtk_widget_compute_bounds (row, GTK_WIDGET (self), &bounds))
+    return FALSE;
+  return popup_row_menu (self, item, &(GdkRectangle) { bounds.origin.x + 12, bounds.origin.y,
+                                                      1, bounds.size.height });
 }
 
 /* Delete in the queue: discard the selected change (after asking). */
@@ -788,6 +832,9 @@ tether_inspector_init (TetherInspector *self)
   gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (keys),
     gtk_shortcut_new (gtk_keyval_trigger_new (GDK_KEY_Delete, 0),
                       gtk_callback_action_new (discard_selected, self, NULL)));
+  gtk_shortcut_controller_add_shortcut (GTK_SHORTCUT_CONTROLLER (keys),
+    gtk_shortcut_new (gtk_shortcut_trigger_parse_string ("Menu|<Shift>F10"),
+                      gtk_callback_action_new (popup_focused_row_menu, self, NULL)));
   gtk_widget_add_controller (GTK_WIDGET (self->queue_view), keys);
   self->conflicts = g_list_store_new (TETHER_TYPE_CONFLICT);
   gtk_list_box_bind_model (self->conflict_list, G_LIST_MODEL (self->conflicts),
