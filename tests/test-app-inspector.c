@@ -1148,6 +1148,34 @@ test_inspector_icon_buttons_named (Fixture *server_fixture)
     }
 }
 
+/* A screen reader names each counter by its caption, and each list by
+ * what it lists. */
+static void
+test_inspector_accessible_names (Fixture *server_fixture)
+{
+  Inspect *f = inspect_new (server_fixture);
+  const char *counters[][2] = {
+    { "total_label", "Total" }, { "pending_label", "Pending" }, { "syncing_label", "Syncing" },
+    { "committed_label", "Committed" }, { "failed_label", "Failed" },
+  };
+  const char *lists[][2] = {
+    { "queue_view", "Change queue" }, { "conflict_list", "Conflicts" }, { "event_list", "Sync events" },
+  };
+
+  show_inspector (f);
+  for (guint i = 0; i < G_N_ELEMENTS (counters); i++)
+    {
+      GtkLabel *caption = find_label (GTK_WIDGET (f->inspector), counters[i][1]);
+
+      g_assert_nonnull (caption);
+      gtk_test_accessible_assert_relation (GTK_ACCESSIBLE (child (f, counters[i][0])),
+                                           GTK_ACCESSIBLE_RELATION_LABELLED_BY, caption, NULL);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (lists); i++)
+    gtk_test_accessible_assert_property (GTK_ACCESSIBLE (child (f, lists[i][0])),
+                                         GTK_ACCESSIBLE_PROPERTY_LABEL, lists[i][1]);
+}
+
 static void
 save_conflict (Inspect    *f,
                const char *id,
@@ -1521,6 +1549,7 @@ main (int   argc,
     { "shortcuts-listed", test_inspector_shortcuts_listed },
     { "snapshot", test_inspector_snapshot },
     { "icon-buttons-named", test_inspector_icon_buttons_named },
+    { "accessible-names", test_inspector_accessible_names },
     { "conflict-titles", test_inspector_conflict_titles },
     { "conflicts-kept", test_inspector_conflicts_kept },
     { "read-errors", test_inspector_read_errors },
