@@ -411,6 +411,9 @@ test_sync_not_configured (Fixture *f)
 {
   TetherWindow *window;
   TetherSyncEngine *engine;
+  GtkWidget *title;
+  GtkWidget *toast;
+  GtkWidget *button;
 
   if (!have_display)
     {
@@ -427,6 +430,16 @@ test_sync_not_configured (Fixture *f)
   g_action_group_activate_action (G_ACTION_GROUP (window), "sync-now", NULL);
   tether_test_app_settle (300);
   g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (window), "sync-now"));
+  /* A toast says so, and its button opens Preferences. */
+  title = find_label (GTK_WIDGET (window->toast_overlay), "Sync is not set up. Add a server in Preferences.");
+  g_assert_nonnull (title);
+  g_assert_true (gtk_widget_get_mapped (title));
+  for (toast = title; gtk_widget_get_parent (toast) != GTK_WIDGET (window->toast_overlay);
+       toast = gtk_widget_get_parent (toast))
+    ;
+  button = find_action_button (toast, "app.preferences");
+  g_assert_nonnull (button);
+  g_assert_cmpstr (gtk_button_get_label (GTK_BUTTON (button)), ==, "_Preferences");
   tether_test_app_snapshot_drawn (GTK_WIDGET (window), "sync-not-configured.png");
   gtk_window_destroy (GTK_WINDOW (window));
   tether_test_app_settle (50);
