@@ -4,15 +4,89 @@
 #include <adwaita.h>
 
 #include "tether.h"
+#include "tether-change-model.h"
+#include "tether-inspector.h"
 
 G_BEGIN_DECLS
 
-/* What tether-inspector.c shares with tether-inspector-rows.c, which makes
- * the text and widgets it shows, and with tether-inspector-queue.c and
+/* What tether-inspector.c shares with tether-inspector-actions.c (the
+ * inspector.* actions and the row menu), tether-inspector-rows.c, which
+ * makes the text and widgets it shows, tether-inspector-queue.c and
  * tether-inspector-conflicts.c. */
 
-/* Object data on each cell of the queue: its GtkListItem, so a right click
- * can find the change under the pointer. */
+typedef enum {
+  REFRESH_QUEUE     = 1 << 0,
+  REFRESH_CONFLICTS = 1 << 1,
+  REFRESH_EVENTS    = 1 << 2,
+} TetherInspectorRefresh;
+
+struct _TetherInspector
+{
+  GtkWidget          parent_instance;
+
+  TetherSyncEngine  *engine;
+  TetherChangeModel *changes;
+  GListStore        *conflicts;      /* TetherConflict, newest first */
+  GCancellable      *cancellable;    /* Sync Now */
+  guint              refresh_id;
+  TetherInspectorRefresh refresh_due;
+  gint64             newest_event_at; /* the event shown first, 0: none */
+  guint              n_events;
+  TetherSyncPhase    phase;
+  guint              phase_done;
+  guint              phase_total;
+  char              *selected_id;     /* the change in the details pane */
+  GHashTable        *held_back;       /* records Compact cannot squash */
+
+  AdwToastOverlay   *toasts;
+  GtkWidget         *row_menu;        /* the queue's context menu */
+
+  GtkImage          *state_icon;
+  GtkLabel          *state_label;
+  GtkLabel          *state_detail;
+  GtkSpinner        *spinner;
+  GtkRevealer       *banner;
+  GtkLabel          *banner_label;
+  GtkLabel          *total_label;
+  GtkLabel          *pending_label;
+  GtkLabel          *syncing_label;
+  GtkLabel          *committed_label;
+  GtkLabel          *failed_label;
+  AdwViewStack      *pages;
+  AdwViewStackPage  *queue_page;
+  AdwViewStackPage  *conflicts_page;
+  AdwViewStackPage  *events_page;
+  GtkStack          *queue_stack;
+  GtkStack          *conflict_stack;
+  GtkStack          *event_stack;
+  AdwStatusPage     *queue_error;
+  AdwStatusPage     *conflict_error;
+  AdwStatusPage     *event_error;
+  GtkColumnView     *queue_view;
+  GtkRevealer       *details;
+  GtkLabel          *details_title;
+  GtkLabel          *details_meta;
+  GtkLabel          *details_error;
+  GtkLabel          *details_data;
+  GtkListBox        *conflict_list;
+  GtkListBox        *event_list;
+};
+
+/* Read @what again once the main loop is idle (and the inspector shown). */
+void              _tether_inspector_queue_refresh       (TetherInspector       *self,
+                                                         TetherInspectorRefresh what);
+/* The banner: "@what: <the error's message>". */
+void              _tether_inspector_show_error          (TetherInspector       *self,
+                                                         const char            *what,
+                                                         const GError          *error);
+
+/* tether-inspector-actions.c: install the inspector.* actions. */
+void              _tether_inspector_install_actions     (GtkWidgetClass        *widget_class);
+/* The queue's row menu, and the click and keys that open it or discard. */
+void              _tether_inspector_add_row_menu        (TetherInspector       *self);
+
+/* Object data on each cell of the queue: its GtkListItem, so the row menu
+ * finds the change under the pointer or in the focused row. */
 #define TETHER_INSPECTOR_LIST_ITEM "tether-inspector-list-item"
 
 /* Local time of @ms: HH:MM:SS today, with the date on other days. */
@@ -66,8 +140,8 @@ void              _tether_inspector_hold_back           (GHashTable            *
                                                          GHashTable            *records);
 
 /* tether-inspector-conflicts.c: show @log (the conflict log, newest last)
- * in @store (newest first) by replacing only the range that differs;
- * returns how many conflicts are open. */
+ * in @store (newest first), splicing only the conflicts that changed, came
+ * or went; returns how many conflicts are open. */
 guint             _tether_inspector_update_conflicts    (GListStore            *store,
                                                          GPtrArray             *log);
 
