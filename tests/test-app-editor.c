@@ -1051,6 +1051,70 @@ test_inbox_open_delete (InboxFixture *f, gconstpointer data)
   g_assert_cmpint (status_of (f, "c-gone"), ==, TETHER_CONFLICT_RESOLVED);
 }
 
+/* The badge of @side's card ("Mine" or "Theirs") under the heading
+ * @field of the detail: "Lost", "Kept", or NULL for none. */
+static const char *
+badge_of (InboxFixture *f, const char *field, const char *side)
+{
+  GtkWidget *fields = (GtkWidget *) gtk_widget_get_template_child (GTK_WIDGET (f->inbox), TETHER_TYPE_CONFLICT_INBOX, "fields_box");
+
+  for (GtkWidget *block = gtk_widget_get_first_child (fields); block; block = gtk_widget_get_next_sibling (block))
+    {
+      GtkWidget *heading = gtk_widget_get_first_child (block);
+      GtkWidget *sides = gtk_widget_get_next_sibling (heading);
+
+      if (!GTK_IS_BOX (heading) || sides == NULL ||
+          g_strcmp0 (gtk_label_get_text (GTK_LABEL (gtk_widget_get_first_child (heading))), field) != 0)
+        continue;
+      for (GtkWidget *card = gtk_widget_get_first_child (sides); card; card = gtk_widget_get_next_sibling (card))
+        {
+          GtkWidget *header = gtk_widget_get_first_child (card);
+          GtkWidget *name = gtk_widget_get_first_child (header);
+          GtkWidget *badge = gtk_widget_get_next_sibling (name);
+
+          if (GTK_IS_LABEL (name) && g_str_equal (gtk_label_get_text (GTK_LABEL (name)), side))
+            return badge != NULL ? gtk_label_get_text (GTK_LABEL (badge)) : NULL;
+        }
+    }
+  g_assert_not_reached ();
+}
+
+/* Keep Mine leaves the merge preview's lists in the log (the preview lost
+ * my title): the badges and the summary go by what was kept instead, and
+ * everything of theirs that differs lost. */
+static void
+test_inbox_whole_choice_badges (InboxFixture *f, gconstpointer data)
+{
+  g_autoptr(TetherConflict) conflict = NULL;
+  g_autoptr(JsonObject) mine = tether_test_object ("{\"id\": \"n-mine\", \"title\": \"My title\", \"body\": \"same\\n\"}");
+  const char * const title[] = { "title", NULL };
+  const char * const body[] = { "body", NULL };
+  g_autofree char *png = screenshot_path ("conflict-inbox-kept-mine.png");
+  GtkLabel *summary;
+
+  if (skip_without_display ())
+    return;
+  conflict = add_conflict (f, "c-mine", "n-mine",
+                           "{\"id\": \"n-mine\", \"title\": \"My title\", \"body\": \"same\\n\"}",
+                           "{\"id\": \"n-mine\", \"title\": \"Their title\", \"body\": \"their body\\n\"}",
+                           g_get_real_time () / 1000 - 60000);
+  tether_conflict_set_fields (conflict, title, title, body);
+  tether_conflict_set_result (conflict, mine, TETHER_CONFLICT_WINNER_LOCAL);
+  tether_conflict_set_status (conflict, TETHER_CONFLICT_RESOLVED, g_get_real_time () / 1000 - 30000);
+  save (f, conflict);
+  open_inbox (f);
+  g_assert_cmpstr (badge_of (f, "Title", "Mine"), ==, "Kept");
+  g_assert_cmpstr (badge_of (f, "Title", "Theirs"), ==, "Lost");
+  g_assert_cmpstr (badge_of (f, "Body", "Mine"), ==, "Kept");
+  g_assert_cmpstr (badge_of (f, "Body", "Theirs"), ==, "Lost");
+  summary = GTK_LABEL (gtk_widget_get_template_child (GTK_WIDGET (f->inbox), TETHER_TYPE_CONFLICT_INBOX,
+                                                      "detail_summary"));
+  g_assert_null (strstr (gtk_label_get_text (summary), "Lost from your version"));
+  g_assert_nonnull (strstr (gtk_label_get_text (summary), "Lost from the server’s version: Title, Body."));
+  tether_test_app_snapshot (GTK_WIDGET (f->inbox), png);
+  g_test_message ("screenshot: %s", png);
+}
+
 static void
 test_inbox_keep_theirs (InboxFixture *f, gconstpointer data)
 {
@@ -1284,6 +1348,7 @@ main (int argc, char **argv)
   INBOX_TEST ("read-error", test_inbox_read_error);
   INBOX_TEST ("lists-conflicts", test_inbox_lists_conflicts);
   INBOX_TEST ("open-delete", test_inbox_open_delete);
+  INBOX_TEST ("whole-choice-badges", test_inbox_whole_choice_badges);
   INBOX_TEST ("keep-theirs", test_inbox_keep_theirs);
   INBOX_TEST ("keep-selected", test_inbox_keep_selected);
   INBOX_TEST ("restore", test_inbox_restore);

@@ -182,12 +182,10 @@ side_badge (TetherConflict *conflict,
 {
   JsonObject *side = mine ? tether_conflict_get_local (conflict) : tether_conflict_get_remote (conflict);
   JsonObject *result = tether_conflict_get_result (conflict);
-  const char * const *lost = mine ? tether_conflict_get_local_lost (conflict) : tether_conflict_get_remote_lost (conflict);
-  TetherConflictWinner own = mine ? TETHER_CONFLICT_WINNER_LOCAL : TETHER_CONFLICT_WINNER_REMOTE;
 
   if (tether_conflict_get_status (conflict) == TETHER_CONFLICT_OPEN)
     return BADGE_NONE;
-  if (_tether_conflict_strv_has (lost, field) || (side == NULL && tether_conflict_get_winner (conflict) != own))
+  if (_tether_conflict_field_lost (conflict, field, mine))
     return BADGE_LOST;
   if (result != NULL && side != NULL && _tether_conflict_same_member (result, side, field))
     return BADGE_KEPT;

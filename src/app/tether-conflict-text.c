@@ -197,13 +197,52 @@ _tether_conflict_strv_has (const char * const *strv,
   return strv != NULL && g_strv_contains (strv, field);
 }
 
+/* Whether the lost lists say what lost, as the engine's restore reads
+ * them: a merge's do, and so does a choice taken field by field. After a
+ * whole version was kept by hand they are the merge preview's, from
+ * before the choice, and lww or client- or server-wins leave none. */
+gboolean
+_tether_conflict_lost_by_fields (TetherConflict *conflict)
+{
+  const char * const *local_lost = tether_conflict_get_local_lost (conflict);
+  const char * const *remote_lost = tether_conflict_get_remote_lost (conflict);
+
+  return (tether_conflict_get_strategy (conflict) != TETHER_CONFLICT_STRATEGY_MANUAL ||
+          tether_conflict_get_winner (conflict) == TETHER_CONFLICT_WINNER_MERGED) &&
+         tether_conflict_get_result (conflict) != NULL &&
+         ((local_lost != NULL && local_lost[0] != NULL) || (remote_lost != NULL && remote_lost[0] != NULL));
+}
+
+gboolean
+_tether_conflict_field_lost (TetherConflict *conflict,
+                             const char     *field,
+                             gboolean        mine)
+{
+  JsonObject *side = mine ? tether_conflict_get_local (conflict) : tether_conflict_get_remote (conflict);
+
+  if (tether_conflict_get_status (conflict) == TETHER_CONFLICT_OPEN)
+    return FALSE;
+  if (side != NULL && _tether_conflict_lost_by_fields (conflict))
+    return _tether_conflict_strv_has (mine ? tether_conflict_get_local_lost (conflict)
+                                           : tether_conflict_get_remote_lost (conflict), field);
+  /* A whole version was kept (or a delete lost): what differs from it lost. */
+  return !_tether_conflict_same_member (tether_conflict_get_result (conflict), side, field);
+}
+
+/* The fields of one side that lost, as a list for a sentence; NULL when
+ * none did, or when the side was a delete (the sentence says so). */
 static char *
-lost_fields_text (const char * const *fields)
+lost_fields_text (TetherConflict *conflict,
+                  gboolean        mine)
 {
   g_autoptr(GString) text = g_string_new (NULL);
+  g_autoptr(GPtrArray) fields = _tether_conflict_list_fields (conflict);
 
-  for (guint i = 0; fields != NULL && fields[i] != NULL; i++)
-    g_string_append_printf (text, "%s%s", i ? ", " : "", _tether_conflict_field_label (fields[i]));
+  if ((mine ? tether_conflict_get_local (conflict) : tether_conflict_get_remote (conflict)) == NULL)
+    return NULL;
+  for (guint i = 0; i < fields->len; i++)
+    if (_tether_conflict_field_lost (conflict, fields->pdata[i], mine))
+      g_string_append_printf (text, "%s%s", text->len ? ", " : "", _tether_conflict_field_label (fields->pdata[i]));
   return text->len ? g_strdup (text->str) : NULL;
 }
 
@@ -221,8 +260,8 @@ char *
 _tether_conflict_summary_text (TetherConflict *conflict)
 {
   g_autofree char *when = _tether_conflict_format_time (tether_conflict_get_resolved (conflict));
-  g_autofree char *mine_lost = lost_fields_text (tether_conflict_get_local_lost (conflict));
-  g_autofree char *theirs_lost = lost_fields_text (tether_conflict_get_remote_lost (conflict));
+  g_autofree char *mine_lost = lost_fields_text (conflict, TRUE);
+  g_autofree char *theirs_lost = lost_fields_text (conflict, FALSE);
   GString *text = g_string_new (NULL);
 
   switch (tether_conflict_get_status (conflict))
