@@ -1150,6 +1150,51 @@ test_inbox_keep_selected (InboxFixture *f, gconstpointer data)
   g_assert_cmpstr (stored_string (f->base.notes, "n-open", "body"), ==, "milk\nbread\n");
 }
 
+static GtkWidget *find_label (GtkWidget *root, const char *text);
+
+/* The server's version of the open conflict moves on while the user
+ * chooses: the choice made for a field that still differs stays, and
+ * Keep Selected takes it once the new version has been seen. */
+static void
+test_inbox_update_keeps_choices (InboxFixture *f, gconstpointer data)
+{
+  g_autoptr(TetherConflict) open = NULL;
+  g_autoptr(JsonObject) newer = tether_test_object ("{\"id\": \"n-open\", \"title\": \"Shopping for the party\","
+                                                    " \"body\": \"milk\\nbread\\ncake\\ncandles\\n\", \"tags\": [\"home\"]}");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *png = screenshot_path ("conflict-inbox-updated.png");
+  GtkWidget *their_title;
+
+  if (skip_without_display ())
+    return;
+  add_two_conflicts (f);
+  open_inbox (f);
+  their_title = find_by_tooltip (GTK_WIDGET (f->inbox), "Keep their Title");
+  gtk_check_button_set_active (GTK_CHECK_BUTTON (their_title), TRUE);
+
+  open = tether_sync_engine_get_conflict (f->engine, "c-open", &error);
+  g_assert_no_error (error);
+  tether_conflict_set_remote (open, newer, "1700000000002-0000-bbbb", 4);
+  save (f, open);
+  g_signal_emit_by_name (f->engine, "conflict", open);
+  tether_test_app_settle (50);
+  g_assert_nonnull (find_label (GTK_WIDGET (f->inbox), "milk\nbread\ncake\ncandles"));
+  their_title = find_by_tooltip (GTK_WIDGET (f->inbox), "Keep their Title");
+  g_assert_true (gtk_check_button_get_active (GTK_CHECK_BUTTON (their_title)));
+  g_assert_false (gtk_check_button_get_active (GTK_CHECK_BUTTON (find_by_tooltip (GTK_WIDGET (f->inbox), "Keep my Title"))));
+  g_assert_true (gtk_check_button_get_active (GTK_CHECK_BUTTON (find_by_tooltip (GTK_WIDGET (f->inbox), "Keep my Body"))));
+  /* At once: a click on its way from the old detail, refused. */
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.keep-selected", NULL));
+  g_assert_cmpint (status_of (f, "c-open"), ==, TETHER_CONFLICT_OPEN);
+  tether_test_app_snapshot (GTK_WIDGET (f->inbox), png);
+  g_test_message ("screenshot: %s", png);
+  tether_test_app_settle (1500);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.keep-selected", NULL));
+  g_assert_cmpint (status_of (f, "c-open"), ==, TETHER_CONFLICT_RESOLVED);
+  g_assert_cmpstr (stored_string (f->base.notes, "n-open", "title"), ==, "Shopping for the party");
+  g_assert_cmpstr (stored_string (f->base.notes, "n-open", "body"), ==, "milk\nbread\n");
+}
+
 static void
 test_inbox_restore (InboxFixture *f, gconstpointer data)
 {
@@ -1200,7 +1245,8 @@ find_label (GtkWidget  *root,
 
 /* A server that sends no revs (seed-style: all are 0, no hlc) can change
  * its version of a record without a new rev: the inbox shows the new
- * "Theirs", and keeping it works. */
+ * "Theirs" and says so. A click at once was made on the old one and is
+ * refused; once the new one has been on screen, keeping it works. */
 static void
 test_inbox_follows_remote_data (InboxFixture *f, gconstpointer data)
 {
@@ -1224,6 +1270,13 @@ test_inbox_follows_remote_data (InboxFixture *f, gconstpointer data)
   tether_test_app_settle (50);
   g_assert_nonnull (find_label (GTK_WIDGET (f->inbox), "New theirs"));
   g_assert_null (find_label (GTK_WIDGET (f->inbox), "Old theirs"));
+  g_assert_nonnull (find_label (GTK_WIDGET (f->inbox),
+                                "The server sent a newer version of this conflict: look at it again before choosing"));
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.keep-theirs", NULL));
+  g_assert_cmpint (status_of (f, "c-seed"), ==, TETHER_CONFLICT_OPEN);
+  g_assert_cmpstr (stored_string (f->base.notes, "n-seed", "title"), ==, "Mine");
+
+  tether_test_app_settle (1500);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.keep-theirs", NULL));
   g_assert_cmpint (status_of (f, "c-seed"), ==, TETHER_CONFLICT_RESOLVED);
   g_assert_cmpstr (stored_string (f->base.notes, "n-seed", "title"), ==, "New theirs");
@@ -1351,6 +1404,7 @@ main (int argc, char **argv)
   INBOX_TEST ("whole-choice-badges", test_inbox_whole_choice_badges);
   INBOX_TEST ("keep-theirs", test_inbox_keep_theirs);
   INBOX_TEST ("keep-selected", test_inbox_keep_selected);
+  INBOX_TEST ("update-keeps-choices", test_inbox_update_keeps_choices);
   INBOX_TEST ("restore", test_inbox_restore);
   INBOX_TEST ("follows-the-engine", test_inbox_follows_the_engine);
   INBOX_TEST ("title-not-text", test_inbox_title_not_text);

@@ -9,6 +9,10 @@
 #include "tether-conflict-text.h"
 #include "tether-window.h"
 
+/* How long an open conflict that changed in place must have been on
+ * screen before a choice is taken as made from it (see show_update()). */
+#define SEEN_DELAY_MS 1000
+
 struct _TetherConflictInbox
 {
   AdwWindow         parent_instance;
@@ -27,6 +31,9 @@ struct _TetherConflictInbox
   TetherSyncEngine *engine;
   GListStore       *conflicts;   /* TetherConflict: open first, then newest decided */
   TetherConflict   *shown;       /* in the detail */
+  TetherConflict   *seen;        /* what a choice is made from: see show_update() */
+  guint             seen_tick;   /* waiting for the update's first frame */
+  guint             seen_timeout;
   GHashTable       *choices;     /* field → the "mine" GtkCheckButton of an open conflict */
   gboolean          reloading;
   gboolean          read_failed; /* the last reload could not read the log */
@@ -281,6 +288,8 @@ side_card (TetherConflictInbox *self,
       gtk_widget_add_controller (card, GTK_EVENT_CONTROLLER (click));
       if (mine)
         g_hash_table_insert (self->choices, g_strdup (field), check);
+      else
+        g_object_set_data (G_OBJECT (group), "theirs", check);
       gtk_box_append (GTK_BOX (header), check);
     }
   else
@@ -377,17 +386,14 @@ update_actions (TetherConflictInbox *self)
 }
 
 static void
-show_conflict (TetherConflictInbox *self,
-               TetherConflict      *conflict)
+build_detail (TetherConflictInbox *self,
+              TetherConflict      *conflict)
 {
   g_autoptr(GPtrArray) fields = NULL;
   g_autoptr(GPtrArray) same = g_ptr_array_new ();
   g_autofree char *summary = NULL;
   JsonObject *local, *remote;
 
-  /* The same conflict in the same state: keep the choices made so far. */
-  if (conflict != NULL && self->shown != NULL && same_state (conflict, self->shown))
-    return;
   clear_detail (self);
   g_set_object (&self->shown, conflict);
   update_actions (self);
@@ -413,6 +419,115 @@ show_conflict (TetherConflictInbox *self,
     gtk_box_append (self->fields_box, caption (_("Same on Both Sides"), "dim-label"));
   for (guint i = 0; i < same->len; i++)
     add_same_field (self, same->pdata[i], local);
+}
+
+static void
+cancel_seen (TetherConflictInbox *self)
+{
+  if (self->seen_tick != 0)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->seen_tick);
+  self->seen_tick = 0;
+  g_clear_handle_id (&self->seen_timeout, g_source_remove);
+}
+
+static gboolean
+seen_elapsed (gpointer data)
+{
+  TetherConflictInbox *self = data;
+
+  self->seen_timeout = 0;
+  g_set_object (&self->seen, self->shown);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+seen_drawn (GtkWidget     *widget,
+            GdkFrameClock *clock,
+            gpointer       data)
+{
+  TetherConflictInbox *self = TETHER_CONFLICT_INBOX (widget);
+
+  self->seen_tick = 0;
+  self->seen_timeout = g_timeout_add (SEEN_DELAY_MS, seen_elapsed, self);
+  return G_SOURCE_REMOVE;
+}
+
+/* field → whether "Mine" is chosen, for each field that offers a choice */
+static GHashTable *
+take_choices (TetherConflictInbox *self)
+{
+  GHashTable *taken = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter iter;
+  gpointer field, check;
+
+  g_hash_table_iter_init (&iter, self->choices);
+  while (g_hash_table_iter_next (&iter, &field, &check))
+    g_hash_table_insert (taken, g_strdup (field), GINT_TO_POINTER (gtk_check_button_get_active (check)));
+  return taken;
+}
+
+static void
+put_back_choices (TetherConflictInbox *self,
+                  GHashTable          *taken)
+{
+  GHashTableIter iter;
+  gpointer field, mine;
+
+  g_hash_table_iter_init (&iter, self->choices);
+  while (g_hash_table_iter_next (&iter, &field, &mine))
+    if (g_hash_table_contains (taken, field))
+      gtk_check_button_set_active (GPOINTER_TO_INT (g_hash_table_lookup (taken, field))
+                                   ? mine : g_object_get_data (mine, "theirs"), TRUE);
+}
+
+/* The open conflict shown changed in place: a pull brought a newer server
+ * version, or the note was edited here. The detail shows it as it is now,
+ * with the choices made so far for the fields that still differ, and says
+ * so. A click can be on its way from the old detail, so choices are still
+ * made from the old version (which the engine refuses as CHANGED) until
+ * the new one has been on screen for a moment. */
+static void
+show_update (TetherConflictInbox *self,
+             TetherConflict      *conflict)
+{
+  g_autoptr(GHashTable) taken = take_choices (self);
+  gboolean remote_moved = tether_conflict_get_remote_rev (conflict) != tether_conflict_get_remote_rev (self->shown) ||
+                          !same_object (tether_conflict_get_remote (conflict), tether_conflict_get_remote (self->shown));
+  gboolean local_moved = !same_object (tether_conflict_get_local (conflict), tether_conflict_get_local (self->shown));
+
+  build_detail (self, conflict);
+  put_back_choices (self, taken);
+  if (!remote_moved && !local_moved)
+    {
+      g_set_object (&self->seen, conflict);
+      return;
+    }
+  adw_toast_overlay_add_toast (self->toasts, tether_toast_new_plain (remote_moved
+    ? _("The server sent a newer version of this conflict: look at it again before choosing")
+    : _("Your version changed meanwhile: look at it again before choosing")));
+  cancel_seen (self);
+  self->seen_tick = gtk_widget_add_tick_callback (GTK_WIDGET (self), seen_drawn, NULL, NULL);
+}
+
+static void
+show_conflict (TetherConflictInbox *self,
+               TetherConflict      *conflict)
+{
+  /* The same conflict in the same state: keep the choices made so far. */
+  if (conflict != NULL && self->shown != NULL && same_state (conflict, self->shown))
+    return;
+  if (conflict != NULL && self->shown != NULL &&
+      g_str_equal (tether_conflict_get_id (conflict), tether_conflict_get_id (self->shown)) &&
+      tether_conflict_get_status (conflict) == TETHER_CONFLICT_OPEN &&
+      tether_conflict_get_status (self->shown) == TETHER_CONFLICT_OPEN)
+    {
+      show_update (self, conflict);
+      return;
+    }
+  /* Another conflict, picked by the user, or one decided meanwhile. */
+  cancel_seen (self);
+  g_set_object (&self->seen, conflict);
+  build_detail (self, conflict);
 }
 
 static void
@@ -522,7 +637,7 @@ resolve (TetherConflictInbox *self,
          const char          *done)
 {
   /* The call reloads the inbox when it announces a change: keep ours. */
-  g_autoptr(TetherConflict) seen = g_object_ref (self->shown);
+  g_autoptr(TetherConflict) seen = g_object_ref (self->seen);
   g_autoptr(JsonObject) kept = chosen != NULL ? json_object_ref (chosen) : NULL;
   g_autoptr(GError) error = NULL;
   gboolean ok;
@@ -538,7 +653,7 @@ keep_mine (GtkWidget  *widget,
 {
   TetherConflictInbox *self = TETHER_CONFLICT_INBOX (widget);
 
-  resolve (self, tether_conflict_get_local (self->shown), _("Kept your version"));
+  resolve (self, tether_conflict_get_local (self->seen), _("Kept your version"));
 }
 
 static void
@@ -548,7 +663,7 @@ keep_theirs (GtkWidget  *widget,
 {
   TetherConflictInbox *self = TETHER_CONFLICT_INBOX (widget);
 
-  resolve (self, tether_conflict_get_remote (self->shown), _("Kept the server’s version"));
+  resolve (self, tether_conflict_get_remote (self->seen), _("Kept the server’s version"));
 }
 
 static void
@@ -557,10 +672,10 @@ keep_selected (GtkWidget  *widget,
                GVariant   *param)
 {
   TetherConflictInbox *self = TETHER_CONFLICT_INBOX (widget);
-  JsonObject *local = tether_conflict_get_local (self->shown);
-  JsonObject *remote = tether_conflict_get_remote (self->shown);
+  JsonObject *local = tether_conflict_get_local (self->seen);
+  JsonObject *remote = tether_conflict_get_remote (self->seen);
   g_autoptr(JsonObject) chosen = json_object_new ();
-  g_autoptr(GPtrArray) fields = _tether_conflict_list_fields (self->shown);
+  g_autoptr(GPtrArray) fields = _tether_conflict_list_fields (self->seen);
 
   /* Field by field; a field absent on the chosen side stays absent. */
   for (guint i = 0; i < fields->len; i++)
@@ -664,8 +779,10 @@ tether_conflict_inbox_dispose (GObject *object)
   self->reloading = TRUE;
   if (self->engine != NULL)
     g_signal_handlers_disconnect_by_data (self->engine, self);
+  cancel_seen (self);
   g_hash_table_remove_all (self->choices);
   g_clear_object (&self->shown);
+  g_clear_object (&self->seen);
   g_clear_object (&self->engine);
   G_OBJECT_CLASS (tether_conflict_inbox_parent_class)->dispose (object);
 }
