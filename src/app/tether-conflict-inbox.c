@@ -5,7 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "tether-app-resources.h"
-#include "tether-conflict-inbox.h"
+#include "tether-conflict-inbox-private.h"
 #include "tether-conflict-text.h"
 #include "tether-window.h"
 
@@ -13,31 +13,6 @@
  * screen before a choice is taken as made from it (see show_update()). */
 #define SEEN_DELAY_MS 1000
 
-struct _TetherConflictInbox
-{
-  AdwWindow         parent_instance;
-
-  AdwToastOverlay  *toasts;
-  AdwWindowTitle   *window_title;
-  GtkStack         *stack;
-  AdwStatusPage    *error_page;
-  GtkListBox       *list;
-  GtkLabel         *detail_title;
-  GtkLabel         *detail_summary;
-  GtkBox           *fields_box;
-  GtkWidget        *open_bar;
-  GtkWidget        *decided_bar;
-
-  TetherSyncEngine *engine;
-  GListStore       *conflicts;   /* TetherConflict: open first, then newest decided */
-  TetherConflict   *shown;       /* in the detail */
-  TetherConflict   *seen;        /* what a choice is made from: see show_update() */
-  guint             seen_tick;   /* waiting for the update's first frame */
-  guint             seen_timeout;
-  GHashTable       *choices;     /* field → the "mine" GtkCheckButton of an open conflict */
-  gboolean          reloading;
-  gboolean          read_failed; /* the last reload could not read the log */
-};
 
 G_DEFINE_FINAL_TYPE (TetherConflictInbox, tether_conflict_inbox, ADW_TYPE_WINDOW)
 
@@ -581,8 +556,8 @@ read_failed (TetherConflictInbox *self,
   self->read_failed = TRUE;
 }
 
-static void
-reload (TetherConflictInbox *self)
+void
+_tether_conflict_inbox_reload (TetherConflictInbox *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) conflicts = NULL;
@@ -614,96 +589,6 @@ reload (TetherConflictInbox *self)
   on_row_selected (self, gtk_list_box_get_selected_row (self->list));
 }
 
-/* Actions */
-
-static void
-settled (TetherConflictInbox *self,
-         gboolean             ok,
-         const char          *done,
-         GError              *error)
-{
-  const char *message = ok ? done : error->message;
-
-  /* The reload below shows the conflict as it is now. */
-  if (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED))
-    message = _("This conflict changed meanwhile: look at it again and choose");
-  adw_toast_overlay_add_toast (self->toasts, tether_toast_new_plain (message));
-  reload (self);
-}
-
-static void
-resolve (TetherConflictInbox *self,
-         JsonObject          *chosen,
-         const char          *done)
-{
-  /* The call reloads the inbox when it announces a change: keep ours. */
-  g_autoptr(TetherConflict) seen = g_object_ref (self->seen);
-  g_autoptr(JsonObject) kept = chosen != NULL ? json_object_ref (chosen) : NULL;
-  g_autoptr(GError) error = NULL;
-  gboolean ok;
-
-  ok = tether_sync_engine_resolve_conflict (self->engine, seen, kept, &error);
-  settled (self, ok, done, error);
-}
-
-static void
-keep_mine (GtkWidget  *widget,
-           const char *action,
-           GVariant   *param)
-{
-  TetherConflictInbox *self = TETHER_CONFLICT_INBOX (widget);
-
-  resolve (self, tether_conflict_get_local (self->seen), _("Kept your version"));
-}
-
-static void
-keep_theirs (GtkWidget  *widget,
-             const char *action,
-             GVariant   *param)
-{
-  TetherConflictInbox *self = TETHER_CONFLICT_INBOX (widget);
-
-  resolve (self, tether_conflict_get_remote (self->seen), _("Kept the server’s version"));
-}
-
-static void
-keep_selected (GtkWidget  *widget,
-               const char *action,
-               GVariant   *param)
-{
-  TetherConflictInbox *self = TETHER_CONFLICT_INBOX (widget);
-  JsonObject *local = tether_conflict_get_local (self->seen);
-  JsonObject *remote = tether_conflict_get_remote (self->seen);
-  g_autoptr(JsonObject) chosen = json_object_new ();
-  g_autoptr(GPtrArray) fields = _tether_conflict_list_fields (self->seen);
-
-  /* Field by field; a field absent on the chosen side stays absent. */
-  for (guint i = 0; i < fields->len; i++)
-    {
-      const char *field = fields->pdata[i];
-      GtkCheckButton *mine = g_hash_table_lookup (self->choices, field);
-      JsonObject *side = mine == NULL || gtk_check_button_get_active (mine) ? local : remote;
-      JsonNode *value = _tether_conflict_member (side, field);
-
-      if (value != NULL)
-        json_object_set_member (chosen, field, json_node_copy (value));
-    }
-  resolve (self, chosen, _("Kept the chosen values"));
-}
-
-static void
-restore (GtkWidget  *widget,
-         const char *action,
-         GVariant   *param)
-{
-  TetherConflictInbox *self = TETHER_CONFLICT_INBOX (widget);
-  g_autoptr(GError) error = NULL;
-  gboolean ok;
-
-  ok = tether_sync_engine_restore_conflict (self->engine, tether_conflict_get_id (self->shown), &error);
-  settled (self, ok, _("Restored the version that lost"), error);
-}
-
 /* Life cycle */
 
 TetherConflictInbox *
@@ -727,10 +612,10 @@ tether_conflict_inbox_constructed (GObject *object)
 
   if (self->engine != NULL)
     {
-      g_signal_connect_object (self->engine, "conflict", G_CALLBACK (reload), self, G_CONNECT_SWAPPED);
-      g_signal_connect_object (self->engine, "queue-changed", G_CALLBACK (reload), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->engine, "conflict", G_CALLBACK (_tether_conflict_inbox_reload), self, G_CONNECT_SWAPPED);
+      g_signal_connect_object (self->engine, "queue-changed", G_CALLBACK (_tether_conflict_inbox_reload), self, G_CONNECT_SWAPPED);
     }
-  reload (self);
+  _tether_conflict_inbox_reload (self);
   update_actions (self);
 }
 
@@ -833,10 +718,7 @@ tether_conflict_inbox_class_init (TetherConflictInboxClass *klass)
   gtk_widget_class_bind_template_child (widget_class, TetherConflictInbox, decided_bar);
   gtk_widget_class_bind_template_callback (widget_class, on_row_selected);
 
-  gtk_widget_class_install_action (widget_class, "inbox.keep-mine", NULL, keep_mine);
-  gtk_widget_class_install_action (widget_class, "inbox.keep-theirs", NULL, keep_theirs);
-  gtk_widget_class_install_action (widget_class, "inbox.keep-selected", NULL, keep_selected);
-  gtk_widget_class_install_action (widget_class, "inbox.restore", NULL, restore);
+  _tether_conflict_inbox_install_actions (widget_class);
   gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Escape, 0, "window.close", NULL);
 }
 
