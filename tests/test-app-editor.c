@@ -1195,9 +1195,104 @@ test_inbox_update_keeps_choices (InboxFixture *f, gconstpointer data)
   g_assert_cmpstr (stored_string (f->base.notes, "n-open", "body"), ==, "milk\nbread\n");
 }
 
+static gboolean
+shows_label_with (GtkWidget *root, const char *text)
+{
+  if (GTK_IS_LABEL (root) && strstr (gtk_label_get_text (GTK_LABEL (root)), text) != NULL)
+    return TRUE;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    if (shows_label_with (child, text))
+      return TRUE;
+  return FALSE;
+}
+
+static GtkWidget *
+find_by_label (GtkWidget *root, const char *label)
+{
+  if (GTK_IS_BUTTON (root) && g_strcmp0 (gtk_button_get_label (GTK_BUTTON (root)), label) == 0)
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_by_label (child, label);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* The dialog a restore asks in. */
+static AdwMessageDialog *
+restore_dialog (void)
+{
+  GListModel *windows = gtk_window_get_toplevels ();
+
+  for (guint i = 0; i < g_list_model_get_n_items (windows); i++)
+    {
+      g_autoptr(GtkWindow) window = g_list_model_get_item (windows, i);
+
+      if (ADW_IS_MESSAGE_DIALOG (window) && gtk_widget_get_visible (GTK_WIDGET (window)))
+        return ADW_MESSAGE_DIALOG (window);
+    }
+  return NULL;
+}
+
+static GtkWidget *
+find_action (GtkWidget *root, const char *action)
+{
+  if (GTK_IS_ACTIONABLE (root) && g_strcmp0 (gtk_actionable_get_action_name (GTK_ACTIONABLE (root)), action) == 0)
+    return root;
+  for (GtkWidget *child = gtk_widget_get_first_child (root); child; child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found = find_action (child, action);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* Clicks the dialog's button for @response, as a person would. */
+static void
+respond (AdwMessageDialog *dialog, const char *response)
+{
+  const char *label = adw_message_dialog_get_response_label (dialog, response);
+  GtkWidget *button = find_by_label (GTK_WIDGET (dialog), label);
+
+  g_assert_nonnull (button);
+  g_signal_emit_by_name (button, "clicked");
+  tether_test_app_settle (50);
+  g_assert_null (restore_dialog ());
+}
+
+/* Asks, restores when told to, and the toast's Undo puts back what the
+ * restore replaced. */
+static void
+answer_restore (InboxFixture *f, const char *answer, const char *png)
+{
+  AdwMessageDialog *dialog;
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.restore", NULL));
+  dialog = restore_dialog ();
+  g_assert_nonnull (dialog);
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), "undone"));
+  if (png != NULL)
+    {
+      tether_test_app_settle (200);
+      tether_test_app_snapshot (GTK_WIDGET (dialog), png);
+      g_test_message ("screenshot: %s", png);
+    }
+  respond (dialog, answer);
+}
+
 static void
 test_inbox_restore (InboxFixture *f, gconstpointer data)
 {
+  g_autofree char *dialog_png = screenshot_path ("conflict-inbox-restore-dialog.png");
+  g_autofree char *png = screenshot_path ("conflict-inbox-restored.png");
+  g_autofree char *replaced_png = screenshot_path ("conflict-inbox-replaced.png");
+  GtkWidget *undo;
+
   if (skip_without_display ())
     return;
   add_two_conflicts (f);
@@ -1205,12 +1300,66 @@ test_inbox_restore (InboxFixture *f, gconstpointer data)
   /* An open conflict has nothing to restore yet. */
   gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.restore", NULL);
   g_assert_cmpint (status_of (f, "c-open"), ==, TETHER_CONFLICT_OPEN);
+  g_assert_null (restore_dialog ());
   select_row (f, 1);
-  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.restore", NULL));
+
+  /* It asks first, and says what is replaced; Cancel writes nothing. */
+  answer_restore (f, "cancel", NULL);
+  g_assert_cmpint (status_of (f, "c-merged"), ==, TETHER_CONFLICT_RESOLVED);
+  g_assert_cmpstr (stored_string (f->base.notes, "n-merged", "title"), ==, "Reading list");
+  answer_restore (f, "restore", dialog_png);
   g_assert_cmpint (status_of (f, "c-merged"), ==, TETHER_CONFLICT_RESTORED);
   /* Only the field the merge lost comes back, on top of the merged record. */
   g_assert_cmpstr (stored_string (f->base.notes, "n-merged", "title"), ==, "Books");
   g_assert_cmpstr (stored_string (f->base.notes, "n-merged", "body"), ==, "Dune\nEmma\nUlysses\n");
+  /* What it replaced is listed, and the toast's Undo restores it. */
+  g_assert_cmpuint (count_rows (inbox_list (f)), ==, 3);
+  g_assert_true (shows_label_with (GTK_WIDGET (inbox_list (f)), "Replaced by a Restore"));
+  undo = find_action (GTK_WIDGET (f->inbox), "inbox.undo-restore");
+  g_assert_nonnull (undo);
+  select_row (f, 1);
+  tether_test_app_settle (100);
+  tether_test_app_snapshot (GTK_WIDGET (f->inbox), png);
+  select_row (f, 2);
+  tether_test_app_settle (100);
+  g_assert_cmpstr (badge_of (f, "Title", "Replaced"), ==, "Lost");
+  g_assert_cmpstr (badge_of (f, "Title", "Restored"), ==, "Kept");
+  tether_test_app_snapshot (GTK_WIDGET (f->inbox), replaced_png);
+  g_test_message ("screenshots: %s %s", png, replaced_png);
+  g_signal_emit_by_name (undo, "clicked");
+  g_assert_cmpstr (stored_string (f->base.notes, "n-merged", "title"), ==, "Reading list");
+  g_assert_cmpstr (stored_string (f->base.notes, "n-merged", "body"), ==, "Dune\nEmma\nUlysses\n");
+}
+
+/* The version that lost was a delete: the dialog says the note goes,
+ * and Undo brings it back. */
+static void
+test_inbox_restore_delete (InboxFixture *f, gconstpointer data)
+{
+  g_autoptr(TetherRecord) note = tether_test_create (f->base.notes, "{\"id\": \"n-del\", \"title\": \"Recipes\"}");
+  g_autoptr(TetherConflict) conflict = tether_conflict_new ("c-del", "notes", "n-del");
+  AdwMessageDialog *dialog;
+  GtkWidget *undo;
+
+  if (skip_without_display ())
+    return;
+  tether_conflict_set_remote (conflict, tether_record_get_data (note), "1700000000001-0000-bbbb", 5);
+  tether_conflict_set_deleted (conflict, TRUE, FALSE);
+  tether_conflict_set_strategy (conflict, TETHER_CONFLICT_STRATEGY_LWW);
+  tether_conflict_set_result (conflict, tether_record_get_data (note), TETHER_CONFLICT_WINNER_REMOTE);
+  tether_conflict_set_status (conflict, TETHER_CONFLICT_RESOLVED, g_get_real_time () / 1000 - 1000);
+  save (f, conflict);
+  open_inbox (f);
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (f->inbox), "inbox.restore", NULL));
+  dialog = restore_dialog ();
+  g_assert_nonnull (dialog);
+  g_assert_nonnull (strstr (adw_message_dialog_get_body (dialog), "“Recipes” will be deleted"));
+  respond (dialog, "restore");
+  g_assert_null (tether_collection_get (f->base.notes, "n-del", NULL));
+  undo = find_action (GTK_WIDGET (f->inbox), "inbox.undo-restore");
+  g_assert_nonnull (undo);
+  g_signal_emit_by_name (undo, "clicked");
+  g_assert_cmpstr (stored_string (f->base.notes, "n-del", "title"), ==, "Recipes");
 }
 
 static void
@@ -1406,6 +1555,7 @@ main (int argc, char **argv)
   INBOX_TEST ("keep-selected", test_inbox_keep_selected);
   INBOX_TEST ("update-keeps-choices", test_inbox_update_keeps_choices);
   INBOX_TEST ("restore", test_inbox_restore);
+  INBOX_TEST ("restore-delete", test_inbox_restore_delete);
   INBOX_TEST ("follows-the-engine", test_inbox_follows_the_engine);
   INBOX_TEST ("title-not-text", test_inbox_title_not_text);
   INBOX_TEST ("follows-remote-data", test_inbox_follows_remote_data);

@@ -87,17 +87,95 @@ keep_selected (GtkWidget  *widget,
   resolve (self, chosen, _("Kept the chosen values"));
 }
 
+/* The entry in which the engine kept what restoring @conflict_id
+ * replaced; NULL when it replaced nothing. */
+static TetherConflict *
+replaced_entry (TetherConflictInbox *self,
+                const char          *conflict_id)
+{
+  g_autoptr(TetherConflict) restored = tether_sync_engine_get_conflict (self->engine, conflict_id, NULL);
+  GListModel *model = G_LIST_MODEL (self->conflicts);
+
+  for (guint i = 0; restored != NULL && i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(TetherConflict) entry = g_list_model_get_item (model, i);
+
+      if (_tether_conflict_replaced_by (entry, restored))
+        return g_steal_pointer (&entry);
+    }
+  return NULL;
+}
+
+/* Restores, and offers to undo it by restoring what it replaced. */
+static void
+restore_now (TetherConflictInbox *self,
+             const char          *conflict_id,
+             const char          *done)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TetherConflict) replaced = NULL;
+  AdwToast *toast;
+
+  if (!tether_sync_engine_restore_conflict (self->engine, conflict_id, &error))
+    {
+      settled (self, FALSE, NULL, error);
+      return;
+    }
+  _tether_conflict_inbox_reload (self);
+  toast = tether_toast_new_plain (done);
+  if ((replaced = replaced_entry (self, conflict_id)) != NULL)
+    {
+      adw_toast_set_button_label (toast, _("_Undo"));
+      adw_toast_set_action_name (toast, "inbox.undo-restore");
+      adw_toast_set_action_target_value (toast, g_variant_new_string (tether_conflict_get_id (replaced)));
+    }
+  adw_toast_overlay_add_toast (self->toasts, toast);
+}
+
+static void
+on_restore_response (AdwMessageDialog    *dialog,
+                     const char          *response,
+                     TetherConflictInbox *self)
+{
+  if (g_str_equal (response, "restore"))
+    restore_now (self, g_object_get_data (G_OBJECT (dialog), "conflict-id"), _("Restored the version that lost"));
+}
+
+/* A restore writes over the record as it is now (or deletes it): ask
+ * first, and say what happens to the current version. */
 static void
 restore (GtkWidget  *widget,
          const char *action,
          GVariant   *param)
 {
   TetherConflictInbox *self = TETHER_CONFLICT_INBOX (widget);
-  g_autoptr(GError) error = NULL;
-  gboolean ok;
+  g_autofree char *body = _tether_conflict_restore_text (self->shown);
+  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), _("Restore the Version That Lost?"), body);
 
-  ok = tether_sync_engine_restore_conflict (self->engine, tether_conflict_get_id (self->shown), &error);
-  settled (self, ok, _("Restored the version that lost"), error);
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog),
+                                    "cancel", _("_Cancel"),
+                                    "restore", _("_Restore"),
+                                    NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "restore", ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  gtk_window_set_destroy_with_parent (GTK_WINDOW (dialog), TRUE);
+  /* The conflict asked about, whatever the inbox shows by the answer. */
+  g_object_set_data_full (G_OBJECT (dialog), "conflict-id", g_strdup (tether_conflict_get_id (self->shown)), g_free);
+  g_signal_connect_object (dialog, "response", G_CALLBACK (on_restore_response), self, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* The toast's Undo: restoring the entry that holds what the restore
+ * replaced (which keeps what this replaces in turn). */
+static void
+undo_restore (GtkWidget  *widget,
+              const char *action,
+              GVariant   *param)
+{
+  TetherConflictInbox *self = TETHER_CONFLICT_INBOX (widget);
+
+  restore_now (self, g_variant_get_string (param, NULL), _("Undid the restore"));
 }
 
 void
@@ -107,4 +185,5 @@ _tether_conflict_inbox_install_actions (GtkWidgetClass *widget_class)
   gtk_widget_class_install_action (widget_class, "inbox.keep-theirs", NULL, keep_theirs);
   gtk_widget_class_install_action (widget_class, "inbox.keep-selected", NULL, keep_selected);
   gtk_widget_class_install_action (widget_class, "inbox.restore", NULL, restore);
+  gtk_widget_class_install_action (widget_class, "inbox.undo-restore", "s", undo_restore);
 }

@@ -25,6 +25,7 @@ struct _TetherConflictInbox
   TetherSyncEngine *engine;
   GListStore       *conflicts;   /* TetherConflict: open first, then newest decided */
   TetherConflict   *shown;       /* in the detail */
+  gboolean          shown_replaced; /* shown holds what a restore replaced */
   TetherConflict   *seen;        /* what a choice is made from (show_update()) */
   guint             seen_tick;   /* waiting for the update's first frame */
   guint             seen_timeout;
@@ -35,7 +36,7 @@ struct _TetherConflictInbox
 
 /* Reads the conflict log again and shows it as it is now. */
 void _tether_conflict_inbox_reload          (TetherConflictInbox *self);
-/* inbox.keep-mine, inbox.keep-theirs, inbox.keep-selected, inbox.restore */
+/* inbox.keep-mine, -theirs, -selected, inbox.restore, inbox.undo-restore */
 void _tether_conflict_inbox_install_actions (GtkWidgetClass      *widget_class);
 
 G_END_DECLS

@@ -26,24 +26,53 @@ static GParamSpec *properties[N_PROPS];
 
 /* The list */
 
+/* Whether @conflict holds what restoring another entry replaced (the
+ * engine keeps that version as an entry of its own). */
+static gboolean
+is_replaced (TetherConflictInbox *self,
+             TetherConflict      *conflict)
+{
+  GListModel *model = G_LIST_MODEL (self->conflicts);
+
+  if (tether_conflict_get_strategy (conflict) != TETHER_CONFLICT_STRATEGY_MANUAL ||
+      tether_conflict_get_status (conflict) == TETHER_CONFLICT_OPEN)
+    return FALSE;
+  for (guint i = 0; i < g_list_model_get_n_items (model); i++)
+    {
+      g_autoptr(TetherConflict) other = g_list_model_get_item (model, i);
+
+      if (_tether_conflict_replaced_by (conflict, other))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 static GtkWidget *
 create_row (gpointer item,
             gpointer user_data)
 {
+  TetherConflictInbox *self = user_data;
   TetherConflict *conflict = item;
   TetherConflictStatus status = tether_conflict_get_status (conflict);
   gint64 when = status == TETHER_CONFLICT_OPEN ? tether_conflict_get_created (conflict)
                                                : tether_conflict_get_resolved (conflict);
   g_autofree char *time = _tether_conflict_format_time (when);
-  g_autofree char *subtitle = g_strdup_printf ("%s · %s · %s", _tether_conflict_kind_label (tether_conflict_get_collection (conflict)),
-                                               _tether_conflict_status_label (status), _tether_conflict_strategy_label (tether_conflict_get_strategy (conflict)));
+  const char *kind = _tether_conflict_kind_label (tether_conflict_get_collection (conflict));
+  g_autofree char *subtitle = NULL;
   GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
   GtkWidget *texts = gtk_box_new (GTK_ORIENTATION_VERTICAL, 3);
   GtkWidget *icon = gtk_image_new_from_icon_name (status == TETHER_CONFLICT_OPEN ? "dialog-warning-symbolic"
                                                   : status == TETHER_CONFLICT_RESTORED ? "edit-undo-symbolic"
                                                   : "emblem-ok-symbolic");
   GtkWidget *title = gtk_label_new (_tether_conflict_title (conflict));
-  GtkWidget *line = gtk_label_new (subtitle);
+  GtkWidget *line;
+
+  if (status == TETHER_CONFLICT_RESOLVED && is_replaced (self, conflict))
+    subtitle = g_strdup_printf ("%s · %s", kind, _("Replaced by a Restore"));
+  else
+    subtitle = g_strdup_printf ("%s · %s · %s", kind, _tether_conflict_status_label (status),
+                                _tether_conflict_strategy_label (tether_conflict_get_strategy (conflict)));
+  line = gtk_label_new (subtitle);
   GtkWidget *at = gtk_label_new (time);
 
   gtk_widget_add_css_class (icon, status == TETHER_CONFLICT_OPEN ? "warning" : "dim-label");
@@ -244,7 +273,7 @@ side_card (TetherConflictInbox *self,
                        tether_conflict_get_local (conflict) != NULL && tether_conflict_get_remote (conflict) != NULL;
   g_autofree char *text = side == NULL ? g_strdup (_("Deleted")) : _tether_conflict_format_value (_tether_conflict_member (side, field));
   Badge badge = side_badge (conflict, field, mine);
-  const char *name = mine ? _("Mine") : _("Theirs");
+  const char *name = self->shown_replaced ? (mine ? _("Replaced") : _("Restored")) : mine ? _("Mine") : _("Theirs");
   GtkWidget *card = card_new ();
   GtkWidget *header = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
 
@@ -360,6 +389,15 @@ update_actions (TetherConflictInbox *self)
   gtk_widget_set_visible (self->decided_bar, conflict != NULL && !open);
 }
 
+static char *
+replaced_text (TetherConflict *conflict)
+{
+  g_autofree char *when = _tether_conflict_format_time (tether_conflict_get_resolved (conflict));
+
+  return g_strdup_printf (_("Replaced at %s by restoring the version that lost of an earlier conflict. "
+                            "Restore this one to undo that."), when);
+}
+
 static void
 build_detail (TetherConflictInbox *self,
               TetherConflict      *conflict)
@@ -377,7 +415,9 @@ build_detail (TetherConflictInbox *self,
 
   local = tether_conflict_get_local (conflict);
   remote = tether_conflict_get_remote (conflict);
-  summary = _tether_conflict_summary_text (conflict);
+  self->shown_replaced = is_replaced (self, conflict);
+  summary = self->shown_replaced && tether_conflict_get_status (conflict) == TETHER_CONFLICT_RESOLVED
+    ? replaced_text (conflict) : _tether_conflict_summary_text (conflict);
   gtk_label_set_label (self->detail_title, _tether_conflict_title (conflict));
   gtk_label_set_label (self->detail_summary, summary);
   fields = _tether_conflict_list_fields (conflict);
@@ -728,5 +768,5 @@ tether_conflict_inbox_init (TetherConflictInbox *self)
   self->conflicts = g_list_store_new (TETHER_TYPE_CONFLICT);
   self->choices = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   gtk_widget_init_template (GTK_WIDGET (self));
-  gtk_list_box_bind_model (self->list, G_LIST_MODEL (self->conflicts), create_row, NULL, NULL);
+  gtk_list_box_bind_model (self->list, G_LIST_MODEL (self->conflicts), create_row, self, NULL);
 }

@@ -298,3 +298,58 @@ _tether_conflict_summary_text (TetherConflict *conflict)
   return g_string_free (text, FALSE);
 }
 
+
+/* Whether @entry is the version that restoring @restored replaced: the
+ * engine keeps it as a decided entry of the same record, made at the
+ * time @restored was restored (docs/sync.md, "A restore keeps what it
+ * replaces"). */
+gboolean
+_tether_conflict_replaced_by (TetherConflict *entry,
+                              TetherConflict *restored)
+{
+  return entry != restored &&
+         tether_conflict_get_status (restored) == TETHER_CONFLICT_RESTORED &&
+         tether_conflict_get_status (entry) != TETHER_CONFLICT_OPEN &&
+         tether_conflict_get_strategy (entry) == TETHER_CONFLICT_STRATEGY_MANUAL &&
+         tether_conflict_get_created (entry) == tether_conflict_get_resolved (restored) &&
+         g_str_equal (tether_conflict_get_collection (entry), tether_conflict_get_collection (restored)) &&
+         g_str_equal (tether_conflict_get_record_id (entry), tether_conflict_get_record_id (restored)) &&
+         !g_str_equal (tether_conflict_get_id (entry), tether_conflict_get_id (restored));
+}
+
+/* The fields a restore of a merge writes back, as a list for a sentence. */
+static char *
+restored_fields_text (TetherConflict *conflict)
+{
+  const char * const *lists[] = { tether_conflict_get_local_lost (conflict),
+                                  tether_conflict_get_remote_lost (conflict) };
+  g_autoptr(GPtrArray) fields = _tether_conflict_list_fields (conflict);
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  for (guint i = 0; i < fields->len; i++)
+    if (_tether_conflict_strv_has (lists[0], fields->pdata[i]) || _tether_conflict_strv_has (lists[1], fields->pdata[i]))
+      g_string_append_printf (text, "%s%s", text->len ? ", " : "", _tether_conflict_field_label (fields->pdata[i]));
+  return g_strdup (text->str);
+}
+
+char *
+_tether_conflict_restore_text (TetherConflict *conflict)
+{
+  const char *title = _tether_conflict_title (conflict);
+  g_autofree char *fields = NULL;
+
+  if (_tether_conflict_lost_by_fields (conflict))
+    {
+      fields = restored_fields_text (conflict);
+      /* Translators: the first %s is a note's title, the second a list of fields */
+      return g_strdup_printf (_("The values that lost will be written over “%s” as it is now: %s. "
+                                "What they replace is kept in the conflict log, so this can be undone."),
+                              title, fields);
+    }
+  if (tether_conflict_get_loser (conflict) == NULL)
+    return g_strdup_printf (_("“%s” will be deleted: the version that lost was a delete. "
+                              "It is kept in the conflict log as it is now, so this can be undone."), title);
+  return g_strdup_printf (_("The current version of “%s”, with any edits made since, will be replaced by "
+                            "the version that lost. It is kept in the conflict log, so this can be undone."),
+                          title);
+}

@@ -40,4 +40,10 @@ gboolean    _tether_conflict_field_lost     (TetherConflict      *conflict,
 /* what happened to the conflict, in a sentence or two */
 char       *_tether_conflict_summary_text   (TetherConflict         *conflict);
 
+/* whether @entry holds what restoring @restored replaced */
+gboolean    _tether_conflict_replaced_by    (TetherConflict      *entry,
+                                             TetherConflict      *restored);
+/* what restoring @conflict will do to the record, for the dialog that asks */
+char       *_tether_conflict_restore_text   (TetherConflict      *conflict);
+
 G_END_DECLS
