@@ -10,9 +10,11 @@ G_DECLARE_FINAL_TYPE (TetherHttpTransport, tether_http_transport, TETHER, HTTP_T
 
 /* HTTP over libsoup3: POST <base>/push and <base>/pull with
  * "Authorization: Bearer <token>". Status mapping: 401 UNAUTHORIZED, 409
- * SCHEMA, 410 CURSOR_EXPIRED, 429 RATE_LIMITED (Retry-After kept), 5xx
- * SERVER, other 4xx REJECTED (with the server's JSON "error" message),
- * transport failures and timeouts NETWORK, a 200 whose body is not a JSON
+ * SCHEMA, 410 CURSOR_EXPIRED, 413 TOO_LARGE, 429 RATE_LIMITED (Retry-After
+ * kept), 5xx SERVER, 400 REJECTED with the protocol's {"error", "code"}
+ * body (BAD_CURSOR for code "bad-cursor"; PROTOCOL without that body),
+ * any other 4xx PROTOCOL (not a Tether sync address), transport failures,
+ * timeouts and a 2xx cut short NETWORK, a 2xx whose body is not a JSON
  * object PROTOCOL. Properties: "base-url", "token" (write-only), "timeout"
  * (seconds, default 30), "user-agent". Extra headers with
  * tether_http_transport_set_header(). Bytes sent and received are counted. */
