@@ -2949,6 +2949,24 @@ test_bad_cursor_younger_server (Fixture *f)
 
 /* -------------------------------------------------------------- WebSocket */
 
+typedef struct {
+  guint started;
+  guint done;
+} SyncCount;
+
+static void
+count_syncs (TetherSyncEngine *engine,
+             TetherSyncPhase   phase,
+             guint             done,
+             guint             total,
+             gpointer          data)
+{
+  SyncCount *count = data;
+
+  count->started += phase == TETHER_SYNC_PHASE_START;
+  count->done += phase == TETHER_SYNC_PHASE_DONE || phase == TETHER_SYNC_PHASE_FAILED;
+}
+
 static gboolean
 transport_connected (gpointer data)
 {
@@ -3014,6 +3032,65 @@ test_websocket_server_push (Fixture *f)
   assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
 }
 
+/* The pull cursor @c stored, as a number; 0 when it has none. */
+static gint64
+stored_cursor (Client *c)
+{
+  sqlite3 *other = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 cursor = 0;
+
+  g_assert_cmpint (sqlite3_open_v2 (c->path, &other, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (other, "SELECT value FROM _tether_meta WHERE key = 'sync.cursor'",
+                                       -1, &stmt, NULL), ==, SQLITE_OK);
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    cursor = g_ascii_strtoll ((const char *) sqlite3_column_text (stmt, 0), NULL, 10);
+  sqlite3_finalize (stmt);
+  sqlite3_close (other);
+  return cursor;
+}
+
+/* A change the server refused keeps the push_id it was sent under, but
+ * nothing of it is in flight: a server_push that continues the cursor is
+ * applied as it comes, without a sync. */
+static void
+test_websocket_server_push_failed_entry (Fixture *f)
+{
+  g_autofree char *schema = schema_file_new (f->dir, short_titles);
+  const char *extra[] = { "--schema", schema, NULL };
+  Server *s = server_start (f, extra);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new_full (f, s, "b", f->alice, CLIENT_WS, 0);
+  g_autofree char *refused = client_create (b, "notes", "{\"title\":\"a title far too long\"}");
+  g_autofree char *note = NULL;
+  RecordWanted wanted = { b, "notes", NULL };
+  SyncCount count = { 0, };
+  TetherSyncReport report;
+  gint64 feed_end = 0;
+  gulong handler;
+
+  report = client_sync (b);
+  g_assert_cmpuint (report.rejected, ==, 1);
+  g_assert_cmpuint (tether_sync_engine_get_failed_count (b->engine), ==, 1);
+  tether_sync_engine_set_interval (b->engine, 3600);
+  tether_sync_engine_set_auto_sync (b->engine, TRUE);
+  g_assert_true (wait_until (f, transport_connected, b->inner, SYNC_TIMEOUT_MS));
+  run_for (f, QUIET_MS);
+  handler = g_signal_connect (b->engine, "phase", G_CALLBACK (count_syncs), &count);
+
+  note = client_create (a, "notes", "{\"title\":\"pushed\"}");
+  client_sync (a);
+  wanted.id = note;
+  g_assert_true (wait_until (f, record_arrived, &wanted, PUSH_TIMEOUT_MS));
+  run_for (f, QUIET_MS);
+  g_assert_cmpuint (count.started, ==, 0);
+  g_free (server_dump (f, s, f->alice, &feed_end));
+  g_assert_cmpint (stored_cursor (b), ==, feed_end);
+  g_assert_cmpuint (tether_sync_engine_get_failed_count (b->engine), ==, 1);
+  g_signal_handler_disconnect (b->engine, handler);
+  tether_sync_engine_set_auto_sync (b->engine, FALSE);
+}
+
 /* The blocking sync runs a private main context, which a WebSocket's
  * socket (made on this one) never answers on: it says so at once instead
  * of waiting for ever. */
@@ -3035,24 +3112,6 @@ test_websocket_blocking (Fixture *f)
 }
 
 /* --------------------------------------------------------------- auto-sync */
-
-typedef struct {
-  guint started;
-  guint done;
-} SyncCount;
-
-static void
-count_syncs (TetherSyncEngine *engine,
-             TetherSyncPhase   phase,
-             guint             done,
-             guint             total,
-             gpointer          data)
-{
-  SyncCount *count = data;
-
-  count->started += phase == TETHER_SYNC_PHASE_START;
-  count->done += phase == TETHER_SYNC_PHASE_DONE || phase == TETHER_SYNC_PHASE_FAILED;
-}
 
 static gboolean
 settled (gpointer data)
@@ -3505,6 +3564,7 @@ static const NamedTest tests[] = {
   { "bad-cursor-younger-server", test_bad_cursor_younger_server },
   { "websocket-sync", test_websocket_sync },
   { "websocket-server-push", test_websocket_server_push },
+  { "websocket-server-push-failed-entry", test_websocket_server_push_failed_entry },
   { "websocket-blocking", test_websocket_blocking },
   { "auto-sync-debounce", test_auto_sync_debounce },
   { "auto-sync-new-remote", test_auto_sync_new_remote },

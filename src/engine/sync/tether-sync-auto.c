@@ -144,7 +144,10 @@ tether_sync_engine_set_debounce (TetherSyncEngine *self,
 /* ---------------------------------------------------------- server_push */
 
 /* Changes sent and not yet answered would race a pushed page; so would a
- * sync in progress. Then the page only asks for a sync. */
+ * sync in progress. Then the page only asks for a sync. Sent and not
+ * answered is syncing, or pending with a push_id (its answer was lost):
+ * failed and committed entries keep their push_id, and one refused
+ * change would otherwise turn every server_push into a full sync. */
 static gboolean
 in_flight (TetherSyncEngine *self)
 {
@@ -154,13 +157,15 @@ in_flight (TetherSyncEngine *self)
   if (self->running != NULL)
     return TRUE;
   stmt = _tether_database_prepare_cached (self->db,
-    "SELECT 1 FROM _tether_changes WHERE push_id IS NOT NULL OR status = 1 LIMIT 1", NULL);
+    "SELECT 1 FROM _tether_changes WHERE status = 1 OR (status = 0 AND push_id IS NOT NULL) LIMIT 1", NULL);
   if (stmt == NULL)
     return TRUE;
   found = sqlite3_step (stmt) == SQLITE_ROW;
   sqlite3_reset (stmt);
   return found;
 }
+
+G_STATIC_ASSERT (TETHER_CHANGE_PENDING == 0 && TETHER_CHANGE_SYNCING == 1);
 
 /* The cursor moves only when the page continues it without a gap (our
  * cursors are revs, docs/protocol.md); otherwise a pull fills the gap. */
