@@ -3007,31 +3007,6 @@ record_arrived (gpointer data)
   return record != NULL;
 }
 
-/* B listens on its socket with auto-sync on: A's write reaches it through
- * server_push, without B calling sync. */
-static void
-test_websocket_server_push (Fixture *f)
-{
-  Server *s = server_start (f, NULL);
-  Client *a = client_new (f, s, "a", f->alice);
-  Client *b = client_new_full (f, s, "b", f->alice, CLIENT_WS, 0);
-  Client *clients[] = { a, b };
-  g_autofree char *note = NULL;
-  RecordWanted wanted = { b, "notes", NULL };
-
-  client_sync (b);
-  tether_sync_engine_set_interval (b->engine, 3600);
-  tether_sync_engine_set_auto_sync (b->engine, TRUE);
-  run_for (f, QUIET_MS);
-  note = client_create (a, "notes", "{\"title\":\"pushed to B\"}");
-  client_sync (a);
-  wanted.id = note;
-  g_assert_true (wait_until (f, record_arrived, &wanted, PUSH_TIMEOUT_MS));
-  assert_string (b, "notes", note, "title", "pushed to B");
-  tether_sync_engine_set_auto_sync (b->engine, FALSE);
-  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
-}
-
 /* The pull cursor @c stored, as a number; 0 when it has none. */
 static gint64
 stored_cursor (Client *c)
@@ -3048,6 +3023,71 @@ stored_cursor (Client *c)
   sqlite3_finalize (stmt);
   sqlite3_close (other);
   return cursor;
+}
+
+static gboolean
+one_sync_done (gpointer data)
+{
+  return ((SyncCount *) data)->done >= 1;
+}
+
+/* B listens on its socket with auto-sync on: A's write reaches it through
+ * server_push, applied as it comes (no sync runs) with B's cursor moved
+ * on. A push past a write B missed while its socket was closed does not
+ * continue B's cursor: it brings exactly one sync, which fills the gap. */
+static void
+test_websocket_server_push (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new_full (f, s, "b", f->alice, CLIENT_WS, 0);
+  Client *clients[] = { a, b };
+  g_autofree char *note = NULL;
+  g_autofree char *missed = NULL;
+  g_autofree char *after_gap = NULL;
+  g_autoptr(JsonObject) record = NULL;
+  RecordWanted wanted = { b, "notes", NULL };
+  SyncCount count = { 0, };
+  gint64 feed_end = 0;
+  gulong handler;
+
+  client_sync (b);
+  tether_sync_engine_set_interval (b->engine, 3600);
+  tether_sync_engine_set_auto_sync (b->engine, TRUE);
+  g_assert_true (wait_until (f, transport_connected, b->inner, SYNC_TIMEOUT_MS));
+  run_for (f, QUIET_MS);
+  handler = g_signal_connect (b->engine, "phase", G_CALLBACK (count_syncs), &count);
+
+  note = client_create (a, "notes", "{\"title\":\"pushed to B\"}");
+  client_sync (a);
+  wanted.id = note;
+  g_assert_true (wait_until (f, record_arrived, &wanted, PUSH_TIMEOUT_MS));
+  assert_string (b, "notes", note, "title", "pushed to B");
+  run_for (f, QUIET_MS);
+  g_assert_cmpuint (count.started, ==, 0);
+  g_free (server_dump (f, s, f->alice, &feed_end));
+  g_assert_cmpint (stored_cursor (b), ==, feed_end);
+
+  tether_sync_engine_set_auto_sync (b->engine, FALSE);
+  missed = client_create (a, "notes", "{\"title\":\"while B was away\"}");
+  client_sync (a);
+  tether_sync_engine_set_auto_sync (b->engine, TRUE);
+  g_assert_true (wait_until (f, transport_connected, b->inner, SYNC_TIMEOUT_MS));
+  run_for (f, QUIET_MS);
+  g_assert_cmpuint (count.started, ==, 0);
+
+  after_gap = client_create (a, "notes", "{\"title\":\"after the gap\"}");
+  client_sync (a);
+  g_assert_true (wait_until (f, one_sync_done, &count, PUSH_TIMEOUT_MS));
+  run_for (f, QUIET_MS);
+  g_assert_cmpuint (count.started, ==, 1);
+  record = client_get (b, "notes", missed);
+  g_assert_nonnull (record);
+  g_free (server_dump (f, s, f->alice, &feed_end));
+  g_assert_cmpint (stored_cursor (b), ==, feed_end);
+  g_signal_handler_disconnect (b->engine, handler);
+  tether_sync_engine_set_auto_sync (b->engine, FALSE);
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
 }
 
 /* A change the server refused keeps the push_id it was sent under, but
