@@ -2065,6 +2065,31 @@ test_lost_response (Fixture *f)
   assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
 }
 
+/* The POST /push lines in the server's log, once @expected are there or
+ * 5 s have passed: a request's line is written once the answer is sent,
+ * which may be after the client read it. */
+static guint
+logged_pushes (Server *s,
+               guint   expected)
+{
+  guint n = 0;
+
+  for (guint waited = 0; waited <= 5000; waited += 10)
+    {
+      g_autofree char *log = read_log (s);
+      g_auto(GStrv) lines = g_strsplit (log, "\n", -1);
+
+      n = 0;
+      for (guint i = 0; lines[i] != NULL; i++)
+        if (g_str_has_prefix (lines[i], "POST ") && strstr (lines[i], "/push user=") != NULL)
+          n++;
+      if (n >= expected)
+        break;
+      g_usleep (10 * 1000);
+    }
+  return n;
+}
+
 /* Every request sent twice: still one write each, no conflicts. */
 static void
 test_duplicate_requests (Fixture *f)
@@ -2085,6 +2110,8 @@ test_duplicate_requests (Fixture *f)
   client_delete (a, "tasks", n2);
   client_sync (a);
   g_assert_cmpuint (tether_faulty_transport_get_duplicated (a->faulty), >=, 2);
+  /* one batch a sync, each met twice by the server */
+  g_assert_cmpuint (logged_pushes (s, 4), ==, 4);
   dump = server_dump (f, s, f->alice, &feed_end);
   g_assert_cmpint (feed_end, ==, 4);
   conflicts = client_conflicts (a, FALSE);

@@ -1133,6 +1133,31 @@ faulty_new (Server              *s,
   return tether_faulty_transport_new (TETHER_TRANSPORT (*inner), 7);
 }
 
+/* The POST /push lines in the server's log. */
+static guint
+logged_pushes (Server *s)
+{
+  g_autofree char *log = read_log (s);
+  g_auto(GStrv) lines = g_strsplit (log, "\n", -1);
+  guint n = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (lines[i], "POST ") && strstr (lines[i], "/push user=") != NULL)
+      n++;
+  return n;
+}
+
+/* Asserts that the server logged @expected pushes: it writes a request's
+ * line once the answer is sent, which may be after the client read it. */
+static void
+assert_logged_pushes (Server *s,
+                      guint   expected)
+{
+  for (guint waited = 0; waited < 5000 && logged_pushes (s) < expected; waited += 10)
+    g_usleep (10 * 1000);
+  g_assert_cmpuint (logged_pushes (s), ==, expected);
+}
+
 static void
 test_faulty_drop (Fixture *f)
 {
@@ -1193,6 +1218,7 @@ test_faulty_duplicate (Fixture *f)
   tether_faulty_transport_set_max_delay (faulty, 20);
   answer = call_ok (f, TETHER_TRANSPORT (faulty), "push", body);
   g_assert_cmpuint (tether_faulty_transport_get_duplicated (faulty), ==, 1);
+  assert_logged_pushes (s, 2);   /* the server really met it twice */
   retried = call_ok (f, TETHER_TRANSPORT (http), "push", body);
   answer_text = node_text (json_object_get_member (answer, "accepted"));
   retried_text = node_text (json_object_get_member (retried, "accepted"));

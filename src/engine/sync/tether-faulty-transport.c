@@ -68,26 +68,20 @@ call_free (gpointer data)
 }
 
 /* One counter for every request, so that "every nth" means the same
- * whatever mix of push, pull and info the engine sends. */
+ * whatever mix of push, pull and info the engine sends. The fault is
+ * counted once it happens, not here: a request cancelled or answered
+ * while offline meets none, and a test must not pass on a resend that
+ * never went out. */
 static Fault
 next_fault (TetherFaultyTransport *self,
             guint                  number)
 {
   if (self->drop_every > 0 && number % self->drop_every == 0)
-    {
-      self->dropped++;
-      return FAULT_DROP;
-    }
+    return FAULT_DROP;
   if (self->lose_every > 0 && number % self->lose_every == 0)
-    {
-      self->lost++;
-      return FAULT_LOSE;
-    }
+    return FAULT_LOSE;
   if (self->duplicate_every > 0 && number % self->duplicate_every == 0)
-    {
-      self->duplicated++;
-      return FAULT_DUPLICATE;
-    }
+    return FAULT_DUPLICATE;
   return FAULT_NONE;
 }
 
@@ -141,10 +135,14 @@ on_inner_done (GObject      *source,
   else if (call->fault == FAULT_DUPLICATE && !call->resent)
     {
       call->resent = TRUE;
+      self->duplicated++;
       send_inner (g_steal_pointer (&task));
     }
   else if (call->fault == FAULT_LOSE)
-    return_network_error (task, "lost the answer to");
+    {
+      self->lost++;
+      return_network_error (task, "lost the answer to");
+    }
   else if (answer == NULL)
     g_task_return_error (task, g_steal_pointer (&error));
   else
@@ -177,12 +175,14 @@ static gboolean
 start (gpointer data)
 {
   GTask *task = data;
+  TetherFaultyTransport *self = g_task_get_source_object (task);
   Call *call = g_task_get_task_data (task);
 
   if (g_task_return_error_if_cancelled (task))
     g_object_unref (task);
   else if (call->fault == FAULT_DROP)
     {
+      self->dropped++;
       return_network_error (task, "dropped");
       g_object_unref (task);
     }

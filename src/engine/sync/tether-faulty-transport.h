@@ -28,7 +28,8 @@ void tether_faulty_transport_set_duplicate_every (TetherFaultyTransport *self, g
 void tether_faulty_transport_set_max_delay       (TetherFaultyTransport *self, guint ms);
 void tether_faulty_transport_set_offline         (TetherFaultyTransport *self, gboolean offline);
 TetherTransport *tether_faulty_transport_get_inner (TetherFaultyTransport *self);
-/* How many requests each fault hit, for test messages. */
+/* How many times each fault happened: a request dropped, an answer lost,
+ * a request sent a second time (counted as it goes out). */
 guint tether_faulty_transport_get_dropped    (TetherFaultyTransport *self);
 guint tether_faulty_transport_get_lost       (TetherFaultyTransport *self);
 guint tether_faulty_transport_get_duplicated (TetherFaultyTransport *self);
