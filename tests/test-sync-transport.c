@@ -8,7 +8,7 @@
 #include "tether-faulty-transport.h"
 #include "tether-gzip-private.h"
 #include "tether-http-transport.h"
-#include "tether-ws-transport.h"
+#include "tether-ws-transport-private.h"
 #include "tether-test-cut.h"
 #include "tether-test-server.h"
 
@@ -187,7 +187,8 @@ pulled_changes (JsonObject *answer)
  * (an object that is not a Tether answer), "hang" (never), "429-first" (a
  * 429 with Retry-After: 7 to the first request, "json" to the others), or
  * a status ("503", "429", "429-date"); /fake/silent/ws accepts WebSockets
- * and never answers on them. */
+ * and never answers on them; /fake/busy-once/ws refuses the first upgrade
+ * with a 429, then does the same. */
 typedef struct {
   SoupServer *server;
   char       *url;       /* http://127.0.0.1:PORT */
@@ -311,6 +312,22 @@ fake_close_socket (SoupServer              *server,
   soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_NORMAL, NULL);
 }
 
+/* The first upgrade under /fake/busy-once/ws gets a 429 with Retry-After:
+ * 7 (a status set this early skips the WebSocket handler); later ones are
+ * accepted. */
+static void
+fake_busy_once (SoupServer        *server,
+                SoupServerMessage *msg,
+                const char        *path,
+                GHashTable        *query,
+                gpointer           data)
+{
+  Fake *fake = data;
+
+  if (fake->requests++ == 0)
+    fake_status (msg, "429");
+}
+
 /* As tether-server does: the upgrade answer says how large a frame may be. */
 static void
 fake_announce_max (SoupServer        *server,
@@ -336,6 +353,8 @@ fake_start (void)
   soup_server_add_websocket_handler (fake->server, "/fake/silent/ws", NULL, NULL, fake_socket, fake, NULL);
   soup_server_add_websocket_handler (fake->server, "/fake/reset/ws", NULL, NULL, fake_reset_socket, fake, NULL);
   soup_server_add_websocket_handler (fake->server, "/fake/closing/ws", NULL, NULL, fake_close_socket, fake, NULL);
+  soup_server_add_early_handler (fake->server, "/fake/busy-once/ws", fake_busy_once, fake, NULL);
+  soup_server_add_websocket_handler (fake->server, "/fake/busy-once/ws", NULL, NULL, fake_socket, fake, NULL);
   soup_server_add_early_handler (fake->server, "/fake/limited/ws", fake_announce_max, NULL, NULL);
   soup_server_add_websocket_handler (fake->server, "/fake/limited/ws", NULL, NULL, fake_socket, fake, NULL);
   soup_server_listen_local (fake->server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, &error);
@@ -1122,6 +1141,62 @@ test_ws_accept_then_close (Fixture *f)
   ws_close (f, t);
 }
 
+/* An upgrade refused with a Retry-After longer than the backoff's cap
+ * (60 s) is not tried again before it has passed. */
+static void
+test_ws_retry_after_long (Fixture *f)
+{
+  g_autoptr(Fake) fake = fake_start ();
+  g_autofree char *base = fake_base (fake, "429-date");   /* 120 s */
+  g_autoptr(TetherWsTransport) ws = tether_ws_transport_new (base, f->alice);
+  TetherTransport *t = TETHER_TRANSPORT (ws);
+  gint64 delay_ms;
+
+  tether_transport_connect (t);
+  call_fails (f, t, "pull", PULL_NOTES, TETHER_SYNC_ERROR_RATE_LIMITED, base);
+  delay_ms = _tether_ws_reconnect_delay_ms (ws);
+  g_test_message ("reconnecting in %" G_GINT64_FORMAT " ms", delay_ms);
+  g_assert_cmpint (delay_ms, >, 100 * 1000);
+  g_assert_cmpint (delay_ms, <=, 121 * 1000);
+  ws_close (f, t);
+}
+
+static gboolean
+reconnect_planned (gpointer data)
+{
+  return _tether_ws_reconnect_delay_ms (data) >= 0;
+}
+
+/* A Retry-After is over once an upgrade is accepted: when that socket,
+ * which worked, is lost, the next one is tried after the backoff, not
+ * after the old Retry-After again. */
+static void
+test_ws_retry_after_reset (Fixture *f)
+{
+  g_autoptr(Fake) fake = fake_start ();
+  g_autofree char *base = fake_base (fake, "busy-once");
+  g_autoptr(TetherWsTransport) ws = tether_ws_transport_new (base, f->alice);
+  TetherTransport *t = TETHER_TRANSPORT (ws);
+  SoupWebsocketConnection *conn;
+  gint64 delay_ms;
+
+  tether_transport_connect (t);
+  call_fails (f, t, "pull", PULL_NOTES, TETHER_SYNC_ERROR_RATE_LIMITED, base);
+  g_assert_cmpint (_tether_ws_reconnect_delay_ms (ws), >, 5000);
+  tether_transport_connect (t);   /* the user asks again: at once */
+  wait_connected (f, t, TRUE, REQUEST_TIMEOUT_MS);
+  g_assert_true (wait_until (f, has_socket, fake, REQUEST_TIMEOUT_MS));
+  conn = g_ptr_array_index (fake->sockets, 0);
+  soup_websocket_connection_send_text (conn, "{\"type\":\"hello\"}");   /* the socket works */
+  run_for (f, 200);
+  soup_websocket_connection_close (conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+  g_assert_true (wait_until (f, reconnect_planned, ws, REQUEST_TIMEOUT_MS));
+  delay_ms = _tether_ws_reconnect_delay_ms (ws);
+  g_test_message ("reconnecting in %" G_GINT64_FORMAT " ms", delay_ms);
+  g_assert_cmpint (delay_ms, <=, 1000);
+  ws_close (f, t);
+}
+
 /* ------------------------------------------------------------------ faulty */
 
 static TetherFaultyTransport *
@@ -1282,6 +1357,8 @@ main (int    argc,
     { "ws/timeout", test_ws_timeout },
     { "ws/reset-on-open", test_ws_reset_on_open },
     { "ws/accept-then-close", test_ws_accept_then_close },
+    { "ws/retry-after-long", test_ws_retry_after_long },
+    { "ws/retry-after-reset", test_ws_retry_after_reset },
     { "faulty/drop", test_faulty_drop },
     { "faulty/lose", test_faulty_lose },
     { "faulty/duplicate", test_faulty_duplicate },

@@ -59,6 +59,8 @@ typedef struct {
 /* tether-ws-transport.c */
 void     _tether_ws_open_now      (TetherWsTransport *self);
 void     _tether_ws_abandon       (TetherWsTransport *self);
+/* For tests: ms until the planned reconnect, -1 when none is planned. */
+gint64   _tether_ws_reconnect_delay_ms (TetherWsTransport *self);
 
 /* tether-ws-requests.c */
 void     _tether_ws_refuse        (TetherWsTransport *self,

@@ -33,7 +33,9 @@ on_reconnect_due (gpointer data)
 }
 
 /* 1 s doubling up to 60 s, each wait drawn in [¾ d, d] so that clients
- * dropped together by a restart do not come back together. */
+ * dropped together by a restart do not come back together; never shorter
+ * than the server's Retry-After, which may be longer than that cap (it is
+ * bounded as the HTTP side bounds it). */
 static void
 schedule_reconnect (TetherWsTransport *self)
 {
@@ -45,7 +47,7 @@ schedule_reconnect (TetherWsTransport *self)
   if (self->attempts < 6)
     delay_ms = MIN (BACKOFF_MAX_MS, BACKOFF_FIRST_MS << self->attempts);
   delay_ms -= g_rand_int_range (self->rand, 0, delay_ms / 4 + 1);
-  delay_ms = MAX (delay_ms, (guint) MIN (self->retry_after_ms, BACKOFF_MAX_MS));
+  delay_ms = MAX (delay_ms, (guint) CLAMP (self->retry_after_ms, 0, TETHER_RETRY_AFTER_MAX_MS));
   self->attempts++;
   g_debug ("reconnecting in %u ms", delay_ms);
   self->reconnect = g_timeout_source_new (delay_ms);
@@ -209,6 +211,9 @@ on_upgraded (GObject      *source,
   g_clear_object (&self->connecting);
   if (conn != NULL)
     {
+      /* The server takes us again: an older Retry-After must not stretch
+       * the wait after this socket's loss. */
+      self->retry_after_ms = 0;
       self->max_frame = announced_max (upgrade->msg);
       attach (self, conn);
       return;
@@ -533,6 +538,14 @@ tether_ws_transport_set_token (TetherWsTransport *self,
   self->attempts = 0;
   if (self->wanted || was_open)
     _tether_ws_open_now (self);
+}
+
+gint64
+_tether_ws_reconnect_delay_ms (TetherWsTransport *self)
+{
+  if (self->reconnect == NULL)
+    return -1;
+  return MAX (0, (g_source_get_ready_time (self->reconnect) - g_get_monotonic_time () + 999) / 1000);
 }
 
 TetherHttpTransport *
