@@ -188,7 +188,8 @@ pulled_changes (JsonObject *answer)
  * 429 with Retry-After: 7 to the first request, "json" to the others), or
  * a status ("503", "429", "429-date"); /fake/silent/ws accepts WebSockets
  * and never answers on them; /fake/busy-once/ws refuses the first upgrade
- * with a 429, then does the same. */
+ * with a 429, then does the same; /fake/chatty/ws and /fake/pinging/ws
+ * answer slowly (see slow_tick). */
 typedef struct {
   SoupServer *server;
   char       *url;       /* http://127.0.0.1:PORT */
@@ -328,6 +329,81 @@ fake_busy_once (SoupServer        *server,
     fake_status (msg, "429");
 }
 
+/* A request under /fake/chatty/ws or /fake/pinging/ws is answered (an
+ * empty pull page) after ticks of 300 ms; on the chatty one a frame that
+ * answers nothing comes at each tick, on the pinging one only the
+ * server's pings (every second) show it is there. */
+typedef struct {
+  SoupWebsocketConnection *conn;
+  char                    *id;
+  guint                    ticks;
+  gboolean                 chatty;
+} Slow;
+
+static void
+slow_free (gpointer data)
+{
+  Slow *slow = data;
+
+  g_object_unref (slow->conn);
+  g_free (slow->id);
+  g_free (slow);
+}
+
+static gboolean
+slow_tick (gpointer data)
+{
+  Slow *slow = data;
+  g_autofree char *answer = NULL;
+
+  if (soup_websocket_connection_get_state (slow->conn) != SOUP_WEBSOCKET_STATE_OPEN)
+    return G_SOURCE_REMOVE;
+  if (--slow->ticks > 0)
+    {
+      if (slow->chatty)
+        soup_websocket_connection_send_text (slow->conn, "{\"type\":\"still-working\"}");
+      return G_SOURCE_CONTINUE;
+    }
+  answer = g_strdup_printf ("{\"type\":\"pull_result\",\"requestId\":\"%s\",\"payload\":"
+                            "{\"changes\":[],\"cursor\":null,\"hasMore\":false}}", slow->id);
+  soup_websocket_connection_send_text (slow->conn, answer);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+slow_message (SoupWebsocketConnection *conn,
+              int                      type,
+              GBytes                  *message,
+              gpointer                 data)
+{
+  g_autoptr(JsonNode) node = json_from_string (g_bytes_get_data (message, NULL), NULL);
+  g_autoptr(GSource) timer = g_timeout_source_new (300);
+  Slow *slow = g_new0 (Slow, 1);
+
+  g_assert_nonnull (node);
+  slow->conn = g_object_ref (conn);
+  slow->id = g_strdup (json_object_get_string_member (json_node_get_object (node), "requestId"));
+  slow->chatty = GPOINTER_TO_INT (data);
+  slow->ticks = slow->chatty ? 10 : 15;
+  g_source_set_callback (timer, slow_tick, slow, slow_free);
+  g_source_attach (timer, g_main_context_get_thread_default ());
+}
+
+static void
+fake_slow_socket (SoupServer              *server,
+                  SoupServerMessage       *msg,
+                  const char              *path,
+                  SoupWebsocketConnection *conn,
+                  gpointer                 data)
+{
+  gboolean chatty = strstr (path, "/chatty/") != NULL;
+
+  g_ptr_array_add (((Fake *) data)->sockets, g_object_ref (conn));
+  if (!chatty)
+    soup_websocket_connection_set_keepalive_interval (conn, 1);
+  g_signal_connect (conn, "message", G_CALLBACK (slow_message), GINT_TO_POINTER (chatty));
+}
+
 /* As tether-server does: the upgrade answer says how large a frame may be. */
 static void
 fake_announce_max (SoupServer        *server,
@@ -353,6 +429,8 @@ fake_start (void)
   soup_server_add_websocket_handler (fake->server, "/fake/silent/ws", NULL, NULL, fake_socket, fake, NULL);
   soup_server_add_websocket_handler (fake->server, "/fake/reset/ws", NULL, NULL, fake_reset_socket, fake, NULL);
   soup_server_add_websocket_handler (fake->server, "/fake/closing/ws", NULL, NULL, fake_close_socket, fake, NULL);
+  soup_server_add_websocket_handler (fake->server, "/fake/chatty/ws", NULL, NULL, fake_slow_socket, fake, NULL);
+  soup_server_add_websocket_handler (fake->server, "/fake/pinging/ws", NULL, NULL, fake_slow_socket, fake, NULL);
   soup_server_add_early_handler (fake->server, "/fake/busy-once/ws", fake_busy_once, fake, NULL);
   soup_server_add_websocket_handler (fake->server, "/fake/busy-once/ws", NULL, NULL, fake_socket, fake, NULL);
   soup_server_add_early_handler (fake->server, "/fake/limited/ws", fake_announce_max, NULL, NULL);
@@ -1039,6 +1117,36 @@ has_socket (gpointer data)
   return ((Fake *) data)->sockets->len > 0;
 }
 
+/* The timeout counts silence, not the time an answer takes: a server
+ * that sends other frames meanwhile (3 s for an answer, a frame every
+ * 300 ms), or whose link shows it is there (its pings, every second, for
+ * 4.5 s), is waited for past a timeout of 1 or 2 s. */
+static void
+test_ws_timeout_inactivity (Fixture *f)
+{
+  const struct {
+    const char *mode;
+    guint       timeout_s;
+  } cases[] = {
+    { "chatty", 1 },
+    { "pinging", 2 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(Fake) fake = fake_start ();
+      g_autofree char *base = fake_base (fake, cases[i].mode);
+      g_autoptr(TetherWsTransport) ws = tether_ws_transport_new (base, f->alice);
+      g_autoptr(JsonObject) answer = NULL;
+
+      g_test_message ("%s", cases[i].mode);
+      tether_ws_transport_set_timeout (ws, cases[i].timeout_s);
+      answer = call_ok (f, TETHER_TRANSPORT (ws), "pull", PULL_NOTES);
+      g_assert_true (json_object_has_member (answer, "changes"));
+      ws_close (f, TETHER_TRANSPORT (ws));
+    }
+}
+
 /* A server that closes with 1009 names no frame: only the largest request
  * sent fails as too large (its batch is halved, or a single change fails
  * for good); a small one in flight beside it gets a network error and is
@@ -1355,6 +1463,7 @@ main (int    argc,
     { "ws/token-rotated", test_ws_token_rotated },
     { "ws/unreachable", test_ws_unreachable },
     { "ws/timeout", test_ws_timeout },
+    { "ws/timeout-inactivity", test_ws_timeout_inactivity },
     { "ws/reset-on-open", test_ws_reset_on_open },
     { "ws/accept-then-close", test_ws_accept_then_close },
     { "ws/retry-after-long", test_ws_retry_after_long },

@@ -142,6 +142,9 @@ oldest_sent (TetherWsTransport *self)
   return first_sent (self, older);
 }
 
+static void arm_timeout (TetherWsTransport *self,
+                         Pending           *p);
+
 static gboolean
 on_request_timeout (gpointer data)
 {
@@ -151,6 +154,13 @@ on_request_timeout (gpointer data)
   g_autoptr(GError) error = NULL;
   gboolean sent = is_sent (self, p);
 
+  /* A large frame going up or coming down a slow link shows no message
+   * for a long while, yet the link moves: only silence fails. */
+  if (sent && _tether_ws_link_active (self, self->timeout_s * 1000))
+    {
+      arm_timeout (self, p);
+      return G_SOURCE_REMOVE;
+    }
   error = g_error_new (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK,
                        "the server at %s did not answer within %u s: check the network "
                        "or try again later", tether_http_transport_get_base_url (self->http),
@@ -159,6 +169,33 @@ on_request_timeout (gpointer data)
   if (sent)
     _tether_ws_abandon (self);
   return G_SOURCE_REMOVE;
+}
+
+/* The timeout counts time without a sign of life, as libsoup's HTTP
+ * timeout counts time without I/O: it starts again when the request is
+ * sent and whenever the socket brings something (_tether_ws_heard). */
+static void
+arm_timeout (TetherWsTransport *self,
+             Pending           *p)
+{
+  _tether_ws_source_clear (&p->timeout);
+  if (self->timeout_s == 0)
+    return;
+  p->timeout = g_timeout_source_new_seconds (self->timeout_s);
+  g_source_set_callback (p->timeout, on_request_timeout, p, NULL);
+  g_source_attach (p->timeout, self->context);
+}
+
+void
+_tether_ws_heard (TetherWsTransport *self)
+{
+  GHashTableIter iter;
+  gpointer p;
+
+  g_hash_table_iter_init (&iter, self->pending);
+  while (g_hash_table_iter_next (&iter, NULL, &p))
+    if (is_sent (self, p))
+      arm_timeout (self, p);
 }
 
 /* A GCancellableSource dispatches in our context whatever thread cancels. */
@@ -179,12 +216,7 @@ pending_watch (TetherWsTransport *self,
                Pending           *p,
                GCancellable      *cancellable)
 {
-  if (self->timeout_s > 0)
-    {
-      p->timeout = g_timeout_source_new_seconds (self->timeout_s);
-      g_source_set_callback (p->timeout, on_request_timeout, p, NULL);
-      g_source_attach (p->timeout, self->context);
-    }
+  arm_timeout (self, p);
   if (cancellable != NULL)
     {
       p->cancelled = g_cancellable_source_new (cancellable);
@@ -237,7 +269,11 @@ _tether_ws_send_or_wait (TetherWsTransport *self,
       pending_fail (self, p, error);   /* before it costs the connection */
     }
   else if (_tether_ws_is_open (self))
-    soup_websocket_connection_send_message (self->conn, SOUP_WEBSOCKET_DATA_TEXT, p->frame);
+    {
+      /* the time spent waiting for the socket is not the server's */
+      arm_timeout (self, p);
+      soup_websocket_connection_send_message (self->conn, SOUP_WEBSOCKET_DATA_TEXT, p->frame);
+    }
   else
     {
       g_queue_push_tail (&self->waiting, p);
@@ -334,6 +370,7 @@ _tether_ws_on_message (SoupWebsocketConnection *conn,
 
   if (frame != NULL)
     self->healthy = TRUE;
+  _tether_ws_heard (self);
   if (g_strcmp0 (type, "server_push") == 0 && payload != NULL && JSON_NODE_HOLDS_ARRAY (payload))
     {
       tether_transport_emit_server_push (TETHER_TRANSPORT (self), json_node_get_array (payload));

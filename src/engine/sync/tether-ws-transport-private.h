@@ -61,10 +61,17 @@ void     _tether_ws_open_now      (TetherWsTransport *self);
 void     _tether_ws_abandon       (TetherWsTransport *self);
 /* For tests: ms until the planned reconnect, -1 when none is planned. */
 gint64   _tether_ws_reconnect_delay_ms (TetherWsTransport *self);
+/* Whether the socket's peer acknowledged or sent anything in the last
+ * @within_ms (FALSE when that cannot be told). */
+gboolean _tether_ws_link_active   (TetherWsTransport *self,
+                                   guint              within_ms);
 
 /* tether-ws-requests.c */
 void     _tether_ws_refuse        (TetherWsTransport *self,
                                    const GError      *error);
+/* The socket brought something (a message, a pong): the requests sent
+ * on it wait a whole timeout again. */
+void     _tether_ws_heard         (TetherWsTransport *self);
 void     _tether_ws_source_clear  (GSource          **source);
 void     _tether_ws_pending_free  (gpointer           data);
 void     _tether_ws_fail_too_big  (TetherWsTransport *self,

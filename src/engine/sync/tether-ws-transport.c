@@ -4,6 +4,12 @@
 
 #include "tether-ws-transport-private.h"
 
+#ifdef __linux__
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#endif
+
 static void transport_iface_init (TetherTransportInterface *iface);
 
 G_DEFINE_FINAL_TYPE_WITH_CODE (TetherWsTransport, tether_ws_transport, G_TYPE_OBJECT,
@@ -113,6 +119,14 @@ lost (TetherWsTransport *self,
 }
 
 static void
+on_pong (SoupWebsocketConnection *conn,
+         GBytes                  *message,
+         TetherWsTransport       *self)
+{
+  _tether_ws_heard (self);
+}
+
+static void
 attach (TetherWsTransport       *self,
         SoupWebsocketConnection *conn)
 {
@@ -126,6 +140,7 @@ attach (TetherWsTransport       *self,
   /* Pull pages are far larger than libsoup's 128 KiB default. */
   soup_websocket_connection_set_max_incoming_payload_size (conn, 0);
   g_signal_connect_object (conn, "message", G_CALLBACK (_tether_ws_on_message), self, 0);
+  g_signal_connect_object (conn, "pong", G_CALLBACK (on_pong), self, 0);
   g_signal_connect_object (conn, "closing", G_CALLBACK (notify_connected), self, G_CONNECT_SWAPPED);
   g_signal_connect_object (conn, "closed", G_CALLBACK (on_closed), self, 0);
   notify_connected (self);
@@ -538,6 +553,36 @@ tether_ws_transport_set_token (TetherWsTransport *self,
   self->attempts = 0;
   if (self->wanted || was_open)
     _tether_ws_open_now (self);
+}
+
+/* libsoup 3 keeps the socket of a connection it hands to a WebSocket as
+ * the stream's "GSocket" data; without it, or off Linux, only messages
+ * and pongs count as signs of life. */
+static GSocket *
+conn_socket (SoupWebsocketConnection *conn)
+{
+  return G_SOCKET (g_object_get_data (G_OBJECT (soup_websocket_connection_get_io_stream (conn)), "GSocket"));
+}
+
+gboolean
+_tether_ws_link_active (TetherWsTransport *self,
+                        guint              within_ms)
+{
+#if defined (__linux__) && defined (TCP_INFO)
+  GSocket *socket = self->conn != NULL ? conn_socket (self->conn) : NULL;
+  struct tcp_info info = { 0 };
+  socklen_t size = sizeof info;
+
+  if (socket == NULL || getsockopt (g_socket_get_fd (socket), IPPROTO_TCP, TCP_INFO, &info, &size) != 0)
+    return FALSE;
+  /* Data coming down, or what we send (a frame going up) being taken.
+   * An ACK with nothing of ours in flight says only that the peer's
+   * kernel is there, which it is for a server that hangs too. */
+  return info.tcpi_last_data_recv < within_ms ||
+         (info.tcpi_unacked > 0 && info.tcpi_last_ack_recv < within_ms);
+#else
+  return FALSE;
+#endif
 }
 
 gint64
