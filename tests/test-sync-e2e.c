@@ -3313,6 +3313,38 @@ test_auto_sync_stale_refusal (Fixture *f)
   assert_converged (f, s, f->alice, clients, 1);
 }
 
+/* A server's Retry-After (here near an hour) holds auto-sync to that
+ * server only: a new token for it still waits, another server set in the
+ * preferences syncs at once. */
+static void
+test_auto_sync_retry_after_new_server (Fixture *f)
+{
+  const char *stingy[] = { "--rate", "0.0003/s", "--burst", "1", NULL };
+  Server *busy = server_start (f, stingy);
+  Server *s = server_start (f, NULL);
+  Client *a = client_new_full (f, busy, "a", f->alice, CLIENT_REMOTE, 0);
+  Client *clients[] = { a };
+  g_autofree char *note = client_create (a, "notes", "{\"title\":\"for the other server\"}");
+  g_autoptr(GError) error = NULL;
+  SyncCount count = { 0, };
+  gulong handler;
+
+  g_assert_false (client_try_sync (a, NULL, &error));
+  g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_RATE_LIMITED);
+  auto_sync_on (a);
+  handler = g_signal_connect (a->engine, "phase", G_CALLBACK (count_syncs), &count);
+  tether_sync_engine_set_token (a->engine, f->alice);
+  run_for (f, 1000);
+  g_assert_cmpuint (count.started, ==, 0);
+
+  tether_sync_engine_set_remote (a->engine, s->base, f->alice);
+  g_assert_true (wait_until (f, settled, a, SETTLE_TIMEOUT_MS));
+  g_assert_cmpuint (count.started, >=, 1);
+  g_signal_handler_disconnect (a->engine, handler);
+  tether_sync_engine_set_auto_sync (a->engine, FALSE);
+  assert_converged (f, s, f->alice, clients, 1);
+}
+
 /* A sync by hand that fails is retried by auto-sync like its own: the
  * scheduler hears of every sync. */
 static void
@@ -3636,6 +3668,7 @@ static const NamedTest tests[] = {
   { "auto-sync-debounce", test_auto_sync_debounce },
   { "auto-sync-new-remote", test_auto_sync_new_remote },
   { "auto-sync-stale-refusal", test_auto_sync_stale_refusal },
+  { "auto-sync-retry-after-new-server", test_auto_sync_retry_after_new_server },
   { "auto-sync-manual-failed", test_auto_sync_manual_failed },
   { "auto-sync-push-during-manual", test_auto_sync_push_during_manual },
   { "two-processes", test_two_processes },

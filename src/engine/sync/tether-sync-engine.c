@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "tether-sync-engine-private.h"
+#include "tether-transport-private.h"
 
 /* The sync client's object: configuration, state properties and signals.
  * The sync itself is in tether-sync-push.c and tether-sync-pull.c. */
@@ -607,15 +608,32 @@ tether_sync_engine_set_remote (TetherSyncEngine *self,
 }
 
 /* New credentials: a refused token no longer stops auto-sync, and a 401
- * still on its way for the old ones is ignored (tether-sync-run.c). */
+ * still on its way for the old ones is ignored (tether-sync-run.c).
+ * @new_server: another server's Retry-After says nothing of this one. */
 static void
-credentials_changed (TetherSyncEngine *self)
+credentials_changed (TetherSyncEngine *self,
+                     gboolean          new_server)
 {
   self->credentials++;
   if (self->state == TETHER_SYNC_STATE_AUTH_REQUIRED)
     _tether_sync_engine_set_state (self, TETHER_SYNC_STATE_IDLE, NULL);
-  if (self->scheduler != NULL)
-    _tether_sync_scheduler_credentials_changed (self->scheduler);
+  if (self->scheduler == NULL)
+    return;
+  if (new_server)
+    _tether_sync_scheduler_server_changed (self->scheduler);
+  _tether_sync_scheduler_credentials_changed (self->scheduler);
+}
+
+/* Whether @transport goes to another server than @old does (a transport
+ * that does not say where it goes counts as another). */
+static gboolean
+other_server (TetherTransport *old,
+              TetherTransport *transport)
+{
+  g_autofree char *was = old != NULL ? _tether_transport_address (old) : NULL;
+  g_autofree char *now = transport != NULL ? _tether_transport_address (transport) : NULL;
+
+  return was == NULL || g_strcmp0 (was, now) != 0;
 }
 
 void
@@ -628,18 +646,21 @@ tether_sync_engine_set_token (TetherSyncEngine *self,
     tether_http_transport_set_token (TETHER_HTTP_TRANSPORT (self->transport), token);
   else if (TETHER_IS_WS_TRANSPORT (self->transport))
     tether_ws_transport_set_token (TETHER_WS_TRANSPORT (self->transport), token);
-  credentials_changed (self);
+  credentials_changed (self, FALSE);
 }
 
 void
 tether_sync_engine_set_transport (TetherSyncEngine *self,
                                   TetherTransport  *transport)
 {
+  gboolean new_server;
+
   g_return_if_fail (TETHER_IS_SYNC_ENGINE (self));
   g_return_if_fail (transport == NULL || TETHER_IS_TRANSPORT (transport));
 
   if (self->transport == transport)
     return;
+  new_server = other_server (self->transport, transport);
   if (self->transport != NULL)
     {
       g_clear_signal_handler (&self->server_push_id, self->transport);
@@ -652,7 +673,7 @@ tether_sync_engine_set_transport (TetherSyncEngine *self,
       if (self->auto_sync)
         tether_transport_connect (transport);
     }
-  credentials_changed (self);
+  credentials_changed (self, new_server);
   notify (self, PROP_TRANSPORT);
 }
 

@@ -261,6 +261,8 @@ void     _tether_sync_scheduler_done          (TetherSyncScheduler *self,
                                                TetherSyncOutcome    outcome,
                                                gint64               retry_after_ms);
 void     _tether_sync_scheduler_credentials_changed (TetherSyncScheduler *self);
+/* Another server: its Retry-After is forgotten (also before credentials_changed). */
+void     _tether_sync_scheduler_server_changed (TetherSyncScheduler *self);
 gboolean _tether_sync_scheduler_is_running    (TetherSyncScheduler *self);
 guint    _tether_sync_scheduler_get_failures  (TetherSyncScheduler *self);
 gboolean _tether_sync_scheduler_breaker_open  (TetherSyncScheduler *self);

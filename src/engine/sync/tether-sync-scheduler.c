@@ -462,6 +462,18 @@ _tether_sync_scheduler_credentials_changed (TetherSyncScheduler *self)
   reschedule (self);
 }
 
+/* A Retry-After is the server's that sent it: pointed at another, auto-sync
+ * does not wait it out (an hour from an old server would hold the new
+ * one's first sync as long). A new token for the same server keeps it. */
+void
+_tether_sync_scheduler_server_changed (TetherSyncScheduler *self)
+{
+  g_return_if_fail (TETHER_IS_SYNC_SCHEDULER (self));
+
+  self->retry_until = 0;
+  reschedule (self);
+}
+
 gboolean
 _tether_sync_scheduler_is_running (TetherSyncScheduler *self)
 {

@@ -43,6 +43,8 @@ const char     *_tether_transport_string_member   (JsonObject *object,
  * name another account. Wrappers (faulty) are looked through; NULL for a
  * transport that does not say. */
 char           *_tether_transport_identity        (TetherTransport *transport);
+/* The server's address alone, as in the identity; NULL likewise. */
+char           *_tether_transport_address         (TetherTransport *transport);
 /* The JSON object in @bytes, or NULL when it is not one. */
 JsonObject     *_tether_transport_parse_object    (GBytes     *bytes);
 /* Compact JSON text of @object. */

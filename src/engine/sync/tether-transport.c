@@ -227,25 +227,29 @@ tether_transport_parse_retry_after (const char *value)
 
 /* ----------------------------------------------------- shared with the transports */
 
-char *
-_tether_transport_identity (TetherTransport *transport)
+static TetherHttpTransport *
+http_of (TetherTransport *transport)
 {
-  TetherHttpTransport *http;
+  while (TETHER_IS_FAULTY_TRANSPORT (transport))
+    transport = tether_faulty_transport_get_inner (TETHER_FAULTY_TRANSPORT (transport));
+  if (TETHER_IS_HTTP_TRANSPORT (transport))
+    return TETHER_HTTP_TRANSPORT (transport);
+  if (TETHER_IS_WS_TRANSPORT (transport))
+    return _tether_ws_transport_get_http (TETHER_WS_TRANSPORT (transport));
+  return NULL;
+}
+
+char *
+_tether_transport_address (TetherTransport *transport)
+{
+  TetherHttpTransport *http = http_of (transport);
   g_autoptr(GUri) uri = NULL;
   g_autofree char *scheme = NULL;
   g_autofree char *host = NULL;
   g_autofree char *path = NULL;
-  g_autofree char *fingerprint = NULL;
-  const char *token;
   int port;
 
-  while (TETHER_IS_FAULTY_TRANSPORT (transport))
-    transport = tether_faulty_transport_get_inner (TETHER_FAULTY_TRANSPORT (transport));
-  if (TETHER_IS_HTTP_TRANSPORT (transport))
-    http = TETHER_HTTP_TRANSPORT (transport);
-  else if (TETHER_IS_WS_TRANSPORT (transport))
-    http = _tether_ws_transport_get_http (TETHER_WS_TRANSPORT (transport));
-  else
+  if (http == NULL)
     return NULL;
   uri = g_uri_parse (tether_http_transport_get_base_url (http), SOUP_HTTP_URI_FLAGS, NULL);
   if (uri == NULL || g_uri_get_host (uri) == NULL)
@@ -256,11 +260,22 @@ _tether_transport_identity (TetherTransport *transport)
   path = g_strdup (g_uri_get_path (uri));
   while (g_str_has_suffix (path, "/"))
     path[strlen (path) - 1] = '\0';
-  token = _tether_http_transport_get_token (http);
+  return g_strdup_printf ("%s://%s:%d%s", scheme, host, port, path);
+}
+
+char *
+_tether_transport_identity (TetherTransport *transport)
+{
+  g_autofree char *address = _tether_transport_address (transport);
+  g_autofree char *fingerprint = NULL;
+  const char *token;
+
+  if (address == NULL)
+    return NULL;
+  token = _tether_http_transport_get_token (http_of (transport));
   if (token != NULL && *token != '\0')
     fingerprint = g_compute_checksum_for_string (G_CHECKSUM_SHA256, token, -1);
-  return g_strdup_printf ("%s://%s:%d%s token:%.16s", scheme, host, port, path,
-                          fingerprint != NULL ? fingerprint : "none");
+  return g_strdup_printf ("%s token:%.16s", address, fingerprint != NULL ? fingerprint : "none");
 }
 
 TetherSyncError
