@@ -3313,6 +3313,77 @@ test_auto_sync_stale_refusal (Fixture *f)
   assert_converged (f, s, f->alice, clients, 1);
 }
 
+typedef struct {
+  gboolean         done;
+  GError          *error;
+  gboolean         failed;
+  TetherSyncState  state;
+  char            *last_error;
+} Ended;
+
+static void
+on_ended (GObject      *source,
+          GAsyncResult *result,
+          gpointer      data)
+{
+  Ended *ended = data;
+
+  g_assert_false (tether_sync_engine_sync_finish (TETHER_SYNC_ENGINE (source), result, NULL, &ended->error));
+  ended->done = TRUE;
+}
+
+/* The state a sync ended in, as it ended: the next may start at once. */
+static void
+note_end (TetherSyncEngine *engine,
+          TetherSyncPhase   phase,
+          guint             done,
+          guint             total,
+          gpointer          data)
+{
+  Ended *ended = data;
+
+  if (phase != TETHER_SYNC_PHASE_FAILED || ended->failed)
+    return;
+  ended->failed = TRUE;
+  ended->state = tether_sync_engine_get_state (engine);
+  ended->last_error = g_strdup (tether_sync_engine_get_last_error (engine));
+}
+
+/* Closing the window or the inspector cancels the sync it started: no
+ * failure to show or to back off for. The engine is idle again without
+ * an error, and auto-sync runs the sync again soon. */
+static void
+test_auto_sync_cancelled (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *clients[] = { a };
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  Ended ended = { FALSE, };
+  gulong handler;
+
+  client_sync (a);
+  for (guint i = 0; i < 3; i++)
+    g_free (client_create (a, "notes", "{\"title\":\"cut short\"}"));
+  tether_sync_engine_set_interval (a->engine, 3600);
+  tether_sync_engine_set_debounce (a->engine, 3600 * 1000);   /* only the cancel asks */
+  tether_sync_engine_set_auto_sync (a->engine, TRUE);
+  handler = g_signal_connect (a->engine, "phase", G_CALLBACK (note_end), &ended);
+  tether_sync_engine_sync_async (a->engine, cancellable, on_ended, &ended);   /* the push is out */
+  g_cancellable_cancel (cancellable);
+  g_assert_true (wait_until (f, flag_ready, &ended.done, SYNC_TIMEOUT_MS));
+  g_assert_error (ended.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_true (ended.failed);
+  g_assert_cmpint (ended.state, ==, TETHER_SYNC_STATE_IDLE);
+  g_assert_null (ended.last_error);
+  g_assert_true (wait_until (f, settled, a, SETTLE_TIMEOUT_MS));
+  g_signal_handler_disconnect (a->engine, handler);
+  tether_sync_engine_set_auto_sync (a->engine, FALSE);
+  g_clear_error (&ended.error);
+  g_free (ended.last_error);
+  assert_converged (f, s, f->alice, clients, 1);
+}
+
 /* A server's Retry-After (here near an hour) holds auto-sync to that
  * server only: a new token for it still waits, another server set in the
  * preferences syncs at once. */
@@ -3669,6 +3740,7 @@ static const NamedTest tests[] = {
   { "auto-sync-new-remote", test_auto_sync_new_remote },
   { "auto-sync-stale-refusal", test_auto_sync_stale_refusal },
   { "auto-sync-retry-after-new-server", test_auto_sync_retry_after_new_server },
+  { "auto-sync-cancelled", test_auto_sync_cancelled },
   { "auto-sync-manual-failed", test_auto_sync_manual_failed },
   { "auto-sync-push-during-manual", test_auto_sync_push_during_manual },
   { "two-processes", test_two_processes },

@@ -58,6 +58,8 @@ outcome_of (const GError *error)
 {
   if (error == NULL)
     return TETHER_SYNC_OUTCOME_OK;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return TETHER_SYNC_OUTCOME_CANCELLED;
   if (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK))
     return TETHER_SYNC_OUTCOME_OFFLINE;
   if (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_UNAUTHORIZED))

@@ -68,6 +68,9 @@ save_clock (TetherSyncEngine *self)
 static TetherSyncState
 state_for (const GError *error)
 {
+  /* Cancelled (a window closed on its sync): nothing is wrong. */
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return TETHER_SYNC_STATE_IDLE;
   if (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NETWORK))
     return TETHER_SYNC_STATE_OFFLINE;
   if (g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_UNAUTHORIZED))
@@ -106,7 +109,7 @@ op_end (GTask        *task,
       _tether_sync_engine_set_state (self, TETHER_SYNC_STATE_IDLE, NULL);
       _tether_sync_engine_mark_synced (self, tether_time_now_ms ());
     }
-  else if (stale)
+  else if (stale || state_for (error) == TETHER_SYNC_STATE_IDLE)
     _tether_sync_engine_set_state (self, TETHER_SYNC_STATE_IDLE, NULL);
   else
     _tether_sync_engine_set_state (self, state_for (error), error->message);

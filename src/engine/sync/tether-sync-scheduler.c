@@ -443,6 +443,11 @@ _tether_sync_scheduler_done (TetherSyncScheduler *self,
     case TETHER_SYNC_OUTCOME_AUTH:
       self->auth_blocked = TRUE;
       break;
+    case TETHER_SYNC_OUTCOME_CANCELLED:
+      /* A window closed on it: nothing went wrong, and what it did not
+       * do is still to do. */
+      self->soon_due = earliest (self->soon_due, now_us (self));
+      break;
     default:
       g_return_if_reached ();
     }
