@@ -2441,6 +2441,51 @@ test_remote_removed_mid_sync (Fixture *f)
   g_assert_cmpuint (tether_sync_engine_get_pending_count (a->engine), >, 0);
 }
 
+/* The preferences give another account's token once the first batch is
+ * stored. */
+static void
+change_token (TetherSyncEngine *engine,
+              TetherSyncPhase   phase,
+              guint             done,
+              guint             total,
+              gpointer          data)
+{
+  if (phase == TETHER_SYNC_PHASE_PUSH)
+    tether_sync_engine_set_token (engine, data);
+}
+
+/* The token replaced while a sync is between batches: the rest of the
+ * sync must not go to the other account with this one's cursor and
+ * shadows. It stops, says so without an error to show, and the next
+ * sync brings every note to the new account as a new remote's would. */
+static void
+test_remote_changed_mid_sync (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *clients[] = { a };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dump = NULL;
+  gint64 bob_end = 0;
+  gulong handler;
+
+  for (guint i = 0; i < 6; i++)
+    g_free (client_create (a, "notes", "{\"title\":\"queued\"}"));
+  tether_sync_engine_set_batch_size (a->engine, 2);
+  handler = g_signal_connect (a->engine, "phase", G_CALLBACK (change_token), f->bob);
+  g_assert_false (client_try_sync (a, NULL, &error));
+  g_signal_handler_disconnect (a->engine, handler);
+  g_assert_error (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED);
+  g_assert_cmpint (tether_sync_engine_get_state (a->engine), ==, TETHER_SYNC_STATE_IDLE);
+  g_assert_null (tether_sync_engine_get_last_error (a->engine));
+  dump = server_dump (f, s, f->bob, &bob_end);
+  g_assert_cmpint (bob_end, ==, 0);
+
+  client_sync (a);
+  g_assert_cmpuint (tether_sync_engine_get_pending_count (a->engine), ==, 0);
+  assert_converged (f, s, f->bob, clients, 1);
+}
+
 /* An edit the server refused (failed, kept for a retry) of a record that
  * another device deleted, with the tombstone purged before this client
  * pulled it: the resync must not silently drop the record and the edit. */
@@ -3704,6 +3749,7 @@ static const NamedTest tests[] = {
   { "strategy-stored", test_strategy_stored },
   { "strategy-manual-edited", test_strategy_manual_edited },
   { "remote-removed-mid-sync", test_remote_removed_mid_sync },
+  { "remote-changed-mid-sync", test_remote_changed_mid_sync },
   { "conflict-signal-after-commit", test_conflict_signal_after_commit },
   { "rejected-change", test_rejected_change },
   { "max-retries", test_max_retries },

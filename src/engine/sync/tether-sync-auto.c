@@ -77,15 +77,16 @@ _tether_sync_auto_started (TetherSyncEngine *self)
 }
 
 /* Every sync's end, whoever started it: a success clears the backoff and
- * an auth stop, a failure plans the retry. @stale: a refusal of
- * credentials replaced since, which says nothing of the new ones. */
+ * an auth stop, a failure plans the retry. @stale: a failure on
+ * credentials replaced since, which says nothing of the new ones (their
+ * sync is asked for already): counted like a cancellation. */
 void
 _tether_sync_auto_report (TetherSyncEngine *self,
                           const GError     *error,
                           gboolean          stale,
                           gint64            retry_after_ms)
 {
-  TetherSyncOutcome outcome = stale ? TETHER_SYNC_OUTCOME_FAILED : outcome_of (error);
+  TetherSyncOutcome outcome = stale ? TETHER_SYNC_OUTCOME_CANCELLED : outcome_of (error);
 
   if (self->scheduler != NULL)
     _tether_sync_scheduler_done (self->scheduler, outcome, retry_after_ms);

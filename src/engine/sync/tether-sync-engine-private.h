@@ -57,6 +57,7 @@ typedef struct {
   guint             cycles;        /* push+pull rounds (merges may leave new changes) */
   gboolean          cursor_reset;  /* a 410 was answered with a pull from null */
   gboolean          cursor_unknown; /* a bad-cursor was answered with a resync from null */
+  TetherTransport  *transport;     /* the one it started with (a ref): every request goes there */
   guint             credentials;   /* the engine's credentials when it started */
   GPtrArray        *sent;          /* TetherPushGroup* claimed, not yet sent */
   guint             in_flight;     /* push requests awaiting their answer */
@@ -229,8 +230,9 @@ void     _tether_sync_engine_emit_phase  (TetherSyncEngine *self,
 void     _tether_sync_engine_note_conflict (TetherSyncEngine *self,
                                             TetherConflict   *conflict);
 void     _tether_sync_engine_queue_changed (TetherSyncEngine *self);
-/* tether-sync-run.c: NULL while the engine has a transport. */
-GError  *_tether_sync_remote_gone        (TetherSyncEngine *self);
+/* tether-sync-run.c: NULL while the engine's transport and credentials
+ * are those the sync started with; else why the sync must stop. */
+GError  *_tether_sync_remote_changed     (TetherSyncOp     *op);
 void     _tether_sync_engine_mark_synced (TetherSyncEngine *self,
                                           gint64            at_ms);
 char    *_tether_sync_engine_get_cursor  (TetherSyncEngine *self);

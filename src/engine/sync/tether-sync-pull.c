@@ -531,7 +531,7 @@ request_page (GTask      *task,
   g_autoptr(JsonObject) request = _tether_sync_pull_request (cursor, PULL_BATCH,
                                                              op->seen == NULL ? self->client_id : NULL,
                                                              op->seen != NULL);
-  GError *gone = _tether_sync_remote_gone (self);
+  GError *gone = _tether_sync_remote_changed (op);
 
   if (gone != NULL)
     {
@@ -552,7 +552,7 @@ request_page (GTask      *task,
   g_free (op->pull_cursor);
   op->pull_cursor = g_strdup (cursor);
   op->pull_pages++;
-  tether_transport_pull_async (self->transport, request, g_task_get_cancellable (task), on_pulled, task);
+  tether_transport_pull_async (op->transport, request, g_task_get_cancellable (task), on_pulled, task);
 }
 
 void

@@ -257,7 +257,7 @@ send_one (GTask *task)
     error = too_many_rounds ();
   else if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
     error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED, "sync cancelled");
-  else if ((error = _tether_sync_remote_gone (self)) == NULL)
+  else if ((error = _tether_sync_remote_changed (op)) == NULL)
     request = _tether_sync_push_request_bytes (self, op->sent, &error);
   if (request == NULL)
     {
@@ -265,7 +265,7 @@ send_one (GTask *task)
       return FALSE;
     }
   op->report.pushed += op->sent->len;
-  tether_transport_push_bytes_async (self->transport, request, g_task_get_cancellable (task),
+  tether_transport_push_bytes_async (op->transport, request, g_task_get_cancellable (task),
                                      on_pushed, take_off (task));
   return TRUE;
 }

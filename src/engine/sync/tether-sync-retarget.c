@@ -77,7 +77,13 @@ _tether_sync_retarget_check (TetherSyncEngine  *self,
   if (op->identity == NULL)
     return TRUE;   /* a transport that does not say where it goes */
   stored = _tether_database_meta_get (self->db, IDENTITY_KEY, NULL);
-  if (stored == NULL || g_str_equal (stored, op->identity))
+  /* Kept before anything is sent, not at the pull's end: a first sync
+   * cut short (its server or token replaced meanwhile) leaves shadows
+   * of this remote, which the next sync, to another, must not take for
+   * its own. */
+  if (stored == NULL)
+    return _tether_database_meta_set (self->db, IDENTITY_KEY, op->identity, error);
+  if (g_str_equal (stored, op->identity))
     return TRUE;
   g_debug ("the remote changed: pulling everything again");
   return resync (self, op, FALSE, error);

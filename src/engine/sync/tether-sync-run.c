@@ -21,6 +21,7 @@ op_free (TetherSyncOp *op)
   g_free (op->resync_cursor);
   g_free (op->pull_cursor);
   g_free (op->identity);
+  g_clear_object (&op->transport);
   g_clear_error (&op->pull_error);
   if (op->renew != NULL)
     g_source_destroy (op->renew);
@@ -78,14 +79,15 @@ state_for (const GError *error)
   return TETHER_SYNC_STATE_ERROR;
 }
 
-/* A token refused after it was replaced (the preferences changed it while
- * the request was out) says nothing about the new one. */
+/* A sync whose server or token was replaced while it ran (the preferences
+ * changed them) fails on the old ones: a 401 to the old token, or the
+ * stop before the next request. That says nothing about the new ones,
+ * whose own sync the change has asked for. */
 static gboolean
-stale_refusal (TetherSyncOp *op,
+stale_failure (TetherSyncOp *op,
                const GError *error)
 {
-  return g_error_matches (error, TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_UNAUTHORIZED) &&
-         op->credentials != op->engine->credentials;
+  return error != NULL && op->credentials != op->engine->credentials;
 }
 
 /* Common end: the log, the lock, the state, the scheduler. */
@@ -95,7 +97,7 @@ op_end (GTask        *task,
 {
   TetherSyncOp *op = g_task_get_task_data (task);
   TetherSyncEngine *self = op->engine;
-  gboolean stale = stale_refusal (op, error);
+  gboolean stale = stale_failure (op, error);
 
   op->report.duration_ms = (g_get_monotonic_time () - op->started_us) / 1000;
   if (op->renew != NULL)
@@ -173,15 +175,23 @@ _tether_sync_op_fail (GTask  *task,
   g_object_unref (task);
 }
 
-/* The remote can be taken away while a sync waits on the main loop (the
- * preferences change it): the next request must not go out on nothing. */
+/* The remote can be taken away or replaced while a sync waits on the
+ * main loop (the preferences change it): the next request must not go
+ * out on nothing, nor to another server or account with this one's
+ * cursor and shadows. */
 GError *
-_tether_sync_remote_gone (TetherSyncEngine *self)
+_tether_sync_remote_changed (TetherSyncOp *op)
 {
-  if (self->transport != NULL)
-    return NULL;
-  return g_error_new_literal (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NOT_CONFIGURED,
-                              "the server was removed during the sync; set one to sync again");
+  TetherSyncEngine *self = op->engine;
+
+  if (self->transport == NULL)
+    return g_error_new_literal (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_NOT_CONFIGURED,
+                                "the server was removed during the sync; set one to sync again");
+  if (self->transport != op->transport || self->credentials != op->credentials)
+    return g_error_new_literal (TETHER_SYNC_ERROR, TETHER_SYNC_ERROR_CHANGED,
+                                "the server or its token changed during the sync, which stopped; "
+                                "the next sync goes to the new one");
+  return NULL;
 }
 
 static gboolean
@@ -259,6 +269,7 @@ tether_sync_engine_sync_async (TetherSyncEngine    *self,
   op->engine = self;
   op->started_us = g_get_monotonic_time ();
   op->pending_at_start = self->pending_count;
+  op->transport = g_object_ref (self->transport);
   op->credentials = self->credentials;
   g_task_set_task_data (task, op, (GDestroyNotify) op_free);
   self->running = task;

@@ -23,7 +23,8 @@ typedef enum {
   TETHER_SYNC_ERROR_NOT_FOUND,      /* no such change or conflict */
   TETHER_SYNC_ERROR_INVALID,        /* bad argument */
   TETHER_SYNC_ERROR_TOO_LARGE,      /* 413: the request is over the server's limit; send less at once */
-  TETHER_SYNC_ERROR_CHANGED,        /* a conflict changed since it was read: read it again, then decide */
+  TETHER_SYNC_ERROR_CHANGED,        /* a conflict changed since it was read: read it again, then decide;
+                                     * or the server or token changed during a sync, which stopped */
   TETHER_SYNC_ERROR_BAD_CURSOR,     /* 400 bad-cursor: the server does not know the pull's cursor; pull from null */
 } TetherSyncError;
 
