@@ -3203,6 +3203,85 @@ test_websocket_server_push_failed_entry (Fixture *f)
   tether_sync_engine_set_auto_sync (b->engine, FALSE);
 }
 
+/* Field 22 of /proc/<pid>/stat: the start time the sync lock holds. */
+static guint64
+start_ticks (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *contents = NULL;
+  char *p;
+
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  p = strrchr (contents, ')') + 2;
+  for (guint field = 3; field < 22; field++)
+    p = strchr (p, ' ') + 1;
+  return g_ascii_strtoull (p, NULL, 10);
+}
+
+/* Writes @c's sync lock from another connection, as another process
+ * syncing the file does (@value NULL: it is done). */
+static void
+write_lock (Client     *c,
+            const char *value)
+{
+  sqlite3 *other = NULL;
+  sqlite3_stmt *stmt = NULL;
+  const char *sql = value != NULL
+    ? "INSERT OR REPLACE INTO _tether_meta (key, value) VALUES ('sync.lock', ?1)"
+    : "DELETE FROM _tether_meta WHERE key = 'sync.lock'";
+
+  g_assert_cmpint (sqlite3_open_v2 (c->path, &other, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  sqlite3_busy_timeout (other, 5000);
+  g_assert_cmpint (sqlite3_prepare_v2 (other, sql, -1, &stmt, NULL), ==, SQLITE_OK);
+  if (value != NULL)
+    sqlite3_bind_text (stmt, 1, value, -1, SQLITE_STATIC);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_DONE);
+  sqlite3_finalize (stmt);
+  sqlite3_close (other);
+}
+
+/* Another process (the CLI) syncing the file holds the sync lock: a
+ * server_push is not applied under it (its pull would move the cursor,
+ * its claimed entries could be rebased), but left to a sync, which runs
+ * once the other is done. The "other process" here is the server's: a
+ * live process on this host that is not this one. */
+static void
+test_websocket_server_push_locked (Fixture *f)
+{
+  Server *s = server_start (f, NULL);
+  Client *a = client_new (f, s, "a", f->alice);
+  Client *b = client_new_full (f, s, "b", f->alice, CLIENT_WS, 0);
+  Client *clients[] = { a, b };
+  GPid pid = (GPid) g_ascii_strtoll (g_subprocess_get_identifier (s->process), NULL, 10);
+  g_autofree char *lock = g_strdup_printf ("%s:%d:%" G_GUINT64_FORMAT ":%" G_GINT64_FORMAT, g_get_host_name (),
+                                           (int) pid, start_ticks (pid), g_get_real_time () / 1000 + 600000);
+  g_autofree char *note = NULL;
+  g_autoptr(JsonObject) record = NULL;
+  RecordWanted wanted = { b, "notes", NULL };
+  gint64 cursor;
+
+  client_sync (b);
+  cursor = stored_cursor (b);
+  tether_sync_engine_set_interval (b->engine, 3600);
+  tether_sync_engine_set_auto_sync (b->engine, TRUE);
+  g_assert_true (wait_until (f, transport_connected, b->inner, SYNC_TIMEOUT_MS));
+  run_for (f, QUIET_MS);
+
+  write_lock (b, lock);
+  note = client_create (a, "notes", "{\"title\":\"while B's file is busy\"}");
+  client_sync (a);
+  run_for (f, 1000);
+  record = client_get (b, "notes", note);
+  g_assert_null (record);
+  g_assert_cmpint (stored_cursor (b), ==, cursor);
+
+  write_lock (b, NULL);
+  wanted.id = note;
+  g_assert_true (wait_until (f, record_arrived, &wanted, SETTLE_TIMEOUT_MS));
+  tether_sync_engine_set_auto_sync (b->engine, FALSE);
+  assert_converged (f, s, f->alice, clients, G_N_ELEMENTS (clients));
+}
+
 /* The blocking sync runs a private main context, which a WebSocket's
  * socket (made on this one) never answers on: it says so at once instead
  * of waiting for ever. */
@@ -3781,6 +3860,7 @@ static const NamedTest tests[] = {
   { "websocket-sync", test_websocket_sync },
   { "websocket-server-push", test_websocket_server_push },
   { "websocket-server-push-failed-entry", test_websocket_server_push_failed_entry },
+  { "websocket-server-push-locked", test_websocket_server_push_locked },
   { "websocket-blocking", test_websocket_blocking },
   { "auto-sync-debounce", test_auto_sync_debounce },
   { "auto-sync-new-remote", test_auto_sync_new_remote },

@@ -146,10 +146,9 @@ tether_sync_engine_set_debounce (TetherSyncEngine *self,
 
 /* ---------------------------------------------------------- server_push */
 
-/* Changes sent and not yet answered would race a pushed page; so would a
- * sync in progress. Then the page only asks for a sync. Sent and not
- * answered is syncing, or pending with a push_id (its answer was lost):
- * failed and committed entries keep their push_id, and one refused
+/* Changes sent and not yet answered would race a pushed page. Sent and
+ * not answered is syncing, or pending with a push_id (its answer was
+ * lost): failed and committed entries keep their push_id, and one refused
  * change would otherwise turn every server_push into a full sync. */
 static gboolean
 in_flight (TetherSyncEngine *self)
@@ -157,8 +156,6 @@ in_flight (TetherSyncEngine *self)
   sqlite3_stmt *stmt;
   gboolean found;
 
-  if (self->running != NULL)
-    return TRUE;
   stmt = _tether_database_prepare_cached (self->db,
     "SELECT 1 FROM _tether_changes WHERE status = 1 OR (status = 0 AND push_id IS NOT NULL) LIMIT 1", NULL);
   if (stmt == NULL)
@@ -190,17 +187,29 @@ continued_cursor (TetherSyncEngine *self,
   return g_strdup_printf ("%" G_GINT64_FORMAT, at);
 }
 
-/* TRUE when the page was applied with its cursor. */
+/* TRUE when the page was applied with its cursor. A sync in progress,
+ * here or in another process (the CLI), would race it: its claimed
+ * entries could be rebased under it, its pull move the cursor past the
+ * page or back. Then, as for a gap, the page is left to a sync. */
 static gboolean
 apply_pushed (TetherSyncEngine *self,
               GPtrArray        *changes)
 {
   g_autoptr(GError) error = NULL;
   TetherSyncReport report = { 0 };
-  g_autofree char *cursor = continued_cursor (self, changes);
+  g_autofree char *cursor = NULL;
 
-  if (cursor == NULL || !tether_database_begin (self->db, &error))
-    return FALSE;   /* a gap: a pull fills it */
+  if (self->running != NULL || !tether_database_begin (self->db, &error))
+    return FALSE;
+  /* Checked in the write transaction (BEGIN IMMEDIATE), which no other
+   * process can enter until the page is committed: none can take the
+   * lock, claim entries or move the cursor after these checks. */
+  if (in_flight (self) || _tether_sync_store_lock_held_elsewhere (self->db) ||
+      (cursor = continued_cursor (self, changes)) == NULL)
+    {
+      tether_database_rollback (self->db);
+      return FALSE;
+    }
   if (!_tether_sync_apply_changes (self, changes, &report, &error) ||
       !_tether_sync_engine_set_cursor (self, cursor, &error))
     {
@@ -226,7 +235,7 @@ _tether_sync_auto_server_push (TetherSyncEngine *self,
 
   if (changes == NULL)
     g_warning ("ignoring a server_push: %s", error->message);
-  else if (!in_flight (self))
+  else
     applied = apply_pushed (self, changes);
   _tether_sync_engine_queue_changed (self);
   /* Not applied (gap, sync in flight, bad page) or local changes waiting:
