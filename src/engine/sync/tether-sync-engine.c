@@ -624,17 +624,6 @@ credentials_changed (TetherSyncEngine *self,
   _tether_sync_scheduler_credentials_changed (self->scheduler);
 }
 
-/* Whether @transport goes to another server than @old does (a transport
- * that does not say where it goes counts as another). */
-static gboolean
-other_server (TetherTransport *old,
-              TetherTransport *transport)
-{
-  g_autofree char *was = old != NULL ? _tether_transport_address (old) : NULL;
-  g_autofree char *now = transport != NULL ? _tether_transport_address (transport) : NULL;
-
-  return was == NULL || g_strcmp0 (was, now) != 0;
-}
 
 void
 tether_sync_engine_set_token (TetherSyncEngine *self,
@@ -660,7 +649,7 @@ tether_sync_engine_set_transport (TetherSyncEngine *self,
 
   if (self->transport == transport)
     return;
-  new_server = other_server (self->transport, transport);
+  new_server = !_tether_transport_same_address (self->transport, transport);
   if (self->transport != NULL)
     {
       g_clear_signal_handler (&self->server_push_id, self->transport);

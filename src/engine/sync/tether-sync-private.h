@@ -226,7 +226,8 @@ typedef enum {
   TETHER_SYNC_OUTCOME_FAILED,        /* server error, protocol error, busy: backoff */
   TETHER_SYNC_OUTCOME_RATE_LIMITED,  /* wait retry_after_ms (at least the backoff) */
   TETHER_SYNC_OUTCOME_AUTH,          /* stop until _credentials_changed() */
-  TETHER_SYNC_OUTCOME_CANCELLED,     /* or cut short by new credentials: no failure, sync again soon */
+  TETHER_SYNC_OUTCOME_CANCELLED,     /* or cut short by new credentials: no failure, sync again soon
+                                      * (after retry_after_ms, if given) */
 } TetherSyncOutcome;
 
 #define TETHER_TYPE_SYNC_SCHEDULER (tether_sync_scheduler_get_type ())

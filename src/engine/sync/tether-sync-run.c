@@ -4,6 +4,7 @@
 
 #include "tether-sync-engine-private.h"
 #include "tether-faulty-transport.h"
+#include "tether-transport-private.h"
 
 /* One sync from start to end: the lock, the state, the event log. The
  * steps are in tether-sync-push.c and tether-sync-pull.c. */
@@ -98,6 +99,7 @@ op_end (GTask        *task,
   TetherSyncOp *op = g_task_get_task_data (task);
   TetherSyncEngine *self = op->engine;
   gboolean stale = stale_failure (op, error);
+  gint64 retry_after_ms = op->retry_after_ms;
 
   op->report.duration_ms = (g_get_monotonic_time () - op->started_us) / 1000;
   if (op->renew != NULL)
@@ -118,7 +120,11 @@ op_end (GTask        *task,
   _tether_sync_engine_queue_changed (self);
   _tether_sync_engine_emit_phase (self, error != NULL ? TETHER_SYNC_PHASE_FAILED : TETHER_SYNC_PHASE_DONE,
                                   op->report.pushed + op->report.pulled, op->report.pushed + op->report.pulled);
-  _tether_sync_auto_report (self, error, stale, op->retry_after_ms);
+  /* A Retry-After holds new credentials back on the server that sent it
+   * only (the preferences may save the same server again mid-sync). */
+  if (stale && !_tether_transport_same_address (op->transport, self->transport))
+    retry_after_ms = 0;
+  _tether_sync_auto_report (self, error, stale, retry_after_ms);
 }
 
 void

@@ -383,6 +383,18 @@ _tether_sync_scheduler_request_now (TetherSyncScheduler *self)
   reschedule (self);
 }
 
+/* The server's wish, kept apart from the backoff. Bounded here too: a
+ * transport of someone else's may pass any figure. */
+static gint64
+keep_retry_after (TetherSyncScheduler *self,
+                  gint64               retry_after_ms)
+{
+  retry_after_ms = CLAMP (retry_after_ms, 0, TETHER_RETRY_AFTER_MAX_MS);
+  if (retry_after_ms > 0)
+    self->retry_until = MAX (self->retry_until, now_us (self) + retry_after_ms * 1000);
+  return retry_after_ms;
+}
+
 static void
 record_failure (TetherSyncScheduler *self,
                 gint64               retry_after_ms)
@@ -392,11 +404,7 @@ record_failure (TetherSyncScheduler *self,
   self->failures++;
   delay_ms = backoff_delay_ms (self);
   self->backoff_until = now_us (self) + delay_ms * 1000;
-  /* Bounded here too: a transport of someone else's may pass any figure. */
-  retry_after_ms = CLAMP (retry_after_ms, 0, TETHER_RETRY_AFTER_MAX_MS);
-  if (retry_after_ms > 0)
-    self->retry_until = MAX (self->retry_until, now_us (self) + retry_after_ms * 1000);
-  delay_ms = MAX (delay_ms, retry_after_ms);
+  delay_ms = MAX (delay_ms, keep_retry_after (self, retry_after_ms));
   /* The sync did not finish: try again once the backoff has passed. */
   self->soon_due = earliest (self->soon_due, now_us (self));
 
@@ -444,8 +452,10 @@ _tether_sync_scheduler_done (TetherSyncScheduler *self,
       self->auth_blocked = TRUE;
       break;
     case TETHER_SYNC_OUTCOME_CANCELLED:
-      /* A window closed on it: nothing went wrong, and what it did not
-       * do is still to do. */
+      /* A window closed on it, or new credentials cut it short: nothing
+       * to count, and what it did not do is still to do. A rate limit
+       * met on the way still stands. */
+      keep_retry_after (self, retry_after_ms);
       self->soon_due = earliest (self->soon_due, now_us (self));
       break;
     default:

@@ -45,6 +45,9 @@ const char     *_tether_transport_string_member   (JsonObject *object,
 char           *_tether_transport_identity        (TetherTransport *transport);
 /* The server's address alone, as in the identity; NULL likewise. */
 char           *_tether_transport_address         (TetherTransport *transport);
+/* Whether both go to one server (FALSE when either does not say). */
+gboolean        _tether_transport_same_address    (TetherTransport *a,
+                                                   TetherTransport *b);
 /* The JSON object in @bytes, or NULL when it is not one. */
 JsonObject     *_tether_transport_parse_object    (GBytes     *bytes);
 /* Compact JSON text of @object. */

@@ -263,6 +263,16 @@ _tether_transport_address (TetherTransport *transport)
   return g_strdup_printf ("%s://%s:%d%s", scheme, host, port, path);
 }
 
+gboolean
+_tether_transport_same_address (TetherTransport *a,
+                                TetherTransport *b)
+{
+  g_autofree char *first = a != NULL ? _tether_transport_address (a) : NULL;
+  g_autofree char *second = b != NULL ? _tether_transport_address (b) : NULL;
+
+  return first != NULL && g_strcmp0 (first, second) == 0;
+}
+
 char *
 _tether_transport_identity (TetherTransport *transport)
 {
