@@ -120,23 +120,6 @@ same_object (JsonObject *a,
   return a == NULL || b == NULL ? a == b : json_object_equal (a, b);
 }
 
-/* An open conflict changes in place: a pull brings a newer server version,
- * an edit here (or a schema migration) a newer local side. A server that
- * sends no revs changes its side with the same rev and hlc: the data tells. */
-static gboolean
-same_state (TetherConflict *a,
-            TetherConflict *b)
-{
-  return g_str_equal (tether_conflict_get_id (a), tether_conflict_get_id (b)) &&
-         tether_conflict_get_status (a) == tether_conflict_get_status (b) &&
-         tether_conflict_get_resolved (a) == tether_conflict_get_resolved (b) &&
-         tether_conflict_get_remote_rev (a) == tether_conflict_get_remote_rev (b) &&
-         g_strcmp0 (tether_conflict_get_remote_hlc (a), tether_conflict_get_remote_hlc (b)) == 0 &&
-         g_strcmp0 (tether_conflict_get_local_hlc (a), tether_conflict_get_local_hlc (b)) == 0 &&
-         same_object (tether_conflict_get_local (a), tether_conflict_get_local (b)) &&
-         same_object (tether_conflict_get_remote (a), tether_conflict_get_remote (b));
-}
-
 static gboolean
 same_list (GListModel *model,
            GPtrArray  *conflicts)
@@ -147,7 +130,7 @@ same_list (GListModel *model,
     {
       g_autoptr(TetherConflict) shown = g_list_model_get_item (model, i);
 
-      if (!same_state (shown, conflicts->pdata[i]))
+      if (!tether_conflict_equal (shown, conflicts->pdata[i]))
         return FALSE;
     }
   return TRUE;
@@ -529,7 +512,7 @@ show_conflict (TetherConflictInbox *self,
                TetherConflict      *conflict)
 {
   /* The same conflict in the same state: keep the choices made so far. */
-  if (conflict != NULL && self->shown != NULL && same_state (conflict, self->shown))
+  if (conflict != NULL && self->shown != NULL && tether_conflict_equal (conflict, self->shown))
     return;
   if (conflict != NULL && self->shown != NULL &&
       g_str_equal (tether_conflict_get_id (conflict), tether_conflict_get_id (self->shown)) &&

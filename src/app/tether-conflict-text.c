@@ -197,22 +197,6 @@ _tether_conflict_strv_has (const char * const *strv,
   return strv != NULL && g_strv_contains (strv, field);
 }
 
-/* Whether the lost lists say what lost, as the engine's restore reads
- * them: a merge's do, and so does a choice taken field by field. After a
- * whole version was kept by hand they are the merge preview's, from
- * before the choice, and lww or client- or server-wins leave none. */
-gboolean
-_tether_conflict_lost_by_fields (TetherConflict *conflict)
-{
-  const char * const *local_lost = tether_conflict_get_local_lost (conflict);
-  const char * const *remote_lost = tether_conflict_get_remote_lost (conflict);
-
-  return (tether_conflict_get_strategy (conflict) != TETHER_CONFLICT_STRATEGY_MANUAL ||
-          tether_conflict_get_winner (conflict) == TETHER_CONFLICT_WINNER_MERGED) &&
-         tether_conflict_get_result (conflict) != NULL &&
-         ((local_lost != NULL && local_lost[0] != NULL) || (remote_lost != NULL && remote_lost[0] != NULL));
-}
-
 gboolean
 _tether_conflict_field_lost (TetherConflict *conflict,
                              const char     *field,
@@ -222,7 +206,7 @@ _tether_conflict_field_lost (TetherConflict *conflict,
 
   if (tether_conflict_get_status (conflict) == TETHER_CONFLICT_OPEN)
     return FALSE;
-  if (side != NULL && _tether_conflict_lost_by_fields (conflict))
+  if (side != NULL && tether_conflict_lost_by_fields (conflict))
     return _tether_conflict_strv_has (mine ? tether_conflict_get_local_lost (conflict)
                                            : tether_conflict_get_remote_lost (conflict), field);
   /* A whole version was kept (or a delete lost): what differs from it lost. */
@@ -338,7 +322,7 @@ _tether_conflict_restore_text (TetherConflict *conflict)
   const char *title = _tether_conflict_title (conflict);
   g_autofree char *fields = NULL;
 
-  if (_tether_conflict_lost_by_fields (conflict))
+  if (tether_conflict_lost_by_fields (conflict))
     {
       fields = restored_fields_text (conflict);
       /* Translators: the first %s is a note's title, the second a list of fields */

@@ -31,7 +31,6 @@ gboolean    _tether_conflict_strv_has       (const char * const     *strv,
                                              const char             *field);
 /* whether the lost lists tell what lost (a merge, a choice field by
  * field), as the engine's restore reads them */
-gboolean    _tether_conflict_lost_by_fields (TetherConflict      *conflict);
 /* whether one side's value of @field lost, in a decided conflict: by the
  * lists after a merge, otherwise where it differs from the result */
 gboolean    _tether_conflict_field_lost     (TetherConflict      *conflict,

@@ -11,30 +11,6 @@
  * the rows of the others stay as they were. */
 
 static gboolean
-same_object (JsonObject *a,
-             JsonObject *b)
-{
-  return a == NULL || b == NULL ? a == b : json_object_equal (a, b);
-}
-
-/* What a row shows of a conflict, and what moves it in place: a decision,
- * a restore, a newer server version or a newer local side. */
-static gboolean
-same_state (TetherConflict *a,
-            TetherConflict *b)
-{
-  return g_str_equal (tether_conflict_get_id (a), tether_conflict_get_id (b)) &&
-         tether_conflict_get_status (a) == tether_conflict_get_status (b) &&
-         tether_conflict_get_winner (a) == tether_conflict_get_winner (b) &&
-         tether_conflict_get_resolved (a) == tether_conflict_get_resolved (b) &&
-         tether_conflict_get_remote_rev (a) == tether_conflict_get_remote_rev (b) &&
-         g_strcmp0 (tether_conflict_get_remote_hlc (a), tether_conflict_get_remote_hlc (b)) == 0 &&
-         g_strcmp0 (tether_conflict_get_local_hlc (a), tether_conflict_get_local_hlc (b)) == 0 &&
-         same_object (tether_conflict_get_local (a), tether_conflict_get_local (b)) &&
-         same_object (tether_conflict_get_remote (a), tether_conflict_get_remote (b));
-}
-
-static gboolean
 same_id (TetherConflict *a,
          TetherConflict *b)
 {
@@ -92,7 +68,7 @@ apply_fresh (GListStore *store,
 
       if (i < shown->len && kept[i] && same_id (g_ptr_array_index (shown, i), g_ptr_array_index (fresh, j)))
         {
-          if (!same_state (g_ptr_array_index (shown, i), g_ptr_array_index (fresh, j)))
+          if (!tether_conflict_equal (g_ptr_array_index (shown, i), g_ptr_array_index (fresh, j)))
             g_list_store_splice (store, pos, 1, fresh->pdata + j, 1);
           i++, j++, pos++;
           continue;

@@ -190,6 +190,45 @@ tether_conflict_get_remote_lost (TetherConflict *self)
   return (const char * const *) self->remote_lost;
 }
 
+gboolean
+tether_conflict_lost_by_fields (TetherConflict *self)
+{
+  g_return_val_if_fail (TETHER_IS_CONFLICT (self), FALSE);
+
+  /* CUSTOM without a callback merges too */
+  return (self->strategy != TETHER_CONFLICT_STRATEGY_MANUAL ||
+          self->winner == TETHER_CONFLICT_WINNER_MERGED) &&
+         self->result != NULL &&
+         ((self->local_lost != NULL && self->local_lost[0] != NULL) ||
+          (self->remote_lost != NULL && self->remote_lost[0] != NULL));
+}
+
+static gboolean
+same_object (JsonObject *a,
+             JsonObject *b)
+{
+  return a == NULL || b == NULL ? a == b : json_object_equal (a, b);
+}
+
+/* A server that sends no revs changes its side with the same rev and hlc:
+ * the data tells. */
+gboolean
+tether_conflict_equal (TetherConflict *a,
+                       TetherConflict *b)
+{
+  g_return_val_if_fail (TETHER_IS_CONFLICT (a) && TETHER_IS_CONFLICT (b), FALSE);
+
+  return g_str_equal (a->id, b->id) &&
+         a->status == b->status &&
+         a->winner == b->winner &&
+         a->resolved == b->resolved &&
+         a->remote_rev == b->remote_rev &&
+         g_strcmp0 (a->remote_hlc, b->remote_hlc) == 0 &&
+         g_strcmp0 (a->local_hlc, b->local_hlc) == 0 &&
+         same_object (a->local, b->local) &&
+         same_object (a->remote, b->remote);
+}
+
 static void
 replace_object (JsonObject **slot,
                 JsonObject  *object)

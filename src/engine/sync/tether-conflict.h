@@ -68,6 +68,15 @@ gboolean      tether_conflict_get_remote_deleted (TetherConflict *self);
 gint64        tether_conflict_get_created     (TetherConflict *self);   /* ms */
 gint64        tether_conflict_get_resolved    (TetherConflict *self);   /* ms, 0 when open */
 
+/* Whether the lost-field lists say what lost (a merge, or a choice taken
+ * field by field); after a whole version was kept they are only the merge
+ * preview's, and lww, client- or server-wins leave none. */
+gboolean      tether_conflict_lost_by_fields  (TetherConflict *self);
+/* Whether two reads of a conflict show the same state: same entry, same
+ * decision, same versions on both sides. */
+gboolean      tether_conflict_equal           (TetherConflict *a,
+                                               TetherConflict *b);
+
 /* Setters, for the engine and the store (take copies). */
 void tether_conflict_set_local      (TetherConflict *self, JsonObject *local, const char *hlc);
 void tether_conflict_set_remote     (TetherConflict *self, JsonObject *remote, const char *hlc, gint64 rev);

@@ -391,21 +391,6 @@ take_fields (JsonObject         *into,
     }
 }
 
-static gboolean
-merge_lost_fields (TetherConflict *conflict)
-{
-  const char * const *local_lost = tether_conflict_get_local_lost (conflict);
-  const char * const *remote_lost = tether_conflict_get_remote_lost (conflict);
-
-  /* a merge lists lost fields (CUSTOM without a callback merges too), and
-   * so does a user's choice taken field by field; a choice of one side
-   * keeps whole versions (the lists are then the preview's) */
-  return (tether_conflict_get_strategy (conflict) != TETHER_CONFLICT_STRATEGY_MANUAL ||
-          tether_conflict_get_winner (conflict) == TETHER_CONFLICT_WINNER_MERGED) &&
-         tether_conflict_get_result (conflict) != NULL &&
-         ((local_lost != NULL && local_lost[0] != NULL) || (remote_lost != NULL && remote_lost[0] != NULL));
-}
-
 /* What a restore writes back. A side that lost as a whole (lww, client- or
  * server-wins, a choice, a delete) comes back whole. A merge lost only the
  * fields it lists, and kept the one-sided edits of both sides, even when
@@ -471,7 +456,7 @@ tether_sync_engine_restore_conflict (TetherSyncEngine *self,
                    "conflict %s was already restored: edit the record to change it again", conflict_id);
       return FALSE;
     }
-  by_fields = merge_lost_fields (conflict);
+  by_fields = tether_conflict_lost_by_fields (conflict);
   loser = restored_version (self, conflict, by_fields, &local_error);
   if (local_error != NULL)
     {
