@@ -451,6 +451,9 @@ sync_error_message (const GError *error,
         return _("Another Tether program is syncing this database. Try again in a moment.");
       case TETHER_SYNC_ERROR_TOO_LARGE:
         return _("A change is too large for the server. Shorten the note and sync again.");
+      case TETHER_SYNC_ERROR_CHANGED:
+        /* the server or token was replaced mid-sync: the rest was not sent to the new one */
+        return _("The server changed during the sync. Sync again to use the new one.");
       default:
         break;
       }
