@@ -42,15 +42,19 @@ flag_is_set (gpointer data)
 }
 
 /* A G_PRIORITY_LOW idle runs only once no source of a higher priority
- * (events, redraws, the app's own idles and what they add) is ready. */
+ * (events, redraws, the app's own idles and what they add) is ready.
+ * The bound catches a loop that never rests, not a slow one: laying out
+ * the tests' 1 MiB paste takes over 10 s under ASan on a busy machine. */
+#define DRAIN_LIMIT_S 60
+
 void
 tether_test_app_drain (void)
 {
   gboolean ran = FALSE;
 
   g_idle_add_full (G_PRIORITY_LOW, set_flag, &ran, NULL);
-  if (!tether_test_app_wait (flag_is_set, &ran, 10000))
-    g_error ("the main loop never ran out of work for 10 s");
+  if (!tether_test_app_wait (flag_is_set, &ran, DRAIN_LIMIT_S * 1000))
+    g_error ("the main loop never ran out of work for %d s", DRAIN_LIMIT_S);
 }
 
 /* A sleep, but only as long as the clock needs to tick: the order of
@@ -74,21 +78,62 @@ tether_test_app_settle (guint ms)
   tether_test_app_wait (never, NULL, ms);
 }
 
+static gboolean
+laid_out (gpointer data)
+{
+  GtkWidget *widget = data;
+
+  return gtk_widget_get_mapped (widget) && gtk_widget_get_width (widget) > 0 &&
+         gtk_widget_get_height (widget) > 0;
+}
+
+static void
+painted (GdkFrameClock *clock,
+         gpointer       data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+/* Until @widget is laid out and then drawn once more (at most 10 s each):
+ * a window just presented has no size until the X server has mapped it,
+ * which under ASan takes longer than what a test does before its
+ * snapshot, and a widget paintable shows the widget's last drawing. */
+static void
+wait_drawn (GtkWidget *widget)
+{
+  GdkFrameClock *clock;
+  gboolean drawn = FALSE;
+  gulong handler;
+
+  tether_test_app_wait (laid_out, widget, 10000);
+  clock = gtk_widget_get_frame_clock (widget);
+  g_assert_nonnull (clock);
+  handler = g_signal_connect (clock, "after-paint", G_CALLBACK (painted), &drawn);
+  gtk_widget_queue_draw (widget);
+  tether_test_app_wait (flag_is_set, &drawn, 10000);
+  g_signal_handler_disconnect (clock, handler);
+  g_assert_true (drawn);
+}
+
 void
 tether_test_app_snapshot (GtkWidget  *widget,
                           const char *png_path)
 {
-  g_autoptr(GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr(GdkPaintable) paintable = NULL;
   g_autoptr(GtkSnapshot) snapshot = gtk_snapshot_new ();
   g_autoptr(GskRenderNode) node = NULL;
   g_autoptr(GdkTexture) texture = NULL;
   GtkNative *native = gtk_widget_get_native (widget);
-  int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
+  int width, height;
 
   g_assert_nonnull (native);
+  wait_drawn (widget);
+  width = gtk_widget_get_width (widget);
+  height = gtk_widget_get_height (widget);
   g_assert_cmpint (width, >, 0);
   g_assert_cmpint (height, >, 0);
+  /* made only now: it holds the drawing its widget had when it was made */
+  paintable = gtk_widget_paintable_new (widget);
   gdk_paintable_snapshot (paintable, GDK_SNAPSHOT (snapshot), width, height);
   node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
   g_assert_nonnull (node);
