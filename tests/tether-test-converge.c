@@ -124,6 +124,7 @@ converge_model_new (guint       n_lines,
   model->superseded = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   model->created = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   model->deleted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  model->history = g_ptr_array_new_with_free_func (g_free);
   if (journal != NULL && (model->journal = fopen (journal, "a")) == NULL)
     g_error ("cannot open the journal %s: %s", journal, g_strerror (errno));
   return model;
@@ -136,6 +137,8 @@ converge_model_free (ConvergeModel *model)
   g_hash_table_unref (model->superseded);
   g_hash_table_unref (model->created);
   g_hash_table_unref (model->deleted);
+  g_ptr_array_unref (model->history);
+  g_free (model->source);
   if (model->journal != NULL)
     fclose (model->journal);
   g_free (model);
@@ -150,6 +153,8 @@ journal (ConvergeModel *model,
          const char    *a,
          const char    *b)
 {
+  g_ptr_array_add (model->history, g_strdup_printf ("%s %s\t%s\t%s\t%s", model->source ? model->source : "here",
+                                                    kind, key, a ? a : "", b ? b : ""));
   if (model->journal == NULL)
     return;
   fprintf (model->journal, "%s\t%s\t%s\t%s\n", kind, key, a ? a : "", b ? b : "");
@@ -219,8 +224,10 @@ load_line (ConvergeModel *model,
     g_hash_table_insert (model->created, g_strdup (parts[1]), g_strdup (parts[2]));
   else if (g_str_equal (parts[0], "delete"))
     g_hash_table_add (model->deleted, g_strdup (parts[1]));
-  else
+  else if (!g_str_equal (parts[0], "saw") && !g_str_equal (parts[0], "sync"))
     converge_fail ("an unknown journal line: %s", line);
+  if (!g_str_equal (parts[0], "write") && !g_str_equal (parts[0], "seen"))
+    g_ptr_array_add (model->history, g_strdup_printf ("%s %s", model->source, line));
 }
 
 void
@@ -238,8 +245,24 @@ converge_model_load (ConvergeModel *model,
   lines = g_strsplit (text, "\n", -1);
   /* the last piece is "" after a complete line, or a torn one */
   n = g_strv_length (lines);
+  g_free (model->source);
+  model->source = g_path_get_basename (path);
   for (guint i = 0; i + 1 < n; i++)
     load_line (model, lines[i]);
+  g_clear_pointer (&model->source, g_free);
+}
+
+/* What a writer saw before it wrote: the text on one line, for the story
+ * of a lost write. */
+static void
+model_saw (ConvergeWriter *w,
+           const char     *key,
+           const char     *text)
+{
+  g_autofree char *flat = g_strdup (text ? text : "(none)");
+
+  g_strdelimit (flat, "\n\t", ' ');
+  journal (w->model, "saw", key, flat, NULL);
 }
 
 /* --------------------------------------------------------------- writes */
@@ -345,6 +368,11 @@ write_text (ConvergeWriter *w)
   token = next_token (w);
   record = client_get (w->client, collection, id);
   seen = field_value (record, collection, field);
+  {
+    g_autofree char *key = record_key (collection, id);
+
+    model_saw (w, key, object_string (record, text_field (collection)));
+  }
   text = text_with_line (w->model->n_lines, object_string (record, text_field (collection)), w->index, token);
   json_object_set_string_member (patch, text_field (collection), text);
   updated = tether_collection_update (collection_named (w->client, collection), id, patch, &error);
@@ -426,11 +454,24 @@ static void
 try_sync (ConvergeWriter *w)
 {
   g_autoptr(GError) error = NULL;
+  TetherSyncReport report = { 0, };
 
-  if (client_try_sync (w->client, NULL, &error))
-    w->syncs_ok++;
+  if (client_try_sync (w->client, &report, &error))
+    {
+      g_autofree char *what = g_strdup_printf ("pushed=%u applied=%u merged=%u conflicts=%u", report.pushed,
+                                               report.applied, report.merged, report.conflicts);
+
+      w->syncs_ok++;
+      journal (w->model, "sync", "", "ok", what);
+    }
   else if (expected_failure (error))
-    w->syncs_failed++;
+    {
+      g_autofree char *message = g_strdup (error->message);
+
+      w->syncs_failed++;
+      g_strdelimit (message, "\n\t", ' ');
+      journal (w->model, "sync", "", "failed", message);
+    }
   else
     converge_fail ("client %s: unexpected sync error: %s", w->client->name, error->message);
 }
@@ -706,6 +747,74 @@ check_births (ConvergeModel *model,
   return records;
 }
 
+static char *
+side_text (JsonObject *side,
+           const char *collection)
+{
+  g_autofree char *text = NULL;
+
+  if (side == NULL)
+    return g_strdup ("(none)");
+  text = g_strdup (object_string (side, text_field (collection)));
+  if (text != NULL)
+    g_strdelimit (text, "\n", ' ');
+  return g_strdup_printf ("title %s, text %s", object_string (side, "title"), text);
+}
+
+static void
+describe_conflict (TetherConflict *conflict,
+                   const char     *collection)
+{
+  JsonObject *sides[] = { tether_conflict_get_base (conflict), tether_conflict_get_local (conflict),
+                          tether_conflict_get_remote (conflict), tether_conflict_get_result (conflict),
+                          tether_conflict_get_loser (conflict) };
+  static const char * const names[] = { "base", "local", "remote", "result", "loser" };
+
+  g_test_message ("conflict %s: %s, status %d, winner %d, local deleted %d, remote deleted %d, remote rev %"
+                  G_GINT64_FORMAT ", created %" G_GINT64_FORMAT ", resolved %" G_GINT64_FORMAT,
+                  tether_conflict_get_id (conflict),
+                  tether_conflict_strategy_to_string (tether_conflict_get_strategy (conflict)),
+                  tether_conflict_get_status (conflict), tether_conflict_get_winner (conflict),
+                  tether_conflict_get_local_deleted (conflict), tether_conflict_get_remote_deleted (conflict),
+                  tether_conflict_get_remote_rev (conflict), tether_conflict_get_created (conflict),
+                  tether_conflict_get_resolved (conflict));
+  for (guint i = 0; i < G_N_ELEMENTS (sides); i++)
+    {
+      g_autofree char *text = side_text (sides[i], collection);
+
+      g_test_message ("  %s: %s", names[i], text);
+    }
+}
+
+/* The story of a record whose write went missing: every journal line on
+ * it (after how many syncs of its writer), its conflicts, its end. */
+static void
+describe_record (ConvergeModel *model,
+                 Client        *c,
+                 GPtrArray     *conflicts,
+                 const char    *key)
+{
+  g_autoptr(GHashTable) syncs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_auto(GStrv) parts = g_strsplit (key, "/", 2);
+  g_autoptr(JsonObject) record = final_record (c, key);
+  g_autofree char *end = side_text (record, parts[0]);
+
+  for (guint i = 0; i < model->history->len; i++)
+    {
+      const char *line = model->history->pdata[i];
+      g_autofree char *source = g_strndup (line, strcspn (line, " "));
+      guint n = GPOINTER_TO_UINT (g_hash_table_lookup (syncs, source));
+
+      if (strstr (line, " sync\t") != NULL)
+        g_hash_table_insert (syncs, g_strdup (source), GUINT_TO_POINTER (n + 1));
+      else if (strstr (line, key) != NULL)
+        g_test_message ("%s (after %u syncs)", line, n);
+    }
+  for (guint i = 0; conflicts != NULL && i < conflicts->len; i++)
+    describe_conflict (conflicts->pdata[i], parts[0]);
+  g_test_message ("in the end: %s", end);
+}
+
 static void
 check_writes (ConvergeModel   *model,
               Client          *c,
@@ -729,9 +838,12 @@ check_writes (ConvergeModel   *model,
       else if (kept_in_conflicts (g_hash_table_lookup (conflicts, entry->key), parts[0], entry->field, entry->token))
         figures->lost_logged++;
       else
-        converge_fail ("the write %s = %s on %s is neither in the final state (%s), nor overwritten by a "
-                       "later write, nor in any conflict log", entry->field, entry->token, entry->key,
-                       value ? value : "absent");
+        {
+          describe_record (model, c, g_hash_table_lookup (conflicts, entry->key), entry->key);
+          converge_fail ("the write %s = %s on %s is neither in the final state (%s), nor overwritten by "
+                         "a later write, nor in any conflict log", entry->field, entry->token, entry->key,
+                         value ? value : "absent");
+        }
     }
   figures->writes = model->writes->len;
 }

@@ -29,6 +29,8 @@ typedef struct {
   GHashTable *superseded;   /* "key|field|token": seen and overwritten by a writer */
   GHashTable *created;      /* key → its create token (the title it was born with) */
   GHashTable *deleted;      /* key: some writer deleted it */
+  GPtrArray  *history;      /* every journal line, "<journal> <line>": told when a write is lost */
+  char       *source;       /* whose journal is being loaded */
   FILE       *journal;      /* NULL: in memory only */
 } ConvergeModel;
 
