@@ -87,6 +87,8 @@ gboolean                _tether_cli_export             (TetherCli      *cli,
 gboolean                _tether_cli_import             (TetherCli      *cli,
                                                         TetherCliArgs  *args,
                                                         GError        **error);
+
+/* tether-cli-apply.c */
 gboolean                _tether_cli_apply              (TetherCli      *cli,
                                                         TetherCliArgs  *args,
                                                         GError        **error);
