@@ -490,6 +490,76 @@ test_text_random (void)
   random_merges ("abcdefghijklmnopqrstu", "ABCDEFGHIJKLMNOPQRSTU");
 }
 
+/* Lines changed in place stay in place, among repeated lines too: the
+ * first of several equally long alignments read "Shopping" and "TODO" as
+ * deleted above and "Bread" as inserted below, and the other side's "Call
+ * Ann" then took the place of the first line, in a merge that said it was
+ * clean (found by the convergence soak). */
+static void
+test_text_in_place (void)
+{
+  assert_text_merge ("Shopping\n\nTODO\n\nTODO\n\nPlan\n\nEnd\n",
+                     "TODO\n\nTODO\n\nBread\n\nPlan\n\nEnd\n",
+                     "Shopping\n\nCall Ann\n\nTODO\n\nPlan\n\nEnd\n", FALSE,
+                     "TODO\n\nCall Ann\n\nBread\n\nPlan\n\nEnd\n", TRUE);
+}
+
+/* Whether every line of @part is somewhere in @whole. */
+static gboolean
+holds_lines (const char *whole,
+             const char *part)
+{
+  g_auto(GStrv) lines = g_strsplit (part, "\n", -1);
+  g_autofree char *framed = g_strdup_printf ("\n%s", whole);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autofree char *line = g_strdup_printf ("\n%s\n", lines[i]);
+
+      if (lines[i][0] != '\0' && strstr (framed, line) == NULL)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Paragraphs between blank lines, of few distinct words, each replaced in
+ * place by one side or the other. Where repeated lines make several
+ * alignments as good, diff3 cannot tell which of the equal lines an edit
+ * kept: a clean merge may then place or repeat a line elsewhere than the
+ * edits had it, but it never drops a line that either side's version of
+ * the text has (a conflict is logged with both sides). */
+static void
+test_text_in_place_random (void)
+{
+  static const char * const words[] = { "TODO", "done", "milk", "", "bread" };
+  const guint n = 6;
+
+  for (guint round = 0; round < 2000; round++)
+    {
+      g_autoptr(GString) base = g_string_new (NULL), local = g_string_new (NULL);
+      g_autoptr(GString) remote = g_string_new (NULL), expected = g_string_new (NULL);
+      gboolean clean = FALSE;
+      g_autofree char *merged = NULL;
+
+      for (guint i = 0; i < n; i++)
+        {
+          const char *was = words[g_test_rand_int_range (0, G_N_ELEMENTS (words))];
+          const char *now = words[g_test_rand_int_range (0, G_N_ELEMENTS (words))];
+          guint who = g_test_rand_int_range (0, 3);   /* nobody, local, remote */
+          const char *sep = i > 0 ? "\n" : "";
+
+          g_string_append_printf (base, "%s%s\n", sep, was);
+          g_string_append_printf (local, "%s%s\n", sep, who == 1 ? now : was);
+          g_string_append_printf (remote, "%s%s\n", sep, who == 2 ? now : was);
+          g_string_append_printf (expected, "%s%s\n", sep, who > 0 ? now : was);
+        }
+      merged = tether_merge_text (base->str, local->str, remote->str, round % 2, &clean);
+      if (clean && !holds_lines (merged, expected->str))
+        g_error ("the clean merge of %s, %s and %s lost a line: %s", g_strescape (base->str, NULL),
+                 g_strescape (local->str, NULL), g_strescape (remote->str, NULL), g_strescape (merged, NULL));
+    }
+}
+
 /* Record merge ---------------------------------------------------------------------- */
 
 /* JSON with ' for " to keep the cases readable; NULL stays NULL. */
@@ -727,6 +797,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/tether/sync/merge/text/conflict", test_text_conflict);
   g_test_add_func ("/tether/sync/merge/text/ends", test_text_ends);
   g_test_add_func ("/tether/sync/merge/text/anchors", test_text_anchors);
+  g_test_add_func ("/tether/sync/merge/text/in-place", test_text_in_place);
+  g_test_add_func ("/tether/sync/merge/text/in-place-random", test_text_in_place_random);
   g_test_add_func ("/tether/sync/merge/text/budget", test_text_budget);
   g_test_add_func ("/tether/sync/merge/text/trailing-newline", test_text_trailing_newline);
   g_test_add_func ("/tether/sync/merge/text/empty-base", test_text_empty_base);

@@ -219,6 +219,19 @@ lcs_row (const int *a,
     }
 }
 
+/* How far splitting b at @k strays from where a's line @mid falls when a
+ * (n lines) and b (m lines) are laid side by side, in units of 1/n line. */
+static gint64
+off_diagonal (int k,
+              int mid,
+              int n,
+              int m)
+{
+  gint64 d = (gint64) k * n - (gint64) mid * m;
+
+  return d < 0 ? -d : d;
+}
+
 /* Hirschberg's split: O(n·m) time in all, linear memory. */
 static void
 diff_split (Diff *d,
@@ -239,12 +252,22 @@ diff_split (Diff *d,
 
   lcs_row (d->a->ids + a0, mid, d->b->ids + b0, m, FALSE, fwd);
   lcs_row (d->a->ids + a0 + mid, n - mid, d->b->ids + b0, m, TRUE, bwd);
+  /* Of the splits that keep a longest common subsequence, the one nearest
+   * the diagonal: with repeated lines (blank ones) many alignments are as
+   * long, and the first one found turned "line 1 and line 3 changed" into
+   * "two lines deleted above, two inserted below". A line changed in place
+   * must stay in place, or the other side's edit of a line in between is
+   * applied at the wrong line and the merge still looks clean. */
   for (int k = 0; k <= m; k++)
-    if (fwd[k] + bwd[m - k] > best_len)
-      {
-        best_len = fwd[k] + bwd[m - k];
-        best = k;
-      }
+    {
+      int len = fwd[k] + bwd[m - k];
+
+      if (len > best_len || (len == best_len && off_diagonal (k, mid, n, m) < off_diagonal (best, mid, n, m)))
+        {
+          best_len = len;
+          best = k;
+        }
+    }
   g_clear_pointer (&fwd, g_free);
   g_clear_pointer (&bwd, g_free);
 
