@@ -49,16 +49,21 @@ record_key (const char *collection,
   return g_strdup_printf ("%s/%s", collection, id);
 }
 
+/* Tokens are unique, so a write is known by its record and token alone. */
 static char *
 mark_key (const char *key,
-          const char *field,
           const char *token)
 {
-  return g_strdup_printf ("%s|%s|%s", key, field, token);
+  return g_strdup_printf ("%s|%s", key, token);
 }
 
 /* Line @line of a text field laid out as "L0\n~\nL1\n~\nL2\n": the
- * separators keep the writers' lines apart, so line merges stay clean. */
+ * separators keep the writers' lines apart, so edits of neighbouring lines
+ * do not conflict. The repeated "~" and "-" lines give a line merge several
+ * equally good alignments, and a clean merge may then move or repeat a
+ * line (docs/sync.md, "Details decided while building it"): a write is
+ * looked for by its token wherever it is, and a writer sees every token of
+ * the text it rewrites. */
 static char *
 text_line (const char *text,
            guint       line)
@@ -88,16 +93,33 @@ text_with_line (guint       n_lines,
   return g_string_free (out, FALSE);
 }
 
-static char *
-field_value (JsonObject *record,
-             const char *collection,
-             const char *field)
+/* The tokens ("c<writer>w<n>") of @record's title, then of its text. */
+static GPtrArray *
+record_tokens (JsonObject *record,
+               const char *collection)
 {
+  GPtrArray *tokens = g_ptr_array_new_with_free_func (g_free);
+  const char *title = object_string (record, "title");
+  g_auto(GStrv) lines = g_strsplit (object_string (record, text_field (collection)) ?: "", "\n", -1);
+
   if (record == NULL)
-    return NULL;
-  if (g_str_has_prefix (field, "text#"))
-    return text_line (object_string (record, text_field (collection)), atoi (field + 5));
-  return g_strdup (object_string (record, field));
+    return tokens;
+  if (title != NULL && title[0] == 'c')
+    g_ptr_array_add (tokens, g_strdup (title));
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (lines[i][0] == 'c')
+      g_ptr_array_add (tokens, g_strdup (lines[i]));
+  return tokens;
+}
+
+static gboolean
+holds_token (JsonObject *record,
+             const char *collection,
+             const char *token)
+{
+  g_autoptr(GPtrArray) tokens = record_tokens (record, collection);
+
+  return g_ptr_array_find_with_equal_func (tokens, token, g_str_equal, NULL);
 }
 
 /* ---------------------------------------------------------------- model */
@@ -186,7 +208,7 @@ model_seen (ConvergeModel *model,
 {
   if (seen == NULL || seen[0] != 'c')
     return;
-  g_hash_table_add (model->superseded, mark_key (key, field, seen));
+  g_hash_table_add (model->superseded, mark_key (key, seen));
   journal (model, "seen", key, field, seen);
 }
 
@@ -361,23 +383,26 @@ write_text (ConvergeWriter *w)
   g_autoptr(GError) error = NULL;
   g_autoptr(TetherRecord) updated = NULL;
   g_autofree char *text = NULL;
-  g_autofree char *seen = NULL;
+  g_autofree char *key = NULL;
+  g_autoptr(GPtrArray) before = NULL;
 
   if (!pick_record (w, &collection, &id))
     return;
   token = next_token (w);
+  key = record_key (collection, id);
   record = client_get (w->client, collection, id);
-  seen = field_value (record, collection, field);
-  {
-    g_autofree char *key = record_key (collection, id);
-
-    model_saw (w, key, object_string (record, text_field (collection)));
-  }
+  model_saw (w, key, object_string (record, text_field (collection)));
   text = text_with_line (w->model->n_lines, object_string (record, text_field (collection)), w->index, token);
   json_object_set_string_member (patch, text_field (collection), text);
   updated = tether_collection_update (collection_named (w->client, collection), id, patch, &error);
   g_assert_no_error (error);
-  acknowledge (w, collection, id, field, seen, token);
+  /* every token of the text that the rewrite drops, its own line's and
+   * any a merge moved out of its place */
+  before = record_tokens (record, collection);
+  for (guint i = 0; i < before->len; i++)
+    if (!holds_token (tether_record_get_data (updated), collection, before->pdata[i]))
+      model_seen (w->model, key, field, before->pdata[i]);
+  model_write (w->model, key, field, token);
 }
 
 /* Noise that merges field by field: not tracked (values repeat). */
@@ -407,6 +432,7 @@ write_delete (ConvergeWriter *w)
   g_autofree char *id = NULL;
   g_autofree char *key = NULL;
   g_autoptr(JsonObject) record = NULL;
+  g_autoptr(GPtrArray) tokens = NULL;
 
   if (tether_collection_count (c->notes, NULL, NULL) + tether_collection_count (c->tasks, NULL, NULL) <= 4 ||
       !pick_record (w, &collection, &id))
@@ -414,13 +440,9 @@ write_delete (ConvergeWriter *w)
   record = client_get (c, collection, id);
   client_delete (c, collection, id);
   key = record_key (collection, id);
-  for (guint i = 0; i <= w->model->n_lines; i++)
-    {
-      g_autofree char *field = i < w->model->n_lines ? g_strdup_printf ("text#%u", i) : g_strdup ("title");
-      g_autofree char *seen = field_value (record, collection, field);
-
-      model_seen (w->model, key, field, seen);
-    }
+  tokens = record_tokens (record, collection);
+  for (guint i = 0; i < tokens->len; i++)
+    model_seen (w->model, key, "record", tokens->pdata[i]);
   model_delete (w->model, key);
 }
 
@@ -650,7 +672,6 @@ all_conflicts (Client **clients,
 static gboolean
 kept_in_conflicts (GPtrArray  *conflicts,
                    const char *collection,
-                   const char *field,
                    const char *token)
 {
   for (guint i = 0; conflicts != NULL && i < conflicts->len; i++)
@@ -660,12 +681,8 @@ kept_in_conflicts (GPtrArray  *conflicts,
                               tether_conflict_get_loser (conflict) };
 
       for (guint s = 0; s < G_N_ELEMENTS (sides); s++)
-        {
-          g_autofree char *value = field_value (sides[s], collection, field);
-
-          if (g_strcmp0 (value, token) == 0)
-            return TRUE;
-        }
+        if (sides[s] != NULL && holds_token (sides[s], collection, token))
+          return TRUE;
     }
   return FALSE;
 }
@@ -826,23 +843,24 @@ check_writes (ConvergeModel   *model,
       ConvergeWrite *entry = model->writes->pdata[i];
       g_autoptr(JsonObject) record = final_record (c, entry->key);
       g_auto(GStrv) parts = g_strsplit (entry->key, "/", 2);
-      g_autofree char *value = field_value (record, parts[0], entry->field);
-      g_autofree char *mark = mark_key (entry->key, entry->field, entry->token);
+      g_autofree char *mark = mark_key (entry->key, entry->token);
 
       if (record == NULL)
         figures->gone++;
-      else if (g_strcmp0 (value, entry->token) == 0)
+      else if (holds_token (record, parts[0], entry->token))
         figures->present++;
       else if (g_hash_table_contains (model->superseded, mark))
         figures->overwritten++;
-      else if (kept_in_conflicts (g_hash_table_lookup (conflicts, entry->key), parts[0], entry->field, entry->token))
+      else if (kept_in_conflicts (g_hash_table_lookup (conflicts, entry->key), parts[0], entry->token))
         figures->lost_logged++;
       else
         {
+          g_autofree char *end = side_text (record, parts[0]);
+
           describe_record (model, c, g_hash_table_lookup (conflicts, entry->key), entry->key);
-          converge_fail ("the write %s = %s on %s is neither in the final state (%s), nor overwritten by "
-                         "a later write, nor in any conflict log", entry->field, entry->token, entry->key,
-                         value ? value : "absent");
+          converge_fail ("the write %s = %s on %s is neither in the final record (%s), nor seen and written "
+                         "over by a later write, nor in any conflict log", entry->field, entry->token,
+                         entry->key, end);
         }
     }
   figures->writes = model->writes->len;

@@ -26,7 +26,7 @@ typedef struct {
 typedef struct {
   guint       n_lines;      /* lines of the text fields: writer i owns line i */
   GPtrArray  *writes;       /* ConvergeWrite */
-  GHashTable *superseded;   /* "key|field|token": seen and overwritten by a writer */
+  GHashTable *superseded;   /* "key|token": seen and written over by a writer */
   GHashTable *created;      /* key → its create token (the title it was born with) */
   GHashTable *deleted;      /* key: some writer deleted it */
   GPtrArray  *history;      /* every journal line, "<journal> <line>": told when a write is lost */
