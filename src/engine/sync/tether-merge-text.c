@@ -192,29 +192,36 @@ typedef struct {
 
 static void diff_range (Diff *d, int a0, int a1, int b0, int b1);
 
-/* row[j] = LCS length of a[0..n) and b[0..j), or with @reverse of the
- * suffixes a[.. n) and b[m-j .. m). Two rows of memory. */
+/* row[j] = the fewest line edits turning a[0..n) into b[0..j) (or with
+ * @reverse the suffixes a[.. n) into b[m-j .. m)), a line replaced in
+ * place counting as one edit like an insertion or a deletion: so "two
+ * lines changed in place" (two edits) is never beaten by "one line
+ * deleted here, one inserted there" that an LCS prefers when it finds one
+ * more equal line that way (a blank one, among paragraphs). Two rows of
+ * memory. */
 static void
-lcs_row (const int *a,
-         int        n,
-         const int *b,
-         int        m,
-         gboolean   reverse,
-         int       *row)
+edit_row (const int *a,
+          int        n,
+          const int *b,
+          int        m,
+          gboolean   reverse,
+          int       *row)
 {
   g_autofree int *prev = g_new0 (int, m + 1);
 
-  memset (row, 0, sizeof (int) * (m + 1));
+  for (int j = 0; j <= m; j++)
+    row[j] = j;
   for (int i = 0; i < n; i++)
     {
       int ai = reverse ? a[n - 1 - i] : a[i];
 
       memcpy (prev, row, sizeof (int) * (m + 1));
+      row[0] = i + 1;
       for (int j = 1; j <= m; j++)
         {
           int bj = reverse ? b[m - j] : b[j - 1];
 
-          row[j] = ai == bj ? prev[j - 1] + 1 : MAX (prev[j], row[j - 1]);
+          row[j] = MIN (prev[j - 1] + (ai == bj ? 0 : 1), MIN (prev[j], row[j - 1]) + 1);
         }
     }
 }
@@ -243,28 +250,28 @@ diff_split (Diff *d,
   int n = a1 - a0, m = b1 - b0, mid = n / 2;
   g_autofree int *fwd = NULL;
   g_autofree int *bwd = NULL;
-  int best = 0, best_len = -1;
+  int best = 0, best_cost = -1;
 
   if ((*d->budget -= (gint64) n * m) < 0)
     return;
   fwd = g_new (int, m + 1);
   bwd = g_new (int, m + 1);
 
-  lcs_row (d->a->ids + a0, mid, d->b->ids + b0, m, FALSE, fwd);
-  lcs_row (d->a->ids + a0 + mid, n - mid, d->b->ids + b0, m, TRUE, bwd);
-  /* Of the splits that keep a longest common subsequence, the one nearest
-   * the diagonal: with repeated lines (blank ones) many alignments are as
-   * long, and the first one found turned "line 1 and line 3 changed" into
-   * "two lines deleted above, two inserted below". A line changed in place
-   * must stay in place, or the other side's edit of a line in between is
-   * applied at the wrong line and the merge still looks clean. */
+  edit_row (d->a->ids + a0, mid, d->b->ids + b0, m, FALSE, fwd);
+  edit_row (d->a->ids + a0 + mid, n - mid, d->b->ids + b0, m, TRUE, bwd);
+  /* Of the splits with the fewest edits, the one nearest the diagonal:
+   * with repeated lines (blank ones) many are as good, and one far off
+   * the diagonal reads a line changed in place as deleted here and
+   * inserted further on, so that the other side's edit of a line in
+   * between lands on the wrong line in a merge that still looks clean. */
   for (int k = 0; k <= m; k++)
     {
-      int len = fwd[k] + bwd[m - k];
+      int cost = fwd[k] + bwd[m - k];
 
-      if (len > best_len || (len == best_len && off_diagonal (k, mid, n, m) < off_diagonal (best, mid, n, m)))
+      if (best_cost < 0 || cost < best_cost ||
+          (cost == best_cost && off_diagonal (k, mid, n, m) < off_diagonal (best, mid, n, m)))
         {
-          best_len = len;
+          best_cost = cost;
           best = k;
         }
     }
